@@ -1,0 +1,551 @@
+//! The validated container configuration: what every other module of lashing sees.
+//!
+//! These types are the Rust counterpart of libcontainer's `configs.Config`. They are built by
+//! [`Config::from_oci`](crate::Config::from_oci) from an OCI bundle, or by hand (see [`Config::builder`]),
+//! and checked by [`Config::validate`]. They are serialisable so that the parent can hand the resolved
+//! configuration to `lashing init` and keep it in `state.json`; no module other than `config::from_oci`
+//! ever sees an `oci-spec` type.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A kind of Linux namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NamespaceType {
+    /// User namespace (`CLONE_NEWUSER`).
+    User,
+    /// IPC namespace (`CLONE_NEWIPC`).
+    Ipc,
+    /// UTS namespace (`CLONE_NEWUTS`).
+    Uts,
+    /// Network namespace (`CLONE_NEWNET`).
+    Network,
+    /// PID namespace (`CLONE_NEWPID`).
+    Pid,
+    /// Mount namespace (`CLONE_NEWNS`).
+    Mount,
+    /// Cgroup namespace (`CLONE_NEWCGROUP`).
+    Cgroup,
+    /// Time namespace (`CLONE_NEWTIME`).
+    Time,
+}
+
+impl NamespaceType {
+    /// All namespace types, in the order in which lashing joins namespaces given by path
+    /// (user first, as runc does).
+    pub const ALL: [NamespaceType; 8] = [
+        NamespaceType::User,
+        NamespaceType::Ipc,
+        NamespaceType::Uts,
+        NamespaceType::Network,
+        NamespaceType::Pid,
+        NamespaceType::Mount,
+        NamespaceType::Cgroup,
+        NamespaceType::Time,
+    ];
+
+    /// The `CLONE_NEW*` flag of this namespace type.
+    pub fn clone_flag(self) -> u64 {
+        (match self {
+            NamespaceType::User => libc::CLONE_NEWUSER,
+            NamespaceType::Ipc => libc::CLONE_NEWIPC,
+            NamespaceType::Uts => libc::CLONE_NEWUTS,
+            NamespaceType::Network => libc::CLONE_NEWNET,
+            NamespaceType::Pid => libc::CLONE_NEWPID,
+            NamespaceType::Mount => libc::CLONE_NEWNS,
+            NamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+            NamespaceType::Time => libc::CLONE_NEWTIME,
+        }) as u64
+    }
+
+    /// The name of this namespace in `/proc/<pid>/ns/`.
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            NamespaceType::User => "user",
+            NamespaceType::Ipc => "ipc",
+            NamespaceType::Uts => "uts",
+            NamespaceType::Network => "net",
+            NamespaceType::Pid => "pid",
+            NamespaceType::Mount => "mnt",
+            NamespaceType::Cgroup => "cgroup",
+            NamespaceType::Time => "time",
+        }
+    }
+
+    /// The OCI name of this namespace type (`"network"`, `"mount"`, ...).
+    pub fn oci_name(self) -> &'static str {
+        match self {
+            NamespaceType::User => "user",
+            NamespaceType::Ipc => "ipc",
+            NamespaceType::Uts => "uts",
+            NamespaceType::Network => "network",
+            NamespaceType::Pid => "pid",
+            NamespaceType::Mount => "mount",
+            NamespaceType::Cgroup => "cgroup",
+            NamespaceType::Time => "time",
+        }
+    }
+}
+
+/// A namespace of the container: new (no path) or joined (a path such as `/proc/42/ns/net`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespace {
+    /// The kind of namespace.
+    #[serde(rename = "type")]
+    pub typ: NamespaceType,
+    /// Join this existing namespace instead of creating one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+/// One line of a uid or gid map: `container_id host_id size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMap {
+    /// First id inside the container.
+    pub container_id: u32,
+    /// First id on the host.
+    pub host_id: u32,
+    /// Number of ids mapped.
+    pub size: u32,
+}
+
+/// Mount propagation of a mount or of the root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Propagation {
+    /// `private`
+    Private,
+    /// `rprivate`
+    RPrivate,
+    /// `slave`
+    Slave,
+    /// `rslave`
+    RSlave,
+    /// `shared`
+    Shared,
+    /// `rshared`
+    RShared,
+    /// `unbindable`
+    Unbindable,
+    /// `runbindable`
+    RUnbindable,
+}
+
+impl Propagation {
+    /// The `MS_*` flags (`MS_PRIVATE|MS_REC`, ...) of this propagation type.
+    pub fn ms_flags(self) -> u64 {
+        let rec = libc::MS_REC;
+        (match self {
+            Propagation::Private => libc::MS_PRIVATE,
+            Propagation::RPrivate => libc::MS_PRIVATE | rec,
+            Propagation::Slave => libc::MS_SLAVE,
+            Propagation::RSlave => libc::MS_SLAVE | rec,
+            Propagation::Shared => libc::MS_SHARED,
+            Propagation::RShared => libc::MS_SHARED | rec,
+            Propagation::Unbindable => libc::MS_UNBINDABLE,
+            Propagation::RUnbindable => libc::MS_UNBINDABLE | rec,
+        }) as u64
+    }
+}
+
+/// Recursive mount attributes (`mount_setattr(2)` with `AT_RECURSIVE`), from the `r*` mount options
+/// (`rro`, `rnosuid`, `rnoatime`, ...).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecAttr {
+    /// `MOUNT_ATTR_*` bits to set.
+    pub attr_set: u64,
+    /// `MOUNT_ATTR_*` bits to clear.
+    pub attr_clr: u64,
+}
+
+/// One mount of the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    /// Source: a host path for bind mounts (absolute: `from_oci` joins relative ones with the
+    /// bundle), or the device / name for other file systems (`proc`, `tmpfs`, ...).
+    pub source: String,
+    /// Absolute path inside the container.
+    pub destination: PathBuf,
+    /// File-system type (`proc`, `tmpfs`, `cgroup`, ...), or `"bind"` for a bind mount.
+    pub device: String,
+    /// `MS_*` flags to set (incl. `MS_BIND`, `MS_REC`, `MS_RDONLY`, ...).
+    pub flags: u64,
+    /// `MS_*` flags explicitly cleared by an option (`rw`, `suid`, `dev`, `exec`, ...): a bind
+    /// remount must not keep them from the source.
+    pub cleared_flags: u64,
+    /// Propagation flags applied after the mount, each one a single `MS_*` value (with `MS_REC`).
+    pub propagation_flags: Vec<u64>,
+    /// File-system data (the options that are not flags), comma-separated.
+    pub data: String,
+    /// Recursive attributes from the `r*` options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rec_attr: Option<RecAttr>,
+    /// Extensions: [`Mount::EXT_COPYUP`] (`tmpcopyup`).
+    #[serde(default)]
+    pub extensions: u32,
+    /// uid map of an idmapped mount (`idmap`/`ridmap`; not supported yet: rejected by validation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_mapping: Option<MountIdMapping>,
+}
+
+impl Mount {
+    /// Extension bit: copy the contents of the destination into the new tmpfs (`tmpcopyup`).
+    pub const EXT_COPYUP: u32 = 1;
+
+    /// Whether this is a bind mount (`device == "bind"` or `MS_BIND` in flags).
+    pub fn is_bind(&self) -> bool {
+        self.device == "bind" || self.flags & (libc::MS_BIND as u64) != 0
+    }
+}
+
+/// The id mapping of an idmapped mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountIdMapping {
+    /// `ridmap` (recursive) rather than `idmap`.
+    pub recursive: bool,
+    /// uid mappings.
+    pub uid_mappings: Vec<IdMap>,
+    /// gid mappings.
+    pub gid_mappings: Vec<IdMap>,
+}
+
+/// A device node to create in the container's `/dev`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Absolute path inside the container (`/dev/null`).
+    pub path: PathBuf,
+    /// `'c'` (char), `'b'` (block), `'p'` (fifo) or `'u'` (unbuffered char).
+    pub typ: char,
+    /// Major number.
+    pub major: i64,
+    /// Minor number.
+    pub minor: i64,
+    /// Permission bits of the node (e.g. `0o666`).
+    pub file_mode: u32,
+    /// Owner uid (host view: `from_oci` maps it through the user namespace).
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+}
+
+/// A device-cgroup rule (`c 1:3 rwm`); -1 is a wildcard major or minor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRule {
+    /// `'a'`, `'c'` or `'b'`.
+    pub typ: char,
+    /// Major number, -1 for any.
+    pub major: i64,
+    /// Minor number, -1 for any.
+    pub minor: i64,
+    /// A subset of `"rwm"`.
+    pub permissions: String,
+    /// Allow (true) or deny (false).
+    pub allow: bool,
+}
+
+/// A resource limit (`RLIMIT_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    /// The `RLIMIT_*` resource number.
+    pub resource: u32,
+    /// Hard limit.
+    pub hard: u64,
+    /// Soft limit.
+    pub soft: u64,
+}
+
+/// Capability sets, as capability numbers (`CAP_CHOWN` = 0, ...). Unknown names were dropped with a
+/// warning by `from_oci`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Bounding set.
+    pub bounding: Vec<u32>,
+    /// Effective set.
+    pub effective: Vec<u32>,
+    /// Inheritable set.
+    pub inheritable: Vec<u32>,
+    /// Permitted set.
+    pub permitted: Vec<u32>,
+    /// Ambient set.
+    pub ambient: Vec<u32>,
+}
+
+/// The user a process runs as (numeric only, as in libcontainer).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// uid inside the container.
+    pub uid: u32,
+    /// gid inside the container.
+    pub gid: u32,
+    /// Supplementary gids.
+    #[serde(default)]
+    pub additional_gids: Vec<u32>,
+    /// umask; `None` means 0022.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub umask: Option<u32>,
+}
+
+/// Hook kinds of the OCI runtime spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HookKind {
+    /// `prestart` (deprecated): runtime namespace, after the mounts, before pivot_root.
+    Prestart,
+    /// `createRuntime`: same place as prestart.
+    CreateRuntime,
+    /// `createContainer`: in the container, before pivot_root.
+    CreateContainer,
+    /// `startContainer`: in the container, before the user process.
+    StartContainer,
+    /// `poststart`: after `start`.
+    Poststart,
+    /// `poststop`: at delete.
+    Poststop,
+}
+
+/// A hook command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hook {
+    /// Absolute path of the program.
+    pub path: PathBuf,
+    /// argv (including argv\[0\]).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Environment (`KEY=value`).
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Timeout in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+}
+
+/// Seccomp profile, as given by the OCI spec (compiled to BPF by the security module).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seccomp {
+    /// Default action name (`SCMP_ACT_ERRNO`, ...).
+    pub default_action: String,
+    /// errno for the default action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_errno_ret: Option<u32>,
+    /// Architectures (`SCMP_ARCH_X86_64`, ...).
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    /// Flags (`SECCOMP_FILTER_FLAG_LOG`, ...).
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// Path of the seccomp agent socket for `SCMP_ACT_NOTIFY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_path: Option<PathBuf>,
+    /// Opaque metadata sent to the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_metadata: Option<String>,
+    /// The rules.
+    #[serde(default)]
+    pub syscalls: Vec<SeccompRule>,
+}
+
+/// One seccomp rule: several syscall names sharing an action and conditions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeccompRule {
+    /// Syscall names.
+    pub names: Vec<String>,
+    /// Action name.
+    pub action: String,
+    /// errno for `SCMP_ACT_ERRNO` / `SCMP_ACT_TRACE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno_ret: Option<u32>,
+    /// Argument conditions.
+    #[serde(default)]
+    pub args: Vec<SeccompArg>,
+}
+
+/// One seccomp argument condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeccompArg {
+    /// Argument index (0-5).
+    pub index: u32,
+    /// Value.
+    pub value: u64,
+    /// Second value (mask of `SCMP_CMP_MASKED_EQ`).
+    #[serde(default)]
+    pub value_two: u64,
+    /// Operator name (`SCMP_CMP_EQ`, ...).
+    pub op: String,
+}
+
+/// A cgroup resource set. `lashing-cgroups` owns the full model; the core keeps it as the OCI JSON
+/// (`linux.resources`) until the cgroups issue lands.
+pub type Resources = serde_json::Value;
+
+/// Cgroup configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CgroupConfig {
+    /// The cgroup path as given in `linux.cgroupsPath` (absolute, relative, or empty: then the
+    /// container id under the caller's cgroup, as runc).
+    pub path: String,
+    /// Resources (OCI `linux.resources` JSON), applied by the cgroup manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    /// Device rules (the defaults plus the spec's), in order.
+    #[serde(default)]
+    pub device_rules: Vec<DeviceRule>,
+}
+
+/// The process that runs in the container (or is executed in it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessConfig {
+    /// argv.
+    pub args: Vec<String>,
+    /// Environment (`KEY=value`).
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Working directory (absolute, inside the container).
+    pub cwd: PathBuf,
+    /// User.
+    #[serde(default)]
+    pub user: User,
+    /// Allocate a terminal.
+    #[serde(default)]
+    pub terminal: bool,
+    /// `[height, width]` of the terminal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<(u16, u16)>,
+    /// Resource limits.
+    #[serde(default)]
+    pub rlimits: Vec<Rlimit>,
+    /// Capabilities; `None` keeps the defaults of the runtime (all caps of a root process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Capabilities>,
+    /// Set `PR_SET_NO_NEW_PRIVS`.
+    #[serde(default)]
+    pub no_new_privileges: bool,
+    /// AppArmor profile name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apparmor_profile: Option<String>,
+    /// SELinux process label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selinux_label: Option<String>,
+    /// `/proc/self/oom_score_adj`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
+}
+
+/// The whole validated configuration of a container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// OCI version of the bundle.
+    #[serde(default)]
+    pub oci_version: String,
+    /// Absolute path of the root file system.
+    pub rootfs: PathBuf,
+    /// Make the root file system read-only.
+    #[serde(default)]
+    pub readonly_rootfs: bool,
+    /// Propagation of the root mount (`MS_*` flags; 0 = runc's default `MS_SLAVE|MS_REC`).
+    #[serde(default)]
+    pub root_propagation: u64,
+    /// Use `MS_MOVE` + `chroot` instead of `pivot_root` (`--no-pivot`).
+    #[serde(default)]
+    pub no_pivot_root: bool,
+    /// Do not create a new session keyring (`--no-new-keyring`).
+    #[serde(default)]
+    pub no_new_keyring: bool,
+    /// Namespaces, at most one per type.
+    #[serde(default)]
+    pub namespaces: Vec<Namespace>,
+    /// uid mappings of a new user namespace.
+    #[serde(default)]
+    pub uid_mappings: Vec<IdMap>,
+    /// gid mappings of a new user namespace.
+    #[serde(default)]
+    pub gid_mappings: Vec<IdMap>,
+    /// Mounts, in order.
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
+    /// Device nodes to create in `/dev` (the defaults plus the spec's).
+    #[serde(default)]
+    pub devices: Vec<Device>,
+    /// Paths masked with `/dev/null` (files) or a read-only tmpfs (directories).
+    #[serde(default)]
+    pub masked_paths: Vec<PathBuf>,
+    /// Paths remounted read-only.
+    #[serde(default)]
+    pub readonly_paths: Vec<PathBuf>,
+    /// Hostname (needs a new UTS namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Domain name (needs a new UTS namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
+    /// Sysctls (`net.ipv4.ip_forward` = `1`).
+    #[serde(default)]
+    pub sysctl: BTreeMap<String, String>,
+    /// Cgroup.
+    #[serde(default)]
+    pub cgroup: CgroupConfig,
+    /// The container's process (`process` of config.json).
+    #[serde(default)]
+    pub process: ProcessConfig,
+    /// Seccomp profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<Seccomp>,
+    /// SELinux mount label (`context=` of the container's mounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_label: Option<String>,
+    /// Hooks by kind.
+    #[serde(default)]
+    pub hooks: BTreeMap<HookKind, Vec<Hook>>,
+    /// Time namespace offsets: clock name (`monotonic`, `boottime`) → (secs, nanosecs).
+    #[serde(default)]
+    pub time_offsets: BTreeMap<String, (i64, u32)>,
+    /// Parent death signal of the init process (0 = none).
+    #[serde(default)]
+    pub parent_death_signal: i32,
+    /// Annotations of the bundle (`key=value` labels in runc).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// Absolute path of the bundle directory (empty when built by hand).
+    #[serde(default)]
+    pub bundle: PathBuf,
+}
+
+impl Config {
+    /// The namespace entry of a type, if the config has one.
+    pub fn namespace(&self, typ: NamespaceType) -> Option<&Namespace> {
+        self.namespaces.iter().find(|n| n.typ == typ)
+    }
+
+    /// Whether the container has a namespace of this type (new or joined).
+    pub fn has_namespace(&self, typ: NamespaceType) -> bool {
+        self.namespace(typ).is_some()
+    }
+
+    /// Whether the container gets a *new* namespace of this type.
+    pub fn new_namespace(&self, typ: NamespaceType) -> bool {
+        self.namespace(typ).is_some_and(|n| n.path.is_none())
+    }
+
+    /// Maps a container uid to the host uid through the uid mappings (identity without a user
+    /// namespace). `None` when the id is not mapped.
+    pub fn host_uid(&self, id: u32) -> Option<u32> {
+        map_id(&self.uid_mappings, self.has_namespace(NamespaceType::User), id)
+    }
+
+    /// Maps a container gid to the host gid through the gid mappings.
+    pub fn host_gid(&self, id: u32) -> Option<u32> {
+        map_id(&self.gid_mappings, self.has_namespace(NamespaceType::User), id)
+    }
+}
+
+fn map_id(maps: &[IdMap], userns: bool, id: u32) -> Option<u32> {
+    if !userns {
+        return Some(id);
+    }
+    maps.iter().find_map(|m| {
+        let off = id.checked_sub(m.container_id)?;
+        (off < m.size).then(|| m.host_id + off)
+    })
+}
