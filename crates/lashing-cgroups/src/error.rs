@@ -1,0 +1,196 @@
+//! The error type of every cgroup operation.
+
+use std::path::PathBuf;
+
+/// Errors of cgroup operations. Each variant names what failed (controller, file, path, value);
+/// the underlying cause, when there is one, is the [`std::error::Error::source`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A cgroup file operation failed.
+    #[error("cgroup {op} {path}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading a cgroup file failed.
+    #[error("cannot read cgroup file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing a value into a cgroup file failed.
+    #[error("cannot write {value:?} to cgroup file {path}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The value written.
+        value: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A cgroup file held a value that could not be parsed.
+    #[error("cannot parse {value:?} read from cgroup file {path}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The offending content.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Reading the process's mount table or cgroup membership failed.
+    #[error("cannot read {path}")]
+    ProcFile {
+        /// `/proc/self/mountinfo` or `/proc/self/cgroup`.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The cgroups path given by the configuration is not acceptable.
+    #[error("invalid cgroups path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// Why it is rejected.
+        reason: &'static str,
+    },
+    /// The container id cannot be used as a cgroup name.
+    #[error("invalid container id {id:?} for a cgroup name")]
+    InvalidId {
+        /// The id.
+        id: String,
+    },
+    /// A cgroup file name contains `/` or is `.`/`..` (hardening against path traversal).
+    #[error("invalid cgroup file name {name:?}")]
+    InvalidFileName {
+        /// The name.
+        name: String,
+    },
+    /// No cgroup hierarchy is mounted (or none the caller belongs to).
+    #[error("no cgroup hierarchy found in {path}")]
+    NoHierarchy {
+        /// The mount table that was searched.
+        path: PathBuf,
+    },
+    /// The caller's own cgroup in a hierarchy lies outside of that hierarchy's mount.
+    #[error(
+        "own cgroup {cgroup:?} of hierarchy {hierarchy:?} is not under its mount root {root:?}"
+    )]
+    OwnCgroupOutsideMount {
+        /// Hierarchy key.
+        hierarchy: String,
+        /// The cgroup path from `/proc/self/cgroup`.
+        cgroup: String,
+        /// The mount root from `/proc/self/mountinfo`.
+        root: String,
+    },
+    /// A path given to [`crate::Manager::from_paths`] is not inside any mounted cgroup hierarchy.
+    #[error("{path} is not inside a mounted cgroup hierarchy")]
+    NotInHierarchy {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A directory expected to be a cgroup file system is something else.
+    #[error("{path} is not a cgroup file system (magic {magic:#x})")]
+    NotCgroupFs {
+        /// The path.
+        path: PathBuf,
+        /// The file-system magic number found.
+        magic: u64,
+    },
+    /// The cgroup already exists and contains processes.
+    #[error("cgroup {path} is not empty: {count} process(es) found")]
+    NotEmpty {
+        /// The cgroup directory.
+        path: PathBuf,
+        /// How many processes it holds.
+        count: usize,
+    },
+    /// The cgroup already exists and is frozen.
+    #[error("cgroup {path} is unexpectedly frozen")]
+    Frozen {
+        /// The cgroup directory.
+        path: PathBuf,
+    },
+    /// Moving a process into a cgroup failed.
+    #[error("cannot add pid {pid} to cgroup {path}")]
+    AddPid {
+        /// The process.
+        pid: i32,
+        /// The cgroup directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Sending a signal to a process of the cgroup failed.
+    #[error("cannot send signal {signal} to pid {pid}")]
+    Kill {
+        /// The process.
+        pid: i32,
+        /// The signal number.
+        signal: i32,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The freezer did not reach the requested state in time.
+    #[error("cgroup {path} did not become {wanted} (last state {state:?})")]
+    FreezeTimeout {
+        /// The cgroup directory.
+        path: PathBuf,
+        /// `"frozen"` or `"thawed"`.
+        wanted: &'static str,
+        /// The last state read.
+        state: String,
+    },
+    /// No freezer is available for this cgroup (no v1 freezer hierarchy, no `cgroup.freeze`).
+    #[error("no freezer available for cgroup {path}")]
+    NoFreezer {
+        /// The cgroup directory searched.
+        path: PathBuf,
+    },
+    /// A resource setting cannot be applied on this cgroup version or host.
+    #[error("cannot set {resource}: {reason}")]
+    Unsupported {
+        /// The setting (`memory.kernel`, `unified`, ...).
+        resource: String,
+        /// Why.
+        reason: String,
+    },
+    /// A resource value is invalid (e.g. swap below memory).
+    #[error("invalid value {value:?} for {resource}: {reason}")]
+    InvalidResource {
+        /// The setting.
+        resource: String,
+        /// The value.
+        value: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// Applying a resource setting failed; the cause names the file.
+    #[error("cannot set {resource} in cgroup {path}")]
+    Set {
+        /// The setting (`memory.limit`, ...).
+        resource: String,
+        /// The cgroup directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+/// A [`Result`](std::result::Result) with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,512 @@
+//! Cgroup hierarchies: which cgroup mode the host runs, which hierarchies are mounted where
+//! (`/proc/self/mountinfo`), and runc's rules for turning a `cgroupsPath` into one directory per
+//! hierarchy. The parsing and path computation are pure functions over the file contents.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::error::{Error, Result};
+
+/// Where cgroup file systems are normally mounted.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// `CGROUP_SUPER_MAGIC` (cgroup v1).
+pub const CGROUP_SUPER_MAGIC: u64 = 0x0027_e0eb;
+/// `CGROUP2_SUPER_MAGIC` (cgroup v2).
+pub const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
+const TMPFS_MAGIC: u64 = 0x0102_1994;
+
+/// The v1 controllers known to the kernel (mount options that name a controller).
+const V1_CONTROLLERS: &[&str] = &[
+    "cpuset",
+    "cpu",
+    "cpuacct",
+    "blkio",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "perf_event",
+    "net_prio",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+    "debug",
+];
+
+/// How cgroups are set up on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum CgroupMode {
+    /// Only cgroup v1 hierarchies.
+    V1,
+    /// cgroup v1 controllers plus a cgroup2 hierarchy at `/sys/fs/cgroup/unified`.
+    Hybrid,
+    /// A single cgroup2 hierarchy at `/sys/fs/cgroup`.
+    Unified,
+}
+
+/// The file-system magic number of a `statfs` result.
+pub(crate) fn fs_magic(st: &rustix::fs::StatFs) -> u64 {
+    st.f_type as u64
+}
+
+/// Detects the cgroup mode of this host (statfs of `/sys/fs/cgroup`, then of
+/// `/sys/fs/cgroup/unified`). The answer is computed once per process.
+pub fn detect() -> CgroupMode {
+    static MODE: OnceLock<CgroupMode> = OnceLock::new();
+    *MODE.get_or_init(|| {
+        let magic = rustix::fs::statfs(CGROUP_ROOT).map(|s| fs_magic(&s));
+        match magic {
+            Ok(CGROUP2_SUPER_MAGIC) => CgroupMode::Unified,
+            Ok(TMPFS_MAGIC) => {
+                match rustix::fs::statfs("/sys/fs/cgroup/unified").map(|s| fs_magic(&s)) {
+                    Ok(CGROUP2_SUPER_MAGIC) => CgroupMode::Hybrid,
+                    _ => CgroupMode::V1,
+                }
+            }
+            _ => CgroupMode::V1,
+        }
+    })
+}
+
+/// One mounted cgroup hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// The key of this hierarchy in [`crate::Manager::paths`]: the mount directory's base name for
+    /// v1 (`"memory"`, `"cpu,cpuacct"`, `"systemd"`), `""` for the cgroup2 hierarchy.
+    pub key: String,
+    /// Where it is mounted.
+    pub mount_point: PathBuf,
+    /// The cgroup that is the root of this mount (mountinfo field 4, usually `/`).
+    pub root: String,
+    /// The super-block options of a v1 mount that name its hierarchy: controllers and `name=...`.
+    pub controllers: Vec<String>,
+    /// Whether this is the cgroup2 hierarchy.
+    pub unified: bool,
+}
+
+/// Undoes the octal escapes (`\040` for a space...) of mountinfo fields.
+fn unescape(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_owned();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses `/proc/self/mountinfo` content into the cgroup hierarchies it mounts: every cgroup2
+/// mount and every v1 mount that binds a controller or `name=systemd`. A hierarchy mounted
+/// several times (same device) is listed once, at its first mount point.
+pub fn parse_mountinfo(content: &str) -> Vec<Hierarchy> {
+    let mut out: Vec<Hierarchy> = Vec::new();
+    let mut seen_devs: Vec<&str> = Vec::new();
+    let root = Path::new(CGROUP_ROOT);
+    for line in content.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 5 || post.len() < 3 {
+            continue;
+        }
+        let fstype = post[0];
+        let unified = match fstype {
+            "cgroup2" => true,
+            "cgroup" => false,
+            _ => continue,
+        };
+        let dev = pre[2];
+        let mount_point = PathBuf::from(unescape(pre[4]));
+        let seen = seen_devs.iter().position(|d| *d == dev);
+        if let Some(i) = seen {
+            // Keep the first mount, unless a later one is the conventional /sys/fs/cgroup one.
+            if out[i].mount_point.starts_with(root) || !mount_point.starts_with(root) {
+                continue;
+            }
+        }
+        let mount_root = unescape(pre[3]);
+        let controllers: Vec<String> = if unified {
+            Vec::new()
+        } else {
+            post[2]
+                .split(',')
+                .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
+                .map(str::to_owned)
+                .collect()
+        };
+        if !unified
+            && !controllers
+                .iter()
+                .any(|c| c == "name=systemd" || !c.starts_with("name="))
+        {
+            continue;
+        }
+        let key = if unified {
+            String::new()
+        } else {
+            mount_point
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let h = Hierarchy {
+            key,
+            mount_point,
+            root: mount_root,
+            controllers,
+            unified,
+        };
+        match seen {
+            Some(i) => out[i] = h,
+            None => {
+                seen_devs.push(dev);
+                out.push(h);
+            }
+        }
+    }
+    out
+}
+
+/// The hierarchies mounted for this process: on a unified host `/sys/fs/cgroup` alone (no mount
+/// table scan); otherwise parsed from `/proc/self/mountinfo`, once per process.
+pub fn mounted_hierarchies() -> Result<&'static [Hierarchy]> {
+    static TABLE: OnceLock<Vec<Hierarchy>> = OnceLock::new();
+    if let Some(t) = TABLE.get() {
+        return Ok(t);
+    }
+    let table = if detect() == CgroupMode::Unified {
+        vec![Hierarchy {
+            key: String::new(),
+            mount_point: PathBuf::from(CGROUP_ROOT),
+            root: "/".to_owned(),
+            controllers: Vec::new(),
+            unified: true,
+        }]
+    } else {
+        let path = Path::new("/proc/self/mountinfo");
+        let content = std::fs::read_to_string(path).map_err(|source| Error::ProcFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        parse_mountinfo(&content)
+    };
+    if table.is_empty() {
+        return Err(Error::NoHierarchy {
+            path: PathBuf::from("/proc/self/mountinfo"),
+        });
+    }
+    Ok(TABLE.get_or_init(|| table))
+}
+
+/// Reads `/proc/self/cgroup`.
+pub(crate) fn read_proc_self_cgroup() -> Result<String> {
+    let path = Path::new("/proc/self/cgroup");
+    std::fs::read_to_string(path).map_err(|source| Error::ProcFile {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Finds the cgroup of hierarchy `h` in `/proc/self/cgroup` content.
+fn own_cgroup<'a>(h: &Hierarchy, proc_self_cgroup: &'a str) -> Option<&'a str> {
+    for line in proc_self_cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        if h.unified {
+            if id == "0" && ctrls.is_empty() {
+                return Some(path);
+            }
+        } else if !ctrls.is_empty()
+            && ctrls
+                .split(',')
+                .all(|c| h.controllers.iter().any(|x| x == c))
+        {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// Splits `path` into normal components, resolving `.` and `..` lexically; a `..` that would
+/// leave the starting point is an error.
+fn clean_components<'a>(path: &'a str, original: &str) -> Result<Vec<&'a str>> {
+    let mut out = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if out.pop().is_none() {
+                    return Err(Error::InvalidPath {
+                        path: original.to_owned(),
+                        reason: "\"..\" escapes the cgroup hierarchy",
+                    });
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+fn join(mut base: PathBuf, comps: &[&str]) -> PathBuf {
+    for c in comps {
+        base.push(c);
+    }
+    base
+}
+
+/// Checks that a container id can be used as a cgroup directory name.
+pub(crate) fn validate_id(id: &str) -> Result<()> {
+    if id.is_empty() || id == "." || id == ".." || id.contains('/') || id.contains('\0') {
+        return Err(Error::InvalidId { id: id.to_owned() });
+    }
+    Ok(())
+}
+
+/// Computes the cgroup directory of every hierarchy by runc's rules:
+/// - an absolute `cgroups_path` is the same relative path under every hierarchy's mount point;
+/// - a relative one is under the caller's own cgroup of each hierarchy (from
+///   `proc_self_cgroup`, the content of `/proc/self/cgroup`);
+/// - an empty one is the caller's own cgroup + `/` + `container_id`.
+///
+/// A `..` that escapes the starting point is rejected. Hierarchies the caller does not belong to
+/// are skipped for relative paths.
+pub fn compute_paths(
+    hierarchies: &[Hierarchy],
+    proc_self_cgroup: &str,
+    cgroups_path: &str,
+    container_id: &str,
+) -> Result<BTreeMap<String, PathBuf>> {
+    if cgroups_path.contains('\0') {
+        return Err(Error::InvalidPath {
+            path: cgroups_path.to_owned(),
+            reason: "contains a NUL byte",
+        });
+    }
+    let absolute = cgroups_path.starts_with('/');
+    let inner: Vec<&str> = if cgroups_path.is_empty() {
+        validate_id(container_id)?;
+        vec![container_id]
+    } else {
+        clean_components(cgroups_path, cgroups_path)?
+    };
+    let mut paths = BTreeMap::new();
+    for h in hierarchies {
+        let base = if absolute {
+            h.mount_point.clone()
+        } else {
+            let Some(own) = own_cgroup(h, proc_self_cgroup) else {
+                tracing::debug!(hierarchy = %h.key, "not a member of this hierarchy: skipped");
+                continue;
+            };
+            let own_rel = if h.root == "/" {
+                Some(own)
+            } else if own == h.root {
+                Some("")
+            } else {
+                own.strip_prefix(h.root.as_str())
+                    .filter(|r| r.starts_with('/'))
+            };
+            let Some(own_rel) = own_rel else {
+                return Err(Error::OwnCgroupOutsideMount {
+                    hierarchy: h.key.clone(),
+                    cgroup: own.to_owned(),
+                    root: h.root.clone(),
+                });
+            };
+            join(h.mount_point.clone(), &clean_components(own_rel, own)?)
+        };
+        paths.insert(h.key.clone(), join(base, &inner));
+    }
+    if paths.is_empty() {
+        return Err(Error::NoHierarchy {
+            path: PathBuf::from("/proc/self/mountinfo"),
+        });
+    }
+    Ok(paths)
+}
+
+/// Finds the hierarchy whose mount point contains `path` (the longest match).
+pub(crate) fn hierarchy_of<'a>(hierarchies: &'a [Hierarchy], path: &Path) -> Option<&'a Hierarchy> {
+    hierarchies
+        .iter()
+        .filter(|h| path.starts_with(&h.mount_point))
+        .max_by_key(|h| h.mount_point.as_os_str().len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID_MOUNTINFO: &str = "\
+22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset,clone_children
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,release_agent=/x,name=systemd
+42 31 0:39 / /sys/fs/cgroup/other rw,relatime - cgroup cgroup rw,name=other
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+50 22 0:32 /sub /mnt/memory-again rw - cgroup cgroup rw,memory
+";
+
+    const HYBRID_SELF: &str = "\
+9:name=systemd:/user.slice
+8:name=other:/
+4:memory:/process_api/abc
+3:cpuset:/
+1:cpu,cpuacct:/a/b
+0::/uni
+";
+
+    fn p(s: &str) -> PathBuf {
+        PathBuf::from(s)
+    }
+
+    #[test]
+    fn mountinfo_keys_and_dedup() {
+        let h = parse_mountinfo(HYBRID_MOUNTINFO);
+        let keys: Vec<&str> = h.iter().map(|h| h.key.as_str()).collect();
+        assert_eq!(keys, ["cpu,cpuacct", "cpuset", "memory", "systemd", ""]);
+        assert_eq!(h[0].controllers, ["cpu", "cpuacct"]);
+        assert_eq!(h[3].controllers, ["name=systemd"]);
+        assert!(h[4].unified);
+        assert_eq!(h[4].mount_point, p("/sys/fs/cgroup/unified"));
+    }
+
+    #[test]
+    fn mountinfo_unescapes_mount_points() {
+        let h = parse_mountinfo("1 1 0:5 / /a\\040b rw - cgroup2 cgroup2 rw\n");
+        assert_eq!(h[0].mount_point, p("/a b"));
+    }
+
+    #[test]
+    fn absolute_path_under_every_mount() {
+        let h = parse_mountinfo(HYBRID_MOUNTINFO);
+        let paths = compute_paths(&h, HYBRID_SELF, "/foo/./bar/../c", "id").unwrap();
+        assert_eq!(paths["memory"], p("/sys/fs/cgroup/memory/foo/c"));
+        assert_eq!(paths["cpu,cpuacct"], p("/sys/fs/cgroup/cpu,cpuacct/foo/c"));
+        assert_eq!(paths[""], p("/sys/fs/cgroup/unified/foo/c"));
+        assert_eq!(paths.len(), 5);
+    }
+
+    #[test]
+    fn relative_and_empty_paths_use_own_cgroup() {
+        let h = parse_mountinfo(HYBRID_MOUNTINFO);
+        let paths = compute_paths(&h, HYBRID_SELF, "x/y", "id").unwrap();
+        assert_eq!(
+            paths["memory"],
+            p("/sys/fs/cgroup/memory/process_api/abc/x/y")
+        );
+        assert_eq!(
+            paths["cpu,cpuacct"],
+            p("/sys/fs/cgroup/cpu,cpuacct/a/b/x/y")
+        );
+        assert_eq!(paths["systemd"], p("/sys/fs/cgroup/systemd/user.slice/x/y"));
+        assert_eq!(paths["cpuset"], p("/sys/fs/cgroup/cpuset/x/y"));
+        assert_eq!(paths[""], p("/sys/fs/cgroup/unified/uni/x/y"));
+        let paths = compute_paths(&h, HYBRID_SELF, "", "ctr1").unwrap();
+        assert_eq!(
+            paths["memory"],
+            p("/sys/fs/cgroup/memory/process_api/abc/ctr1")
+        );
+        assert_eq!(paths[""], p("/sys/fs/cgroup/unified/uni/ctr1"));
+    }
+
+    #[test]
+    fn dotdot_escape_is_rejected() {
+        let h = parse_mountinfo(HYBRID_MOUNTINFO);
+        for bad in ["/../x", "/a/../../x", "../x", "a/../.."] {
+            assert!(
+                matches!(
+                    compute_paths(&h, HYBRID_SELF, bad, "id"),
+                    Err(Error::InvalidPath { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert!(compute_paths(&h, HYBRID_SELF, "a/../b", "id").is_ok());
+        for bad_id in ["", ".", "..", "a/b"] {
+            assert!(matches!(
+                compute_paths(&h, HYBRID_SELF, "", bad_id),
+                Err(Error::InvalidId { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn mount_root_is_stripped() {
+        let mi = "1 1 0:5 /ns /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        let h = parse_mountinfo(mi);
+        let paths = compute_paths(&h, "0::/ns/me\n", "c", "id").unwrap();
+        assert_eq!(paths[""], p("/sys/fs/cgroup/me/c"));
+        let paths = compute_paths(&h, "0::/ns\n", "c", "id").unwrap();
+        assert_eq!(paths[""], p("/sys/fs/cgroup/c"));
+        assert!(matches!(
+            compute_paths(&h, "0::/nsother\n", "c", "id"),
+            Err(Error::OwnCgroupOutsideMount { .. })
+        ));
+    }
+
+    #[test]
+    fn unified_only() {
+        let mi = "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
+        let h = parse_mountinfo(mi);
+        let paths = compute_paths(&h, "0::/user.slice/s.scope\n", "", "abc").unwrap();
+        assert_eq!(
+            paths.into_iter().collect::<Vec<_>>(),
+            vec![(String::new(), p("/sys/fs/cgroup/user.slice/s.scope/abc"))]
+        );
+    }
+
+    #[test]
+    fn hierarchy_of_longest_match() {
+        let h = parse_mountinfo(HYBRID_MOUNTINFO);
+        assert_eq!(
+            hierarchy_of(&h, Path::new("/sys/fs/cgroup/unified/a"))
+                .unwrap()
+                .key,
+            ""
+        );
+        assert_eq!(
+            hierarchy_of(&h, Path::new("/sys/fs/cgroup/memory"))
+                .unwrap()
+                .key,
+            "memory"
+        );
+        assert!(hierarchy_of(&h, Path::new("/tmp/x")).is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn computed_paths_stay_under_their_mounts(path in "[a-z./]{0,24}") {
+            let h = parse_mountinfo(HYBRID_MOUNTINFO);
+            if let Ok(paths) = compute_paths(&h, HYBRID_SELF, &path, "id") {
+                for (k, v) in &paths {
+                    let hier = h.iter().find(|x| &x.key == k).unwrap();
+                    proptest::prop_assert!(v.starts_with(&hier.mount_point));
+                    proptest::prop_assert!(!v.components().any(|c| c == std::path::Component::ParentDir));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! [`Manager`]: one container's cgroup, i.e. one directory per mounted hierarchy.
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rustix::fs::OFlags;
+use rustix::io::Errno;
+
+use crate::error::{Error, Result};
+use crate::freezer::{self, FreezerState};
+use crate::fs::Node;
+use crate::hierarchy::{
+    self, CgroupMode, Hierarchy, compute_paths, hierarchy_of, mounted_hierarchies,
+};
+
+/// One container's cgroup: a directory in every mounted hierarchy, keyed by hierarchy (the v1
+/// mount directory name such as `"memory"` or `"cpu,cpuacct"`, `""` for cgroup v2).
+///
+/// It serializes as its paths map, so it can be saved in a state file and reloaded with
+/// [`Manager::from_paths`] (or deserialized directly).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Manager {
+    paths: BTreeMap<String, PathBuf>,
+}
+
+/// A resolved directory of the manager: key, hierarchy and hardened handle.
+pub(crate) struct Dir {
+    pub(crate) hierarchy: &'static Hierarchy,
+    pub(crate) node: Node,
+}
+
+impl Dir {
+    pub(crate) fn has_controller(&self, c: &str) -> bool {
+        self.hierarchy.controllers.iter().any(|x| x == c)
+    }
+}
+
+fn errno_io(e: Errno) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+impl Manager {
+    /// Computes the cgroup of a container by runc's rules (see [`hierarchy::compute_paths`]):
+    /// an absolute `cgroups_path` is used under every hierarchy's mount point, a relative one is
+    /// placed under the caller's own cgroup, and an empty one becomes the caller's cgroup +
+    /// `/` + `container_id`. Nothing is created yet.
+    pub fn new(cgroups_path: &str, container_id: &str) -> Result<Manager> {
+        let hierarchies = mounted_hierarchies()?;
+        let own = if cgroups_path.starts_with('/') {
+            String::new()
+        } else {
+            hierarchy::read_proc_self_cgroup()?
+        };
+        Ok(Manager {
+            paths: compute_paths(hierarchies, &own, cgroups_path, container_id)?,
+        })
+    }
+
+    /// A manager for already known paths (e.g. from a state file).
+    pub fn from_paths(paths: BTreeMap<String, PathBuf>) -> Manager {
+        Manager { paths }
+    }
+
+    /// The cgroup directory of every hierarchy.
+    pub fn paths(&self) -> &BTreeMap<String, PathBuf> {
+        &self.paths
+    }
+
+    /// The cgroup directory of hierarchy `key` (`""` for v2).
+    pub fn path(&self, key: &str) -> Option<&Path> {
+        self.paths.get(key).map(PathBuf::as_path)
+    }
+
+    /// Resolves every path to its hierarchy.
+    pub(crate) fn dirs(&self) -> Result<Vec<Dir>> {
+        let hierarchies = mounted_hierarchies()?;
+        self.paths
+            .values()
+            .map(|path| {
+                let hierarchy = hierarchy_of(hierarchies, path)
+                    .ok_or_else(|| Error::NotInHierarchy { path: path.clone() })?;
+                Ok(Dir {
+                    hierarchy,
+                    node: Node::new(&hierarchy.mount_point, path)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The directory used to list processes and check existence: v2 if present, else the v1
+    /// freezer, devices or first hierarchy.
+    fn primary(&self) -> Result<Option<Dir>> {
+        let mut dirs = self.dirs()?;
+        let pos = dirs
+            .iter()
+            .position(|d| d.node.unified())
+            .or_else(|| dirs.iter().position(|d| d.has_controller("freezer")))
+            .or_else(|| dirs.iter().position(|d| d.has_controller("devices")));
+        Ok(match pos {
+            Some(i) => Some(dirs.swap_remove(i)),
+            None => dirs.into_iter().next(),
+        })
+    }
+
+    /// The v2 directory (unified host, or the hybrid `unified` hierarchy).
+    fn unified(&self) -> Result<Option<Dir>> {
+        Ok(self.dirs()?.into_iter().find(|d| d.node.unified()))
+    }
+
+    /// The directory whose freezer is used: the v1 freezer hierarchy, else v2.
+    fn freezer_dir(&self) -> Result<Option<Dir>> {
+        let mut dirs = self.dirs()?;
+        let pos = dirs
+            .iter()
+            .position(|d| !d.node.unified() && d.has_controller("freezer"))
+            .or_else(|| {
+                dirs.iter()
+                    .position(|d| d.node.unified() && !d.node.is_root())
+            });
+        Ok(pos.map(|i| dirs.swap_remove(i)))
+    }
+
+    /// Whether the cgroup exists.
+    pub fn exists(&self) -> bool {
+        matches!(self.primary(), Ok(Some(d)) if d.node.exists())
+    }
+
+    /// Creates the cgroup in every hierarchy (like `mkdir -p`). On cgroup v2 the controllers
+    /// available in each ancestor are enabled in its `cgroup.subtree_control` (best effort); on a
+    /// v1 cpuset hierarchy empty `cpuset.cpus`/`cpuset.mems` are copied from the parent.
+    ///
+    /// Fails if the cgroup already exists and contains processes or is frozen (as runc).
+    pub fn create(&self) -> Result<()> {
+        let dirs = self.dirs()?;
+        if self.exists() {
+            let pids = self.pids()?;
+            if !pids.is_empty() {
+                return Err(Error::NotEmpty {
+                    path: self.primary()?.map(|d| d.node.path()).unwrap_or_default(),
+                    count: pids.len(),
+                });
+            }
+            if self.freezer_state()? == FreezerState::Frozen {
+                return Err(Error::Frozen {
+                    path: self
+                        .freezer_dir()?
+                        .map(|d| d.node.path())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        let unified_host = hierarchy::detect() == CgroupMode::Unified;
+        for dir in &dirs {
+            if dir.node.unified() && unified_host {
+                enable_controllers(&dir.node);
+            }
+            let created = dir.node.mkdir_all()?;
+            if !dir.node.unified()
+                && dir.has_controller("cpuset")
+                && let Err(e) = cpuset_fill(&dir.node)
+            {
+                for n in created.iter().rev() {
+                    let _ = n.rmdir();
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// An `O_DIRECTORY|O_CLOEXEC` fd of the v2 cgroup directory, for `clone3`'s
+    /// `CLONE_INTO_CGROUP`; `None` if there is no v2 hierarchy.
+    pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>> {
+        let Some(dir) = self.unified()? else {
+            return Ok(None);
+        };
+        dir.node
+            .open_dir(OFlags::RDONLY)
+            .map(Some)
+            .map_err(|e| Error::Io {
+                op: "open",
+                path: dir.node.path(),
+                source: errno_io(e),
+            })
+    }
+
+    /// Moves process `pid` into the cgroup of every hierarchy; the v2 one is skipped when
+    /// `skip_unified` (the process was created there with `CLONE_INTO_CGROUP`).
+    pub fn add_pid(&self, pid: i32, skip_unified: bool) -> Result<()> {
+        let value = pid.to_string();
+        for dir in self.dirs()? {
+            if skip_unified && dir.node.unified() {
+                continue;
+            }
+            let mut attempt = 0;
+            loop {
+                match dir.node.write("cgroup.procs", &value) {
+                    Ok(()) => break,
+                    // EINVAL: the task may still be in TASK_NEW; retry briefly (as runc).
+                    Err(Error::Write { source, .. })
+                        if source.raw_os_error() == Some(libc::EINVAL) && attempt < 5 =>
+                    {
+                        attempt += 1;
+                        std::thread::sleep(Duration::from_millis(30));
+                    }
+                    Err(Error::Write { source, .. }) | Err(Error::Io { source, .. }) => {
+                        return Err(Error::AddPid {
+                            pid,
+                            path: dir.node.path(),
+                            source,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every process in the cgroup and its descendants (host pids), in no particular order.
+    /// Empty if the cgroup does not exist.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let mut out = Vec::new();
+        if let Some(dir) = self.primary()? {
+            collect_pids(&dir.node, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Whether no process is in the cgroup (or it does not exist).
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.pids()?.is_empty())
+    }
+
+    /// Sends `signal` to every process of the cgroup. `SIGKILL` uses `cgroup.kill` when the v2
+    /// directory has it; otherwise the cgroup is frozen, each process signalled, and thawed.
+    pub fn kill_all(&self, signal: i32) -> Result<()> {
+        if signal == libc::SIGKILL
+            && let Some(dir) = self.unified()?
+            && !dir.node.is_root()
+            && dir.node.has_file("cgroup.kill")
+        {
+            match dir.node.write("cgroup.kill", "1") {
+                Ok(()) => return Ok(()),
+                Err(Error::Write { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let frozen = match self.freeze(true) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot freeze the cgroup before signalling it");
+                false
+            }
+        };
+        let result = (|| {
+            for pid in self.pids()? {
+                match crate::sys::kill(pid, signal) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                    Err(source) => {
+                        return Err(Error::Kill {
+                            pid,
+                            signal,
+                            source,
+                        });
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if frozen {
+            self.freeze(false)?;
+        }
+        result
+    }
+
+    /// Freezes (`true`) or thaws (`false`) the cgroup: the v1 freezer if there is one, else v2.
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        match self.freezer_dir()? {
+            Some(d) if d.node.unified() => freezer::set_v2(&d.node, frozen),
+            Some(d) => freezer::set_v1(&d.node, frozen),
+            None => Err(Error::NoFreezer {
+                path: self.paths.values().next().cloned().unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// The freezer state of the cgroup ([`FreezerState::Undefined`] without freezer or cgroup).
+    pub fn freezer_state(&self) -> Result<FreezerState> {
+        match self.freezer_dir()? {
+            Some(d) if !d.node.exists() => Ok(FreezerState::Undefined),
+            Some(d) if d.node.unified() => freezer::state_v2(&d.node),
+            Some(d) => freezer::state_v1(&d.node),
+            None => Ok(FreezerState::Undefined),
+        }
+    }
+
+    /// Removes the cgroup in every hierarchy, sub-cgroups first, retrying briefly while the
+    /// kernel still reports it busy. A missing directory is not an error. The first failure is
+    /// returned after every hierarchy was tried.
+    pub fn destroy(&self) -> Result<()> {
+        let mut first_err = None;
+        for dir in self.dirs()? {
+            if let Err(e) = remove_tree(&dir.node)
+                && first_err.is_none()
+            {
+                first_err = Some(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// What to mount in a container's `/sys/fs/cgroup` on a v1 or hybrid host: (name of the
+    /// directory under the container's `/sys/fs/cgroup`, host directory of this cgroup in that
+    /// hierarchy). The hybrid v2 hierarchy is listed as `"unified"`. Empty on a unified host
+    /// (mount a cgroup2 file system instead).
+    pub fn mount_sources(&self) -> Vec<(String, PathBuf)> {
+        if hierarchy::detect() == CgroupMode::Unified {
+            return Vec::new();
+        }
+        self.paths
+            .iter()
+            .map(|(k, p)| {
+                let name = if k.is_empty() { "unified" } else { k.as_str() };
+                (name.to_owned(), p.clone())
+            })
+            .collect()
+    }
+
+    /// Symlinks to create next to co-mounted v1 hierarchies: (link name, target), e.g.
+    /// `("cpu", "cpu,cpuacct")` and `("cpuacct", "cpu,cpuacct")`.
+    pub fn comount_symlinks(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for key in self.paths.keys().filter(|k| k.contains(',')) {
+            for part in key.split(',') {
+                let part = part.strip_prefix("name=").unwrap_or(part);
+                if !part.is_empty() && !self.paths.contains_key(part) {
+                    out.push((part.to_owned(), key.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Enables, in every ancestor of `node`, the controllers that ancestor has (runc's
+/// `CreateCgroupPath`); best effort: a controller that cannot be enabled is left out.
+fn enable_controllers(node: &Node) {
+    let mut ancestors = Vec::new();
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        cur = n.parent();
+        ancestors.push(n);
+    }
+    for anc in ancestors.iter().rev() {
+        let Ok(Some(available)) = anc.read_opt("cgroup.controllers") else {
+            return;
+        };
+        let enabled = anc
+            .read_opt("cgroup.subtree_control")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let missing: Vec<String> = available
+            .split_whitespace()
+            .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
+            .map(|c| format!("+{c}"))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        if anc
+            .write("cgroup.subtree_control", &missing.join(" "))
+            .is_err()
+        {
+            for c in &missing {
+                if let Err(e) = anc.write("cgroup.subtree_control", c) {
+                    tracing::debug!(error = %e, "controller not enabled");
+                }
+            }
+        }
+    }
+}
+
+/// Copies `cpuset.cpus` and `cpuset.mems` from the parent into every level of `node` (from the
+/// top) where they are empty: a v1 cpuset cgroup without them refuses tasks.
+fn cpuset_fill(node: &Node) -> Result<()> {
+    let mut chain = Vec::new();
+    let mut cur = Some(node.clone());
+    while let Some(n) = cur {
+        cur = n.parent();
+        if !n.is_root() {
+            chain.push(n);
+        }
+    }
+    for n in chain.iter().rev() {
+        let Some(parent) = n.parent() else { continue };
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let own = n.read(file)?;
+            if own.trim().is_empty() {
+                let from = parent.read(file)?;
+                if !from.trim().is_empty() {
+                    n.write(file, from.trim())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends the pids of `node` and its descendants.
+fn collect_pids(node: &Node, out: &mut Vec<i32>) -> Result<()> {
+    let Some(procs) = node.read_opt("cgroup.procs")? else {
+        return Ok(());
+    };
+    for line in procs.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        out.push(line.parse().map_err(|_| Error::Parse {
+            path: node.path().join("cgroup.procs"),
+            value: line.to_owned(),
+            reason: "not a pid".to_owned(),
+        })?);
+    }
+    for child in node.children()? {
+        collect_pids(&node.child(&child)?, out)?;
+    }
+    Ok(())
+}
+
+/// Removes `node` and its sub-cgroups, retrying on `EBUSY` for a short while (as runc's
+/// `RemovePath`: the kernel reports `EBUSY` for child cgroups and for dying processes).
+fn remove_tree(node: &Node) -> Result<()> {
+    let mut delay = Duration::from_millis(10);
+    let mut attempt = 0;
+    loop {
+        match node.rmdir() {
+            Ok(_) => return Ok(()),
+            Err(e @ (Errno::BUSY | Errno::NOTEMPTY)) if attempt < 6 => {
+                let children = node.children()?;
+                if children.is_empty() {
+                    if e == Errno::NOTEMPTY {
+                        attempt = 6;
+                    }
+                    std::thread::sleep(delay);
+                    delay *= 2;
+                } else {
+                    for child in children {
+                        remove_tree(&node.child(&child)?)?;
+                    }
+                }
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(Error::Io {
+                    op: "rmdir",
+                    path: node.path(),
+                    source: errno_io(e),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Real cgroup tests on the host (hybrid v1 here, pure v2 in the test guest). They create cgroups
+//! only under `/lashing-test-cg-<pid>-<name>` and remove them, even on failure.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use lashing_cgroups::{CgroupMode, Error, FreezerState, Manager};
+
+/// Owns the test cgroups and children; cleans up on drop.
+struct Guard {
+    parent: Manager,
+    leaf: Manager,
+    children: Vec<Child>,
+}
+
+impl Guard {
+    fn new(name: &str) -> Guard {
+        let top = format!("/lashing-test-cg-{}-{name}", std::process::id());
+        Guard {
+            parent: Manager::new(&top, "p").unwrap(),
+            leaf: Manager::new(&format!("{top}/x"), "x").unwrap(),
+            children: Vec::new(),
+        }
+    }
+
+    fn spawn_sleep(&mut self) -> i32 {
+        let child = Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id() as i32;
+        self.children.push(child);
+        pid
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = self.leaf.freeze(false);
+        let _ = self.leaf.destroy();
+        let _ = self.parent.destroy();
+    }
+}
+
+fn wait_empty(m: &Manager) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !m.is_empty().unwrap() {
+        assert!(Instant::now() < deadline, "cgroup never emptied");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn mode_matches_mounts() {
+    let mode = lashing_cgroups::detect();
+    let m = Manager::new("/lashing-test-cg-mode/x", "x").unwrap();
+    match mode {
+        CgroupMode::Unified => assert_eq!(m.paths().keys().collect::<Vec<_>>(), [""]),
+        CgroupMode::Hybrid => {
+            assert!(m.paths().contains_key(""));
+            assert!(m.paths().len() > 1);
+            assert_eq!(
+                m.path("").unwrap(),
+                std::path::Path::new("/sys/fs/cgroup/unified/lashing-test-cg-mode/x")
+            );
+        }
+        CgroupMode::V1 => assert!(!m.paths().contains_key("")),
+    }
+    for p in m.paths().values() {
+        assert!(p.ends_with("lashing-test-cg-mode/x"), "{p:?}");
+    }
+}
+
+#[test]
+fn lifecycle_add_list_freeze_kill_destroy() {
+    let mut g = Guard::new("life");
+    assert!(!g.leaf.exists());
+    g.leaf.create().unwrap();
+    assert!(g.leaf.exists());
+    for p in g.leaf.paths().values() {
+        assert!(p.is_dir(), "{p:?} not created");
+    }
+    assert!(g.leaf.is_empty().unwrap());
+    let pid = g.spawn_sleep();
+    g.leaf.add_pid(pid, false).unwrap();
+    for p in g.leaf.paths().values() {
+        let procs = std::fs::read_to_string(p.join("cgroup.procs")).unwrap();
+        assert!(
+            procs.lines().any(|l| l == pid.to_string()),
+            "{pid} not in {p:?}"
+        );
+    }
+    assert_eq!(g.leaf.pids().unwrap(), vec![pid]);
+    // The parent lists it too (recursive walk).
+    assert_eq!(g.parent.pids().unwrap(), vec![pid]);
+
+    // A second create of a populated cgroup is refused.
+    assert!(matches!(
+        Manager::from_paths(g.leaf.paths().clone()).create(),
+        Err(Error::NotEmpty { count: 1, .. })
+    ));
+
+    assert_eq!(g.leaf.freezer_state().unwrap(), FreezerState::Thawed);
+    g.leaf.freeze(true).unwrap();
+    assert_eq!(g.leaf.freezer_state().unwrap(), FreezerState::Frozen);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(stat.contains(") S ") || stat.contains(") D "), "{stat}");
+    g.leaf.freeze(false).unwrap();
+    assert_eq!(g.leaf.freezer_state().unwrap(), FreezerState::Thawed);
+
+    g.leaf.kill_all(libc::SIGKILL).unwrap();
+    let status = g.children[0].wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    wait_empty(&g.leaf);
+    g.leaf.destroy().unwrap();
+    assert!(!g.leaf.exists());
+    for p in g.leaf.paths().values() {
+        assert!(!p.exists(), "{p:?} left behind");
+    }
+    assert_eq!(g.leaf.freezer_state().unwrap(), FreezerState::Undefined);
+    // Destroying twice is fine.
+    g.leaf.destroy().unwrap();
+    g.parent.destroy().unwrap();
+    for p in g.parent.paths().values() {
+        assert!(!p.exists(), "{p:?} left behind");
+    }
+}
+
+#[test]
+fn kill_all_other_signal_freezes_and_thaws() {
+    let mut g = Guard::new("term");
+    g.leaf.create().unwrap();
+    let a = g.spawn_sleep();
+    let b = g.spawn_sleep();
+    g.leaf.add_pid(a, false).unwrap();
+    g.leaf.add_pid(b, false).unwrap();
+    let mut pids = g.leaf.pids().unwrap();
+    pids.sort();
+    let mut want = vec![a, b];
+    want.sort();
+    assert_eq!(pids, want);
+    g.leaf.kill_all(libc::SIGTERM).unwrap();
+    for c in &mut g.children {
+        assert_eq!(c.wait().unwrap().signal(), Some(libc::SIGTERM));
+    }
+    assert_eq!(g.leaf.freezer_state().unwrap(), FreezerState::Thawed);
+    wait_empty(&g.leaf);
+}
+
+#[test]
+fn sub_cgroups_are_listed_and_removed() {
+    let mut g = Guard::new("sub");
+    g.leaf.create().unwrap();
+    let sub_paths = g
+        .leaf
+        .paths()
+        .iter()
+        .map(|(k, p)| (k.clone(), p.join("sub")))
+        .collect();
+    let sub = Manager::from_paths(sub_paths);
+    sub.create().unwrap();
+    let pid = g.spawn_sleep();
+    sub.add_pid(pid, false).unwrap();
+    assert_eq!(g.leaf.pids().unwrap(), vec![pid]);
+    g.leaf.kill_all(libc::SIGKILL).unwrap();
+    g.children[0].wait().unwrap();
+    wait_empty(&g.leaf);
+    g.leaf.destroy().unwrap();
+    for p in sub.paths().values().chain(g.leaf.paths().values()) {
+        assert!(!p.exists(), "{p:?} left behind");
+    }
+}
+
+#[test]
+fn frozen_cgroup_is_refused_and_serde_roundtrips() {
+    let g = Guard::new("frozen");
+    g.leaf.create().unwrap();
+    g.leaf.freeze(true).unwrap();
+    let json = serde_json::to_string(&g.leaf).unwrap();
+    let back: Manager = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, g.leaf);
+    assert!(matches!(back.create(), Err(Error::Frozen { .. })));
+    back.freeze(false).unwrap();
+    back.create().unwrap();
+}
+
+#[test]
+fn clone_into_fd_is_a_cgroup2_directory() {
+    let g = Guard::new("fd");
+    g.leaf.create().unwrap();
+    let fd = g.leaf.clone_into_fd().unwrap();
+    if lashing_cgroups::detect() == CgroupMode::V1 {
+        assert!(fd.is_none());
+        return;
+    }
+    let fd = fd.expect("a v2 fd");
+    let st = rustix::fs::fstatfs(&fd).unwrap();
+    assert_eq!(
+        st.f_type as u64,
+        lashing_cgroups::hierarchy::CGROUP2_SUPER_MAGIC
+    );
+    assert!(rustix::fs::fstat(&fd).unwrap().st_mode & libc::S_IFMT == libc::S_IFDIR);
+}
+
+#[test]
+fn relative_path_is_under_own_cgroup() {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let m = Manager::new("rel/x", "id").unwrap();
+    let e = Manager::new("", "ctr").unwrap();
+    for (k, p) in m.paths() {
+        assert!(p.ends_with("rel/x"), "{p:?}");
+        assert!(e.paths()[k].ends_with("ctr"));
+    }
+    assert!(!own.is_empty());
+    assert!(matches!(
+        Manager::new("../../etc", "id"),
+        Err(Error::InvalidPath { .. })
+    ));
+}
