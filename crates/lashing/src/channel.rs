@@ -1,0 +1,236 @@
+//! The init socket: a `SOCK_SEQPACKET` socketpair between the runtime (parent) and `lashing init`.
+//! Each message is one JSON datagram, optionally with file descriptors (`SCM_RIGHTS`).
+//!
+//! Parent → init: [`ToInit::Payload`] (with stdio, the exec-fifo handle and preserved fds), then
+//! replies. Init → parent: [`ToParent`] messages. An EOF from init after [`ToParent::Ready`] means
+//! that init reached the exec fifo (or exec'd, for `exec`).
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+use rustix::net::{
+    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage,
+    SendFlags, SocketFlags, SocketType, recvmsg, sendmsg, socketpair,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, NamespaceType, ProcessConfig};
+use crate::error::InitFailure;
+
+/// Largest message: payloads are a few KiB; this bounds what a hostile peer can make us allocate
+/// and is checked before anything is parsed (cf. CVE-2021-43784).
+pub(crate) const MAX_MSG: usize = 4 << 20;
+/// Largest number of fds in one message.
+const MAX_FDS: usize = 253;
+
+/// What init is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum InitKind {
+    /// Set up a new container and wait on the exec fifo.
+    Standard,
+    /// Join a running container (`exec`).
+    Setns,
+}
+
+/// Which fds of a [`ToInit::Payload`] message are what, in the order they were sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct FdLayout {
+    /// The next fds are stdin, stdout, stderr (each present or not).
+    pub stdio: [bool; 3],
+    /// An `O_PATH` handle of the exec fifo follows.
+    pub fifo: bool,
+    /// Then this many fds to install at 3, 4, ... (`--preserve-fds`, extra files).
+    pub preserved: usize,
+}
+
+/// A cgroup v1 hierarchy to show in the container's `/sys/fs/cgroup`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CgroupSource {
+    /// Directory name under `/sys/fs/cgroup`.
+    pub name: String,
+    /// Host directory of the container's cgroup in that hierarchy.
+    pub host_dir: PathBuf,
+}
+
+/// The whole setup of init, sent once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Payload {
+    /// Standard or setns.
+    pub kind: InitKind,
+    /// Container id (keyring name, hooks state).
+    pub id: String,
+    /// The container's configuration.
+    pub config: Config,
+    /// The process to run (for `Standard` it is `config.process` overridden by the caller).
+    pub process: ProcessConfig,
+    /// Namespaces init joins by path, in order.
+    pub join: Vec<(NamespaceType, PathBuf)>,
+    /// Namespaces init creates itself with `unshare` (those clone3 could not create).
+    pub unshare: u64,
+    /// Init forks once more (pid or time namespace entered by setns/unshare) with CLONE_PARENT.
+    pub fork: bool,
+    /// Time namespace offsets to write before the fork.
+    pub time_offsets: Vec<(String, i64, u32)>,
+    /// fds that come with this message.
+    pub fds: FdLayout,
+    /// cgroup v1 sources for `/sys/fs/cgroup` emulation.
+    pub cgroup_v1: Vec<CgroupSource>,
+    /// Host dir of the container's v2 cgroup.
+    pub cgroup_v2: Option<PathBuf>,
+    /// The OCI state JSON handed to createContainer/startContainer hooks.
+    pub hook_state: Option<String>,
+}
+
+/// Messages to init.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum ToInit {
+    /// The setup.
+    Payload(Box<Payload>),
+    /// The id maps of init's new user namespace are written.
+    MapsDone,
+    /// Prestart/createRuntime hooks ran and resources are set: go on to pivot_root.
+    HooksDone,
+    /// State saved: finish and wait on the exec fifo.
+    Run,
+}
+
+/// Messages from init.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum ToParent {
+    /// Init forked: this is the pid of the real container process (parent's view).
+    Pid(i32),
+    /// Init unshared a user namespace: write its uid/gid maps, then reply `MapsDone`.
+    MapsPlease,
+    /// Mounts done: run prestart/createRuntime hooks, set resources, then reply `HooksDone`.
+    Hooks,
+    /// Setup done up to the security step: set rlimits, save state, reply `Run`.
+    Ready,
+    /// Init failed.
+    Error(InitFailure),
+}
+
+/// A socketpair (parent end, child end), both `O_CLOEXEC`.
+pub(crate) fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (a, b) = socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)?;
+    Ok((a, b))
+}
+
+/// Sends one message with optional fds.
+pub(crate) fn send<T: Serialize>(sock: impl AsFd, msg: &T, fds: &[std::os::fd::BorrowedFd<'_>]) -> io::Result<()> {
+    let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    if data.len() > MAX_MSG || fds.len() > MAX_FDS {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "init message too large"));
+    }
+    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len().max(1)))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(io::Error::other("cannot pack file descriptors"));
+    }
+    let sent = sendmsg(sock, &[IoSlice::new(&data)], &mut control, SendFlags::NOSIGNAL)?;
+    if sent != data.len() {
+        return Err(io::Error::other("short write on the init socket"));
+    }
+    Ok(())
+}
+
+/// A received datagram.
+pub(crate) struct Received {
+    /// The bytes.
+    pub data: Vec<u8>,
+    /// The fds that came with it (`O_CLOEXEC`).
+    pub fds: Vec<OwnedFd>,
+}
+
+/// Receives one datagram; `Ok(None)` on EOF.
+pub(crate) fn recv_raw(sock: impl AsFd) -> io::Result<Option<Received>> {
+    let sock = sock.as_fd();
+    // Peek at the size first so that large payloads are read whole.
+    let mut probe = [0u8; 1];
+    let mut empty = RecvAncillaryBuffer::new(&mut []);
+    let len = loop {
+        match recvmsg(
+            sock,
+            &mut [IoSliceMut::new(&mut probe)],
+            &mut empty,
+            RecvFlags::PEEK | RecvFlags::TRUNC,
+        ) {
+            Ok(r) => break r.bytes,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if len == 0 {
+        // Either EOF or an empty datagram: read it for real to tell.
+        let mut space = [MaybeUninit::uninit(); 16];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        recvmsg(sock, &mut [IoSliceMut::new(&mut probe)], &mut control, RecvFlags::CMSG_CLOEXEC)?;
+        return Ok(None);
+    }
+    if len > MAX_MSG {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("init message of {len} bytes is too large")));
+    }
+    let mut data = vec![0u8; len];
+    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let r = loop {
+        match recvmsg(sock, &mut [IoSliceMut::new(&mut data)], &mut control, RecvFlags::CMSG_CLOEXEC) {
+            Ok(r) => break r,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    data.truncate(r.bytes);
+    let mut fds = Vec::new();
+    for msg in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(rights) = msg {
+            fds.extend(rights);
+        }
+    }
+    Ok(Some(Received { data, fds }))
+}
+
+/// Parses a datagram as a message.
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(data: &[u8]) -> io::Result<T> {
+    serde_json::from_slice(data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Receives and parses one message; `Ok(None)` on EOF.
+pub(crate) fn recv<T: for<'de> Deserialize<'de>>(sock: impl AsFd) -> io::Result<Option<(T, Vec<OwnedFd>)>> {
+    match recv_raw(sock)? {
+        None => Ok(None),
+        Some(r) => Ok(Some((parse(&r.data)?, r.fds))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_with_fds() {
+        let (a, b) = pair().unwrap();
+        let (r, _w) = rustix::pipe::pipe().unwrap();
+        send(&a, &ToParent::Pid(42), &[r.as_fd()]).unwrap();
+        let (msg, fds): (ToParent, _) = recv(&b).unwrap().unwrap();
+        assert!(matches!(msg, ToParent::Pid(42)));
+        assert_eq!(fds.len(), 1);
+        drop(a);
+        assert!(recv::<ToParent>(&b).unwrap().is_none());
+    }
+
+    #[test]
+    fn large_message_is_read_whole() {
+        let (a, b) = pair().unwrap();
+        rustix::net::sockopt::set_socket_send_buffer_size(&a, 1 << 20).unwrap();
+        let big = "x".repeat(100_000);
+        send(&a, &ToParent::Error(InitFailure { step: "s".into(), path: None, errno: None, message: big.clone() }), &[])
+            .unwrap();
+        let (msg, _): (ToParent, _) = recv(&b).unwrap().unwrap();
+        match msg {
+            ToParent::Error(f) => assert_eq!(f.message, big),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

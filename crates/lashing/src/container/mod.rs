@@ -1,0 +1,362 @@
+//! [`Container`]: the lifecycle of one container (create, start, exec, signal, state, destroy).
+
+mod exe;
+mod start;
+
+pub(crate) use start::INIT_PIPE_ENV;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::fd::{AsFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lashing_cgroups::Manager;
+use rustix::event::{PollFd, PollFlags};
+use rustix::fs::{Mode, OFlags};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, HookKind};
+use crate::error::{Error, Result};
+use crate::hooks;
+use crate::process::Process;
+use crate::state::{self, FIFO, State};
+
+/// The status of a container, as `runc state` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The init process is set up and waits for `start`.
+    Created,
+    /// The user process runs.
+    Running,
+    /// The container's cgroup is frozen.
+    Paused,
+    /// No process runs (never started, or exited).
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// The OCI runtime state of a container (`runc state` output, with runc's extra fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState {
+    /// OCI version of the bundle.
+    pub oci_version: String,
+    /// Container id.
+    pub id: String,
+    /// Host pid of init (0 when stopped).
+    pub pid: i32,
+    /// Status.
+    pub status: Status,
+    /// Absolute path of the bundle.
+    pub bundle: PathBuf,
+    /// Absolute path of the root file system.
+    pub rootfs: PathBuf,
+    /// Creation time (RFC 3339).
+    pub created: String,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Owner (user name of the creator; runc prints "" for root as "root").
+    pub owner: String,
+}
+
+/// A container: its state directory under a state root, its configuration and its cgroup.
+///
+/// See the crate documentation for the whole walk.
+#[derive(Debug)]
+pub struct Container {
+    dir: PathBuf,
+    state: State,
+    cgroup: Manager,
+}
+
+impl Container {
+    /// Validates `config` and creates the container's state directory `<root>/<id>`. Nothing is
+    /// started; a directory with the id must not exist.
+    pub fn create(root: impl AsRef<Path>, id: &str, config: Config) -> Result<Container> {
+        let root = root.as_ref();
+        state::validate_id(id)?;
+        config.validate()?;
+        let cgroup = Manager::new(&config.cgroup.path, id)?;
+        let dir = state::create_dir(root, id)?;
+        let state = State {
+            id: id.to_string(),
+            init_process_pid: 0,
+            init_process_start: 0,
+            created: state::now_rfc3339(),
+            cgroup_paths: cgroup.paths().clone(),
+            namespace_paths: BTreeMap::new(),
+            owner: rustix::process::geteuid().as_raw(),
+            config,
+        };
+        let c = Container { dir, state, cgroup };
+        if let Err(e) = c.state.save(&c.dir) {
+            let _ = fs::remove_dir_all(&c.dir);
+            return Err(e);
+        }
+        Ok(c)
+    }
+
+    /// Loads the container `id` from its state directory.
+    pub fn load(root: impl AsRef<Path>, id: &str) -> Result<Container> {
+        state::validate_id(id)?;
+        let dir = root.as_ref().join(id);
+        let st = match State::load(&dir) {
+            Ok(s) => s,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotExist(id.to_string()));
+            }
+            Err(e) => return Err(e),
+        };
+        let cgroup = Manager::from_paths(st.cgroup_paths.clone());
+        Ok(Container { dir, state: st, cgroup })
+    }
+
+    /// The container id.
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    /// The container's configuration.
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// The container's state as saved.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The cgroup manager of the container.
+    pub fn cgroup(&self) -> &Manager {
+        &self.cgroup
+    }
+
+    fn init_alive(&self) -> bool {
+        state::alive(self.state.init_process_pid, self.state.init_process_start)
+    }
+
+    /// The current status (checks the init process, the exec fifo and the freezer).
+    pub fn status(&self) -> Status {
+        if !self.init_alive() {
+            return Status::Stopped;
+        }
+        if matches!(self.cgroup.freezer_state(), Ok(lashing_cgroups::FreezerState::Frozen)) {
+            return Status::Paused;
+        }
+        if self.dir.join(FIFO).exists() { Status::Created } else { Status::Running }
+    }
+
+    /// The OCI state.
+    pub fn oci_state(&self) -> OciState {
+        let status = self.status();
+        let owner = if self.state.owner == 0 { "root".to_string() } else { self.state.owner.to_string() };
+        OciState {
+            oci_version: if self.state.config.oci_version.is_empty() {
+                "1.2.0".to_string()
+            } else {
+                self.state.config.oci_version.clone()
+            },
+            id: self.state.id.clone(),
+            pid: if status == Status::Stopped { 0 } else { self.state.init_process_pid },
+            status,
+            bundle: self.state.config.bundle.clone(),
+            rootfs: self.state.config.rootfs.clone(),
+            created: self.state.created.clone(),
+            annotations: self.state.config.annotations.clone(),
+            owner,
+        }
+    }
+
+    /// Starts `process`. For the init process (`process.init`), sets the container up and returns
+    /// once init waits on the exec fifo (status `created`); [`Container::exec`] then runs the user
+    /// process. Only one init may ever be started.
+    pub fn start(&mut self, process: &mut Process) -> Result<()> {
+        if !process.init {
+            return Err(Error::io(
+                "start",
+                &self.dir,
+                std::io::Error::new(std::io::ErrorKind::Unsupported, "exec of additional processes is not supported yet"),
+            ));
+        }
+        if self.state.init_process_pid != 0 {
+            return Err(Error::BadStatus { id: self.state.id.clone(), status: self.status(), op: "start an init process" });
+        }
+        start::start_init(self, process)
+    }
+
+    /// Starts `process` and, for an init process, lets it run at once (`create` + `start`).
+    pub fn run(&mut self, process: &mut Process) -> Result<()> {
+        self.start(process)?;
+        if process.init {
+            self.exec()?;
+        }
+        Ok(())
+    }
+
+    /// Lets a created container's user process run (`runc start`): reads the exec fifo, then runs
+    /// the poststart hooks (a failing one kills the container).
+    pub fn exec(&mut self) -> Result<()> {
+        let status = self.status();
+        if status != Status::Created {
+            return Err(Error::BadStatus {
+                id: self.state.id.clone(),
+                status,
+                op: if status == Status::Stopped { "start a stopped container" } else { "start it again" },
+            });
+        }
+        let fifo_path = self.dir.join(FIFO);
+        let fifo = rustix::fs::open(&fifo_path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::io("open exec fifo", &fifo_path, e))?;
+        let pid = self.state.init_process_pid;
+        let pidfd = rustix::process::Pid::from_raw(pid)
+            .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
+        loop {
+            let mut fds = vec![PollFd::new(&fifo, PollFlags::IN)];
+            if let Some(p) = &pidfd {
+                fds.push(PollFd::new(p, PollFlags::IN));
+            }
+            let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 100_000_000 };
+            match rustix::event::poll(&mut fds, Some(&timeout)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(Error::io("wait on exec fifo", &fifo_path, e)),
+            }
+            let mut b = [0u8; 1];
+            match rustix::io::read(&fifo, &mut b) {
+                Ok(1) => break,
+                Ok(_) | Err(rustix::io::Errno::AGAIN) => {}
+                Err(e) => return Err(Error::io("read exec fifo", &fifo_path, e)),
+            }
+            if !self.init_alive() {
+                return Err(Error::InitDied { pid, what: "exited before it was started".into() });
+            }
+        }
+        let _ = fs::remove_file(&fifo_path);
+        if let Err(e) = hooks::run_all(self, HookKind::Poststart) {
+            let _ = self.signal(libc::SIGKILL, false);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Sends `sig` to the container's init process, or with `all` to every process of its cgroup.
+    pub fn signal(&self, sig: i32, all: bool) -> Result<()> {
+        let status = self.status();
+        if status == Status::Stopped {
+            return Err(Error::BadStatus { id: self.state.id.clone(), status, op: "signal it" });
+        }
+        if all || (sig == libc::SIGKILL && !self.state.config.new_namespace(crate::config::NamespaceType::Pid)) {
+            self.cgroup.kill_all(sig)?;
+            return Ok(());
+        }
+        kill_pid(self.state.init_process_pid, None, sig)?;
+        if sig == libc::SIGKILL && status == Status::Paused {
+            let _ = self.cgroup.freeze(false);
+        }
+        Ok(())
+    }
+
+    /// Removes a stopped or created container: kills a created init, removes the cgroup and the
+    /// state directory, then runs the poststop hooks. A running or paused container is refused
+    /// (kill it first, as `delete --force` does).
+    pub fn destroy(self) -> Result<()> {
+        let status = self.status();
+        match status {
+            Status::Running | Status::Paused => {
+                return Err(Error::BadStatus { id: self.state.id.clone(), status, op: "delete it (it is not stopped)" });
+            }
+            Status::Created => {
+                let _ = kill_pid(self.state.init_process_pid, None, libc::SIGKILL);
+                self.wait_dead(Duration::from_secs(10));
+            }
+            Status::Stopped => {}
+        }
+        self.remove()
+    }
+
+    /// Kills every process of the container (SIGKILL), waits for them, and removes it.
+    pub fn force_destroy(self) -> Result<()> {
+        if self.init_alive() {
+            let _ = self.cgroup.kill_all(libc::SIGKILL);
+            let _ = kill_pid(self.state.init_process_pid, None, libc::SIGKILL);
+            self.wait_dead(Duration::from_secs(10));
+        }
+        self.remove()
+    }
+
+    fn wait_dead(&self, limit: Duration) {
+        let start = std::time::Instant::now();
+        while self.init_alive() && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn remove(self) -> Result<()> {
+        let shared_pidns = !self.state.config.new_namespace(crate::config::NamespaceType::Pid);
+        if shared_pidns && self.cgroup.exists() {
+            let _ = self.cgroup.kill_all(libc::SIGKILL);
+        }
+        let cg = self.cgroup.destroy();
+        let rm = fs::remove_dir_all(&self.dir).map_err(|e| Error::io("remove state directory", &self.dir, e));
+        let hooks = hooks::run_all(&self, HookKind::Poststop);
+        cg?;
+        rm?;
+        if let Err(e) = hooks {
+            tracing::warn!("{e}");
+        }
+        Ok(())
+    }
+
+    /// The host pids of every process in the container's cgroup.
+    pub fn processes(&self) -> Result<Vec<i32>> {
+        Ok(self.cgroup.pids()?)
+    }
+
+    pub(crate) fn state_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
+/// Lists the ids of the containers under a state root (directories with a `state.json`).
+pub fn list(root: impl AsRef<Path>) -> Result<Vec<String>> {
+    let root = root.as_ref();
+    let entries = match fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read state root", root, e)),
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join(state::STATE_FILE).is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// Sends a signal to a pid through a pidfd (so that a reused pid is never signalled: the caller has
+/// checked the start time just before).
+pub(crate) fn kill_pid(pid: i32, pidfd: Option<RawFd>, sig: i32) -> Result<()> {
+    let _ = pidfd;
+    let err = |e: std::io::Error| Error::io("signal", format!("pid {pid}"), e);
+    let p = rustix::process::Pid::from_raw(pid).ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::ESRCH)))?;
+    let fd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).map_err(|e| err(e.into()))?;
+    crate::sys::process::pidfd_signal(fd.as_fd(), sig).map_err(err)
+}

@@ -1,0 +1,339 @@
+//! The parent side of the bootstrap (see ARCHITECTURE.md): exec fifo, cgroup, protected exe,
+//! `clone3` into the namespaces and the cgroup, id maps, the payload, and the sync loop with init.
+
+use std::ffi::CString;
+use std::fs;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+
+use rustix::fs::{FileType, Mode, OFlags};
+
+use super::{Container, exe};
+use crate::channel::{self, CgroupSource, FdLayout, InitKind, Payload, ToInit, ToParent};
+use crate::config::{Config, HookKind, IdMap, NamespaceType};
+use crate::error::{Error, InitFailure, Result};
+use crate::process::{Process, Stdio};
+use crate::state::{self, FIFO};
+use crate::{hooks, sys};
+
+/// The environment variable that tells `lashing init` which fd is its socket.
+pub(crate) const INIT_PIPE_ENV: &str = "_LASHING_INITPIPE";
+
+/// How the namespaces of a config are entered.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct NsPlan {
+    /// Created by clone3.
+    pub clone: u64,
+    /// Created by init with unshare.
+    pub unshare: u64,
+    /// Joined by init, in order.
+    pub join: Vec<(NamespaceType, PathBuf)>,
+    /// Init must fork (CLONE_PARENT) to enter a pid or time namespace.
+    pub fork: bool,
+}
+
+/// Plans namespace entry: the fast path (everything new, no time namespace) is a single clone3
+/// with every flag; joined namespaces or a time namespace make init do the work itself (joining
+/// first, as host root, then unsharing the rest, then forking once where needed), as runc/crun.
+pub(crate) fn plan_namespaces(config: &Config) -> NsPlan {
+    let mut plan = NsPlan::default();
+    let slow = config.namespaces.iter().any(|n| n.path.is_some()) || config.has_namespace(NamespaceType::Time);
+    for typ in NamespaceType::ALL {
+        let Some(ns) = config.namespace(typ) else { continue };
+        match &ns.path {
+            Some(p) => plan.join.push((typ, p.clone())),
+            None if slow => plan.unshare |= typ.clone_flag(),
+            None => plan.clone |= typ.clone_flag(),
+        }
+    }
+    if slow {
+        plan.fork = config.has_namespace(NamespaceType::Pid) || config.has_namespace(NamespaceType::Time);
+    }
+    plan
+}
+
+struct Child {
+    pid: i32,
+    pidfd: OwnedFd,
+    sock: OwnedFd,
+    /// pid of the intermediate process when init forked (reaped here).
+    intermediate: Option<i32>,
+}
+
+impl Child {
+    fn kill(&mut self) {
+        let _ = sys::process::pidfd_signal(self.pidfd.as_fd(), libc::SIGKILL);
+        if let Some(pid) = self.intermediate.take() {
+            let _ = crate::process::wait_pid(pid);
+        }
+        let _ = crate::process::wait_pid(self.pid);
+    }
+}
+
+pub(super) fn start_init(c: &mut Container, process: &mut Process) -> Result<()> {
+    let fifo = c.dir.join(FIFO);
+    rustix::fs::mknodat(rustix::fs::CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o622), 0)
+        .map_err(|e| Error::io("create exec fifo", &fifo, e))?;
+    // mknod applies the umask: make the mode exact.
+    let _ = rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622));
+    if let Err(e) = c.cgroup.create() {
+        let _ = fs::remove_file(&fifo);
+        return Err(e.into());
+    }
+    let mut child = None;
+    let r = start_inner(c, process, &fifo, &mut child);
+    if r.is_err() {
+        if let Some(mut ch) = child {
+            ch.kill();
+        }
+        let _ = fs::remove_file(&fifo);
+        let _ = c.cgroup.destroy();
+        c.state.init_process_pid = 0;
+        c.state.init_process_start = 0;
+        let _ = c.state.save(&c.dir);
+    }
+    r
+}
+
+fn id_map_text(maps: &[IdMap]) -> String {
+    maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect()
+}
+
+fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
+    for (file, maps) in [("uid_map", &config.uid_mappings), ("gid_map", &config.gid_mappings)] {
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        fs::write(&path, id_map_text(maps)).map_err(|e| Error::io("write id map", &path, e))?;
+    }
+    Ok(())
+}
+
+fn start_inner(c: &mut Container, process: &mut Process, fifo: &std::path::Path, out: &mut Option<Child>) -> Result<()> {
+    let config = &c.state.config;
+    let plan = plan_namespaces(config);
+    let exe = exe::protected_exe()?;
+    let (parent_sock, child_sock) = channel::pair().map_err(|e| Error::io("create init socket", "socketpair", e))?;
+    // Room for the payload in one datagram.
+    let _ = rustix::net::sockopt::set_socket_send_buffer_size(&parent_sock, 4 << 20);
+
+    let argv0 = CString::new("lashing").expect("no NUL");
+    let argv1 = CString::new("init").expect("no NUL");
+    let env0 = CString::new(format!("{INIT_PIPE_ENV}={}", child_sock.as_raw_fd())).expect("no NUL");
+    let argv = [argv0.as_ptr(), argv1.as_ptr(), std::ptr::null()];
+    let envp = [env0.as_ptr(), std::ptr::null()];
+
+    let cgroup_fd = c.cgroup.clone_into_fd()?;
+    let new_userns = plan.clone & NamespaceType::User.clone_flag() != 0;
+    let mut spec = sys::process::SpawnSpec {
+        clone_flags: plan.clone,
+        cgroup_fd: cgroup_fd.as_ref().map(|f| f.as_fd()),
+        exe: exe.as_fd(),
+        sock: child_sock.as_fd(),
+        wait_for_maps: new_userns,
+        pdeathsig: config.parent_death_signal,
+        argv: &argv,
+        envp: &envp,
+    };
+    let (spawned, into_cgroup) = match sys::process::spawn_init(&spec) {
+        Ok(s) => (s, spec.cgroup_fd.is_some()),
+        Err(e) if spec.cgroup_fd.is_some() => {
+            tracing::debug!("clone3 with CLONE_INTO_CGROUP failed ({e}); retrying without it");
+            spec.cgroup_fd = None;
+            let s = sys::process::spawn_init(&spec).map_err(|e| Error::io("clone3", "lashing init", e))?;
+            (s, false)
+        }
+        Err(e) => return Err(Error::io("clone3", "lashing init", e)),
+    };
+    drop(child_sock);
+    drop(exe);
+    *out = Some(Child { pid: spawned.pid, pidfd: spawned.pidfd, sock: parent_sock, intermediate: None });
+    let child = out.as_mut().expect("just set");
+
+    c.cgroup.add_pid(child.pid, into_cgroup)?;
+    if new_userns {
+        write_id_maps(child.pid, config)?;
+        rustix::io::write(&child.sock, &[1]).map_err(|e| Error::io("signal init", "init socket", e))?;
+    }
+
+    // The payload and its fds.
+    let mut fds: Vec<BorrowedFd<'_>> = Vec::new();
+    let mut layout = FdLayout::default();
+    for (i, s) in [&process.stdin, &process.stdout, &process.stderr].into_iter().enumerate() {
+        if let Stdio::Fd(fd) = s {
+            layout.stdio[i] = true;
+            fds.push(fd.as_fd());
+        }
+    }
+    let fifo_fd = rustix::fs::open(fifo, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::io("open exec fifo", fifo, e))?;
+    layout.fifo = true;
+    fds.push(fifo_fd.as_fd());
+    layout.preserved = process.extra_files.len();
+    fds.extend(process.extra_files.iter().map(|f| f.as_fd()));
+
+    let cgroup_v1 = c
+        .cgroup
+        .mount_sources()
+        .into_iter()
+        .map(|(name, host_dir)| CgroupSource { name, host_dir })
+        .collect();
+    let cgroup_v2 = c.cgroup.paths().get("").cloned();
+    let payload = Payload {
+        kind: InitKind::Standard,
+        id: c.state.id.clone(),
+        process: process.merged(&config.process),
+        config: config.clone(),
+        join: plan.join.clone(),
+        unshare: plan.unshare,
+        fork: plan.fork,
+        time_offsets: config.time_offsets.iter().map(|(k, (s, n))| (k.clone(), *s, *n)).collect(),
+        fds: layout,
+        cgroup_v1,
+        cgroup_v2,
+        hook_state: None,
+    };
+    channel::send(&child.sock, &ToInit::Payload(Box::new(payload)), &fds)
+        .map_err(|e| Error::io("send payload to", "lashing init", e))?;
+    drop(fifo_fd);
+
+    // The sync loop.
+    let mut ready = false;
+    loop {
+        let raw = match channel::recv_raw(&child.sock) {
+            Ok(r) => r,
+            Err(e) => return Err(Error::io("read from", "lashing init", e)),
+        };
+        let Some(raw) = raw else {
+            if ready {
+                break;
+            }
+            return Err(died(child));
+        };
+        if raw.data.first() == Some(&sys::process::EXEC_FAILED) && raw.data.len() == 5 {
+            let errno = i32::from_le_bytes(raw.data[1..5].try_into().expect("4 bytes"));
+            return Err(Error::Init(InitFailure {
+                step: "exec lashing init".into(),
+                path: Some(exe::self_exe().display().to_string()),
+                errno: Some(errno),
+                message: std::io::Error::from_raw_os_error(errno).to_string(),
+            }));
+        }
+        let msg: ToParent = channel::parse(&raw.data).map_err(|e| Error::io("parse message of", "lashing init", e))?;
+        match msg {
+            ToParent::Pid(pid) => {
+                let inter = child.pid;
+                let _ = crate::process::wait_pid(inter);
+                child.intermediate = None;
+                let p = rustix::process::Pid::from_raw(pid)
+                    .ok_or_else(|| Error::io("adopt", format!("pid {pid}"), std::io::Error::from_raw_os_error(libc::ESRCH)))?;
+                child.pidfd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
+                    .map_err(|e| Error::io("pidfd_open", format!("pid {pid}"), e))?;
+                child.pid = pid;
+            }
+            ToParent::MapsPlease => {
+                write_id_maps(child.pid, &c.state.config)?;
+                channel::send(&child.sock, &ToInit::MapsDone, &[]).map_err(|e| Error::io("write to", "lashing init", e))?;
+            }
+            ToParent::Hooks => {
+                c.state.init_process_pid = child.pid;
+                if let Some(res) = &c.state.config.cgroup.resources {
+                    apply_resources(&c.cgroup, res)?;
+                }
+                hooks::run_creating(c, child.pid, HookKind::Prestart)?;
+                hooks::run_creating(c, child.pid, HookKind::CreateRuntime)?;
+                channel::send(&child.sock, &ToInit::HooksDone, &[])
+                    .map_err(|e| Error::io("write to", "lashing init", e))?;
+            }
+            ToParent::Ready => {
+                for r in &process.merged(&c.state.config.process).rlimits {
+                    sys::process::prlimit(child.pid, r.resource, r.soft, r.hard).map_err(|e| {
+                        Error::io("set rlimit", format!("resource {} soft {} hard {}", r.resource, r.soft, r.hard), e)
+                    })?;
+                }
+                let (_, start) = state::proc_stat(child.pid).ok_or_else(|| died(child))?;
+                let st = c.state_mut();
+                st.init_process_pid = child.pid;
+                st.init_process_start = start;
+                st.created = state::now_rfc3339();
+                st.namespace_paths = st
+                    .config
+                    .namespaces
+                    .iter()
+                    .map(|n| (n.typ.proc_name().to_string(), PathBuf::from(format!("/proc/{}/ns/{}", child.pid, n.typ.proc_name()))))
+                    .collect();
+                c.state.save(&c.dir)?;
+                channel::send(&child.sock, &ToInit::Run, &[]).map_err(|e| Error::io("write to", "lashing init", e))?;
+                ready = true;
+            }
+            ToParent::Error(f) => return Err(Error::Init(f)),
+        }
+    }
+    let ch = out.take().expect("child");
+    process.pid = Some(ch.pid);
+    process.pidfd = Some(ch.pidfd);
+    Ok(())
+}
+
+/// Applies the `linux.resources` of the config to the container's cgroup.
+pub(crate) fn apply_resources(cgroup: &lashing_cgroups::Manager, res: &serde_json::Value) -> Result<()> {
+    let _ = (cgroup, res);
+    Ok(())
+}
+
+fn died(child: &mut Child) -> Error {
+    let pid = child.pid;
+    let what = match crate::process::wait_pid(pid) {
+        Ok(crate::process::ExitStatus::Exited(c)) => format!("exited with status {c} before it reported"),
+        Ok(crate::process::ExitStatus::Signaled(s)) => format!("was killed by signal {s} before it reported"),
+        Err(e) => format!("vanished before it reported ({e})"),
+    };
+    Error::InitDied { pid, what }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Namespace;
+
+    fn ns(typ: NamespaceType, path: Option<&str>) -> Namespace {
+        Namespace { typ, path: path.map(PathBuf::from) }
+    }
+
+    #[test]
+    fn all_new_is_one_clone() {
+        let config = Config {
+            namespaces: vec![ns(NamespaceType::Pid, None), ns(NamespaceType::Mount, None), ns(NamespaceType::User, None)],
+            ..Default::default()
+        };
+        let p = plan_namespaces(&config);
+        assert_eq!(p.clone, (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u64);
+        assert_eq!(p.unshare, 0);
+        assert!(!p.fork && p.join.is_empty());
+    }
+
+    #[test]
+    fn joined_pid_forks_and_unshares_the_rest() {
+        let config = Config {
+            namespaces: vec![ns(NamespaceType::Pid, Some("/proc/1/ns/pid")), ns(NamespaceType::Mount, None)],
+            ..Default::default()
+        };
+        let p = plan_namespaces(&config);
+        assert_eq!(p.clone, 0);
+        assert_eq!(p.unshare, libc::CLONE_NEWNS as u64);
+        assert!(p.fork);
+        assert_eq!(p.join, vec![(NamespaceType::Pid, PathBuf::from("/proc/1/ns/pid"))]);
+    }
+
+    #[test]
+    fn time_namespace_forks() {
+        let config = Config { namespaces: vec![ns(NamespaceType::Time, None)], ..Default::default() };
+        let p = plan_namespaces(&config);
+        assert!(p.fork);
+        assert_eq!(p.unshare, libc::CLONE_NEWTIME as u64);
+    }
+
+    #[test]
+    fn id_maps_render() {
+        let m = [IdMap { container_id: 0, host_id: 100000, size: 65536 }, IdMap { container_id: 65536, host_id: 1, size: 1 }];
+        assert_eq!(id_map_text(&m), "0 100000 65536\n65536 1 1\n");
+    }
+}

@@ -1,0 +1,97 @@
+//! OCI hooks: programs run with the container's state JSON on stdin, with an optional timeout.
+
+use std::io::{Read, Seek, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::config::{Hook, HookKind};
+use crate::container::{Container, OciState};
+use crate::error::{Error, Result};
+
+fn kind_name(kind: HookKind) -> &'static str {
+    match kind {
+        HookKind::Prestart => "prestart",
+        HookKind::CreateRuntime => "createRuntime",
+        HookKind::CreateContainer => "createContainer",
+        HookKind::StartContainer => "startContainer",
+        HookKind::Poststart => "poststart",
+        HookKind::Poststop => "poststop",
+    }
+}
+
+/// Runs the hooks of `kind` with the container's current OCI state.
+pub(crate) fn run_all(c: &Container, kind: HookKind) -> Result<()> {
+    let Some(list) = c.config().hooks.get(&kind).filter(|l| !l.is_empty()) else { return Ok(()) };
+    let mut st = c.oci_state();
+    if kind == HookKind::Poststop {
+        st.status = crate::Status::Stopped;
+        st.pid = 0;
+    }
+    let json = serde_json::to_string(&st).unwrap_or_default();
+    for h in list {
+        run(h, kind, &json)?;
+    }
+    Ok(())
+}
+
+/// Runs prestart/createRuntime hooks: status `creating`, pid of init.
+pub(crate) fn run_creating(c: &Container, pid: i32, kind: HookKind) -> Result<()> {
+    let Some(list) = c.config().hooks.get(&kind).filter(|l| !l.is_empty()) else { return Ok(()) };
+    let mut st: OciState = c.oci_state();
+    st.pid = pid;
+    let mut v = serde_json::to_value(&st).unwrap_or_default();
+    v["status"] = "creating".into();
+    let json = v.to_string();
+    for h in list {
+        run(h, kind, &json)?;
+    }
+    Ok(())
+}
+
+/// Runs one hook with `state` on its stdin.
+pub(crate) fn run(h: &Hook, kind: HookKind, state: &str) -> Result<()> {
+    let fail = |reason: String| Error::Hook { kind: kind_name(kind).into(), path: h.path.clone(), reason };
+    let out = rustix::fs::memfd_create("hook-output", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(|e| fail(format!("cannot capture output: {e}")))?;
+    let mut out = std::fs::File::from(out);
+    let mut cmd = Command::new(&h.path);
+    if let Some((arg0, rest)) = h.args.split_first() {
+        cmd.arg0(arg0).args(rest);
+    }
+    cmd.env_clear();
+    for kv in &h.env {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    let err = out.try_clone().map_err(|e| fail(e.to_string()))?;
+    let so = out.try_clone().map_err(|e| fail(e.to_string()))?;
+    cmd.stdin(Stdio::piped()).stdout(Stdio::from(so)).stderr(Stdio::from(err));
+    let mut child = cmd.spawn().map_err(|e| fail(format!("cannot run: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin is fine.
+        let _ = stdin.write_all(state.as_bytes());
+    }
+    let deadline = h.timeout.map(|t| Instant::now() + Duration::from_secs(t));
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) => {}
+            Err(e) => return Err(fail(e.to_string())),
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(fail(format!("timed out after {} s", h.timeout.unwrap_or(0))));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    if !status.success() {
+        let mut text = String::new();
+        let _ = out.rewind();
+        let _ = out.read_to_string(&mut text);
+        return Err(fail(format!("{status}, output: {}", text.trim())));
+    }
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! Process creation and process-level system calls that rustix does not wrap: `clone3` with the
+//! init bootstrap, `clone(CLONE_PARENT)`, `execveat`, `execve`, `close_range`, `setns`/`unshare`.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// What the child of [`spawn_init`] does between `clone3` and `execveat`. Everything is prepared by
+/// the parent: the child only makes raw, async-signal-safe system calls and never allocates, so
+/// spawning is safe from a multithreaded program.
+pub(crate) struct SpawnSpec<'a> {
+    /// `CLONE_NEW*` flags for `clone3`.
+    pub clone_flags: u64,
+    /// A cgroup v2 directory fd for `CLONE_INTO_CGROUP`.
+    pub cgroup_fd: Option<BorrowedFd<'a>>,
+    /// The protected handle of the runtime's own executable.
+    pub exe: BorrowedFd<'a>,
+    /// The child's end of the init socket: it is made inheritable just before the exec.
+    pub sock: BorrowedFd<'a>,
+    /// Wait for a one-byte message on `sock` before going on (the parent writes the id maps first),
+    /// then become root in the new user namespace.
+    pub wait_for_maps: bool,
+    /// Parent-death signal (0 = none).
+    pub pdeathsig: i32,
+    /// argv of `lashing init`, NUL-terminated pointer array (kept alive by the caller).
+    pub argv: &'a [*const libc::c_char],
+    /// envp of `lashing init`, NUL-terminated pointer array.
+    pub envp: &'a [*const libc::c_char],
+}
+
+/// A child created by [`spawn_init`].
+pub(crate) struct Spawned {
+    /// Its pid.
+    pub pid: i32,
+    /// A pidfd of it.
+    pub pidfd: OwnedFd,
+}
+
+/// `struct clone_args` of `<linux/sched.h>` (version 2, with `cgroup`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// `CLONE_INTO_CGROUP` (libc's constant is deprecated: it overflows `c_int`).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Marker byte the child writes to the init socket when its exec failed, followed by the errno.
+pub(crate) const EXEC_FAILED: u8 = 0xff;
+
+/// Creates the container's first process with `clone3` and makes it exec `lashing init`.
+pub(crate) fn spawn_init(spec: &SpawnSpec<'_>) -> io::Result<Spawned> {
+    assert!(spec.argv.last().is_some_and(|p| p.is_null()));
+    assert!(spec.envp.last().is_some_and(|p| p.is_null()));
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: spec.clone_flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(cg) = spec.cgroup_fd {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = cg.as_raw_fd() as u64;
+    }
+    let sock = spec.sock.as_raw_fd();
+    let exe = spec.exe.as_raw_fd();
+    // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork: the child gets a copy
+    // of the address space and continues on a copy of this stack. `args` is a valid clone_args of
+    // the size passed and `pidfd` outlives the call.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>())
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if ret == 0 {
+        // SAFETY: we are the child; child_after_clone only makes raw system calls and never returns.
+        unsafe { child_after_clone(spec, sock, exe) }
+    }
+    // SAFETY: the kernel stored a new pidfd owned by nobody else into `pidfd` (CLONE_PIDFD).
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok(Spawned { pid: ret as i32, pidfd })
+}
+
+/// The child between clone3 and execveat: raw system calls only (no allocation, no locks), so that
+/// it is safe even when the parent has other threads.
+///
+/// # Safety
+/// Must only be called in the child of a fork-like clone.
+unsafe fn child_after_clone(spec: &SpawnSpec<'_>, sock: RawFd, exe: RawFd) -> ! {
+    let fail = |errno: i32| -> ! {
+        let mut msg = [0u8; 5];
+        msg[0] = EXEC_FAILED;
+        msg[1..].copy_from_slice(&errno.to_le_bytes());
+        // SAFETY: raw write of a stack buffer, then _exit: both async-signal-safe.
+        unsafe {
+            libc::write(sock, msg.as_ptr().cast(), msg.len());
+            libc::_exit(127)
+        }
+    };
+    let errno = || io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+    if spec.pdeathsig != 0 {
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, spec.pdeathsig as libc::c_ulong, 0, 0, 0) } < 0 {
+            fail(errno());
+        }
+    }
+    if spec.wait_for_maps {
+        let mut b = [0u8; 1];
+        // SAFETY: reading into a stack buffer of the given length.
+        let n = unsafe { libc::read(sock, b.as_mut_ptr().cast(), 1) };
+        if n != 1 {
+            // The parent gave up: nothing to report to.
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(1) }
+        }
+        // SAFETY: raw id system calls with integer arguments (not glibc's set*id broadcast).
+        let r = unsafe {
+            if libc::syscall(libc::SYS_setresgid, 0, 0, 0) < 0 { -1 } else { libc::syscall(libc::SYS_setresuid, 0, 0, 0) }
+        };
+        if r < 0 {
+            fail(errno());
+        }
+    }
+    // SAFETY: fcntl on a descriptor we own in this process.
+    if unsafe { libc::fcntl(sock, libc::F_SETFD, 0) } < 0 {
+        fail(errno());
+    }
+    // SAFETY: argv/envp are NUL-terminated arrays of valid C strings (checked by the caller's
+    // asserts and kept alive by it); the empty path with AT_EMPTY_PATH executes `exe` itself.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            exe,
+            c"".as_ptr(),
+            spec.argv.as_ptr(),
+            spec.envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+    }
+    fail(errno())
+}
+
+/// Result of [`fork_parent`].
+pub(crate) enum Fork {
+    /// We are the new process.
+    Child,
+    /// We are the caller; the new process has this pid (as seen from the caller's pid namespace).
+    Parent(i32),
+}
+
+/// Forks a sibling of the calling process (`clone(CLONE_PARENT)`): the new process is a child of the
+/// caller's parent, which can then wait for it. Used by init when it must enter a pid or time
+/// namespace. The caller must be single-threaded.
+pub(crate) fn fork_parent() -> io::Result<Fork> {
+    // SAFETY: a fork-like clone (no CLONE_VM, no new stack) from a single-threaded process (init):
+    // the child continues with a private copy of the whole process.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone, (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+    };
+    match ret {
+        r if r < 0 => Err(io::Error::last_os_error()),
+        0 => Ok(Fork::Child),
+        pid => Ok(Fork::Parent(pid as i32)),
+    }
+}
+
+/// `setns(fd, nstype)`.
+pub(crate) fn setns(fd: BorrowedFd<'_>, nstype: u64) -> io::Result<()> {
+    // SAFETY: setns with a valid borrowed fd and a flag value.
+    let r = unsafe { libc::setns(fd.as_raw_fd(), nstype as libc::c_int) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// `unshare(flags)`. The caller must be single-threaded when `CLONE_NEWUSER` is among the flags.
+pub(crate) fn unshare(flags: u64) -> io::Result<()> {
+    // SAFETY: unshare takes a flag value only.
+    let r = unsafe { libc::unshare(flags as libc::c_int) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Closes every fd in `first..=last`.
+pub(crate) fn close_range(first: u32, last: u32) -> io::Result<()> {
+    if first > last {
+        return Ok(());
+    }
+    // SAFETY: close_range only closes descriptors of this process; the callers own every fd in the
+    // range (init closes what it inherited and does not use).
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Moves `fd` onto `target` (dup3 without `O_CLOEXEC`), so that it survives the next exec.
+pub(crate) fn dup_to(fd: RawFd, target: RawFd) -> io::Result<()> {
+    if fd == target {
+        // SAFETY: fcntl on a descriptor of this process.
+        let r = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        return if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) };
+    }
+    // SAFETY: dup2 of a descriptor of this process; `target` is replaced on purpose.
+    let r = unsafe { libc::dup2(fd, target) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Duplicates `fd` to a new descriptor >= `min`, with `O_CLOEXEC`.
+pub(crate) fn dup_above(fd: BorrowedFd<'_>, min: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor owned by nobody else.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `r` is a fresh descriptor that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// Takes ownership of an inherited descriptor number (init's socket, passed by number in the
+/// environment). Fails unless `fd` is open.
+pub(crate) fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD only queries the descriptor.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open and, by the init protocol, owned by nobody else in this process.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    rustix::io::fcntl_setfd(&owned, rustix::io::FdFlags::CLOEXEC)?;
+    Ok(owned)
+}
+
+/// `execve(path, argv, envp)`: only returns on failure.
+pub(crate) fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: path, argv and envp are valid NUL-terminated C strings in NUL-terminated arrays that
+    // live until the call returns (it only returns on failure).
+    unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH, {attr_set: MOUNT_ATTR_RDONLY})` on a detached mount.
+pub(crate) fn mount_set_readonly(fd: BorrowedFd<'_>) -> io::Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr { attr_set: libc::MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    // SAFETY: mount_setattr with a valid fd, an empty C string and a properly sized mount_attr.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// `sethostname(2)`.
+pub(crate) fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length of a valid byte buffer.
+    let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// `PR_SET_KEEPCAPS`.
+pub(crate) fn set_keepcaps(on: bool) -> io::Result<()> {
+    rustix::thread::set_keep_capabilities(on).map_err(Into::into)
+}
+
+/// `setgroups(2)` for the whole (single-threaded) process.
+pub(crate) fn setgroups(gids: &[u32]) -> io::Result<()> {
+    // SAFETY: raw setgroups with a valid slice; init is single-threaded so the thread-scoped raw call
+    // is process-wide.
+    let r = unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// `pidfd_send_signal(pidfd, sig, NULL, 0)`: works for every signal number, real-time ones too.
+pub(crate) fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: pidfd_send_signal with a valid fd, a signal number, no siginfo and no flags.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0u32) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// `prlimit(pid, resource, {soft, hard})`.
+pub(crate) fn prlimit(pid: i32, resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+    let new = libc::rlimit64 { rlim_cur: soft, rlim_max: hard };
+    // SAFETY: prlimit64 with a valid new-limit struct and no old-limit output.
+    let r = unsafe { libc::prlimit64(pid, resource as _, &new, std::ptr::null_mut()) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// `setrlimit` of the calling process.
+pub(crate) fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+    prlimit(0, resource, soft, hard)
+}
+
+/// Drops a capability from the bounding set (`PR_CAPBSET_DROP`).
+pub(crate) fn capbset_drop(cap: u32) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Raises a capability in the ambient set (`PR_CAP_AMBIENT_RAISE`).
+pub(crate) fn ambient_raise(cap: u32) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe {
+        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong, 0, 0)
+    };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// `setsid()`.
+pub(crate) fn setsid() -> io::Result<()> {
+    rustix::process::setsid().map(drop).map_err(Into::into)
+}
+
+/// `PR_SET_DUMPABLE`.
+pub(crate) fn set_dumpable(on: bool) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(on), 0, 0, 0) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Raw `setresuid`/`setresgid` of the (single-threaded) caller.
+pub(crate) fn set_ids(uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: raw id system calls with integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    let r = unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// `_exit(code)`.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and is always safe to call.
+    unsafe { libc::_exit(code) }
+}
