@@ -138,7 +138,7 @@ impl Propagation {
     /// The `MS_*` flags (`MS_PRIVATE|MS_REC`, ...) of this propagation type.
     pub fn ms_flags(self) -> u64 {
         let rec = libc::MS_REC;
-        (match self {
+        super::mount_opts::ms(match self {
             Propagation::Private => libc::MS_PRIVATE,
             Propagation::RPrivate => libc::MS_PRIVATE | rec,
             Propagation::Slave => libc::MS_SLAVE,
@@ -147,7 +147,7 @@ impl Propagation {
             Propagation::RShared => libc::MS_SHARED | rec,
             Propagation::Unbindable => libc::MS_UNBINDABLE,
             Propagation::RUnbindable => libc::MS_UNBINDABLE | rec,
-        }) as u64
+        })
     }
 }
 
@@ -197,7 +197,7 @@ impl Mount {
 
     /// Whether this is a bind mount (`device == "bind"` or `MS_BIND` in flags).
     pub fn is_bind(&self) -> bool {
-        self.device == "bind" || self.flags & (libc::MS_BIND as u64) != 0
+        self.device == "bind" || self.flags & super::mount_opts::ms(libc::MS_BIND) != 0
     }
 }
 
@@ -531,12 +531,20 @@ impl Config {
     /// Maps a container uid to the host uid through the uid mappings (identity without a user
     /// namespace). `None` when the id is not mapped.
     pub fn host_uid(&self, id: u32) -> Option<u32> {
-        map_id(&self.uid_mappings, self.has_namespace(NamespaceType::User), id)
+        map_id(
+            &self.uid_mappings,
+            self.has_namespace(NamespaceType::User),
+            id,
+        )
     }
 
     /// Maps a container gid to the host gid through the gid mappings.
     pub fn host_gid(&self, id: u32) -> Option<u32> {
-        map_id(&self.gid_mappings, self.has_namespace(NamespaceType::User), id)
+        map_id(
+            &self.gid_mappings,
+            self.has_namespace(NamespaceType::User),
+            id,
+        )
     }
 }
 

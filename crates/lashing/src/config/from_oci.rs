@@ -1,0 +1,797 @@
+//! Conversion of an OCI runtime spec into the validated model: runc's `specconv`
+//! (`CreateLibcontainerConfig`) plus the process fields that runc's CLI maps in `newProcess`.
+//!
+//! This is the only module of lashing that sees `oci-spec` types.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use oci_spec::runtime as oci;
+use serde::Serialize;
+
+use super::capabilities::{cap_from_lenient_name, cap_from_name};
+use super::error::ConfigError;
+use super::model::*;
+use super::mount_opts::{ms, parse_mount_options, propagation_flags};
+use super::rlimits::rlimit_from_name;
+
+/// Options of `create`/`run` that shape the configuration (runc's `specconv.CreateOpts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateOpts {
+    /// The bundle directory (holding `config.json`); relative paths are taken from the current
+    /// directory.
+    pub bundle: PathBuf,
+    /// `--no-pivot`: use `MS_MOVE` + `chroot` instead of `pivot_root`.
+    pub no_pivot_root: bool,
+    /// `--no-new-keyring`: do not create a session keyring.
+    pub no_new_keyring: bool,
+}
+
+/// The device nodes runc always creates (runc's `AllowedDevices` that have a path), as
+/// `(path, major, minor)`; all are char devices, mode 0666, owned by root.
+const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
+    ("/dev/null", 1, 3),
+    ("/dev/random", 1, 8),
+    ("/dev/full", 1, 7),
+    ("/dev/tty", 5, 0),
+    ("/dev/zero", 1, 5),
+    ("/dev/urandom", 1, 9),
+];
+
+/// runc's default device-cgroup rules (`AllowedDevices`), in runc's order: `(path of the node,
+/// type, major, minor, permissions)`. A rule with a path is dropped when the spec declares a
+/// device node at that path (the spec's device takes priority, as in runc's `createDevices`).
+const DEFAULT_RULES: [(Option<&str>, char, i64, i64, &str); 11] = [
+    (None, 'c', -1, -1, "m"),
+    (None, 'b', -1, -1, "m"),
+    (Some("/dev/null"), 'c', 1, 3, "rwm"),
+    (Some("/dev/random"), 'c', 1, 8, "rwm"),
+    (Some("/dev/full"), 'c', 1, 7, "rwm"),
+    (Some("/dev/tty"), 'c', 5, 0, "rwm"),
+    (Some("/dev/zero"), 'c', 1, 5, "rwm"),
+    (Some("/dev/urandom"), 'c', 1, 9, "rwm"),
+    (None, 'c', 136, -1, "rwm"), // /dev/pts/*
+    (None, 'c', 5, 2, "rwm"),    // /dev/ptmx
+    (None, 'c', 10, 200, "rwm"), // /dev/net/tun, kept for compatibility
+];
+
+impl Config {
+    /// Reads `<bundle>/config.json` and converts it with [`Config::from_oci`].
+    ///
+    /// A missing or unreadable file gives [`ConfigError::Read`]; malformed or truncated JSON, or
+    /// JSON that does not fit the OCI schema, gives [`ConfigError::Parse`] with the line and
+    /// column. Unknown capability names are dropped with a warning (as runc does) rather than
+    /// failing the parse.
+    pub fn from_bundle(opts: &CreateOpts) -> Result<Config, ConfigError> {
+        let path = opts.bundle.join("config.json");
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let spec = parse_spec(&path, &text)?;
+        Config::from_oci(&spec, opts)
+    }
+
+    /// Converts an OCI runtime spec into the model (runc's specconv).
+    ///
+    /// Relative paths (the rootfs, bind-mount sources) are taken relative to `opts.bundle`.
+    /// Fields that lashing does not implement yet give [`ConfigError::Unsupported`] rather than
+    /// being dropped. The result still has to pass [`Config::validate`].
+    pub fn from_oci(spec: &oci::Spec, opts: &CreateOpts) -> Result<Config, ConfigError> {
+        let bundle = clean_path(&std::path::absolute(&opts.bundle).map_err(|source| {
+            ConfigError::Access {
+                field: "bundle".into(),
+                path: opts.bundle.clone(),
+                source,
+            }
+        })?);
+        let root = spec.root().as_ref().ok_or_else(|| {
+            ConfigError::invalid("root", "missing: a root file system is required")
+        })?;
+        if root.path().as_os_str().is_empty() {
+            return Err(ConfigError::invalid("root.path", "empty"));
+        }
+        check_nul("root.path", root.path().as_os_str())?;
+
+        let mut c = Config {
+            oci_version: spec.version().clone(),
+            rootfs: clean_path(&bundle.join(root.path())),
+            readonly_rootfs: root.readonly().unwrap_or(false),
+            no_pivot_root: opts.no_pivot_root,
+            no_new_keyring: opts.no_new_keyring,
+            hostname: non_empty(spec.hostname()),
+            domainname: non_empty(spec.domainname()),
+            annotations: spec
+                .annotations()
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            bundle: bundle.clone(),
+            ..Config::default()
+        };
+        warn_other_platforms(spec);
+
+        if let Some(linux) = spec.linux() {
+            convert_linux(linux, opts, &mut c)?;
+        }
+        if let Some(mounts) = spec.mounts() {
+            for (i, m) in mounts.iter().enumerate() {
+                c.mounts.push(convert_mount(i, m, &bundle)?);
+            }
+        }
+        // idmap/ridmap mounts without mappings of their own use the container's.
+        for m in &mut c.mounts {
+            if let Some(idm) = &mut m.id_mapping
+                && idm.uid_mappings.is_empty()
+                && idm.gid_mappings.is_empty()
+            {
+                idm.uid_mappings = c.uid_mappings.clone();
+                idm.gid_mappings = c.gid_mappings.clone();
+            }
+        }
+        convert_devices(spec.linux().as_ref(), &mut c)?;
+        if let Some(hooks) = spec.hooks() {
+            c.hooks = convert_hooks(hooks)?;
+        }
+        if let Some(p) = spec.process() {
+            c.process = convert_process(p)?;
+        }
+        Ok(c)
+    }
+}
+
+/// Parses the text of a `config.json`.
+fn parse_spec(path: &Path, text: &str) -> Result<oci::Spec, ConfigError> {
+    let err = match serde_json::from_str::<oci::Spec>(text) {
+        Ok(spec) => return Ok(spec),
+        Err(e) => e,
+    };
+    if !err.is_data() {
+        return Err(parse_error(path, &err));
+    }
+    // oci-spec refuses capability names it does not know; runc only warns about them. Drop them
+    // and retry; if that does not help, report the original (located) error.
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Err(parse_error(path, &err));
+    };
+    if drop_unknown_capabilities(&mut value) == 0 {
+        return Err(parse_error(path, &err));
+    }
+    serde_json::from_value(value).map_err(|e| ConfigError::Schema {
+        path: path.to_path_buf(),
+        message: strip_position(&e),
+    })
+}
+
+fn parse_error(path: &Path, err: &serde_json::Error) -> ConfigError {
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        line: err.line(),
+        column: err.column(),
+        message: strip_position(err),
+    }
+}
+
+/// serde_json's message without its ` at line L column C` suffix.
+fn strip_position(err: &serde_json::Error) -> String {
+    let msg = err.to_string();
+    match msg.rfind(" at line ") {
+        Some(i) if err.line() > 0 => msg[..i].to_string(),
+        _ => msg,
+    }
+}
+
+/// Removes capability names unknown to lashing from `process.capabilities.*`, with a warning
+/// for each; returns how many were removed.
+fn drop_unknown_capabilities(spec: &mut serde_json::Value) -> usize {
+    let mut dropped = 0;
+    let Some(caps) = spec
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return 0;
+    };
+    for (set, list) in caps.iter_mut() {
+        if let Some(list) = list.as_array_mut() {
+            list.retain(|name| match name.as_str() {
+                Some(n) if cap_from_lenient_name(n).is_none() => {
+                    tracing::warn!("process.capabilities.{set}: unknown capability {n:?} ignored");
+                    dropped += 1;
+                    false
+                }
+                _ => true,
+            });
+        }
+    }
+    dropped
+}
+
+fn warn_other_platforms(spec: &oci::Spec) {
+    for (name, present) in [
+        ("solaris", spec.solaris().is_some()),
+        ("windows", spec.windows().is_some()),
+        ("vm", spec.vm().is_some()),
+        ("zos", spec.zos().is_some()),
+    ] {
+        if present {
+            tracing::warn!("{name}: configuration for another platform ignored");
+        }
+    }
+}
+
+fn convert_linux(linux: &oci::Linux, opts: &CreateOpts, c: &mut Config) -> Result<(), ConfigError> {
+    // Fields lashing does not implement yet.
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(ConfigError::unsupported(
+            "linux.netDevices",
+            "moving network devices into the container",
+        ));
+    }
+    if linux.intel_rdt().is_some() {
+        return Err(ConfigError::unsupported("linux.intelRdt", "Intel RDT"));
+    }
+    if linux.memory_policy().is_some() {
+        return Err(ConfigError::unsupported(
+            "linux.memoryPolicy",
+            "NUMA memory policies",
+        ));
+    }
+    if let Some(p) = linux.personality() {
+        // PER_LINUX with no flags is what every process already runs with.
+        let flags = p.flags().as_ref().is_some_and(|f| !f.is_empty());
+        if p.domain() != oci::LinuxPersonalityDomain::PerLinux || flags {
+            return Err(ConfigError::unsupported(
+                "linux.personality",
+                format!("personality {:?} with flags {:?}", p.domain(), p.flags()),
+            ));
+        }
+    }
+
+    for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+        let typ = namespace_type(ns.typ());
+        if c.has_namespace(typ) {
+            return Err(ConfigError::invalid(
+                format!("linux.namespaces[{i}]"),
+                format!("duplicate namespace {:?}", typ.oci_name()),
+            ));
+        }
+        let path = ns.path().as_ref().filter(|p| !p.as_os_str().is_empty());
+        if let Some(p) = path {
+            check_nul(&format!("linux.namespaces[{i}].path"), p.as_os_str())?;
+        }
+        c.namespaces.push(Namespace {
+            typ,
+            path: path.cloned(),
+        });
+    }
+    c.uid_mappings = id_maps(linux.uid_mappings());
+    c.gid_mappings = id_maps(linux.gid_mappings());
+
+    c.cgroup.path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some(r) = linux.resources() {
+        c.cgroup.resources = Some(serde_json::to_value(r).map_err(|e| {
+            ConfigError::invalid("linux.resources", format!("cannot be represented: {e}"))
+        })?);
+        for (i, d) in r.devices().iter().flatten().enumerate() {
+            let typ = match d.typ() {
+                None => 'a',
+                Some(t) => device_type_char(t),
+            };
+            let access = d.access().clone().unwrap_or_default();
+            if let Some(bad) = access.chars().find(|ch| !"rwm".contains(*ch)) {
+                return Err(ConfigError::invalid(
+                    format!("linux.resources.devices[{i}].access"),
+                    format!(
+                        "{access:?}: unknown permission {bad:?} (expected a subset of \"rwm\")"
+                    ),
+                ));
+            }
+            if typ != 'a' && typ != 'b' && typ != 'c' {
+                return Err(ConfigError::invalid(
+                    format!("linux.resources.devices[{i}].type"),
+                    format!("{typ:?}: a device rule applies to \"a\", \"b\" or \"c\""),
+                ));
+            }
+            c.cgroup.device_rules.push(DeviceRule {
+                typ,
+                major: d.major().unwrap_or(-1),
+                minor: d.minor().unwrap_or(-1),
+                permissions: access,
+                allow: d.allow(),
+            });
+        }
+    }
+
+    if let Some(prop) = linux.rootfs_propagation() {
+        let flags = propagation_flags(prop).ok_or_else(|| {
+            ConfigError::invalid(
+                "linux.rootfsPropagation",
+                format!("unknown propagation {prop:?}"),
+            )
+        })?;
+        if opts.no_pivot_root && flags & ms(libc::MS_PRIVATE) != 0 {
+            return Err(ConfigError::invalid(
+                "linux.rootfsPropagation",
+                format!("{prop:?} is not safe without pivot_root (--no-pivot)"),
+            ));
+        }
+        c.root_propagation = flags;
+    }
+
+    c.masked_paths = paths(linux.masked_paths());
+    c.readonly_paths = paths(linux.readonly_paths());
+    c.mount_label = non_empty(linux.mount_label());
+    c.sysctl = linux
+        .sysctl()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    c.time_offsets = linux
+        .time_offsets()
+        .iter()
+        .flatten()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                (v.secs().unwrap_or(0), v.nanosecs().unwrap_or(0)),
+            )
+        })
+        .collect();
+    if let Some(s) = linux.seccomp() {
+        c.seccomp = Some(convert_seccomp(s)?);
+    }
+    Ok(())
+}
+
+fn namespace_type(t: oci::LinuxNamespaceType) -> NamespaceType {
+    match t {
+        oci::LinuxNamespaceType::Mount => NamespaceType::Mount,
+        oci::LinuxNamespaceType::Cgroup => NamespaceType::Cgroup,
+        oci::LinuxNamespaceType::Uts => NamespaceType::Uts,
+        oci::LinuxNamespaceType::Ipc => NamespaceType::Ipc,
+        oci::LinuxNamespaceType::User => NamespaceType::User,
+        oci::LinuxNamespaceType::Pid => NamespaceType::Pid,
+        oci::LinuxNamespaceType::Network => NamespaceType::Network,
+        oci::LinuxNamespaceType::Time => NamespaceType::Time,
+    }
+}
+
+fn device_type_char(t: oci::LinuxDeviceType) -> char {
+    match t {
+        oci::LinuxDeviceType::A => 'a',
+        oci::LinuxDeviceType::B => 'b',
+        oci::LinuxDeviceType::C => 'c',
+        oci::LinuxDeviceType::U => 'u',
+        oci::LinuxDeviceType::P => 'p',
+    }
+}
+
+fn id_maps(maps: &Option<Vec<oci::LinuxIdMapping>>) -> Vec<IdMap> {
+    maps.iter()
+        .flatten()
+        .map(|m| IdMap {
+            container_id: m.container_id(),
+            host_id: m.host_id(),
+            size: m.size(),
+        })
+        .collect()
+}
+
+fn paths(list: &Option<Vec<String>>) -> Vec<PathBuf> {
+    list.iter().flatten().map(PathBuf::from).collect()
+}
+
+fn non_empty(s: &Option<String>) -> Option<String> {
+    s.as_ref().filter(|s| !s.is_empty()).cloned()
+}
+
+fn check_nul(field: &str, s: &OsStr) -> Result<(), ConfigError> {
+    if s.as_bytes().contains(&0) {
+        return Err(ConfigError::invalid(
+            field,
+            format!("{:?} contains a NUL byte", s),
+        ));
+    }
+    Ok(())
+}
+
+/// Go's `filepath.Clean` for absolute paths: removes `.`, empty components and resolves `..`
+/// lexically (`/..` is `/`). Relative paths keep leading `..` components.
+pub(crate) fn clean_path(p: &Path) -> PathBuf {
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for comp in p.components() {
+        match comp {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => out.push(comp),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        return PathBuf::from(".");
+    }
+    out.iter().collect()
+}
+
+fn convert_mount(i: usize, m: &oci::Mount, bundle: &Path) -> Result<Mount, ConfigError> {
+    let field = format!("mounts[{i}]");
+    check_nul(&format!("{field}.destination"), m.destination().as_os_str())?;
+    if let Some(s) = m.source() {
+        check_nul(&format!("{field}.source"), s.as_os_str())?;
+    }
+    if let Some(t) = m.typ() {
+        check_nul(&format!("{field}.type"), OsStr::new(t))?;
+    }
+    let options = m.options().clone().unwrap_or_default();
+    for (j, o) in options.iter().enumerate() {
+        check_nul(&format!("{field}.options[{j}]"), OsStr::new(o))?;
+    }
+
+    let mut destination = m.destination().clone();
+    if !destination.is_absolute() {
+        tracing::warn!(
+            "{field}.destination: relative path {:?} is deprecated, taken relative to /",
+            destination
+        );
+        destination = Path::new("/").join(destination);
+    }
+    let opts = parse_mount_options(&options);
+    let mut device = m.typ().clone().unwrap_or_default();
+    let mut source = m
+        .source()
+        .as_ref()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut flags = opts.flags;
+    let bind = ms(libc::MS_BIND);
+    if flags & bind != 0 || device == "bind" {
+        // The "type" of a bind mount is meaningless; runc's rootfs code keys on "bind".
+        device = "bind".into();
+        flags |= bind;
+        if !source.is_empty() && !Path::new(&source).is_absolute() {
+            source = bundle.join(&source).to_string_lossy().into_owned();
+        }
+    }
+    let mut id_mapping = opts.idmap.map(|recursive| MountIdMapping {
+        recursive,
+        uid_mappings: Vec::new(),
+        gid_mappings: Vec::new(),
+    });
+    if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+        let idm = id_mapping.get_or_insert(MountIdMapping {
+            recursive: false,
+            uid_mappings: Vec::new(),
+            gid_mappings: Vec::new(),
+        });
+        idm.uid_mappings = id_maps(m.uid_mappings());
+        idm.gid_mappings = id_maps(m.gid_mappings());
+    }
+    Ok(Mount {
+        source,
+        destination,
+        device,
+        flags,
+        cleared_flags: opts.cleared_flags,
+        propagation_flags: opts.propagation_flags,
+        data: opts.data,
+        rec_attr: opts.rec_attr,
+        extensions: opts.extensions,
+        id_mapping,
+    })
+}
+
+/// Device nodes (runc's `createDevices`) and the default device-cgroup rules.
+fn convert_devices(linux: Option<&oci::Linux>, c: &mut Config) -> Result<(), ConfigError> {
+    let spec_devices: &[oci::LinuxDevice] = linux
+        .and_then(|l| l.devices().as_deref())
+        .unwrap_or_default();
+    let in_spec = |path: &str| spec_devices.iter().any(|d| d.path() == Path::new(path));
+
+    let mut nodes = Vec::new();
+    for (path, major, minor) in DEFAULT_DEVICES {
+        if !in_spec(path) {
+            nodes.push(Device {
+                path: path.into(),
+                typ: 'c',
+                major,
+                minor,
+                file_mode: 0o666,
+                uid: 0,
+                gid: 0,
+            });
+        }
+    }
+    for (i, d) in spec_devices.iter().enumerate() {
+        let field = format!("linux.devices[{i}]");
+        check_nul(&format!("{field}.path"), d.path().as_os_str())?;
+        let typ = device_type_char(d.typ());
+        if typ == 'a' {
+            return Err(ConfigError::invalid(
+                format!("{field}.type"),
+                "\"a\" is not a device node type (expected \"c\", \"b\", \"u\" or \"p\")",
+            ));
+        }
+        nodes.push(Device {
+            path: d.path().clone(),
+            typ,
+            major: d.major(),
+            minor: d.minor(),
+            file_mode: d.file_mode().unwrap_or(0o666) & !libc::S_IFMT,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        });
+    }
+
+    // Owners are given in the container's view: map them to the host.
+    let userns = c.has_namespace(NamespaceType::User);
+    let no_maps = c.uid_mappings.is_empty() && c.gid_mappings.is_empty();
+    if userns && no_maps {
+        if nodes.iter().any(|d| d.uid != 0 || d.gid != 0) || !nodes.is_empty() {
+            tracing::debug!("joined user namespace without mappings: device owners kept as given");
+        }
+    } else {
+        for (i, d) in nodes.iter_mut().enumerate() {
+            let uid = c.host_uid(d.uid).ok_or_else(|| {
+                ConfigError::invalid(
+                    "linux.uidMappings",
+                    format!(
+                        "uid {} (owner of device {:?}, #{i}) is not mapped in the user namespace",
+                        d.uid, d.path
+                    ),
+                )
+            })?;
+            let gid = c.host_gid(d.gid).ok_or_else(|| {
+                ConfigError::invalid(
+                    "linux.gidMappings",
+                    format!(
+                        "gid {} (owner of device {:?}, #{i}) is not mapped in the user namespace",
+                        d.gid, d.path
+                    ),
+                )
+            })?;
+            d.uid = uid;
+            d.gid = gid;
+        }
+    }
+    c.devices = nodes;
+
+    // The defaults come after the spec's rules, so that a leading "deny all" cannot remove them.
+    for (path, typ, major, minor, perms) in DEFAULT_RULES {
+        if path.is_some_and(in_spec) {
+            continue;
+        }
+        c.cgroup.device_rules.push(DeviceRule {
+            typ,
+            major,
+            minor,
+            permissions: perms.into(),
+            allow: true,
+        });
+    }
+    Ok(())
+}
+
+/// The serde name of an oci-spec enum (`SCMP_ACT_ERRNO`, `RLIMIT_NOFILE`, ...).
+fn serde_name<T: Serialize + std::fmt::Debug>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{v:?}"),
+    }
+}
+
+fn convert_seccomp(s: &oci::LinuxSeccomp) -> Result<Seccomp, ConfigError> {
+    let mut syscalls = Vec::new();
+    for (i, rule) in s.syscalls().iter().flatten().enumerate() {
+        let mut args = Vec::new();
+        for (j, a) in rule.args().iter().flatten().enumerate() {
+            let index = u32::try_from(a.index())
+                .ok()
+                .filter(|i| *i < 6)
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        format!("linux.seccomp.syscalls[{i}].args[{j}].index"),
+                        format!("{} is not a syscall argument index (0-5)", a.index()),
+                    )
+                })?;
+            args.push(SeccompArg {
+                index,
+                value: a.value(),
+                value_two: a.value_two().unwrap_or(0),
+                op: serde_name(&a.op()),
+            });
+        }
+        syscalls.push(SeccompRule {
+            names: rule.names().clone(),
+            action: serde_name(&rule.action()),
+            errno_ret: rule.errno_ret(),
+            args,
+        });
+    }
+    Ok(Seccomp {
+        default_action: serde_name(&s.default_action()),
+        default_errno_ret: s.default_errno_ret(),
+        architectures: s.architectures().iter().flatten().map(serde_name).collect(),
+        flags: s.flags().iter().flatten().map(serde_name).collect(),
+        listener_path: s
+            .listener_path()
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty()),
+        listener_metadata: non_empty(s.listener_metadata()),
+        syscalls,
+    })
+}
+
+fn convert_hooks(hooks: &oci::Hooks) -> Result<BTreeMap<HookKind, Vec<Hook>>, ConfigError> {
+    #[allow(deprecated)] // prestart is deprecated by the spec but still run, as runc does
+    let prestart = hooks.prestart();
+    let kinds = [
+        (HookKind::Prestart, "prestart", prestart),
+        (
+            HookKind::CreateRuntime,
+            "createRuntime",
+            hooks.create_runtime(),
+        ),
+        (
+            HookKind::CreateContainer,
+            "createContainer",
+            hooks.create_container(),
+        ),
+        (
+            HookKind::StartContainer,
+            "startContainer",
+            hooks.start_container(),
+        ),
+        (HookKind::Poststart, "poststart", hooks.poststart()),
+        (HookKind::Poststop, "poststop", hooks.poststop()),
+    ];
+    let mut out = BTreeMap::new();
+    for (kind, name, list) in kinds {
+        let Some(list) = list else { continue };
+        let mut converted = Vec::with_capacity(list.len());
+        for (i, h) in list.iter().enumerate() {
+            let field = format!("hooks.{name}[{i}]");
+            check_nul(&format!("{field}.path"), h.path().as_os_str())?;
+            let timeout = match h.timeout() {
+                None => None,
+                Some(t) if t > 0 => Some(t as u64),
+                Some(t) => {
+                    return Err(ConfigError::invalid(
+                        format!("{field}.timeout"),
+                        format!("{t}: must be greater than zero"),
+                    ));
+                }
+            };
+            converted.push(Hook {
+                path: h.path().clone(),
+                args: h.args().clone().unwrap_or_default(),
+                env: h.env().clone().unwrap_or_default(),
+                timeout,
+            });
+        }
+        if !converted.is_empty() {
+            out.insert(kind, converted);
+        }
+    }
+    Ok(out)
+}
+
+fn convert_process(p: &oci::Process) -> Result<ProcessConfig, ConfigError> {
+    if p.scheduler().is_some() {
+        return Err(ConfigError::unsupported(
+            "process.scheduler",
+            "scheduling policies (sched_setattr)",
+        ));
+    }
+    if p.io_priority().is_some() {
+        return Err(ConfigError::unsupported(
+            "process.ioPriority",
+            "I/O priorities (ioprio_set)",
+        ));
+    }
+    if p.exec_cpu_affinity().is_some() {
+        return Err(ConfigError::unsupported(
+            "process.execCPUAffinity",
+            "CPU affinity of exec'd processes",
+        ));
+    }
+    if p.command_line().is_some() {
+        tracing::warn!("process.commandLine: Windows-only field ignored");
+    }
+    if p.user().username().is_some() {
+        tracing::warn!("process.user.username: Windows-only field ignored");
+    }
+
+    let console_size = match p.console_size() {
+        None => None,
+        Some(b) => {
+            let dim = |v: u64, what: &str| {
+                u16::try_from(v).map_err(|_| {
+                    ConfigError::invalid(
+                        format!("process.consoleSize.{what}"),
+                        format!("{v} is larger than {}", u16::MAX),
+                    )
+                })
+            };
+            Some((dim(b.height(), "height")?, dim(b.width(), "width")?))
+        }
+    };
+
+    let mut rlimits = Vec::new();
+    for (i, r) in p.rlimits().iter().flatten().enumerate() {
+        let name = serde_name(&r.typ());
+        let resource = rlimit_from_name(&name).ok_or_else(|| {
+            ConfigError::invalid(
+                format!("process.rlimits[{i}].type"),
+                format!("unknown rlimit {name:?}"),
+            )
+        })?;
+        rlimits.push(Rlimit {
+            resource,
+            hard: r.hard(),
+            soft: r.soft(),
+        });
+    }
+
+    let capabilities = p.capabilities().as_ref().map(|caps| {
+        let set = |name: &str, list: &Option<oci::Capabilities>| -> Vec<u32> {
+            let mut nums: Vec<u32> = list
+                .iter()
+                .flatten()
+                .filter_map(|cap| {
+                    let n = serde_name(cap);
+                    let num = cap_from_name(&n);
+                    if num.is_none() {
+                        tracing::warn!(
+                            "process.capabilities.{name}: unknown capability {n:?} ignored"
+                        );
+                    }
+                    num
+                })
+                .collect();
+            nums.sort_unstable();
+            nums.dedup();
+            nums
+        };
+        Capabilities {
+            bounding: set("bounding", caps.bounding()),
+            effective: set("effective", caps.effective()),
+            inheritable: set("inheritable", caps.inheritable()),
+            permitted: set("permitted", caps.permitted()),
+            ambient: set("ambient", caps.ambient()),
+        }
+    });
+
+    let user = p.user();
+    Ok(ProcessConfig {
+        args: p.args().clone().unwrap_or_default(),
+        env: p.env().clone().unwrap_or_default(),
+        cwd: p.cwd().clone(),
+        user: User {
+            uid: user.uid(),
+            gid: user.gid(),
+            additional_gids: user.additional_gids().clone().unwrap_or_default(),
+            umask: user.umask(),
+        },
+        terminal: p.terminal().unwrap_or(false),
+        console_size,
+        rlimits,
+        capabilities,
+        no_new_privileges: p.no_new_privileges().unwrap_or(false),
+        apparmor_profile: non_empty(p.apparmor_profile()),
+        selinux_label: non_empty(p.selinux_label()),
+        oom_score_adj: p.oom_score_adj(),
+    })
+}
