@@ -194,3 +194,19 @@ pub enum Error {
 
 /// A [`Result`](std::result::Result) with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The OS error number behind a file operation, if that is what failed.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. }
+            | Error::Read { source, .. }
+            | Error::Write { source, .. }
+            | Error::AddPid { source, .. }
+            | Error::Kill { source, .. }
+            | Error::ProcFile { source, .. } => source.raw_os_error(),
+            Error::Set { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}

@@ -22,9 +22,14 @@ mod freezer;
 mod fs;
 pub mod hierarchy;
 mod manager;
+pub mod resources;
+mod set;
+pub mod stats;
 mod sys;
 
 pub use error::{Error, Result};
 pub use freezer::FreezerState;
 pub use hierarchy::{CgroupMode, detect};
 pub use manager::Manager;
+pub use resources::Resources;
+pub use stats::Stats;

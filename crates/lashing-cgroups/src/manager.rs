@@ -14,6 +14,9 @@ use crate::fs::Node;
 use crate::hierarchy::{
     self, CgroupMode, Hierarchy, compute_paths, hierarchy_of, mounted_hierarchies,
 };
+use crate::resources::Resources;
+use crate::set;
+use crate::stats::{self, Stats};
 
 /// One container's cgroup: a directory in every mounted hierarchy, keyed by hierarchy (the v1
 /// mount directory name such as `"memory"` or `"cpu,cpuacct"`, `""` for cgroup v2).
@@ -314,6 +317,28 @@ impl Manager {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// Applies resource limits (runc's `Set`): v1 files on a v1 or hybrid host (hugetlb through
+    /// the v2 hierarchy when it is bound there), v2 files on a unified host, with runc's
+    /// conversions (shares → `cpu.weight`, memory+swap → `memory.swap.max`, blkio weight →
+    /// `io.weight`). Kernel memory limits are ignored with a warning; device rules are not
+    /// applied here.
+    pub fn set(&self, r: &Resources) -> Result<()> {
+        let dirs = self.dirs()?;
+        if !dirs.is_empty() && dirs.iter().all(|d| d.node.unified()) {
+            return set::set_v2(&dirs[0].node, r);
+        }
+        set::set_v1(&dirs, r)
+    }
+
+    /// Reads resource usage: whatever the host exposes for this cgroup.
+    pub fn stats(&self) -> Result<Stats> {
+        let dirs = self.dirs()?;
+        if !dirs.is_empty() && dirs.iter().all(|d| d.node.unified()) {
+            return stats::stats_v2(&dirs[0].node);
+        }
+        stats::stats_v1(&dirs)
     }
 
     /// What to mount in a container's `/sys/fs/cgroup` on a v1 or hybrid host: (name of the

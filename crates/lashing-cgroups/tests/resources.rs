@@ -1,0 +1,288 @@
+//! Real resource tests: `Manager::set` writes, read back, enforcement and `stats`, on whatever the
+//! host has (v1/hybrid here, v2 in the test guest). Cgroups live under
+//! `/lashing-test-cgres-<pid>-<name>` and are removed even on failure.
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+
+use lashing_cgroups::{CgroupMode, Error, Manager, Resources};
+
+struct Guard {
+    parent: Manager,
+    leaf: Manager,
+    children: Vec<Child>,
+}
+
+impl Guard {
+    fn new(name: &str) -> Guard {
+        let top = format!("/lashing-test-cgres-{}-{name}", std::process::id());
+        let g = Guard {
+            parent: Manager::new(&top, "p").unwrap(),
+            leaf: Manager::new(&format!("{top}/x"), "x").unwrap(),
+            children: Vec::new(),
+        };
+        g.leaf.create().unwrap();
+        g
+    }
+
+    /// The directory of the hierarchy holding `controller` (the v2 one on a unified host).
+    fn dir(&self, controller: &str) -> std::path::PathBuf {
+        if lashing_cgroups::detect() == CgroupMode::Unified {
+            return self.leaf.path("").unwrap().to_owned();
+        }
+        self.leaf
+            .paths()
+            .iter()
+            .find(|(k, _)| k.split(',').any(|c| c == controller))
+            .unwrap_or_else(|| panic!("no {controller} hierarchy"))
+            .1
+            .clone()
+    }
+
+    fn read(&self, controller: &str, file: &str) -> String {
+        std::fs::read_to_string(self.dir(controller).join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = self.leaf.destroy();
+        let _ = self.parent.destroy();
+    }
+}
+
+fn unified() -> bool {
+    lashing_cgroups::detect() == CgroupMode::Unified
+}
+
+fn res(json: &str) -> Resources {
+    serde_json::from_str(json).unwrap()
+}
+
+#[test]
+fn set_writes_and_reads_back() {
+    let g = Guard::new("set");
+    g.leaf
+        .set(&res(r#"{
+            "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+            "pids": {"limit": 17}
+        }"#))
+        .unwrap();
+    assert_eq!(g.read("pids", "pids.max"), "17");
+    assert_eq!(g.read("cpuset", "cpuset.cpus"), "0");
+    assert_eq!(g.read("cpuset", "cpuset.mems"), "0");
+    if unified() {
+        assert_eq!(g.read("memory", "memory.max"), "67108864");
+        assert_eq!(g.read("memory", "memory.low"), "33554432");
+        // memory+swap 128 MiB with memory 64 MiB: 64 MiB of swap.
+        if g.dir("memory").join("memory.swap.max").exists() {
+            assert_eq!(g.read("memory", "memory.swap.max"), "67108864");
+        }
+        assert_eq!(g.read("cpu", "cpu.max"), "50000 100000");
+        // runc's formula: 512 shares -> weight 50 (ceil of 10^((9²+125·9)/612 - 7/34)).
+        assert_eq!(g.read("cpu", "cpu.weight"), "50");
+    } else {
+        assert_eq!(g.read("memory", "memory.limit_in_bytes"), "67108864");
+        assert_eq!(g.read("memory", "memory.soft_limit_in_bytes"), "33554432");
+        assert_eq!(g.read("memory", "memory.memsw.limit_in_bytes"), "134217728");
+        assert_eq!(g.read("cpu", "cpu.shares"), "512");
+        assert_eq!(g.read("cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(g.read("cpu", "cpu.cfs_period_us"), "100000");
+    }
+    // Raising memory above the old memory+swap needs the swap written first: both orders work.
+    g.leaf
+        .set(&res(
+            r#"{"memory": {"limit": 268435456, "swap": 536870912}}"#,
+        ))
+        .unwrap();
+    g.leaf
+        .set(&res(r#"{"memory": {"limit": 16777216, "swap": 33554432}}"#))
+        .unwrap();
+    if !unified() {
+        assert_eq!(g.read("memory", "memory.limit_in_bytes"), "16777216");
+        assert_eq!(g.read("memory", "memory.memsw.limit_in_bytes"), "33554432");
+    } else {
+        assert_eq!(g.read("memory", "memory.max"), "16777216");
+    }
+    // Unlimited.
+    g.leaf
+        .set(&res(
+            r#"{"memory": {"limit": -1}, "pids": {"limit": 0}, "cpu": {"quota": -1}}"#,
+        ))
+        .unwrap();
+    assert_eq!(g.read("pids", "pids.max"), "max");
+    if unified() {
+        assert_eq!(g.read("memory", "memory.max"), "max");
+        assert_eq!(g.read("cpu", "cpu.max"), "max 100000");
+    } else {
+        assert_eq!(
+            g.read("memory", "memory.limit_in_bytes"),
+            "9223372036854771712"
+        );
+        assert_eq!(g.read("cpu", "cpu.cfs_quota_us"), "-1");
+    }
+}
+
+#[test]
+fn invalid_values_are_rejected() {
+    let g = Guard::new("invalid");
+    let err = g
+        .leaf
+        .set(&res(r#"{"memory": {"limit": 67108864, "swap": 1048576}}"#))
+        .unwrap_err();
+    if unified() {
+        assert!(matches!(err, Error::InvalidResource { .. }), "{err:?}");
+    } else {
+        // The kernel refuses memsw below the memory limit.
+        assert!(matches!(err, Error::Write { .. }), "{err:?}");
+    }
+    let err = g.leaf.set(&res(r#"{"memory": {"swappiness": 101}}"#)).err();
+    if !unified() {
+        assert!(
+            matches!(err, Some(Error::InvalidResource { .. })),
+            "{err:?}"
+        );
+    }
+    // `unified` is v2 only; on v2 a missing controller file is named.
+    let err = g
+        .leaf
+        .set(&res(r#"{"unified": {"nosuchctl.max": "1"}}"#))
+        .unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+    let err = g
+        .leaf
+        .set(&res(r#"{"unified": {"../x": "1"}}"#))
+        .unwrap_err();
+    if unified() {
+        assert!(matches!(err, Error::InvalidFileName { .. }), "{err:?}");
+    }
+}
+
+#[test]
+fn unified_map_is_written_on_v2() {
+    if !unified() {
+        return;
+    }
+    let g = Guard::new("unified");
+    g.leaf
+        .set(&res(
+            r#"{"unified": {"pids.max": "23", "memory.high": "100000000"}}"#,
+        ))
+        .unwrap();
+    assert_eq!(g.read("pids", "pids.max"), "23");
+    assert_eq!(g.read("memory", "memory.high"), "99999744");
+}
+
+fn block_device() -> Option<(u32, u32)> {
+    let mut devs: Vec<_> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    devs.sort_by_key(|p| p.to_string_lossy().contains("loop"));
+    let dev = std::fs::read_to_string(devs.first()?.join("dev")).ok()?;
+    let (a, b) = dev.trim().split_once(':')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+#[test]
+fn block_io_throttle_is_written() {
+    let Some((major, minor)) = block_device() else {
+        eprintln!("no block device: skipped");
+        return;
+    };
+    let g = Guard::new("blkio");
+    g.leaf
+        .set(&res(&format!(
+            r#"{{"blockIO": {{"throttleReadBpsDevice": [{{"major": {major}, "minor": {minor}, "rate": 1048576}}],
+                "throttleWriteIOPSDevice": [{{"major": {major}, "minor": {minor}, "rate": 77}}]}}}}"#
+        )))
+        .unwrap();
+    if unified() {
+        let io_max = g.read("io", "io.max");
+        assert!(
+            io_max.contains(&format!("{major}:{minor} rbps=1048576")),
+            "{io_max}"
+        );
+        assert!(io_max.contains("wiops=77"), "{io_max}");
+    } else {
+        assert_eq!(
+            g.read("blkio", "blkio.throttle.read_bps_device"),
+            format!("{major}:{minor} 1048576")
+        );
+        assert_eq!(
+            g.read("blkio", "blkio.throttle.write_iops_device"),
+            format!("{major}:{minor} 77")
+        );
+    }
+}
+
+#[test]
+fn pids_limit_is_enforced_and_stats_report_it() {
+    let mut g = Guard::new("enforce");
+    g.leaf
+        .set(&res(
+            r#"{"pids": {"limit": 2}, "memory": {"limit": 104857600}}"#,
+        ))
+        .unwrap();
+    // A shell that waits for a line before forking three sleeps.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("read go; for i in 1 2 3; do sleep 5 & done; echo forked; wait")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut stdin = child.stdin.take().unwrap();
+    g.children.push(child);
+    g.leaf.add_pid(pid, false).unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    drop(stdin);
+    // Let the shell try its forks.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let events_max = loop {
+        let events = g.read("pids", "pids.events");
+        let max: u64 = events
+            .lines()
+            .find_map(|l| l.strip_prefix("max "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        if max > 0 || std::time::Instant::now() > deadline {
+            break max;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(events_max > 0, "no fork was refused");
+    let pids = g.leaf.pids().unwrap();
+    assert!(!pids.is_empty() && pids.len() <= 2, "{pids:?}");
+
+    let st = g.leaf.stats().unwrap();
+    assert_eq!(st.pids_stats.limit, 2);
+    assert!(st.pids_stats.current >= 1 && st.pids_stats.current <= 2);
+    assert_eq!(st.memory_stats.usage.limit, 104_857_600);
+    assert!(st.memory_stats.usage.usage > 0);
+    assert!(!st.memory_stats.stats.is_empty());
+    assert!(st.cpu_stats.cpu_usage.total_usage > 0);
+    let json = serde_json::to_value(&st).unwrap();
+    for key in ["cpu_stats", "memory_stats", "pids_stats", "blkio_stats"] {
+        assert!(json.get(key).is_some(), "{key} missing in {json}");
+    }
+    assert!(json["cpu_stats"]["cpu_usage"]["total_usage"].is_u64());
+    assert!(json["memory_stats"]["usage"]["max_usage"].is_u64());
+
+    g.leaf.kill_all(libc::SIGKILL).unwrap();
+    let out = g.children.pop().unwrap().wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(stderr.contains("fork"), "stderr: {stderr}");
+}
