@@ -157,10 +157,10 @@ impl Manager {
         }
         let unified_host = hierarchy::detect() == CgroupMode::Unified;
         for dir in &dirs {
+            let created = dir.node.mkdir_all()?;
             if dir.node.unified() && unified_host {
                 enable_controllers(&dir.node);
             }
-            let created = dir.node.mkdir_all()?;
             if !dir.node.unified()
                 && dir.has_controller("cpuset")
                 && let Err(e) = cpuset_fill(&dir.node)

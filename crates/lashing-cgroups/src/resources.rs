@@ -348,6 +348,7 @@ mod tests {
         assert_eq!(convert_cpu_shares_to_weight(0), 0);
         assert_eq!(convert_cpu_shares_to_weight(2), 1);
         assert_eq!(convert_cpu_shares_to_weight(1024), 100);
+        assert_eq!(convert_cpu_shares_to_weight(512), 59);
         assert_eq!(convert_cpu_shares_to_weight(262_144), 10_000);
         assert_eq!(convert_cpu_shares_to_weight(1_000_000), 10_000);
         // Monotonic over the range.

@@ -87,8 +87,8 @@ fn set_writes_and_reads_back() {
             assert_eq!(g.read("memory", "memory.swap.max"), "67108864");
         }
         assert_eq!(g.read("cpu", "cpu.max"), "50000 100000");
-        // runc's formula: 512 shares -> weight 50 (ceil of 10^((9²+125·9)/612 - 7/34)).
-        assert_eq!(g.read("cpu", "cpu.weight"), "50");
+        // runc's formula (runc PR 4785): 512 shares -> ceil(10^((9²+125·9)/612 - 7/34)) = 59.
+        assert_eq!(g.read("cpu", "cpu.weight"), "59");
     } else {
         assert_eq!(g.read("memory", "memory.limit_in_bytes"), "67108864");
         assert_eq!(g.read("memory", "memory.soft_limit_in_bytes"), "33554432");
