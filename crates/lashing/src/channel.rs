@@ -11,8 +11,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use rustix::net::{
-    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage,
-    SendFlags, SocketFlags, SocketType, recvmsg, sendmsg, socketpair,
+    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, SocketFlags, SocketType, recvmsg, sendmsg, socketpair,
 };
 use serde::{Deserialize, Serialize};
 
@@ -113,22 +113,39 @@ pub(crate) enum ToParent {
 
 /// A socketpair (parent end, child end), both `O_CLOEXEC`.
 pub(crate) fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let (a, b) = socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)?;
+    let (a, b) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
     Ok((a, b))
 }
 
 /// Sends one message with optional fds.
-pub(crate) fn send<T: Serialize>(sock: impl AsFd, msg: &T, fds: &[std::os::fd::BorrowedFd<'_>]) -> io::Result<()> {
+pub(crate) fn send<T: Serialize>(
+    sock: impl AsFd,
+    msg: &T,
+    fds: &[std::os::fd::BorrowedFd<'_>],
+) -> io::Result<()> {
     let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
     if data.len() > MAX_MSG || fds.len() > MAX_FDS {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "init message too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "init message too large",
+        ));
     }
     let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len().max(1)))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
         return Err(io::Error::other("cannot pack file descriptors"));
     }
-    let sent = sendmsg(sock, &[IoSlice::new(&data)], &mut control, SendFlags::NOSIGNAL)?;
+    let sent = sendmsg(
+        sock,
+        &[IoSlice::new(&data)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )?;
     if sent != data.len() {
         return Err(io::Error::other("short write on the init socket"));
     }
@@ -165,17 +182,30 @@ pub(crate) fn recv_raw(sock: impl AsFd) -> io::Result<Option<Received>> {
         // Either EOF or an empty datagram: read it for real to tell.
         let mut space = [MaybeUninit::uninit(); 16];
         let mut control = RecvAncillaryBuffer::new(&mut space);
-        recvmsg(sock, &mut [IoSliceMut::new(&mut probe)], &mut control, RecvFlags::CMSG_CLOEXEC)?;
+        recvmsg(
+            sock,
+            &mut [IoSliceMut::new(&mut probe)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        )?;
         return Ok(None);
     }
     if len > MAX_MSG {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("init message of {len} bytes is too large")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("init message of {len} bytes is too large"),
+        ));
     }
     let mut data = vec![0u8; len];
     let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let r = loop {
-        match recvmsg(sock, &mut [IoSliceMut::new(&mut data)], &mut control, RecvFlags::CMSG_CLOEXEC) {
+        match recvmsg(
+            sock,
+            &mut [IoSliceMut::new(&mut data)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
             Ok(r) => break r,
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
@@ -197,7 +227,9 @@ pub(crate) fn parse<T: for<'de> Deserialize<'de>>(data: &[u8]) -> io::Result<T> 
 }
 
 /// Receives and parses one message; `Ok(None)` on EOF.
-pub(crate) fn recv<T: for<'de> Deserialize<'de>>(sock: impl AsFd) -> io::Result<Option<(T, Vec<OwnedFd>)>> {
+pub(crate) fn recv<T: for<'de> Deserialize<'de>>(
+    sock: impl AsFd,
+) -> io::Result<Option<(T, Vec<OwnedFd>)>> {
     match recv_raw(sock)? {
         None => Ok(None),
         Some(r) => Ok(Some((parse(&r.data)?, r.fds))),
@@ -225,8 +257,17 @@ mod tests {
         let (a, b) = pair().unwrap();
         rustix::net::sockopt::set_socket_send_buffer_size(&a, 1 << 20).unwrap();
         let big = "x".repeat(100_000);
-        send(&a, &ToParent::Error(InitFailure { step: "s".into(), path: None, errno: None, message: big.clone() }), &[])
-            .unwrap();
+        send(
+            &a,
+            &ToParent::Error(InitFailure {
+                step: "s".into(),
+                path: None,
+                errno: None,
+                message: big.clone(),
+            }),
+            &[],
+        )
+        .unwrap();
         let (msg, _): (ToParent, _) = recv(&b).unwrap().unwrap();
         match msg {
             ToParent::Error(f) => assert_eq!(f.message, big),

@@ -24,7 +24,11 @@ pub struct InitFailure {
 
 impl std::fmt::Display for InitFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "container init failed at {}: {}", self.step, self.message)
+        write!(
+            f,
+            "container init failed at {}: {}",
+            self.step, self.message
+        )
     }
 }
 
@@ -102,8 +106,16 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: impl Into<std::io::Error>) -> Self {
-        Error::Io { op, path: path.into(), source: source.into() }
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: impl Into<std::io::Error>,
+    ) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source: source.into(),
+        }
     }
 }
 

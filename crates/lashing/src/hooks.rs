@@ -22,7 +22,9 @@ fn kind_name(kind: HookKind) -> &'static str {
 
 /// Runs the hooks of `kind` with the container's current OCI state.
 pub(crate) fn run_all(c: &Container, kind: HookKind) -> Result<()> {
-    let Some(list) = c.config().hooks.get(&kind).filter(|l| !l.is_empty()) else { return Ok(()) };
+    let Some(list) = c.config().hooks.get(&kind).filter(|l| !l.is_empty()) else {
+        return Ok(());
+    };
     let mut st = c.oci_state();
     if kind == HookKind::Poststop {
         st.status = crate::Status::Stopped;
@@ -37,7 +39,9 @@ pub(crate) fn run_all(c: &Container, kind: HookKind) -> Result<()> {
 
 /// Runs prestart/createRuntime hooks: status `creating`, pid of init.
 pub(crate) fn run_creating(c: &Container, pid: i32, kind: HookKind) -> Result<()> {
-    let Some(list) = c.config().hooks.get(&kind).filter(|l| !l.is_empty()) else { return Ok(()) };
+    let Some(list) = c.config().hooks.get(&kind).filter(|l| !l.is_empty()) else {
+        return Ok(());
+    };
     let mut st: OciState = c.oci_state();
     st.pid = pid;
     let mut v = serde_json::to_value(&st).unwrap_or_default();
@@ -51,7 +55,11 @@ pub(crate) fn run_creating(c: &Container, pid: i32, kind: HookKind) -> Result<()
 
 /// Runs one hook with `state` on its stdin.
 pub(crate) fn run(h: &Hook, kind: HookKind, state: &str) -> Result<()> {
-    let fail = |reason: String| Error::Hook { kind: kind_name(kind).into(), path: h.path.clone(), reason };
+    let fail = |reason: String| Error::Hook {
+        kind: kind_name(kind).into(),
+        path: h.path.clone(),
+        reason,
+    };
     let out = rustix::fs::memfd_create("hook-output", rustix::fs::MemfdFlags::CLOEXEC)
         .map_err(|e| fail(format!("cannot capture output: {e}")))?;
     let mut out = std::fs::File::from(out);
@@ -67,7 +75,9 @@ pub(crate) fn run(h: &Hook, kind: HookKind, state: &str) -> Result<()> {
     }
     let err = out.try_clone().map_err(|e| fail(e.to_string()))?;
     let so = out.try_clone().map_err(|e| fail(e.to_string()))?;
-    cmd.stdin(Stdio::piped()).stdout(Stdio::from(so)).stderr(Stdio::from(err));
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::from(so))
+        .stderr(Stdio::from(err));
     let mut child = cmd.spawn().map_err(|e| fail(format!("cannot run: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine.
@@ -83,7 +93,10 @@ pub(crate) fn run(h: &Hook, kind: HookKind, state: &str) -> Result<()> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(fail(format!("timed out after {} s", h.timeout.unwrap_or(0))));
+            return Err(fail(format!(
+                "timed out after {} s",
+                h.timeout.unwrap_or(0)
+            )));
         }
         std::thread::sleep(Duration::from_millis(2));
     };

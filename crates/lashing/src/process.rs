@@ -79,7 +79,12 @@ impl Process {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Process { args: args.into_iter().map(Into::into).collect(), cwd: PathBuf::from("/"), init: true, ..Default::default() }
+        Process {
+            args: args.into_iter().map(Into::into).collect(),
+            cwd: PathBuf::from("/"),
+            init: true,
+            ..Default::default()
+        }
     }
 
     /// The process described by a config's `process` section.
@@ -106,7 +111,9 @@ impl Process {
         if let Some(s) = self.status {
             return Ok(s);
         }
-        let pid = self.pid.ok_or_else(|| Error::io("wait for", "process", std::io::Error::other("not started")))?;
+        let pid = self.pid.ok_or_else(|| {
+            Error::io("wait for", "process", std::io::Error::other("not started"))
+        })?;
         let st = wait_pid(pid)?;
         self.status = Some(st);
         self.pidfd = None;
@@ -115,7 +122,9 @@ impl Process {
 
     /// Sends a signal to the process (through its pidfd when there is one).
     pub fn signal(&self, sig: i32) -> Result<()> {
-        let pid = self.pid.ok_or_else(|| Error::io("signal", "process", std::io::Error::other("not started")))?;
+        let pid = self
+            .pid
+            .ok_or_else(|| Error::io("signal", "process", std::io::Error::other("not started")))?;
         crate::container::kill_pid(pid, self.pidfd.as_ref().map(|f| f.as_raw_fd()), sig)
     }
 
@@ -124,7 +133,11 @@ impl Process {
         let mut p = base.clone();
         p.args = self.args.clone();
         p.env = self.env.clone();
-        p.cwd = if self.cwd.as_os_str().is_empty() { PathBuf::from("/") } else { self.cwd.clone() };
+        p.cwd = if self.cwd.as_os_str().is_empty() {
+            PathBuf::from("/")
+        } else {
+            self.cwd.clone()
+        };
         p.user = self.user.clone();
         if !self.rlimits.is_empty() {
             p.rlimits = self.rlimits.clone();
@@ -135,7 +148,13 @@ impl Process {
 
 /// Waits for a child pid, retrying on EINTR.
 pub(crate) fn wait_pid(pid: i32) -> Result<ExitStatus> {
-    let p = Pid::from_raw(pid).ok_or_else(|| Error::io("wait for", format!("pid {pid}"), std::io::Error::from_raw_os_error(libc::ESRCH)))?;
+    let p = Pid::from_raw(pid).ok_or_else(|| {
+        Error::io(
+            "wait for",
+            format!("pid {pid}"),
+            std::io::Error::from_raw_os_error(libc::ESRCH),
+        )
+    })?;
     loop {
         match rustix::process::waitpid(Some(p), WaitOptions::empty()) {
             Ok(Some((_, st))) => {

@@ -48,8 +48,14 @@ pub(crate) fn validate_id(id: &str) -> Result<()> {
         && id != "."
         && id != ".."
         && id.len() <= 1024
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'.' | b'-'));
-    if ok { Ok(()) } else { Err(Error::InvalidId(id.to_string())) }
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidId(id.to_string()))
+    }
 }
 
 /// A held lock of a state directory (released on drop).
@@ -57,9 +63,14 @@ pub(crate) struct Lock(#[allow(dead_code)] OwnedFd);
 
 /// Locks `dir` exclusively (blocking).
 pub(crate) fn lock(dir: &Path) -> Result<Lock> {
-    let fd = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::io("open state directory", dir, e))?;
-    rustix::fs::flock(&fd, FlockOperation::LockExclusive).map_err(|e| Error::io("lock state directory", dir, e))?;
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("open state directory", dir, e))?;
+    rustix::fs::flock(&fd, FlockOperation::LockExclusive)
+        .map_err(|e| Error::io("lock state directory", dir, e))?;
     Ok(Lock(fd))
 }
 
@@ -67,13 +78,23 @@ pub(crate) fn lock(dir: &Path) -> Result<Lock> {
 pub(crate) fn create_dir(root: &Path, id: &str) -> Result<PathBuf> {
     validate_id(id)?;
     if root.as_os_str().is_empty() {
-        return Err(Error::io("use state root", root, std::io::Error::from(std::io::ErrorKind::InvalidInput)));
+        return Err(Error::io(
+            "use state root",
+            root,
+            std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        ));
     }
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(root).map_err(|e| Error::io("create state root", root, e))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(|e| Error::io("create state root", root, e))?;
     let dir = root.join(id);
     match fs::DirBuilder::new().mode(0o711).create(&dir) {
         Ok(()) => Ok(dir),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Exists(id.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(Error::Exists(id.to_string()))
+        }
         Err(e) => Err(Error::io("create state directory", dir, e)),
     }
 }
@@ -83,7 +104,10 @@ impl State {
     pub(crate) fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join(STATE_FILE);
         let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
-        let data = serde_json::to_vec(self).map_err(|e| Error::State { path: path.clone(), reason: e.to_string() })?;
+        let data = serde_json::to_vec(self).map_err(|e| Error::State {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -92,7 +116,8 @@ impl State {
             .custom_flags(libc::O_CLOEXEC)
             .open(&tmp)
             .map_err(|e| Error::io("write state", &tmp, e))?;
-        f.write_all(&data).map_err(|e| Error::io("write state", &tmp, e))?;
+        f.write_all(&data)
+            .map_err(|e| Error::io("write state", &tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| Error::io("rename state into place", &path, e))?;
         Ok(())
     }
@@ -101,7 +126,10 @@ impl State {
     pub(crate) fn load(dir: &Path) -> Result<State> {
         let path = dir.join(STATE_FILE);
         let data = fs::read(&path).map_err(|e| Error::io("read state", &path, e))?;
-        serde_json::from_slice(&data).map_err(|e| Error::State { path, reason: e.to_string() })
+        serde_json::from_slice(&data).map_err(|e| Error::State {
+            path,
+            reason: e.to_string(),
+        })
     }
 }
 
@@ -128,7 +156,9 @@ pub(crate) fn alive(pid: i32, start: u64) -> bool {
 
 /// The current time as RFC 3339 with nanoseconds, UTC (as runc's `created`).
 pub(crate) fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
@@ -161,7 +191,10 @@ mod tests {
             assert!(validate_id(ok).is_ok(), "{ok}");
         }
         for bad in ["", ".", "..", "a/b", "a b", "ä", "../x"] {
-            assert!(matches!(validate_id(bad), Err(Error::InvalidId(_))), "{bad}");
+            assert!(
+                matches!(validate_id(bad), Err(Error::InvalidId(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -171,7 +204,10 @@ mod tests {
         let (state, start) = proc_stat(pid).unwrap();
         assert_ne!(state, 'Z');
         assert!(alive(pid, start));
-        assert!(!alive(pid, start + 1), "another start time means a reused pid");
+        assert!(
+            !alive(pid, start + 1),
+            "another start time means a reused pid"
+        );
     }
 
     #[test]
@@ -186,7 +222,10 @@ mod tests {
     fn state_round_trip_and_exists() {
         let root = tempfile::tempdir().unwrap();
         let dir = create_dir(root.path(), "c1").unwrap();
-        assert!(matches!(create_dir(root.path(), "c1"), Err(Error::Exists(_))));
+        assert!(matches!(
+            create_dir(root.path(), "c1"),
+            Err(Error::Exists(_))
+        ));
         let st = State {
             id: "c1".into(),
             init_process_pid: 7,

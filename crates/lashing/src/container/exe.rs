@@ -15,7 +15,9 @@ use crate::sys;
 
 /// Which executable to run as `lashing init`.
 pub(crate) fn self_exe() -> std::path::PathBuf {
-    std::env::var_os("LASHING_INIT_EXE").map(Into::into).unwrap_or_else(|| "/proc/self/exe".into())
+    std::env::var_os("LASHING_INIT_EXE")
+        .map(Into::into)
+        .unwrap_or_else(|| "/proc/self/exe".into())
 }
 
 /// Opens the protected handle.
@@ -24,35 +26,50 @@ pub(crate) fn protected_exe() -> Result<OwnedFd> {
     match ro_bind(&path) {
         Ok(fd) => Ok(fd),
         Err(e) => {
-            tracing::debug!("read-only bind of {} failed ({e}); using a sealed memfd copy", path.display());
+            tracing::debug!(
+                "read-only bind of {} failed ({e}); using a sealed memfd copy",
+                path.display()
+            );
             sealed_copy(&path)
         }
     }
 }
 
 fn ro_bind(path: &std::path::Path) -> std::io::Result<OwnedFd> {
-    let fd = open_tree(rustix::fs::CWD, path, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)?;
+    let fd = open_tree(
+        rustix::fs::CWD,
+        path,
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )?;
     sys::process::mount_set_readonly(fd.as_fd())?;
     Ok(fd)
 }
 
 fn sealed_copy(path: &std::path::Path) -> Result<OwnedFd> {
     let err = |op, e: rustix::io::Errno| Error::io(op, path, e);
-    let src = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| err("open", e))?;
+    let src = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| err("open", e))?;
     let len = rustix::fs::fstat(&src).map_err(|e| err("stat", e))?.st_size as u64;
-    let mem = rustix::fs::memfd_create("lashing-init", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
-        .map_err(|e| err("memfd_create for", e))?;
+    let mem = rustix::fs::memfd_create(
+        "lashing-init",
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )
+    .map_err(|e| err("memfd_create for", e))?;
     let mut left = len;
     while left > 0 {
-        let n = rustix::fs::sendfile(&mem, &src, None, left as usize).map_err(|e| err("copy", e))?;
+        let n =
+            rustix::fs::sendfile(&mem, &src, None, left as usize).map_err(|e| err("copy", e))?;
         if n == 0 {
             break;
         }
         left -= n as u64;
     }
     rustix::fs::fchmod(&mem, Mode::from_raw_mode(0o511)).map_err(|e| err("chmod copy of", e))?;
-    rustix::fs::fcntl_add_seals(&mem, SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE)
-        .map_err(|e| err("seal copy of", e))?;
+    rustix::fs::fcntl_add_seals(
+        &mem,
+        SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
+    )
+    .map_err(|e| err("seal copy of", e))?;
     Ok(mem)
 }
 
@@ -65,9 +82,16 @@ mod tests {
         let fd = sealed_copy(std::path::Path::new("/proc/self/exe")).unwrap();
         let st = rustix::fs::fstat(&fd).unwrap();
         assert!(st.st_size > 0);
-        let w = rustix::fs::open(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)), OFlags::WRONLY, Mode::empty());
+        let w = rustix::fs::open(
+            format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)),
+            OFlags::WRONLY,
+            Mode::empty(),
+        );
         if let Ok(w) = w {
-            assert!(rustix::io::write(&w, b"x").is_err(), "a sealed copy must refuse writes");
+            assert!(
+                rustix::io::write(&w, b"x").is_err(),
+                "a sealed copy must refuse writes"
+            );
         }
     }
 
@@ -79,6 +103,12 @@ mod tests {
         let fd = ro_bind(std::path::Path::new("/proc/self/exe")).unwrap();
         let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
         let r = rustix::fs::open(path, OFlags::WRONLY, Mode::empty());
-        assert!(matches!(r, Err(rustix::io::Errno::ROFS) | Err(rustix::io::Errno::TXTBSY)), "{r:?}");
+        assert!(
+            matches!(
+                r,
+                Err(rustix::io::Errno::ROFS) | Err(rustix::io::Errno::TXTBSY)
+            ),
+            "{r:?}"
+        );
     }
 }

@@ -121,7 +121,11 @@ impl Container {
             Err(e) => return Err(e),
         };
         let cgroup = Manager::from_paths(st.cgroup_paths.clone());
-        Ok(Container { dir, state: st, cgroup })
+        Ok(Container {
+            dir,
+            state: st,
+            cgroup,
+        })
     }
 
     /// The container id.
@@ -158,16 +162,27 @@ impl Container {
         if !self.init_alive() {
             return Status::Stopped;
         }
-        if matches!(self.cgroup.freezer_state(), Ok(lashing_cgroups::FreezerState::Frozen)) {
+        if matches!(
+            self.cgroup.freezer_state(),
+            Ok(lashing_cgroups::FreezerState::Frozen)
+        ) {
             return Status::Paused;
         }
-        if self.dir.join(FIFO).exists() { Status::Created } else { Status::Running }
+        if self.dir.join(FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
     }
 
     /// The OCI state.
     pub fn oci_state(&self) -> OciState {
         let status = self.status();
-        let owner = if self.state.owner == 0 { "root".to_string() } else { self.state.owner.to_string() };
+        let owner = if self.state.owner == 0 {
+            "root".to_string()
+        } else {
+            self.state.owner.to_string()
+        };
         OciState {
             oci_version: if self.state.config.oci_version.is_empty() {
                 "1.2.0".to_string()
@@ -175,7 +190,11 @@ impl Container {
                 self.state.config.oci_version.clone()
             },
             id: self.state.id.clone(),
-            pid: if status == Status::Stopped { 0 } else { self.state.init_process_pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.state.init_process_pid
+            },
             status,
             bundle: self.state.config.bundle.clone(),
             rootfs: self.state.config.rootfs.clone(),
@@ -193,12 +212,20 @@ impl Container {
             return Err(Error::io(
                 "start",
                 &self.dir,
-                std::io::Error::new(std::io::ErrorKind::Unsupported, "exec of additional processes is not supported yet"),
+                std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "exec of additional processes is not supported yet",
+                ),
             ));
         }
         if self.state.init_process_pid != 0 {
-            return Err(Error::BadStatus { id: self.state.id.clone(), status: self.status(), op: "start an init process" });
+            return Err(Error::BadStatus {
+                id: self.state.id.clone(),
+                status: self.status(),
+                op: "start an init process",
+            });
         }
+        let _lock = state::lock(&self.dir)?;
         start::start_init(self, process)
     }
 
@@ -214,26 +241,39 @@ impl Container {
     /// Lets a created container's user process run (`runc start`): reads the exec fifo, then runs
     /// the poststart hooks (a failing one kills the container).
     pub fn exec(&mut self) -> Result<()> {
+        let _lock = state::lock(&self.dir)?;
         let status = self.status();
         if status != Status::Created {
             return Err(Error::BadStatus {
                 id: self.state.id.clone(),
                 status,
-                op: if status == Status::Stopped { "start a stopped container" } else { "start it again" },
+                op: if status == Status::Stopped {
+                    "start a stopped container"
+                } else {
+                    "start it again"
+                },
             });
         }
         let fifo_path = self.dir.join(FIFO);
-        let fifo = rustix::fs::open(&fifo_path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| Error::io("open exec fifo", &fifo_path, e))?;
+        let fifo = rustix::fs::open(
+            &fifo_path,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::io("open exec fifo", &fifo_path, e))?;
         let pid = self.state.init_process_pid;
-        let pidfd = rustix::process::Pid::from_raw(pid)
-            .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
+        let pidfd = rustix::process::Pid::from_raw(pid).and_then(|p| {
+            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+        });
         loop {
             let mut fds = vec![PollFd::new(&fifo, PollFlags::IN)];
             if let Some(p) = &pidfd {
                 fds.push(PollFd::new(p, PollFlags::IN));
             }
-            let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 100_000_000 };
+            let timeout = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 100_000_000,
+            };
             match rustix::event::poll(&mut fds, Some(&timeout)) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(Error::io("wait on exec fifo", &fifo_path, e)),
@@ -245,7 +285,10 @@ impl Container {
                 Err(e) => return Err(Error::io("read exec fifo", &fifo_path, e)),
             }
             if !self.init_alive() {
-                return Err(Error::InitDied { pid, what: "exited before it was started".into() });
+                return Err(Error::InitDied {
+                    pid,
+                    what: "exited before it was started".into(),
+                });
             }
         }
         let _ = fs::remove_file(&fifo_path);
@@ -260,9 +303,19 @@ impl Container {
     pub fn signal(&self, sig: i32, all: bool) -> Result<()> {
         let status = self.status();
         if status == Status::Stopped {
-            return Err(Error::BadStatus { id: self.state.id.clone(), status, op: "signal it" });
+            return Err(Error::BadStatus {
+                id: self.state.id.clone(),
+                status,
+                op: "signal it",
+            });
         }
-        if all || (sig == libc::SIGKILL && !self.state.config.new_namespace(crate::config::NamespaceType::Pid)) {
+        if all
+            || (sig == libc::SIGKILL
+                && !self
+                    .state
+                    .config
+                    .new_namespace(crate::config::NamespaceType::Pid))
+        {
             self.cgroup.kill_all(sig)?;
             return Ok(());
         }
@@ -277,10 +330,15 @@ impl Container {
     /// state directory, then runs the poststop hooks. A running or paused container is refused
     /// (kill it first, as `delete --force` does).
     pub fn destroy(self) -> Result<()> {
+        let lock = state::lock(&self.dir)?;
         let status = self.status();
         match status {
             Status::Running | Status::Paused => {
-                return Err(Error::BadStatus { id: self.state.id.clone(), status, op: "delete it (it is not stopped)" });
+                return Err(Error::BadStatus {
+                    id: self.state.id.clone(),
+                    status,
+                    op: "delete it (it is not stopped)",
+                });
             }
             Status::Created => {
                 let _ = kill_pid(self.state.init_process_pid, None, libc::SIGKILL);
@@ -288,6 +346,7 @@ impl Container {
             }
             Status::Stopped => {}
         }
+        drop(lock);
         self.remove()
     }
 
@@ -309,12 +368,16 @@ impl Container {
     }
 
     fn remove(self) -> Result<()> {
-        let shared_pidns = !self.state.config.new_namespace(crate::config::NamespaceType::Pid);
+        let shared_pidns = !self
+            .state
+            .config
+            .new_namespace(crate::config::NamespaceType::Pid);
         if shared_pidns && self.cgroup.exists() {
             let _ = self.cgroup.kill_all(libc::SIGKILL);
         }
         let cg = self.cgroup.destroy();
-        let rm = fs::remove_dir_all(&self.dir).map_err(|e| Error::io("remove state directory", &self.dir, e));
+        let rm = fs::remove_dir_all(&self.dir)
+            .map_err(|e| Error::io("remove state directory", &self.dir, e));
         let hooks = hooks::run_all(&self, HookKind::Poststop);
         cg?;
         rm?;
@@ -356,7 +419,9 @@ pub fn list(root: impl AsRef<Path>) -> Result<Vec<String>> {
 pub(crate) fn kill_pid(pid: i32, pidfd: Option<RawFd>, sig: i32) -> Result<()> {
     let _ = pidfd;
     let err = |e: std::io::Error| Error::io("signal", format!("pid {pid}"), e);
-    let p = rustix::process::Pid::from_raw(pid).ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::ESRCH)))?;
-    let fd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).map_err(|e| err(e.into()))?;
+    let p = rustix::process::Pid::from_raw(pid)
+        .ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::ESRCH)))?;
+    let fd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
+        .map_err(|e| err(e.into()))?;
     crate::sys::process::pidfd_signal(fd.as_fd(), sig).map_err(err)
 }

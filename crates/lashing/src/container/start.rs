@@ -37,9 +37,12 @@ pub(crate) struct NsPlan {
 /// first, as host root, then unsharing the rest, then forking once where needed), as runc/crun.
 pub(crate) fn plan_namespaces(config: &Config) -> NsPlan {
     let mut plan = NsPlan::default();
-    let slow = config.namespaces.iter().any(|n| n.path.is_some()) || config.has_namespace(NamespaceType::Time);
+    let slow = config.namespaces.iter().any(|n| n.path.is_some())
+        || config.has_namespace(NamespaceType::Time);
     for typ in NamespaceType::ALL {
-        let Some(ns) = config.namespace(typ) else { continue };
+        let Some(ns) = config.namespace(typ) else {
+            continue;
+        };
         match &ns.path {
             Some(p) => plan.join.push((typ, p.clone())),
             None if slow => plan.unshare |= typ.clone_flag(),
@@ -47,7 +50,8 @@ pub(crate) fn plan_namespaces(config: &Config) -> NsPlan {
         }
     }
     if slow {
-        plan.fork = config.has_namespace(NamespaceType::Pid) || config.has_namespace(NamespaceType::Time);
+        plan.fork =
+            config.has_namespace(NamespaceType::Pid) || config.has_namespace(NamespaceType::Time);
     }
     plan
 }
@@ -72,8 +76,14 @@ impl Child {
 
 pub(super) fn start_init(c: &mut Container, process: &mut Process) -> Result<()> {
     let fifo = c.dir.join(FIFO);
-    rustix::fs::mknodat(rustix::fs::CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o622), 0)
-        .map_err(|e| Error::io("create exec fifo", &fifo, e))?;
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        FileType::Fifo,
+        Mode::from_raw_mode(0o622),
+        0,
+    )
+    .map_err(|e| Error::io("create exec fifo", &fifo, e))?;
     // mknod applies the umask: make the mode exact.
     let _ = rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622));
     if let Err(e) = c.cgroup.create() {
@@ -96,22 +106,33 @@ pub(super) fn start_init(c: &mut Container, process: &mut Process) -> Result<()>
 }
 
 fn id_map_text(maps: &[IdMap]) -> String {
-    maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect()
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+        .collect()
 }
 
 fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
-    for (file, maps) in [("uid_map", &config.uid_mappings), ("gid_map", &config.gid_mappings)] {
+    for (file, maps) in [
+        ("uid_map", &config.uid_mappings),
+        ("gid_map", &config.gid_mappings),
+    ] {
         let path = PathBuf::from(format!("/proc/{pid}/{file}"));
         fs::write(&path, id_map_text(maps)).map_err(|e| Error::io("write id map", &path, e))?;
     }
     Ok(())
 }
 
-fn start_inner(c: &mut Container, process: &mut Process, fifo: &std::path::Path, out: &mut Option<Child>) -> Result<()> {
+fn start_inner(
+    c: &mut Container,
+    process: &mut Process,
+    fifo: &std::path::Path,
+    out: &mut Option<Child>,
+) -> Result<()> {
     let config = &c.state.config;
     let plan = plan_namespaces(config);
     let exe = exe::protected_exe()?;
-    let (parent_sock, child_sock) = channel::pair().map_err(|e| Error::io("create init socket", "socketpair", e))?;
+    let (parent_sock, child_sock) =
+        channel::pair().map_err(|e| Error::io("create init socket", "socketpair", e))?;
     // Room for the payload in one datagram.
     let _ = rustix::net::sockopt::set_socket_send_buffer_size(&parent_sock, 4 << 20);
 
@@ -138,26 +159,36 @@ fn start_inner(c: &mut Container, process: &mut Process, fifo: &std::path::Path,
         Err(e) if spec.cgroup_fd.is_some() => {
             tracing::debug!("clone3 with CLONE_INTO_CGROUP failed ({e}); retrying without it");
             spec.cgroup_fd = None;
-            let s = sys::process::spawn_init(&spec).map_err(|e| Error::io("clone3", "lashing init", e))?;
+            let s = sys::process::spawn_init(&spec)
+                .map_err(|e| Error::io("clone3", "lashing init", e))?;
             (s, false)
         }
         Err(e) => return Err(Error::io("clone3", "lashing init", e)),
     };
     drop(child_sock);
     drop(exe);
-    *out = Some(Child { pid: spawned.pid, pidfd: spawned.pidfd, sock: parent_sock, intermediate: None });
+    *out = Some(Child {
+        pid: spawned.pid,
+        pidfd: spawned.pidfd,
+        sock: parent_sock,
+        intermediate: None,
+    });
     let child = out.as_mut().expect("just set");
 
     c.cgroup.add_pid(child.pid, into_cgroup)?;
     if new_userns {
         write_id_maps(child.pid, config)?;
-        rustix::io::write(&child.sock, &[1]).map_err(|e| Error::io("signal init", "init socket", e))?;
+        rustix::io::write(&child.sock, &[1])
+            .map_err(|e| Error::io("signal init", "init socket", e))?;
     }
 
     // The payload and its fds.
     let mut fds: Vec<BorrowedFd<'_>> = Vec::new();
     let mut layout = FdLayout::default();
-    for (i, s) in [&process.stdin, &process.stdout, &process.stderr].into_iter().enumerate() {
+    for (i, s) in [&process.stdin, &process.stdout, &process.stderr]
+        .into_iter()
+        .enumerate()
+    {
         if let Stdio::Fd(fd) = s {
             layout.stdio[i] = true;
             fds.push(fd.as_fd());
@@ -185,7 +216,11 @@ fn start_inner(c: &mut Container, process: &mut Process, fifo: &std::path::Path,
         join: plan.join.clone(),
         unshare: plan.unshare,
         fork: plan.fork,
-        time_offsets: config.time_offsets.iter().map(|(k, (s, n))| (k.clone(), *s, *n)).collect(),
+        time_offsets: config
+            .time_offsets
+            .iter()
+            .map(|(k, (s, n))| (k.clone(), *s, *n))
+            .collect(),
         fds: layout,
         cgroup_v1,
         cgroup_v2,
@@ -217,21 +252,28 @@ fn start_inner(c: &mut Container, process: &mut Process, fifo: &std::path::Path,
                 message: std::io::Error::from_raw_os_error(errno).to_string(),
             }));
         }
-        let msg: ToParent = channel::parse(&raw.data).map_err(|e| Error::io("parse message of", "lashing init", e))?;
+        let msg: ToParent = channel::parse(&raw.data)
+            .map_err(|e| Error::io("parse message of", "lashing init", e))?;
         match msg {
             ToParent::Pid(pid) => {
                 let inter = child.pid;
                 let _ = crate::process::wait_pid(inter);
                 child.intermediate = None;
-                let p = rustix::process::Pid::from_raw(pid)
-                    .ok_or_else(|| Error::io("adopt", format!("pid {pid}"), std::io::Error::from_raw_os_error(libc::ESRCH)))?;
+                let p = rustix::process::Pid::from_raw(pid).ok_or_else(|| {
+                    Error::io(
+                        "adopt",
+                        format!("pid {pid}"),
+                        std::io::Error::from_raw_os_error(libc::ESRCH),
+                    )
+                })?;
                 child.pidfd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
                     .map_err(|e| Error::io("pidfd_open", format!("pid {pid}"), e))?;
                 child.pid = pid;
             }
             ToParent::MapsPlease => {
                 write_id_maps(child.pid, &c.state.config)?;
-                channel::send(&child.sock, &ToInit::MapsDone, &[]).map_err(|e| Error::io("write to", "lashing init", e))?;
+                channel::send(&child.sock, &ToInit::MapsDone, &[])
+                    .map_err(|e| Error::io("write to", "lashing init", e))?;
             }
             ToParent::Hooks => {
                 c.state.init_process_pid = child.pid;
@@ -246,7 +288,11 @@ fn start_inner(c: &mut Container, process: &mut Process, fifo: &std::path::Path,
             ToParent::Ready => {
                 for r in &process.merged(&c.state.config.process).rlimits {
                     sys::process::prlimit(child.pid, r.resource, r.soft, r.hard).map_err(|e| {
-                        Error::io("set rlimit", format!("resource {} soft {} hard {}", r.resource, r.soft, r.hard), e)
+                        Error::io(
+                            "set rlimit",
+                            format!("resource {} soft {} hard {}", r.resource, r.soft, r.hard),
+                            e,
+                        )
                     })?;
                 }
                 let (_, start) = state::proc_stat(child.pid).ok_or_else(|| died(child))?;
@@ -258,10 +304,16 @@ fn start_inner(c: &mut Container, process: &mut Process, fifo: &std::path::Path,
                     .config
                     .namespaces
                     .iter()
-                    .map(|n| (n.typ.proc_name().to_string(), PathBuf::from(format!("/proc/{}/ns/{}", child.pid, n.typ.proc_name()))))
+                    .map(|n| {
+                        (
+                            n.typ.proc_name().to_string(),
+                            PathBuf::from(format!("/proc/{}/ns/{}", child.pid, n.typ.proc_name())),
+                        )
+                    })
                     .collect();
                 c.state.save(&c.dir)?;
-                channel::send(&child.sock, &ToInit::Run, &[]).map_err(|e| Error::io("write to", "lashing init", e))?;
+                channel::send(&child.sock, &ToInit::Run, &[])
+                    .map_err(|e| Error::io("write to", "lashing init", e))?;
                 ready = true;
             }
             ToParent::Error(f) => return Err(Error::Init(f)),
@@ -274,7 +326,10 @@ fn start_inner(c: &mut Container, process: &mut Process, fifo: &std::path::Path,
 }
 
 /// Applies the `linux.resources` of the config to the container's cgroup.
-pub(crate) fn apply_resources(cgroup: &lashing_cgroups::Manager, res: &serde_json::Value) -> Result<()> {
+pub(crate) fn apply_resources(
+    cgroup: &lashing_cgroups::Manager,
+    res: &serde_json::Value,
+) -> Result<()> {
     let _ = (cgroup, res);
     Ok(())
 }
@@ -282,8 +337,12 @@ pub(crate) fn apply_resources(cgroup: &lashing_cgroups::Manager, res: &serde_jso
 fn died(child: &mut Child) -> Error {
     let pid = child.pid;
     let what = match crate::process::wait_pid(pid) {
-        Ok(crate::process::ExitStatus::Exited(c)) => format!("exited with status {c} before it reported"),
-        Ok(crate::process::ExitStatus::Signaled(s)) => format!("was killed by signal {s} before it reported"),
+        Ok(crate::process::ExitStatus::Exited(c)) => {
+            format!("exited with status {c} before it reported")
+        }
+        Ok(crate::process::ExitStatus::Signaled(s)) => {
+            format!("was killed by signal {s} before it reported")
+        }
         Err(e) => format!("vanished before it reported ({e})"),
     };
     Error::InitDied { pid, what }
@@ -295,17 +354,27 @@ mod tests {
     use crate::config::Namespace;
 
     fn ns(typ: NamespaceType, path: Option<&str>) -> Namespace {
-        Namespace { typ, path: path.map(PathBuf::from) }
+        Namespace {
+            typ,
+            path: path.map(PathBuf::from),
+        }
     }
 
     #[test]
     fn all_new_is_one_clone() {
         let config = Config {
-            namespaces: vec![ns(NamespaceType::Pid, None), ns(NamespaceType::Mount, None), ns(NamespaceType::User, None)],
+            namespaces: vec![
+                ns(NamespaceType::Pid, None),
+                ns(NamespaceType::Mount, None),
+                ns(NamespaceType::User, None),
+            ],
             ..Default::default()
         };
         let p = plan_namespaces(&config);
-        assert_eq!(p.clone, (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u64);
+        assert_eq!(
+            p.clone,
+            (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u64
+        );
         assert_eq!(p.unshare, 0);
         assert!(!p.fork && p.join.is_empty());
     }
@@ -313,19 +382,28 @@ mod tests {
     #[test]
     fn joined_pid_forks_and_unshares_the_rest() {
         let config = Config {
-            namespaces: vec![ns(NamespaceType::Pid, Some("/proc/1/ns/pid")), ns(NamespaceType::Mount, None)],
+            namespaces: vec![
+                ns(NamespaceType::Pid, Some("/proc/1/ns/pid")),
+                ns(NamespaceType::Mount, None),
+            ],
             ..Default::default()
         };
         let p = plan_namespaces(&config);
         assert_eq!(p.clone, 0);
         assert_eq!(p.unshare, libc::CLONE_NEWNS as u64);
         assert!(p.fork);
-        assert_eq!(p.join, vec![(NamespaceType::Pid, PathBuf::from("/proc/1/ns/pid"))]);
+        assert_eq!(
+            p.join,
+            vec![(NamespaceType::Pid, PathBuf::from("/proc/1/ns/pid"))]
+        );
     }
 
     #[test]
     fn time_namespace_forks() {
-        let config = Config { namespaces: vec![ns(NamespaceType::Time, None)], ..Default::default() };
+        let config = Config {
+            namespaces: vec![ns(NamespaceType::Time, None)],
+            ..Default::default()
+        };
         let p = plan_namespaces(&config);
         assert!(p.fork);
         assert_eq!(p.unshare, libc::CLONE_NEWTIME as u64);
@@ -333,7 +411,18 @@ mod tests {
 
     #[test]
     fn id_maps_render() {
-        let m = [IdMap { container_id: 0, host_id: 100000, size: 65536 }, IdMap { container_id: 65536, host_id: 1, size: 1 }];
+        let m = [
+            IdMap {
+                container_id: 0,
+                host_id: 100000,
+                size: 65536,
+            },
+            IdMap {
+                container_id: 65536,
+                host_id: 1,
+                size: 1,
+            },
+        ];
         assert_eq!(id_map_text(&m), "0 100000 65536\n65536 1 1\n");
     }
 }

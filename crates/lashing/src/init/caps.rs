@@ -16,7 +16,11 @@ pub(crate) fn last_cap() -> u32 {
 }
 
 fn set_of(caps: &[u32]) -> CapabilitySet {
-    CapabilitySet::from_bits_retain(caps.iter().filter(|c| **c < 64).fold(0u64, |acc, c| acc | (1u64 << c)))
+    CapabilitySet::from_bits_retain(
+        caps.iter()
+            .filter(|c| **c < 64)
+            .fold(0u64, |acc, c| acc | (1u64 << c)),
+    )
 }
 
 /// Drops every capability not in `keep` from the bounding set.
@@ -37,7 +41,11 @@ pub(crate) fn drop_bounding(keep: &[u32]) -> io::Result<()> {
 pub(crate) fn apply(c: &Capabilities) -> io::Result<()> {
     rustix::thread::set_capabilities(
         None,
-        CapabilitySets { effective: set_of(&c.effective), permitted: set_of(&c.permitted), inheritable: set_of(&c.inheritable) },
+        CapabilitySets {
+            effective: set_of(&c.effective),
+            permitted: set_of(&c.permitted),
+            inheritable: set_of(&c.inheritable),
+        },
     )?;
     for cap in &c.ambient {
         if let Err(e) = sysp::ambient_raise(*cap) {

@@ -35,7 +35,9 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// }
 /// ```
 pub fn init() {
-    let Some(fd) = std::env::var_os(INIT_PIPE_ENV) else { return };
+    let Some(fd) = std::env::var_os(INIT_PIPE_ENV) else {
+        return;
+    };
     let fd: RawFd = match fd.to_str().and_then(|s| s.parse().ok()) {
         Some(fd) => fd,
         None => {
@@ -51,7 +53,12 @@ pub fn init() {
             sysp::exit_now(255)
         }
     };
-    let mut init = Init { sock: Some(sock), fifo: None, proc_fd: None, preserved: 0 };
+    let mut init = Init {
+        sock: Some(sock),
+        fifo: None,
+        proc_fd: None,
+        preserved: 0,
+    };
     let err = match init.run() {
         Ok(never) => match never {},
         Err(e) => e,
@@ -76,10 +83,18 @@ enum FailSource {
 
 impl Fail {
     fn io(step: &'static str, path: impl Into<Option<String>>, e: impl Into<io::Error>) -> Fail {
-        Fail { step, path: path.into(), source: FailSource::Io(e.into()) }
+        Fail {
+            step,
+            path: path.into(),
+            source: FailSource::Io(e.into()),
+        }
     }
     fn msg(step: &'static str, path: impl Into<Option<String>>, m: impl Into<String>) -> Fail {
-        Fail { step, path: path.into(), source: FailSource::Msg(m.into()) }
+        Fail {
+            step,
+            path: path.into(),
+            source: FailSource::Msg(m.into()),
+        }
     }
     fn into_failure(self) -> InitFailure {
         let (errno, cause) = match &self.source {
@@ -100,13 +115,22 @@ impl Fail {
             Some(p) if !cause.contains(p.as_str()) => format!("{} {p}: {cause}", self.step),
             _ => format!("{}: {cause}", self.step),
         };
-        InitFailure { step: self.step.to_string(), path: self.path, errno, message }
+        InitFailure {
+            step: self.step.to_string(),
+            path: self.path,
+            errno,
+            message,
+        }
     }
 }
 
 impl From<rootfs::RootfsError> for Fail {
     fn from(e: rootfs::RootfsError) -> Fail {
-        Fail { step: e.step(), path: e.path(), source: FailSource::Rootfs(e) }
+        Fail {
+            step: e.step(),
+            path: e.path(),
+            source: FailSource::Rootfs(e),
+        }
     }
 }
 
@@ -124,7 +148,9 @@ struct Init {
 
 impl Init {
     fn sock(&self) -> R<&OwnedFd> {
-        self.sock.as_ref().ok_or_else(|| Fail::msg("sync", None, "init socket already closed"))
+        self.sock
+            .as_ref()
+            .ok_or_else(|| Fail::msg("sync", None, "init socket already closed"))
     }
 
     fn send(&self, msg: &ToParent) -> R<()> {
@@ -134,8 +160,16 @@ impl Init {
     fn expect(&self, want: fn(&ToInit) -> bool, what: &str) -> R<()> {
         match channel::recv::<ToInit>(self.sock()?) {
             Ok(Some((m, _))) if want(&m) => Ok(()),
-            Ok(Some((m, _))) => Err(Fail::msg("sync", None, format!("expected {what}, got {m:?}"))),
-            Ok(None) => Err(Fail::msg("sync", None, format!("parent went away while waiting for {what}"))),
+            Ok(Some((m, _))) => Err(Fail::msg(
+                "sync",
+                None,
+                format!("expected {what}, got {m:?}"),
+            )),
+            Ok(None) => Err(Fail::msg(
+                "sync",
+                None,
+                format!("parent went away while waiting for {what}"),
+            )),
             Err(e) => Err(Fail::io("read from parent", None, e)),
         }
     }
@@ -159,24 +193,43 @@ impl Init {
         sysp::set_dumpable(false).map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
         let (msg, fds) = match channel::recv::<ToInit>(self.sock()?) {
             Ok(Some(m)) => m,
-            Ok(None) => return Err(Fail::msg("read payload", None, "parent closed the init socket")),
+            Ok(None) => {
+                return Err(Fail::msg(
+                    "read payload",
+                    None,
+                    "parent closed the init socket",
+                ));
+            }
             Err(e) => return Err(Fail::io("read payload", None, e)),
         };
         let ToInit::Payload(payload) = msg else {
-            return Err(Fail::msg("read payload", None, format!("unexpected message {msg:?}")));
+            return Err(Fail::msg(
+                "read payload",
+                None,
+                format!("unexpected message {msg:?}"),
+            ));
         };
         self.install_fds(&payload, fds)?;
         match payload.kind {
             InitKind::Standard => self.standard(*payload),
-            InitKind::Setns => Err(Fail::msg("exec", None, "exec into a running container is not supported yet")),
+            InitKind::Setns => Err(Fail::msg(
+                "exec",
+                None,
+                "exec into a running container is not supported yet",
+            )),
         }
     }
 
     /// Puts stdio at 0-2 and preserved fds at 3.., and keeps the fifo handle (`O_CLOEXEC`) aside.
     fn install_fds(&mut self, p: &Payload, fds: Vec<OwnedFd>) -> R<()> {
-        let expected = p.fds.stdio.iter().filter(|b| **b).count() + usize::from(p.fds.fifo) + p.fds.preserved;
+        let expected =
+            p.fds.stdio.iter().filter(|b| **b).count() + usize::from(p.fds.fifo) + p.fds.preserved;
         if fds.len() != expected {
-            return Err(Fail::msg("receive fds", None, format!("expected {expected} fds, got {}", fds.len())));
+            return Err(Fail::msg(
+                "receive fds",
+                None,
+                format!("expected {expected} fds, got {}", fds.len()),
+            ));
         }
         let high = 3 + p.fds.preserved as RawFd + 64;
         // Move everything out of the way first, so that no target number is still in use.
@@ -186,13 +239,15 @@ impl Init {
             .collect::<R<_>>()?;
         drop(fds);
         let sock = self.sock.take().expect("socket");
-        self.sock = Some(sysp::dup_above(sock.as_fd(), high).map_err(|e| Fail::io("dup", None, e))?);
+        self.sock =
+            Some(sysp::dup_above(sock.as_fd(), high).map_err(|e| Fail::io("dup", None, e))?);
         drop(sock);
         let mut it = moved.into_iter();
         for (i, present) in p.fds.stdio.iter().enumerate() {
             if *present {
                 let fd = it.next().expect("counted");
-                sysp::dup_to(fd.as_raw_fd(), i as RawFd).map_err(|e| Fail::io("install stdio", Some(format!("fd {i}")), e))?;
+                sysp::dup_to(fd.as_raw_fd(), i as RawFd)
+                    .map_err(|e| Fail::io("install stdio", Some(format!("fd {i}")), e))?;
             }
         }
         if p.fds.fifo {
@@ -201,7 +256,8 @@ impl Init {
         for i in 0..p.fds.preserved {
             let fd = it.next().expect("counted");
             let target = 3 + i as RawFd;
-            sysp::dup_to(fd.as_raw_fd(), target).map_err(|e| Fail::io("install preserved fd", Some(format!("fd {target}")), e))?;
+            sysp::dup_to(fd.as_raw_fd(), target)
+                .map_err(|e| Fail::io("install preserved fd", Some(format!("fd {target}")), e))?;
         }
         self.preserved = p.fds.preserved;
         Ok(())
@@ -224,31 +280,42 @@ impl Init {
             }
         }
         if let Some((typ, path, fd)) = opened.iter().find(|(t, ..)| *t == NamespaceType::User) {
-            sysp::setns(fd.as_fd(), typ.clone_flag()).map_err(|e| Fail::io("join namespace", Some(path.display().to_string()), e))?;
+            sysp::setns(fd.as_fd(), typ.clone_flag())
+                .map_err(|e| Fail::io("join namespace", Some(path.display().to_string()), e))?;
             sysp::set_ids(0, 0).map_err(|e| Fail::io("become root in user namespace", None, e))?;
         }
         for (typ, path, fd) in later {
-            sysp::setns(fd.as_fd(), typ.clone_flag()).map_err(|e| Fail::io("join namespace", Some(path.display().to_string()), e))?;
+            sysp::setns(fd.as_fd(), typ.clone_flag())
+                .map_err(|e| Fail::io("join namespace", Some(path.display().to_string()), e))?;
         }
         let user = NamespaceType::User.clone_flag();
         if p.unshare & user != 0 {
-            sysp::unshare(user).map_err(|e| Fail::io("unshare", Some("user namespace".to_string()), e))?;
+            sysp::unshare(user)
+                .map_err(|e| Fail::io("unshare", Some("user namespace".to_string()), e))?;
             self.send(&ToParent::MapsPlease)?;
             self.expect(|m| matches!(m, ToInit::MapsDone), "MapsDone")?;
             sysp::set_ids(0, 0).map_err(|e| Fail::io("become root in user namespace", None, e))?;
         }
         let rest = p.unshare & !user;
         if rest != 0 {
-            sysp::unshare(rest).map_err(|e| Fail::io("unshare", Some(format!("flags {rest:#x}")), e))?;
+            sysp::unshare(rest)
+                .map_err(|e| Fail::io("unshare", Some(format!("flags {rest:#x}")), e))?;
         }
         if p.unshare & NamespaceType::Time.clone_flag() != 0 && !p.time_offsets.is_empty() {
-            let text: String = p.time_offsets.iter().map(|(clock, s, n)| format!("{clock} {s} {n}\n")).collect();
+            let text: String = p
+                .time_offsets
+                .iter()
+                .map(|(clock, s, n)| format!("{clock} {s} {n}\n"))
+                .collect();
             fs::write("/proc/self/timens_offsets", text)
                 .map_err(|e| Fail::io("write", Some("/proc/self/timens_offsets".to_string()), e))?;
         }
         if p.fork {
-            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| Fail::io("pipe", None, e))?;
-            match sysp::fork_parent().map_err(|e| Fail::io("fork into the pid namespace", None, e))? {
+            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| Fail::io("pipe", None, e))?;
+            match sysp::fork_parent()
+                .map_err(|e| Fail::io("fork into the pid namespace", None, e))?
+            {
                 sysp::Fork::Parent(pid) => {
                     let _ = self.send(&ToParent::Pid(pid));
                     let _ = rustix::io::write(&w, &[1]);
@@ -274,13 +341,20 @@ impl Init {
                 .map_err(|e| Fail::io("write oom_score_adj", Some(adj.to_string()), e))?;
         }
         self.proc_fd = Some(
-            rustix::fs::open("/proc/self/fd", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| Fail::io("open", Some("/proc/self/fd".to_string()), e))?,
+            rustix::fs::open(
+                "/proc/self/fd",
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| Fail::io("open", Some("/proc/self/fd".to_string()), e))?,
         );
         let sources: Vec<rootfs::CgroupMountSource> = p
             .cgroup_v1
             .iter()
-            .map(|s| rootfs::CgroupMountSource { name: s.name.clone(), host_dir: s.host_dir.clone() })
+            .map(|s| rootfs::CgroupMountSource {
+                name: s.name.clone(),
+                host_dir: s.host_dir.clone(),
+            })
             .collect();
         let params = rootfs::RootfsParams {
             config,
@@ -307,20 +381,30 @@ impl Init {
         rootfs::set_hostname(config)?;
         rootfs::write_sysctls(config)?;
         if proc.no_new_privileges {
-            rustix::thread::set_no_new_privs(true).map_err(|e| Fail::io("prctl(PR_SET_NO_NEW_PRIVS)", None, e))?;
+            rustix::thread::set_no_new_privs(true)
+                .map_err(|e| Fail::io("prctl(PR_SET_NO_NEW_PRIVS)", None, e))?;
         }
         // cwd and program, checked before `create` returns, so that errors are reported there.
-        let cwd = if proc.cwd.as_os_str().is_empty() { PathBuf::from("/") } else { proc.cwd.clone() };
+        let cwd = if proc.cwd.as_os_str().is_empty() {
+            PathBuf::from("/")
+        } else {
+            proc.cwd.clone()
+        };
         if !cwd.exists() {
-            fs::create_dir_all(&cwd).map_err(|e| Fail::io("create cwd", Some(cwd.display().to_string()), e))?;
+            fs::create_dir_all(&cwd)
+                .map_err(|e| Fail::io("create cwd", Some(cwd.display().to_string()), e))?;
         }
-        std::env::set_current_dir(&cwd).map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
+        std::env::set_current_dir(&cwd)
+            .map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
         let program = find_program(proc)?;
         let env = process_env(proc)?;
         let argv: Vec<CString> = proc
             .args
             .iter()
-            .map(|a| CString::new(a.as_bytes()).map_err(|_| Fail::msg("exec", Some(a.clone()), "argument contains NUL")))
+            .map(|a| {
+                CString::new(a.as_bytes())
+                    .map_err(|_| Fail::msg("exec", Some(a.clone()), "argument contains NUL"))
+            })
             .collect::<R<_>>()?;
 
         self.send(&ToParent::Ready)?;
@@ -329,9 +413,14 @@ impl Init {
         self.switch_user(config, proc)?;
         // The cwd is verified after the switch: it must still be reachable inside the root
         // (CVE-2024-21626: a cwd that is a leaked host fd makes getcwd fail).
-        std::env::set_current_dir(&cwd).map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
+        std::env::set_current_dir(&cwd)
+            .map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
         if std::env::current_dir().is_err() {
-            return Err(Fail::msg("verify cwd", Some(cwd.display().to_string()), "cwd is outside the container root (possible breakout)"));
+            return Err(Fail::msg(
+                "verify cwd",
+                Some(cwd.display().to_string()),
+                "cwd is outside the container root (possible breakout)",
+            ));
         }
         rustix::process::umask(Mode::from_raw_mode(proc.user.umask.unwrap_or(0o022)));
 
@@ -339,7 +428,8 @@ impl Init {
         self.sock = None;
         self.wait_fifo()?;
         self.start_container_hooks(config, &p.id, &env)?;
-        sysp::close_range(3 + self.preserved as u32, u32::MAX).map_err(|e| Fail::io("close fds", None, e))?;
+        sysp::close_range(3 + self.preserved as u32, u32::MAX)
+            .map_err(|e| Fail::io("close fds", None, e))?;
         let e = sysp::execve(&program, &argv, &env);
         Err(Fail::io("exec", Some(proc.args[0].clone()), e))
     }
@@ -350,7 +440,9 @@ impl Init {
     }
 
     fn start_container_hooks(&self, config: &Config, id: &str, env: &[CString]) -> R<()> {
-        let Some(list) = config.hooks.get(&HookKind::StartContainer) else { return Ok(()) };
+        let Some(list) = config.hooks.get(&HookKind::StartContainer) else {
+            return Ok(());
+        };
         let state = serde_json::json!({
             "ociVersion": config.oci_version, "id": id, "status": "created",
             "pid": rustix::process::getpid().as_raw_nonzero().get(), "bundle": config.bundle,
@@ -360,10 +452,18 @@ impl Init {
         for h in list {
             let mut h = h.clone();
             if h.env.is_empty() {
-                h.env = env.iter().map(|e| e.to_string_lossy().into_owned()).collect();
+                h.env = env
+                    .iter()
+                    .map(|e| e.to_string_lossy().into_owned())
+                    .collect();
             }
-            crate::hooks::run(&h, HookKind::StartContainer, &state)
-                .map_err(|e| Fail::msg("startContainer hook", Some(h.path.display().to_string()), e.to_string()))?;
+            crate::hooks::run(&h, HookKind::StartContainer, &state).map_err(|e| {
+                Fail::msg(
+                    "startContainer hook",
+                    Some(h.path.display().to_string()),
+                    e.to_string(),
+                )
+            })?;
         }
         Ok(())
     }
@@ -372,16 +472,20 @@ impl Init {
         let u = &proc.user;
         let caps = proc.capabilities.as_ref();
         if let Some(c) = caps {
-            caps::drop_bounding(&c.bounding).map_err(|e| Fail::io("drop bounding capabilities", None, e))?;
+            caps::drop_bounding(&c.bounding)
+                .map_err(|e| Fail::io("drop bounding capabilities", None, e))?;
         }
         sysp::set_keepcaps(true).map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;
         let setgroups_allowed = !config.has_namespace(NamespaceType::User)
-            || fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true);
+            || fs::read_to_string("/proc/self/setgroups")
+                .map(|s| s.trim() != "deny")
+                .unwrap_or(true);
         if setgroups_allowed {
             sysp::setgroups(&u.additional_gids)
                 .map_err(|e| Fail::io("setgroups", Some(format!("{:?}", u.additional_gids)), e))?;
         }
-        sysp::set_ids(u.uid, u.gid).map_err(|e| Fail::io("set user", Some(format!("{}:{}", u.uid, u.gid)), e))?;
+        sysp::set_ids(u.uid, u.gid)
+            .map_err(|e| Fail::io("set user", Some(format!("{}:{}", u.uid, u.gid)), e))?;
         sysp::set_keepcaps(false).map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;
         if let Some(c) = caps {
             caps::apply(c).map_err(|e| Fail::io("set capabilities", None, e))?;
@@ -391,10 +495,17 @@ impl Init {
 
     /// Blocks until `start` opens the exec fifo for reading, then writes one byte.
     fn wait_fifo(&mut self) -> R<()> {
-        let (Some(fifo), Some(proc_fd)) = (self.fifo.take(), self.proc_fd.take()) else { return Ok(()) };
+        let (Some(fifo), Some(proc_fd)) = (self.fifo.take(), self.proc_fd.take()) else {
+            return Ok(());
+        };
         let name = fifo.as_raw_fd().to_string();
-        let w = rustix::fs::openat(&proc_fd, name.as_str(), OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| Fail::io("open exec fifo", None, e))?;
+        let w = rustix::fs::openat(
+            &proc_fd,
+            name.as_str(),
+            OFlags::WRONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Fail::io("open exec fifo", None, e))?;
         drop(fifo);
         drop(proc_fd);
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
@@ -410,13 +521,19 @@ fn process_env(p: &ProcessConfig) -> R<Vec<CString>> {
     for kv in p.env.iter().rev() {
         let key = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k);
         if seen.insert(key.to_string()) {
-            env.push(CString::new(kv.as_bytes()).map_err(|_| Fail::msg("env", Some(key.to_string()), "contains NUL"))?);
+            env.push(
+                CString::new(kv.as_bytes())
+                    .map_err(|_| Fail::msg("env", Some(key.to_string()), "contains NUL"))?,
+            );
         }
     }
     env.reverse();
     if !seen.contains("HOME") {
         let home = home_of(p.user.uid).unwrap_or_else(|| "/".to_string());
-        env.push(CString::new(format!("HOME={home}")).map_err(|_| Fail::msg("env", Some("HOME".into()), "contains NUL"))?);
+        env.push(
+            CString::new(format!("HOME={home}"))
+                .map_err(|_| Fail::msg("env", Some("HOME".into()), "contains NUL"))?,
+        );
     }
     Ok(env)
 }
@@ -433,29 +550,47 @@ fn home_of(uid: u32) -> Option<String> {
 /// Finds the program like `execvp`, with the process's `PATH`.
 fn find_program(p: &ProcessConfig) -> R<CString> {
     let Some(arg0) = p.args.first() else {
-        return Err(Fail::msg("exec", None, "process.args is empty: nothing to run"));
+        return Err(Fail::msg(
+            "exec",
+            None,
+            "process.args is empty: nothing to run",
+        ));
     };
     let executable = |path: &Path| {
         rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok()
             && fs::metadata(path).map(|m| m.is_file()).unwrap_or(false)
     };
     let to_c = |path: &Path| {
-        CString::new(path.as_os_str().as_bytes()).map_err(|_| Fail::msg("exec", Some(arg0.clone()), "contains NUL"))
+        CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Fail::msg("exec", Some(arg0.clone()), "contains NUL"))
     };
     if arg0.contains('/') {
         let path = Path::new(arg0);
         return if executable(path) {
             to_c(path)
         } else {
-            Err(Fail::msg("exec", Some(arg0.clone()), "no such executable file in the container"))
+            Err(Fail::msg(
+                "exec",
+                Some(arg0.clone()),
+                "no such executable file in the container",
+            ))
         };
     }
-    let path_var = p.env.iter().rev().find_map(|kv| kv.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+    let path_var = p
+        .env
+        .iter()
+        .rev()
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
     for dir in path_var.split(':') {
         let cand = Path::new(if dir.is_empty() { "." } else { dir }).join(arg0);
         if executable(&cand) {
             return to_c(&cand);
         }
     }
-    Err(Fail::msg("exec", Some(arg0.clone()), format!("executable file not found in $PATH ({path_var})")))
+    Err(Fail::msg(
+        "exec",
+        Some(arg0.clone()),
+        format!("executable file not found in $PATH ({path_var})"),
+    ))
 }

@@ -80,7 +80,11 @@ pub(crate) fn spawn_init(spec: &SpawnSpec<'_>) -> io::Result<Spawned> {
     // of the address space and continues on a copy of this stack. `args` is a valid clone_args of
     // the size passed and `pidfd` outlives the call.
     let ret = unsafe {
-        libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>())
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
     };
     if ret < 0 {
         return Err(io::Error::last_os_error());
@@ -91,7 +95,10 @@ pub(crate) fn spawn_init(spec: &SpawnSpec<'_>) -> io::Result<Spawned> {
     }
     // SAFETY: the kernel stored a new pidfd owned by nobody else into `pidfd` (CLONE_PIDFD).
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    Ok(Spawned { pid: ret as i32, pidfd })
+    Ok(Spawned {
+        pid: ret as i32,
+        pidfd,
+    })
 }
 
 /// The child between clone3 and execveat: raw system calls only (no allocation, no locks), so that
@@ -110,10 +117,23 @@ unsafe fn child_after_clone(spec: &SpawnSpec<'_>, sock: RawFd, exe: RawFd) -> ! 
             libc::_exit(127)
         }
     };
-    let errno = || io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+    let errno = || {
+        io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    };
     if spec.pdeathsig != 0 {
         // SAFETY: prctl with integer arguments.
-        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, spec.pdeathsig as libc::c_ulong, 0, 0, 0) } < 0 {
+        if unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                spec.pdeathsig as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        } < 0
+        {
             fail(errno());
         }
     }
@@ -128,7 +148,11 @@ unsafe fn child_after_clone(spec: &SpawnSpec<'_>, sock: RawFd, exe: RawFd) -> ! 
         }
         // SAFETY: raw id system calls with integer arguments (not glibc's set*id broadcast).
         let r = unsafe {
-            if libc::syscall(libc::SYS_setresgid, 0, 0, 0) < 0 { -1 } else { libc::syscall(libc::SYS_setresuid, 0, 0, 0) }
+            if libc::syscall(libc::SYS_setresgid, 0, 0, 0) < 0 {
+                -1
+            } else {
+                libc::syscall(libc::SYS_setresuid, 0, 0, 0)
+            }
         };
         if r < 0 {
             fail(errno());
@@ -168,7 +192,14 @@ pub(crate) fn fork_parent() -> io::Result<Fork> {
     // SAFETY: a fork-like clone (no CLONE_VM, no new stack) from a single-threaded process (init):
     // the child continues with a private copy of the whole process.
     let ret = unsafe {
-        libc::syscall(libc::SYS_clone, (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
     };
     match ret {
         r if r < 0 => Err(io::Error::last_os_error()),
@@ -181,14 +212,22 @@ pub(crate) fn fork_parent() -> io::Result<Fork> {
 pub(crate) fn setns(fd: BorrowedFd<'_>, nstype: u64) -> io::Result<()> {
     // SAFETY: setns with a valid borrowed fd and a flag value.
     let r = unsafe { libc::setns(fd.as_raw_fd(), nstype as libc::c_int) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// `unshare(flags)`. The caller must be single-threaded when `CLONE_NEWUSER` is among the flags.
 pub(crate) fn unshare(flags: u64) -> io::Result<()> {
     // SAFETY: unshare takes a flag value only.
     let r = unsafe { libc::unshare(flags as libc::c_int) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Closes every fd in `first..=last`.
@@ -199,7 +238,11 @@ pub(crate) fn close_range(first: u32, last: u32) -> io::Result<()> {
     // SAFETY: close_range only closes descriptors of this process; the callers own every fd in the
     // range (init closes what it inherited and does not use).
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Moves `fd` onto `target` (dup3 without `O_CLOEXEC`), so that it survives the next exec.
@@ -207,11 +250,19 @@ pub(crate) fn dup_to(fd: RawFd, target: RawFd) -> io::Result<()> {
     if fd == target {
         // SAFETY: fcntl on a descriptor of this process.
         let r = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-        return if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) };
+        return if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        };
     }
     // SAFETY: dup2 of a descriptor of this process; `target` is replaced on purpose.
     let r = unsafe { libc::dup2(fd, target) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Duplicates `fd` to a new descriptor >= `min`, with `O_CLOEXEC`.
@@ -259,7 +310,12 @@ pub(crate) fn mount_set_readonly(fd: BorrowedFd<'_>) -> io::Result<()> {
         propagation: u64,
         userns_fd: u64,
     }
-    let attr = MountAttr { attr_set: libc::MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr {
+        attr_set: libc::MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
     // SAFETY: mount_setattr with a valid fd, an empty C string and a properly sized mount_attr.
     let r = unsafe {
         libc::syscall(
@@ -271,14 +327,11 @@ pub(crate) fn mount_set_readonly(fd: BorrowedFd<'_>) -> io::Result<()> {
             std::mem::size_of::<MountAttr>(),
         )
     };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
-}
-
-/// `sethostname(2)`.
-pub(crate) fn sethostname(name: &str) -> io::Result<()> {
-    // SAFETY: pointer and length of a valid byte buffer.
-    let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// `PR_SET_KEEPCAPS`.
@@ -291,43 +344,75 @@ pub(crate) fn setgroups(gids: &[u32]) -> io::Result<()> {
     // SAFETY: raw setgroups with a valid slice; init is single-threaded so the thread-scoped raw call
     // is process-wide.
     let r = unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// `pidfd_send_signal(pidfd, sig, NULL, 0)`: works for every signal number, real-time ones too.
 pub(crate) fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
     // SAFETY: pidfd_send_signal with a valid fd, a signal number, no siginfo and no flags.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0u32) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<u8>(),
+            0u32,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// `prlimit(pid, resource, {soft, hard})`.
 pub(crate) fn prlimit(pid: i32, resource: u32, soft: u64, hard: u64) -> io::Result<()> {
-    let new = libc::rlimit64 { rlim_cur: soft, rlim_max: hard };
+    let new = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
     // SAFETY: prlimit64 with a valid new-limit struct and no old-limit output.
     let r = unsafe { libc::prlimit64(pid, resource as _, &new, std::ptr::null_mut()) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
-}
-
-/// `setrlimit` of the calling process.
-pub(crate) fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
-    prlimit(0, resource, soft, hard)
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Drops a capability from the bounding set (`PR_CAPBSET_DROP`).
 pub(crate) fn capbset_drop(cap: u32) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Raises a capability in the ambient set (`PR_CAP_AMBIENT_RAISE`).
 pub(crate) fn ambient_raise(cap: u32) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe {
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong, 0, 0)
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+            cap as libc::c_ulong,
+            0,
+            0,
+        )
     };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// `setsid()`.
@@ -339,7 +424,11 @@ pub(crate) fn setsid() -> io::Result<()> {
 pub(crate) fn set_dumpable(on: bool) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(on), 0, 0, 0) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Raw `setresuid`/`setresgid` of the (single-threaded) caller.
@@ -351,7 +440,11 @@ pub(crate) fn set_ids(uid: u32, gid: u32) -> io::Result<()> {
     }
     // SAFETY: as above.
     let r = unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// `_exit(code)`.
