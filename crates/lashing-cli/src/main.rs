@@ -1,1 +1,86 @@
-fn main() {}
+//! `lashing`: a drop-in replacement for runc's command line, on top of the `lashing` library.
+//!
+//! The CLI is thin: it parses the command line ([`cli`]), calls the library (one file per command
+//! in [`commands`]) and prints. Errors are logged as one runc/logrus-compatible line
+//! ([`logging`]) and give exit status 1, as with runc.
+
+mod cli;
+mod commands;
+mod error;
+mod logging;
+mod signals;
+mod sys;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use crate::cli::{Cli, Command};
+
+fn main() {
+    // Must come first: when this process was started by lashing as a container's init, this
+    // takes over and never returns.
+    lashing::init();
+    std::process::exit(real_main());
+}
+
+/// Parses, dispatches and returns the exit status.
+fn real_main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                // runc: "No help topic for 'x'", status 3.
+                ErrorKind::InvalidSubcommand => 3,
+                _ => 1,
+            };
+        }
+    };
+    if cli.version {
+        print!("{}", cli::version_text());
+        return 0;
+    }
+    let Some(command) = &cli.command else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return 0;
+    };
+    if let Err(e) = logging::init(cli.log_format, cli.log.as_deref(), cli.debug) {
+        eprintln!("{}", e.message());
+        return 1;
+    }
+    let g = cli.globals();
+    let result = match command {
+        Command::Checkpoint(a) => commands::checkpoint::run(&g, a),
+        Command::Create(a) => commands::create::run(&g, a),
+        Command::Delete(a) => commands::delete::run(&g, a),
+        Command::Events(a) => commands::events::run(&g, a),
+        Command::Exec(a) => commands::exec::run(&g, a),
+        Command::Kill(a) => commands::kill::run(&g, a),
+        Command::List(a) => commands::list::run(&g, a),
+        Command::Pause(a) => commands::pause::run(&g, a),
+        Command::Ps(a) => commands::ps::run(&g, a),
+        Command::Restore(a) => commands::restore::run(&g, a),
+        Command::Resume(a) => commands::resume::run(&g, a),
+        Command::Run(a) => commands::run::run(&g, a),
+        Command::Spec(a) => commands::spec::run(&g, a),
+        Command::Start(a) => commands::start::run(&g, a),
+        Command::State(a) => commands::state::run(&g, a),
+        Command::Update(a) => commands::update::run(&g, a),
+        Command::Features(a) => commands::features::run(&g, a),
+        Command::Init(a) => commands::init::run(&g, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = e.message();
+            tracing::error!("{msg}");
+            // As runc: with --log, the error also goes to stderr, plain.
+            if cli.log.is_some() {
+                eprintln!("{msg}");
+            }
+            1
+        }
+    }
+}

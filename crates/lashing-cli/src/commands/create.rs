@@ -1,0 +1,226 @@
+//! `lashing create <id>`: set a container up from a bundle and leave its init waiting for
+//! `start`. Also the shared part of `run`.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use lashing::config::CreateOpts;
+use lashing::{Config, Container, Process};
+
+use super::CmdResult;
+use crate::cli::Globals;
+use crate::error::CliError;
+
+/// The options shared by `create` and `run`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// path to the root of the bundle directory, defaults to the current directory
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end
+    /// of the console's pseudoterminal (not supported yet)
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the init
+    /// process (not supported yet)
+    #[arg(long, value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+    /// specify the file to write the process id to
+    #[arg(long, value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+    /// do not use pivot root to jail process inside rootfs. This should be used whenever the
+    /// rootfs is on top of a ramdisk
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// do not create a new session keyring for the container. This will cause the container to
+    /// inherit the calling processes session key
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+/// `lashing create` options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    create: CreateArgs,
+    /// the container id, unique on the host
+    #[arg(value_name = "container-id")]
+    id: String,
+}
+
+/// Runs `lashing create`.
+pub fn run(g: &Globals, a: &Args) -> CmdResult {
+    let (mut container, mut process) = prepare(g, &a.id, &a.create, true)?;
+    let res = container
+        .start(&mut process)
+        .map_err(CliError::from)
+        .and_then(|()| {
+            let pid = process.pid().unwrap_or(container.state().init_process_pid);
+            match &a.create.pid_file {
+                Some(p) => write_pid_file(p, pid),
+                None => Ok(()),
+            }
+        });
+    if let Err(e) = res {
+        cleanup(container);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// Loads the bundle's configuration, checks the flags against it, creates the container's state
+/// and returns the container with the init process to start (the configuration's process, with
+/// the caller's stdio and the preserved fds). `detach`: the runtime will not stay attached
+/// (`create`, `run -d`).
+pub fn prepare(
+    g: &Globals,
+    id: &str,
+    a: &CreateArgs,
+    detach: bool,
+) -> Result<(Container, Process), CliError> {
+    if g.systemd_cgroup {
+        return Err(CliError::Unsupported {
+            what: "the systemd cgroup driver (--systemd-cgroup)",
+        });
+    }
+    if a.pidfd_socket.is_some() {
+        return Err(CliError::Unsupported {
+            what: "--pidfd-socket",
+        });
+    }
+    let bundle =
+        std::path::absolute(&a.bundle).map_err(|e| CliError::io("resolve bundle", &a.bundle, e))?;
+    let opts = CreateOpts {
+        bundle,
+        no_pivot_root: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+    };
+    let config = Config::from_bundle(&opts)?;
+    check_terminal(config.process.terminal, detach, a.console_socket.is_some())?;
+    let extra_files = preserved_fds(a.preserve_fds)?;
+    let mut process = Process::from_config(&config.process);
+    process.extra_files = extra_files;
+    let container = Container::create(&g.root, id, config)?;
+    Ok((container, process))
+}
+
+/// runc's rules for `process.terminal` and `--console-socket`.
+fn check_terminal(terminal: bool, detach: bool, console_socket: bool) -> Result<(), CliError> {
+    if detach && terminal && !console_socket {
+        return Err(CliError::Refused(
+            "cannot allocate tty if lashing will detach without setting console socket".into(),
+        ));
+    }
+    if (!detach || !terminal) && console_socket {
+        return Err(CliError::Refused(
+            "cannot use console socket if lashing will not detach or allocate tty".into(),
+        ));
+    }
+    if console_socket {
+        return Err(CliError::Unsupported {
+            what: "--console-socket (a terminal for the container)",
+        });
+    }
+    if terminal {
+        return Err(CliError::Unsupported {
+            what: "a terminal for a container run in the foreground (process.terminal)",
+        });
+    }
+    Ok(())
+}
+
+/// Copies of the inherited fds 3 .. 3+n, for the container's fds 3 .. 3+n.
+fn preserved_fds(n: u32) -> Result<Vec<std::os::fd::OwnedFd>, CliError> {
+    let n = i32::try_from(n)
+        .map_err(|_| CliError::Refused(format!("--preserve-fds {n} is too large")))?;
+    (3..3i32.saturating_add(n))
+        .map(|fd| {
+            crate::sys::dup_inherited_fd(fd, 3 + n)
+                .map_err(|e| CliError::io("preserve fd", format!("{fd}"), e))
+        })
+        .collect()
+}
+
+/// Removes whatever a failed create left (kills the init if it runs), logging a failure to do so.
+pub fn cleanup(container: Container) {
+    if let Err(e) = container.force_destroy() {
+        tracing::warn!("{}", crate::error::chain(&e));
+    }
+}
+
+/// Writes `pid` (no newline, as runc) to `path` atomically: into `.<name>` beside it, then renamed.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), CliError> {
+    let path = std::path::absolute(path).map_err(|e| CliError::io("resolve pid file", path, e))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| CliError::io("write pid file", &path, std::io::ErrorKind::InvalidInput))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    let tmp = path.with_file_name(tmp_name);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o666)
+            .open(&tmp)?;
+        write!(f, "{pid}")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::io("write pid file", &path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_rules_match_runc() {
+        assert!(check_terminal(false, true, false).is_ok());
+        assert!(check_terminal(false, false, false).is_ok());
+        let e = check_terminal(true, true, false).unwrap_err().message();
+        assert!(
+            e.starts_with("cannot allocate tty if lashing will detach"),
+            "{e}"
+        );
+        let e = check_terminal(false, true, true).unwrap_err().message();
+        assert!(e.starts_with("cannot use console socket"), "{e}");
+        let e = check_terminal(true, false, true).unwrap_err().message();
+        assert!(e.starts_with("cannot use console socket"), "{e}");
+        assert!(matches!(
+            check_terminal(true, true, true),
+            Err(CliError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            check_terminal(true, false, false),
+            Err(CliError::Unsupported { .. })
+        ));
+    }
+
+    #[test]
+    fn pid_file_is_written_whole_without_newline() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("pid");
+        std::fs::write(&p, "old contents that are longer").unwrap();
+        write_pid_file(&p, 4242).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "4242");
+        assert!(!d.path().join(".pid").exists());
+        let e = write_pid_file(&d.path().join("nodir/pid"), 1)
+            .unwrap_err()
+            .message();
+        assert!(e.starts_with("write pid file "), "{e}");
+    }
+
+    #[test]
+    fn preserving_zero_fds_gives_none() {
+        assert!(preserved_fds(0).unwrap().is_empty());
+    }
+}

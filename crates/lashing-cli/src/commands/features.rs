@@ -1,0 +1,168 @@
+//! `lashing features`: what this runtime supports, as runc's `features` JSON (runtime-spec
+//! `features.Features`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use lashing::config::{ALL_CAPS, HookKind, NamespaceType};
+use serde::Serialize;
+
+use super::CmdResult;
+use crate::cli::Globals;
+use crate::error::CliError;
+
+/// `lashing features` options (none).
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// The features document (field order as runc prints it).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Features {
+    oci_version_min: String,
+    oci_version_max: String,
+    hooks: Vec<String>,
+    mount_options: Vec<String>,
+    linux: Linux,
+    annotations: BTreeMap<String, String>,
+}
+
+/// The `linux` section.
+#[derive(Debug, Serialize)]
+struct Linux {
+    namespaces: Vec<String>,
+    capabilities: Vec<String>,
+    cgroup: Cgroup,
+    seccomp: Enabled,
+    apparmor: Enabled,
+    selinux: Enabled,
+}
+
+/// Which cgroup setups are supported.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Cgroup {
+    v1: bool,
+    v2: bool,
+    systemd: bool,
+    systemd_user: bool,
+}
+
+/// `{"enabled": bool}`.
+#[derive(Debug, Serialize)]
+struct Enabled {
+    enabled: bool,
+}
+
+/// The hook kinds in the order of the runtime spec.
+const HOOKS: [HookKind; 6] = [
+    HookKind::Prestart,
+    HookKind::CreateRuntime,
+    HookKind::CreateContainer,
+    HookKind::StartContainer,
+    HookKind::Poststart,
+    HookKind::Poststop,
+];
+
+/// Builds the features document from the library's tables.
+pub fn features() -> Features {
+    let spec = lashing::config::example_spec_json();
+    let max = spec
+        .get("ociVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or("1.2.0")
+        .to_string();
+    let hooks = HOOKS
+        .iter()
+        .filter_map(|h| {
+            serde_json::to_value(h)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+        })
+        .collect();
+    let mut namespaces: Vec<String> = NamespaceType::ALL
+        .iter()
+        .map(|n| n.oci_name().to_string())
+        .collect();
+    namespaces.sort();
+    let mount_options = lashing::config::mount_opts::known_mount_options()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let annotations = BTreeMap::from([(
+        "io.github.lashing.version".to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    )]);
+    Features {
+        oci_version_min: "1.0.0".into(),
+        oci_version_max: max,
+        hooks,
+        mount_options,
+        linux: Linux {
+            namespaces,
+            capabilities: ALL_CAPS.iter().map(|c| c.to_string()).collect(),
+            cgroup: Cgroup {
+                v1: true,
+                v2: true,
+                systemd: false,
+                systemd_user: false,
+            },
+            seccomp: Enabled { enabled: false },
+            apparmor: Enabled { enabled: false },
+            selinux: Enabled { enabled: false },
+        },
+        annotations,
+    }
+}
+
+/// Runs `lashing features`: the document indented with 4 spaces and a final newline, as runc.
+pub fn run(_g: &Globals, _a: &Args) -> CmdResult {
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut buf,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    features()
+        .serialize(&mut ser)
+        .map_err(|source| CliError::Json {
+            what: "features",
+            source,
+        })?;
+    buf.push(b'\n');
+    let mut out = std::io::stdout().lock();
+    out.write_all(&buf)
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::sys("write to stdout", e))?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_are_the_spec_names() {
+        assert_eq!(
+            features().hooks,
+            [
+                "prestart",
+                "createRuntime",
+                "createContainer",
+                "startContainer",
+                "poststart",
+                "poststop"
+            ]
+        );
+    }
+
+    #[test]
+    fn namespaces_sorted_and_complete() {
+        let f = features();
+        let mut sorted = f.linux.namespaces.clone();
+        sorted.sort();
+        assert_eq!(f.linux.namespaces, sorted);
+        for n in ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"] {
+            assert!(f.linux.namespaces.iter().any(|x| x == n), "{n}");
+        }
+    }
+}

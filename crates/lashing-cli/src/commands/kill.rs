@@ -1,0 +1,34 @@
+//! `lashing kill <id> [signal]`: send a signal to the container's init (or, with `--all`, to
+//! every process of the container).
+
+use lashing::{Container, Status};
+
+use super::CmdResult;
+use crate::cli::Globals;
+use crate::error::CliError;
+use crate::signals::parse_signal;
+
+/// `lashing kill` options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// send the specified signal to all processes inside the container
+    #[arg(short, long)]
+    all: bool,
+    /// the container id
+    #[arg(value_name = "container-id")]
+    id: String,
+    /// the signal: a number, or a name with or without the SIG prefix
+    #[arg(value_name = "signal", default_value = "SIGTERM")]
+    signal: String,
+}
+
+/// Runs `lashing kill`.
+pub fn run(g: &Globals, a: &Args) -> CmdResult {
+    let container = Container::load(&g.root, &a.id)?;
+    let sig = parse_signal(&a.signal).ok_or_else(|| CliError::UnknownSignal(a.signal.clone()))?;
+    if container.status() == Status::Stopped {
+        return Err(CliError::Refused("container not running".into()));
+    }
+    container.signal(sig, a.all)?;
+    Ok(0)
+}

@@ -1,0 +1,137 @@
+//! The CLI's error type and how an error becomes the one-line message runc would print.
+
+use std::path::PathBuf;
+
+/// Why a `lashing` command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The library refused or failed.
+    #[error(transparent)]
+    Lashing(#[from] lashing::Error),
+    /// The configuration in the bundle could not be loaded.
+    #[error(transparent)]
+    Config(#[from] lashing::config::ConfigError),
+    /// A feature that lashing does not implement yet.
+    #[error("{what} is not supported yet")]
+    Unsupported {
+        /// The command, flag or setting.
+        what: &'static str,
+    },
+    /// A request that is refused as runc refuses it (the message is runc's text).
+    #[error("{0}")]
+    Refused(String),
+    /// A signal name or number that is not known.
+    #[error("unknown signal {0:?}")]
+    UnknownSignal(String),
+    /// A file operation of the CLI itself failed.
+    #[error("{op} {path}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A system call of the CLI failed.
+    #[error("{op}")]
+    Sys {
+        /// What was being done.
+        op: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Output could not be serialized.
+    #[error("serialize {what}")]
+    Json {
+        /// What was serialized.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl CliError {
+    /// An [`CliError::Io`] error.
+    pub fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: impl Into<std::io::Error>,
+    ) -> CliError {
+        CliError::Io {
+            op,
+            path: path.into(),
+            source: source.into(),
+        }
+    }
+
+    /// An [`CliError::Sys`] error.
+    pub fn sys(op: &'static str, source: impl Into<std::io::Error>) -> CliError {
+        CliError::Sys {
+            op,
+            source: source.into(),
+        }
+    }
+
+    /// The message printed for this error: runc's text for the errors that tools match on
+    /// (`container does not exist`, ...), otherwise the error and its whole cause chain joined
+    /// with `": "`.
+    pub fn message(&self) -> String {
+        match self {
+            CliError::Lashing(lashing::Error::NotExist(_)) => {
+                "container does not exist".to_string()
+            }
+            CliError::Lashing(lashing::Error::Exists(_)) => {
+                "container with given ID already exists".to_string()
+            }
+            _ => chain(self),
+        }
+    }
+}
+
+/// `err: cause: cause...`; a cause whose text already ends the message (an error that prints
+/// its source itself) is not repeated.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut msg = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let t = e.to_string();
+        if !t.is_empty() && !msg.ends_with(&t) {
+            msg.push_str(": ");
+            msg.push_str(&t);
+        }
+        cur = e.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_exist_uses_runc_text() {
+        let e = CliError::from(lashing::Error::NotExist("x".into()));
+        assert_eq!(e.message(), "container does not exist");
+        let e = CliError::from(lashing::Error::Exists("x".into()));
+        assert_eq!(e.message(), "container with given ID already exists");
+    }
+
+    #[test]
+    fn chain_joins_causes_once() {
+        let e = CliError::io(
+            "write pid file",
+            "/x/y",
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        assert_eq!(
+            e.message(),
+            "write pid file /x/y: No such file or directory (os error 2)"
+        );
+        let e = CliError::Unsupported { what: "pause" };
+        assert_eq!(e.message(), "pause is not supported yet");
+    }
+}

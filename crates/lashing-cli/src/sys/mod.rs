@@ -1,0 +1,148 @@
+//! The CLI's raw system calls: the only module of the crate with `unsafe`.
+//!
+//! - [`SignalPipe`]: a self-pipe signal handler (`sigaction` + a non-blocking pipe), used by
+//!   `lashing run` to forward signals to the container and to learn when children exit, without a
+//!   thread and without blocking signals (a blocked mask would be inherited by the container).
+//! - [`dup_inherited_fd`]: takes a copy of a file descriptor inherited from the caller
+//!   (`--preserve-fds`).
+
+use std::io;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::pipe::PipeFlags;
+
+/// The write end of the current [`SignalPipe`] (-1 when none), read by the signal handler.
+static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// The signal handler: writes the signal number as one byte into the self-pipe. Only
+/// async-signal-safe calls; errno is preserved for the interrupted code.
+extern "C" fn on_signal(sig: libc::c_int) {
+    let fd = WRITE_FD.load(Ordering::Relaxed);
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: __errno_location returns the calling thread's errno slot, always valid.
+    let errno = unsafe { *libc::__errno_location() };
+    let byte = sig as u8;
+    // SAFETY: write(2) of one byte from a live stack variable to an fd we own; a full pipe gives
+    // EAGAIN (the pipe is non-blocking) and the byte is dropped, which the reader tolerates.
+    unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Signals caught through a self-pipe: each delivered signal becomes one byte to read.
+///
+/// The handlers stay installed for the life of the process (dropping the pipe detaches them from
+/// it). A child started with `fork`/`clone` inherits the handlers until it `exec`s, when the
+/// kernel resets them to the default action.
+#[derive(Debug)]
+pub struct SignalPipe {
+    read: OwnedFd,
+    _write: OwnedFd,
+}
+
+impl SignalPipe {
+    /// Creates the pipe and installs the handler (with `SA_RESTART`) for every signal of `signals`.
+    pub fn install(signals: &[i32]) -> io::Result<SignalPipe> {
+        let (read, write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
+        WRITE_FD.store(std::os::fd::AsRawFd::as_raw_fd(&write), Ordering::SeqCst);
+        for &sig in signals {
+            // SAFETY: an all-zero sigaction is a valid value (empty mask, no flags) that is
+            // filled in below.
+            let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+            sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESTART;
+            // SAFETY: sa_mask is a valid sigset_t owned by `sa`.
+            unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+            // SAFETY: installs a handler that only does async-signal-safe work; the old action
+            // is not needed.
+            let r = unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) };
+            if r != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(SignalPipe {
+            read,
+            _write: write,
+        })
+    }
+
+    /// Waits up to `timeout` for signals and returns those caught (possibly none).
+    pub fn wait(&self, timeout: Duration) -> io::Result<Vec<i32>> {
+        let ts = Timespec {
+            tv_sec: timeout.as_secs() as i64,
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(&self.read, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut buf = [0u8; 64];
+        match rustix::io::read(self.read.as_fd(), &mut buf) {
+            Ok(n) => Ok(buf[..n].iter().map(|&b| i32::from(b)).collect()),
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Drop for SignalPipe {
+    fn drop(&mut self) {
+        WRITE_FD.store(-1, Ordering::SeqCst);
+    }
+}
+
+/// Returns a new close-on-exec copy (numbered above `min`) of the inherited descriptor `fd`,
+/// which stays open and untouched; `EBADF` if `fd` is not open.
+pub fn dup_inherited_fd(fd: RawFd, min: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table; an fd that is not open gives EBADF.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `new` is a descriptor that fcntl just created for us and that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dup_of_closed_fd_is_ebadf() {
+        let err = dup_inherited_fd(987_654, 3).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+    }
+
+    #[test]
+    fn dup_of_open_fd_is_a_new_cloexec_fd() {
+        let f = std::fs::File::open("/proc/self/stat").unwrap();
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&f);
+        let d = dup_inherited_fd(raw, 100).unwrap();
+        let draw = std::os::fd::AsRawFd::as_raw_fd(&d);
+        assert!(draw >= 100);
+        let flags = rustix::io::fcntl_getfd(&d).unwrap();
+        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+    }
+
+    #[test]
+    fn caught_signal_comes_out_of_the_pipe() {
+        let pipe = SignalPipe::install(&[libc::SIGUSR2]).unwrap();
+        rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::USR2)
+            .unwrap();
+        let mut got = Vec::new();
+        for _ in 0..50 {
+            got.extend(pipe.wait(Duration::from_millis(20)).unwrap());
+            if !got.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(got, vec![libc::SIGUSR2]);
+        assert!(pipe.wait(Duration::from_millis(1)).unwrap().is_empty());
+    }
+}
