@@ -17,6 +17,7 @@
 //! # Ok::<(), lashing_cgroups::Error>(())
 //! ```
 
+pub mod devices;
 mod error;
 mod freezer;
 mod fs;

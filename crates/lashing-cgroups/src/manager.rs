@@ -332,6 +332,23 @@ impl Manager {
         set::set_v1(&dirs, r)
     }
 
+    /// Applies OCI device rules (later rules win). cgroup v1 only for now: on a unified host
+    /// (which needs an eBPF program) this returns [`Error::Unsupported`].
+    pub fn set_devices(&self, rules: &[crate::resources::DeviceCgroup]) -> Result<()> {
+        let dirs = self.dirs()?;
+        match dirs
+            .iter()
+            .find(|d| !d.node.unified() && d.has_controller("devices"))
+        {
+            Some(d) => crate::devices::set_v1(&d.node, rules),
+            None => Err(Error::Unsupported {
+                resource: "devices".to_owned(),
+                reason: "no v1 devices hierarchy (cgroup v2 device filtering is not implemented)"
+                    .to_owned(),
+            }),
+        }
+    }
+
     /// Reads resource usage: whatever the host exposes for this cgroup.
     pub fn stats(&self) -> Result<Stats> {
         let dirs = self.dirs()?;

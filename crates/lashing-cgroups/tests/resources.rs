@@ -286,3 +286,43 @@ fn pids_limit_is_enforced_and_stats_report_it() {
     let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
     assert!(stderr.contains("fork"), "stderr: {stderr}");
 }
+
+#[test]
+fn v1_device_rules_are_enforced() {
+    if unified() {
+        let g = Guard::new("devices-v2");
+        assert!(matches!(
+            g.leaf.set_devices(&[]),
+            Err(Error::Unsupported { .. })
+        ));
+        return;
+    }
+    let mut g = Guard::new("devices");
+    let rules: Resources = res(r#"{"devices": [
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
+    ]}"#);
+    g.leaf.set_devices(&rules.devices).unwrap();
+    assert_eq!(g.read("devices", "devices.list"), "c 1:3 rwm");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("read go; echo hi > /dev/null && echo null-ok; head -c 1 /dev/zero >/dev/null || echo zero-denied")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    g.leaf.add_pid(child.id() as i32, false).unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout,
+        "null-ok\nzero-denied\n",
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    g.children.clear();
+}
