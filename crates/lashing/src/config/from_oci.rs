@@ -71,6 +71,9 @@ impl Config {
             source,
         })?;
         let spec = parse_spec(&path, &text)?;
+        if tracing::enabled!(tracing::Level::WARN) {
+            warn_unknown_fields(&text, &spec);
+        }
         Config::from_oci(&spec, opts)
     }
 
@@ -164,6 +167,53 @@ fn parse_spec(path: &Path, text: &str) -> Result<oci::Spec, ConfigError> {
         path: path.to_path_buf(),
         message: strip_position(&e),
     })
+}
+
+/// Warns about the fields of `text` that the OCI spec types do not know (and so dropped): a typo,
+/// or a field newer than lashing.
+fn warn_unknown_fields(text: &str, spec: &oci::Spec) {
+    let (Ok(original), Ok(parsed)) = (
+        serde_json::from_str::<serde_json::Value>(text),
+        serde_json::to_value(spec),
+    ) else {
+        return;
+    };
+    for field in unknown_fields(&original, &parsed) {
+        tracing::warn!("config.json: unknown field {field} ignored");
+    }
+}
+
+/// The keys of `original` (as dotted paths) that are missing from `parsed`; `null` values do not
+/// count.
+fn unknown_fields(original: &serde_json::Value, parsed: &serde_json::Value) -> Vec<String> {
+    fn walk(o: &serde_json::Value, p: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+        use serde_json::Value;
+        match (o, p) {
+            (Value::Object(o), Value::Object(p)) => {
+                for (k, v) in o {
+                    let here = if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at}.{k}")
+                    };
+                    match p.get(k) {
+                        Some(pv) => walk(v, pv, &here, out),
+                        None if !v.is_null() => out.push(here),
+                        None => {}
+                    }
+                }
+            }
+            (Value::Array(o), Value::Array(p)) => {
+                for (i, (ov, pv)) in o.iter().zip(p).enumerate() {
+                    walk(ov, pv, &format!("{at}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(original, parsed, "", &mut out);
+    out
 }
 
 fn parse_error(path: &Path, err: &serde_json::Error) -> ConfigError {
@@ -581,7 +631,30 @@ fn convert_devices(linux: Option<&oci::Linux>, c: &mut Config) -> Result<(), Con
             allow: true,
         });
     }
+    // The cgroup managers apply `resources.devices`: give them the same list as runc's
+    // `Resources.Devices` (the spec's rules, then the defaults).
+    if let Some(serde_json::Value::Object(res)) = &mut c.cgroup.resources {
+        let rules = c.cgroup.device_rules.iter().map(device_rule_json).collect();
+        res.insert("devices".into(), serde_json::Value::Array(rules));
+    }
     Ok(())
+}
+
+/// A device rule in the OCI `linux.resources.devices` form (no type/major/minor for wildcards).
+fn device_rule_json(r: &DeviceRule) -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    o.insert("allow".into(), r.allow.into());
+    if r.typ != 'a' {
+        o.insert("type".into(), r.typ.to_string().into());
+    }
+    if r.major >= 0 {
+        o.insert("major".into(), r.major.into());
+    }
+    if r.minor >= 0 {
+        o.insert("minor".into(), r.minor.into());
+    }
+    o.insert("access".into(), r.permissions.clone().into());
+    serde_json::Value::Object(o)
 }
 
 /// The serde name of an oci-spec enum (`SCMP_ACT_ERRNO`, `RLIMIT_NOFILE`, ...).
@@ -1300,6 +1373,24 @@ mod tests {
         let r = &c.cgroup.device_rules[1];
         assert_eq!((r.typ, r.major, r.minor, r.allow), ('c', 4, -1, true));
         assert_eq!(c.cgroup.device_rules.len(), 13);
+        // resources.devices carries the same rules, defaults included, in OCI form.
+        let devs = c.cgroup.resources.as_ref().unwrap()["devices"]
+            .as_array()
+            .unwrap();
+        assert_eq!(devs.len(), 13);
+        assert_eq!(devs[0], json!({"allow": false, "access": "rwm"}));
+        assert_eq!(
+            devs[1],
+            json!({"allow": true, "type": "c", "major": 4, "access": "rw"})
+        );
+        assert_eq!(devs[2], json!({"allow": true, "type": "c", "access": "m"}));
+        assert_eq!(
+            devs[12],
+            json!({"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"})
+        );
+        let back: oci::LinuxResources =
+            serde_json::from_value(c.cgroup.resources.clone().unwrap()).unwrap();
+        assert_eq!(back.devices().as_ref().unwrap().len(), 13);
 
         let mut v = example_spec_json();
         v["linux"].as_object_mut().unwrap().remove("resources");
@@ -1446,6 +1537,30 @@ mod tests {
         let c = convert(v).unwrap();
         assert!(c.process.args.is_empty());
         assert_eq!(c.process, ProcessConfig::default());
+    }
+
+    #[test]
+    fn unknown_fields_are_found() {
+        let mut v = example_spec_json();
+        v["linux"]["fancyNewThing"] = json!({"x": 1});
+        v["process"]["capabilities"]["bogus"] = json!(["CAP_KILL"]);
+        v["mounts"][0]["extra"] = json!(true);
+        v["domainname"] = Value::Null;
+        let spec: oci::Spec = serde_json::from_value(v.clone()).unwrap();
+        let mut found = unknown_fields(&v, &serde_json::to_value(&spec).unwrap());
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                "linux.fancyNewThing",
+                "mounts[0].extra",
+                "process.capabilities.bogus"
+            ]
+        );
+        let spec: oci::Spec = serde_json::from_value(example_spec_json()).unwrap();
+        assert!(
+            unknown_fields(&example_spec_json(), &serde_json::to_value(&spec).unwrap()).is_empty()
+        );
     }
 
     #[test]

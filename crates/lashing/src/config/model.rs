@@ -386,10 +386,13 @@ pub struct CgroupConfig {
     /// The cgroup path as given in `linux.cgroupsPath` (absolute, relative, or empty: then the
     /// container id under the caller's cgroup, as runc).
     pub path: String,
-    /// Resources (OCI `linux.resources` JSON), applied by the cgroup manager.
+    /// Resources (OCI `linux.resources` JSON), applied by the cgroup manager. `from_oci` replaces
+    /// its `devices` list by [`CgroupConfig::device_rules`] in OCI form (the spec's rules followed
+    /// by runc's default allow rules), as runc's `Resources.Devices`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
-    /// Device rules (the defaults plus the spec's), in order.
+    /// Device rules, in order: the spec's `linux.resources.devices`, then runc's default allow
+    /// rules (last, so that a leading "deny all" cannot remove them).
     #[serde(default)]
     pub device_rules: Vec<DeviceRule>,
 }
