@@ -1,0 +1,498 @@
+//! The mounts of the container (runc's `mountToRootfs`): every mount goes through an fd of its
+//! destination resolved inside the root; the new mount API first, `mount(2)` on
+//! `/proc/self/fd/N` as the fallback.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{CWD, FileType, OFlags};
+use rustix::mount::{
+    FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MountPropagationFlags, MoveMountFlags,
+    OpenTreeFlags,
+};
+
+use super::RootfsParams;
+use super::copy::copy_tree;
+use super::error::{Result, RootfsError};
+use super::inroot::{Root, fd_path, is_errno};
+use super::options::{
+    FsOption, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, ProcSource,
+    append_option, bind_attr, bind_needs_remount, check_proc_mount, clean_path, fs_options,
+    has_option, locked_retry_flags, ms_to_attr,
+};
+use crate::config::Mount;
+use crate::sys::mount::{AT_EMPTY_PATH, AT_RECURSIVE, MOUNT_ATTR_RDONLY, MountAttr, mount_setattr};
+
+/// What the mount code needs besides the mount itself.
+pub(crate) struct Ctx<'a> {
+    /// The container root.
+    pub root: &'a Root,
+    /// The caller's parameters.
+    pub params: &'a RootfsParams<'a>,
+    /// The SELinux mount label to add as `context=` (only when SELinux is enabled).
+    pub label: Option<&'a str>,
+}
+
+/// Attaches a detached mount (from `fsmount` or `open_tree`) onto the target fd.
+pub(crate) fn attach(mnt: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()> {
+    rustix::mount::move_mount(
+        mnt,
+        "",
+        target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(io::Error::from)
+}
+
+/// Clones the mount tree at `path` (host path, relative to `dir`) as a detached mount.
+pub(crate) fn clone_tree(dir: BorrowedFd<'_>, path: &Path, recursive: bool) -> io::Result<OwnedFd> {
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    if path.as_os_str().is_empty() {
+        flags |= OpenTreeFlags::AT_EMPTY_PATH;
+    }
+    rustix::mount::open_tree(dir, path, flags).map_err(io::Error::from)
+}
+
+/// A new, detached file system: `fsopen`, `fsconfig` (source, data options, superblock flags),
+/// `fsconfig_create`, `fsmount` with the per-mount attributes of `flags`.
+fn new_fs(fstype: &str, source: &str, data: &str, flags: u64) -> io::Result<OwnedFd> {
+    use rustix::mount::{fsconfig_create, fsconfig_set_flag, fsconfig_set_string};
+    let fs = rustix::mount::fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC)?;
+    if !source.is_empty() {
+        fsconfig_set_string(&fs, "source", source)?;
+    }
+    for opt in fs_options(data) {
+        match opt {
+            FsOption::Flag(k) => fsconfig_set_flag(&fs, k)?,
+            FsOption::Value(k, v) => fsconfig_set_string(&fs, k, v)?,
+        }
+    }
+    for (ms, key) in [
+        (libc::MS_SYNCHRONOUS, "sync"),
+        (libc::MS_DIRSYNC, "dirsync"),
+        (libc::MS_LAZYTIME, "lazytime"),
+    ] {
+        if flags & ms != 0 {
+            fsconfig_set_flag(&fs, key)?;
+        }
+    }
+    fsconfig_create(&fs)?;
+    let attr = MountAttrFlags::from_bits_retain(ms_to_attr(flags) as u32);
+    Ok(rustix::mount::fsmount(
+        &fs,
+        FsMountFlags::FSMOUNT_CLOEXEC,
+        attr,
+    )?)
+}
+
+/// `mount(2)` through `/proc/self/fd/N` of the target (runc's `mountViaFds`).
+fn mount_legacy(
+    source: &str,
+    target: BorrowedFd<'_>,
+    fstype: &str,
+    flags: u64,
+    data: &str,
+) -> io::Result<()> {
+    let data = CString::new(data).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    rustix::mount::mount(
+        source,
+        fd_path(target),
+        fstype,
+        MountFlags::from_bits_retain(flags as u32),
+        (!data.as_bytes().is_empty()).then_some(data.as_c_str()),
+    )
+    .map_err(io::Error::from)
+}
+
+/// Mounts a new file system of type `fstype` onto the target fd: the new mount API, falling back
+/// to `mount(2)` through the fd when it fails (the error of the fallback is reported).
+pub(crate) fn mount_fs_at(
+    fstype: &str,
+    source: &str,
+    data: &str,
+    flags: u64,
+    target: BorrowedFd<'_>,
+) -> io::Result<()> {
+    match new_fs(fstype, source, data, flags).and_then(|m| attach(m.as_fd(), target)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            tracing::debug!("new mount API failed for {fstype} ({e}), falling back to mount(2)");
+            mount_legacy(source, target, fstype, flags, data)
+        }
+    }
+}
+
+/// Re-resolves `dest` after a mount and checks that it still is the same container path.
+fn reopen(root: &Root, dest: &Path, cpath: &Path, flags: OFlags) -> Result<OwnedFd> {
+    let fd = root
+        .open_at(dest, flags)
+        .map_err(|e| RootfsError::sys("reopen mount", dest.display(), e))?;
+    let now = root.mount_target("reopen mount", dest, fd.as_fd())?;
+    if now != cpath {
+        return Err(RootfsError::invalid(
+            "reopen mount",
+            dest.display(),
+            format!(
+                "resolved to {} after the mount, {} before",
+                now.display(),
+                cpath.display()
+            ),
+        ));
+    }
+    Ok(fd)
+}
+
+/// Applies the propagation flags of a mount to its (re-opened) destination.
+fn propagate(root: &Root, m: &Mount, dest: &Path, cpath: &Path) -> Result<()> {
+    if m.propagation_flags.is_empty() {
+        return Ok(());
+    }
+    let fd = reopen(root, dest, cpath, OFlags::PATH)?;
+    for &f in &m.propagation_flags {
+        rustix::mount::mount_change(
+            fd_path(fd.as_fd()),
+            MountPropagationFlags::from_bits_retain(f as u32),
+        )
+        .map_err(|e| RootfsError::sys("mount propagation", dest.display(), e))?;
+    }
+    Ok(())
+}
+
+/// Sets up one mount of the config.
+pub(crate) fn mount_entry(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
+    let dest = clean_path(&m.destination);
+    if m.id_mapping.is_some() {
+        return Err(RootfsError::invalid(
+            "mount",
+            dest.display(),
+            "idmapped mounts are not supported",
+        ));
+    }
+    if m.is_bind() {
+        return mount_bind(ctx, m, &dest);
+    }
+    match m.device.as_str() {
+        "proc" | "sysfs" => mount_proc_sys(ctx, m, &dest),
+        "tmpfs" => mount_tmpfs(ctx, m, &dest),
+        "cgroup" => mount_cgroup(ctx, m, &dest),
+        _ => mount_generic(ctx, m, &dest),
+    }
+}
+
+/// `proc` and `sysfs`: the destination must not exist or be a real directory (never a symlink,
+/// CVE-2023-27561/28642).
+fn mount_proc_sys(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
+    let root = ctx.root;
+    let target = match root.open_at(dest, OFlags::PATH | OFlags::NOFOLLOW) {
+        Ok(fd) => {
+            let st =
+                rustix::fs::fstat(&fd).map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+            if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+                return Err(RootfsError::invalid(
+                    "mount",
+                    dest.display(),
+                    format!(
+                        "{} must be mounted on a real directory (not a symlink or a file)",
+                        m.device
+                    ),
+                ));
+            }
+            fd
+        }
+        Err(e) if is_errno(&e, libc::ENOENT) => root.mkdir_all(dest, 0o755)?,
+        Err(e) => return Err(RootfsError::sys("mount", dest.display(), e)),
+    };
+    let cpath = root.mount_target("mount", dest, target.as_fd())?;
+    let src = if m.device == "proc" {
+        ProcSource::FreshProc
+    } else {
+        ProcSource::Other
+    };
+    proc_check(&cpath, src)?;
+    mount_fs_at(&m.device, &m.source, &m.data, m.flags, target.as_fd())
+        .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+    propagate(root, m, dest, &cpath)
+}
+
+fn proc_check(cpath: &Path, src: ProcSource) -> Result<()> {
+    check_proc_mount(cpath, src).map_err(|reason| RootfsError::ProcMount {
+        path: cpath.display().to_string(),
+        reason,
+    })
+}
+
+/// Opens (creating when missing) a directory mount point and checks it.
+fn dir_mountpoint(root: &Root, dest: &Path) -> Result<(OwnedFd, PathBuf)> {
+    let target = root.mkdir_all(dest, 0o755)?;
+    let cpath = root.mount_target("mount", dest, target.as_fd())?;
+    proc_check(&cpath, ProcSource::Other)?;
+    Ok((target, cpath))
+}
+
+/// Flags of the first mount: tmpfs and `/dev` are mounted read-write, and remounted read-only by
+/// `finalize_rootfs`.
+fn initial_flags(m: &Mount, dest: &Path) -> u64 {
+    if m.device == "tmpfs" || dest == Path::new("/dev") {
+        m.flags & !MS_RDONLY
+    } else {
+        m.flags
+    }
+}
+
+/// tmpfs: `mode=` of the existing directory unless given, the SELinux context, `tmpcopyup`.
+fn mount_tmpfs(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
+    let root = ctx.root;
+    let (target, cpath) = dir_mountpoint(root, dest)?;
+    let mut data = m.data.clone();
+    if !has_option(&data, "mode") {
+        let st =
+            rustix::fs::fstat(&target).map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+        data = append_option(&data, &format!("mode={:04o}", st.st_mode & 0o7777));
+    }
+    if let Some(label) = ctx.label {
+        data = append_option(&data, &format!("context=\"{label}\""));
+    }
+    let copy_src = if m.extensions & Mount::EXT_COPYUP != 0 {
+        Some(
+            root.open_at(dest, OFlags::RDONLY | OFlags::DIRECTORY)
+                .map_err(|e| RootfsError::sys("tmpcopyup", dest.display(), e))?,
+        )
+    } else {
+        None
+    };
+    let source = if m.source.is_empty() {
+        "tmpfs"
+    } else {
+        &m.source
+    };
+    mount_fs_at(
+        "tmpfs",
+        source,
+        &data,
+        initial_flags(m, dest),
+        target.as_fd(),
+    )
+    .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+    if let Some(src) = copy_src {
+        let dst = reopen(root, dest, &cpath, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        copy_tree(src.as_fd(), dst.as_fd())
+            .map_err(|e| RootfsError::sys("tmpcopyup", dest.display(), e))?;
+    }
+    propagate(root, m, dest, &cpath)
+}
+
+/// devpts, mqueue and any other file system.
+fn mount_generic(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
+    let root = ctx.root;
+    let (target, cpath) = dir_mountpoint(root, dest)?;
+    let mut data = m.data.clone();
+    if let (Some(label), "mqueue") = (ctx.label, m.device.as_str()) {
+        data = append_option(&data, &format!("context=\"{label}\""));
+    }
+    mount_fs_at(
+        &m.device,
+        &m.source,
+        &data,
+        initial_flags(m, dest),
+        target.as_fd(),
+    )
+    .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+    propagate(root, m, dest, &cpath)
+}
+
+/// Applies the flags of a bind mount to the detached clone, keeping locked flags of the source
+/// when the kernel refuses to clear them (EPERM in a user namespace).
+fn set_bind_flags(tree: BorrowedFd<'_>, m: &Mount, dest: &Path) -> Result<()> {
+    let err = |e: io::Error| RootfsError::sys("bind mount flags", dest.display(), e);
+    match mount_setattr(tree, c"", AT_EMPTY_PATH, &bind_attr(m.flags)) {
+        Ok(()) => Ok(()),
+        Err(e) if is_errno(&e, libc::EPERM) => {
+            let sv = rustix::fs::fstatvfs(tree).map_err(|e| err(e.into()))?;
+            let flags = locked_retry_flags(m.flags, m.cleared_flags, sv.f_flag.bits())
+                .map_err(|r| RootfsError::invalid("bind mount flags", dest.display(), r))?;
+            mount_setattr(tree, c"", AT_EMPTY_PATH, &bind_attr(flags)).map_err(err)
+        }
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// Bind mounts: `open_tree(OPEN_TREE_CLONE)` of the host source, `mount_setattr` for the flags
+/// and the recursive attributes, `move_mount` onto the destination fd.
+pub(crate) fn mount_bind(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
+    let root = ctx.root;
+    let recursive = m.flags & MS_REC != 0;
+    let tree = match clone_tree(CWD, Path::new(&m.source), recursive) {
+        Ok(t) => t,
+        Err(e) if is_errno(&e, libc::ENOSYS) => return mount_bind_legacy(ctx, m, dest),
+        Err(e) => return Err(RootfsError::sys("bind mount source", &m.source, e)),
+    };
+    let st = rustix::fs::fstat(&tree)
+        .map_err(|e| RootfsError::sys("bind mount source", &m.source, e))?;
+    let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+    let target = root.open_or_create(dest, is_dir)?;
+    let cpath = root.mount_target("mount", dest, target.as_fd())?;
+    let sfs = rustix::fs::fstatfs(&tree)
+        .map_err(|e| RootfsError::sys("bind mount source", &m.source, e))?;
+    let src_kind = if sfs.f_type == rustix::fs::PROC_SUPER_MAGIC {
+        if st.st_ino == 1 {
+            ProcSource::ProcRootBind
+        } else {
+            ProcSource::ProcSubBind
+        }
+    } else {
+        ProcSource::Other
+    };
+    proc_check(&cpath, src_kind)?;
+    if bind_needs_remount(m.flags) {
+        set_bind_flags(tree.as_fd(), m, dest)?;
+    }
+    if let Some(rec) = m.rec_attr {
+        let attr = MountAttr {
+            attr_set: rec.attr_set,
+            attr_clr: rec.attr_clr,
+            propagation: 0,
+        };
+        mount_setattr(tree.as_fd(), c"", AT_EMPTY_PATH | AT_RECURSIVE, &attr)
+            .map_err(|e| RootfsError::sys("bind mount recursive attributes", dest.display(), e))?;
+    }
+    attach(tree.as_fd(), target.as_fd())
+        .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+    propagate(root, m, dest, &cpath)
+}
+
+/// Bind mounts on kernels without `open_tree`: `mount(2)` through the fd, then a bind remount.
+fn mount_bind_legacy(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
+    let root = ctx.root;
+    let meta = std::fs::metadata(&m.source)
+        .map_err(|e| RootfsError::sys("bind mount source", &m.source, e))?;
+    let target = root.open_or_create(dest, meta.is_dir())?;
+    let cpath = root.mount_target("mount", dest, target.as_fd())?;
+    proc_check(&cpath, ProcSource::Other)?;
+    mount_legacy(
+        &m.source,
+        target.as_fd(),
+        "",
+        MS_BIND | (m.flags & MS_REC),
+        "",
+    )
+    .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+    if bind_needs_remount(m.flags) {
+        let fd = reopen(root, dest, &cpath, OFlags::PATH)?;
+        let remount =
+            |flags: u64| mount_legacy("", fd.as_fd(), "", flags | MS_BIND | libc::MS_REMOUNT, "");
+        match remount(m.flags & !MS_REC) {
+            Ok(()) => {}
+            Err(e) if is_errno(&e, libc::EPERM) => {
+                let sv = rustix::fs::statvfs(m.source.as_str())
+                    .map_err(|e| RootfsError::sys("bind mount source", &m.source, e))?;
+                let flags = locked_retry_flags(m.flags, m.cleared_flags, sv.f_flag.bits())
+                    .map_err(|r| RootfsError::invalid("bind mount flags", dest.display(), r))?;
+                remount(flags & !MS_REC)
+                    .map_err(|e| RootfsError::sys("bind mount flags", dest.display(), e))?;
+            }
+            Err(e) => return Err(RootfsError::sys("bind mount flags", dest.display(), e)),
+        }
+    }
+    propagate(root, m, dest, &cpath)
+}
+
+/// A bind mount entry derived from another mount (cgroup emulation).
+fn derived_bind(source: &Path, dest: PathBuf, m: &Mount) -> Mount {
+    Mount {
+        source: source.display().to_string(),
+        destination: dest,
+        device: "bind".into(),
+        flags: MS_BIND | MS_REC | (m.flags & !(MS_BIND | MS_REC)),
+        cleared_flags: m.cleared_flags,
+        propagation_flags: m.propagation_flags.clone(),
+        data: String::new(),
+        rec_attr: None,
+        extensions: 0,
+        id_mapping: None,
+    }
+}
+
+/// `cgroup`: on a v1/hybrid host a tmpfs with a bind of each hierarchy; on a v2 host a fresh
+/// `cgroup2` mount, falling back to a bind of the container's cgroup.
+fn mount_cgroup(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
+    let root = ctx.root;
+    let p = ctx.params;
+    if !p.cgroup_v1_sources.is_empty() {
+        let tmpfs = Mount {
+            source: "tmpfs".into(),
+            destination: dest.to_path_buf(),
+            device: "tmpfs".into(),
+            flags: MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            cleared_flags: 0,
+            propagation_flags: m.propagation_flags.clone(),
+            data: "mode=755".into(),
+            rec_attr: None,
+            extensions: 0,
+            id_mapping: None,
+        };
+        mount_tmpfs(ctx, &tmpfs, dest)?;
+        for src in p.cgroup_v1_sources {
+            let sub = dest.join(&src.name);
+            mount_bind(ctx, &derived_bind(&src.host_dir, sub.clone(), m), &sub)?;
+            if src.name.contains(',') {
+                let dir = root.mkdir_all(dest, 0o755)?;
+                for part in src.name.split(',').filter(|s| !s.is_empty()) {
+                    match rustix::fs::symlinkat(src.name.as_str(), &dir, part) {
+                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                        Err(e) => {
+                            return Err(RootfsError::sys(
+                                "cgroup symlink",
+                                dest.join(part).display(),
+                                e,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if m.flags & MS_RDONLY != 0 {
+            let fd = root
+                .open_path(dest)
+                .map_err(|e| RootfsError::sys("remount read-only", dest.display(), e))?;
+            let attr = MountAttr {
+                attr_set: MOUNT_ATTR_RDONLY,
+                ..MountAttr::default()
+            };
+            mount_setattr(fd.as_fd(), c"", AT_EMPTY_PATH, &attr)
+                .map_err(|e| RootfsError::sys("remount read-only", dest.display(), e))?;
+        }
+        return Ok(());
+    }
+    let (target, cpath) = dir_mountpoint(root, dest)?;
+    let source = if m.source.is_empty() {
+        "cgroup2"
+    } else {
+        &m.source
+    };
+    match mount_fs_at("cgroup2", source, &m.data, m.flags, target.as_fd()) {
+        Ok(()) => propagate(root, m, dest, &cpath),
+        Err(e) if is_errno(&e, libc::EPERM) || is_errno(&e, libc::EBUSY) => {
+            // As runc: with a cgroup namespace, emulate it by binding the container's cgroup;
+            // without one, bind the whole hierarchy.
+            let src = match (p.cgroup_ns, p.cgroup_v2_dir) {
+                (true, Some(dir)) => dir,
+                _ => Path::new("/sys/fs/cgroup"),
+            };
+            match mount_bind(ctx, &derived_bind(src, dest.to_path_buf(), m), dest) {
+                Err(e) if e.errno() == Some(libc::ENOENT) => {
+                    // CVE-2023-25809: never leave the host's cgroupfs writable; mask instead.
+                    mount_fs_at("tmpfs", "tmpfs", "", MS_RDONLY, target.as_fd())
+                        .map_err(|e| RootfsError::sys("mount", dest.display(), e))
+                }
+                r => r,
+            }
+        }
+        Err(e) => Err(RootfsError::sys("mount", dest.display(), e)),
+    }
+}

@@ -1,0 +1,568 @@
+//! Privileged tests of the whole rootfs setup. Each test re-runs itself (the test binary, with
+//! `--exact`) under `unshare --mount --pid --fork --propagation private` with the scratch
+//! directory in an environment variable: the child builds the container's file systems, pivots
+//! into them and checks the result from inside; the parent checks the child's exit status and an
+//! OK marker. All mounts live and die in the child's private mount namespace. Skipped (with a
+//! message) when not running as root.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::options::*;
+use super::{CgroupMountSource, RootfsError, RootfsParams};
+use crate::config::{Config, Device, Mount, Namespace, NamespaceType};
+
+const CHILD_ENV: &str = "LASHING_ROOTFS_TEST_DIR";
+const OK_MARK: &str = "LASHING-ROOTFS-CHILD-OK";
+
+fn child_dir() -> Option<PathBuf> {
+    std::env::var_os(CHILD_ENV).map(PathBuf::from)
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Runs the test `name` again inside new mount/pid/uts/ipc namespaces.
+fn run_child(name: &str, dir: &Path) {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("unshare")
+        .args([
+            "--mount",
+            "--uts",
+            "--ipc",
+            "--pid",
+            "--fork",
+            "--propagation",
+            "private",
+            "--",
+        ])
+        .arg(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir)
+        .output()
+        .expect("run unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains(&format!("{OK_MARK} {name}")),
+        "child {name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+}
+
+fn mnt(source: &str, dest: &str, device: &str, flags: u64, data: &str) -> Mount {
+    Mount {
+        source: source.into(),
+        destination: dest.into(),
+        device: device.into(),
+        flags,
+        cleared_flags: 0,
+        propagation_flags: vec![],
+        data: data.into(),
+        rec_attr: None,
+        extensions: 0,
+        id_mapping: None,
+    }
+}
+
+fn dev(path: &str, major: i64, minor: i64) -> Device {
+    Device {
+        path: path.into(),
+        typ: 'c',
+        major,
+        minor,
+        file_mode: 0o666,
+        uid: 0,
+        gid: 0,
+    }
+}
+
+fn base_config(rootfs: &Path) -> Config {
+    Config {
+        rootfs: rootfs.to_path_buf(),
+        namespaces: [
+            NamespaceType::Mount,
+            NamespaceType::Pid,
+            NamespaceType::Uts,
+            NamespaceType::Ipc,
+        ]
+        .into_iter()
+        .map(|typ| Namespace { typ, path: None })
+        .collect(),
+        ..Config::default()
+    }
+}
+
+fn params(config: &Config) -> RootfsParams<'_> {
+    RootfsParams {
+        config,
+        cgroup_v1_sources: &[],
+        cgroup_v2_dir: None,
+        cgroup_ns: false,
+    }
+}
+
+/// (mount point, fs type, per-mount options) of each line of mountinfo.
+fn mountinfo() -> Vec<(String, String, String)> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let pre: Vec<&str> = pre.split(' ').collect();
+            let fstype = post.split(' ').next()?.to_string();
+            Some((unescape_mountinfo(pre[4]), fstype, pre[5].to_string()))
+        })
+        .collect()
+}
+
+/// The last (top) mount at `mp`.
+fn top_mount(mi: &[(String, String, String)], mp: &str) -> (String, String) {
+    let m = mi
+        .iter()
+        .rev()
+        .find(|(p, _, _)| p == mp)
+        .unwrap_or_else(|| panic!("no mount at {mp}: {mi:#?}"));
+    (m.1.clone(), m.2.clone())
+}
+
+fn is_ro(opts: &str) -> bool {
+    opts.split(',').any(|o| o == "ro")
+}
+
+fn assert_erofs(path: &str) {
+    let e = std::fs::write(path, b"x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EROFS), "write {path}: {e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn full_setup_host(dir: &Path) {
+    let r = dir.join("rootfs");
+    for d in [
+        "etc",
+        "opt/copyup/sub",
+        "masked-dir",
+        "ro",
+        "data2",
+        "proc",
+        "sys",
+        "dev",
+    ] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    std::fs::write(r.join("etc/marker"), "rootfs-marker").unwrap();
+    std::fs::write(r.join("opt/copyup/a.txt"), "copied").unwrap();
+    std::fs::write(r.join("opt/copyup/sub/b.txt"), "deep").unwrap();
+    std::fs::write(r.join("masked-dir/secret"), "secret").unwrap();
+    std::fs::write(r.join("masked-file"), "secret").unwrap();
+    std::fs::write(r.join("ro/file"), "ro").unwrap();
+    symlink("/data2", r.join("datalink")).unwrap();
+    std::fs::create_dir_all(dir.join("hostsrc")).unwrap();
+    std::fs::write(dir.join("hostsrc/hello.txt"), "hello").unwrap();
+    std::fs::write(dir.join("hostfile.txt"), "host file").unwrap();
+    for cg in ["cg/cpu", "cg/systemd"] {
+        std::fs::create_dir_all(dir.join(cg)).unwrap();
+    }
+    std::fs::write(dir.join("cg/cpu/cpu.shares"), "1024").unwrap();
+}
+
+fn full_setup_child(dir: &Path) {
+    let nosuid_noexec_nodev = MS_NOSUID | MS_NOEXEC | MS_NODEV;
+    let mut config = base_config(&dir.join("rootfs"));
+    let mut copyup = mnt("tmpfs", "/opt/copyup", "tmpfs", 0, "");
+    copyup.extensions = Mount::EXT_COPYUP;
+    config.mounts = vec![
+        mnt("proc", "/proc", "proc", nosuid_noexec_nodev, ""),
+        mnt(
+            "tmpfs",
+            "/dev",
+            "tmpfs",
+            MS_NOSUID | MS_STRICTATIME,
+            "mode=755,size=65536k",
+        ),
+        mnt(
+            "devpts",
+            "/dev/pts",
+            "devpts",
+            MS_NOSUID | MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620",
+        ),
+        mnt(
+            "shm",
+            "/dev/shm",
+            "tmpfs",
+            nosuid_noexec_nodev,
+            "mode=1777,size=65536k",
+        ),
+        mnt("mqueue", "/dev/mqueue", "mqueue", nosuid_noexec_nodev, ""),
+        mnt(
+            "sysfs",
+            "/sys",
+            "sysfs",
+            nosuid_noexec_nodev | MS_RDONLY,
+            "",
+        ),
+        mnt(
+            "cgroup",
+            "/sys/fs/cgroup",
+            "cgroup",
+            nosuid_noexec_nodev | MS_RELATIME | MS_RDONLY,
+            "",
+        ),
+        mnt(
+            dir.join("hostsrc").to_str().unwrap(),
+            "/data",
+            "bind",
+            MS_BIND | MS_REC | MS_RDONLY,
+            "",
+        ),
+        mnt(
+            dir.join("hostsrc").to_str().unwrap(),
+            "/datalink",
+            "bind",
+            MS_BIND | MS_REC,
+            "",
+        ),
+        mnt(
+            dir.join("hostfile.txt").to_str().unwrap(),
+            "/etc/hostfile",
+            "bind",
+            MS_BIND,
+            "",
+        ),
+        copyup,
+        mnt("tmpfs", "/rotmp", "tmpfs", MS_RDONLY, ""),
+    ];
+    config.devices = vec![
+        dev("/dev/null", 1, 3),
+        dev("/dev/zero", 1, 5),
+        dev("/dev/full", 1, 7),
+        dev("/dev/urandom", 1, 9),
+        dev("/dev/tty", 5, 0),
+        dev("/dev/ptmx", 5, 2),
+    ];
+    config.masked_paths = [
+        "/masked-file",
+        "/masked-dir",
+        "/proc/version",
+        "/proc/kcore",
+        "/nonexistent",
+        "/masked-dir",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    config.readonly_paths = ["/ro", "/proc/sys", "/missing"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    config.hostname = Some("rootfs-test".into());
+    config.domainname = Some("lashing.test".into());
+    let cg = [
+        CgroupMountSource {
+            name: "cpu,cpuacct".into(),
+            host_dir: dir.join("cg/cpu"),
+        },
+        CgroupMountSource {
+            name: "systemd".into(),
+            host_dir: dir.join("cg/systemd"),
+        },
+    ];
+    let p = RootfsParams {
+        config: &config,
+        cgroup_v1_sources: &cg,
+        cgroup_v2_dir: None,
+        cgroup_ns: false,
+    };
+    let canonical_rootfs = std::fs::canonicalize(dir.join("rootfs")).unwrap();
+    let mut hook_cwd = None;
+    super::prepare_rootfs(&p, &mut || {
+        hook_cwd = Some(std::env::current_dir().unwrap());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        hook_cwd.unwrap(),
+        canonical_rootfs,
+        "before_pivot runs with the cwd at the rootfs"
+    );
+    super::set_hostname(&config).unwrap();
+    super::finalize_rootfs(&config).unwrap();
+    // Sysctls after finalize (/proc/sys is read-only by now): must go through a private procfs.
+    let mut sc = config.clone();
+    sc.sysctl = BTreeMap::from([("kernel.hostname".to_string(), "from-sysctl".to_string())]);
+    super::write_sysctls(&sc).unwrap();
+
+    // We are inside the new root.
+    assert_eq!(std::env::current_dir().unwrap(), Path::new("/"));
+    assert_eq!(
+        std::fs::read_to_string("/etc/marker").unwrap(),
+        "rootfs-marker"
+    );
+    assert!(
+        !dir.exists() || dir == Path::new("/"),
+        "host scratch dir visible after pivot"
+    );
+    let mi = mountinfo();
+    let host_prefix = dir.to_str().unwrap();
+    assert!(
+        !mi.iter().any(|(p, _, _)| p.starts_with(host_prefix)),
+        "old root still attached: {mi:#?}"
+    );
+    assert_eq!(top_mount(&mi, "/proc").0, "proc");
+    let (t, o) = top_mount(&mi, "/dev");
+    assert_eq!(t, "tmpfs");
+    assert!(o.contains("nosuid") && !is_ro(&o), "{o}");
+    assert_eq!(top_mount(&mi, "/dev/pts").0, "devpts");
+    assert_eq!(top_mount(&mi, "/dev/shm").0, "tmpfs");
+    assert_eq!(top_mount(&mi, "/dev/mqueue").0, "mqueue");
+    let (t, o) = top_mount(&mi, "/sys");
+    assert!(t == "sysfs" && is_ro(&o), "{t} {o}");
+    let (t, o) = top_mount(&mi, "/sys/fs/cgroup");
+    assert!(t == "tmpfs" && is_ro(&o), "{t} {o}");
+    let (_, o) = top_mount(&mi, "/sys/fs/cgroup/cpu,cpuacct");
+    assert!(is_ro(&o), "{o}");
+    assert_eq!(
+        std::fs::read_to_string("/sys/fs/cgroup/cpu/cpu.shares").unwrap(),
+        "1024"
+    );
+    assert_eq!(
+        std::fs::read_link("/sys/fs/cgroup/cpuacct").unwrap(),
+        Path::new("cpu,cpuacct")
+    );
+    assert!(Path::new("/sys/fs/cgroup/systemd").is_dir());
+    // Bind mounts.
+    assert_eq!(std::fs::read_to_string("/data/hello.txt").unwrap(), "hello");
+    assert!(is_ro(&top_mount(&mi, "/data").1));
+    assert_erofs("/data/new");
+    assert_eq!(
+        std::fs::read_to_string("/data2/hello.txt").unwrap(),
+        "hello"
+    );
+    assert!(!is_ro(&top_mount(&mi, "/data2").1));
+    assert_eq!(
+        std::fs::read_to_string("/etc/hostfile").unwrap(),
+        "host file"
+    );
+    // tmpfs: copyup, ro remount.
+    assert_eq!(top_mount(&mi, "/opt/copyup").0, "tmpfs");
+    assert_eq!(
+        std::fs::read_to_string("/opt/copyup/a.txt").unwrap(),
+        "copied"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/opt/copyup/sub/b.txt").unwrap(),
+        "deep"
+    );
+    let (t, o) = top_mount(&mi, "/rotmp");
+    assert!(t == "tmpfs" && is_ro(&o), "{t} {o}");
+    assert_erofs("/rotmp/x");
+    // Devices and links.
+    let null = std::fs::metadata("/dev/null").unwrap();
+    assert!(null.file_type().is_char_device());
+    assert_eq!(
+        (
+            rustix::fs::major(null.rdev()),
+            rustix::fs::minor(null.rdev())
+        ),
+        (1, 3)
+    );
+    assert_eq!(null.permissions().mode() & 0o777, 0o666);
+    std::fs::write("/dev/null", b"discarded").unwrap();
+    assert_eq!(
+        std::fs::read_link("/dev/ptmx").unwrap(),
+        Path::new("pts/ptmx")
+    );
+    assert_eq!(
+        std::fs::read_link("/dev/fd").unwrap(),
+        Path::new("/proc/self/fd")
+    );
+    assert_eq!(
+        std::fs::read_link("/dev/stderr").unwrap(),
+        Path::new("/proc/self/fd/2")
+    );
+    assert!(Path::new("/dev/pts/ptmx").exists());
+    // Masks and read-only paths.
+    assert_eq!(std::fs::read_to_string("/masked-file").unwrap(), "");
+    assert_eq!(std::fs::read_dir("/masked-dir").unwrap().count(), 0);
+    assert_erofs("/masked-dir/x");
+    assert_eq!(std::fs::read("/proc/version").unwrap().len(), 0);
+    assert_erofs("/ro/file");
+    assert!(is_ro(&top_mount(&mi, "/proc/sys").1));
+    assert!(is_ro(&top_mount(&mi, "/ro").1));
+    // Hostname: set_hostname, then overwritten by the sysctl.
+    let u = rustix::system::uname();
+    assert_eq!(u.nodename().to_str().unwrap(), "from-sysctl");
+    assert_eq!(u.domainname().to_str().unwrap(), "lashing.test");
+}
+
+#[test]
+fn full_container_setup() {
+    const NAME: &str = "rootfs::tests::full_container_setup";
+    if let Some(dir) = child_dir() {
+        full_setup_child(&dir);
+        println!("{OK_MARK} {NAME}");
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    full_setup_host(tmp.path());
+    run_child(NAME, tmp.path());
+    // Nothing leaked to the host side: the device nodes were made in the container's tmpfs.
+    assert!(!tmp.path().join("rootfs/dev/null").exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn proc_on_a_symlink_is_refused() {
+    const NAME: &str = "rootfs::tests::proc_on_a_symlink_is_refused";
+    if let Some(dir) = child_dir() {
+        let mut config = base_config(&dir.join("rootfs"));
+        config.mounts = vec![mnt("proc", "/proc", "proc", 0, "")];
+        let err = super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap_err();
+        assert!(matches!(err, RootfsError::Invalid { .. }), "{err:?}");
+        assert_eq!(err.step(), "mount");
+        assert_eq!(err.path().as_deref(), Some("/proc"));
+        // Nothing was mounted on the symlink's target.
+        assert!(
+            !mountinfo()
+                .iter()
+                .any(|(p, t, _)| t == "proc" && p.ends_with("/elsewhere"))
+        );
+        println!("{OK_MARK} {NAME}");
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("rootfs/elsewhere")).unwrap();
+    symlink("/elsewhere", tmp.path().join("rootfs/proc")).unwrap();
+    run_child(NAME, tmp.path());
+}
+
+#[test]
+fn mounts_inside_proc_are_refused() {
+    const NAME: &str = "rootfs::tests::mounts_inside_proc_are_refused";
+    if let Some(dir) = child_dir() {
+        let mut config = base_config(&dir.join("rootfs"));
+        config.mounts = vec![
+            mnt("proc", "/proc", "proc", 0, ""),
+            mnt("tmpfs", "/proc/sys", "tmpfs", 0, ""),
+        ];
+        let err = super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap_err();
+        assert!(matches!(err, RootfsError::ProcMount { .. }), "{err:?}");
+        assert_eq!(err.path().as_deref(), Some("/proc/sys"));
+        // A bind of something that is not a procfs root onto /proc is refused too.
+        let mut config = base_config(&dir.join("rootfs2"));
+        config.mounts = vec![mnt(dir.to_str().unwrap(), "/proc", "bind", MS_BIND, "")];
+        let err = super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap_err();
+        assert!(matches!(err, RootfsError::ProcMount { .. }), "{err:?}");
+        println!("{OK_MARK} {NAME}");
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("rootfs")).unwrap();
+    std::fs::create_dir_all(tmp.path().join("rootfs2")).unwrap();
+    run_child(NAME, tmp.path());
+}
+
+/// CVE-2026-41579 / CVE-2021-30465: `/dev` and a mount destination that are symlinks to host
+/// paths must never make the setup touch the host.
+#[test]
+fn symlinks_to_the_host_stay_inside_the_root() {
+    const NAME: &str = "rootfs::tests::symlinks_to_the_host_stay_inside_the_root";
+    if let Some(dir) = child_dir() {
+        let mut config = base_config(&dir.join("rootfs"));
+        config.mounts = vec![mnt(
+            dir.join("hostsrc").to_str().unwrap(),
+            "/escape",
+            "bind",
+            MS_BIND,
+            "",
+        )];
+        config.devices = vec![dev("/dev/null", 1, 3)];
+        let r = super::prepare_rootfs(&params(&config), &mut || Ok(()));
+        // Whatever the outcome, the host directories are untouched.
+        let outside = dir.join("outside");
+        assert!(
+            !outside.join("hello.txt").exists(),
+            "bind mount escaped: {r:?}"
+        );
+        assert!(
+            !mountinfo().iter().any(|(p, _, _)| Path::new(p) == outside),
+            "mount on the host path"
+        );
+        println!("{OK_MARK} {NAME} {r:?}");
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir_all(d.join("rootfs")).unwrap();
+    std::fs::create_dir_all(d.join("hostsrc")).unwrap();
+    std::fs::write(d.join("hostsrc/hello.txt"), "hello").unwrap();
+    std::fs::create_dir_all(d.join("outside")).unwrap();
+    std::fs::create_dir_all(d.join("hostdev")).unwrap();
+    std::fs::write(d.join("hostdev/ptmx"), "keep me").unwrap();
+    symlink(d.join("hostdev"), d.join("rootfs/dev")).unwrap();
+    symlink(d.join("outside"), d.join("rootfs/escape")).unwrap();
+    run_child(NAME, d);
+    assert_eq!(
+        std::fs::read_to_string(d.join("hostdev/ptmx")).unwrap(),
+        "keep me"
+    );
+    let entries: Vec<_> = std::fs::read_dir(d.join("hostdev")).unwrap().collect();
+    assert_eq!(
+        entries.len(),
+        1,
+        "files created in the host's dir: {entries:?}"
+    );
+    assert_eq!(std::fs::read_dir(d.join("outside")).unwrap().count(), 0);
+}
+
+#[test]
+fn no_pivot_root_moves_and_chroots() {
+    const NAME: &str = "rootfs::tests::no_pivot_root_moves_and_chroots";
+    if let Some(dir) = child_dir() {
+        let mut config = base_config(&dir.join("rootfs"));
+        config.no_pivot_root = true;
+        config.mounts = vec![mnt("proc", "/proc", "proc", 0, "")];
+        super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap();
+        assert_eq!(std::fs::read_to_string("/etc/marker").unwrap(), "no-pivot");
+        assert_eq!(std::env::current_dir().unwrap(), Path::new("/"));
+        // The only procfs left in our view is the container's.
+        let procs: Vec<_> = mountinfo()
+            .into_iter()
+            .filter(|(_, t, _)| t == "proc")
+            .map(|(p, _, _)| p)
+            .collect();
+        assert_eq!(procs, vec!["/proc".to_string()]);
+        println!("{OK_MARK} {NAME}");
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("rootfs/etc")).unwrap();
+    std::fs::write(tmp.path().join("rootfs/etc/marker"), "no-pivot").unwrap();
+    run_child(NAME, tmp.path());
+}
