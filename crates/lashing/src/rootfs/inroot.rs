@@ -90,8 +90,13 @@ impl Root {
     }
 
     /// Creates every missing directory of `path` inside the root, component by component, and
-    /// returns an `O_PATH` fd of the last one.
+    /// returns an `O_PATH` fd of the last one. A dangling symlink on the way gets its target
+    /// created (inside the root), as securejoin's `MkdirAll` does.
     pub(crate) fn mkdir_all(&self, path: &Path, mode: u32) -> Result<OwnedFd> {
+        self.mkdir_all_depth(path, mode, 0)
+    }
+
+    fn mkdir_all_depth(&self, path: &Path, mode: u32, depth: u32) -> Result<OwnedFd> {
         let shown = clean_path(path);
         let err = |e: io::Error| RootfsError::sys("mkdir", shown.display(), e);
         let dir_flags = OFlags::PATH | OFlags::DIRECTORY;
@@ -112,19 +117,38 @@ impl Root {
             }
             i += 1;
         }
-        for c in &comps[i..] {
+        for (j, c) in comps.iter().enumerate().skip(i) {
             match rustix::fs::mkdirat(&dir, *c, Mode::from_raw_mode(mode)) {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(err(e.into())),
             }
-            dir = openat2_retry(
+            match openat2_retry(
                 dir.as_fd(),
                 Path::new(c),
                 dir_flags | OFlags::NOFOLLOW,
                 Mode::empty(),
                 BENEATH_NOFOLLOW,
-            )
-            .map_err(err)?;
+            ) {
+                Ok(fd) => dir = fd,
+                Err(e) => {
+                    // Only a dangling symlink is followed; anything else is an error.
+                    let Ok(target) = rustix::fs::readlinkat(&dir, *c, Vec::new()) else {
+                        return Err(err(e));
+                    };
+                    if depth >= 40 {
+                        return Err(err(io::Error::from_raw_os_error(libc::ELOOP)));
+                    }
+                    let target = Path::new(OsStr::from_bytes(target.as_bytes()));
+                    let mut next = if target.is_absolute() {
+                        target.to_path_buf()
+                    } else {
+                        self.container_path("mkdir", &shown, dir.as_fd())?
+                            .join(target)
+                    };
+                    next.extend(&comps[j + 1..]);
+                    return self.mkdir_all_depth(&next, mode, depth + 1);
+                }
+            }
         }
         Ok(dir)
     }
