@@ -206,17 +206,21 @@ impl Container {
 
     /// Starts `process`. For the init process (`process.init`), sets the container up and returns
     /// once init waits on the exec fifo (status `created`); [`Container::exec`] then runs the user
-    /// process. Only one init may ever be started.
+    /// process. Only one init may ever be started. Another process (`init == false`) is run in the
+    /// created or running container at once, as `runc exec` does: it joins every namespace of the
+    /// init and the container's cgroup, and `start` returns once it has executed its program (a
+    /// missing program or a bad cwd is an error here, and the container is not disturbed).
     pub fn start(&mut self, process: &mut Process) -> Result<()> {
         if !process.init {
-            return Err(Error::io(
-                "start",
-                &self.dir,
-                std::io::Error::new(
-                    std::io::ErrorKind::Unsupported,
-                    "exec of additional processes is not supported yet",
-                ),
-            ));
+            let status = self.status();
+            if !matches!(status, Status::Created | Status::Running) {
+                return Err(Error::BadStatus {
+                    id: self.state.id.clone(),
+                    status,
+                    op: "exec a process in it",
+                });
+            }
+            return start::start_setns(self, process);
         }
         if self.state.init_process_pid != 0 {
             return Err(Error::BadStatus {

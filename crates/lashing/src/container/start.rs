@@ -91,7 +91,7 @@ pub(super) fn start_init(c: &mut Container, process: &mut Process) -> Result<()>
         return Err(e.into());
     }
     let mut child = None;
-    let r = start_inner(c, process, &fifo, &mut child);
+    let r = start_inner(c, process, Some(&fifo), &mut child);
     if r.is_err() {
         if let Some(mut ch) = child {
             ch.kill();
@@ -122,14 +122,50 @@ fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
     Ok(())
 }
 
+/// Starts one more process in a running container (`exec`): it joins every namespace of the init
+/// and the container's cgroup.
+pub(super) fn start_setns(c: &mut Container, process: &mut Process) -> Result<()> {
+    let mut child = None;
+    let r = start_inner(c, process, None, &mut child);
+    if r.is_err()
+        && let Some(mut ch) = child
+    {
+        ch.kill();
+    }
+    r
+}
+
+/// The namespaces an `exec` joins: every namespace type of the config, through the init's
+/// `/proc/<pid>/ns/*` (its own, new ones or joined ones alike).
+pub(crate) fn plan_exec(config: &Config, init_pid: i32) -> NsPlan {
+    let mut plan = NsPlan::default();
+    for typ in NamespaceType::ALL {
+        if config.has_namespace(typ) {
+            let path = PathBuf::from(format!("/proc/{init_pid}/ns/{}", typ.proc_name()));
+            plan.join.push((typ, path));
+        }
+    }
+    plan.fork =
+        config.has_namespace(NamespaceType::Pid) || config.has_namespace(NamespaceType::Time);
+    plan
+}
+
 fn start_inner(
     c: &mut Container,
     process: &mut Process,
-    fifo: &std::path::Path,
+    fifo: Option<&std::path::Path>,
     out: &mut Option<Child>,
 ) -> Result<()> {
     let config = &c.state.config;
-    let plan = plan_namespaces(config);
+    let kind = if fifo.is_some() {
+        InitKind::Standard
+    } else {
+        InitKind::Setns
+    };
+    let plan = match kind {
+        InitKind::Standard => plan_namespaces(config),
+        InitKind::Setns => plan_exec(config, c.state.init_process_pid),
+    };
     let exe = exe::protected_exe()?;
     let (parent_sock, child_sock) =
         channel::pair().map_err(|e| Error::io("create init socket", "socketpair", e))?;
@@ -194,10 +230,17 @@ fn start_inner(
             fds.push(fd.as_fd());
         }
     }
-    let fifo_fd = rustix::fs::open(fifo, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::io("open exec fifo", fifo, e))?;
-    layout.fifo = true;
-    fds.push(fifo_fd.as_fd());
+    let fifo_fd = match fifo {
+        Some(fifo) => Some(
+            rustix::fs::open(fifo, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| Error::io("open exec fifo", fifo, e))?,
+        ),
+        None => None,
+    };
+    if let Some(f) = &fifo_fd {
+        layout.fifo = true;
+        fds.push(f.as_fd());
+    }
     layout.preserved = process.extra_files.len();
     fds.extend(process.extra_files.iter().map(|f| f.as_fd()));
 
@@ -209,7 +252,7 @@ fn start_inner(
         .collect();
     let cgroup_v2 = c.cgroup.paths().get("").cloned();
     let payload = Payload {
-        kind: InitKind::Standard,
+        kind,
         id: c.state.id.clone(),
         process: process.merged(&config.process),
         config: config.clone(),
@@ -277,9 +320,7 @@ fn start_inner(
             }
             ToParent::Hooks => {
                 c.state.init_process_pid = child.pid;
-                if let Some(res) = &c.state.config.cgroup.resources {
-                    apply_resources(&c.cgroup, res)?;
-                }
+                apply_resources(&c.cgroup, &c.state.config)?;
                 hooks::run_creating(c, child.pid, HookKind::Prestart)?;
                 hooks::run_creating(c, child.pid, HookKind::CreateRuntime)?;
                 channel::send(&child.sock, &ToInit::HooksDone, &[])
@@ -294,6 +335,12 @@ fn start_inner(
                             e,
                         )
                     })?;
+                }
+                if kind == InitKind::Setns {
+                    channel::send(&child.sock, &ToInit::Run, &[])
+                        .map_err(|e| Error::io("write to", "lashing init", e))?;
+                    ready = true;
+                    continue;
                 }
                 let (_, start) = state::proc_stat(child.pid).ok_or_else(|| died(child))?;
                 let st = c.state_mut();
@@ -325,12 +372,27 @@ fn start_inner(
     Ok(())
 }
 
-/// Applies the `linux.resources` of the config to the container's cgroup.
-pub(crate) fn apply_resources(
-    cgroup: &lashing_cgroups::Manager,
-    res: &serde_json::Value,
-) -> Result<()> {
-    let _ = (cgroup, res);
+/// Applies the `linux.resources` of the config and its device rules to the container's cgroup.
+pub(crate) fn apply_resources(cgroup: &lashing_cgroups::Manager, config: &Config) -> Result<()> {
+    let res: lashing_cgroups::Resources = match &config.cgroup.resources {
+        Some(v) => {
+            serde_json::from_value(v.clone()).map_err(|e| crate::config::ConfigError::Invalid {
+                field: "linux.resources".into(),
+                reason: e.to_string(),
+            })?
+        }
+        None => lashing_cgroups::Resources::default(),
+    };
+    cgroup.set(&res)?;
+    if config.cgroup.resources.is_some() && !res.devices.is_empty() {
+        match cgroup.set_devices(&res.devices) {
+            Ok(()) => {}
+            Err(e @ lashing_cgroups::Error::Unsupported { .. }) => {
+                tracing::warn!("device rules not applied: {e}")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(())
 }
 

@@ -29,10 +29,9 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// returns; otherwise it returns at once.
 ///
 /// ```no_run
-/// fn main() {
-///     lashing::init();
-///     // ... the program's own work ...
-/// }
+/// // First thing in `main`:
+/// lashing::init();
+/// // ... the program's own work ...
 /// ```
 pub fn init() {
     let Some(fd) = std::env::var_os(INIT_PIPE_ENV) else {
@@ -212,11 +211,7 @@ impl Init {
         self.install_fds(&payload, fds)?;
         match payload.kind {
             InitKind::Standard => self.standard(*payload),
-            InitKind::Setns => Err(Fail::msg(
-                "exec",
-                None,
-                "exec into a running container is not supported yet",
-            )),
+            InitKind::Setns => self.setns(*payload),
         }
     }
 
@@ -333,6 +328,10 @@ impl Init {
 
     fn standard(&mut self, p: Payload) -> R<Never> {
         self.enter_namespaces(&p)?;
+        if p.config.new_namespace(NamespaceType::Network) {
+            crate::sys::net::loopback_up()
+                .map_err(|e| Fail::io("bring up", Some("lo".to_string()), e))?;
+        }
         sysp::setsid().map_err(|e| Fail::io("setsid", None, e))?;
         let config = &p.config;
         let proc = &p.process;
@@ -398,14 +397,7 @@ impl Init {
             .map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
         let program = find_program(proc)?;
         let env = process_env(proc)?;
-        let argv: Vec<CString> = proc
-            .args
-            .iter()
-            .map(|a| {
-                CString::new(a.as_bytes())
-                    .map_err(|_| Fail::msg("exec", Some(a.clone()), "argument contains NUL"))
-            })
-            .collect::<R<_>>()?;
+        let argv = c_args(proc)?;
 
         self.send(&ToParent::Ready)?;
         self.expect(|m| matches!(m, ToInit::Run), "Run")?;
@@ -430,6 +422,54 @@ impl Init {
         self.start_container_hooks(config, &p.id, &env)?;
         sysp::close_range(3 + self.preserved as u32, u32::MAX)
             .map_err(|e| Fail::io("close fds", None, e))?;
+        let e = sysp::execve(&program, &argv, &env);
+        Err(Fail::io("exec", Some(proc.args[0].clone()), e))
+    }
+
+    /// `exec`: join the running container and execute the process. The socket stays open (it is
+    /// `O_CLOEXEC`) until `execve`, so that an exec failure still reaches the caller.
+    fn setns(&mut self, p: Payload) -> R<Never> {
+        self.enter_namespaces(&p)?;
+        sysp::setsid().map_err(|e| Fail::io("setsid", None, e))?;
+        let config = &p.config;
+        let proc = &p.process;
+        if let Some(adj) = proc.oom_score_adj {
+            fs::write("/proc/self/oom_score_adj", adj.to_string())
+                .map_err(|e| Fail::io("write oom_score_adj", Some(adj.to_string()), e))?;
+        }
+        if proc.no_new_privileges {
+            rustix::thread::set_no_new_privs(true)
+                .map_err(|e| Fail::io("prctl(PR_SET_NO_NEW_PRIVS)", None, e))?;
+        }
+        let cwd = if proc.cwd.as_os_str().is_empty() {
+            PathBuf::from("/")
+        } else {
+            proc.cwd.clone()
+        };
+        std::env::set_current_dir(&cwd)
+            .map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
+        let program = find_program(proc)?;
+        let env = process_env(proc)?;
+        let argv = c_args(proc)?;
+        self.send(&ToParent::Ready)?;
+        self.expect(|m| matches!(m, ToInit::Run), "Run")?;
+        self.switch_user(config, proc)?;
+        std::env::set_current_dir(&cwd)
+            .map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
+        if std::env::current_dir().is_err() {
+            return Err(Fail::msg(
+                "verify cwd",
+                Some(cwd.display().to_string()),
+                "cwd is outside the container root (possible breakout)",
+            ));
+        }
+        rustix::process::umask(Mode::from_raw_mode(proc.user.umask.unwrap_or(0o022)));
+        let sock = self.sock()?.as_raw_fd() as u32;
+        let first = 3 + self.preserved as u32;
+        if sock >= first {
+            let _ = sysp::close_range(first, sock - 1);
+            let _ = sysp::close_range(sock + 1, u32::MAX);
+        }
         let e = sysp::execve(&program, &argv, &env);
         Err(Fail::io("exec", Some(proc.args[0].clone()), e))
     }
@@ -511,6 +551,17 @@ impl Init {
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
         Ok(())
     }
+}
+
+/// argv as C strings.
+fn c_args(p: &ProcessConfig) -> R<Vec<CString>> {
+    p.args
+        .iter()
+        .map(|a| {
+            CString::new(a.as_bytes())
+                .map_err(|_| Fail::msg("exec", Some(a.clone()), "argument contains NUL"))
+        })
+        .collect()
 }
 
 /// The environment of the process, with `HOME` added when missing (as runc), checked for NULs.
