@@ -34,11 +34,6 @@ pub struct Args {
 
 /// Runs `lashing run`.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
-    if a.detach && a.keep {
-        return Err(CliError::Refused(
-            "--detach and --keep cannot both be used".into(),
-        ));
-    }
     // Catch signals before anything starts, so that none is lost or kills us early.
     let sigpipe = if a.detach {
         None

@@ -1,0 +1,729 @@
+//! Tests of the `lashing` command line, run as a program.
+//!
+//! The first group needs no container (parse errors, `spec`, `features`, unknown ids, empty
+//! lists, log lines). The second runs real containers from a busybox rootfs; it needs root and
+//! `/bin/busybox` (static) and is skipped with a message otherwise. Each container test has its
+//! own `--root` and an absolute cgroups path `/lashing-test-cli-<pid>-<n>`, removed at the end
+//! even when the test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lashing");
+
+/// What a run of the program gave.
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `lashing ARGS` with stdout and stderr in files (not pipes: a container's init inherits
+/// them and would hold a pipe open after `create` returns).
+fn lashing_in(dir: &Path, args: &[&str]) -> Out {
+    let tmp = tempfile::tempdir().unwrap();
+    let (o, e) = (tmp.path().join("out"), tmp.path().join("err"));
+    let status = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .status()
+        .unwrap();
+    Out {
+        code: status.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(&o).unwrap(),
+        stderr: std::fs::read_to_string(&e).unwrap(),
+    }
+}
+
+fn lashing(args: &[&str]) -> Out {
+    lashing_in(Path::new("/"), args)
+}
+
+/// A state root in a fresh temporary directory.
+fn root() -> (tempfile::TempDir, String) {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path().join("root").to_str().unwrap().to_string();
+    (d, r)
+}
+
+/// Checks a logrus text line `time="..." level=error msg="..."` and returns msg's text.
+fn text_log_msg(line: &str) -> String {
+    let rest = line
+        .strip_prefix("time=\"")
+        .unwrap_or_else(|| panic!("no time: {line:?}"));
+    let (time, rest) = rest.split_once('"').unwrap();
+    check_time(time);
+    let rest = rest
+        .strip_prefix(" level=error msg=\"")
+        .unwrap_or_else(|| panic!("no level/msg: {line:?}"));
+    rest.strip_suffix('"')
+        .unwrap_or_else(|| panic!("msg not quoted: {line:?}"))
+        .to_string()
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ`.
+fn check_time(t: &str) {
+    let b = t.as_bytes();
+    assert_eq!(b.len(), 20, "{t}");
+    for (i, c) in b.iter().enumerate() {
+        match i {
+            4 | 7 => assert_eq!(*c, b'-', "{t}"),
+            10 => assert_eq!(*c, b'T', "{t}"),
+            13 | 16 => assert_eq!(*c, b':', "{t}"),
+            19 => assert_eq!(*c, b'Z', "{t}"),
+            _ => assert!(c.is_ascii_digit(), "{t}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- no container needed
+
+#[test]
+fn parse_errors_exit_like_runc() {
+    let o = lashing(&["--bogus"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("--bogus"), "{}", o.stderr);
+
+    let o = lashing(&["bogus"]);
+    assert_eq!(o.code, 3, "unknown command: {}", o.stderr);
+
+    let o = lashing(&["state"]);
+    assert_eq!(o.code, 1, "missing id: {}", o.stderr);
+    assert!(o.stderr.contains("container-id"), "{}", o.stderr);
+
+    let o = lashing(&["state", "a", "b"]);
+    assert_eq!(o.code, 1, "two ids: {}", o.stderr);
+
+    let o = lashing(&["--log-format", "xml", "list"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+
+    let o = lashing(&["list", "--format", "yaml"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+}
+
+#[test]
+fn help_and_version() {
+    let o = lashing(&["--help"]);
+    assert_eq!(o.code, 0);
+    for cmd in [
+        "create", "start", "run", "state", "kill", "delete", "list", "spec", "features", "exec",
+        "ps",
+    ] {
+        assert!(o.stdout.contains(cmd), "help lacks {cmd}");
+    }
+    assert!(!o.stdout.contains("\n  init "), "init must be hidden");
+    let o = lashing(&["--version"]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stdout
+            .starts_with(&format!("lashing version {}\n", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("\nspec: 1.2.0\n"), "{}", o.stdout);
+    assert_eq!(lashing(&["-v"]).stdout, o.stdout);
+}
+
+#[test]
+fn spec_writes_example_and_refuses_to_overwrite() {
+    let d = tempfile::tempdir().unwrap();
+    let o = lashing_in(d.path(), &["spec"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let path = d.path().join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.starts_with("{\n\t\""),
+        "tab indent like runc: {:?}",
+        &text[..10]
+    );
+    assert!(text.ends_with('}'), "no final newline, like runc");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["ociVersion"], "1.2.0");
+    assert_eq!(v["process"]["terminal"], true);
+    assert_eq!(v["root"]["path"], "rootfs");
+    assert!(
+        v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "network")
+    );
+
+    std::fs::write(&path, "mine").unwrap();
+    let o = lashing_in(d.path(), &["spec"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        text_log_msg(o.stderr.trim_end()),
+        "File config.json exists. Remove it first"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "mine",
+        "must not be overwritten"
+    );
+}
+
+#[test]
+fn spec_bundle_and_rootless() {
+    let d = tempfile::tempdir().unwrap();
+    let b = d.path().to_str().unwrap();
+    let o = lashing(&["spec", "--rootless", "-b", b]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("config.json")).unwrap())
+            .unwrap();
+    let ns = v["linux"]["namespaces"].as_array().unwrap();
+    assert!(ns.iter().any(|n| n["type"] == "user"), "{ns:?}");
+    assert!(!ns.iter().any(|n| n["type"] == "network"), "{ns:?}");
+    assert!(v["linux"]["uidMappings"].is_array());
+
+    let o = lashing(&["spec", "-b", &format!("{b}/missing")]);
+    assert_eq!(o.code, 1);
+    assert!(!Path::new(&format!("{b}/missing")).exists());
+}
+
+#[test]
+fn features_json_shape() {
+    let o = lashing(&["features"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .starts_with("{\n    \"ociVersionMin\": \"1.0.0\",\n    \"ociVersionMax\": "),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.ends_with("}\n"));
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["ociVersionMax"], "1.2.0");
+    assert_eq!(v["hooks"].as_array().unwrap().len(), 6);
+    let opts: Vec<&str> = v["mountOptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    for o in ["bind", "rbind", "ro", "nosuid", "rprivate", "tmpcopyup"] {
+        assert!(opts.contains(&o), "mountOptions lacks {o}");
+    }
+    let caps = v["linux"]["capabilities"].as_array().unwrap();
+    assert_eq!(caps[0], "CAP_CHOWN");
+    assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"));
+    assert!(caps.iter().any(|c| c == "CAP_CHECKPOINT_RESTORE"));
+    let ns = v["linux"]["namespaces"].as_array().unwrap();
+    assert!(ns.iter().any(|n| n == "mount") && ns.iter().any(|n| n == "user"));
+    assert_eq!(
+        v["linux"]["cgroup"],
+        serde_json::json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false})
+    );
+    assert_eq!(v["linux"]["seccomp"]["enabled"], false);
+    assert_eq!(v["linux"]["apparmor"]["enabled"], false);
+    assert_eq!(v["linux"]["selinux"]["enabled"], false);
+    assert_eq!(
+        v["annotations"]["io.github.lashing.version"],
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+#[test]
+fn unknown_id_state_kill_delete() {
+    let (_d, r) = root();
+    for args in [
+        vec!["state", "nosuch"],
+        vec!["kill", "nosuch"],
+        vec!["kill", "nosuch", "KILL"],
+        vec!["delete", "nosuch"],
+    ] {
+        let mut full = vec!["--root", &r];
+        full.extend(&args);
+        let o = lashing(&full);
+        assert_eq!(o.code, 1, "{args:?}");
+        assert_eq!(o.stdout, "", "{args:?}");
+        assert_eq!(
+            text_log_msg(o.stderr.trim_end()),
+            "container does not exist",
+            "{args:?}"
+        );
+    }
+    // As runc: --force makes an unknown id a silent success.
+    let o = lashing(&["--root", &r, "delete", "-f", "nosuch"]);
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    // An invalid id is refused.
+    let o = lashing(&["--root", &r, "state", "../x"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("invalid container id"), "{}", o.stderr);
+}
+
+#[test]
+fn delete_removes_a_stale_directory() {
+    let (_d, r) = root();
+    let stale = Path::new(&r).join("half");
+    std::fs::create_dir_all(stale.join("sub")).unwrap();
+    let o = lashing(&["--root", &r, "delete", "--force", "half"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!stale.exists());
+}
+
+#[test]
+fn list_empty_root_in_every_format() {
+    let (_d, r) = root();
+    let o = lashing(&["--root", &r, "list"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n"
+    );
+    let o = lashing(&["--root", &r, "list", "-f", "json"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "null\n"),
+        "runc prints null for no containers"
+    );
+    let o = lashing(&["--root", &r, "list", "--quiet"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""));
+    assert!(!Path::new(&r).exists(), "list must not create the root");
+}
+
+#[test]
+fn log_lines_json_text_and_file() {
+    let (d, r) = root();
+    let o = lashing(&["--root", &r, "--log-format", "json", "state", "nosuch"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(o.stderr.trim_end()).unwrap();
+    let obj = v.as_object().unwrap();
+    assert_eq!(obj.keys().collect::<Vec<_>>(), ["level", "msg", "time"]);
+    assert_eq!(v["level"], "error");
+    assert_eq!(v["msg"], "container does not exist");
+    check_time(v["time"].as_str().unwrap());
+    assert!(
+        o.stderr.starts_with("{\"level\":\"error\",\"msg\":"),
+        "key order as logrus: {}",
+        o.stderr
+    );
+
+    // --log: the line goes to the file, and the bare message to stderr (runc does the same).
+    let log = d.path().join("log.json");
+    let o = lashing(&[
+        "--root",
+        &r,
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "kill",
+        "nosuch",
+    ]);
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stderr, "container does not exist\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let v: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+    assert_eq!(v["msg"], "container does not exist");
+    // Appended, not truncated.
+    lashing(&[
+        "--root",
+        &r,
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "kill",
+        "nosuch",
+    ]);
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+}
+
+#[test]
+fn unsupported_commands_fail_clearly() {
+    let (_d, r) = root();
+    for args in [
+        vec!["exec", "-t", "--cwd", "/", "c", "sh", "-c", "true"],
+        vec!["pause", "c"],
+        vec!["resume", "c"],
+        vec!["events", "--stats", "c"],
+        vec!["update", "--memory", "1000000", "--pids-limit", "-1", "c"],
+        vec!["checkpoint", "--leave-running", "c"],
+        vec!["restore", "-d", "-b", "/x", "c"],
+    ] {
+        let mut full = vec!["--root", &r];
+        full.extend(&args);
+        let o = lashing(&full);
+        assert_eq!(o.code, 1, "{args:?}: {}", o.stderr);
+        assert!(
+            text_log_msg(o.stderr.trim_end()).ends_with("is not supported yet"),
+            "{args:?}: {}",
+            o.stderr
+        );
+    }
+    let o = lashing(&["init"]);
+    assert_eq!(o.code, 1);
+}
+
+#[test]
+fn create_failures_leave_nothing_behind() {
+    let (d, r) = root();
+    // No config.json in the bundle.
+    let o = lashing(&[
+        "--root",
+        &r,
+        "create",
+        "-b",
+        d.path().to_str().unwrap(),
+        "c1",
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("config.json"), "{}", o.stderr);
+    // The example spec asks for a terminal: refused when detached without a console socket.
+    let b = d.path().join("bundle");
+    std::fs::create_dir(&b).unwrap();
+    assert_eq!(lashing(&["spec", "-b", b.to_str().unwrap()]).code, 0);
+    let o = lashing(&["--root", &r, "create", "-b", b.to_str().unwrap(), "c1"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        text_log_msg(o.stderr.trim_end()),
+        "cannot allocate tty if lashing will detach without setting console socket"
+    );
+    let o = lashing(&[
+        "--root",
+        &r,
+        "--systemd-cgroup",
+        "run",
+        "-b",
+        b.to_str().unwrap(),
+        "c1",
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("not supported yet"), "{}", o.stderr);
+    let left: Vec<_> = std::fs::read_dir(&r)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+// ---------------------------------------------------------------- real containers
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A busybox bundle, a state root and a cgroup name of the test's own; on drop, deletes every
+/// container of the root (`delete --force`) and removes the cgroup directories.
+struct Sandbox {
+    dir: tempfile::TempDir,
+    root: String,
+    cgroup: String,
+}
+
+impl Sandbox {
+    /// `None` (with a message) when containers cannot run here: not root, or no static busybox.
+    fn new(args: &[&str]) -> Option<Sandbox> {
+        if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").is_file() {
+            eprintln!("skipped: needs root and /bin/busybox");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bundle/rootfs/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+        for l in ["sh", "true", "sleep", "echo", "cat"] {
+            std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
+        }
+        let cgroup = format!(
+            "/lashing-test-cli-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let sb = Sandbox {
+            root: dir.path().join("root").to_str().unwrap().to_string(),
+            dir,
+            cgroup,
+        };
+        assert_eq!(
+            lashing(&["spec", "-b", sb.bundle().to_str().unwrap()]).code,
+            0
+        );
+        let cfg = sb.bundle().join("config.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+        v["process"]["terminal"] = false.into();
+        v["process"]["args"] = args.iter().map(|s| serde_json::Value::from(*s)).collect();
+        v["linux"]["cgroupsPath"] = sb.cgroup.clone().into();
+        std::fs::write(&cfg, v.to_string()).unwrap();
+        Some(sb)
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    /// `lashing --root <root> ARGS`.
+    fn run(&self, args: &[&str]) -> Out {
+        let mut full = vec!["--root", &self.root];
+        full.extend(args);
+        lashing_in(&self.bundle(), &full)
+    }
+
+    fn status(&self, id: &str) -> String {
+        let o = self.run(&["state", id]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        v["status"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().to_string();
+                let _ = lashing(&["--root", &self.root, "delete", "--force", &id]);
+            }
+        }
+        // Only our own cgroup, in each hierarchy (rmdir only: never anything else).
+        let name = self.cgroup.trim_start_matches('/');
+        let mut dirs = vec![Path::new("/sys/fs/cgroup").join(name)];
+        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+            dirs.extend(entries.flatten().map(|e| e.path().join(name)));
+        }
+        for d in dirs {
+            if d.is_dir() {
+                let _ = std::fs::remove_dir(&d);
+            }
+        }
+    }
+}
+
+#[test]
+fn run_true_exits_zero_and_is_deleted() {
+    let Some(sb) = Sandbox::new(&["true"]) else {
+        return;
+    };
+    let o = sb.run(&["run", "c1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(sb.run(&["list", "-q"]).stdout, "", "deleted after the run");
+}
+
+#[test]
+fn run_propagates_exit_code_and_output() {
+    let Some(sb) = Sandbox::new(&["sh", "-c", "echo out; echo err >&2; exit 42"]) else {
+        return;
+    };
+    let o = sb.run(&["run", "c1"]);
+    assert_eq!(o.code, 42, "{}", o.stderr);
+    assert_eq!(o.stdout, "out\n");
+    assert!(o.stderr.contains("err\n"), "{}", o.stderr);
+}
+
+#[test]
+fn run_keep_then_delete_and_killed_status() {
+    let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
+        return;
+    };
+    let mut child = Command::new(BIN)
+        .args([
+            "--root",
+            &sb.root,
+            "run",
+            "--keep",
+            "-b",
+            sb.bundle().to_str().unwrap(),
+            "c1",
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while sb
+        .run(&["state", "c1"])
+        .stdout
+        .find("\"running\"")
+        .is_none()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "container did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(sb.run(&["kill", "c1", "SIGKILL"]).code, 0);
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(128 + 9),
+        "killed by SIGKILL: 128+9"
+    );
+    assert_eq!(sb.status("c1"), "stopped", "--keep keeps the container");
+    assert_eq!(sb.run(&["delete", "c1"]).code, 0);
+    assert_eq!(sb.run(&["list", "-q"]).stdout, "");
+}
+
+#[test]
+fn run_forwards_signals_to_the_container() {
+    let Some(sb) = Sandbox::new(&[
+        "sh",
+        "-c",
+        "trap 'exit 7' TERM; echo ready; sleep 30 & wait",
+    ]) else {
+        return;
+    };
+    let out = sb.dir.path().join("out");
+    let mut child = Command::new(BIN)
+        .args([
+            "--root",
+            &sb.root,
+            "run",
+            "-b",
+            sb.bundle().to_str().unwrap(),
+            "c1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::fs::read_to_string(&out).unwrap() != "ready\n" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "container did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(
+        st.code(),
+        Some(7),
+        "the container's trap decides the exit status"
+    );
+}
+
+#[test]
+fn run_preserves_fds() {
+    let Some(sb) = Sandbox::new(&["sh", "-c", "echo three >&3"]) else {
+        return;
+    };
+    let file = sb.dir.path().join("fd3");
+    let script = format!(
+        "exec {BIN} --root {} run --preserve-fds 1 -b {} c1 3>{}",
+        sb.root,
+        sb.bundle().display(),
+        file.display()
+    );
+    let st = Command::new("sh").args(["-c", &script]).status().unwrap();
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "three\n");
+}
+
+#[test]
+fn create_start_state_kill_delete_walk() {
+    let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
+        return;
+    };
+    // Orphaned inits come back to us (PID 1 of this machine does not reap).
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+    let pid_file = sb.dir.path().join("pid");
+    let o = sb.run(&["create", "--pid-file", pid_file.to_str().unwrap(), "c1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+
+    let o = sb.run(&["state", "c1"]);
+    assert!(
+        o.stdout.starts_with("{\n  \"ociVersion\": "),
+        "{}",
+        o.stdout
+    );
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(
+        (v["id"].as_str(), v["pid"].as_i64(), v["status"].as_str()),
+        (Some("c1"), Some(pid.into()), Some("created"))
+    );
+    assert_eq!(v["bundle"], sb.bundle().to_str().unwrap());
+
+    let o = sb.run(&["create", "c1"]);
+    assert_eq!(
+        text_log_msg(o.stderr.trim_end()),
+        "container with given ID already exists"
+    );
+    assert_eq!(
+        sb.status("c1"),
+        "created",
+        "a refused create must not touch the existing container"
+    );
+
+    let o = sb.run(&["list"]);
+    let line = o.stdout.lines().nth(1).unwrap();
+    assert!(
+        line.starts_with(&format!("c1          {pid:<12}created     ")),
+        "{line:?}"
+    );
+    let o = sb.run(&["list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v[0]["id"], "c1");
+    assert_eq!(v[0]["owner"], "root");
+
+    assert_eq!(sb.run(&["start", "c1"]).code, 0);
+    assert_eq!(sb.status("c1"), "running");
+    let o = sb.run(&["start", "c1"]);
+    assert_eq!(
+        text_log_msg(o.stderr.trim_end()),
+        "cannot start an already running container"
+    );
+    let o = sb.run(&["delete", "c1"]);
+    assert_eq!(
+        text_log_msg(o.stderr.trim_end()),
+        "cannot delete container c1 that is not stopped: running"
+    );
+    let o = sb.run(&["ps", "--format", "json", "c1"]);
+    assert_eq!(o.stdout.trim_end(), format!("[{pid}]"));
+    assert_eq!(sb.run(&["kill", "c1", "FOO"]).code, 1);
+
+    assert_eq!(sb.run(&["kill", "c1", "KILL"]).code, 0, "kill");
+    let _ = rustix::process::waitpid(
+        rustix::process::Pid::from_raw(pid),
+        rustix::process::WaitOptions::empty(),
+    );
+    assert_eq!(sb.status("c1"), "stopped");
+    let o = sb.run(&["kill", "c1"]);
+    assert_eq!(text_log_msg(o.stderr.trim_end()), "container not running");
+    let o = sb.run(&["start", "c1"]);
+    assert_eq!(
+        text_log_msg(o.stderr.trim_end()),
+        "cannot start a container that has stopped"
+    );
+    assert_eq!(sb.run(&["delete", "c1"]).code, 0);
+    assert_eq!(sb.run(&["state", "c1"]).code, 1);
+}
+
+#[test]
+fn delete_of_created_and_force_delete_of_running() {
+    let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
+        return;
+    };
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+    let pid_of = |id: &str| -> i32 {
+        let v: serde_json::Value = serde_json::from_str(&sb.run(&["state", id]).stdout).unwrap();
+        v["pid"].as_i64().unwrap() as i32
+    };
+    assert_eq!(sb.run(&["create", "c1"]).code, 0);
+    let p1 = pid_of("c1");
+    assert_eq!(
+        sb.run(&["delete", "c1"]).code,
+        0,
+        "a created container is killed and removed"
+    );
+    assert_eq!(sb.run(&["run", "-d", "c2"]).code, 0);
+    assert_eq!(sb.status("c2"), "running");
+    let p2 = pid_of("c2");
+    assert_eq!(sb.run(&["delete", "--force", "c2"]).code, 0);
+    assert_eq!(sb.run(&["list", "-q"]).stdout, "");
+    // Reap our orphans by pid (never wait for any child: that would steal other tests' children).
+    for p in [p1, p2] {
+        let _ = rustix::process::waitpid(
+            rustix::process::Pid::from_raw(p),
+            rustix::process::WaitOptions::empty(),
+        );
+    }
+}
