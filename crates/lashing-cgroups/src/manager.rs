@@ -332,20 +332,35 @@ impl Manager {
         set::set_v1(&dirs, r)
     }
 
-    /// Applies OCI device rules (later rules win). cgroup v1 only for now: on a unified host
-    /// (which needs an eBPF program) this returns [`Error::Unsupported`].
+    /// Applies OCI device rules (in order, later rules win, starting from deny-all): the v1
+    /// devices hierarchy if there is one (minimal `devices.allow`/`devices.deny` transition),
+    /// else an eBPF device filter attached to the v2 directory. Never a no-op: without either,
+    /// this is [`Error::Unsupported`].
     pub fn set_devices(&self, rules: &[crate::resources::DeviceCgroup]) -> Result<()> {
         let dirs = self.dirs()?;
-        match dirs
+        if let Some(d) = dirs
             .iter()
             .find(|d| !d.node.unified() && d.has_controller("devices"))
         {
-            Some(d) => crate::devices::set_v1(&d.node, rules),
+            return crate::devices::set_v1(&d.node, rules);
+        }
+        match dirs.iter().find(|d| d.node.unified() && !d.node.is_root()) {
+            Some(d) => crate::devices::set_v2(&d.node, rules),
             None => Err(Error::Unsupported {
                 resource: "devices".to_owned(),
-                reason: "no v1 devices hierarchy (cgroup v2 device filtering is not implemented)"
+                reason: "no v1 devices hierarchy and no cgroup v2 directory to attach a device \
+                         filter to"
                     .to_owned(),
             }),
+        }
+    }
+
+    /// The ids of the eBPF device programs attached to the v2 directory of this cgroup (empty
+    /// without one).
+    pub fn device_programs(&self) -> Result<Vec<u32>> {
+        match self.unified()? {
+            Some(d) if !d.node.is_root() => crate::devices::attached_v2(&d.node),
+            _ => Ok(Vec::new()),
         }
     }
 
