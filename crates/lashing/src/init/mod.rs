@@ -190,6 +190,7 @@ impl Init {
         let _ = sysp::close_range(3, sock_fd.saturating_sub(1));
         let _ = sysp::close_range(sock_fd + 1, u32::MAX);
         sysp::set_dumpable(false).map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
+        sysp::reset_signals().map_err(|e| Fail::io("reset signal dispositions", None, e))?;
         let (msg, fds) = match channel::recv::<ToInit>(self.sock()?) {
             Ok(Some(m)) => m,
             Ok(None) => {
@@ -374,11 +375,12 @@ impl Init {
             return Err(e);
         }
         r?;
+        // Hostname and sysctls before the read-only remounts and masks (as runc).
+        rootfs::set_hostname(config)?;
+        rootfs::write_sysctls(config)?;
         if config.has_namespace(NamespaceType::Mount) {
             rootfs::finalize_rootfs(config)?;
         }
-        rootfs::set_hostname(config)?;
-        rootfs::write_sysctls(config)?;
         if proc.no_new_privileges {
             rustix::thread::set_no_new_privs(true)
                 .map_err(|e| Fail::io("prctl(PR_SET_NO_NEW_PRIVS)", None, e))?;

@@ -1,0 +1,173 @@
+//! Shared helpers of the library's end-to-end tests: a busybox rootfs, configs with an absolute
+//! cgroup path under a parent of this test process, output pipes, and cleanup.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lashing::config::{Config, CreateOpts, Namespace, NamespaceType};
+use lashing::{Container, Process, Stdio};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The cgroup parent of this test process (under every hierarchy).
+pub fn cgroup_parent() -> String {
+    format!("/lashing-test-{}", std::process::id())
+}
+
+/// A unique container id.
+pub fn unique_id(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A test environment: a temp dir with a busybox rootfs and a state root.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub id: String,
+}
+
+impl Env {
+    pub fn new(prefix: &str) -> Env {
+        let dir = tempfile::Builder::new()
+            .prefix("lashing-test-")
+            .tempdir()
+            .expect("tempdir");
+        let rootfs = dir.path().join("bundle/rootfs");
+        for d in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
+            std::fs::create_dir_all(rootfs.join(d)).expect("mkdir");
+        }
+        let bb = rootfs.join("bin/busybox");
+        if std::fs::hard_link("/bin/busybox", &bb).is_err() {
+            std::fs::copy("/bin/busybox", &bb)
+                .expect("busybox-static must be installed (/bin/busybox)");
+        }
+        for app in [
+            "sh", "cat", "echo", "ls", "id", "sleep", "hostname", "true", "false", "env", "pwd",
+            "stat", "readlink", "grep", "touch", "mkdir", "tr", "wc", "cut", "head", "tail",
+            "kill", "ps", "uname",
+        ] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(app)).expect("symlink");
+        }
+        std::fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnobody:x:65534:\n").unwrap();
+        Env {
+            dir,
+            id: unique_id(prefix),
+        }
+    }
+
+    pub fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// A config like `runc spec`'s, without a terminal, writable root, with our cgroup path.
+    pub fn config(&self, args: &[&str]) -> Config {
+        let mut spec = lashing::config::example_spec_json();
+        spec["process"]["terminal"] = false.into();
+        spec["process"]["args"] = serde_json::json!(args);
+        spec["root"]["readonly"] = false.into();
+        spec["linux"]["cgroupsPath"] = format!("{}/{}", cgroup_parent(), self.id).into();
+        std::fs::write(
+            self.bundle().join("config.json"),
+            serde_json::to_vec_pretty(&spec).unwrap(),
+        )
+        .unwrap();
+        Config::from_bundle(&CreateOpts {
+            bundle: self.bundle(),
+            ..Default::default()
+        })
+        .expect("config")
+    }
+
+    pub fn create(&self, config: Config) -> Container {
+        Container::create(self.root(), &self.id, config).expect("create")
+    }
+}
+
+/// A pipe for a process's stdout: the process gets the write end.
+pub fn output_pipe(p: &mut Process) -> OwnedFd {
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    p.stdout = Stdio::Fd(w);
+    r
+}
+
+/// Reads a pipe to its end.
+pub fn read_all(fd: OwnedFd) -> String {
+    let mut s = String::new();
+    std::fs::File::from(fd).read_to_string(&mut s).unwrap();
+    s
+}
+
+/// Runs `args` in a fresh container with `config` adjusted by `adjust`; returns (exit code, stdout).
+pub fn run_with(prefix: &str, args: &[&str], adjust: impl FnOnce(&mut Config)) -> (i32, String) {
+    let env = Env::new(prefix);
+    let mut config = env.config(args);
+    adjust(&mut config);
+    let mut p = Process::from_config(&config.process);
+    let out = output_pipe(&mut p);
+    let mut c = env.create(config);
+    let r = c.run(&mut p);
+    if let Err(e) = r {
+        let _ = c.force_destroy();
+        panic!("run failed: {e}");
+    }
+    // Nobody else may hold the write end: drop ours (the process has its own copy).
+    p.stdout = Stdio::Inherit;
+    let text = read_all(out);
+    let st = p.wait().unwrap();
+    c.destroy().unwrap();
+    (st.code(), text)
+}
+
+/// Adds a namespace (new) if missing.
+pub fn add_ns(config: &mut Config, typ: NamespaceType) {
+    if !config.has_namespace(typ) {
+        config.namespaces.push(Namespace { typ, path: None });
+    }
+}
+
+/// Removes a namespace.
+pub fn remove_ns(config: &mut Config, typ: NamespaceType) {
+    config.namespaces.retain(|n| n.typ != typ);
+}
+
+/// Removes this process's cgroup parents; fails the caller if any is left non-empty.
+pub fn cleanup_cgroups() {
+    let parent = cgroup_parent();
+    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+        for e in entries.flatten() {
+            let d = e.path().join(parent.trim_start_matches('/'));
+            if d.is_dir() {
+                let _ = std::fs::remove_dir(&d);
+            }
+        }
+    }
+    let d = Path::new("/sys/fs/cgroup").join(parent.trim_start_matches('/'));
+    if d.is_dir() {
+        let _ = std::fs::remove_dir(&d);
+    }
+}
+
+/// Mount points of the host whose path mentions `needle` (leaks).
+pub fn host_mounts_with(needle: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let n = needle.to_string_lossy();
+    text.lines()
+        .filter(|l| l.contains(n.as_ref()))
+        .map(|l| l.to_string())
+        .collect()
+}

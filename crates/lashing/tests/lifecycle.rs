@@ -1,0 +1,776 @@
+//! End-to-end tests of the library on the real kernel: the libcontainer walk, namespaces, process
+//! attributes, exec, signals, and bad input. The test binary is its containers' `lashing init`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use lashing::config::NamespaceType;
+use lashing::{Container, Error, Process, Status, Stdio};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn main() {
+    lashing::init();
+    let args = Arguments::from_args();
+    let root = rustix::process::geteuid().is_root();
+    let tests: Vec<Trial> = TESTS
+        .iter()
+        .map(|(name, f)| {
+            let f = *f;
+            Trial::test(format!("lifecycle::{name}"), move || {
+                f();
+                Ok::<(), Failed>(())
+            })
+            .with_ignored_flag(!root)
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, tests);
+    cleanup_cgroups();
+    conclusion.exit();
+}
+
+type Test = (&'static str, fn());
+
+const TESTS: &[Test] = &[
+    ("run_true_exits_zero", run_true_exits_zero),
+    ("exit_code_is_propagated", exit_code_is_propagated),
+    ("killed_by_signal_is_128_plus", killed_by_signal_is_128_plus),
+    ("create_start_split", create_start_split),
+    ("start_twice_is_refused", start_twice_is_refused),
+    ("load_and_oci_state", load_and_oci_state),
+    ("signal_and_destroy_running", signal_and_destroy_running),
+    ("destroy_running_is_refused", destroy_running_is_refused),
+    ("exec_into_running_container", exec_into_running_container),
+    (
+        "exec_missing_binary_is_clear_and_harmless",
+        exec_missing_binary_is_clear_and_harmless,
+    ),
+    (
+        "missing_binary_is_a_clear_error",
+        missing_binary_is_a_clear_error,
+    ),
+    (
+        "bad_cwd_is_created_or_reported",
+        bad_cwd_is_created_or_reported,
+    ),
+    ("env_cwd_user_umask", env_cwd_user_umask),
+    ("rlimits_are_applied", rlimits_are_applied),
+    ("hostname_and_domainname", hostname_and_domainname),
+    (
+        "new_namespaces_differ_from_host",
+        new_namespaces_differ_from_host,
+    ),
+    ("host_namespaces_when_absent", host_namespaces_when_absent),
+    ("join_namespaces_by_path", join_namespaces_by_path),
+    ("user_namespace_with_mappings", user_namespace_with_mappings),
+    ("time_namespace_offsets", time_namespace_offsets),
+    ("loopback_is_up", loopback_is_up),
+    ("masked_and_readonly_paths", masked_and_readonly_paths),
+    ("mounts_tmpfs_and_bind", mounts_tmpfs_and_bind),
+    ("readonly_rootfs", readonly_rootfs),
+    ("no_pivot_root", no_pivot_root),
+    ("preserved_fds", preserved_fds),
+    ("cgroup_is_joined_and_removed", cgroup_is_joined_and_removed),
+    ("invalid_id_and_duplicates", invalid_id_and_duplicates),
+    ("load_unknown_id", load_unknown_id),
+    (
+        "multithreaded_host_runs_50_containers",
+        multithreaded_host_runs_50_containers,
+    ),
+];
+
+fn run_true_exits_zero() {
+    let (code, _) = run_with("true", &["true"], |_| {});
+    assert_eq!(code, 0);
+}
+
+fn exit_code_is_propagated() {
+    let (code, out) = run_with("exit", &["sh", "-c", "echo out; exit 7"], |_| {});
+    assert_eq!(code, 7);
+    assert_eq!(out, "out\n");
+}
+
+fn killed_by_signal_is_128_plus() {
+    // Without a pid namespace the shell is not a namespace init, which would ignore the signal.
+    let (code, _) = run_with("sig", &["sh", "-c", "kill -9 $$"], |c| {
+        remove_ns(c, NamespaceType::Pid)
+    });
+    assert_eq!(code, 128 + 9);
+}
+
+fn create_start_split() {
+    let env = Env::new("split");
+    let config = env.config(&["sh", "-c", "echo started"]);
+    let mut p = Process::from_config(&config.process);
+    let out = output_pipe(&mut p);
+    let mut c = env.create(config);
+    assert_eq!(c.status(), Status::Stopped, "created but not started");
+    c.start(&mut p).unwrap();
+    assert_eq!(c.status(), Status::Created);
+    assert!(env.root().join(&env.id).join("exec.fifo").exists());
+    // Nothing ran yet: the pipe is still empty (init holds a write end).
+    let r = rustix::fs::fcntl_setfl(&out, rustix::fs::OFlags::NONBLOCK);
+    assert!(r.is_ok());
+    let mut buf = [0u8; 16];
+    assert!(
+        rustix::io::read(&out, &mut buf).is_err(),
+        "the process must not run before exec"
+    );
+    c.exec().unwrap();
+    p.stdout = Stdio::Inherit;
+    let st = p.wait().unwrap();
+    rustix::fs::fcntl_setfl(&out, rustix::fs::OFlags::empty()).unwrap();
+    assert_eq!(read_all(out), "started\n");
+    assert_eq!(st.code(), 0);
+    assert_eq!(c.status(), Status::Stopped);
+    assert!(!env.root().join(&env.id).join("exec.fifo").exists());
+    c.destroy().unwrap();
+    assert!(!env.root().join(&env.id).exists(), "state dir removed");
+}
+
+fn start_twice_is_refused() {
+    let env = Env::new("twice");
+    let config = env.config(&["sleep", "10"]);
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    let e = c.exec().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::BadStatus {
+                status: Status::Running,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let mut p2 = Process::from_config(&c.config().process);
+    let e = c.start(&mut p2).unwrap_err();
+    assert!(matches!(e, Error::BadStatus { .. }), "{e}");
+    c.signal(libc::SIGKILL, false).unwrap();
+    p.wait().unwrap();
+    c.destroy().unwrap();
+}
+
+fn load_and_oci_state() {
+    let env = Env::new("load");
+    let config = env.config(&["sleep", "10"]);
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.start(&mut p).unwrap();
+    let loaded = Container::load(env.root(), &env.id).unwrap();
+    let st = loaded.oci_state();
+    assert_eq!(st.status, Status::Created);
+    assert_eq!(st.pid, p.pid().unwrap());
+    assert_eq!(st.id, env.id);
+    assert_eq!(st.bundle, env.bundle());
+    let json = serde_json::to_value(&st).unwrap();
+    for key in [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+        "owner",
+    ] {
+        assert!(json.get(key).is_some(), "state JSON lacks {key}: {json}");
+    }
+    assert_eq!(json["status"], "created");
+    loaded.force_destroy().unwrap();
+    p.wait().unwrap();
+    assert!(matches!(
+        Container::load(env.root(), &env.id),
+        Err(Error::NotExist(_))
+    ));
+}
+
+fn signal_and_destroy_running() {
+    let env = Env::new("signal");
+    let config = env.config(&["sleep", "100"]);
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    assert_eq!(c.status(), Status::Running);
+    // PID 1 of a pid namespace ignores SIGTERM without a handler: SIGKILL ends it.
+    c.signal(libc::SIGKILL, false).unwrap();
+    let st = p.wait().unwrap();
+    assert_eq!(st.code(), 128 + 9);
+    assert_eq!(c.status(), Status::Stopped);
+    let e = c.signal(libc::SIGTERM, false).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::BadStatus {
+                status: Status::Stopped,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    c.destroy().unwrap();
+}
+
+fn destroy_running_is_refused() {
+    let env = Env::new("busy");
+    let config = env.config(&["sleep", "100"]);
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    let c2 = Container::load(env.root(), &env.id).unwrap();
+    let e = c2.destroy().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::BadStatus {
+                status: Status::Running,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        c.status(),
+        Status::Running,
+        "the refused destroy left it running"
+    );
+    c.force_destroy().unwrap();
+    p.wait().unwrap();
+}
+
+fn exec_into_running_container() {
+    let env = Env::new("exec");
+    let mut config = env.config(&["sleep", "100"]);
+    config.hostname = Some("exec-host".into());
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    let mut e = Process::new([
+        "sh",
+        "-c",
+        "hostname; echo $$; cat /proc/1/cmdline | tr '\\0' ' '; pwd",
+    ]);
+    e.init = false;
+    e.env = vec!["PATH=/bin".into()];
+    e.cwd = "/tmp".into();
+    let out = output_pipe(&mut e);
+    c.start(&mut e).unwrap();
+    e.stdout = Stdio::Inherit;
+    let text = read_all(out);
+    assert_eq!(e.wait().unwrap().code(), 0);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0], "exec-host",
+        "exec joins the uts namespace: {text}"
+    );
+    assert_ne!(lines[1], "1", "the exec'd process is not the init");
+    assert!(
+        lines[2].starts_with("sleep 100"),
+        "exec sees the container's pid 1: {text}"
+    );
+    assert_eq!(lines[3], "/tmp");
+    let pids = c.processes().unwrap();
+    assert!(pids.contains(&p.pid().unwrap()));
+    c.force_destroy().unwrap();
+    p.wait().unwrap();
+}
+
+fn exec_missing_binary_is_clear_and_harmless() {
+    let env = Env::new("exec-missing");
+    let config = env.config(&["sleep", "100"]);
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    let mut e = Process::new(["/no/such/program"]);
+    e.init = false;
+    let err = c.start(&mut e).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("/no/such/program"), "{msg}");
+    assert_eq!(
+        c.status(),
+        Status::Running,
+        "a failed exec must not disturb the container"
+    );
+    let mut e = Process::new(["true"]);
+    e.init = false;
+    e.cwd = "/no/such/dir".into();
+    let err = c.start(&mut e).unwrap_err();
+    assert!(err.to_string().contains("/no/such/dir"), "{err}");
+    assert_eq!(c.status(), Status::Running);
+    c.force_destroy().unwrap();
+    p.wait().unwrap();
+}
+
+fn missing_binary_is_a_clear_error() {
+    let env = Env::new("missing");
+    let config = env.config(&["/nosuch"]);
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    let e = c.start(&mut p).unwrap_err();
+    match &e {
+        Error::Init(f) => {
+            assert_eq!(f.step, "exec");
+            assert_eq!(f.path.as_deref(), Some("/nosuch"));
+        }
+        other => panic!("expected an init failure, got {other}"),
+    }
+    assert_eq!(c.status(), Status::Stopped);
+    assert!(
+        !env.root().join(&env.id).join("exec.fifo").exists(),
+        "fifo removed"
+    );
+    assert!(!c.cgroup().exists(), "cgroup removed after a failed start");
+    c.destroy().unwrap();
+    assert!(
+        host_mounts_with(env.dir.path()).is_empty(),
+        "no mount leaked"
+    );
+}
+
+fn bad_cwd_is_created_or_reported() {
+    // runc creates a missing cwd inside the container.
+    let (code, out) = run_with("cwd", &["pwd"], |c| c.process.cwd = "/made/by/init".into());
+    assert_eq!((code, out.as_str()), (0, "/made/by/init\n"));
+}
+
+fn env_cwd_user_umask() {
+    let (code, out) = run_with(
+        "attrs",
+        &[
+            "sh",
+            "-c",
+            "echo $FOO; echo $HOME; pwd; id -u; id -g; id -G; umask",
+        ],
+        |c| {
+            c.process.env.push("FOO=bar".into());
+            c.process.cwd = "/tmp".into();
+            c.process.user.uid = 65534;
+            c.process.user.gid = 65534;
+            c.process.user.additional_gids = vec![5, 7];
+            c.process.user.umask = Some(0o027);
+        },
+    );
+    assert_eq!(code, 0);
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        l,
+        [
+            "bar",
+            "/nonexistent",
+            "/tmp",
+            "65534",
+            "65534",
+            "65534 5 7",
+            "0027"
+        ],
+        "{out}"
+    );
+}
+
+fn rlimits_are_applied() {
+    let (code, out) = run_with("rlimit", &["sh", "-c", "ulimit -n; ulimit -Hn"], |c| {
+        c.process.rlimits = vec![lashing::config::Rlimit {
+            resource: libc::RLIMIT_NOFILE as u32,
+            soft: 512,
+            hard: 1000,
+        }];
+    });
+    assert_eq!(code, 0);
+    assert_eq!(out, "512\n1000\n");
+}
+
+fn hostname_and_domainname() {
+    let (code, out) = run_with(
+        "uts",
+        &["sh", "-c", "hostname; cat /proc/sys/kernel/domainname"],
+        |c| {
+            c.hostname = Some("lashed".into());
+            c.domainname = Some("example.org".into());
+        },
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out, "lashed\nexample.org\n");
+}
+
+fn ns_inode(pid: &str, name: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{name}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+const NS_LIST: &str = "for n in ipc uts net pid mnt cgroup; do readlink /proc/self/ns/$n; done";
+
+fn new_namespaces_differ_from_host() {
+    let (code, out) = run_with("ns", &["sh", "-c", NS_LIST], |c| {
+        add_ns(c, NamespaceType::Cgroup)
+    });
+    assert_eq!(code, 0);
+    let inside: Vec<&str> = out.lines().collect();
+    for (i, n) in ["ipc", "uts", "net", "pid", "mnt", "cgroup"]
+        .iter()
+        .enumerate()
+    {
+        assert_ne!(inside[i], ns_inode("self", n), "{n} must be new");
+    }
+}
+
+fn host_namespaces_when_absent() {
+    let (code, out) = run_with("hostns", &["sh", "-c", NS_LIST], |c| {
+        for t in [
+            NamespaceType::Ipc,
+            NamespaceType::Uts,
+            NamespaceType::Network,
+            NamespaceType::Cgroup,
+        ] {
+            remove_ns(c, t);
+        }
+        c.hostname = None;
+        c.sysctl.clear();
+    });
+    assert_eq!(code, 0);
+    let inside: Vec<&str> = out.lines().collect();
+    for (i, n) in ["ipc", "uts", "net"].iter().enumerate() {
+        assert_eq!(inside[i], ns_inode("self", n), "{n} must be the host's");
+    }
+    assert_ne!(inside[3], ns_inode("self", "pid"));
+}
+
+fn join_namespaces_by_path() {
+    // A first container provides the namespaces; a second joins its net, uts, ipc and pid.
+    let env = Env::new("provider");
+    let mut config = env.config(&["sleep", "100"]);
+    config.hostname = Some("provider".into());
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    let pid = p.pid().unwrap().to_string();
+    let (code, out) = run_with(
+        "joiner",
+        &[
+            "sh",
+            "-c",
+            "for n in net uts ipc pid; do readlink /proc/self/ns/$n; done; hostname; echo $$",
+        ],
+        |cfg| {
+            cfg.hostname = None;
+            for (t, name) in [
+                (NamespaceType::Network, "net"),
+                (NamespaceType::Uts, "uts"),
+                (NamespaceType::Ipc, "ipc"),
+                (NamespaceType::Pid, "pid"),
+            ] {
+                remove_ns(cfg, t);
+                cfg.namespaces.push(lashing::config::Namespace {
+                    typ: t,
+                    path: Some(format!("/proc/{pid}/ns/{name}").into()),
+                });
+            }
+        },
+    );
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(l[0], ns_inode(&pid, "net"));
+    assert_eq!(l[1], ns_inode(&pid, "uts"));
+    assert_eq!(l[2], ns_inode(&pid, "ipc"));
+    assert_eq!(l[3], ns_inode(&pid, "pid"));
+    assert_eq!(l[4], "provider");
+    assert_ne!(l[5], "1", "joined pid namespace: not its init");
+    c.force_destroy().unwrap();
+    p.wait().unwrap();
+}
+
+fn user_namespace_with_mappings() {
+    let (code, out) = run_with(
+        "userns",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u /proc/1",
+        ],
+        |c| {
+            add_ns(c, NamespaceType::User);
+            c.uid_mappings = vec![lashing::config::IdMap {
+                container_id: 0,
+                host_id: 100000,
+                size: 65536,
+            }];
+            c.gid_mappings = vec![lashing::config::IdMap {
+                container_id: 0,
+                host_id: 100000,
+                size: 65536,
+            }];
+            // sysfs cannot be mounted fresh without owning the netns... it is new here, so fine.
+        },
+    );
+    assert_eq!(code, 0, "{out}");
+    let l: Vec<String> = out
+        .lines()
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(l[0], "0 100000 65536");
+    assert_eq!(l[1], "0 100000 65536");
+    assert_eq!(l[2], "0");
+}
+
+fn time_namespace_offsets() {
+    let (code, out) = run_with("timens", &["cat", "/proc/uptime"], |c| {
+        add_ns(c, NamespaceType::Time);
+        c.time_offsets.insert("boottime".into(), (86400 * 365, 0));
+    });
+    assert_eq!(code, 0);
+    let up: f64 = out.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(up > 86400.0 * 365.0, "boottime offset applied: {out}");
+}
+
+fn loopback_is_up() {
+    let (code, out) = run_with(
+        "lo",
+        &[
+            "cat",
+            "/sys/class/net/lo/operstate",
+            "/sys/class/net/lo/flags",
+        ],
+        |_| {},
+    );
+    assert_eq!(code, 0);
+    let flags = out.lines().nth(1).unwrap();
+    let v = u32::from_str_radix(flags.trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(v & 1, 1, "IFF_UP set: {out}");
+}
+
+fn masked_and_readonly_paths() {
+    let (code, out) = run_with(
+        "mask",
+        &[
+            "sh",
+            "-c",
+            "stat -c '%F %t:%T' /proc/timer_list; cat /proc/keys | wc -c; ls /proc/acpi | wc -l; echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo rofile",
+        ],
+        |_| {},
+    );
+    assert_eq!(code, 0, "{out}");
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        l[0], "character special file 1:3",
+        "/proc/timer_list masked by /dev/null: {out}"
+    );
+    assert_eq!(l[1].trim(), "0", "/proc/keys reads empty: {out}");
+    assert_eq!(
+        l[2].trim(),
+        "0",
+        "/proc/acpi masked by an empty tmpfs: {out}"
+    );
+    assert!(out.contains("rofile"), "/proc/sys read-only: {out}");
+}
+
+fn mounts_tmpfs_and_bind() {
+    let host_dir = tempfile::tempdir().unwrap();
+    std::fs::write(host_dir.path().join("f"), "from host\n").unwrap();
+    let (code, out) = run_with(
+        "mounts",
+        &[
+            "sh",
+            "-c",
+            "grep ' /data ' /proc/self/mountinfo | cut -d' ' -f6; cat /data/f; touch /data/g 2>/dev/null || echo rofs; grep ' /scratch ' /proc/self/mountinfo | cut -d' ' -f6; stat -c %a /scratch",
+        ],
+        |c| {
+            let bind = lashing::config::mount_opts::parse_mount_options(&["rbind", "ro", "nosuid"]);
+            c.mounts.push(lashing::config::Mount {
+                source: host_dir.path().display().to_string(),
+                destination: "/data".into(),
+                device: "bind".into(),
+                flags: bind.flags,
+                cleared_flags: bind.cleared_flags,
+                propagation_flags: bind.propagation_flags.clone(),
+                data: bind.data.clone(),
+                rec_attr: bind.rec_attr,
+                extensions: bind.extensions,
+                id_mapping: None,
+            });
+            let t = lashing::config::mount_opts::parse_mount_options(&[
+                "noexec",
+                "mode=1770",
+                "size=1m",
+            ]);
+            c.mounts.push(lashing::config::Mount {
+                source: "tmpfs".into(),
+                destination: "/scratch".into(),
+                device: "tmpfs".into(),
+                flags: t.flags,
+                cleared_flags: t.cleared_flags,
+                propagation_flags: vec![],
+                data: t.data.clone(),
+                rec_attr: None,
+                extensions: 0,
+                id_mapping: None,
+            });
+        },
+    );
+    assert_eq!(code, 0, "{out}");
+    let l: Vec<&str> = out.lines().collect();
+    assert!(
+        l[0].split(',').any(|o| o == "ro") && l[0].contains("nosuid"),
+        "{out}"
+    );
+    assert_eq!(l[1], "from host");
+    assert_eq!(l[2], "rofs");
+    assert!(l[3].contains("noexec"), "{out}");
+    assert_eq!(l[4], "1770");
+    assert!(!host_dir.path().join("g").exists());
+}
+
+fn readonly_rootfs() {
+    let (code, out) = run_with(
+        "rofs",
+        &[
+            "sh",
+            "-c",
+            "touch /x 2>/dev/null || echo ro; touch /tmp/y 2>/dev/null || echo ro2",
+        ],
+        |c| {
+            c.readonly_rootfs = true;
+        },
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out, "ro\nro2\n",
+        "the root and its plain dirs are read-only"
+    );
+}
+
+fn no_pivot_root() {
+    let (code, out) = run_with(
+        "nopivot",
+        &[
+            "sh",
+            "-c",
+            "ls /bin/busybox && cat /proc/self/mountinfo | wc -l",
+        ],
+        |c| {
+            c.no_pivot_root = true;
+        },
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("/bin/busybox\n"));
+}
+
+fn preserved_fds() {
+    let env = Env::new("fds");
+    let config = env.config(&["sh", "-c", "cat <&3; ls /proc/self/fd | wc -l"]);
+    let mut p = Process::from_config(&config.process);
+    let out = output_pipe(&mut p);
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    rustix::io::write(&w, b"through fd 3\n").unwrap();
+    drop(w);
+    p.extra_files.push(r);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    p.stdout = Stdio::Inherit;
+    p.extra_files.clear();
+    let text = read_all(out);
+    assert_eq!(p.wait().unwrap().code(), 0);
+    let l: Vec<&str> = text.lines().collect();
+    assert_eq!(l[0], "through fd 3");
+    // 0, 1, 2, 3 and the fd `ls` opens for the directory: nothing leaked from the runtime.
+    assert_eq!(l[1].trim(), "5", "{text}");
+    c.destroy().unwrap();
+}
+
+fn cgroup_is_joined_and_removed() {
+    let env = Env::new("cg");
+    let config = env.config(&["cat", "/proc/self/cgroup"]);
+    let mut p = Process::from_config(&config.process);
+    let out = output_pipe(&mut p);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    p.stdout = Stdio::Inherit;
+    let text = read_all(out);
+    p.wait().unwrap();
+    let want = format!("{}/{}", cgroup_parent(), env.id);
+    assert!(
+        text.lines().all(|l| l.ends_with(&want) || l.ends_with('/')),
+        "every hierarchy: {text}"
+    );
+    assert!(text.lines().any(|l| l.ends_with(&want)));
+    let cg = Container::load(env.root(), &env.id).unwrap();
+    assert!(cg.cgroup().exists());
+    c.destroy().unwrap();
+    assert!(!cg.cgroup().exists(), "cgroup removed at destroy");
+}
+
+fn invalid_id_and_duplicates() {
+    let env = Env::new("ids");
+    for bad in ["", "..", "a/b", "with space"] {
+        let e = Container::create(env.root(), bad, env.config(&["true"])).unwrap_err();
+        assert!(matches!(e, Error::InvalidId(_)), "{bad:?}: {e}");
+    }
+    let c = env.create(env.config(&["true"]));
+    let e = Container::create(env.root(), &env.id, env.config(&["true"])).unwrap_err();
+    assert!(matches!(e, Error::Exists(_)), "{e}");
+    c.destroy().unwrap();
+    let mut cfg = env.config(&["true"]);
+    cfg.namespaces.push(lashing::config::Namespace {
+        typ: NamespaceType::Pid,
+        path: None,
+    });
+    let e = Container::create(env.root(), &env.id, cfg).unwrap_err();
+    assert!(
+        e.to_string().contains("pid"),
+        "duplicate namespace named: {e}"
+    );
+    assert!(!env.root().join(&env.id).exists(), "nothing left behind");
+}
+
+fn load_unknown_id() {
+    let env = Env::new("unknown");
+    assert!(matches!(
+        Container::load(env.root(), "nosuch"),
+        Err(Error::NotExist(_))
+    ));
+}
+
+fn multithreaded_host_runs_50_containers() {
+    // Busy threads allocate and free in a loop while other threads create and run containers:
+    // the child between clone3 and exec must never touch a lock or the allocator.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut noise = Vec::new();
+    for _ in 0..4 {
+        let stop = stop.clone();
+        noise.push(std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let v: Vec<u8> = vec![1; 4096 + (n as usize % 8192)];
+                n = n.wrapping_add(v.iter().map(|b| *b as u64).sum::<u64>());
+                let s = format!("{n}");
+                std::hint::black_box(s);
+            }
+        }));
+    }
+    let workers: Vec<_> = (0..5)
+        .map(|w| {
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    let (code, out) =
+                        run_with(&format!("mt{w}"), &["echo", &format!("{w}-{i}")], |_| {});
+                    assert_eq!((code, out), (0, format!("{w}-{i}\n")));
+                }
+            })
+        })
+        .collect();
+    let mut failed = 0;
+    for w in workers {
+        if w.join().is_err() {
+            failed += 1;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for n in noise {
+        n.join().unwrap();
+    }
+    assert_eq!(failed, 0, "every worker ran its 10 containers");
+    let _ = Duration::from_secs(0);
+}
