@@ -1,0 +1,138 @@
+//! Test helpers shared by lashing's crates (a dev-dependency only).
+//!
+//! - [`testinit_path`]: the static `lashing-testinit` helper (built once if missing or stale).
+//! - [`rootfs`] / [`TestRootfs`]: a fresh rootfs with `/init` (testinit) and a static busybox.
+//! - [`Bundle`]: a bundle dir with a rootfs and a `runc spec`-like config for tests, with an
+//!   absolute cgroup path `/lashing-test-PID-N/ID` and a [`Cleanup`] guard.
+//! - [`StateRoot`]: a temp dir for `--root`; [`unique_id`]: container ids.
+//! - [`become_subreaper`], [`require_root`].
+//!
+//! ```no_run
+//! use lashing_testsupport::{Bundle, StateRoot, become_subreaper, require_root};
+//! require_root();
+//! become_subreaper();
+//! let mut bundle = Bundle::new();
+//! bundle.args(&["/init", "echo", "hi"]).set("/linux/resources/pids/limit", 10);
+//! let dir = bundle.write();
+//! let root = StateRoot::new();
+//! // run: lashing --root {root} run -b {dir} {bundle.id}; then, after the container:
+//! assert!(bundle.cleanup.leaked_mounts().is_empty());
+//! # let _ = (dir, root);
+//! ```
+#![deny(missing_docs)]
+
+mod bundle;
+mod cleanup;
+mod rootfs;
+mod sys;
+mod testinit;
+
+use std::path::Path;
+
+use tempfile::TempDir;
+
+pub use bundle::{Bundle, default_config, test_cgroup_path, unique_id};
+pub use cleanup::{CGROUP_PREFIX, Cleanup, hierarchies, mounts_under, test_cgroup_top};
+pub use rootfs::{
+    BUSYBOX_APPLETS, BUSYBOX_ENV, GROUP, PASSWD, TestRootfs, busybox_path,
+    populate as populate_rootfs, rootfs,
+};
+pub use testinit::{
+    TESTINIT_ENV, build_command as testinit_build_command, has_interp, static_target_dir,
+    testinit_path, workspace_root,
+};
+
+/// A temp dir to pass as a runtime's `--root` (state directory), removed on drop.
+#[derive(Debug)]
+pub struct StateRoot {
+    dir: TempDir,
+}
+
+impl StateRoot {
+    /// A fresh, empty state root; panics on failure.
+    pub fn new() -> StateRoot {
+        let dir = tempfile::Builder::new()
+            .prefix("lashing-state-")
+            .tempdir()
+            .expect("cannot create a temp dir for a state root");
+        StateRoot { dir }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Default for StateRoot {
+    fn default() -> Self {
+        StateRoot::new()
+    }
+}
+
+/// Make this process a child subreaper (`PR_SET_CHILD_SUBREAPER`), so orphaned descendants (a
+/// detached container's init after `create` returned) are re-parented to it and can be reaped;
+/// this machine's PID 1 does not reap orphans. Panics on failure.
+pub fn become_subreaper() {
+    sys::set_child_subreaper().expect("prctl(PR_SET_CHILD_SUBREAPER) failed");
+}
+
+/// Panic with a clear message unless this process runs as root (euid 0).
+pub fn require_root() {
+    let euid = sys::geteuid();
+    assert!(
+        euid == 0,
+        "this test needs root (euid 0, running as {euid}): containers need CAP_SYS_ADMIN and cgroup \
+         write access; run the tests as root (CI does)"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_root_is_empty_and_removed() {
+        let r = StateRoot::new();
+        let p = r.path().to_path_buf();
+        assert_eq!(std::fs::read_dir(&p).unwrap().count(), 0);
+        drop(r);
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn subreaper_adopts_orphans() {
+        become_subreaper();
+        // sh starts a background sleep and exits: the orphan must be re-parented to us.
+        let out = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 >/dev/null 2>&1 & echo $!"])
+            .output()
+            .unwrap();
+        let pid: i32 = String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let ppid: u32 = stat[stat.rfind(')').unwrap() + 4..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let c = Cleanup::new();
+        c.pid(pid);
+        assert_eq!(ppid, std::process::id(), "the orphan is re-parented to us");
+        drop(c);
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "killed and reaped"
+        );
+    }
+
+    #[test]
+    fn require_root_matches_euid() {
+        let r = std::panic::catch_unwind(require_root);
+        assert_eq!(r.is_ok(), sys::geteuid() == 0);
+    }
+}

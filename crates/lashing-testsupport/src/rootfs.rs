@@ -1,0 +1,161 @@
+//! Throwaway test root filesystems: the static testinit at `/init` and a static busybox.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+use crate::testinit::testinit_path;
+
+/// The environment variable that overrides [`busybox_path`].
+pub const BUSYBOX_ENV: &str = "LASHING_BUSYBOX";
+
+/// The busybox applets linked in `/bin` of every test rootfs.
+pub const BUSYBOX_APPLETS: &[&str] = &[
+    "sh", "ash", "ls", "cat", "echo", "sleep", "true", "false", "id", "env", "mount", "umount",
+    "ps", "grep", "hostname", "pwd", "stat", "readlink", "touch", "mkdir", "rm", "wc", "head",
+    "tail", "kill", "test", "printf", "chmod", "ln", "uname", "whoami", "nproc", "dd",
+];
+
+/// The `/etc/passwd` of every test rootfs: root and nobody.
+pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+                          nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+
+/// The `/etc/group` of every test rootfs: root and nogroup.
+pub const GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
+
+/// The static busybox to copy into test rootfs: `$LASHING_BUSYBOX` or `/bin/busybox`
+/// (Debian's `busybox-static`). Panics with a hint when it is missing.
+pub fn busybox_path() -> PathBuf {
+    let p =
+        std::env::var_os(BUSYBOX_ENV).map_or_else(|| PathBuf::from("/bin/busybox"), PathBuf::from);
+    assert!(
+        p.is_file(),
+        "{} is missing: install a static busybox (apt-get install busybox-static) or set ${BUSYBOX_ENV}",
+        p.display()
+    );
+    p
+}
+
+/// Fill `dir` (which must exist) with a test rootfs: `/init` (the static testinit),
+/// `/bin/busybox` with applet symlinks, empty `proc sys dev tmp etc root`, `/etc/passwd` and
+/// `/etc/group`. Binaries are copied, not hard-linked, so a test that changes them in its
+/// container cannot affect other tests.
+pub fn populate(dir: &Path) -> io::Result<()> {
+    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root"] {
+        fs::create_dir(dir.join(d))?;
+    }
+    fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777))?;
+    fs::copy(testinit_path(), dir.join("init"))?;
+    fs::copy(busybox_path(), dir.join("bin/busybox"))?;
+    for applet in BUSYBOX_APPLETS {
+        symlink("busybox", dir.join("bin").join(applet))?;
+    }
+    fs::write(dir.join("etc/passwd"), PASSWD)?;
+    fs::write(dir.join("etc/group"), GROUP)?;
+    Ok(())
+}
+
+/// A fresh test rootfs in its own temp dir, removed on drop.
+#[derive(Debug)]
+pub struct TestRootfs {
+    dir: TempDir,
+}
+
+impl TestRootfs {
+    /// Create a fresh rootfs (see [`populate`]); panics on failure.
+    pub fn new() -> TestRootfs {
+        let dir = tempfile::Builder::new()
+            .prefix("lashing-rootfs-")
+            .tempdir()
+            .expect("cannot create a temp dir for a test rootfs");
+        populate(dir.path()).unwrap_or_else(|e| {
+            panic!(
+                "cannot populate the test rootfs {}: {e}",
+                dir.path().display()
+            )
+        });
+        TestRootfs { dir }
+    }
+
+    /// The rootfs directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Keep the directory (do not remove it on drop) and return its path.
+    pub fn keep(self) -> PathBuf {
+        self.dir.keep()
+    }
+}
+
+impl Default for TestRootfs {
+    fn default() -> Self {
+        TestRootfs::new()
+    }
+}
+
+/// A fresh test rootfs; shorthand for [`TestRootfs::new`].
+pub fn rootfs() -> TestRootfs {
+    TestRootfs::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+    use std::time::Instant;
+
+    #[test]
+    fn rootfs_has_the_expected_shape() {
+        let r = rootfs();
+        let p = r.path();
+        assert!(p.join("init").is_file());
+        assert!(fs::metadata(p.join("init")).unwrap().mode() & 0o111 != 0);
+        assert_eq!(
+            fs::read_link(p.join("bin/sh")).unwrap(),
+            Path::new("busybox")
+        );
+        assert!(p.join("bin/sh").is_file(), "bin/sh resolves to busybox");
+        assert_eq!(fs::metadata(p.join("tmp")).unwrap().mode() & 0o7777, 0o1777);
+        for d in ["proc", "sys", "dev"] {
+            assert_eq!(fs::read_dir(p.join(d)).unwrap().count(), 0, "{d} is empty");
+        }
+        let passwd = fs::read_to_string(p.join("etc/passwd")).unwrap();
+        assert!(passwd.starts_with("root:x:0:0:"));
+        assert!(passwd.contains("\nnobody:x:65534:65534:"));
+        assert!(
+            fs::read_to_string(p.join("etc/group"))
+                .unwrap()
+                .contains("nogroup:x:65534:")
+        );
+        // The binaries are copies: changing one does not change the source.
+        let src = fs::metadata(testinit_path()).unwrap();
+        assert_ne!(fs::metadata(p.join("init")).unwrap().ino(), src.ino());
+        let path = r.keep();
+        assert!(path.is_dir());
+        fs::remove_dir_all(path).unwrap();
+    }
+
+    #[test]
+    fn rootfs_is_fast_and_removed_on_drop() {
+        testinit_path();
+        // Warm up the page cache, then time the best of a few.
+        drop(rootfs());
+        let mut best = std::time::Duration::MAX;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let r = rootfs();
+            best = best.min(t.elapsed());
+            let p = r.path().to_path_buf();
+            drop(r);
+            assert!(!p.exists(), "{} is removed on drop", p.display());
+        }
+        assert!(
+            best.as_millis() < 10,
+            "a test rootfs took {best:?} (want < 10 ms)"
+        );
+    }
+}
