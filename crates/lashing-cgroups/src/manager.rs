@@ -364,6 +364,48 @@ impl Manager {
         }
     }
 
+    /// Registers for the OOM events of the cgroup: the v1 memory hierarchy if there is one
+    /// (eventfd on `memory.oom_control`), else the v2 directory (`memory.events`).
+    pub fn notify_oom(&self) -> Result<crate::oom::OomNotifier> {
+        let dirs = self.dirs()?;
+        if let Some(d) = dirs
+            .iter()
+            .find(|d| !d.node.unified() && d.has_controller("memory"))
+        {
+            return crate::oom::OomNotifier::v1(d.node.clone());
+        }
+        match dirs
+            .into_iter()
+            .find(|d| d.node.unified() && !d.node.is_root() && d.node.has_file("memory.events"))
+        {
+            Some(d) => crate::oom::OomNotifier::v2(d.node),
+            None => Err(Error::Unsupported {
+                resource: "OOM notifications".to_owned(),
+                reason: "no memory controller for this cgroup".to_owned(),
+            }),
+        }
+    }
+
+    /// How many times the OOM killer killed a process of this cgroup (v2 `memory.events`
+    /// `oom_kill`; v1 `memory.oom_control` `oom_kill`), 0 if unknown.
+    pub fn oom_kill_count(&self) -> Result<u64> {
+        for d in self.dirs()? {
+            let file = if d.node.unified() {
+                "memory.events"
+            } else if d.has_controller("memory") {
+                "memory.oom_control"
+            } else {
+                continue;
+            };
+            if let Some(text) = d.node.read_opt(file)?
+                && let Some(v) = text.lines().find_map(|l| l.strip_prefix("oom_kill "))
+            {
+                return Ok(v.trim().parse().unwrap_or(0));
+            }
+        }
+        Ok(0)
+    }
+
     /// Reads resource usage: whatever the host exposes for this cgroup.
     pub fn stats(&self) -> Result<Stats> {
         let dirs = self.dirs()?;

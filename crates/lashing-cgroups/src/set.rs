@@ -42,6 +42,41 @@ fn missing(controller: &str) {
     );
 }
 
+/// A requested limit whose controller this host does not have.
+fn no_controller(controller: &str, file: &str) -> Error {
+    Error::Unsupported {
+        resource: controller.to_owned(),
+        reason: format!(
+            "no {controller} controller is available for this cgroup (file {file} cannot be written)"
+        ),
+    }
+}
+
+/// Refuses huge page sizes the host does not have (their files would not exist).
+fn check_page_sizes(r: &Resources) -> Result<()> {
+    let sizes = crate::stats::hugepage_sizes();
+    for h in &r.hugepage_limits {
+        if !sizes.contains(&h.page_size) {
+            return Err(Error::Unsupported {
+                resource: format!("hugetlb {}", h.page_size),
+                reason: format!(
+                    "the host has no {} huge pages (sizes: {}), so hugetlb.{}.limit_in_bytes / \
+                     hugetlb.{}.max do not exist",
+                    h.page_size,
+                    if sizes.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        sizes.join(", ")
+                    },
+                    h.page_size,
+                    h.page_size
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Decimal, with -1 (or any negative) as `max`.
 fn num_or_max(v: i64) -> String {
     if v < 0 {
@@ -98,6 +133,7 @@ pub(crate) fn set_v1(dirs: &[Dir], r: &Resources) -> Result<()> {
         }
     }
     if !r.hugepage_limits.is_empty() {
+        check_page_sizes(r)?;
         // On a hybrid host hugetlb may be bound to the v2 hierarchy.
         let v2 = dirs.iter().find(|d| d.node.unified()).map(|d| &d.node);
         match (v1("hugetlb"), v2) {
@@ -112,7 +148,7 @@ pub(crate) fn set_v1(dirs: &[Dir], r: &Resources) -> Result<()> {
                 }
             }
             (None, Some(n)) if v2_has_controller(n, "hugetlb") => set_v2_hugetlb(n, r)?,
-            _ => missing("hugetlb"),
+            _ => return Err(no_controller("hugetlb", "hugetlb.<size>.limit_in_bytes")),
         }
     }
     if let Some(net) = &r.network {
@@ -136,7 +172,7 @@ pub(crate) fn set_v1(dirs: &[Dir], r: &Resources) -> Result<()> {
     if !r.rdma.is_empty() {
         match v1("rdma") {
             Some(n) => set_rdma(n, r)?,
-            None => missing("rdma"),
+            None => return Err(no_controller("rdma", "rdma.max")),
         }
     }
     Ok(())
@@ -417,9 +453,16 @@ pub(crate) fn set_v2(n: &Node, r: &Resources) -> Result<()> {
         set_cpuset(n, c)?;
     }
     if !r.hugepage_limits.is_empty() {
+        check_page_sizes(r)?;
+        if !v2_has_controller(n, "hugetlb") {
+            return Err(no_controller("hugetlb", "hugetlb.<size>.max"));
+        }
         set_v2_hugetlb(n, r)?;
     }
     if !r.rdma.is_empty() {
+        if !v2_has_controller(n, "rdma") {
+            return Err(no_controller("rdma", "rdma.max"));
+        }
         set_rdma(n, r)?;
     }
     for (file, value) in &r.unified {

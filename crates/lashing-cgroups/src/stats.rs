@@ -13,6 +13,9 @@ use crate::manager::Dir;
 pub struct Stats {
     /// CPU usage and throttling.
     pub cpu_stats: CpuStats,
+    /// cpuset configuration.
+    #[serde(default)]
+    pub cpuset_stats: CpusetStats,
     /// Memory usage.
     pub memory_stats: MemoryStats,
     /// Task count.
@@ -22,6 +25,137 @@ pub struct Stats {
     /// Huge pages, by page size (`2MB`...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hugetlb_stats: BTreeMap<String, HugetlbStats>,
+    /// RDMA limits and usage.
+    #[serde(default)]
+    pub rdma_stats: RdmaStats,
+    /// Miscellaneous scalar resources (v2 `misc`), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub misc_stats: BTreeMap<String, MiscStats>,
+}
+
+/// Pressure stall information of one kind (`some` or `full`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PsiData {
+    /// Share of time stalled over 10 s, percent.
+    pub avg10: f64,
+    /// Over 60 s.
+    pub avg60: f64,
+    /// Over 300 s.
+    pub avg300: f64,
+    /// Total stall time, µs.
+    pub total: u64,
+}
+
+/// Pressure stall information of a resource (`*.pressure`, cgroup v2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PsiStats {
+    /// Some tasks stalled.
+    #[serde(default)]
+    pub some: PsiData,
+    /// All tasks stalled.
+    #[serde(default)]
+    pub full: PsiData,
+}
+
+/// CFS burst counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BurstData {
+    /// Periods in which a burst happened.
+    pub bursts_periods: u64,
+    /// Time spent bursting, ns.
+    pub burst_time: u64,
+}
+
+/// cpuset settings of the cgroup.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpusetStats {
+    /// CPUs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    /// `cpuset.cpu_exclusive`.
+    pub cpu_exclusive: u64,
+    /// Memory nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
+    /// `cpuset.mem_hardwall`.
+    pub mem_hardwall: u64,
+    /// `cpuset.mem_exclusive`.
+    pub mem_exclusive: u64,
+    /// `cpuset.memory_migrate`.
+    pub memory_migrate: u64,
+    /// `cpuset.memory_spread_page`.
+    pub memory_spread_page: u64,
+    /// `cpuset.memory_spread_slab`.
+    pub memory_spread_slab: u64,
+    /// `cpuset.memory_pressure`.
+    pub memory_pressure: u64,
+    /// `cpuset.sched_load_balance`.
+    pub sched_load_balance: u64,
+    /// `cpuset.sched_relax_domain_level`.
+    pub sched_relax_domain_level: i64,
+}
+
+/// Pages of one kind per NUMA node (v1 `memory.numa_stat`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PageStats {
+    /// All nodes.
+    pub total: u64,
+    /// Per node.
+    pub nodes: BTreeMap<u8, u64>,
+}
+
+/// `memory.numa_stat` lines of one scope.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PageUsageByNumaInner {
+    /// `total`.
+    pub total: PageStats,
+    /// `file`.
+    pub file: PageStats,
+    /// `anon`.
+    pub anon: PageStats,
+    /// `unevictable`.
+    pub unevictable: PageStats,
+}
+
+/// Page usage per NUMA node (v1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PageUsageByNuma {
+    /// This cgroup.
+    #[serde(flatten)]
+    pub inner: PageUsageByNumaInner,
+    /// This cgroup and its descendants.
+    pub hierarchical: PageUsageByNumaInner,
+}
+
+/// One RDMA device's counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RdmaEntry {
+    /// Device name.
+    pub device: String,
+    /// HCA handles (`u32::MAX` for `max`).
+    pub hca_handles: u32,
+    /// HCA objects (`u32::MAX` for `max`).
+    pub hca_objects: u32,
+}
+
+/// RDMA limits and usage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RdmaStats {
+    /// `rdma.max`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rdma_limit: Vec<RdmaEntry>,
+    /// `rdma.current`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rdma_current: Vec<RdmaEntry>,
+}
+
+/// One misc resource.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MiscStats {
+    /// `misc.current`.
+    pub usage: u64,
+    /// `misc.events` (times the limit was hit).
+    pub events: u64,
 }
 
 /// CPU statistics.
@@ -31,6 +165,12 @@ pub struct CpuStats {
     pub cpu_usage: CpuUsage,
     /// CFS throttling.
     pub throttling_data: ThrottlingData,
+    /// Pressure (v2 `cpu.pressure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psi: Option<PsiStats>,
+    /// CFS burst counters.
+    #[serde(default)]
+    pub burst_data: BurstData,
 }
 
 /// CPU time used, in nanoseconds.
@@ -97,6 +237,12 @@ pub struct MemoryStats {
     /// `memory.stat`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stats: BTreeMap<String, u64>,
+    /// Pages per NUMA node (v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_usage_by_numa: Option<PageUsageByNuma>,
+    /// Pressure (v2 `memory.pressure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psi: Option<PsiStats>,
 }
 
 /// Task statistics.
@@ -130,6 +276,39 @@ pub struct BlkioStats {
     /// Operations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub io_serviced_recursive: Vec<BlkioStatEntry>,
+    /// Queued operations (v1 CFQ/BFQ).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_queue_recursive: Vec<BlkioStatEntry>,
+    /// Service time (v1 CFQ/BFQ).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_service_time_recursive: Vec<BlkioStatEntry>,
+    /// Wait time (v1 CFQ/BFQ).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_wait_time_recursive: Vec<BlkioStatEntry>,
+    /// Merged operations (v1 CFQ/BFQ).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_merged_recursive: Vec<BlkioStatEntry>,
+    /// Disk time (v1 CFQ/BFQ).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_time_recursive: Vec<BlkioStatEntry>,
+    /// Sectors (v1 CFQ/BFQ).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sectors_recursive: Vec<BlkioStatEntry>,
+    /// io.cost usage (v2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_cost_usage: Vec<BlkioStatEntry>,
+    /// io.cost wait (v2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_cost_wait: Vec<BlkioStatEntry>,
+    /// io.cost indebt (v2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_cost_indebt: Vec<BlkioStatEntry>,
+    /// io.cost indelay (v2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub io_cost_indelay: Vec<BlkioStatEntry>,
+    /// Pressure (v2 `io.pressure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psi: Option<PsiStats>,
 }
 
 /// Huge-page usage of one page size.
@@ -180,8 +359,148 @@ fn list(s: Option<String>) -> Vec<u64> {
         .collect()
 }
 
+/// Parses a `*.pressure` file.
+pub fn parse_psi(text: &str) -> PsiStats {
+    let mut out = PsiStats::default();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let data = match f.next() {
+            Some("some") => &mut out.some,
+            Some("full") => &mut out.full,
+            _ => continue,
+        };
+        for kv in f {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            match k {
+                "avg10" => data.avg10 = v.parse().unwrap_or(0.0),
+                "avg60" => data.avg60 = v.parse().unwrap_or(0.0),
+                "avg300" => data.avg300 = v.parse().unwrap_or(0.0),
+                "total" => data.total = v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn read_psi(n: &Node, file: &str) -> Result<Option<PsiStats>> {
+    // Reading a pressure file fails with EOPNOTSUPP when PSI is disabled: no PSI then.
+    match n.read_opt(file) {
+        Ok(v) => Ok(v.as_deref().map(parse_psi)),
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Parses a cpu or memory-node list (`0-3,5`).
+pub fn parse_list(s: &str) -> Vec<u16> {
+    let mut out = Vec::new();
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
+                    out.extend(a..=b);
+                }
+            }
+            None => {
+                if let Ok(v) = part.parse() {
+                    out.push(v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Parses `rdma.max` / `rdma.current` lines (`dev hca_handle=N hca_object=max`).
+pub fn parse_rdma(text: &str) -> Vec<RdmaEntry> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let mut e = RdmaEntry {
+                device: f.next()?.to_owned(),
+                ..RdmaEntry::default()
+            };
+            for kv in f {
+                let (k, v) = kv.split_once('=')?;
+                let v = if v == "max" {
+                    u32::MAX
+                } else {
+                    v.parse().ok()?
+                };
+                match k {
+                    "hca_handle" => e.hca_handles = v,
+                    "hca_object" => e.hca_objects = v,
+                    _ => {}
+                }
+            }
+            Some(e)
+        })
+        .collect()
+}
+
+/// Parses v1 `memory.numa_stat`.
+pub fn parse_numa_stat(text: &str) -> PageUsageByNuma {
+    let mut out = PageUsageByNuma::default();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let Some((key, total)) = f.next().and_then(|kv| kv.split_once('=')) else {
+            continue;
+        };
+        let (scope, key) = match key.strip_prefix("hierarchical_") {
+            Some(k) => (&mut out.hierarchical, k),
+            None => (&mut out.inner, key),
+        };
+        let ps = match key {
+            "total" => &mut scope.total,
+            "file" => &mut scope.file,
+            "anon" => &mut scope.anon,
+            "unevictable" => &mut scope.unevictable,
+            _ => continue,
+        };
+        ps.total = total.parse().unwrap_or(0);
+        for kv in f {
+            if let Some((n, v)) = kv.split_once('=')
+                && let Some(node) = n.strip_prefix('N').and_then(|n| n.parse().ok())
+            {
+                ps.nodes.insert(node, v.parse().unwrap_or(0));
+            }
+        }
+    }
+    out
+}
+
+fn cpuset_stats(n: &Node, cpus_file: &str, mems_file: &str) -> Result<CpusetStats> {
+    let flag = |f: &str| read_num(n, f);
+    Ok(CpusetStats {
+        cpus: parse_list(&n.read_opt(cpus_file)?.unwrap_or_default()),
+        mems: parse_list(&n.read_opt(mems_file)?.unwrap_or_default()),
+        cpu_exclusive: flag("cpuset.cpu_exclusive")?,
+        mem_hardwall: flag("cpuset.mem_hardwall")?,
+        mem_exclusive: flag("cpuset.mem_exclusive")?,
+        memory_migrate: flag("cpuset.memory_migrate")?,
+        memory_spread_page: flag("cpuset.memory_spread_page")?,
+        memory_spread_slab: flag("cpuset.memory_spread_slab")?,
+        memory_pressure: flag("cpuset.memory_pressure")?,
+        sched_load_balance: flag("cpuset.sched_load_balance")?,
+        sched_relax_domain_level: n
+            .read_opt("cpuset.sched_relax_domain_level")?
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0),
+    })
+}
+
+fn rdma_stats(n: &Node) -> Result<RdmaStats> {
+    Ok(RdmaStats {
+        rdma_limit: parse_rdma(&n.read_opt("rdma.max")?.unwrap_or_default()),
+        rdma_current: parse_rdma(&n.read_opt("rdma.current")?.unwrap_or_default()),
+    })
+}
+
 /// The huge page sizes of this machine, as cgroup file names spell them (`2MB`, `1GB`).
-fn hugepage_sizes() -> Vec<String> {
+pub(crate) fn hugepage_sizes() -> Vec<String> {
     let Ok(rd) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
         return Vec::new();
     };
@@ -238,6 +557,16 @@ pub(crate) fn stats_v1(dirs: &[Dir]) -> Result<Stats> {
         t.periods = s.get("nr_periods").copied().unwrap_or(0);
         t.throttled_periods = s.get("nr_throttled").copied().unwrap_or(0);
         t.throttled_time = s.get("throttled_time").copied().unwrap_or(0);
+        st.cpu_stats.burst_data = BurstData {
+            bursts_periods: s.get("nr_bursts").copied().unwrap_or(0),
+            burst_time: s.get("burst_time").copied().unwrap_or(0),
+        };
+    }
+    if let Some(n) = v1("cpuset") {
+        st.cpuset_stats = cpuset_stats(n, "cpuset.cpus", "cpuset.mems")?;
+    }
+    if let Some(n) = v1("rdma") {
+        st.rdma_stats = rdma_stats(n)?;
     }
     if let Some(n) = v1("memory") {
         let m = &mut st.memory_stats;
@@ -263,6 +592,10 @@ pub(crate) fn stats_v1(dirs: &[Dir]) -> Result<Stats> {
         m.kernel_usage = data("kmem")?;
         m.kernel_tcp_usage = data("kmem.tcp")?;
         m.use_hierarchy = read_num(n, "memory.use_hierarchy")? == 1;
+        m.page_usage_by_numa = n
+            .read_opt("memory.numa_stat")?
+            .as_deref()
+            .map(parse_numa_stat);
     }
     if let Some(n) = v1("pids") {
         st.pids_stats = PidsStats {
@@ -287,6 +620,26 @@ pub(crate) fn stats_v1(dirs: &[Dir]) -> Result<Stats> {
         };
         st.blkio_stats.io_service_bytes_recursive = blkio_entries(n.read_opt(bytes)?);
         st.blkio_stats.io_serviced_recursive = blkio_entries(n.read_opt(ios)?);
+        // The scheduler statistics: CFQ names them blkio.*, BFQ blkio.bfq.*.
+        let prefix = if n.has_file("blkio.io_queued_recursive") {
+            "blkio."
+        } else {
+            "blkio.bfq."
+        };
+        let b = &mut st.blkio_stats;
+        for (file, list) in [
+            ("io_queued_recursive", &mut b.io_queue_recursive),
+            (
+                "io_service_time_recursive",
+                &mut b.io_service_time_recursive,
+            ),
+            ("io_wait_time_recursive", &mut b.io_wait_time_recursive),
+            ("io_merged_recursive", &mut b.io_merged_recursive),
+            ("time_recursive", &mut b.io_time_recursive),
+            ("sectors_recursive", &mut b.sectors_recursive),
+        ] {
+            *list = blkio_entries(n.read_opt(&format!("{prefix}{file}"))?);
+        }
     }
     match v1("hugetlb") {
         Some(n) => {
@@ -372,6 +725,23 @@ pub(crate) fn stats_v2(n: &Node) -> Result<Stats> {
         throttled_periods: get(&cpu, "nr_throttled"),
         throttled_time: get(&cpu, "throttled_usec") * 1000,
     };
+    st.cpu_stats.burst_data = BurstData {
+        bursts_periods: get(&cpu, "nr_bursts"),
+        burst_time: get(&cpu, "burst_usec") * 1000,
+    };
+    st.cpu_stats.psi = read_psi(n, "cpu.pressure")?;
+    st.memory_stats.psi = read_psi(n, "memory.pressure")?;
+    st.blkio_stats.psi = read_psi(n, "io.pressure")?;
+    st.cpuset_stats = cpuset_stats(n, "cpuset.cpus.effective", "cpuset.mems.effective")?;
+    st.rdma_stats = rdma_stats(n)?;
+    let misc_events = read_map(n, "misc.events")?;
+    for (name, usage) in read_map(n, "misc.current")? {
+        let events = misc_events
+            .get(&format!("{name}.max"))
+            .copied()
+            .unwrap_or(0);
+        st.misc_stats.insert(name, MiscStats { usage, events });
+    }
     let m = &mut st.memory_stats;
     m.stats = read_map(n, "memory.stat")?;
     m.cache = get(&m.stats, "file");
@@ -422,11 +792,18 @@ pub(crate) fn stats_v2(n: &Node) -> Result<Stats> {
                 continue;
             };
             let Ok(value) = v.parse() else { continue };
+            let b = &mut st.blkio_stats;
             let (list, op) = match k {
-                "rbytes" => (&mut st.blkio_stats.io_service_bytes_recursive, "Read"),
-                "wbytes" => (&mut st.blkio_stats.io_service_bytes_recursive, "Write"),
-                "rios" => (&mut st.blkio_stats.io_serviced_recursive, "Read"),
-                "wios" => (&mut st.blkio_stats.io_serviced_recursive, "Write"),
+                "rbytes" => (&mut b.io_service_bytes_recursive, "Read"),
+                "wbytes" => (&mut b.io_service_bytes_recursive, "Write"),
+                "dbytes" => (&mut b.io_service_bytes_recursive, "Discard"),
+                "rios" => (&mut b.io_serviced_recursive, "Read"),
+                "wios" => (&mut b.io_serviced_recursive, "Write"),
+                "dios" => (&mut b.io_serviced_recursive, "Discard"),
+                "cost.usage" => (&mut b.io_cost_usage, ""),
+                "cost.wait" => (&mut b.io_cost_wait, ""),
+                "cost.indebt" => (&mut b.io_cost_indebt, ""),
+                "cost.indelay" => (&mut b.io_cost_indelay, ""),
                 _ => continue,
             };
             list.push(BlkioStatEntry {
@@ -463,6 +840,29 @@ mod tests {
             (8, 0, "Read", 10)
         );
         assert_eq!((e[2].minor, e[2].op.as_str(), e[2].value), (16, "", 7));
+    }
+
+    #[test]
+    fn psi_lists_rdma_numa() {
+        let p = parse_psi(
+            "some avg10=1.50 avg60=0.25 avg300=0.00 total=1234\nfull avg10=0.10 avg60=0.00 avg300=0.00 total=56\n",
+        );
+        assert_eq!(p.some.avg10, 1.5);
+        assert_eq!(p.some.total, 1234);
+        assert_eq!(p.full.total, 56);
+        assert_eq!(parse_list("0-2,5\n"), [0, 1, 2, 5]);
+        assert!(parse_list("").is_empty());
+        let r = parse_rdma("mlx4_0 hca_handle=2 hca_object=max\n");
+        assert_eq!(r[0].device, "mlx4_0");
+        assert_eq!((r[0].hca_handles, r[0].hca_objects), (2, u32::MAX));
+        let n = parse_numa_stat("total=10 N0=6 N1=4\nanon=3 N0=3\nhierarchical_total=20 N0=20\n");
+        assert_eq!(n.inner.total.total, 10);
+        assert_eq!(n.inner.total.nodes[&1], 4);
+        assert_eq!(n.inner.anon.nodes[&0], 3);
+        assert_eq!(n.hierarchical.total.total, 20);
+        let json = serde_json::to_value(&n).unwrap();
+        assert_eq!(json["total"]["total"], 10);
+        assert_eq!(json["hierarchical"]["total"]["nodes"]["0"], 20);
     }
 
     #[test]

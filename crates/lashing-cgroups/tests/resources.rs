@@ -287,23 +287,8 @@ fn pids_limit_is_enforced_and_stats_report_it() {
     assert!(stderr.contains("fork"), "stderr: {stderr}");
 }
 
-#[test]
-fn v1_device_rules_are_enforced() {
-    if unified() {
-        let g = Guard::new("devices-v2");
-        assert!(matches!(
-            g.leaf.set_devices(&[]),
-            Err(Error::Unsupported { .. })
-        ));
-        return;
-    }
-    let mut g = Guard::new("devices");
-    let rules: Resources = res(r#"{"devices": [
-        {"allow": false, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
-    ]}"#);
-    g.leaf.set_devices(&rules.devices).unwrap();
-    assert_eq!(g.read("devices", "devices.list"), "c 1:3 rwm");
+/// Runs a shell in `m` that writes to /dev/null and reads /dev/zero; returns its stdout.
+fn probe_devices(m: &Manager) -> String {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg("read go; echo hi > /dev/null && echo null-ok; head -c 1 /dev/zero >/dev/null || echo zero-denied")
@@ -313,16 +298,170 @@ fn v1_device_rules_are_enforced() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    g.leaf.add_pid(child.id() as i32, false).unwrap();
+    if let Err(e) = m.add_pid(child.id() as i32, false) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("add_pid: {e}");
+    }
     stdin.write_all(b"go\n").unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        stdout,
-        "null-ok\nzero-denied\n",
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const ONLY_NULL: &str = r#"{"devices": [
+    {"allow": false, "access": "rwm"},
+    {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
+]}"#;
+
+#[test]
+fn device_rules_are_enforced() {
+    let g = Guard::new("devices");
+    let rules: Resources = res(ONLY_NULL);
+    g.leaf.set_devices(&rules.devices).unwrap();
+    if unified() {
+        assert_eq!(g.leaf.device_programs().unwrap().len(), 1);
+    } else {
+        assert_eq!(g.read("devices", "devices.list"), "c 1:3 rwm");
+    }
+    assert_eq!(probe_devices(&g.leaf), "null-ok\nzero-denied\n");
+    // Setting the same rules again changes nothing and keeps one program.
+    g.leaf.set_devices(&rules.devices).unwrap();
+    if unified() {
+        assert_eq!(g.leaf.device_programs().unwrap().len(), 1);
+    }
+    // Allow-all: still a filter on v2 (never a no-op), and /dev/zero opens again.
+    let all = res(r#"{"devices": [{"allow": true, "access": "rwm"}]}"#);
+    g.leaf.set_devices(&all.devices).unwrap();
+    if unified() {
+        assert_eq!(g.leaf.device_programs().unwrap().len(), 1);
+    } else {
+        assert_eq!(g.read("devices", "devices.list"), "a *:* rwm");
+    }
+    assert_eq!(probe_devices(&g.leaf), "null-ok\n");
+    // A hole in a wildcard exception is refused, naming the rule.
+    let hole = res(r#"{"devices": [
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "access": "rw"},
+        {"allow": false, "type": "c", "major": 1, "minor": 5, "access": "r"}
+    ]}"#);
+    let err = g.leaf.set_devices(&hole.devices).unwrap_err().to_string();
+    assert!(err.contains("c 1:5 r"), "{err}");
+}
+
+/// The eBPF filter on a cgroup2 directory, also on a hybrid host (its `unified` hierarchy).
+#[test]
+fn ebpf_device_filter_on_cgroup2() {
+    let Some(top) = Manager::new("/lashing-test-cgres-bpf", "x")
+        .unwrap()
+        .path("")
+        .map(|p| p.parent().unwrap().to_owned())
+    else {
+        eprintln!("no cgroup2 hierarchy: skipped");
+        return;
+    };
+    let base = top.join(format!("lashing-test-cgres-{}-bpf", std::process::id()));
+    let m = Manager::from_paths([(String::new(), base.join("x"))].into());
+    struct Clean(Manager);
+    impl Drop for Clean {
+        fn drop(&mut self) {
+            let _ = self.0.destroy();
+            if let Some(p) = self.0.path("").and_then(|p| p.parent()) {
+                let _ = std::fs::remove_dir(p);
+            }
+        }
+    }
+    let m = Clean(m);
+    m.0.create().unwrap();
+    m.0.set_devices(&res(ONLY_NULL).devices).unwrap();
+    assert_eq!(m.0.device_programs().unwrap().len(), 1);
+    assert_eq!(probe_devices(&m.0), "null-ok\nzero-denied\n");
+}
+
+#[test]
+fn missing_resources_are_named() {
+    let g = Guard::new("badinput");
+    let err = g
+        .leaf
+        .set(&res(
+            r#"{"hugepageLimits": [{"pageSize": "3MB", "limit": 1048576}]}"#,
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("hugetlb") && err.contains("hugetlb.3MB."),
+        "{err}"
     );
-    g.children.clear();
+    let err = g
+        .leaf
+        .set(&res(r#"{"rdma": {"lashing_nodev0": {"hcaHandles": 1}}}"#))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rdma"), "{err}");
+    if !unified() {
+        let err = g
+            .leaf
+            .set(&res(r#"{"unified": {"memory.high": "max"}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unified") && err.contains("v2"), "{err}");
+    } else {
+        let err = g
+            .leaf
+            .set(&res(r#"{"unified": {"lashingnope.max": "1"}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lashingnope"), "{err}");
+    }
+    // Out of range.
+    if !unified() {
+        let e = g
+            .leaf
+            .set(&res(r#"{"memory": {"swappiness": 101}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("swappiness"), "{e}");
+    }
+    let e = g
+        .leaf
+        .set(&res(r#"{"cpu": {"cpus": "4096"}}"#))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cpuset.cpus"), "{e}");
+}
+
+#[test]
+fn oom_is_notified() {
+    let mut g = Guard::new("oom");
+    g.leaf
+        .set(&res(r#"{"memory": {"limit": 33554432, "swap": 33554432}}"#))
+        .unwrap();
+    let mut n = g.leaf.notify_oom().unwrap();
+    assert!(
+        n.wait(Some(std::time::Duration::from_millis(50)))
+            .unwrap()
+            .is_none()
+    );
+    let before = g.leaf.oom_kill_count().unwrap();
+    // A hog allocating 64 MiB in a shell variable.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("read go; x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    g.leaf.add_pid(child.id() as i32, false).unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    drop(stdin);
+    g.children.push(child);
+    let ev = n.wait(Some(std::time::Duration::from_secs(20))).unwrap();
+    assert!(
+        matches!(ev, Some(lashing_cgroups::OomEvent::Oom { count }) if count >= 1),
+        "{ev:?}"
+    );
+    let out = g.children.pop().unwrap().wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("survived"));
+    assert!(g.leaf.oom_kill_count().unwrap() > before || !unified());
 }

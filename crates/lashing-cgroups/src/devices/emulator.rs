@@ -404,9 +404,7 @@ impl Emulator {
     /// exception covers all of it.
     pub fn allows(&self, typ: DevType, major: u32, minor: u32, access: Access) -> bool {
         let matching = self.exceptions.iter().filter(|(m, _)| {
-            m.typ == typ
-                && m.major.is_none_or(|v| v == major)
-                && m.minor.is_none_or(|v| v == minor)
+            m.typ == typ && m.major.is_none_or(|v| v == major) && m.minor.is_none_or(|v| v == minor)
         });
         if self.default_allow {
             !matching.into_iter().any(|(_, a)| a.intersects(access))
@@ -447,16 +445,15 @@ mod tests {
         let t: Vec<String> = cur
             .transition(&target)
             .iter()
-            .map(|r| format!("{} {}", if r.allow { "allow" } else { "deny" }, r.cgroup_string()))
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    if r.allow { "allow" } else { "deny" },
+                    r.cgroup_string()
+                )
+            })
             .collect();
-        assert_eq!(
-            t,
-            [
-                "deny b 8:* r",
-                "deny c 1:5 w",
-                "allow c 5:0 rw",
-            ]
-        );
+        assert_eq!(t, ["deny b 8:* r", "deny c 1:5 w", "allow c 5:0 rw",]);
         // Same state: nothing to do.
         assert!(target.transition(&target).is_empty());
         // From allow-all: reset first.
@@ -485,7 +482,8 @@ mod tests {
         assert!(e.allows(DevType::Char, 1, 3, Access::ALL));
         // Deny all, then allow c 1:*, then a hole in it is refused.
         let mut e = Emulator::deny_all();
-        e.apply(&r(true, DevType::Char, Some(1), None, "rw")).unwrap();
+        e.apply(&r(true, DevType::Char, Some(1), None, "rw"))
+            .unwrap();
         assert!(e.allows(DevType::Char, 1, 9, Access::READ));
         assert!(!e.allows(DevType::Block, 1, 9, Access::READ));
         assert!(!e.allows(DevType::Char, 1, 9, Access::MKNOD));

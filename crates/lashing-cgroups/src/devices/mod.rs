@@ -103,12 +103,22 @@ pub(crate) fn set_v2(node: &Node, rules: &[DeviceCgroup]) -> Result<()> {
         let old_fd = match crate::sys::bpf_prog_fd_by_id(id) {
             Ok(f) => f,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
-            Err(e) => return Err(bpf_err("open an old device program (bpf BPF_PROG_GET_FD_BY_ID) of", e)),
+            Err(e) => {
+                return Err(bpf_err(
+                    "open an old device program (bpf BPF_PROG_GET_FD_BY_ID) of",
+                    e,
+                ));
+            }
         };
         match crate::sys::bpf_prog_attach(dir.as_fd(), old_fd.as_fd(), false, 0) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(bpf_err("detach an old device program (bpf BPF_PROG_DETACH) from", e)),
+            Err(e) => {
+                return Err(bpf_err(
+                    "detach an old device program (bpf BPF_PROG_DETACH) from",
+                    e,
+                ));
+            }
         }
     }
     Ok(())
