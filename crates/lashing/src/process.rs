@@ -67,6 +67,14 @@ pub struct Process {
     pub extra_files: Vec<OwnedFd>,
     /// Whether this is the container's init process.
     pub init: bool,
+    /// Capabilities (`None`: those of the config's process).
+    pub capabilities: Option<crate::config::Capabilities>,
+    /// `no_new_privileges` (`None`: the config's).
+    pub no_new_privileges: Option<bool>,
+    /// AppArmor profile (`None`: the config's).
+    pub apparmor_profile: Option<String>,
+    /// SELinux process label (`None`: the config's).
+    pub selinux_label: Option<String>,
     pub(crate) pid: Option<i32>,
     pub(crate) pidfd: Option<OwnedFd>,
     pub(crate) status: Option<ExitStatus>,
@@ -141,6 +149,18 @@ impl Process {
         p.user = self.user.clone();
         if !self.rlimits.is_empty() {
             p.rlimits = self.rlimits.clone();
+        }
+        if let Some(c) = &self.capabilities {
+            p.capabilities = Some(c.clone());
+        }
+        if let Some(n) = self.no_new_privileges {
+            p.no_new_privileges = n;
+        }
+        if let Some(a) = &self.apparmor_profile {
+            p.apparmor_profile = Some(a.clone());
+        }
+        if let Some(l) = &self.selinux_label {
+            p.selinux_label = Some(l.clone());
         }
         p
     }

@@ -251,7 +251,7 @@ fn exec_into_running_container() {
     let mut e = Process::new([
         "sh",
         "-c",
-        "hostname; echo $$; cat /proc/1/cmdline | tr '\\0' ' '; pwd",
+        "hostname; echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; pwd",
     ]);
     e.init = false;
     e.env = vec!["PATH=/bin".into()];

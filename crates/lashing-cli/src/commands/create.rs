@@ -134,7 +134,7 @@ fn check_terminal(terminal: bool, detach: bool, console_socket: bool) -> Result<
 }
 
 /// Copies of the inherited fds 3 .. 3+n, for the container's fds 3 .. 3+n.
-fn preserved_fds(n: u32) -> Result<Vec<std::os::fd::OwnedFd>, CliError> {
+pub fn preserved_fds(n: u32) -> Result<Vec<std::os::fd::OwnedFd>, CliError> {
     let n = i32::try_from(n)
         .map_err(|_| CliError::Refused(format!("--preserve-fds {n} is too large")))?;
     (3..3i32.saturating_add(n))

@@ -1,11 +1,14 @@
-//! `lashing exec`: execute a new process inside a container (not supported yet: the options are accepted as runc's and the command fails).
+//! `lashing exec`: execute a new process inside a running container (as `runc exec`).
+
+use lashing::config::ProcessConfig;
+use lashing::{Container, Process, Status};
 
 use super::CmdResult;
 use crate::cli::Globals;
+use crate::error::CliError;
 
 /// `lashing exec` options (as runc's).
 #[derive(Debug, clap::Args)]
-#[allow(dead_code)] // Parsed for compatibility; used once the command is implemented.
 pub struct Args {
     /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
     #[arg(long, value_name = "PATH")]
@@ -70,7 +73,115 @@ pub struct Args {
     command: Vec<String>,
 }
 
-/// Runs `lashing exec`: not supported yet.
-pub fn run(_g: &Globals, _a: &Args) -> CmdResult {
-    super::unsupported("exec")
+/// Runs `lashing exec`: the exit status is the process's (255 when it cannot be started).
+pub fn run(g: &Globals, a: &Args) -> CmdResult {
+    if a.tty || a.console_socket.is_some() {
+        return Err(CliError::Unsupported {
+            what: "a terminal for exec (-t, --console-socket)",
+        });
+    }
+    if a.pidfd_socket.is_some() {
+        return Err(CliError::Unsupported {
+            what: "--pidfd-socket",
+        });
+    }
+    if !a.cgroup.is_empty() {
+        return Err(CliError::Unsupported {
+            what: "--cgroup (exec into a sub-cgroup)",
+        });
+    }
+    let mut container = Container::load(&g.root, &a.id)?;
+    match container.status() {
+        Status::Stopped => {
+            return Err(CliError::Refused(
+                "cannot exec in a stopped container".into(),
+            ));
+        }
+        Status::Paused if !a.ignore_paused => {
+            return Err(CliError::Refused(
+                "cannot exec in a paused container (use --ignore-paused to override)".into(),
+            ));
+        }
+        _ => {}
+    }
+    let base = match &a.process {
+        Some(path) => ProcessConfig::from_json_file(std::path::Path::new(path))?,
+        None => {
+            if a.command.is_empty() {
+                return Err(CliError::Refused(
+                    "exec failed: process args cannot be empty".into(),
+                ));
+            }
+            let mut p = container.config().process.clone();
+            p.args = a.command.clone();
+            p
+        }
+    };
+    let mut process = Process::from_config(&base);
+    process.init = false;
+    process.env.extend(a.env.iter().cloned());
+    if let Some(cwd) = &a.cwd {
+        process.cwd = cwd.into();
+    }
+    if let Some(user) = &a.user {
+        let (uid, gid) = match user.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (user.as_str(), None),
+        };
+        process.user.uid = uid
+            .parse()
+            .map_err(|_| CliError::Refused(format!("invalid UID format {user:?}")))?;
+        if let Some(g) = gid {
+            process.user.gid = g
+                .parse()
+                .map_err(|_| CliError::Refused(format!("invalid GID format {user:?}")))?;
+        }
+    }
+    for g in &a.additional_gids {
+        process.user.additional_gids.push(
+            g.parse()
+                .map_err(|_| CliError::Refused(format!("invalid additional-gids value {g:?}")))?,
+        );
+    }
+    if a.no_new_privs {
+        process.no_new_privileges = Some(true);
+    }
+    if let Some(p) = &a.apparmor {
+        process.apparmor_profile = Some(p.clone());
+    }
+    if let Some(l) = &a.process_label {
+        process.selinux_label = Some(l.clone());
+    }
+    if !a.cap.is_empty() {
+        // CVE-2022-29162: added capabilities go to bounding, effective and permitted only; to the
+        // ambient set only when the process already has inheritable capabilities.
+        let mut caps = base.capabilities.clone().unwrap_or_default();
+        for name in &a.cap {
+            let cap = lashing::config::cap_from_name(name)
+                .ok_or_else(|| CliError::Refused(format!("unknown capability {name:?}")))?;
+            for set in [&mut caps.bounding, &mut caps.effective, &mut caps.permitted] {
+                if !set.contains(&cap) {
+                    set.push(cap);
+                }
+            }
+            if !caps.inheritable.is_empty() && !caps.ambient.contains(&cap) {
+                caps.ambient.push(cap);
+            }
+        }
+        process.capabilities = Some(caps);
+    }
+    process.extra_files = super::create::preserved_fds(a.preserve_fds)?;
+    if let Err(e) = container.start(&mut process) {
+        tracing::error!("{}", crate::error::chain(&e));
+        return Ok(255);
+    }
+    let pid = process.pid().unwrap_or(0);
+    if let Some(p) = &a.pid_file {
+        super::create::write_pid_file(std::path::Path::new(p), pid)?;
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let status = process.wait()?;
+    Ok(status.code())
 }

@@ -761,6 +761,18 @@ fn convert_hooks(hooks: &oci::Hooks) -> Result<BTreeMap<HookKind, Vec<Hook>>, Co
     Ok(out)
 }
 
+impl ProcessConfig {
+    /// Reads an OCI `process` object from a JSON file (`runc exec -p process.json`).
+    pub fn from_json_file(path: &Path) -> Result<ProcessConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let p: oci::Process = serde_json::from_str(&text).map_err(|e| parse_error(path, &e))?;
+        convert_process(&p)
+    }
+}
+
 fn convert_process(p: &oci::Process) -> Result<ProcessConfig, ConfigError> {
     if p.scheduler().is_some() {
         return Err(ConfigError::unsupported(
