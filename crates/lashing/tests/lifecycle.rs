@@ -26,7 +26,11 @@ fn main() {
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, tests);
-    cleanup_cgroups();
+    let leaked = cleanup_cgroups();
+    if !leaked.is_empty() {
+        eprintln!("cgroups left behind by the tests: {leaked:?}");
+        std::process::exit(101);
+    }
     conclusion.exit();
 }
 

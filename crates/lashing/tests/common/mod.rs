@@ -98,6 +98,15 @@ impl Env {
     }
 }
 
+impl Drop for Env {
+    /// A test that failed half-way must not leave its container behind: kill and remove it.
+    fn drop(&mut self) {
+        if let Ok(c) = Container::load(self.root(), &self.id) {
+            let _ = c.force_destroy();
+        }
+    }
+}
+
 /// A pipe for a process's stdout: the process gets the write end.
 pub fn output_pipe(p: &mut Process) -> OwnedFd {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
@@ -145,21 +154,27 @@ pub fn remove_ns(config: &mut Config, typ: NamespaceType) {
     config.namespaces.retain(|n| n.typ != typ);
 }
 
-/// Removes this process's cgroup parents; fails the caller if any is left non-empty.
-pub fn cleanup_cgroups() {
+/// Removes this process's cgroup parents. Returns the container cgroups that were still there
+/// (a leak: every test removes its own).
+pub fn cleanup_cgroups() -> Vec<PathBuf> {
     let parent = cgroup_parent();
+    let mut dirs = vec![Path::new("/sys/fs/cgroup").join(parent.trim_start_matches('/'))];
     if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
         for e in entries.flatten() {
-            let d = e.path().join(parent.trim_start_matches('/'));
-            if d.is_dir() {
-                let _ = std::fs::remove_dir(&d);
-            }
+            dirs.push(e.path().join(parent.trim_start_matches('/')));
         }
     }
-    let d = Path::new("/sys/fs/cgroup").join(parent.trim_start_matches('/'));
-    if d.is_dir() {
-        let _ = std::fs::remove_dir(&d);
+    let mut leaked = Vec::new();
+    for d in dirs.iter().filter(|d| d.is_dir()) {
+        if let Ok(children) = std::fs::read_dir(d) {
+            for c in children.flatten().filter(|c| c.path().is_dir()) {
+                leaked.push(c.path());
+                let _ = std::fs::remove_dir(c.path());
+            }
+        }
+        let _ = std::fs::remove_dir(d);
     }
+    leaked
 }
 
 /// Mount points of the host whose path mentions `needle` (leaks).
