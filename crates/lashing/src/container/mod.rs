@@ -1,5 +1,6 @@
 //! [`Container`]: the lifecycle of one container (create, start, exec, signal, state, destroy).
 
+mod cgroups;
 mod exe;
 mod start;
 

@@ -372,26 +372,16 @@ fn start_inner(
     Ok(())
 }
 
-/// Applies the `linux.resources` of the config and its device rules to the container's cgroup.
+/// Applies the `linux.resources` of the config and its device rules to the container's cgroup:
+/// v1 `devices.allow`/`devices.deny`, or on cgroup v2 an eBPF device filter (always attached,
+/// so a failure to filter devices is an error, never a warning).
 pub(crate) fn apply_resources(cgroup: &lashing_cgroups::Manager, config: &Config) -> Result<()> {
-    let res: lashing_cgroups::Resources = match &config.cgroup.resources {
-        Some(v) => {
-            serde_json::from_value(v.clone()).map_err(|e| crate::config::ConfigError::Invalid {
-                field: "linux.resources".into(),
-                reason: e.to_string(),
-            })?
-        }
-        None => lashing_cgroups::Resources::default(),
-    };
+    let res = super::cgroups::resources_of(config)?;
     cgroup.set(&res)?;
-    if config.cgroup.resources.is_some() && !res.devices.is_empty() {
-        match cgroup.set_devices(&res.devices) {
-            Ok(()) => {}
-            Err(e @ lashing_cgroups::Error::Unsupported { .. }) => {
-                tracing::warn!("device rules not applied: {e}")
-            }
-            Err(e) => return Err(e.into()),
-        }
+    if let Some(rules) = super::cgroups::device_rules(config) {
+        cgroup.set_devices(&rules)?;
+    } else if !res.devices.is_empty() {
+        cgroup.set_devices(&res.devices)?;
     }
     Ok(())
 }

@@ -1,0 +1,179 @@
+//! The cgroup side of a container's life: pause/resume (freezer), live resource updates with
+//! rollback, statistics and OOM notifications (runc's `Pause`, `Resume`, `Set`, `Stats`,
+//! `NotifyOOM`).
+
+use lashing_cgroups::{OomNotifier, Resources, Stats};
+
+use super::{Container, Status};
+use crate::config::{Config, DeviceRule};
+use crate::error::{Error, Result};
+use crate::state;
+
+/// The device rules of `config` in OCI form (the spec's rules followed by the defaults), or
+/// `None` when the configuration has none (it was not made from an OCI spec).
+pub(crate) fn device_rules(
+    config: &Config,
+) -> Option<Vec<lashing_cgroups::resources::DeviceCgroup>> {
+    if config.cgroup.device_rules.is_empty() {
+        return None;
+    }
+    Some(
+        config
+            .cgroup
+            .device_rules
+            .iter()
+            .map(|r: &DeviceRule| lashing_cgroups::resources::DeviceCgroup {
+                allow: r.allow,
+                typ: (r.typ != 'a').then(|| r.typ.to_string()),
+                major: (r.major >= 0).then_some(r.major),
+                minor: (r.minor >= 0).then_some(r.minor),
+                access: Some(r.permissions.clone()),
+            })
+            .collect(),
+    )
+}
+
+/// The `linux.resources` of `config` as the cgroup crate's model (empty when absent).
+pub(crate) fn resources_of(config: &Config) -> Result<Resources> {
+    match &config.cgroup.resources {
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+            crate::config::ConfigError::Invalid {
+                field: "linux.resources".into(),
+                reason: e.to_string(),
+            }
+            .into()
+        }),
+        None => Ok(Resources::default()),
+    }
+}
+
+impl Container {
+    /// Freezes every process of the container (`runc pause`). Only a running or created
+    /// container can be paused.
+    pub fn pause(&self) -> Result<()> {
+        let _lock = state::lock(&self.dir)?;
+        let status = self.status();
+        if !matches!(status, Status::Running | Status::Created) {
+            return Err(Error::BadStatus {
+                id: self.state.id.clone(),
+                status,
+                op: "pause it (it is not running)",
+            });
+        }
+        self.cgroup.freeze(true)?;
+        Ok(())
+    }
+
+    /// Thaws a paused container (`runc resume`).
+    pub fn resume(&self) -> Result<()> {
+        let _lock = state::lock(&self.dir)?;
+        let status = self.status();
+        if status != Status::Paused {
+            return Err(Error::BadStatus {
+                id: self.state.id.clone(),
+                status,
+                op: "resume it (it is not paused)",
+            });
+        }
+        self.cgroup.freeze(false)?;
+        Ok(())
+    }
+
+    /// The resources the container runs with (its configuration's `linux.resources`).
+    pub fn resources(&self) -> Result<Resources> {
+        resources_of(&self.state.config)
+    }
+
+    /// Applies new resource limits to a created, running or paused container (`runc update`)
+    /// and saves them in its state. Device rules in `r` (if any) replace the current ones. If
+    /// applying fails, the previous resources are applied again (as runc) and the error is
+    /// returned.
+    pub fn set(&mut self, r: &Resources) -> Result<()> {
+        let _lock = state::lock(&self.dir)?;
+        let status = self.status();
+        if status == Status::Stopped {
+            return Err(Error::BadStatus {
+                id: self.state.id.clone(),
+                status,
+                op: "update its resources (it is stopped)",
+            });
+        }
+        let old = self.resources()?;
+        let apply = |res: &Resources| -> Result<()> {
+            self.cgroup.set(res)?;
+            if !res.devices.is_empty() {
+                self.cgroup.set_devices(&res.devices)?;
+            }
+            Ok(())
+        };
+        if let Err(e) = apply(r) {
+            if let Err(re) = apply(&old) {
+                tracing::warn!(error = %re, "rolling back the previous resources failed");
+            }
+            return Err(e);
+        }
+        let value = serde_json::to_value(r).map_err(|e| crate::config::ConfigError::Invalid {
+            field: "linux.resources".into(),
+            reason: e.to_string(),
+        })?;
+        let st = self.state_mut();
+        st.config.cgroup.resources = Some(value);
+        self.state.save(&self.dir)
+    }
+
+    /// Resource usage of the container's cgroup.
+    pub fn stats(&self) -> Result<Stats> {
+        if !self.cgroup.exists() {
+            return Err(Error::BadStatus {
+                id: self.state.id.clone(),
+                status: self.status(),
+                op: "read its statistics (its cgroup does not exist)",
+            });
+        }
+        Ok(self.cgroup.stats()?)
+    }
+
+    /// Registers for the container's OOM events: poll the notifier's fd, or call its `wait`.
+    /// It reports [`lashing_cgroups::OomEvent::Gone`] once the cgroup is empty or removed.
+    pub fn notify_oom(&self) -> Result<OomNotifier> {
+        Ok(self.cgroup.notify_oom()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_rules_convert_to_oci_form() {
+        let mut c = Config::default();
+        assert!(device_rules(&c).is_none());
+        c.cgroup.device_rules = vec![
+            DeviceRule {
+                typ: 'a',
+                major: -1,
+                minor: -1,
+                permissions: "rwm".into(),
+                allow: false,
+            },
+            DeviceRule {
+                typ: 'c',
+                major: 1,
+                minor: -1,
+                permissions: "rw".into(),
+                allow: true,
+            },
+        ];
+        let r = device_rules(&c).unwrap();
+        assert_eq!(r[0].typ, None);
+        assert!(!r[0].allow);
+        assert_eq!(r[1].typ.as_deref(), Some("c"));
+        assert_eq!((r[1].major, r[1].minor), (Some(1), None));
+        assert_eq!(r[1].access.as_deref(), Some("rw"));
+        assert_eq!(resources_of(&c).unwrap(), Resources::default());
+        c.cgroup.resources = Some(serde_json::json!({"pids": {"limit": 5}}));
+        assert_eq!(resources_of(&c).unwrap().pids.unwrap().limit, Some(5));
+        c.cgroup.resources = Some(serde_json::json!({"pids": 5}));
+        assert!(resources_of(&c).is_err());
+    }
+}
