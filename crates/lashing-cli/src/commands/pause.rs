@@ -1,18 +1,20 @@
-//! `lashing pause`: suspend all processes of a container (not supported yet: the options are accepted as runc's and the command fails).
+//! `lashing pause`: suspend all processes of a container (cgroup freezer).
+
+use lashing::Container;
 
 use super::CmdResult;
 use crate::cli::Globals;
 
 /// `lashing pause` options (as runc's).
 #[derive(Debug, clap::Args)]
-#[allow(dead_code)] // Parsed for compatibility; used once the command is implemented.
 pub struct Args {
     /// the container id
     #[arg(value_name = "container-id")]
     id: String,
 }
 
-/// Runs `lashing pause`: not supported yet.
-pub fn run(_g: &Globals, _a: &Args) -> CmdResult {
-    super::unsupported("pause")
+/// Runs `lashing pause`: freezes the container's cgroup (running or created containers only).
+pub fn run(g: &Globals, a: &Args) -> CmdResult {
+    Container::load(&g.root, &a.id)?.pause()?;
+    Ok(0)
 }

@@ -1,18 +1,20 @@
-//! `lashing resume`: resume the processes of a paused container (not supported yet: the options are accepted as runc's and the command fails).
+//! `lashing resume`: resume the processes of a paused container.
+
+use lashing::Container;
 
 use super::CmdResult;
 use crate::cli::Globals;
 
 /// `lashing resume` options (as runc's).
 #[derive(Debug, clap::Args)]
-#[allow(dead_code)] // Parsed for compatibility; used once the command is implemented.
 pub struct Args {
     /// the container id
     #[arg(value_name = "container-id")]
     id: String,
 }
 
-/// Runs `lashing resume`: not supported yet.
-pub fn run(_g: &Globals, _a: &Args) -> CmdResult {
-    super::unsupported("resume")
+/// Runs `lashing resume`: thaws a paused container's cgroup.
+pub fn run(g: &Globals, a: &Args) -> CmdResult {
+    Container::load(&g.root, &a.id)?.resume()?;
+    Ok(0)
 }

@@ -1,11 +1,18 @@
-//! `lashing update`: update container resource constraints (not supported yet: the options are accepted as runc's and the command fails).
+//! `lashing update`: update container resource constraints (runc's flags, or a
+//! `LinuxResources` JSON with `-r`), applied with rollback by `Container::set`.
+
+use std::io::Read;
+
+use lashing::Container;
+use lashing_cgroups::Resources;
+use lashing_cgroups::resources::{BlockIo, Cpu, Memory, Pids};
 
 use super::CmdResult;
 use crate::cli::Globals;
+use crate::error::CliError;
 
 /// `lashing update` options (as runc's).
-#[derive(Debug, clap::Args)]
-#[allow(dead_code)] // Parsed for compatibility; used once the command is implemented.
+#[derive(Debug, Default, clap::Args)]
 pub struct Args {
     /// path to the file containing the resources to update or '-' to read from the standard input
     #[arg(short, long, value_name = "FILE")]
@@ -17,7 +24,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     cpu_period: Option<String>,
     /// CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     cpu_quota: Option<String>,
     /// CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period
     #[arg(long, value_name = "N")]
@@ -26,7 +33,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     cpu_rt_period: Option<String>,
     /// CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     cpu_rt_runtime: Option<String>,
     /// CPU shares (relative weight vs. other containers)
     #[arg(long, value_name = "N")]
@@ -38,7 +45,7 @@ pub struct Args {
     #[arg(long, value_name = "LIST")]
     cpuset_mems: Option<String>,
     /// Memory limit (in bytes)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     memory: Option<String>,
     /// Memory reservation or soft_limit (in bytes)
     #[arg(long, value_name = "N")]
@@ -46,6 +53,15 @@ pub struct Args {
     /// Total memory usage (memory + swap); set '-1' to enable unlimited swap
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     memory_swap: Option<String>,
+    /// CPU idle: 1 to set SCHED_IDLE for the cgroup, 0 to unset
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    cpu_idle: Option<String>,
+    /// Kernel memory limit (obsolete, ignored)
+    #[arg(long, value_name = "N", hide = true)]
+    kernel_memory: Option<String>,
+    /// Kernel TCP memory limit (obsolete, ignored)
+    #[arg(long, value_name = "N", hide = true)]
+    kernel_memory_tcp: Option<String>,
     /// Maximum number of pids allowed in the container
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pids_limit: Option<String>,
@@ -60,7 +76,234 @@ pub struct Args {
     id: String,
 }
 
-/// Runs `lashing update`: not supported yet.
-pub fn run(_g: &Globals, _a: &Args) -> CmdResult {
-    super::unsupported("update")
+/// Runs `lashing update`.
+pub fn run(g: &Globals, a: &Args) -> CmdResult {
+    let mut container = Container::load(&g.root, &a.id)?;
+    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
+        return Err(CliError::Refused(
+            "Intel RDT is not enabled for this container".into(),
+        ));
+    }
+    let patch = patch_of(a)?;
+    let mut res = container.resources()?;
+    merge(&mut res, patch);
+    container.set(&res)?;
+    Ok(0)
+}
+
+/// The resources requested by the flags or the `-r` JSON (fields not given stay `None` or 0).
+fn patch_of(a: &Args) -> Result<Resources, CliError> {
+    if let Some(path) = &a.resources {
+        let mut text = String::new();
+        if path == "-" {
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| CliError::io("read", "standard input", e))?;
+        } else {
+            text = std::fs::read_to_string(path).map_err(|e| CliError::io("read", path, e))?;
+        }
+        return serde_json::from_str(&text).map_err(|source| CliError::Json {
+            what: "resources (decode)",
+            source,
+        });
+    }
+    let uint = |name: &str, v: &Option<String>| -> Result<Option<u64>, CliError> {
+        v.as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<u64>()
+                    .map_err(|e| CliError::Refused(format!("invalid value for {name}: {e}")))
+            })
+            .transpose()
+    };
+    let int = |name: &str, v: &Option<String>| -> Result<Option<i64>, CliError> {
+        v.as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<i64>()
+                    .map_err(|e| CliError::Refused(format!("invalid value for {name}: {e}")))
+            })
+            .transpose()
+    };
+    let bytes = |name: &str, v: &Option<String>| -> Result<Option<i64>, CliError> {
+        v.as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s == "-1" {
+                    Ok(-1)
+                } else {
+                    ram_in_bytes(s)
+                        .map_err(|e| CliError::Refused(format!("invalid value for {name}: {e}")))
+                }
+            })
+            .transpose()
+    };
+    let weight = uint("blkio-weight", &a.blkio_weight)?;
+    let weight = weight
+        .map(|w| {
+            u16::try_from(w)
+                .map_err(|_| CliError::Refused(format!("invalid value for blkio-weight: {w}")))
+        })
+        .transpose()?;
+    Ok(Resources {
+        memory: Some(Memory {
+            limit: bytes("memory", &a.memory)?,
+            reservation: bytes("memory-reservation", &a.memory_reservation)?,
+            swap: bytes("memory-swap", &a.memory_swap)?,
+            kernel: bytes("kernel-memory", &a.kernel_memory)?,
+            kernel_tcp: bytes("kernel-memory-tcp", &a.kernel_memory_tcp)?,
+            ..Memory::default()
+        }),
+        cpu: Some(Cpu {
+            shares: uint("cpu-share", &a.cpu_share)?,
+            quota: int("cpu-quota", &a.cpu_quota)?,
+            burst: uint("cpu-burst", &a.cpu_burst)?,
+            period: uint("cpu-period", &a.cpu_period)?,
+            realtime_runtime: int("cpu-rt-runtime", &a.cpu_rt_runtime)?,
+            realtime_period: uint("cpu-rt-period", &a.cpu_rt_period)?,
+            cpus: a.cpuset_cpus.clone().filter(|s| !s.is_empty()),
+            mems: a.cpuset_mems.clone().filter(|s| !s.is_empty()),
+            idle: int("cpu-idle", &a.cpu_idle)?,
+        }),
+        block_io: Some(BlockIo {
+            weight,
+            ..BlockIo::default()
+        }),
+        pids: Some(Pids {
+            limit: int("pids-limit", &a.pids_limit)?,
+        }),
+        ..Resources::default()
+    })
+}
+
+/// Parses a human size with binary multiples (`64m`, `1G`, `512KiB`, `100`), as docker's
+/// `RAMInBytes`.
+fn ram_in_bytes(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("invalid size: {s:?}"))?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(&unit);
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024f64.powi(4),
+        "p" => 1024f64.powi(5),
+        _ => return Err(format!("invalid suffix: {unit:?}")),
+    };
+    let v = n * mult;
+    if !(0.0..9.2e18).contains(&v) {
+        return Err(format!("size out of range: {s:?}"));
+    }
+    Ok(v as i64)
+}
+
+fn set_if<T: Copy + PartialEq + Default>(dst: &mut Option<T>, src: Option<T>) {
+    if let Some(v) = src.filter(|v| *v != T::default()) {
+        *dst = Some(v);
+    }
+}
+
+/// Overlays the requested values on the container's resources as runc's `update`: zero or
+/// absent values leave the old ones; a lone CPU quota or period keeps the other; the device
+/// rules are kept.
+fn merge(old: &mut Resources, p: Resources) {
+    if let Some(m) = p.memory {
+        let o = old.memory.get_or_insert_default();
+        set_if(&mut o.limit, m.limit);
+        set_if(&mut o.reservation, m.reservation);
+        set_if(&mut o.swap, m.swap);
+        if m.limit == Some(-1) && m.swap.is_none() {
+            // Unlimited memory without a swap value: unset swap too.
+            o.swap = None;
+        }
+        set_if(&mut o.kernel, m.kernel);
+        set_if(&mut o.kernel_tcp, m.kernel_tcp);
+        if m.check_before_update.is_some() {
+            o.check_before_update = m.check_before_update;
+        }
+    }
+    if let Some(c) = p.cpu {
+        let o = old.cpu.get_or_insert_default();
+        set_if(&mut o.shares, c.shares);
+        set_if(&mut o.quota, c.quota);
+        set_if(&mut o.period, c.period);
+        if c.burst.is_some() {
+            o.burst = c.burst;
+        }
+        set_if(&mut o.realtime_runtime, c.realtime_runtime);
+        set_if(&mut o.realtime_period, c.realtime_period);
+        if let Some(v) = c.cpus.filter(|s| !s.is_empty()) {
+            o.cpus = Some(v);
+        }
+        if let Some(v) = c.mems.filter(|s| !s.is_empty()) {
+            o.mems = Some(v);
+        }
+        if c.idle.is_some() {
+            o.idle = c.idle;
+        }
+    }
+    if let Some(b) = p.block_io {
+        set_if(&mut old.block_io.get_or_insert_default().weight, b.weight);
+    }
+    if let Some(limit) = p.pids.and_then(|p| p.limit).filter(|l| *l != 0) {
+        old.pids.get_or_insert_default().limit = Some(limit);
+    }
+    old.unified.extend(p.unified);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_as_docker() {
+        assert_eq!(ram_in_bytes("100").unwrap(), 100);
+        assert_eq!(ram_in_bytes("64m").unwrap(), 64 << 20);
+        assert_eq!(ram_in_bytes("1G").unwrap(), 1 << 30);
+        assert_eq!(ram_in_bytes("512KiB").unwrap(), 512 << 10);
+        assert_eq!(ram_in_bytes("1.5k").unwrap(), 1536);
+        assert!(ram_in_bytes("12x").is_err());
+        assert!(ram_in_bytes("m").is_err());
+    }
+
+    #[test]
+    fn merge_keeps_unset_values() {
+        let mut old: Resources = serde_json::from_str(
+            r#"{"memory": {"limit": 1000, "swap": 2000}, "cpu": {"quota": 5000, "period": 100000},
+                "pids": {"limit": 10}, "devices": [{"allow": false, "access": "rwm"}]}"#,
+        )
+        .unwrap();
+        let a = Args {
+            cpu_period: Some("50000".into()),
+            pids_limit: Some("-1".into()),
+            memory: Some("2k".into()),
+            ..Args::default()
+        };
+        merge(&mut old, patch_of(&a).unwrap());
+        let c = old.cpu.as_ref().unwrap();
+        assert_eq!((c.quota, c.period), (Some(5000), Some(50000)));
+        let m = old.memory.as_ref().unwrap();
+        assert_eq!((m.limit, m.swap), (Some(2048), Some(2000)));
+        assert_eq!(old.pids.as_ref().unwrap().limit, Some(-1));
+        assert_eq!(old.devices.len(), 1);
+        let bad = Args {
+            cpu_quota: Some("x".into()),
+            ..Args::default()
+        };
+        assert!(
+            patch_of(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("cpu-quota")
+        );
+    }
 }
