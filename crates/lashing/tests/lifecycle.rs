@@ -686,7 +686,9 @@ fn preserved_fds() {
 
 fn cgroup_is_joined_and_removed() {
     let env = Env::new("cg");
-    let config = env.config(&["cat", "/proc/self/cgroup"]);
+    let mut config = env.config(&["cat", "/proc/self/cgroup"]);
+    // Without a cgroup namespace the container sees its full cgroup path.
+    remove_ns(&mut config, NamespaceType::Cgroup);
     let mut p = Process::from_config(&config.process);
     let out = output_pipe(&mut p);
     let mut c = env.create(config);
@@ -704,6 +706,12 @@ fn cgroup_is_joined_and_removed() {
     assert!(cg.cgroup().exists());
     c.destroy().unwrap();
     assert!(!cg.cgroup().exists(), "cgroup removed at destroy");
+    // With a cgroup namespace, every hierarchy is rooted at the container's cgroup.
+    let (code, out) = run_with("cgns", &["cat", "/proc/self/cgroup"], |c| {
+        add_ns(c, NamespaceType::Cgroup)
+    });
+    assert_eq!(code, 0);
+    assert!(out.lines().all(|l| l.ends_with(":/")), "{out}");
 }
 
 fn invalid_id_and_duplicates() {

@@ -162,10 +162,17 @@ fn start_inner(
     } else {
         InitKind::Setns
     };
-    let plan = match kind {
+    let mut plan = match kind {
         InitKind::Standard => plan_namespaces(config),
         InitKind::Setns => plan_exec(config, c.state.init_process_pid),
     };
+    // A cgroup namespace is rooted at the cgroups of its creator: with v1 hierarchies, which the
+    // pid joins only after the clone, init creates it once it is in all of them.
+    let cgroupns = NamespaceType::Cgroup.clone_flag();
+    if plan.clone & cgroupns != 0 && c.cgroup.paths().keys().any(|k| !k.is_empty()) {
+        plan.clone &= !cgroupns;
+        plan.unshare |= cgroupns;
+    }
     let exe = exe::protected_exe()?;
     let (parent_sock, child_sock) =
         channel::pair().map_err(|e| Error::io("create init socket", "socketpair", e))?;
