@@ -55,6 +55,7 @@ mod hooks;
 mod init;
 mod process;
 mod rootfs;
+mod security;
 mod state;
 mod sys;
 

@@ -5,3 +5,5 @@ pub(crate) mod net;
 pub(crate) mod process;
 
 pub(crate) mod mount;
+
+pub(crate) mod seccomp;

@@ -1,0 +1,21 @@
+//! Process security: what init applies to itself right before it becomes the user process.
+//!
+//! - [`seccomp`]: the OCI profile compiled to classic BPF in the parent ([`seccomp::compile`]),
+//!   loaded by init with [`crate::sys::seccomp::load`], and the notify listener handed to the
+//!   seccomp agent ([`seccomp::send_listener`]).
+//! - [`lsm`]: AppArmor profile and SELinux exec label, written through a private, verified
+//!   procfs handle.
+//! - [`attrs`]: `oom_score_adj`, personality, scheduler, I/O priority, memory policy and the
+//!   session keyring.
+//!
+//! Nothing here is wired into init yet: the order of the calls (runc's) is in the integration
+//! notes of the report; in short: keyring first, then LSM/attributes, seccomp before dropping
+//! capabilities without `no_new_privs`, or last before `execve` with it.
+#![allow(dead_code)]
+
+pub(crate) mod attrs;
+pub(crate) mod lsm;
+pub(crate) mod seccomp;
+
+#[cfg(test)]
+pub(crate) mod child;
