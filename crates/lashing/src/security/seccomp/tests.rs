@@ -745,3 +745,130 @@ fn docker_profile_compile_time() {
         times[10], times[0], times[19]
     );
 }
+
+/// The profile's meaning, evaluated directly (no BPF): what the program must return.
+fn model(prof: &Seccomp, arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+    let default = Action::parse(&prof.default_action, prof.default_errno_ret, "").unwrap();
+    let listed = |a: &str| prof.architectures.iter().any(|x| x == a);
+    let abi = match arch {
+        AUDIT_ARCH_X86_64 if nr & X32_SYSCALL_BIT != 0 => {
+            if !listed("SCMP_ARCH_X32") {
+                return RET_KILL_THREAD;
+            }
+            Abi::X32
+        }
+        AUDIT_ARCH_X86_64 => Abi::X86_64,
+        AUDIT_ARCH_I386 if listed("SCMP_ARCH_X86") => Abi::I386,
+        _ => return RET_KILL_THREAD,
+    };
+    let numbers =
+        |r: &SeccompRule| -> Vec<u32> { r.names.iter().filter_map(|n| abi.resolve(n)).collect() };
+    let max = prof.syscalls.iter().flat_map(numbers).max();
+    let stub = !matches!(default, Action::Allow | Action::Log | Action::Trace(_))
+        && default != Action::Errno(libc::ENOSYS as u16);
+    if let (true, Some(m)) = (stub, max)
+        && nr > m
+    {
+        return RET_ERRNO | libc::ENOSYS as u32;
+    }
+    let word = |x: u64| if abi.is_64() { x } else { x & 0xffff_ffff };
+    let holds = |a: &SeccompArg| {
+        let x = word(args[a.index as usize]);
+        let v = word(a.value);
+        match a.op.as_str() {
+            "SCMP_CMP_NE" => x != v,
+            "SCMP_CMP_LT" => x < v,
+            "SCMP_CMP_LE" => x <= v,
+            "SCMP_CMP_EQ" => x == v,
+            "SCMP_CMP_GE" => x >= v,
+            "SCMP_CMP_GT" => x > v,
+            _ => x & v == word(a.value_two),
+        }
+    };
+    let mut unconditional = None;
+    for r in &prof.syscalls {
+        let action = Action::parse(&r.action, r.errno_ret, "").unwrap();
+        if action == default || !numbers(r).contains(&nr) {
+            continue;
+        }
+        if r.args.is_empty() {
+            unconditional.get_or_insert(action);
+            continue;
+        }
+        let same_index = r
+            .args
+            .iter()
+            .any(|a| r.args.iter().filter(|b| b.index == a.index).count() > 1);
+        let matched = if same_index {
+            r.args.iter().any(holds)
+        } else {
+            r.args.iter().all(holds)
+        };
+        if matched {
+            return action.ret();
+        }
+    }
+    unconditional.unwrap_or(default).ret()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+    /// The compiled Docker profile agrees with the direct evaluation of the profile on random
+    /// (ABI, syscall, arguments).
+    #[test]
+    fn docker_program_matches_the_profile(
+        arch in prop_oneof![Just(X86_64), Just(I386), Just(AARCH64)],
+        x32 in any::<bool>(),
+        nr in prop_oneof![0u32..480, 500u32..560],
+        args in proptest::array::uniform6(prop_oneof![
+            Just(0u64), Just(8), Just(40), Just(0x20000), Just(0xffff_ffff),
+            Just(libc::SIGCHLD as u64), Just((libc::CLONE_NEWNS | libc::SIGCHLD) as u64),
+            any::<u64>(),
+        ]),
+    ) {
+        static PROG: std::sync::OnceLock<(Seccomp, Program)> = std::sync::OnceLock::new();
+        let (prof, p) = PROG.get_or_init(|| {
+            let prof = docker_default();
+            let p = compile(&prof).unwrap();
+            (prof, p)
+        });
+        let nr = if x32 && arch == X86_64 { nr | X32_SYSCALL_BIT } else { nr };
+        prop_assert_eq!(run(p, arch, nr, args), model(prof, arch, nr, args), "arch {:#x} nr {:#x}", arch, nr);
+    }
+
+    /// Same, on random small profiles mixing actions, operators and repeated indexes.
+    #[test]
+    fn random_profiles_match(
+        rules in proptest::collection::vec(
+            (
+                proptest::collection::vec(0usize..8, 1..3),
+                0usize..5,
+                proptest::collection::vec((0u32..3, 0usize..7, prop_oneof![Just(0u64), Just(1), Just(8), Just(1 << 33)], 0u64..4), 0..3),
+            ),
+            0..6,
+        ),
+        default in 0usize..4,
+        nr_pick in 0usize..9,
+        args in proptest::array::uniform6(prop_oneof![Just(0u64), Just(1), Just(8), Just(9), Just(1 << 33), Just((1u64 << 33) | 8)]),
+        arch in prop_oneof![Just(X86_64), Just(I386)],
+    ) {
+        let names = ["read", "write", "close", "dup", "getpid", "kill", "lseek", "mmap"];
+        let actions = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_LOG", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP"];
+        let ops = ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"];
+        let mut prof = profile(actions[default], vec![]);
+        prof.architectures = vec!["SCMP_ARCH_X86".into()];
+        for (ns, act, conds) in rules {
+            prof.syscalls.push(rule(
+                &ns.iter().map(|i| names[*i]).collect::<Vec<_>>(),
+                actions[act],
+                conds.iter().map(|(i, op, v, v2)| arg(*i, ops[*op], *v, *v2)).collect(),
+            ));
+        }
+        let p = compile(&prof).unwrap();
+        let nr = if nr_pick == 8 { 300 } else {
+            let abi = if arch == X86_64 { Abi::X86_64 } else { Abi::I386 };
+            abi.resolve(names[nr_pick]).unwrap()
+        };
+        prop_assert_eq!(run(&p, arch, nr, args), model(&prof, arch, nr, args));
+    }
+}
