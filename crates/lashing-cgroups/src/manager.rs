@@ -247,7 +247,14 @@ impl Manager {
             && dir.node.has_file("cgroup.kill")
         {
             match dir.node.write("cgroup.kill", "1") {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    // A v1 freezer (hybrid host) keeps killed tasks frozen: thaw them so that
+                    // they die (v2 frozen tasks die anyway).
+                    if self.freezer_state()? == FreezerState::Frozen {
+                        self.freeze(false)?;
+                    }
+                    return Ok(());
+                }
                 Err(Error::Write { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => {
                     return Ok(());
                 }

@@ -1,0 +1,520 @@
+//! End-to-end cgroup tests of the `lashing` program with real busybox containers: pause/resume
+//! under load, `update` (written, read back, rolled back, bad input), kernel enforcement (memory
+//! OOM reported by `events`, pids.max against a fork bomb, a denied device, cpu quota
+//! throttling), `events --stats` of a busy container, `ps`, and refused cgroups (not empty,
+//! frozen). They need root and `/bin/busybox` and are skipped with a message otherwise. The same
+//! suite runs in the pure cgroup v2 guest (`vm-run`).
+//!
+//! Each test has its own `--root` and cgroups path `/lashing-test-cg-<pid>-<n>/<id>`; the drop
+//! guard deletes the containers and removes the test cgroups in every hierarchy.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lashing");
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A busybox bundle, a state root (under /run: fifos do not work on a 9p share) and a cgroup
+/// parent of the test's own.
+struct Sandbox {
+    dir: tempfile::TempDir,
+    root: tempfile::TempDir,
+    parent: String,
+}
+
+fn unified() -> bool {
+    lashing_cgroups::detect() == lashing_cgroups::CgroupMode::Unified
+}
+
+impl Sandbox {
+    fn new() -> Option<Sandbox> {
+        if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").is_file() {
+            eprintln!("skipped: needs root and /bin/busybox");
+            return None;
+        }
+        // Orphaned container inits must be reaped by someone: us.
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all("/run/lashing-test").unwrap();
+        let root = tempfile::tempdir_in("/run/lashing-test").unwrap();
+        let bin = dir.path().join("bundle/rootfs/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+        std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
+        let parent = format!(
+            "/lashing-test-cg-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let sb = Sandbox { dir, root, parent };
+        let o = sb.lashing(&["spec", "-b", sb.bundle().to_str().unwrap()]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        Some(sb)
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    fn rootfs(&self) -> PathBuf {
+        self.bundle().join("rootfs")
+    }
+
+    fn cgroups_path(&self, id: &str) -> String {
+        format!("{}/{id}", self.parent)
+    }
+
+    /// Writes config.json for `args` (a shell script run by busybox sh) and lets `edit` change
+    /// the JSON.
+    fn config(&self, id: &str, script: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+        let cfg = self.bundle().join("config.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+        v["process"]["terminal"] = false.into();
+        v["root"]["readonly"] = false.into();
+        v["process"]["args"] = serde_json::json!(["/bin/busybox", "sh", "-c", script]);
+        v["linux"]["cgroupsPath"] = self.cgroups_path(id).into();
+        edit(&mut v);
+        std::fs::write(&cfg, v.to_string()).unwrap();
+    }
+
+    fn lashing(&self, args: &[&str]) -> Out {
+        let tmp = tempfile::tempdir().unwrap();
+        let (o, e) = (tmp.path().join("out"), tmp.path().join("err"));
+        let mut full = vec!["--root", self.root.path().to_str().unwrap()];
+        full.extend(args);
+        let status = Command::new(BIN)
+            .args(&full)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .unwrap();
+        Out {
+            code: status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(&o).unwrap(),
+            stderr: std::fs::read_to_string(&e).unwrap(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.lashing(args);
+        assert_eq!(o.code, 0, "lashing {args:?}: {}", o.stderr);
+        o.stdout
+    }
+
+    fn run_detached(&self, id: &str) {
+        self.ok(&["run", "-d", "-b", self.bundle().to_str().unwrap(), id]);
+    }
+
+    fn status(&self, id: &str) -> String {
+        let v: serde_json::Value = serde_json::from_str(&self.ok(&["state", id])).unwrap();
+        v["status"].as_str().unwrap().to_owned()
+    }
+
+    fn stats(&self, id: &str) -> serde_json::Value {
+        let out = self.ok(&["events", "--stats", id]);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["type"], "stats");
+        assert_eq!(v["id"], id);
+        v["data"].clone()
+    }
+
+    /// The container's cgroup directory holding `controller` (v2 directory on a unified host).
+    fn cg_dir(&self, id: &str, controller: &str) -> PathBuf {
+        let m = lashing_cgroups::Manager::new(&self.cgroups_path(id), id).unwrap();
+        if unified() {
+            return m.path("").unwrap().to_owned();
+        }
+        m.paths()
+            .iter()
+            .find(|(k, _)| k.split(',').any(|c| c == controller))
+            .unwrap_or_else(|| panic!("no {controller} hierarchy"))
+            .1
+            .clone()
+    }
+
+    fn read(&self, id: &str, controller: &str, file: &str) -> String {
+        let p = self.cg_dir(id, controller).join(file);
+        std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(self.root.path()) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().to_string();
+                let _ = self.lashing(&["delete", "--force", &id]);
+            }
+        }
+        // Our own test parent and its children, in each hierarchy (rmdir only).
+        let name = self.parent.trim_start_matches('/');
+        let mut tops = vec![Path::new("/sys/fs/cgroup").join(name)];
+        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+            tops.extend(entries.flatten().map(|e| e.path().join(name)));
+        }
+        for top in tops.into_iter().filter(|d| d.is_dir()) {
+            if let Ok(children) = std::fs::read_dir(&top) {
+                for c in children.flatten().filter(|c| c.path().is_dir()) {
+                    let _ = std::fs::remove_dir(c.path());
+                }
+            }
+            let _ = std::fs::remove_dir(&top);
+        }
+    }
+}
+
+fn total_cpu(stats: &serde_json::Value) -> u64 {
+    stats["cpu"]["usage"]["total"].as_u64().unwrap_or(0)
+}
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn pause_resume_under_load_and_stats() {
+    let Some(sb) = Sandbox::new() else { return };
+    sb.config("busy", "while :; do :; done", |_| {});
+    sb.run_detached("busy");
+    assert_eq!(sb.status("busy"), "running");
+    // Resume of a running container is refused.
+    let o = sb.lashing(&["resume", "busy"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("not paused"), "{}", o.stderr);
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = sb.stats("busy");
+    assert!(total_cpu(&busy) > 0, "{busy}");
+    assert!(
+        busy["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{busy}"
+    );
+    assert!(busy["pids"]["current"].as_u64().unwrap() >= 1, "{busy}");
+    if unified() {
+        assert!(
+            busy["cpu"]["psi"]["some"]["total"].is_u64(),
+            "no PSI: {busy}"
+        );
+    }
+
+    sb.ok(&["pause", "busy"]);
+    assert_eq!(sb.status("busy"), "paused");
+    let o = sb.lashing(&["pause", "busy"]);
+    assert_eq!(o.code, 1, "second pause: {}", o.stderr);
+    let a = total_cpu(&sb.stats("busy"));
+    std::thread::sleep(Duration::from_millis(400));
+    let b = total_cpu(&sb.stats("busy"));
+    assert!(b - a < 20_000_000, "a frozen container used {} ns", b - a);
+
+    sb.ok(&["resume", "busy"]);
+    assert_eq!(sb.status("busy"), "running");
+    std::thread::sleep(Duration::from_millis(400));
+    let c = total_cpu(&sb.stats("busy"));
+    assert!(
+        c - b > 50_000_000,
+        "a thawed busy loop used only {} ns",
+        c - b
+    );
+
+    // ps: json is the pid array, table is host ps filtered to them.
+    let pids: Vec<i32> = serde_json::from_str(&sb.ok(&["ps", "-f", "json", "busy"])).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&sb.ok(&["state", "busy"])).unwrap();
+    assert!(
+        pids.contains(&(state["pid"].as_i64().unwrap() as i32)),
+        "{pids:?}"
+    );
+    let table = sb.ok(&["ps", "busy", "-o", "pid,comm"]);
+    assert!(
+        table.starts_with("  PID") || table.contains("PID"),
+        "{table}"
+    );
+    assert_eq!(table.lines().count(), 1 + pids.len(), "{table}");
+
+    // Kill while paused works (SIGKILL thaws).
+    sb.ok(&["pause", "busy"]);
+    sb.ok(&["delete", "-f", "busy"]);
+}
+
+#[test]
+fn update_writes_reads_back_and_rolls_back() {
+    let Some(sb) = Sandbox::new() else { return };
+    sb.config("upd", "sleep 600", |_| {});
+    sb.run_detached("upd");
+    sb.ok(&[
+        "update",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "--memory-reservation",
+        "32m",
+        "--pids-limit",
+        "20",
+        "--cpu-quota",
+        "50000",
+        "--cpu-period",
+        "100000",
+        "--cpu-share",
+        "512",
+        "--cpuset-cpus",
+        "0",
+        "upd",
+    ]);
+    assert_eq!(sb.read("upd", "pids", "pids.max"), "20");
+    assert_eq!(sb.read("upd", "cpuset", "cpuset.cpus"), "0");
+    if unified() {
+        assert_eq!(sb.read("upd", "memory", "memory.max"), "67108864");
+        assert_eq!(sb.read("upd", "memory", "memory.low"), "33554432");
+        assert_eq!(sb.read("upd", "memory", "memory.swap.max"), "67108864");
+        assert_eq!(sb.read("upd", "cpu", "cpu.max"), "50000 100000");
+        assert_eq!(sb.read("upd", "cpu", "cpu.weight"), "59");
+    } else {
+        assert_eq!(
+            sb.read("upd", "memory", "memory.limit_in_bytes"),
+            "67108864"
+        );
+        assert_eq!(
+            sb.read("upd", "memory", "memory.soft_limit_in_bytes"),
+            "33554432"
+        );
+        assert_eq!(
+            sb.read("upd", "memory", "memory.memsw.limit_in_bytes"),
+            "134217728"
+        );
+        assert_eq!(sb.read("upd", "cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(sb.read("upd", "cpu", "cpu.shares"), "512");
+    }
+    // The new values are in the state: a later update of one field keeps the others.
+    let res = sb.dir.path().join("res.json");
+    std::fs::write(&res, r#"{"pids": {"limit": 30}}"#).unwrap();
+    sb.ok(&["update", "-r", res.to_str().unwrap(), "upd"]);
+    assert_eq!(sb.read("upd", "pids", "pids.max"), "30");
+    let st = sb.stats("upd");
+    assert_eq!(st["pids"]["limit"], 30);
+    assert_eq!(st["memory"]["usage"]["limit"], 67_108_864);
+
+    // A failing update (a cpu the host lacks) is rolled back and names the file.
+    let o = sb.lashing(&[
+        "update",
+        "--pids-limit",
+        "40",
+        "--cpuset-cpus",
+        "4095",
+        "upd",
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("cpuset.cpus"), "{}", o.stderr);
+    assert_eq!(sb.read("upd", "pids", "pids.max"), "30");
+    assert_eq!(sb.stats("upd")["pids"]["limit"], 30);
+
+    // Bad values.
+    let o = sb.lashing(&["update", "--memory", "12x", "upd"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("invalid value for memory"),
+        "{}",
+        o.stderr
+    );
+    let o = sb.lashing(&["update", "--cpu-share", "-5", "upd"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    if !unified() {
+        let res2 = sb.dir.path().join("res2.json");
+        std::fs::write(&res2, r#"{"unified": {"memory.high": "max"}}"#).unwrap();
+        let o = sb.lashing(&["update", "-r", res2.to_str().unwrap(), "upd"]);
+        assert_eq!(o.code, 1);
+        assert!(o.stderr.contains("unified"), "{}", o.stderr);
+    } else {
+        let o = sb.lashing(&["update", "--cpu-rt-runtime", "1000", "upd"]);
+        assert_eq!(o.code, 1);
+        assert!(o.stderr.contains("realtime"), "{}", o.stderr);
+    }
+    sb.ok(&["kill", "upd", "KILL"]);
+    wait_for("stop", Duration::from_secs(10), || {
+        sb.status("upd") == "stopped"
+    });
+    let o = sb.lashing(&["update", "--pids-limit", "5", "upd"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("stopped"), "{}", o.stderr);
+}
+
+#[test]
+fn memory_limit_oom_is_reported_by_events() {
+    let Some(sb) = Sandbox::new() else { return };
+    sb.config(
+        "oom",
+        "while [ ! -e /go ]; do sleep 0.1; done; (x=$(head -c 134217728 /dev/zero | tr '\\0' a)); sleep 600",
+        |v| {
+            v["linux"]["resources"]["memory"] =
+                serde_json::json!({"limit": 33554432, "swap": 33554432});
+        },
+    );
+    sb.run_detached("oom");
+    let mut events = Command::new(BIN)
+        .args([
+            "--root",
+            sb.root.path().to_str().unwrap(),
+            "events",
+            "--interval",
+            "1s",
+            "oom",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = events.stdout.take().unwrap();
+    let _events = Kill(events);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    // The first stats line tells that events is watching; then start the hog.
+    let first = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(first.contains(r#""type":"stats""#), "{first}");
+    std::fs::write(sb.rootfs().join("go"), "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l == r#"{"type":"oom","id":"oom"}"# => break,
+            Ok(l) => seen.push(l),
+            Err(e) => panic!("no oom event ({e}); got {seen:?}"),
+        }
+    }
+    let st = sb.stats("oom");
+    // The hog reached the limit; the container itself survived (only the subshell was killed).
+    assert!(
+        st["memory"]["usage"]["max"].as_u64().unwrap() >= 30 << 20,
+        "{st}"
+    );
+    assert_eq!(sb.status("oom"), "running");
+}
+
+#[test]
+fn pids_limit_stops_a_fork_bomb() {
+    let Some(sb) = Sandbox::new() else { return };
+    sb.config(
+        "bomb",
+        "(i=0; while [ $i -lt 40 ]; do sleep 600 & i=$((i+1)); done) 2>/err; echo done > /done; sleep 600",
+        |v| v["linux"]["resources"]["pids"] = serde_json::json!({"limit": 10}),
+    );
+    sb.run_detached("bomb");
+    wait_for("the loop", Duration::from_secs(20), || {
+        sb.rootfs().join("done").exists()
+    });
+    let pids: Vec<i32> = serde_json::from_str(&sb.ok(&["ps", "-f", "json", "bomb"])).unwrap();
+    assert!(pids.len() <= 10, "{} processes", pids.len());
+    assert!(pids.len() >= 5, "{} processes", pids.len());
+    let err = std::fs::read_to_string(sb.rootfs().join("err")).unwrap();
+    assert!(err.contains("fork"), "{err}");
+    let st = sb.stats("bomb");
+    assert_eq!(st["pids"]["limit"], 10);
+    assert!(st["pids"]["current"].as_u64().unwrap() <= 10);
+}
+
+#[test]
+fn denied_device_cannot_be_opened() {
+    let Some(sb) = Sandbox::new() else { return };
+    // /dev/kmsg (c 1:11) bind-mounted in, but not in the device allow list.
+    std::fs::write(sb.rootfs().join("kmsg"), "").unwrap();
+    sb.config(
+        "dev",
+        "if (: < /kmsg) 2>/dev/null; then echo kmsg-opened; else echo kmsg-denied; fi; : > /dev/null && echo null-opened",
+        |v| {
+            v["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"destination": "/kmsg", "type": "bind",
+                    "source": "/dev/kmsg", "options": ["bind"]}));
+        },
+    );
+    let o = sb.lashing(&["run", "-b", sb.bundle().to_str().unwrap(), "dev"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "kmsg-denied\nnull-opened\n", "{}", o.stderr);
+}
+
+#[test]
+fn cpu_quota_throttles() {
+    let Some(sb) = Sandbox::new() else { return };
+    sb.config("quota", "while :; do :; done", |v| {
+        v["linux"]["resources"]["cpu"] = serde_json::json!({"quota": 10000, "period": 100000});
+    });
+    sb.run_detached("quota");
+    let a = sb.stats("quota");
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    let b = sb.stats("quota");
+    let wall = t0.elapsed().as_nanos() as f64;
+    let used = (total_cpu(&b) - total_cpu(&a)) as f64;
+    // 10% quota: well below 30% of one CPU (the busy loop alone would take 100%).
+    assert!(
+        used / wall < 0.3,
+        "used {:.0}% of a cpu",
+        used / wall * 100.0
+    );
+    assert!(
+        b["cpu"]["throttling"]["throttledPeriods"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{}",
+        b["cpu"]
+    );
+}
+
+#[test]
+fn busy_or_frozen_cgroup_is_refused() {
+    let Some(sb) = Sandbox::new() else { return };
+    // A cgroup that already holds a process.
+    let m = lashing_cgroups::Manager::new(&sb.cgroups_path("busy"), "busy").unwrap();
+    m.create().unwrap();
+    let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
+    m.add_pid(sleeper.id() as i32, false).unwrap();
+    sb.config("busy", "true", |_| {});
+    let o = sb.lashing(&["run", "-b", sb.bundle().to_str().unwrap(), "busy"]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("not empty"), "{}", o.stderr);
+    // An empty but frozen cgroup.
+    let m = lashing_cgroups::Manager::new(&sb.cgroups_path("frozen"), "frozen").unwrap();
+    m.create().unwrap();
+    m.freeze(true).unwrap();
+    sb.config("frozen", "true", |_| {});
+    let o = sb.lashing(&["run", "-b", sb.bundle().to_str().unwrap(), "frozen"]);
+    let _ = m.freeze(false);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("frozen"), "{}", o.stderr);
+    let _ = m.destroy();
+}
