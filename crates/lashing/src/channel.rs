@@ -41,6 +41,9 @@ pub(crate) struct FdLayout {
     pub stdio: [bool; 3],
     /// An `O_PATH` handle of the exec fifo follows.
     pub fifo: bool,
+    /// Then the console socket (the process gets a terminal whose master goes there).
+    #[serde(default)]
+    pub console: bool,
     /// Then this many fds to install at 3, 4, ... (`--preserve-fds`, extra files).
     pub preserved: usize,
 }

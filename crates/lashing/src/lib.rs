@@ -58,6 +58,7 @@ mod rootfs;
 mod security;
 mod state;
 mod sys;
+mod tty;
 
 pub use config::Config;
 pub use container::{Container, OciState, Status, list};

@@ -75,6 +75,17 @@ pub struct Process {
     pub apparmor_profile: Option<String>,
     /// SELinux process label (`None`: the config's).
     pub selinux_label: Option<String>,
+    /// Allocate a pseudo-terminal for the process (inside the container); its master goes to
+    /// [`Process::console_socket`], which is then required.
+    pub terminal: bool,
+    /// `(height, width)` of the terminal (`None`: the config's `consoleSize`).
+    pub console_size: Option<(u16, u16)>,
+    /// A connected unix socket that receives the terminal's master (`SCM_RIGHTS`, with the name
+    /// `/dev/pts/ptmx` as the payload, as runc's `--console-socket`).
+    pub console_socket: Option<OwnedFd>,
+    /// A connected unix socket that receives a pidfd of the process once it is set up (with
+    /// `standard` for an init, `setns` for an exec as the payload, as runc's `--pidfd-socket`).
+    pub pidfd_socket: Option<OwnedFd>,
     pub(crate) pid: Option<i32>,
     pub(crate) pidfd: Option<OwnedFd>,
     pub(crate) status: Option<ExitStatus>,
@@ -103,6 +114,8 @@ impl Process {
             cwd: p.cwd.clone(),
             user: p.user.clone(),
             rlimits: p.rlimits.clone(),
+            terminal: p.terminal,
+            console_size: p.console_size,
             init: true,
             ..Default::default()
         }
@@ -161,6 +174,10 @@ impl Process {
         }
         if let Some(l) = &self.selinux_label {
             p.selinux_label = Some(l.clone());
+        }
+        p.terminal = self.terminal;
+        if self.console_size.is_some() {
+            p.console_size = self.console_size;
         }
         p
     }

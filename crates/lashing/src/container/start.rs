@@ -157,6 +157,13 @@ fn start_inner(
     out: &mut Option<Child>,
 ) -> Result<()> {
     let config = &c.state.config;
+    if process.terminal && process.console_socket.is_none() {
+        return Err(Error::io(
+            "allocate a terminal for",
+            "the process",
+            std::io::Error::other("it has no console socket to send the terminal's master to"),
+        ));
+    }
     let kind = if fifo.is_some() {
         InitKind::Standard
     } else {
@@ -247,6 +254,10 @@ fn start_inner(
     if let Some(f) = &fifo_fd {
         layout.fifo = true;
         fds.push(f.as_fd());
+    }
+    if let Some(sock) = process.console_socket.as_ref().filter(|_| process.terminal) {
+        layout.console = true;
+        fds.push(sock.as_fd());
     }
     layout.preserved = process.extra_files.len();
     fds.extend(process.extra_files.iter().map(|f| f.as_fd()));
@@ -342,6 +353,16 @@ fn start_inner(
                             e,
                         )
                     })?;
+                }
+                // --pidfd-socket: the parent holds a pidfd of the process (taken at clone3, or
+                // with pidfd_open after init's fork) and sends a copy, named as runc names it.
+                if let Some(sock) = &process.pidfd_socket {
+                    let name = match kind {
+                        InitKind::Standard => "standard",
+                        InitKind::Setns => "setns",
+                    };
+                    crate::tty::send_fd(sock.as_fd(), name, child.pidfd.as_fd())
+                        .map_err(|e| Error::io("send a pidfd to", "the pidfd socket", e))?;
                 }
                 if kind == InitKind::Setns {
                     channel::send(&child.sock, &ToInit::Run, &[])

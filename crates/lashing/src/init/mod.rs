@@ -55,6 +55,7 @@ pub fn init() {
     let mut init = Init {
         sock: Some(sock),
         fifo: None,
+        console: None,
         proc_fd: None,
         preserved: 0,
     };
@@ -140,6 +141,8 @@ enum Never {}
 struct Init {
     sock: Option<OwnedFd>,
     fifo: Option<OwnedFd>,
+    /// The console socket, when the process gets a terminal.
+    console: Option<OwnedFd>,
     /// `/proc/self/fd` of the host procfs, opened before pivot_root, to reopen the fifo handle.
     proc_fd: Option<OwnedFd>,
     preserved: usize,
@@ -218,8 +221,10 @@ impl Init {
 
     /// Puts stdio at 0-2 and preserved fds at 3.., and keeps the fifo handle (`O_CLOEXEC`) aside.
     fn install_fds(&mut self, p: &Payload, fds: Vec<OwnedFd>) -> R<()> {
-        let expected =
-            p.fds.stdio.iter().filter(|b| **b).count() + usize::from(p.fds.fifo) + p.fds.preserved;
+        let expected = p.fds.stdio.iter().filter(|b| **b).count()
+            + usize::from(p.fds.fifo)
+            + usize::from(p.fds.console)
+            + p.fds.preserved;
         if fds.len() != expected {
             return Err(Fail::msg(
                 "receive fds",
@@ -248,6 +253,9 @@ impl Init {
         }
         if p.fds.fifo {
             self.fifo = it.next();
+        }
+        if p.fds.console {
+            self.console = it.next();
         }
         for i in 0..p.fds.preserved {
             let fd = it.next().expect("counted");
@@ -375,6 +383,11 @@ impl Init {
             return Err(e);
         }
         r?;
+        // The terminal, allocated inside the container's root (runc's setupConsole).
+        if let Some(sock) = self.console.take() {
+            crate::tty::setup_console(sock, proc.console_size, proc.user.uid, true)
+                .map_err(|e| Fail::io(e.step, e.path, e.source))?;
+        }
         // Hostname and sysctls before the read-only remounts and masks (as runc).
         rootfs::set_hostname(config)?;
         rootfs::write_sysctls(config)?;
@@ -435,6 +448,11 @@ impl Init {
         sysp::setsid().map_err(|e| Fail::io("setsid", None, e))?;
         let config = &p.config;
         let proc = &p.process;
+        // The terminal, from the container's devpts (no /dev/console mount for exec).
+        if let Some(sock) = self.console.take() {
+            crate::tty::setup_console(sock, proc.console_size, proc.user.uid, false)
+                .map_err(|e| Fail::io(e.step, e.path, e.source))?;
+        }
         if let Some(adj) = proc.oom_score_adj {
             fs::write("/proc/self/oom_score_adj", adj.to_string())
                 .map_err(|e| Fail::io("write oom_score_adj", Some(adj.to_string()), e))?;
@@ -476,9 +494,29 @@ impl Init {
         Err(Fail::io("exec", Some(proc.args[0].clone()), e))
     }
 
-    fn hooks_sync(&self, _config: &Config, _id: &str) -> R<()> {
+    fn hooks_sync(&self, config: &Config, id: &str) -> R<()> {
         self.send(&ToParent::Hooks)?;
-        self.expect(|m| matches!(m, ToInit::HooksDone), "HooksDone")
+        self.expect(|m| matches!(m, ToInit::HooksDone), "HooksDone")?;
+        // createContainer hooks: in the container's namespaces, before pivot_root (as runc).
+        let Some(list) = config.hooks.get(&HookKind::CreateContainer) else {
+            return Ok(());
+        };
+        let state = serde_json::json!({
+            "ociVersion": config.oci_version, "id": id, "status": "creating",
+            "pid": rustix::process::getpid().as_raw_nonzero().get(), "bundle": config.bundle,
+            "annotations": config.annotations,
+        })
+        .to_string();
+        for h in list {
+            crate::hooks::run(h, HookKind::CreateContainer, &state).map_err(|e| {
+                Fail::msg(
+                    "createContainer hook",
+                    Some(h.path.display().to_string()),
+                    e.to_string(),
+                )
+            })?;
+        }
+        Ok(())
     }
 
     fn start_container_hooks(&self, config: &Config, id: &str, env: &[CString]) -> R<()> {
