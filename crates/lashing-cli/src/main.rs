@@ -8,8 +8,10 @@ mod cli;
 mod commands;
 mod error;
 mod logging;
+mod notify_socket;
 mod signals;
 mod sys;
+mod tty;
 
 use clap::Parser;
 use clap::error::ErrorKind;

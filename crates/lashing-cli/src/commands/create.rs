@@ -11,6 +11,8 @@ use lashing::{Config, Container, Process};
 use super::CmdResult;
 use crate::cli::Globals;
 use crate::error::CliError;
+use crate::notify_socket;
+use crate::tty::{self, ConsolePair};
 
 /// The options shared by `create` and `run`.
 #[derive(Debug, clap::Args)]
@@ -19,11 +21,11 @@ pub struct CreateArgs {
     #[arg(short, long, value_name = "DIR", default_value = ".")]
     pub bundle: PathBuf,
     /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end
-    /// of the console's pseudoterminal (not supported yet)
+    /// of the console's pseudoterminal
     #[arg(long, value_name = "PATH")]
     pub console_socket: Option<PathBuf>,
     /// path to an AF_UNIX socket which will receive a file descriptor referencing the init
-    /// process (not supported yet)
+    /// process
     #[arg(long, value_name = "PATH")]
     pub pidfd_socket: Option<PathBuf>,
     /// specify the file to write the process id to
@@ -54,7 +56,11 @@ pub struct Args {
 
 /// Runs `lashing create`.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
-    let (mut container, mut process) = prepare(g, &a.id, &a.create, true)?;
+    let Prepared {
+        mut container,
+        mut process,
+        ..
+    } = prepare(g, &a.id, &a.create, true)?;
     let res = container
         .start(&mut process)
         .map_err(CliError::from)
@@ -72,24 +78,28 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
     Ok(0)
 }
 
+/// What `create`/`run` start from: the container (state created), its init process and, for a
+/// terminal in the foreground, the socketpair the master comes back on.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The container, created (nothing runs yet).
+    pub container: Container,
+    /// Its init process, with the console/pidfd sockets and preserved fds attached.
+    pub process: Process,
+    /// Our end of the console socketpair (a terminal in the foreground).
+    pub console: Option<ConsolePair>,
+    /// The host's `NOTIFY_SOCKET`, when the container got a notify socket.
+    pub notify_host: Option<String>,
+}
+
 /// Loads the bundle's configuration, checks the flags against it, creates the container's state
 /// and returns the container with the init process to start (the configuration's process, with
-/// the caller's stdio and the preserved fds). `detach`: the runtime will not stay attached
-/// (`create`, `run -d`).
-pub fn prepare(
-    g: &Globals,
-    id: &str,
-    a: &CreateArgs,
-    detach: bool,
-) -> Result<(Container, Process), CliError> {
+/// the caller's stdio, the socket-activation fds (`LISTEN_FDS`) and the preserved fds).
+/// `detach`: the runtime will not stay attached (`create`, `run -d`).
+pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Prepared, CliError> {
     if g.systemd_cgroup {
         return Err(CliError::Unsupported {
             what: "the systemd cgroup driver (--systemd-cgroup)",
-        });
-    }
-    if a.pidfd_socket.is_some() {
-        return Err(CliError::Unsupported {
-            what: "--pidfd-socket",
         });
     }
     let bundle =
@@ -99,17 +109,84 @@ pub fn prepare(
         no_pivot_root: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
     };
-    let config = Config::from_bundle(&opts)?;
+    let mut config = Config::from_bundle(&opts)?;
     check_terminal(config.process.terminal, detach, a.console_socket.is_some())?;
-    let extra_files = preserved_fds(a.preserve_fds)?;
+    // Sockets first: a bad path is refused before anything is created.
+    let console_socket = match &a.console_socket {
+        Some(p) => Some(tty::connect(p, "console socket")?),
+        None => None,
+    };
+    let pidfd_socket = match &a.pidfd_socket {
+        Some(p) => Some(tty::connect(p, "pidfd socket")?),
+        None => None,
+    };
+    let mut console = None;
+    let listen = listen_fds()?;
+    let notify_host = notify_socket::host_socket();
+    if notify_host.is_some() {
+        let root = std::path::absolute(&g.root)
+            .map_err(|e| CliError::io("resolve state root", &g.root, e))?;
+        notify_socket::setup_spec(
+            &mut config,
+            &notify_socket::state_socket_dir(&root.join(id)),
+        );
+    }
     let mut process = Process::from_config(&config.process);
-    process.extra_files = extra_files;
+    if !listen.is_empty() {
+        process.env.push(format!("LISTEN_FDS={}", listen.len()));
+        process.env.push("LISTEN_PID=1".into());
+    }
+    let first_preserved = 3 + listen.len() as u32;
+    process.extra_files = listen;
+    process
+        .extra_files
+        .extend(preserved_fds_from(first_preserved, a.preserve_fds)?);
+    process.console_socket = console_socket;
+    process.pidfd_socket = pidfd_socket;
+    if process.terminal && process.console_socket.is_none() {
+        let mut pair = ConsolePair::new()?;
+        process.console_socket = pair.theirs();
+        console = Some(pair);
+    }
     let container = Container::create(&g.root, id, config)?;
-    Ok((container, process))
+    if notify_host.is_some()
+        && let Err(e) = notify_socket::create_dir(container.state_dir())
+    {
+        cleanup(container);
+        return Err(e);
+    }
+    Ok(Prepared {
+        container,
+        process,
+        console,
+        notify_host,
+    })
+}
+
+/// The fds of systemd socket activation: `LISTEN_FDS` fds from 3 when `LISTEN_PID` is this
+/// process (runc's `activation.Files`); copies, the inherited ones stay open.
+fn listen_fds() -> Result<Vec<std::os::fd::OwnedFd>, CliError> {
+    let pid = std::env::var("LISTEN_PID").ok();
+    let n = std::env::var("LISTEN_FDS").ok();
+    let (Some(pid), Some(n)) = (pid, n) else {
+        return Ok(Vec::new());
+    };
+    if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
+        return Ok(Vec::new());
+    }
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| CliError::Refused(format!("invalid LISTEN_FDS value {n:?}")))?;
+    preserved_fds_from(3, n)
 }
 
 /// runc's rules for `process.terminal` and `--console-socket`.
-fn check_terminal(terminal: bool, detach: bool, console_socket: bool) -> Result<(), CliError> {
+pub(super) fn check_terminal(
+    terminal: bool,
+    detach: bool,
+    console_socket: bool,
+) -> Result<(), CliError> {
     if detach && terminal && !console_socket {
         return Err(CliError::Refused(
             "cannot allocate tty if lashing will detach without setting console socket".into(),
@@ -120,26 +197,23 @@ fn check_terminal(terminal: bool, detach: bool, console_socket: bool) -> Result<
             "cannot use console socket if lashing will not detach or allocate tty".into(),
         ));
     }
-    if console_socket {
-        return Err(CliError::Unsupported {
-            what: "--console-socket (a terminal for the container)",
-        });
-    }
-    if terminal {
-        return Err(CliError::Unsupported {
-            what: "a terminal for a container run in the foreground (process.terminal)",
-        });
-    }
     Ok(())
 }
 
 /// Copies of the inherited fds 3 .. 3+n, for the container's fds 3 .. 3+n.
 pub fn preserved_fds(n: u32) -> Result<Vec<std::os::fd::OwnedFd>, CliError> {
-    let n = i32::try_from(n)
-        .map_err(|_| CliError::Refused(format!("--preserve-fds {n} is too large")))?;
-    (3..3i32.saturating_add(n))
+    preserved_fds_from(3, n)
+}
+
+/// Copies of the inherited fds first .. first+n (each must be open).
+pub fn preserved_fds_from(first: u32, n: u32) -> Result<Vec<std::os::fd::OwnedFd>, CliError> {
+    let too_large = || CliError::Refused(format!("--preserve-fds {n} is too large"));
+    let n = i32::try_from(n).map_err(|_| too_large())?;
+    let first = i32::try_from(first).map_err(|_| too_large())?;
+    let end = first.checked_add(n).ok_or_else(too_large)?;
+    (first..end)
         .map(|fd| {
-            crate::sys::dup_inherited_fd(fd, 3 + n)
+            crate::sys::dup_inherited_fd(fd, end)
                 .map_err(|e| CliError::io("preserve fd", format!("{fd}"), e))
         })
         .collect()
@@ -195,14 +269,8 @@ mod tests {
         assert!(e.starts_with("cannot use console socket"), "{e}");
         let e = check_terminal(true, false, true).unwrap_err().message();
         assert!(e.starts_with("cannot use console socket"), "{e}");
-        assert!(matches!(
-            check_terminal(true, true, true),
-            Err(CliError::Unsupported { .. })
-        ));
-        assert!(matches!(
-            check_terminal(true, false, false),
-            Err(CliError::Unsupported { .. })
-        ));
+        assert!(check_terminal(true, true, true).is_ok());
+        assert!(check_terminal(true, false, false).is_ok());
     }
 
     #[test]

@@ -3,9 +3,14 @@
 use lashing::config::ProcessConfig;
 use lashing::{Container, Process, Status};
 
+use std::path::Path;
+
 use super::CmdResult;
+use super::run::{Attached, forward_until_exit};
 use crate::cli::Globals;
 use crate::error::CliError;
+use crate::sys::SignalPipe;
+use crate::tty::{self, ConsolePair, Relay};
 
 /// `lashing exec` options (as runc's).
 #[derive(Debug, clap::Args)]
@@ -75,16 +80,6 @@ pub struct Args {
 
 /// Runs `lashing exec`: the exit status is the process's (255 when it cannot be started).
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
-    if a.tty || a.console_socket.is_some() {
-        return Err(CliError::Unsupported {
-            what: "a terminal for exec (-t, --console-socket)",
-        });
-    }
-    if a.pidfd_socket.is_some() {
-        return Err(CliError::Unsupported {
-            what: "--pidfd-socket",
-        });
-    }
     if !a.cgroup.is_empty() {
         return Err(CliError::Unsupported {
             what: "--cgroup (exec into a sub-cgroup)",
@@ -114,10 +109,24 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
             }
             let mut p = container.config().process.clone();
             p.args = a.command.clone();
+            p.terminal = a.tty;
             p
         }
     };
     let mut process = Process::from_config(&base);
+    process.terminal |= a.tty;
+    super::create::check_terminal(process.terminal, a.detach, a.console_socket.is_some())?;
+    let mut console = None;
+    if let Some(p) = &a.console_socket {
+        process.console_socket = Some(tty::connect(Path::new(p), "console socket")?);
+    } else if process.terminal {
+        let mut pair = ConsolePair::new()?;
+        process.console_socket = pair.theirs();
+        console = Some(pair);
+    }
+    if let Some(p) = &a.pidfd_socket {
+        process.pidfd_socket = Some(tty::connect(Path::new(p), "pidfd socket")?);
+    }
     process.init = false;
     process.env.extend(a.env.iter().cloned());
     if let Some(cwd) = &a.cwd {
@@ -171,17 +180,43 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         process.capabilities = Some(caps);
     }
     process.extra_files = super::create::preserved_fds(a.preserve_fds)?;
+    // In the foreground, signals are caught before the process exists and forwarded to it.
+    let sigpipe = if a.detach {
+        None
+    } else {
+        let mut sigs = crate::signals::forwarded();
+        sigs.push(libc::SIGCHLD);
+        Some(SignalPipe::install(&sigs).map_err(|e| CliError::sys("install signal handlers", e))?)
+    };
     if let Err(e) = container.start(&mut process) {
         tracing::error!("{}", crate::error::chain(&e));
         return Ok(255);
     }
     let pid = process.pid().unwrap_or(0);
+    let master = console.as_ref().map(|c| c.master()).transpose();
+    let master = match master {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = process.signal(libc::SIGKILL);
+            let _ = process.wait();
+            return Err(e);
+        }
+    };
     if let Some(p) = &a.pid_file {
-        super::create::write_pid_file(std::path::Path::new(p), pid)?;
+        super::create::write_pid_file(Path::new(p), pid)?;
     }
-    if a.detach {
+    let Some(sigpipe) = sigpipe else {
         return Ok(0);
-    }
-    let status = process.wait()?;
-    Ok(status.code())
+    };
+    let mut attached = Attached {
+        sigpipe: &sigpipe,
+        relay: master.map(Relay::new),
+        notify: None,
+    };
+    let forward = |sig: i32| {
+        if let Err(e) = process.signal(sig) {
+            tracing::warn!("forward signal {sig}: {}", crate::error::chain(&e));
+        }
+    };
+    forward_until_exit(&mut attached, pid, &forward, &|| false)
 }

@@ -7,11 +7,13 @@ use lashing::{Container, Status};
 use rustix::process::{WaitOptions, WaitStatus};
 
 use super::CmdResult;
-use super::create::{CreateArgs, cleanup, prepare, write_pid_file};
+use super::create::{CreateArgs, Prepared, cleanup, prepare, write_pid_file};
 use crate::cli::Globals;
 use crate::error::CliError;
+use crate::notify_socket::NotifySocket;
 use crate::signals;
 use crate::sys::SignalPipe;
+use crate::tty::Relay;
 
 /// `lashing run` options.
 #[derive(Debug, clap::Args)]
@@ -46,7 +48,22 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
             .map_err(|e| CliError::sys("become a child subreaper", e))?;
     }
-    let (mut container, mut process) = prepare(g, &a.id, &a.create, a.detach)?;
+    let Prepared {
+        mut container,
+        mut process,
+        console,
+        notify_host,
+    } = prepare(g, &a.id, &a.create, a.detach)?;
+    let notify = match notify_host {
+        Some(host) => match NotifySocket::bind(container.state_dir(), host) {
+            Ok(n) => n,
+            Err(e) => {
+                cleanup(container);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     let res = container
         .run(&mut process)
         .map_err(CliError::from)
@@ -56,53 +73,115 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
                 Some(p) => write_pid_file(p, pid),
                 None => Ok(()),
             }
-        });
-    if let Err(e) = res {
-        cleanup(container);
-        return Err(e);
-    }
-    let Some(sigpipe) = sigpipe else { return Ok(0) };
+        })
+        .and_then(|()| console.as_ref().map(|c| c.master()).transpose());
+    let master = match res {
+        Ok(m) => m,
+        Err(e) => {
+            cleanup(container);
+            return Err(e);
+        }
+    };
     let init_pid = process.pid().unwrap_or(container.state().init_process_pid);
-    let code = match forward_until_exit(&container, init_pid, &sigpipe) {
+    let Some(sigpipe) = sigpipe else {
+        // Detached: with NOTIFY_SOCKET, return once the container is ready (runc).
+        if let Some(n) = &notify {
+            n.wait_and_relay(init_pid, || container.status() != Status::Stopped)?;
+        }
+        return Ok(0);
+    };
+    let mut attached = Attached {
+        sigpipe: &sigpipe,
+        relay: master.map(Relay::new),
+        notify,
+    };
+    let forward = |sig: i32| {
+        if let Err(e) = container.signal(sig, false) {
+            tracing::warn!("forward signal {sig}: {}", crate::error::chain(&e));
+        }
+    };
+    let gone = || container.status() == Status::Stopped;
+    let code = match forward_until_exit(&mut attached, init_pid, &forward, &gone) {
         Ok(code) => code,
         Err(e) => {
+            drop(attached);
             if !a.keep {
                 cleanup(container);
             }
             return Err(e);
         }
     };
+    drop(attached);
     if !a.keep {
         destroy_stopped(container);
     }
     Ok(code)
 }
 
-/// Forwards every caught signal to the container's init and reaps children until init has
-/// exited; returns its status (code, or 128 + signal).
-fn forward_until_exit(
-    container: &Container,
-    init_pid: i32,
-    sigpipe: &SignalPipe,
+/// What the runtime does while it waits in the foreground: the caught signals, the terminal
+/// relay, and the notify socket (relayed once, with this process as `MAINPID`, as runc).
+pub(super) struct Attached<'a> {
+    /// The caught signals.
+    pub sigpipe: &'a SignalPipe,
+    /// The terminal, when the process has one and no console socket was given.
+    pub relay: Option<Relay>,
+    /// The notify socket, until `READY=` was relayed.
+    pub notify: Option<NotifySocket>,
+}
+
+/// Forwards every caught signal with `forward` (`SIGWINCH` resizes the terminal instead when
+/// there is one), relays the terminal and the notify socket, and reaps children until `pid` has
+/// exited; returns its status (code, or 128 + signal). `gone` tells that the process ended
+/// although it could not be reaped (it was not a child).
+pub(super) fn forward_until_exit(
+    att: &mut Attached<'_>,
+    pid: i32,
+    forward: &dyn Fn(i32),
+    gone: &dyn Fn() -> bool,
 ) -> Result<i32, CliError> {
     loop {
-        let caught = sigpipe
-            .wait(Duration::from_millis(500))
-            .map_err(|e| CliError::sys("wait for signals", e))?;
+        let busy = att.relay.as_ref().is_some_and(Relay::is_open) || att.notify.is_some();
+        let wait = Duration::from_millis(if busy { 100 } else { 500 });
+        let caught = match att.relay.as_mut().filter(|r| r.is_open()) {
+            Some(relay) => {
+                // A signal interrupts the poll of the relay, so that it is seen at once.
+                relay
+                    .step(wait)
+                    .map_err(|e| CliError::sys("relay the terminal", e))?;
+                att.sigpipe.wait(Duration::ZERO)
+            }
+            None => att.sigpipe.wait(wait),
+        }
+        .map_err(|e| CliError::sys("wait for signals", e))?;
         for sig in caught.iter().copied().filter(|&s| s != libc::SIGCHLD) {
-            tracing::debug!("forwarding signal {sig} to the container");
-            if let Err(e) = container.signal(sig, false) {
-                tracing::warn!("forward signal {sig}: {}", crate::error::chain(&e));
+            match &att.relay {
+                Some(relay) if sig == libc::SIGWINCH => relay.resize(),
+                _ => {
+                    tracing::debug!("forwarding signal {sig} to the container");
+                    forward(sig);
+                }
             }
         }
+        if let Some(n) = &att.notify
+            && let Some(line) = n.try_read_ready()
+        {
+            let me = rustix::process::getpid().as_raw_nonzero().get();
+            if let Err(e) = n.relay(&line, me) {
+                tracing::warn!("{}", crate::error::chain(&e));
+            }
+            att.notify = None;
+        }
         // Reap on SIGCHLD, and on every timeout in case a SIGCHLD byte was dropped.
-        if let Some(code) = reap(init_pid)? {
+        if let Some(code) = reap(pid)? {
+            if let Some(relay) = att.relay.as_mut() {
+                relay.drain(Duration::from_millis(100));
+            }
             return Ok(code);
         }
-        if container.status() == Status::Stopped && !is_child(init_pid) {
+        if gone() && !is_child(pid) {
             // init was not ours to reap (no subreaper and it was reparented): its status is lost.
             tracing::warn!(
-                "container init {init_pid} exited but was not a child: exit status unknown"
+                "container process {pid} exited but was not a child: exit status unknown"
             );
             return Ok(255);
         }

@@ -19,7 +19,18 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
     let mut container = Container::load(&g.root, &a.id)?;
     match container.status() {
         Status::Created => {
+            // NOTIFY_SOCKET: listen before the process runs, relay READY= once it comes.
+            let notify = match crate::notify_socket::host_socket() {
+                Some(host) => {
+                    crate::notify_socket::NotifySocket::bind(container.state_dir(), host)?
+                }
+                None => None,
+            };
             container.exec()?;
+            if let Some(n) = notify {
+                let pid = container.state().init_process_pid;
+                n.wait_and_relay(pid, || container.status() != Status::Stopped)?;
+            }
             Ok(0)
         }
         Status::Stopped => Err(CliError::Refused(
