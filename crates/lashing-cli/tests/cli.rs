@@ -341,7 +341,6 @@ fn log_lines_json_text_and_file() {
 fn unsupported_commands_fail_clearly() {
     let (_d, r) = root();
     for args in [
-        vec!["exec", "-t", "--cwd", "/", "c", "sh", "-c", "true"],
         vec!["pause", "c"],
         vec!["resume", "c"],
         vec!["events", "--stats", "c"],
