@@ -82,6 +82,8 @@ pub(crate) struct Payload {
     pub cgroup_v1: Vec<CgroupSource>,
     /// Host dir of the container's v2 cgroup.
     pub cgroup_v2: Option<PathBuf>,
+    /// The seccomp program, compiled by the parent; init only loads it.
+    pub seccomp: Option<crate::security::seccomp::Program>,
     /// The OCI state JSON handed to createContainer/startContainer hooks.
     pub hook_state: Option<String>,
 }
@@ -93,6 +95,8 @@ pub(crate) enum ToInit {
     Payload(Box<Payload>),
     /// The id maps of init's new user namespace are written.
     MapsDone,
+    /// The seccomp listener fd reached the agent.
+    SeccompDone,
     /// Prestart/createRuntime hooks ran and resources are set: go on to pivot_root.
     HooksDone,
     /// State saved: finish and wait on the exec fifo.
@@ -110,6 +114,9 @@ pub(crate) enum ToParent {
     Hooks,
     /// Setup done up to the security step: set rlimits, save state, reply `Run`.
     Ready,
+    /// Init loaded a seccomp filter with a notify listener; the fd comes with this message: send
+    /// it to the agent at `listenerPath`, then reply `SeccompDone`.
+    SeccompFd,
     /// Init failed.
     Error(InitFailure),
 }

@@ -93,6 +93,15 @@ pub enum Error {
         /// What happened (`exited with status 1`, `killed by signal 9`, ...).
         what: String,
     },
+    /// A security setting (seccomp profile, LSM label, process attribute) failed.
+    #[error("{what}: {source}")]
+    Security {
+        /// What was being set up.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A hook failed.
     #[error("{kind} hook {path}: {reason}")]
     Hook {

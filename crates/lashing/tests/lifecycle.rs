@@ -377,7 +377,7 @@ fn env_cwd_user_umask() {
 fn rlimits_are_applied() {
     let (code, out) = run_with("rlimit", &["sh", "-c", "ulimit -n; ulimit -Hn"], |c| {
         c.process.rlimits = vec![lashing::config::Rlimit {
-            resource: libc::RLIMIT_NOFILE as u32,
+            resource: libc::RLIMIT_NOFILE,
             soft: 512,
             hard: 1000,
         }];

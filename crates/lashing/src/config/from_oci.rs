@@ -283,22 +283,8 @@ fn convert_linux(linux: &oci::Linux, opts: &CreateOpts, c: &mut Config) -> Resul
     if linux.intel_rdt().is_some() {
         return Err(ConfigError::unsupported("linux.intelRdt", "Intel RDT"));
     }
-    if linux.memory_policy().is_some() {
-        return Err(ConfigError::unsupported(
-            "linux.memoryPolicy",
-            "NUMA memory policies",
-        ));
-    }
-    if let Some(p) = linux.personality() {
-        // PER_LINUX with no flags is what every process already runs with.
-        let flags = p.flags().as_ref().is_some_and(|f| !f.is_empty());
-        if p.domain() != oci::LinuxPersonalityDomain::PerLinux || flags {
-            return Err(ConfigError::unsupported(
-                "linux.personality",
-                format!("personality {:?} with flags {:?}", p.domain(), p.flags()),
-            ));
-        }
-    }
+    c.memory_policy = via_json("linux.memoryPolicy", linux.memory_policy())?;
+    c.personality = via_json("linux.personality", linux.personality())?;
 
     for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
         let typ = namespace_type(ns.typ());
@@ -773,19 +759,19 @@ impl ProcessConfig {
     }
 }
 
+/// Converts an OCI object into the model's type of the same JSON shape.
+fn via_json<T: Serialize, U: serde::de::DeserializeOwned>(
+    field: &str,
+    v: &Option<T>,
+) -> Result<Option<U>, ConfigError> {
+    let Some(v) = v else { return Ok(None) };
+    let json = serde_json::to_value(v).map_err(|e| ConfigError::invalid(field, e.to_string()))?;
+    serde_json::from_value(json)
+        .map(Some)
+        .map_err(|e| ConfigError::invalid(field, e.to_string()))
+}
+
 fn convert_process(p: &oci::Process) -> Result<ProcessConfig, ConfigError> {
-    if p.scheduler().is_some() {
-        return Err(ConfigError::unsupported(
-            "process.scheduler",
-            "scheduling policies (sched_setattr)",
-        ));
-    }
-    if p.io_priority().is_some() {
-        return Err(ConfigError::unsupported(
-            "process.ioPriority",
-            "I/O priorities (ioprio_set)",
-        ));
-    }
     if p.exec_cpu_affinity().is_some() {
         return Err(ConfigError::unsupported(
             "process.execCPUAffinity",
@@ -878,6 +864,8 @@ fn convert_process(p: &oci::Process) -> Result<ProcessConfig, ConfigError> {
         apparmor_profile: non_empty(p.apparmor_profile()),
         selinux_label: non_empty(p.selinux_label()),
         oom_score_adj: p.oom_score_adj(),
+        scheduler: via_json("process.scheduler", p.scheduler())?,
+        io_priority: via_json("process.ioPriority", p.io_priority())?,
     })
 }
 
@@ -1271,29 +1259,9 @@ mod tests {
         for (ptr, value, field) in [
             ("/linux/intelRdt", json!({"closID": "x"}), "linux.intelRdt"),
             (
-                "/linux/memoryPolicy",
-                json!({"mode": "MPOL_BIND", "nodes": "0"}),
-                "linux.memoryPolicy",
-            ),
-            (
                 "/linux/netDevices",
                 json!({"eth1": {"name": "eth0"}}),
                 "linux.netDevices",
-            ),
-            (
-                "/linux/personality",
-                json!({"domain": "LINUX32"}),
-                "linux.personality",
-            ),
-            (
-                "/process/scheduler",
-                json!({"policy": "SCHED_BATCH"}),
-                "process.scheduler",
-            ),
-            (
-                "/process/ioPriority",
-                json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0}),
-                "process.ioPriority",
             ),
             (
                 "/process/execCPUAffinity",

@@ -434,11 +434,23 @@ pub struct ProcessConfig {
     /// `/proc/self/oom_score_adj`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oom_score_adj: Option<i32>,
+    /// Scheduling policy (`sched_setattr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<Scheduler>,
+    /// I/O priority (`ioprio_set`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_priority: Option<IoPriority>,
 }
 
 /// The whole validated configuration of a container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Config {
+    /// Execution domain (`personality(2)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<Personality>,
+    /// NUMA memory policy (`set_mempolicy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<MemoryPolicy>,
     /// OCI version of the bundle.
     #[serde(default)]
     pub oci_version: String,
@@ -559,4 +571,67 @@ fn map_id(maps: &[IdMap], userns: bool, id: u32) -> Option<u32> {
         let off = id.checked_sub(m.container_id)?;
         (off < m.size).then(|| m.host_id + off)
     })
+}
+
+/// `linux.personality`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Personality {
+    /// `LINUX` or `LINUX32`.
+    pub domain: String,
+    /// Flags (none is supported, as with runc).
+    #[serde(default)]
+    pub flags: Vec<String>,
+}
+
+/// `process.scheduler`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scheduler {
+    /// `SCHED_OTHER`, `SCHED_FIFO`, `SCHED_RR`, `SCHED_BATCH`, `SCHED_ISO`, `SCHED_IDLE`,
+    /// `SCHED_DEADLINE`.
+    pub policy: String,
+    /// Nice value.
+    #[serde(default)]
+    pub nice: i32,
+    /// Static priority.
+    #[serde(default)]
+    pub priority: i32,
+    /// `SCHED_FLAG_*` names.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// DEADLINE runtime (ns).
+    #[serde(default)]
+    pub runtime: u64,
+    /// DEADLINE deadline (ns).
+    #[serde(default)]
+    pub deadline: u64,
+    /// DEADLINE period (ns).
+    #[serde(default)]
+    pub period: u64,
+}
+
+/// `process.ioPriority`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IoPriority {
+    /// `IOPRIO_CLASS_RT`, `IOPRIO_CLASS_BE` or `IOPRIO_CLASS_IDLE`.
+    pub class: String,
+    /// Priority within the class (0-7).
+    #[serde(default)]
+    pub priority: i32,
+}
+
+/// `linux.memoryPolicy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryPolicy {
+    /// `MPOL_DEFAULT`, `MPOL_BIND`, ...
+    pub mode: String,
+    /// Node list (`0-3,7`).
+    #[serde(default)]
+    pub nodes: String,
+    /// `MPOL_F_*` names.
+    #[serde(default)]
+    pub flags: Vec<String>,
 }

@@ -269,6 +269,15 @@ fn start_inner(
         .map(|(name, host_dir)| CgroupSource { name, host_dir })
         .collect();
     let cgroup_v2 = c.cgroup.paths().get("").cloned();
+    let seccomp = match &config.seccomp {
+        Some(s) => Some(
+            crate::security::seccomp::compile(s).map_err(|e| Error::Security {
+                what: "compile the seccomp profile",
+                source: Box::new(e),
+            })?,
+        ),
+        None => None,
+    };
     let payload = Payload {
         kind,
         id: c.state.id.clone(),
@@ -285,6 +294,7 @@ fn start_inner(
         fds: layout,
         cgroup_v1,
         cgroup_v2,
+        seccomp,
         hook_state: None,
     };
     channel::send(&child.sock, &ToInit::Payload(Box::new(payload)), &fds)
@@ -391,6 +401,18 @@ fn start_inner(
                     .map_err(|e| Error::io("write to", "lashing init", e))?;
                 ready = true;
             }
+            ToParent::SeccompFd => {
+                let fd = raw.fds.into_iter().next().ok_or_else(|| {
+                    Error::io(
+                        "receive seccomp listener",
+                        "lashing init",
+                        std::io::Error::other("no fd"),
+                    )
+                })?;
+                send_seccomp_listener(c, child.pid, fd.as_fd())?;
+                channel::send(&child.sock, &ToInit::SeccompDone, &[])
+                    .map_err(|e| Error::io("write to", "lashing init", e))?;
+            }
             ToParent::Error(f) => return Err(Error::Init(f)),
         }
     }
@@ -398,6 +420,26 @@ fn start_inner(
     process.pid = Some(ch.pid);
     process.pidfd = Some(ch.pidfd);
     Ok(())
+}
+
+/// Hands a seccomp notify listener to the agent at `listenerPath` with runc's state message.
+fn send_seccomp_listener(c: &Container, pid: i32, fd: BorrowedFd<'_>) -> Result<()> {
+    use crate::security::seccomp::{ContainerProcessState, send_listener};
+    let sc = c.state.config.seccomp.as_ref();
+    let path = sc
+        .and_then(|s| s.listener_path.as_ref())
+        .ok_or_else(|| Error::Security {
+            what: "seccomp notify",
+            source: "no linux.seccomp.listenerPath".into(),
+        })?;
+    let mut st = serde_json::to_value(c.oci_state()).unwrap_or_default();
+    st["pid"] = pid.into();
+    let state =
+        ContainerProcessState::new(pid, sc.and_then(|s| s.listener_metadata.as_deref()), st);
+    send_listener(path, &state, fd).map_err(|e| Error::Security {
+        what: "send the seccomp listener",
+        source: Box::new(e),
+    })
 }
 
 /// Applies the `linux.resources` of the config and its device rules to the container's cgroup:

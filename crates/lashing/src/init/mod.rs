@@ -19,6 +19,7 @@ use crate::config::{Config, HookKind, NamespaceType, ProcessConfig};
 use crate::container::INIT_PIPE_ENV;
 use crate::error::InitFailure;
 use crate::rootfs;
+use crate::security;
 use crate::sys::process as sysp;
 
 /// The default `PATH` used to look up the program when the process has no `PATH`.
@@ -344,9 +345,19 @@ impl Init {
         sysp::setsid().map_err(|e| Fail::io("setsid", None, e))?;
         let config = &p.config;
         let proc = &p.process;
+        if !config.no_new_keyring {
+            security::attrs::join_session_keyring(&p.id, config.has_namespace(NamespaceType::User))
+                .map_err(|e| {
+                    Fail::msg(
+                        "join session keyring",
+                        Some(format!("_ses.{}", p.id)),
+                        chain(&e),
+                    )
+                })?;
+        }
         if let Some(adj) = proc.oom_score_adj {
-            fs::write("/proc/self/oom_score_adj", adj.to_string())
-                .map_err(|e| Fail::io("write oom_score_adj", Some(adj.to_string()), e))?;
+            security::attrs::set_oom_score_adj(adj)
+                .map_err(|e| Fail::msg("set oom_score_adj", Some(adj.to_string()), chain(&e)))?;
         }
         self.proc_fd = Some(
             rustix::fs::open(
@@ -390,6 +401,7 @@ impl Init {
         }
         // Hostname and sysctls before the read-only remounts and masks (as runc).
         rootfs::set_hostname(config)?;
+        apply_apparmor(proc)?;
         rootfs::write_sysctls(config)?;
         if config.has_namespace(NamespaceType::Mount) {
             rootfs::finalize_rootfs(config)?;
@@ -414,9 +426,15 @@ impl Init {
         let env = process_env(proc)?;
         let argv = c_args(proc)?;
 
+        apply_attributes(config, proc)?;
         self.send(&ToParent::Ready)?;
         self.expect(|m| matches!(m, ToInit::Run), "Run")?;
 
+        apply_selinux(proc)?;
+        if !proc.no_new_privileges {
+            // Without NNP the filter must be loaded while init still has CAP_SYS_ADMIN.
+            self.load_seccomp(&p)?;
+        }
         self.switch_user(config, proc)?;
         // The cwd is verified after the switch: it must still be reachable inside the root
         // (CVE-2024-21626: a cwd that is a leaked host fd makes getcwd fail).
@@ -430,13 +448,16 @@ impl Init {
             ));
         }
         rustix::process::umask(Mode::from_raw_mode(proc.user.umask.unwrap_or(0o022)));
+        if proc.no_new_privileges {
+            // With NNP, as late as possible (but the socket is still needed for a listener).
+            self.load_seccomp(&p)?;
+        }
 
         // Done with the parent: it sees EOF and returns from `create`.
         self.sock = None;
         self.wait_fifo()?;
         self.start_container_hooks(config, &p.id, &env)?;
-        sysp::close_range(3 + self.preserved as u32, u32::MAX)
-            .map_err(|e| Fail::io("close fds", None, e))?;
+        close_from(3 + self.preserved as u32);
         let e = sysp::execve(&program, &argv, &env);
         Err(Fail::io("exec", Some(proc.args[0].clone()), e))
     }
@@ -448,14 +469,24 @@ impl Init {
         sysp::setsid().map_err(|e| Fail::io("setsid", None, e))?;
         let config = &p.config;
         let proc = &p.process;
+        if !config.no_new_keyring {
+            security::attrs::join_session_keyring(&p.id, config.has_namespace(NamespaceType::User))
+                .map_err(|e| {
+                    Fail::msg(
+                        "join session keyring",
+                        Some(format!("_ses.{}", p.id)),
+                        chain(&e),
+                    )
+                })?;
+        }
         // The terminal, from the container's devpts (no /dev/console mount for exec).
         if let Some(sock) = self.console.take() {
             crate::tty::setup_console(sock, proc.console_size, proc.user.uid, false)
                 .map_err(|e| Fail::io(e.step, e.path, e.source))?;
         }
         if let Some(adj) = proc.oom_score_adj {
-            fs::write("/proc/self/oom_score_adj", adj.to_string())
-                .map_err(|e| Fail::io("write oom_score_adj", Some(adj.to_string()), e))?;
+            security::attrs::set_oom_score_adj(adj)
+                .map_err(|e| Fail::msg("set oom_score_adj", Some(adj.to_string()), chain(&e)))?;
         }
         if proc.no_new_privileges {
             rustix::thread::set_no_new_privs(true)
@@ -471,9 +502,15 @@ impl Init {
         let program = find_program(proc)?;
         let env = process_env(proc)?;
         let argv = c_args(proc)?;
+        apply_attributes(config, proc)?;
         self.send(&ToParent::Ready)?;
         self.expect(|m| matches!(m, ToInit::Run), "Run")?;
+        apply_selinux(proc)?;
+        if !proc.no_new_privileges {
+            self.load_seccomp(&p)?;
+        }
         self.switch_user(config, proc)?;
+        apply_apparmor(proc)?;
         std::env::set_current_dir(&cwd)
             .map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
         if std::env::current_dir().is_err() {
@@ -484,6 +521,9 @@ impl Init {
             ));
         }
         rustix::process::umask(Mode::from_raw_mode(proc.user.umask.unwrap_or(0o022)));
+        if proc.no_new_privileges {
+            self.load_seccomp(&p)?;
+        }
         let sock = self.sock()?.as_raw_fd() as u32;
         let first = 3 + self.preserved as u32;
         if sock >= first {
@@ -492,6 +532,22 @@ impl Init {
         }
         let e = sysp::execve(&program, &argv, &env);
         Err(Fail::io("exec", Some(proc.args[0].clone()), e))
+    }
+
+    /// Loads the seccomp program compiled by the parent; a notify listener goes to the parent,
+    /// which hands it to the agent.
+    fn load_seccomp(&self, p: &Payload) -> R<()> {
+        let Some(prog) = &p.seccomp else {
+            return Ok(());
+        };
+        let listener = crate::sys::seccomp::load(&prog.filter, prog.flags, prog.needs_listener)
+            .map_err(|e| Fail::io("load seccomp filter", None, e))?;
+        if let Some(fd) = listener {
+            channel::send(self.sock()?, &ToParent::SeccompFd, &[fd.as_fd()])
+                .map_err(|e| Fail::io("send seccomp listener", None, e))?;
+            self.expect(|m| matches!(m, ToInit::SeccompDone), "SeccompDone")?;
+        }
+        Ok(())
     }
 
     fn hooks_sync(&self, config: &Config, id: &str) -> R<()> {
@@ -590,6 +646,70 @@ impl Init {
         drop(proc_fd);
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
         Ok(())
+    }
+}
+
+/// The whole chain of an error, as one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}
+
+/// Scheduler, I/O priority, personality and memory policy (runc's order, before `Ready`).
+fn apply_attributes(config: &Config, proc: &ProcessConfig) -> R<()> {
+    use security::attrs;
+    let fail = |step: &'static str, e: attrs::AttrError| Fail::msg(step, None, chain(&e));
+    if let Some(s) = &proc.scheduler {
+        attrs::set_scheduler(s).map_err(|e| fail("set scheduler", e))?;
+    }
+    if let Some(p) = &proc.io_priority {
+        attrs::set_io_priority(p).map_err(|e| fail("set I/O priority", e))?;
+    }
+    if let Some(p) = &config.personality {
+        attrs::set_personality(p).map_err(|e| fail("set personality", e))?;
+    }
+    if let Some(m) = &config.memory_policy {
+        attrs::set_memory_policy(m).map_err(|e| fail("set memory policy", e))?;
+    }
+    Ok(())
+}
+
+fn apply_apparmor(proc: &ProcessConfig) -> R<()> {
+    match proc.apparmor_profile.as_deref().filter(|p| !p.is_empty()) {
+        Some(profile) => security::lsm::apply_apparmor(profile).map_err(|e| {
+            Fail::msg(
+                "apply AppArmor profile",
+                Some(profile.to_string()),
+                chain(&e),
+            )
+        }),
+        None => Ok(()),
+    }
+}
+
+fn apply_selinux(proc: &ProcessConfig) -> R<()> {
+    match proc.selinux_label.as_deref().filter(|l| !l.is_empty()) {
+        Some(label) => security::lsm::apply_selinux_exec_label(label)
+            .map_err(|e| Fail::msg("apply SELinux label", Some(label.to_string()), chain(&e))),
+        None => Ok(()),
+    }
+}
+
+/// Closes every fd from `first` on (`close_range`, or one by one if a seccomp profile refuses it).
+fn close_from(first: u32) {
+    if sysp::close_range(first, u32::MAX).is_err() {
+        for fd in first..4096 {
+            drop(sysp::adopt_fd(fd as RawFd));
+        }
     }
 }
 

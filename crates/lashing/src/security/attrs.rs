@@ -5,10 +5,9 @@
 //! `linux.memoryPolicy`, `linux.personality`) in camelCase JSON, so that the config model can
 //! carry them as they are.
 
+use crate::config::{IoPriority, MemoryPolicy, Personality, Scheduler};
 use std::ffi::CString;
 use std::io;
-
-use serde::{Deserialize, Serialize};
 
 use crate::security::lsm::{LsmError, ProcFs};
 use crate::sys::seccomp as sys;
@@ -73,17 +72,6 @@ pub(crate) fn set_oom_score_adj(adj: i32) -> Result<(), AttrError> {
         .map_err(proc_err)
 }
 
-/// `linux.personality`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Personality {
-    /// `LINUX` or `LINUX32`.
-    pub domain: String,
-    /// Flags (none is supported, as with runc).
-    #[serde(default)]
-    pub flags: Vec<String>,
-}
-
 /// `PER_LINUX`.
 const PER_LINUX: u32 = 0x0000;
 /// `PER_LINUX32`.
@@ -107,33 +95,6 @@ impl Personality {
 pub(crate) fn set_personality(p: &Personality) -> Result<(), AttrError> {
     let v = p.value()?;
     sys::personality(v).map_err(sys_err("personality", &p.domain))
-}
-
-/// `process.scheduler`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Scheduler {
-    /// `SCHED_OTHER`, `SCHED_FIFO`, `SCHED_RR`, `SCHED_BATCH`, `SCHED_ISO`, `SCHED_IDLE`,
-    /// `SCHED_DEADLINE`.
-    pub policy: String,
-    /// Nice value.
-    #[serde(default)]
-    pub nice: i32,
-    /// Static priority.
-    #[serde(default)]
-    pub priority: i32,
-    /// `SCHED_FLAG_*` names.
-    #[serde(default)]
-    pub flags: Vec<String>,
-    /// DEADLINE runtime (ns).
-    #[serde(default)]
-    pub runtime: u64,
-    /// DEADLINE deadline (ns).
-    #[serde(default)]
-    pub deadline: u64,
-    /// DEADLINE period (ns).
-    #[serde(default)]
-    pub period: u64,
 }
 
 impl Scheduler {
@@ -192,17 +153,6 @@ pub(crate) fn set_scheduler(s: &Scheduler) -> Result<(), AttrError> {
     })
 }
 
-/// `process.ioPriority`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct IoPriority {
-    /// `IOPRIO_CLASS_RT`, `IOPRIO_CLASS_BE` or `IOPRIO_CLASS_IDLE`.
-    pub class: String,
-    /// Priority within the class (0-7).
-    #[serde(default)]
-    pub priority: i32,
-}
-
 impl IoPriority {
     /// The `ioprio` value: `class << 13 | priority`.
     pub(crate) fn value(&self) -> Result<u32, AttrError> {
@@ -225,20 +175,6 @@ pub(crate) fn set_io_priority(p: &IoPriority) -> Result<(), AttrError> {
     let v = p.value()?;
     sys::ioprio_set(sys::IOPRIO_WHO_PGRP, 0, v)
         .map_err(sys_err("ioprio_set", format!("{} {}", p.class, p.priority)))
-}
-
-/// `linux.memoryPolicy`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct MemoryPolicy {
-    /// `MPOL_DEFAULT`, `MPOL_BIND`, ...
-    pub mode: String,
-    /// Node list (`0-3,7`).
-    #[serde(default)]
-    pub nodes: String,
-    /// `MPOL_F_*` names.
-    #[serde(default)]
-    pub flags: Vec<String>,
 }
 
 impl MemoryPolicy {
@@ -338,6 +274,7 @@ pub(crate) fn join_session_keyring(id: &str, user_ns: bool) -> Result<Option<i32
     Ok(Some(serial))
 }
 
+#[cfg(test)]
 /// Reads the current `oom_score_adj` (for tests and diagnostics).
 pub(crate) fn oom_score_adj() -> Result<i32, AttrError> {
     let proc_err = |source| AttrError::Proc { value: 0, source };

@@ -72,7 +72,8 @@ pub(crate) enum LsmError {
 #[derive(Debug)]
 pub(crate) struct ProcFs {
     root: OwnedFd,
-    /// Whether it is a private (detached) mount rather than the mounted `/proc`.
+    /// Whether it is a private (detached) mount rather than the mounted `/proc` (tests check it).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub private: bool,
 }
 
@@ -167,6 +168,7 @@ impl ProcFs {
     }
 
     /// Reads a small procfs file.
+    #[cfg(test)]
     pub(crate) fn read(&self, path: &str) -> Result<String, LsmError> {
         let fd = self.open_file(path, OFlags::RDONLY)?;
         let mut buf = vec![0u8; 4096];

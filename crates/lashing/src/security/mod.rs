@@ -11,7 +11,6 @@
 //! Nothing here is wired into init yet: the order of the calls (runc's) is in the integration
 //! notes of the report; in short: keyring first, then LSM/attributes, seccomp before dropping
 //! capabilities without `no_new_privs`, or last before `execve` with it.
-#![allow(dead_code)]
 
 pub(crate) mod attrs;
 pub(crate) mod lsm;

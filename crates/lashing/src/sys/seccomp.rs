@@ -5,7 +5,6 @@
 //! The loader runs in init and does not allocate; everything else only takes plain values.
 
 // Wired into init by the integrator; until then only tests call these.
-#![allow(dead_code)]
 
 use std::ffi::CStr;
 use std::io;
@@ -82,6 +81,7 @@ pub(crate) fn personality(persona: u32) -> io::Result<()> {
     }
 }
 
+#[cfg(test)]
 /// The current personality (`personality(0xffffffff)` queries without changing).
 pub(crate) fn current_personality() -> io::Result<u32> {
     // SAFETY: as above; 0xffffffff only queries.
@@ -132,6 +132,7 @@ pub(crate) fn sched_setattr(attr: &SchedAttr) -> io::Result<()> {
     }
 }
 
+#[cfg(test)]
 /// `sched_getattr(0, ...)` of the calling thread.
 pub(crate) fn sched_getattr() -> io::Result<SchedAttr> {
     let mut a = SchedAttr::default();
@@ -153,6 +154,7 @@ pub(crate) fn sched_getattr() -> io::Result<SchedAttr> {
     }
 }
 
+#[cfg(test)]
 /// `IOPRIO_WHO_PROCESS`.
 pub(crate) const IOPRIO_WHO_PROCESS: i32 = 1;
 /// `IOPRIO_WHO_PGRP`.
@@ -169,6 +171,7 @@ pub(crate) fn ioprio_set(which: i32, who: i32, ioprio: u32) -> io::Result<()> {
     }
 }
 
+#[cfg(test)]
 /// `ioprio_get(which, who)`.
 pub(crate) fn ioprio_get(which: i32, who: i32) -> io::Result<u32> {
     // SAFETY: integer arguments only.
@@ -197,6 +200,7 @@ pub(crate) fn set_mempolicy(mode: i32, mask: &[u64]) -> io::Result<()> {
     }
 }
 
+#[cfg(test)]
 /// `get_mempolicy` of the calling thread: the mode only.
 pub(crate) fn get_mempolicy_mode() -> io::Result<i32> {
     let mut mode: libc::c_int = 0;

@@ -52,6 +52,7 @@ impl Insn {
         b
     }
 
+    #[cfg(test)]
     /// Parses 8 bytes written by [`Insn::to_bytes`].
     pub(crate) fn from_bytes(b: &[u8]) -> Insn {
         Insn {
@@ -110,11 +111,6 @@ impl Asm {
     /// Places a label at the next instruction.
     pub(crate) fn place(&mut self, l: usize) {
         self.labels[l] = Some(self.code.len());
-    }
-
-    /// Number of instructions so far.
-    pub(crate) fn len(&self) -> usize {
-        self.code.len()
     }
 
     /// `A = seccomp_data[off]`.

@@ -170,6 +170,7 @@ pub(crate) struct Program {
 }
 
 impl Program {
+    #[cfg(test)]
     /// Number of instructions.
     pub(crate) fn len(&self) -> usize {
         self.filter.len() / 8
