@@ -70,6 +70,10 @@ const TESTS: &[Test] = &[
     ("user_namespace_with_mappings", user_namespace_with_mappings),
     ("time_namespace_offsets", time_namespace_offsets),
     ("loopback_is_up", loopback_is_up),
+    (
+        "cpu_affinity_reset_and_exec_affinity",
+        cpu_affinity_reset_and_exec_affinity,
+    ),
     ("masked_and_readonly_paths", masked_and_readonly_paths),
     ("mounts_tmpfs_and_bind", mounts_tmpfs_and_bind),
     ("readonly_rootfs", readonly_rootfs),
@@ -785,4 +789,55 @@ fn multithreaded_host_runs_50_containers() {
     }
     assert_eq!(failed, 0, "every worker ran its 10 containers");
     let _ = Duration::from_secs(0);
+}
+
+fn allowed_list(status: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn cpu_affinity_reset_and_exec_affinity() {
+    // This test thread runs on one CPU only, as a runtime started under `taskset` would; the
+    // container must still get every CPU of its cpuset.
+    let all = allowed_list(&std::fs::read_to_string("/proc/thread-self/status").unwrap());
+    let mut one = rustix::thread::CpuSet::new();
+    one.set(0);
+    rustix::thread::sched_setaffinity(None, &one).unwrap();
+    let env = Env::new("affinity");
+    let mut config = env.config(&["sleep", "100"]);
+    config.process.exec_cpu_affinity = Some(lashing::config::CpuAffinity {
+        initial: Some("0".into()),
+        final_: Some("0".into()),
+    });
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    let r = c.run(&mut p);
+    let mut full = rustix::thread::CpuSet::new();
+    (0..rustix::thread::CpuSet::MAX_CPU).for_each(|i| full.set(i));
+    rustix::thread::sched_setaffinity(None, &full).unwrap();
+    r.unwrap();
+    let init = std::fs::read_to_string(format!("/proc/{}/status", p.pid().unwrap())).unwrap();
+    assert_eq!(
+        allowed_list(&init),
+        all,
+        "init's affinity reset to every CPU"
+    );
+    let mut e = Process::new(["grep", "Cpus_allowed_list", "/proc/self/status"]);
+    e.init = false;
+    let out = output_pipe(&mut e);
+    c.start(&mut e).unwrap();
+    e.stdout = Stdio::Inherit;
+    let text = read_all(out);
+    assert_eq!(e.wait().unwrap().code(), 0);
+    assert_eq!(
+        allowed_list(&text),
+        "0",
+        "execCPUAffinity.final applies to exec: {text}"
+    );
+    c.force_destroy().unwrap();
+    p.wait().unwrap();
 }

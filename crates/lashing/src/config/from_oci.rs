@@ -772,11 +772,16 @@ fn via_json<T: Serialize, U: serde::de::DeserializeOwned>(
 }
 
 fn convert_process(p: &oci::Process) -> Result<ProcessConfig, ConfigError> {
-    if p.exec_cpu_affinity().is_some() {
-        return Err(ConfigError::unsupported(
-            "process.execCPUAffinity",
-            "CPU affinity of exec'd processes",
-        ));
+    let exec_cpu_affinity: Option<CpuAffinity> =
+        via_json("process.execCPUAffinity", p.exec_cpu_affinity())?;
+    if let Some(a) = &exec_cpu_affinity {
+        for (name, list) in [("initial", &a.initial), ("final", &a.final_)] {
+            if let Some(list) = list {
+                parse_cpu_list(list).map_err(|reason| {
+                    ConfigError::invalid(format!("process.execCPUAffinity.{name}"), reason)
+                })?;
+            }
+        }
     }
     if p.command_line().is_some() {
         tracing::warn!("process.commandLine: Windows-only field ignored");
@@ -866,6 +871,7 @@ fn convert_process(p: &oci::Process) -> Result<ProcessConfig, ConfigError> {
         oom_score_adj: p.oom_score_adj(),
         scheduler: via_json("process.scheduler", p.scheduler())?,
         io_priority: via_json("process.ioPriority", p.io_priority())?,
+        exec_cpu_affinity,
     })
 }
 
@@ -1262,11 +1268,6 @@ mod tests {
                 "/linux/netDevices",
                 json!({"eth1": {"name": "eth0"}}),
                 "linux.netDevices",
-            ),
-            (
-                "/process/execCPUAffinity",
-                json!({"initial": "0"}),
-                "process.execCPUAffinity",
             ),
         ] {
             let e = convert(example_with(ptr, value)).unwrap_err();

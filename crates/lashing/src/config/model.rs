@@ -440,6 +440,50 @@ pub struct ProcessConfig {
     /// I/O priority (`ioprio_set`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_priority: Option<IoPriority>,
+    /// CPU affinity of processes run with `exec` (`process.execCPUAffinity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_cpu_affinity: Option<CpuAffinity>,
+}
+
+/// `process.execCPUAffinity`: CPU lists (`"0-3,7"`) for an exec'd process while it joins the
+/// container (`initial`) and once it is in the container's cgroup (`final`). Without one, the
+/// affinity is reset to every CPU (the kernel clamps it to the cgroup's cpuset).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuAffinity {
+    /// Affinity while joining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial: Option<String>,
+    /// Affinity afterwards.
+    #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
+    pub final_: Option<String>,
+}
+
+/// Parses a CPU list such as `"0-3,5"` (at most CPU 65535, as runc).
+pub fn parse_cpu_list(list: &str) -> Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let num = |s: &str| {
+            s.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n < 65536)
+                .ok_or_else(|| format!("invalid CPU {s:?} in {list:?}"))
+        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a > b {
+                    return Err(format!("invalid CPU range {part:?} in {list:?}"));
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(num(part)?),
+        }
+    }
+    if cpus.is_empty() {
+        return Err(format!("empty CPU list {list:?}"));
+    }
+    Ok(cpus)
 }
 
 /// The whole validated configuration of a container.

@@ -226,6 +226,20 @@ fn start_inner(
     let child = out.as_mut().expect("just set");
 
     c.cgroup.add_pid(child.pid, into_cgroup)?;
+    // Linux >= 6.2 no longer resets the affinity on a cpuset join: a runtime started under a
+    // narrow affinity must not pass it on. An exec'd process gets `execCPUAffinity.initial`.
+    let affinity = process
+        .merged(&config.process)
+        .exec_cpu_affinity
+        .unwrap_or_default();
+    set_affinity(
+        child.pid,
+        if kind == InitKind::Setns {
+            affinity.initial.as_deref()
+        } else {
+            None
+        },
+    );
     if new_userns {
         write_id_maps(child.pid, config)?;
         rustix::io::write(&child.sock, &[1])
@@ -375,6 +389,7 @@ fn start_inner(
                         .map_err(|e| Error::io("send a pidfd to", "the pidfd socket", e))?;
                 }
                 if kind == InitKind::Setns {
+                    set_affinity(child.pid, affinity.final_.as_deref());
                     channel::send(&child.sock, &ToInit::Run, &[])
                         .map_err(|e| Error::io("write to", "lashing init", e))?;
                     ready = true;
@@ -420,6 +435,26 @@ fn start_inner(
     process.pid = Some(ch.pid);
     process.pidfd = Some(ch.pidfd);
     Ok(())
+}
+
+/// Sets the CPU affinity of `pid` to a CPU list, or to every CPU (the kernel clamps it to the
+/// cpuset). Best effort, as runc: a failure is logged.
+fn set_affinity(pid: i32, list: Option<&str>) {
+    let mut set = rustix::thread::CpuSet::new();
+    match list.map(crate::config::parse_cpu_list) {
+        Some(Ok(cpus)) => cpus
+            .into_iter()
+            .filter(|c| *c < rustix::thread::CpuSet::MAX_CPU)
+            .for_each(|c| set.set(c)),
+        Some(Err(e)) => {
+            tracing::warn!("CPU affinity: {e}");
+            return;
+        }
+        None => (0..rustix::thread::CpuSet::MAX_CPU).for_each(|c| set.set(c)),
+    }
+    if let Err(e) = rustix::thread::sched_setaffinity(rustix::process::Pid::from_raw(pid), &set) {
+        tracing::debug!("cannot set the CPU affinity of pid {pid}: {e}");
+    }
 }
 
 /// Hands a seccomp notify listener to the agent at `listenerPath` with runc's state message.
