@@ -341,10 +341,6 @@ fn log_lines_json_text_and_file() {
 fn unsupported_commands_fail_clearly() {
     let (_d, r) = root();
     for args in [
-        vec!["pause", "c"],
-        vec!["resume", "c"],
-        vec!["events", "--stats", "c"],
-        vec!["update", "--memory", "1000000", "--pids-limit", "-1", "c"],
         vec!["checkpoint", "--leave-running", "c"],
         vec!["restore", "-d", "-b", "/x", "c"],
     ] {
