@@ -1,0 +1,192 @@
+//! Smoke test with podman as the engine: `podman --runtime <lashing>` run, run -d, exec (with and
+//! without a terminal), stop, rm. Skipped with a message when podman is not installed (CI
+//! installs it), when not root, or without /bin/busybox.
+//!
+//! Nothing touches the host's container storage or cgroups: podman gets a private `--root`,
+//! `--runroot`, `--tmpdir` and `containers.conf` (ulimits within this machine's hard limits:
+//! root has no CAP_SYS_RESOURCE here), the cgroupfs manager with `--cgroup-parent
+//! /lashing-test-podman-<pid>` (removed at the end), the file events backend and no network.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lashing");
+
+struct Podman {
+    dir: tempfile::TempDir,
+    cgroup_parent: String,
+}
+
+impl Podman {
+    fn new() -> Option<Podman> {
+        if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").is_file() {
+            eprintln!("skipped: needs root and /bin/busybox");
+            return None;
+        }
+        match Command::new("podman").arg("--version").output() {
+            Ok(o) if o.status.success() => {}
+            _ => {
+                eprintln!("skipped: podman is not installed (CI installs it: .ci/run)");
+                return None;
+            }
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("lashing-podman-")
+            .tempdir()
+            .unwrap();
+        std::fs::write(
+            dir.path().join("containers.conf"),
+            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
+             [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+        )
+        .unwrap();
+        Some(Podman {
+            dir,
+            cgroup_parent: format!("/lashing-test-podman-{}", std::process::id()),
+        })
+    }
+
+    /// A fresh copy of a busybox rootfs (`--rootfs` writes into it).
+    fn rootfs(&self, name: &str) -> PathBuf {
+        let r = self.dir.path().join(name);
+        let bin = r.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+        for l in ["sh", "echo", "sleep", "true", "cat", "tty"] {
+            std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
+        }
+        r
+    }
+
+    fn podman(&self, args: &[&str]) -> Output {
+        let d = self.dir.path();
+        let out = Command::new("podman")
+            .env("CONTAINERS_CONF", d.join("containers.conf"))
+            .arg("--root")
+            .arg(d.join("root"))
+            .arg("--runroot")
+            .arg(d.join("runroot"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .args(["--runtime", BIN])
+            .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        eprintln!(
+            "podman {args:?}: {:?}\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.podman(&["rm", "-f", "-a"]);
+        // Only our own cgroup parent, depth first, in every hierarchy (rmdir only).
+        let name = self.cgroup_parent.trim_start_matches('/');
+        let mut tops = vec![Path::new("/sys/fs/cgroup").join(name)];
+        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+            tops.extend(entries.flatten().map(|e| e.path().join(name)));
+        }
+        for top in tops.into_iter().filter(|t| t.is_dir()) {
+            rmdir_tree(&top);
+        }
+        // Any mount podman left under our directory.
+        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let ours = self.dir.path().to_str().unwrap().to_string();
+        let mut points: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| p.starts_with(&ours))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = rustix::mount::unmount(p, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+}
+
+fn rmdir_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                rmdir_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn podman_runs_execs_stops_and_removes_with_lashing() {
+    let Some(pm) = Podman::new() else {
+        return;
+    };
+    let cg = pm.cgroup_parent.clone();
+    let common = ["--cgroup-parent", cg.as_str(), "--network", "none"];
+
+    // run --rm: output and exit code.
+    let r1 = pm.rootfs("r1");
+    let mut args = vec!["run", "--rm"];
+    args.extend(common);
+    args.extend([
+        "--rootfs",
+        r1.to_str().unwrap(),
+        "/bin/sh",
+        "-c",
+        "echo hello-podman; exit 3",
+    ]);
+    let o = pm.podman(&args);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "hello-podman\n");
+
+    // run -t: a terminal through conmon's console socket.
+    let r2 = pm.rootfs("r2");
+    let mut args = vec!["run", "--rm", "-t"];
+    args.extend(common);
+    args.extend(["--rootfs", r2.to_str().unwrap(), "/bin/tty"]);
+    let o = pm.podman(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with("/dev/pts/"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // run -d, exec, exec -t, stop, rm.
+    let r3 = pm.rootfs("r3");
+    let mut args = vec!["run", "-d", "--name", "c1"];
+    args.extend(common);
+    args.extend(["--rootfs", r3.to_str().unwrap(), "/bin/sleep", "100"]);
+    let o = pm.podman(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = pm.podman(&["exec", "c1", "/bin/sh", "-c", "echo from-exec; exit 4"]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "from-exec\n");
+    let o = pm.podman(&["exec", "-t", "c1", "/bin/tty"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with("/dev/pts/"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = pm.podman(&["inspect", "--format", "{{.State.Status}}", "c1"]);
+    assert_eq!(text(&o.stdout).trim(), "running");
+    let o = pm.podman(&["stop", "-t", "1", "c1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = pm.podman(&["inspect", "--format", "{{.State.Status}}", "c1"]);
+    assert_eq!(text(&o.stdout).trim(), "exited");
+    let o = pm.podman(&["rm", "c1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = pm.podman(&["ps", "-a", "-q"]);
+    assert_eq!(text(&o.stdout).trim(), "", "nothing left");
+}
