@@ -153,9 +153,15 @@ mod tests {
             drop(r);
             assert!(!p.exists(), "{} is removed on drop", p.display());
         }
+        // Emulated guests (scripts/test-guest) are several times slower: they set a factor.
+        let factor: u32 = std::env::var("LASHING_TEST_TIME_FACTOR")
+            .ok()
+            .and_then(|f| f.parse().ok())
+            .unwrap_or(1);
+        let budget = std::time::Duration::from_millis(10) * factor;
         assert!(
-            best.as_millis() < 10,
-            "a test rootfs took {best:?} (want < 10 ms)"
+            best < budget,
+            "a test rootfs took {best:?} (want < {budget:?})"
         );
     }
 }
