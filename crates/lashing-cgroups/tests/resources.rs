@@ -463,6 +463,11 @@ fn oom_is_notified() {
         matches!(ev, Some(lashing_cgroups::OomEvent::Oom { count }) if count >= 1),
         "{ev:?}"
     );
+    // The v1 event can fire before the kill is counted in memory.oom_control: give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while g.leaf.oom_kill_count().unwrap() <= before && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(g.leaf.oom_kill_count().unwrap() > before);
     // The subshell was killed, the shell went on.
     let mut line = String::new();
