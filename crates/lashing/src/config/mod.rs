@@ -1,6 +1,7 @@
 //! Container configuration: the validated model ([`Config`]), its conversion from an OCI bundle
 //! (`from_oci`, the only place where `oci-spec` types appear) and its validation.
 
+mod builder;
 pub mod capabilities;
 mod error;
 mod example;
@@ -10,6 +11,7 @@ pub mod mount_opts;
 pub mod rlimits;
 mod validate;
 
+pub use builder::ConfigBuilder;
 pub use capabilities::{ALL_CAPS, cap_from_name, cap_name};
 pub use error::ConfigError;
 pub use example::{example_spec_json, rootless_example};
