@@ -186,3 +186,54 @@ pub fn host_mounts_with(needle: &Path) -> Vec<String> {
         .map(|l| l.to_string())
         .collect()
 }
+
+impl Env {
+    /// Like [`Env::config`], with the spec JSON edited by `edit` first; the config error (if
+    /// any) is returned instead of panicking, for bad-input tests.
+    pub fn config_json(
+        &self,
+        args: &[&str],
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> lashing::Result<Config> {
+        let mut spec = lashing::config::example_spec_json();
+        spec["process"]["terminal"] = false.into();
+        spec["process"]["args"] = serde_json::json!(args);
+        spec["root"]["readonly"] = false.into();
+        spec["linux"]["cgroupsPath"] = format!("{}/{}", cgroup_parent(), self.id).into();
+        edit(&mut spec);
+        std::fs::write(
+            self.bundle().join("config.json"),
+            serde_json::to_vec_pretty(&spec).unwrap(),
+        )
+        .unwrap();
+        Ok(Config::from_bundle(&CreateOpts {
+            bundle: self.bundle(),
+            ..Default::default()
+        })?)
+    }
+
+    /// The container's root file system on the host.
+    pub fn rootfs(&self) -> PathBuf {
+        self.bundle().join("rootfs")
+    }
+}
+
+/// Runs `config` to its end in a new container of `env` with stdout and stderr in one pipe.
+/// Returns the error of `create`/`run` (nothing is left behind then), or (exit code, output).
+pub fn try_run(env: &Env, config: Config) -> lashing::Result<(i32, String)> {
+    let mut p = Process::from_config(&config.process);
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    p.stderr = Stdio::Fd(w.try_clone().unwrap());
+    p.stdout = Stdio::Fd(w);
+    let mut c = Container::create(env.root(), &env.id, config)?;
+    if let Err(e) = c.run(&mut p) {
+        let _ = c.force_destroy();
+        return Err(e);
+    }
+    p.stdout = Stdio::Inherit;
+    p.stderr = Stdio::Inherit;
+    let text = read_all(r);
+    let st = p.wait().unwrap();
+    c.destroy().unwrap();
+    Ok((st.code(), text))
+}
