@@ -65,4 +65,5 @@ pub use container::{Container, OciState, Status, list};
 pub use error::{Error, InitFailure, Result};
 pub use init::init;
 pub use process::{ExitStatus, Process, Stdio};
+pub use security::seccomp::features as seccomp;
 pub use state::State;

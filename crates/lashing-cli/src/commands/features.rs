@@ -33,9 +33,21 @@ struct Linux {
     namespaces: Vec<String>,
     capabilities: Vec<String>,
     cgroup: Cgroup,
-    seccomp: Enabled,
+    seccomp: Seccomp,
     apparmor: Enabled,
     selinux: Enabled,
+}
+
+/// The `linux.seccomp` section: what profiles may use, from the library's compiler.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Seccomp {
+    enabled: bool,
+    actions: Vec<String>,
+    operators: Vec<String>,
+    archs: Vec<String>,
+    known_flags: Vec<String>,
+    supported_flags: Vec<String>,
 }
 
 /// Which cgroup setups are supported.
@@ -107,12 +119,47 @@ pub fn features() -> Features {
                 systemd: false,
                 systemd_user: false,
             },
-            seccomp: Enabled { enabled: false },
-            apparmor: Enabled { enabled: false },
-            selinux: Enabled { enabled: false },
+            seccomp: seccomp(),
+            apparmor: Enabled {
+                enabled: apparmor_enabled(),
+            },
+            selinux: Enabled {
+                enabled: selinux_enabled(),
+            },
         },
         annotations,
     }
+}
+
+/// The seccomp section: the compiler's lists (enabled on x86_64, the only native architecture
+/// the compiler knows).
+fn seccomp() -> Seccomp {
+    let strings = |v: Vec<&str>| v.into_iter().map(String::from).collect();
+    Seccomp {
+        enabled: cfg!(target_arch = "x86_64"),
+        actions: strings(lashing::seccomp::known_actions()),
+        operators: strings(lashing::seccomp::known_operators()),
+        archs: strings(lashing::seccomp::known_archs()),
+        known_flags: strings(lashing::seccomp::known_flags()),
+        supported_flags: strings(lashing::seccomp::supported_flags()),
+    }
+}
+
+/// AppArmor is enabled when `/sys/module/apparmor/parameters/enabled` says `Y` (as runc).
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim_start().starts_with('Y'))
+}
+
+/// SELinux is enabled when a selinuxfs is mounted (as runc's `selinux.GetEnabled`).
+fn selinux_enabled() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|text| {
+        text.lines().any(|l| {
+            l.split_once(" - ")
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                == Some("selinuxfs")
+        })
+    })
 }
 
 /// Runs `lashing features`: the document indented with 4 spaces and a final newline, as runc.
@@ -152,6 +199,32 @@ mod tests {
                 "poststart",
                 "poststop"
             ]
+        );
+    }
+
+    #[test]
+    fn seccomp_lists_come_from_the_library() {
+        let f = features();
+        let s = &f.linux.seccomp;
+        assert!(s.actions.iter().any(|a| a == "SCMP_ACT_NOTIFY"));
+        assert!(s.operators.iter().any(|o| o == "SCMP_CMP_MASKED_EQ"));
+        assert!(s.archs.iter().any(|a| a == "SCMP_ARCH_X86_64"));
+        assert!(s.supported_flags.iter().all(|f| s.known_flags.contains(f)));
+    }
+
+    #[test]
+    fn lsm_detection_matches_the_host() {
+        let f = features();
+        assert_eq!(
+            f.linux.apparmor.enabled,
+            std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists()
+                && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+                    .unwrap()
+                    .starts_with('Y')
+        );
+        assert_eq!(
+            f.linux.selinux.enabled,
+            std::path::Path::new("/sys/fs/selinux/enforce").exists()
         );
     }
 
