@@ -601,8 +601,10 @@ fn cve_2021_30465_racing_symlink_exchange_stays_inside() {
 
 /// CVE-2021-43784: the bootstrap message is length-checked. A configuration whose init payload
 /// is larger than the channel's limit (4 MiB) is refused before anything is sent, with a clear
-/// error, and leaves nothing behind. (The receiving side checks the datagram length before it
-/// allocates or parses: `channel::recv_raw`.)
+/// error, and leaves nothing behind. On the receiving side, a `lashing init` (this binary, as
+/// the runtime starts it) that gets a datagram one byte over the limit refuses it before parsing
+/// and reports the error to its parent; a datagram just under the limit gets through the length
+/// check (control: it fails later, as bad JSON).
 fn cve_2021_43784_oversized_init_message_is_refused() {
     let env = Env::new("cve-2021-43784");
     let mut config = env.config(&["true"]);
@@ -617,6 +619,50 @@ fn cve_2021_43784_oversized_init_message_is_refused() {
         Container::load(env.root(), &env.id).is_err(),
         "state removed"
     );
+
+    const MAX_MSG: usize = 4 << 20;
+    for (len, refused) in [(MAX_MSG + 1, true), (MAX_MSG - 1, false)] {
+        use rustix::net::{AddressFamily, SocketFlags, SocketType};
+        let (parent, child) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
+        // The child end must survive exec: a non-CLOEXEC duplicate, closed right after the spawn.
+        let inherited = rustix::io::fcntl_dupfd_cloexec(&child, 3).unwrap();
+        rustix::io::fcntl_setfd(&inherited, rustix::io::FdFlags::empty()).unwrap();
+        rustix::net::sockopt::set_socket_send_buffer_size_force(&parent, 16 << 20).unwrap();
+        rustix::net::sockopt::set_socket_recv_buffer_size_force(&child, 16 << 20).unwrap();
+        let mut init = std::process::Command::new("/proc/self/exe")
+            .env("_LASHING_INITPIPE", inherited.as_raw_fd().to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        drop(inherited);
+        drop(child);
+        let sent = rustix::net::send(&parent, &vec![b'{'; len], rustix::net::SendFlags::empty());
+        assert_eq!(sent, Ok(len), "the kernel carries a {len}-byte datagram");
+        let mut reply = vec![0u8; 1 << 16];
+        // Init exits with the refused datagram unread: the kernel reports ECONNRESET once (when
+        // init is already gone) before the queued reply.
+        let n = match rustix::net::recv(&parent, &mut reply, rustix::net::RecvFlags::empty()) {
+            Err(rustix::io::Errno::CONNRESET) => {
+                rustix::net::recv(&parent, &mut reply, rustix::net::RecvFlags::empty())
+            }
+            r => r,
+        }
+        .unwrap_or_else(|e| panic!("{len}: recv: {e}; init: {:?}", init.wait()))
+        .0;
+        let text = String::from_utf8_lossy(&reply[..n]).into_owned();
+        let status = init.wait().unwrap();
+        assert_eq!(status.code(), Some(255), "{len}: {text}");
+        assert!(text.contains("read payload"), "{len}: {text}");
+        assert_eq!(text.contains("too large"), refused, "{len}: {text}");
+    }
 }
 
 /// CVE-2022-29162: the default capabilities (those of `lashing spec`) have no inheritable or
