@@ -184,7 +184,9 @@ pub(crate) fn recv_raw(sock: impl AsFd) -> io::Result<Option<Received>> {
             RecvFlags::PEEK | RecvFlags::TRUNC,
         ) {
             Ok(r) => break r.bytes,
-            Err(rustix::io::Errno::INTR) => continue,
+            // A peer that exits with a datagram of ours unread makes the next read fail once
+            // with ECONNRESET; what it sent before exiting is still queued behind that.
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::CONNRESET) => continue,
             Err(e) => return Err(e.into()),
         }
     };

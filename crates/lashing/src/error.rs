@@ -61,7 +61,7 @@ pub enum Error {
         op: &'static str,
     },
     /// A file or system operation of the runtime failed.
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {path}")]
     Io {
         /// What was being done.
         op: &'static str,
@@ -94,7 +94,7 @@ pub enum Error {
         what: String,
     },
     /// A security setting (seccomp profile, LSM label, process attribute) failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Security {
         /// What was being set up.
         what: &'static str,

@@ -86,6 +86,30 @@ pub(crate) fn spawn_init(spec: &SpawnSpec<'_>) -> io::Result<Spawned> {
             std::mem::size_of::<CloneArgs>(),
         )
     };
+    let ret = if ret < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+        // clone3 is missing (kernel < 5.3) or filtered to ENOSYS (runc's seccomp stub, valgrind):
+        // the classic clone has every flag but CLONE_INTO_CGROUP (the caller then joins the
+        // cgroup by pid).
+        if spec.cgroup_fd.is_some() {
+            return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+        }
+        let flags =
+            (spec.clone_flags | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64) as libc::c_ulong;
+        // SAFETY: a fork-like clone (no CLONE_VM, no new stack); with CLONE_PIDFD the kernel
+        // stores the pidfd through the parent_tid argument, which points at `pidfd`.
+        unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                flags,
+                0usize,
+                &mut pidfd as *mut RawFd,
+                0usize,
+                0usize,
+            )
+        }
+    } else {
+        ret
+    };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
