@@ -71,7 +71,8 @@ impl Config {
             source,
         })?;
         let spec = parse_spec(&path, &text)?;
-        if tracing::enabled!(tracing::Level::WARN) {
+        // Two more parses of the file: only when someone reads debug output (`--debug`).
+        if tracing::enabled!(tracing::Level::DEBUG) {
             warn_unknown_fields(&text, &spec);
         }
         Config::from_oci(&spec, opts)
