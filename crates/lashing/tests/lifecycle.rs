@@ -25,6 +25,15 @@ fn main() {
             .with_ignored_flag(!root)
         })
         .collect();
+    let mut tests = tests;
+    // Needs an AppArmor kernel (the cgroup-v2 guest has one) and apparmor_parser.
+    tests.push(
+        Trial::test("lifecycle::apparmor_profile_is_applied", || {
+            apparmor_profile_is_applied();
+            Ok::<(), Failed>(())
+        })
+        .with_ignored_flag(!root || !apparmor_available()),
+    );
     let conclusion = libtest_mimic::run(&args, tests);
     let leaked = cleanup_cgroups();
     if !leaked.is_empty() {
@@ -840,4 +849,64 @@ fn cpu_affinity_reset_and_exec_affinity() {
     );
     c.force_destroy().unwrap();
     p.wait().unwrap();
+}
+
+fn apparmor_available() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
+        && std::path::Path::new("/sys/kernel/security/apparmor").is_dir()
+        && ["/usr/sbin/apparmor_parser", "/sbin/apparmor_parser"]
+            .iter()
+            .any(|p| std::path::Path::new(p).exists())
+}
+
+fn apparmor_profile_is_applied() {
+    let name = format!("lashing-test-aa-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile");
+    std::fs::write(
+        &profile,
+        format!(
+            "profile {name} flags=(attach_disconnected,mediate_deleted) {{\n  file,\n  capability,\n  network,\n  mount,\n  umount,\n  pivot_root,\n  signal,\n  ptrace,\n  unix,\n  deny /tmp/forbidden w,\n}}\n"
+        ),
+    )
+    .unwrap();
+    let load = std::process::Command::new("apparmor_parser")
+        .arg("-r")
+        .arg(&profile)
+        .status()
+        .unwrap();
+    assert!(
+        load.success(),
+        "apparmor_parser could not load the test profile"
+    );
+    struct Unload(std::path::PathBuf);
+    impl Drop for Unload {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("apparmor_parser")
+                .arg("-R")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _unload = Unload(profile.clone());
+    let (code, out) = run_with(
+        "apparmor",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/attr/current; echo; touch /tmp/forbidden 2>/dev/null || echo denied; touch /tmp/allowed && echo allowed",
+        ],
+        |c| c.process.apparmor_profile = Some(name.clone()),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("{name} (enforce)")),
+        "the profile is the process's label: {out}"
+    );
+    assert!(
+        out.contains("denied"),
+        "the profile's deny rule acts: {out}"
+    );
+    assert!(out.contains("allowed"), "{out}");
 }
