@@ -79,6 +79,7 @@ const TESTS: &[Test] = &[
     ("user_namespace_with_mappings", user_namespace_with_mappings),
     ("time_namespace_offsets", time_namespace_offsets),
     ("loopback_is_up", loopback_is_up),
+    ("process_attributes", process_attributes),
     (
         "cpu_affinity_reset_and_exec_affinity",
         cpu_affinity_reset_and_exec_affinity,
@@ -909,4 +910,36 @@ fn apparmor_profile_is_applied() {
         "the profile's deny rule acts: {out}"
     );
     assert!(out.contains("allowed"), "{out}");
+}
+
+fn process_attributes() {
+    let (code, out) = run_with(
+        "attrs",
+        &[
+            "sh",
+            "-c",
+            "uname -m; grep '^policy' /proc/self/sched; cat /proc/self/oom_score_adj; ionice -p $$",
+        ],
+        |c| {
+            c.personality = Some(lashing::config::Personality {
+                domain: "LINUX32".into(),
+                flags: vec![],
+            });
+            c.process.scheduler = Some(lashing::config::Scheduler {
+                policy: "SCHED_BATCH".into(),
+                ..Default::default()
+            });
+            c.process.oom_score_adj = Some(500);
+            c.process.io_priority = Some(lashing::config::IoPriority {
+                class: "IOPRIO_CLASS_BE".into(),
+                priority: 6,
+            });
+        },
+    );
+    assert_eq!(code, 0, "{out}");
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l[0], "i686", "personality LINUX32: {out}");
+    assert!(l[1].ends_with(" 3"), "SCHED_BATCH is policy 3: {out}");
+    assert_eq!(l[2], "500");
+    assert!(l[3].contains("best-effort") && l[3].contains('6'), "{out}");
 }
