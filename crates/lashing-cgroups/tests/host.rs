@@ -1,48 +1,13 @@
 //! Real cgroup tests on the host (hybrid v1 here, pure v2 in the test guest). They create cgroups
 //! only under `/lashing-test-cg-<pid>-<name>` and remove them, even on failure.
 
+mod support;
+
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use lashing_cgroups::{CgroupMode, Error, FreezerState, Manager};
-
-/// Owns the test cgroups and children; cleans up on drop.
-struct Guard {
-    parent: Manager,
-    leaf: Manager,
-    children: Vec<Child>,
-}
-
-impl Guard {
-    fn new(name: &str) -> Guard {
-        let top = format!("/lashing-test-cg-{}-{name}", std::process::id());
-        Guard {
-            parent: Manager::new(&top, "p").unwrap(),
-            leaf: Manager::new(&format!("{top}/x"), "x").unwrap(),
-            children: Vec::new(),
-        }
-    }
-
-    fn spawn_sleep(&mut self) -> i32 {
-        let child = Command::new("sleep").arg("30").spawn().unwrap();
-        let pid = child.id() as i32;
-        self.children.push(child);
-        pid
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = self.leaf.freeze(false);
-        let _ = self.leaf.destroy();
-        let _ = self.parent.destroy();
-    }
-}
+use support::Guard;
 
 fn wait_empty(m: &Manager) {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -75,7 +40,7 @@ fn mode_matches_mounts() {
 
 #[test]
 fn lifecycle_add_list_freeze_kill_destroy() {
-    let mut g = Guard::new("life");
+    let mut g = Guard::new("cg", "life");
     assert!(!g.leaf.exists());
     g.leaf.create().unwrap();
     assert!(g.leaf.exists());
@@ -130,7 +95,7 @@ fn lifecycle_add_list_freeze_kill_destroy() {
 
 #[test]
 fn kill_all_other_signal_freezes_and_thaws() {
-    let mut g = Guard::new("term");
+    let mut g = Guard::new("cg", "term");
     g.leaf.create().unwrap();
     let a = g.spawn_sleep();
     let b = g.spawn_sleep();
@@ -151,7 +116,7 @@ fn kill_all_other_signal_freezes_and_thaws() {
 
 #[test]
 fn sub_cgroups_are_listed_and_removed() {
-    let mut g = Guard::new("sub");
+    let mut g = Guard::new("cg", "sub");
     g.leaf.create().unwrap();
     let sub_paths = g
         .leaf
@@ -175,7 +140,7 @@ fn sub_cgroups_are_listed_and_removed() {
 
 #[test]
 fn frozen_cgroup_is_refused_and_serde_roundtrips() {
-    let g = Guard::new("frozen");
+    let g = Guard::new("cg", "frozen");
     g.leaf.create().unwrap();
     g.leaf.freeze(true).unwrap();
     let json = serde_json::to_string(&g.leaf).unwrap();
@@ -188,7 +153,7 @@ fn frozen_cgroup_is_refused_and_serde_roundtrips() {
 
 #[test]
 fn clone_into_fd_is_a_cgroup2_directory() {
-    let g = Guard::new("fd");
+    let g = Guard::new("cg", "fd");
     g.leaf.create().unwrap();
     let fd = g.leaf.clone_into_fd().unwrap();
     if lashing_cgroups::detect() == CgroupMode::V1 {

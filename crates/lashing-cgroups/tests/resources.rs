@@ -2,65 +2,13 @@
 //! host has (v1/hybrid here, v2 in the test guest). Cgroups live under
 //! `/lashing-test-cgres-<pid>-<name>` and are removed even on failure.
 
+mod support;
+
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use lashing_cgroups::{CgroupMode, Error, Manager, Resources};
-
-struct Guard {
-    parent: Manager,
-    leaf: Manager,
-    children: Vec<Child>,
-}
-
-impl Guard {
-    fn new(name: &str) -> Guard {
-        let top = format!("/lashing-test-cgres-{}-{name}", std::process::id());
-        let g = Guard {
-            parent: Manager::new(&top, "p").unwrap(),
-            leaf: Manager::new(&format!("{top}/x"), "x").unwrap(),
-            children: Vec::new(),
-        };
-        g.leaf.create().unwrap();
-        g
-    }
-
-    /// The directory of the hierarchy holding `controller` (the v2 one on a unified host).
-    fn dir(&self, controller: &str) -> std::path::PathBuf {
-        if lashing_cgroups::detect() == CgroupMode::Unified {
-            return self.leaf.path("").unwrap().to_owned();
-        }
-        self.leaf
-            .paths()
-            .iter()
-            .find(|(k, _)| k.split(',').any(|c| c == controller))
-            .unwrap_or_else(|| panic!("no {controller} hierarchy"))
-            .1
-            .clone()
-    }
-
-    fn read(&self, controller: &str, file: &str) -> String {
-        std::fs::read_to_string(self.dir(controller).join(file))
-            .unwrap_or_else(|e| panic!("{file}: {e}"))
-            .trim()
-            .to_owned()
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = self.leaf.destroy();
-        let _ = self.parent.destroy();
-    }
-}
-
-fn unified() -> bool {
-    lashing_cgroups::detect() == CgroupMode::Unified
-}
+use lashing_cgroups::{Error, Manager, Resources};
+use support::{Guard, unified};
 
 fn res(json: &str) -> Resources {
     serde_json::from_str(json).unwrap()
@@ -68,7 +16,7 @@ fn res(json: &str) -> Resources {
 
 #[test]
 fn set_writes_and_reads_back() {
-    let g = Guard::new("set");
+    let g = Guard::created("cgres", "set");
     g.leaf
         .set(&res(r#"{
             "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728},
@@ -133,7 +81,7 @@ fn set_writes_and_reads_back() {
 
 #[test]
 fn invalid_values_are_rejected() {
-    let g = Guard::new("invalid");
+    let g = Guard::created("cgres", "invalid");
     let err = g
         .leaf
         .set(&res(r#"{"memory": {"limit": 67108864, "swap": 1048576}}"#))
@@ -171,7 +119,7 @@ fn unified_map_is_written_on_v2() {
     if !unified() {
         return;
     }
-    let g = Guard::new("unified");
+    let g = Guard::created("cgres", "unified");
     g.leaf
         .set(&res(
             r#"{"unified": {"pids.max": "23", "memory.high": "100000000"}}"#,
@@ -199,7 +147,7 @@ fn block_io_throttle_is_written() {
         eprintln!("no block device: skipped");
         return;
     };
-    let g = Guard::new("blkio");
+    let g = Guard::created("cgres", "blkio");
     g.leaf
         .set(&res(&format!(
             r#"{{"blockIO": {{"throttleReadBpsDevice": [{{"major": {major}, "minor": {minor}, "rate": 1048576}}],
@@ -227,7 +175,7 @@ fn block_io_throttle_is_written() {
 
 #[test]
 fn pids_limit_is_enforced_and_stats_report_it() {
-    let mut g = Guard::new("enforce");
+    let mut g = Guard::created("cgres", "enforce");
     g.leaf
         .set(&res(
             r#"{"pids": {"limit": 2}, "memory": {"limit": 104857600}}"#,
@@ -316,7 +264,7 @@ const ONLY_NULL: &str = r#"{"devices": [
 
 #[test]
 fn device_rules_are_enforced() {
-    let g = Guard::new("devices");
+    let g = Guard::created("cgres", "devices");
     let rules: Resources = res(ONLY_NULL);
     g.leaf.set_devices(&rules.devices).unwrap();
     if unified() {
@@ -380,7 +328,7 @@ fn ebpf_device_filter_on_cgroup2() {
 
 #[test]
 fn missing_resources_are_named() {
-    let g = Guard::new("badinput");
+    let g = Guard::created("cgres", "badinput");
     let err = g
         .leaf
         .set(&res(
@@ -432,7 +380,7 @@ fn missing_resources_are_named() {
 
 #[test]
 fn oom_is_notified() {
-    let mut g = Guard::new("oom");
+    let mut g = Guard::created("cgres", "oom");
     g.leaf
         .set(&res(r#"{"memory": {"limit": 33554432, "swap": 33554432}}"#))
         .unwrap();
