@@ -8,42 +8,18 @@ use std::time::Duration;
 use common::*;
 use lashing::config::NamespaceType;
 use lashing::{Container, Error, Process, Status, Stdio};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 
 fn main() {
     lashing::init();
-    let args = Arguments::from_args();
-    let root = rustix::process::geteuid().is_root();
-    let tests: Vec<Trial> = TESTS
-        .iter()
-        .map(|(name, f)| {
-            let f = *f;
-            Trial::test(format!("lifecycle::{name}"), move || {
-                f();
-                Ok::<(), Failed>(())
-            })
-            .with_ignored_flag(!root)
-        })
-        .collect();
-    let mut tests = tests;
     // Needs an AppArmor kernel (the cgroup-v2 guest has one) and apparmor_parser.
-    tests.push(
-        Trial::test("lifecycle::apparmor_profile_is_applied", || {
-            apparmor_profile_is_applied();
-            Ok::<(), Failed>(())
-        })
-        .with_ignored_flag(!root || !apparmor_available()),
-    );
-    let conclusion = libtest_mimic::run(&args, tests);
-    let leaked = cleanup_cgroups();
-    if !leaked.is_empty() {
-        eprintln!("cgroups left behind by the tests: {leaked:?}");
-        std::process::exit(101);
-    }
-    conclusion.exit();
+    let apparmor = Trial::test("lifecycle::apparmor_profile_is_applied", || {
+        apparmor_profile_is_applied();
+        Ok::<(), Failed>(())
+    })
+    .with_ignored_flag(!rustix::process::geteuid().is_root() || !apparmor_available());
+    run_suite("lifecycle", TESTS, vec![apparmor]);
 }
-
-type Test = (&'static str, fn());
 
 const TESTS: &[Test] = &[
     ("run_true_exits_zero", run_true_exits_zero),

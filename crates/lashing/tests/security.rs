@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use common::*;
 use lashing::{Container, Process, Status, Stdio};
-use libtest_mimic::{Arguments, Failed, Trial};
 use rustix::fs::{Mode, OFlags};
 use serde_json::{Value, json};
 
@@ -29,29 +28,8 @@ fn main() {
     if let Ok(probe) = std::env::var(PROBE_ENV) {
         std::process::exit(run_probe(&probe));
     }
-    let args = Arguments::from_args();
-    let root = rustix::process::geteuid().is_root();
-    let tests: Vec<Trial> = TESTS
-        .iter()
-        .map(|(name, f)| {
-            let f = *f;
-            Trial::test(format!("security::{name}"), move || {
-                f();
-                Ok::<(), Failed>(())
-            })
-            .with_ignored_flag(!root)
-        })
-        .collect();
-    let conclusion = libtest_mimic::run(&args, tests);
-    let leaked = cleanup_cgroups();
-    if !leaked.is_empty() {
-        eprintln!("cgroups left behind by the tests: {leaked:?}");
-        std::process::exit(101);
-    }
-    conclusion.exit();
+    run_suite("security", TESTS, Vec::new());
 }
-
-type Test = (&'static str, fn());
 
 const TESTS: &[Test] = &[
     (

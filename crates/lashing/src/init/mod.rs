@@ -137,6 +137,13 @@ impl From<rootfs::RootfsError> for Fail {
 
 type R<T> = Result<T, Fail>;
 
+/// What `execve` gets.
+struct Exec {
+    program: CString,
+    argv: Vec<CString>,
+    env: Vec<CString>,
+}
+
 enum Never {}
 
 struct Init {
@@ -345,20 +352,7 @@ impl Init {
         sysp::setsid().map_err(|e| Fail::io("setsid", None, e))?;
         let config = &p.config;
         let proc = &p.process;
-        if !config.no_new_keyring {
-            security::attrs::join_session_keyring(&p.id, config.has_namespace(NamespaceType::User))
-                .map_err(|e| {
-                    Fail::msg(
-                        "join session keyring",
-                        Some(format!("_ses.{}", p.id)),
-                        chain(&e),
-                    )
-                })?;
-        }
-        if let Some(adj) = proc.oom_score_adj {
-            security::attrs::set_oom_score_adj(adj)
-                .map_err(|e| Fail::msg("set oom_score_adj", Some(adj.to_string()), chain(&e)))?;
-        }
+        keyring_and_oom(&p)?;
         self.proc_fd = Some(
             rustix::fs::open(
                 "/proc/self/fd",
@@ -401,64 +395,18 @@ impl Init {
         }
         // Hostname and sysctls before the read-only remounts and masks (as runc).
         rootfs::set_hostname(config)?;
-        apply_apparmor(proc)?;
         rootfs::write_sysctls(config)?;
         if config.has_namespace(NamespaceType::Mount) {
             rootfs::finalize_rootfs(config)?;
         }
-        if proc.no_new_privileges {
-            rustix::thread::set_no_new_privs(true)
-                .map_err(|e| Fail::io("prctl(PR_SET_NO_NEW_PRIVS)", None, e))?;
-        }
-        // cwd and program, checked before `create` returns, so that errors are reported there.
-        let cwd = if proc.cwd.as_os_str().is_empty() {
-            PathBuf::from("/")
-        } else {
-            proc.cwd.clone()
-        };
-        if !cwd.exists() {
-            fs::create_dir_all(&cwd)
-                .map_err(|e| Fail::io("create cwd", Some(cwd.display().to_string()), e))?;
-        }
-        std::env::set_current_dir(&cwd)
-            .map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
-        let program = find_program(proc)?;
-        let env = process_env(proc)?;
-        let argv = c_args(proc)?;
-
-        apply_attributes(config, proc)?;
-        self.send(&ToParent::Ready)?;
-        self.expect(|m| matches!(m, ToInit::Run), "Run")?;
-
-        apply_selinux(proc)?;
-        if !proc.no_new_privileges {
-            // Without NNP the filter must be loaded while init still has CAP_SYS_ADMIN.
-            self.load_seccomp(&p)?;
-        }
-        self.switch_user(config, proc)?;
-        // The cwd is verified after the switch: it must still be reachable inside the root
-        // (CVE-2024-21626: a cwd that is a leaked host fd makes getcwd fail).
-        std::env::set_current_dir(&cwd)
-            .map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
-        if std::env::current_dir().is_err() {
-            return Err(Fail::msg(
-                "verify cwd",
-                Some(cwd.display().to_string()),
-                "cwd is outside the container root (possible breakout)",
-            ));
-        }
-        rustix::process::umask(Mode::from_raw_mode(proc.user.umask.unwrap_or(0o022)));
-        if proc.no_new_privileges {
-            // With NNP, as late as possible (but the socket is still needed for a listener).
-            self.load_seccomp(&p)?;
-        }
+        let exec = self.prepare_exec(&p, true)?;
 
         // Done with the parent: it sees EOF and returns from `create`.
         self.sock = None;
         self.wait_fifo()?;
-        self.start_container_hooks(config, &p.id, &env)?;
+        self.start_container_hooks(config, &p.id, &exec.env)?;
         close_from(3 + self.preserved as u32);
-        let e = sysp::execve(&program, &argv, &env);
+        let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
         Err(Fail::io("exec", Some(proc.args[0].clone()), e))
     }
 
@@ -467,27 +415,31 @@ impl Init {
     fn setns(&mut self, p: Payload) -> R<Never> {
         self.enter_namespaces(&p)?;
         sysp::setsid().map_err(|e| Fail::io("setsid", None, e))?;
-        let config = &p.config;
         let proc = &p.process;
-        if !config.no_new_keyring {
-            security::attrs::join_session_keyring(&p.id, config.has_namespace(NamespaceType::User))
-                .map_err(|e| {
-                    Fail::msg(
-                        "join session keyring",
-                        Some(format!("_ses.{}", p.id)),
-                        chain(&e),
-                    )
-                })?;
-        }
+        keyring_and_oom(&p)?;
         // The terminal, from the container's devpts (no /dev/console mount for exec).
         if let Some(sock) = self.console.take() {
             crate::tty::setup_console(sock, proc.console_size, proc.user.uid, false)
                 .map_err(|e| Fail::io(e.step, e.path, e.source))?;
         }
-        if let Some(adj) = proc.oom_score_adj {
-            security::attrs::set_oom_score_adj(adj)
-                .map_err(|e| Fail::msg("set oom_score_adj", Some(adj.to_string()), chain(&e)))?;
+        let exec = self.prepare_exec(&p, false)?;
+        let sock = self.sock()?.as_raw_fd() as u32;
+        let first = 3 + self.preserved as u32;
+        if sock >= first {
+            let _ = sysp::close_range(first, sock - 1);
+            let _ = sysp::close_range(sock + 1, u32::MAX);
         }
+        let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
+        Err(Fail::io("exec", Some(proc.args[0].clone()), e))
+    }
+
+    /// What both inits share from the cwd on. The cwd and the program are checked before `Ready`,
+    /// so that errors reach the caller of `create`/`exec`; then, after `Run`: the SELinux exec
+    /// label, seccomp (before the uid switch without NNP, while init still has CAP_SYS_ADMIN),
+    /// user and capabilities, the cwd verified again, the umask, and seccomp with NNP (as late as
+    /// possible, but while the socket is still there for a notify listener).
+    fn prepare_exec(&mut self, p: &Payload, create_cwd: bool) -> R<Exec> {
+        let (config, proc) = (&p.config, &p.process);
         if proc.no_new_privileges {
             rustix::thread::set_no_new_privs(true)
                 .map_err(|e| Fail::io("prctl(PR_SET_NO_NEW_PRIVS)", None, e))?;
@@ -497,22 +449,27 @@ impl Init {
         } else {
             proc.cwd.clone()
         };
-        std::env::set_current_dir(&cwd)
-            .map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
-        let program = find_program(proc)?;
-        let env = process_env(proc)?;
-        let argv = c_args(proc)?;
+        let cwd_err = |step, e| Fail::io(step, Some(cwd.display().to_string()), e);
+        if create_cwd && !cwd.exists() {
+            fs::create_dir_all(&cwd).map_err(|e| cwd_err("create cwd", e))?;
+        }
+        std::env::set_current_dir(&cwd).map_err(|e| cwd_err("chdir to cwd", e))?;
+        let exec = Exec {
+            program: find_program(proc)?,
+            argv: c_args(proc)?,
+            env: process_env(proc)?,
+        };
         apply_attributes(config, proc)?;
+        apply_apparmor(proc)?;
         self.send(&ToParent::Ready)?;
         self.expect(|m| matches!(m, ToInit::Run), "Run")?;
         apply_selinux(proc)?;
         if !proc.no_new_privileges {
-            self.load_seccomp(&p)?;
+            self.load_seccomp(p)?;
         }
         self.switch_user(config, proc)?;
-        apply_apparmor(proc)?;
-        std::env::set_current_dir(&cwd)
-            .map_err(|e| Fail::io("chdir to cwd", Some(cwd.display().to_string()), e))?;
+        // CVE-2024-21626: a cwd that is (or leads to) a leaked host fd makes getcwd fail.
+        std::env::set_current_dir(&cwd).map_err(|e| cwd_err("chdir to cwd", e))?;
         if std::env::current_dir().is_err() {
             return Err(Fail::msg(
                 "verify cwd",
@@ -522,16 +479,9 @@ impl Init {
         }
         rustix::process::umask(Mode::from_raw_mode(proc.user.umask.unwrap_or(0o022)));
         if proc.no_new_privileges {
-            self.load_seccomp(&p)?;
+            self.load_seccomp(p)?;
         }
-        let sock = self.sock()?.as_raw_fd() as u32;
-        let first = 3 + self.preserved as u32;
-        if sock >= first {
-            let _ = sysp::close_range(first, sock - 1);
-            let _ = sysp::close_range(sock + 1, u32::MAX);
-        }
-        let e = sysp::execve(&program, &argv, &env);
-        Err(Fail::io("exec", Some(proc.args[0].clone()), e))
+        Ok(exec)
     }
 
     /// Loads the seccomp program compiled by the parent; a notify listener goes to the parent,
@@ -662,6 +612,26 @@ fn chain(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     s
+}
+
+/// The session keyring `_ses.<id>` (unless `--no-new-keyring`) and `oom_score_adj`.
+fn keyring_and_oom(p: &Payload) -> R<()> {
+    let config = &p.config;
+    if !config.no_new_keyring {
+        let user_ns = config.has_namespace(NamespaceType::User);
+        security::attrs::join_session_keyring(&p.id, user_ns).map_err(|e| {
+            Fail::msg(
+                "join session keyring",
+                Some(format!("_ses.{}", p.id)),
+                chain(&e),
+            )
+        })?;
+    }
+    if let Some(adj) = p.process.oom_score_adj {
+        security::attrs::set_oom_score_adj(adj)
+            .map_err(|e| Fail::msg("set oom_score_adj", Some(adj.to_string()), chain(&e)))?;
+    }
+    Ok(())
 }
 
 /// Scheduler, I/O priority, personality and memory policy (runc's order, before `Ready`).

@@ -17,6 +17,36 @@ pub fn cgroup_parent() -> String {
     format!("/lashing-test-{}", std::process::id())
 }
 
+/// A named test of a `harness = false` suite.
+pub type Test = (&'static str, fn());
+
+/// Runs a suite with libtest-mimic (so nextest and `cargo test` filters work): each test is
+/// ignored unless running as root; `extra` trials are added as they are. Afterwards this
+/// process's test cgroups are removed, and the run fails if a test left one behind.
+pub fn run_suite(suite: &str, tests: &[Test], extra: Vec<libtest_mimic::Trial>) -> ! {
+    let args = libtest_mimic::Arguments::from_args();
+    let root = rustix::process::geteuid().is_root();
+    let mut trials: Vec<libtest_mimic::Trial> = tests
+        .iter()
+        .map(|(name, f)| {
+            let f = *f;
+            libtest_mimic::Trial::test(format!("{suite}::{name}"), move || {
+                f();
+                Ok::<(), libtest_mimic::Failed>(())
+            })
+            .with_ignored_flag(!root)
+        })
+        .collect();
+    trials.extend(extra);
+    let conclusion = libtest_mimic::run(&args, trials);
+    let leaked = cleanup_cgroups();
+    if !leaked.is_empty() {
+        eprintln!("cgroups left behind by the tests: {leaked:?}");
+        std::process::exit(101);
+    }
+    conclusion.exit()
+}
+
 /// A unique container id.
 pub fn unique_id(prefix: &str) -> String {
     format!(
