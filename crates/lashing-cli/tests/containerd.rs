@@ -1,0 +1,554 @@
+//! Smoke test with containerd as the engine: `ctr run --runc-binary <lashing>` through
+//! containerd's `io.containerd.runc.v2` shim (the way containerd drives runc): run --rm (output,
+//! exit status), run -t (console socket), run -d, task exec (attached and detached), ps,
+//! pause/resume, kill (exit status), delete, container delete; and how lashing's errors reach ctr (the
+//! JSON `--log` of a failed create, `kill` of a stopped task). Skipped with a message when
+//! containerd/ctr are not installed (CI installs the `containerd` package), when not root, or
+//! without /bin/busybox.
+//!
+//! Nothing touches the host's containerd: each test starts its own `containerd --config` with a
+//! private root, state, grpc and ttrpc sockets in a temp dir, no CRI plugin; ctr gets a private
+//! `--runc-root` and `--fifo-dir`, and every container the cgroups path
+//! `/lashing-test-ctr-<pid>-<n>/<id>` (`ctr run --cgroup`), removed at the end. Containerd's
+//! default spec already asks for `RLIMIT_NOFILE` 1024 (within this machine's hard limit).
+//! The only host paths containerd 1.6 insists on are the shim sockets (`/run/containerd/s/<hash>`,
+//! hard-coded) and the directory `/run/containerd/fifo`: they are removed when empty and created by
+//! the test. The shims are orphaned to the test process (a child subreaper), which kills (if
+//! still alive) and reaps them by pid at the end; containerd itself is killed by pid.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lashing");
+
+/// One containerd at a time (they share `/run/containerd/s`, and the cleanup removes it).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// What a run of `ctr` gave.
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A private containerd, stopped and cleaned up on drop.
+struct Containerd {
+    dir: tempfile::TempDir,
+    daemon: Child,
+    cgroup_parent: String,
+    /// Host directories containerd creates that did not exist before (removed when empty).
+    host_dirs: Vec<PathBuf>,
+    _lock: std::sync::MutexGuard<'static, ()>,
+}
+
+/// Whether `prog --version` runs.
+fn installed(prog: &str) -> bool {
+    Command::new(prog)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Waits for `child` (`limit` at most, then kills it by pid and panics).
+fn wait_limited(child: &mut Child, what: &str, limit: Duration) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st.code().unwrap_or(-1);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+impl Containerd {
+    fn start(name: &str) -> Option<Containerd> {
+        let lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").is_file() {
+            eprintln!("skipped: needs root and /bin/busybox");
+            return None;
+        }
+        if !installed("containerd") || !installed("ctr") {
+            eprintln!(
+                "skipped: containerd and ctr are not installed (Debian package `containerd`; \
+                 CI installs it: .ci/run)"
+            );
+            return None;
+        }
+        // The shims double-fork: they come back to us, and we reap them (this machine's PID 1
+        // does not).
+        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+        let host_dirs: Vec<PathBuf> = [
+            "/run/containerd/s",
+            "/run/containerd/fifo",
+            "/run/containerd",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| !p.exists())
+        .collect();
+        let dir = tempfile::Builder::new()
+            .prefix("lashing-ctr-")
+            .tempdir()
+            .unwrap();
+        let d = dir.path().to_str().unwrap().to_string();
+        let config = format!(
+            "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{d}/containerd.sock\"\n\
+             [ttrpc]\n  address = \"{d}/containerd.ttrpc.sock\"\n"
+        );
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        let daemon = Command::new("containerd")
+            .arg("--config")
+            .arg(dir.path().join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("containerd.log")).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("containerd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let c = Containerd {
+            dir,
+            daemon,
+            cgroup_parent: format!("/lashing-test-ctr-{}-{name}", std::process::id()),
+            host_dirs,
+            _lock: lock,
+        };
+        let start = Instant::now();
+        loop {
+            if c.sock().exists() && c.ctr(&["version"]).code == 0 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "containerd did not come up: {}",
+                c.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(c)
+    }
+
+    fn sock(&self) -> PathBuf {
+        self.dir.path().join("containerd.sock")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    /// The runtime's state root for ctr's `default` namespace.
+    fn runc_root(&self) -> PathBuf {
+        self.dir.path().join("runc-root")
+    }
+
+    /// The cgroups path of container `id`.
+    fn cgroup(&self, id: &str) -> String {
+        format!("{}/{id}", self.cgroup_parent)
+    }
+
+    /// A busybox rootfs of its own for container `id`.
+    fn rootfs(&self, id: &str) -> String {
+        let r = self.dir.path().join("rootfs").join(id);
+        let bin = r.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+        for l in ["sh", "echo", "sleep", "true", "cat", "tty", "grep"] {
+            std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
+        }
+        r.to_str().unwrap().to_string()
+    }
+
+    /// `ctr --address SOCK ARGS`, stdin from /dev/null, 30 s at most.
+    fn ctr(&self, args: &[&str]) -> Out {
+        let mut cmd = self.ctr_command(args);
+        self.collect(&mut cmd, &format!("ctr {args:?}"))
+    }
+
+    /// Runs `cmd` with stdout/stderr in files (a task may keep pipes open), 30 s at most.
+    fn collect(&self, cmd: &mut Command, what: &str) -> Out {
+        let out = tempfile::tempdir().unwrap();
+        let (o, e) = (out.path().join("out"), out.path().join("err"));
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .spawn()
+            .unwrap();
+        let code = wait_limited(&mut child, what, Duration::from_secs(30));
+        let r = Out {
+            code,
+            stdout: std::fs::read_to_string(&o).unwrap(),
+            stderr: std::fs::read_to_string(&e).unwrap(),
+        };
+        eprintln!(
+            "{what}: {}\nstdout: {}\nstderr: {}",
+            r.code, r.stdout, r.stderr
+        );
+        r
+    }
+
+    fn ctr_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("ctr");
+        cmd.arg("--address").arg(self.sock()).args(args);
+        cmd
+    }
+
+    /// The options every `ctr run` gets: lashing, its private root, fifos and cgroup.
+    fn run_opts(&self, id: &str) -> Vec<String> {
+        let d = self.dir.path();
+        vec![
+            "--runc-binary".into(),
+            BIN.into(),
+            "--runc-root".into(),
+            self.runc_root().to_str().unwrap().into(),
+            "--fifo-dir".into(),
+            d.join("fifo").to_str().unwrap().into(),
+            "--cgroup".into(),
+            self.cgroup(id),
+            "--rootfs".into(),
+        ]
+    }
+
+    /// `ctr run [pre...] <lashing options> --rootfs <rootfs> ID CMD...`.
+    fn run(&self, pre: &[&str], id: &str, cmd: &[&str]) -> Out {
+        let rootfs = self.rootfs(id);
+        let opts = self.run_opts(id);
+        let mut args = vec!["run"];
+        args.extend(pre);
+        args.extend(opts.iter().map(String::as_str));
+        args.push(&rootfs);
+        args.push(id);
+        args.extend(cmd);
+        self.ctr(&args)
+    }
+
+    /// `ctr task exec --fifo-dir ... --exec-id EXEC [pre...] ID CMD...`.
+    fn exec(&self, pre: &[&str], exec_id: &str, id: &str, cmd: &[&str]) -> Out {
+        let fifo = self.dir.path().join("fifo");
+        let mut args = vec!["task", "exec", "--fifo-dir", fifo.to_str().unwrap()];
+        args.extend(["--exec-id", exec_id]);
+        args.extend(pre);
+        args.push(id);
+        args.extend(cmd);
+        self.ctr(&args)
+    }
+
+    /// The status column of `ctr task ls` for `id` ("" when there is no task).
+    fn task_status(&self, id: &str) -> String {
+        let o = self.ctr(&["task", "ls"]);
+        o.stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&id))
+            .and_then(|f| f.get(2).map(|s| s.to_string()))
+            .unwrap_or_default()
+    }
+
+    /// The init pid `ctr task ls` shows for `id`.
+    fn task_pid(&self, id: &str) -> i32 {
+        let o = self.ctr(&["task", "ls"]);
+        o.stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&id))
+            .and_then(|f| f.get(1).and_then(|p| p.parse().ok()))
+            .unwrap_or_else(|| panic!("no task {id}: {}", o.stdout))
+    }
+
+    /// Waits until `ctr task ls` shows `want` for `id` (10 s at most).
+    fn wait_status(&self, id: &str, want: &str) {
+        let start = Instant::now();
+        loop {
+            let s = self.task_status(id);
+            if s == want {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{id} is {s:?}, not {want:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `lashing --root <runc-root>/default ARGS` (what the shim runs).
+    fn lashing(&self, args: &[&str]) -> Out {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--root")
+            .arg(self.runc_root().join("default"))
+            .args(args);
+        self.collect(&mut cmd, &format!("lashing {args:?}"))
+    }
+
+    /// The ids left in lashing's state root.
+    fn left(&self) -> Vec<String> {
+        std::fs::read_dir(self.runc_root().join("default"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the cgroup of `id` exists in any hierarchy.
+    fn cgroup_exists(&self, id: &str) -> bool {
+        let name = self.cgroup(id);
+        let name = name.trim_start_matches('/');
+        std::fs::read_dir("/sys/fs/cgroup")
+            .map(|d| d.flatten().any(|e| e.path().join(name).is_dir()))
+            .unwrap_or(false)
+    }
+
+    /// Our children named `containerd-shim*` (the orphaned shims), by pid.
+    fn shims(&self) -> Vec<rustix::process::Pid> {
+        let me = std::process::id().to_string();
+        let mut pids = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid ...
+            let Some((head, rest)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let ppid = rest.split(' ').nth(1).unwrap_or("");
+            if ppid == me && head.contains("(containerd-shim") {
+                pids.extend(rustix::process::Pid::from_raw(pid));
+            }
+        }
+        pids
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        // Whatever the test left: tasks killed and deleted, containers deleted.
+        let o = self.ctr(&["container", "ls", "-q"]);
+        for id in o.stdout.split_whitespace() {
+            let _ = self.ctr(&["task", "kill", "-a", "-s", "SIGKILL", id]);
+            let _ = self.ctr(&["task", "delete", "--force", id]);
+            let _ = self.ctr(&["container", "delete", id]);
+        }
+        // Containerd (ours, by pid): SIGTERM, then SIGKILL after 10 s.
+        let pid = rustix::process::Pid::from_child(&self.daemon);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let start = Instant::now();
+        while self.daemon.try_wait().ok().flatten().is_none() {
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = self.daemon.kill();
+                let _ = self.daemon.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Shims still alive (a failed test): killed and reaped by pid; exited ones reaped.
+        for pid in self.shims() {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        }
+        // Containers the shims did not delete.
+        for id in self.left() {
+            let _ = self.lashing(&["delete", "--force", &id]);
+        }
+        // Only our own cgroup parent, depth first, in every hierarchy (rmdir only).
+        let name = self.cgroup_parent.trim_start_matches('/');
+        let tops: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+            .map(|d| d.flatten().map(|e| e.path().join(name)).collect())
+            .unwrap_or_default();
+        for top in tops.into_iter().filter(|t| t.is_dir()) {
+            rmdir_tree(&top);
+        }
+        // Any mount left under our directory.
+        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let ours = self.dir.path().to_str().unwrap().to_string();
+        let mut points: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| p.starts_with(&ours))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = rustix::mount::unmount(p, rustix::mount::UnmountFlags::DETACH);
+        }
+        // Host directories containerd created for us, when empty.
+        for d in &self.host_dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+fn rmdir_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                rmdir_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// The memory-controller line of `/proc/<pid>/cgroup`.
+fn memory_cgroup(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+            ctl.split(',')
+                .any(|c| c == "memory")
+                .then(|| path.to_string())
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn ctr_runs_execs_pauses_kills_and_deletes_with_lashing() {
+    let Some(c) = Containerd::start("main") else {
+        return;
+    };
+
+    // run --rm: output and exit status through the shim's fifos.
+    let o = c.run(&["--rm"], "r1", &["/bin/sh", "-c", "echo hi; exit 3"]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert_eq!(o.stdout, "hi\n");
+    assert!(c.left().is_empty(), "state left: {:?}", c.left());
+    assert!(!c.cgroup_exists("r1"), "cgroup of r1 left");
+
+    // run -d: the task is lashing's (its state root), in our cgroup, with containerd's rlimit.
+    let o = c.run(
+        &["-d"],
+        "d1",
+        &["/bin/sh", "-c", "trap 'exit 42' TERM; sleep 100 & wait"],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    c.wait_status("d1", "RUNNING");
+    let pid = c.task_pid("d1");
+    let st = c.lashing(&["state", "d1"]);
+    assert_eq!(st.code, 0, "{}", st.stderr);
+    let v: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(v["status"], "running");
+    assert_eq!(v["pid"], pid);
+    assert_eq!(memory_cgroup(pid), c.cgroup("d1"));
+    assert!(c.cgroup_exists("d1"));
+
+    // exec, attached: output and exit status.
+    let o = c.exec(
+        &[],
+        "x",
+        "d1",
+        &["/bin/sh", "-c", "echo from-exec; ulimit -n; exit 4"],
+    );
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert_eq!(o.stdout, "from-exec\n1024\n");
+
+    // exec, detached: `ps` (lashing ps --format json) lists both.
+    let o = c.exec(&["-d"], "bg", "d1", &["/bin/sleep", "100"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = c.ctr(&["task", "ps", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains(&pid.to_string()), "{}", o.stdout);
+    assert!(o.stdout.contains("ExecID:bg"), "{}", o.stdout);
+
+    // pause / resume (the freezer).
+    let o = c.ctr(&["task", "pause", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    c.wait_status("d1", "PAUSED");
+    let o = c.ctr(&["task", "resume", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    c.wait_status("d1", "RUNNING");
+
+    // kill (SIGTERM, the default): the init's trap runs (ctr 1.6 has no `task wait`: `task
+    // delete` reports the exit status).
+    let o = c.ctr(&["task", "kill", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    c.wait_status("d1", "STOPPED");
+
+    // delete the task (lashing delete), then the container.
+    let o = c.ctr(&["task", "delete", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("exit code 42"), "{}", o.stderr);
+    let o = c.ctr(&["container", "delete", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(c.left().is_empty(), "state left: {:?}", c.left());
+    assert!(!c.cgroup_exists("d1"), "cgroup of d1 left");
+    let o = c.ctr(&["container", "ls", "-q"]);
+    assert_eq!(o.stdout.trim(), "", "nothing left");
+
+    // run -t: a terminal through the shim's console socket (ctr needs a terminal of its own:
+    // util-linux `script` gives it one).
+    if installed("script") {
+        let rootfs = c.rootfs("t1");
+        let opts = c.run_opts("t1").join(" ");
+        let line = format!(
+            "ctr --address {} run --rm -t {opts} {rootfs} t1 /bin/sh -c 'tty; exit 6'",
+            c.sock().display()
+        );
+        let o = c.collect(
+            Command::new("script").args(["-qec", &line, "/dev/null"]),
+            "script ctr run -t",
+        );
+        assert_eq!(o.code, 6, "{}", o.stderr);
+        assert!(o.stdout.contains("/dev/pts/"), "{}", o.stdout);
+    } else {
+        eprintln!("run -t skipped: no `script` (util-linux)");
+    }
+}
+
+/// containerd's shim reads the last JSON line of `--log` to report a failed create, and maps
+/// lashing's kill error on a stopped task ("container not running") to "not found".
+#[test]
+fn ctr_reports_lashing_errors_like_runc() {
+    let Some(c) = Containerd::start("errors") else {
+        return;
+    };
+    let o = c.run(&["--rm"], "e1", &["/bin/nonexistent"]);
+    assert_ne!(o.code, 0);
+    assert!(
+        o.stderr.contains("OCI runtime create failed") && o.stderr.contains("/bin/nonexistent"),
+        "{}",
+        o.stderr
+    );
+    assert!(c.left().is_empty(), "state left: {:?}", c.left());
+
+    let o = c.run(&["-d"], "e2", &["/bin/true"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    c.wait_status("e2", "STOPPED");
+    for all in [false, true] {
+        let mut args = vec!["task", "kill", "-s", "SIGKILL"];
+        if all {
+            args.push("-a");
+        }
+        args.push("e2");
+        let o = c.ctr(&args);
+        assert_ne!(o.code, 0);
+        assert!(
+            o.stderr.contains("process already finished"),
+            "the shim did not recognise lashing's error: {}",
+            o.stderr
+        );
+    }
+    let o = c.exec(&[], "late", "e2", &["/bin/true"]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("stopped"), "{}", o.stderr);
+    let o = c.ctr(&["task", "delete", "e2"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = c.ctr(&["container", "delete", "e2"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(c.left().is_empty(), "state left: {:?}", c.left());
+}
