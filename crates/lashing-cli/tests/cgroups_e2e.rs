@@ -5,122 +5,50 @@
 //! frozen). They need root and `/bin/busybox` and are skipped with a message otherwise. The same
 //! suite runs in the pure cgroup v2 guest (`vm-run`).
 //!
-//! Each test has its own `--root` and cgroups path `/lashing-test-cg-<pid>-<n>/<id>`; the drop
-//! guard deletes the containers and removes the test cgroups in every hierarchy.
+//! Each test has its own [`Sandbox`]: a `--root` and cgroups paths `/lashing-test-cli-<pid>-<n>/<id>`;
+//! its drop deletes the containers and removes the test cgroups in every hierarchy.
+
+mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lashing");
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-/// A busybox bundle, a state root (under /run: fifos do not work on a 9p share) and a cgroup
-/// parent of the test's own.
-struct Sandbox {
-    dir: tempfile::TempDir,
-    root: tempfile::TempDir,
-    parent: String,
-}
+use support::{Sandbox, wait_for};
 
 fn unified() -> bool {
     lashing_cgroups::detect() == lashing_cgroups::CgroupMode::Unified
 }
 
-impl Sandbox {
-    fn new() -> Option<Sandbox> {
-        if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").is_file() {
-            eprintln!("skipped: needs root and /bin/busybox");
-            return None;
-        }
-        // Orphaned container inits must be reaped by someone: us.
-        rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all("/run/lashing-test").unwrap();
-        let root = tempfile::tempdir_in("/run/lashing-test").unwrap();
-        let bin = dir.path().join("bundle/rootfs/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
-        let parent = format!(
-            "/lashing-test-cg-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::SeqCst)
-        );
-        let sb = Sandbox { dir, root, parent };
-        let o = sb.lashing(&["spec", "-b", sb.bundle().to_str().unwrap()]);
-        assert_eq!(o.code, 0, "{}", o.stderr);
-        Some(sb)
-    }
+/// A [`Sandbox`] whose containers each have a cgroup of their own below the sandbox's.
+trait CgroupSandbox {
+    /// Writes config.json for `script` (run by busybox sh) in the cgroup of `id`, and lets
+    /// `edit` change the JSON.
+    fn config(&self, id: &str, script: &str, edit: impl FnOnce(&mut serde_json::Value));
+    /// `run -d` of the bundle as `id`.
+    fn run_detached(&self, id: &str);
+    /// The data of `events --stats`.
+    fn stats(&self, id: &str) -> serde_json::Value;
+    /// The container's cgroup directory holding `controller` (v2 directory on a unified host).
+    fn cg_dir(&self, id: &str, controller: &str) -> PathBuf;
+    /// The trimmed text of a cgroup file of the container.
+    fn read(&self, id: &str, controller: &str, file: &str) -> String;
+}
 
-    fn bundle(&self) -> PathBuf {
-        self.dir.path().join("bundle")
-    }
-
-    fn rootfs(&self) -> PathBuf {
-        self.bundle().join("rootfs")
-    }
-
-    fn cgroups_path(&self, id: &str) -> String {
-        format!("{}/{id}", self.parent)
-    }
-
-    /// Writes config.json for `args` (a shell script run by busybox sh) and lets `edit` change
-    /// the JSON.
+impl CgroupSandbox for Sandbox {
     fn config(&self, id: &str, script: &str, edit: impl FnOnce(&mut serde_json::Value)) {
-        let cfg = self.bundle().join("config.json");
-        let mut v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
-        v["process"]["terminal"] = false.into();
-        v["root"]["readonly"] = false.into();
-        v["process"]["args"] = serde_json::json!(["/bin/busybox", "sh", "-c", script]);
-        v["linux"]["cgroupsPath"] = self.cgroups_path(id).into();
-        edit(&mut v);
-        std::fs::write(&cfg, v.to_string()).unwrap();
-    }
-
-    fn lashing(&self, args: &[&str]) -> Out {
-        let tmp = tempfile::tempdir().unwrap();
-        let (o, e) = (tmp.path().join("out"), tmp.path().join("err"));
-        let mut full = vec!["--root", self.root.path().to_str().unwrap()];
-        full.extend(args);
-        let status = Command::new(BIN)
-            .args(&full)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&o).unwrap())
-            .stderr(std::fs::File::create(&e).unwrap())
-            .status()
-            .unwrap();
-        Out {
-            code: status.code().unwrap_or(-1),
-            stdout: std::fs::read_to_string(&o).unwrap(),
-            stderr: std::fs::read_to_string(&e).unwrap(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.lashing(args);
-        assert_eq!(o.code, 0, "lashing {args:?}: {}", o.stderr);
-        o.stdout
+        self.edit(|v| {
+            v["process"]["terminal"] = false.into();
+            v["root"]["readonly"] = false.into();
+            v["process"]["args"] = serde_json::json!(["/bin/busybox", "sh", "-c", script]);
+            v["linux"]["cgroupsPath"] = self.cgroups_path(id).into();
+            edit(v);
+        });
     }
 
     fn run_detached(&self, id: &str) {
         self.ok(&["run", "-d", "-b", self.bundle().to_str().unwrap(), id]);
-    }
-
-    fn status(&self, id: &str) -> String {
-        let v: serde_json::Value = serde_json::from_str(&self.ok(&["state", id])).unwrap();
-        v["status"].as_str().unwrap().to_owned()
     }
 
     fn stats(&self, id: &str) -> serde_json::Value {
@@ -131,7 +59,6 @@ impl Sandbox {
         v["data"].clone()
     }
 
-    /// The container's cgroup directory holding `controller` (v2 directory on a unified host).
     fn cg_dir(&self, id: &str, controller: &str) -> PathBuf {
         let m = lashing_cgroups::Manager::new(&self.cgroups_path(id), id).unwrap();
         if unified() {
@@ -154,51 +81,20 @@ impl Sandbox {
     }
 }
 
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        if let Ok(entries) = std::fs::read_dir(self.root.path()) {
-            for e in entries.flatten() {
-                let id = e.file_name().to_string_lossy().to_string();
-                let _ = self.lashing(&["delete", "--force", &id]);
-            }
-        }
-        // Our own test parent and its children, in each hierarchy (rmdir only).
-        let name = self.parent.trim_start_matches('/');
-        let mut tops = vec![Path::new("/sys/fs/cgroup").join(name)];
-        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
-            tops.extend(entries.flatten().map(|e| e.path().join(name)));
-        }
-        for top in tops.into_iter().filter(|d| d.is_dir()) {
-            if let Ok(children) = std::fs::read_dir(&top) {
-                for c in children.flatten().filter(|c| c.path().is_dir()) {
-                    let _ = std::fs::remove_dir(c.path());
-                }
-            }
-            let _ = std::fs::remove_dir(&top);
-        }
-    }
-}
-
 fn total_cpu(stats: &serde_json::Value) -> u64 {
     stats["cpu"]["usage"]["total"].as_u64().unwrap_or(0)
 }
 
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn pause_resume_under_load_and_stats() {
-    let Some(sb) = Sandbox::new() else { return };
+    let Some(sb) = Sandbox::new(&["sh"]) else {
+        return;
+    };
     sb.config("busy", "while :; do :; done", |_| {});
     sb.run_detached("busy");
     assert_eq!(sb.status("busy"), "running");
     // Resume of a running container is refused.
-    let o = sb.lashing(&["resume", "busy"]);
+    let o = sb.run(&["resume", "busy"]);
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("not paused"), "{}", o.stderr);
     std::thread::sleep(Duration::from_millis(300));
@@ -218,7 +114,7 @@ fn pause_resume_under_load_and_stats() {
 
     sb.ok(&["pause", "busy"]);
     assert_eq!(sb.status("busy"), "paused");
-    let o = sb.lashing(&["pause", "busy"]);
+    let o = sb.run(&["pause", "busy"]);
     assert_eq!(o.code, 1, "second pause: {}", o.stderr);
     let a = total_cpu(&sb.stats("busy"));
     std::thread::sleep(Duration::from_millis(400));
@@ -256,7 +152,9 @@ fn pause_resume_under_load_and_stats() {
 
 #[test]
 fn update_writes_reads_back_and_rolls_back() {
-    let Some(sb) = Sandbox::new() else { return };
+    let Some(sb) = Sandbox::new(&["sh"]) else {
+        return;
+    };
     sb.config("upd", "sleep 600", |_| {});
     sb.run_detached("upd");
     sb.ok(&[
@@ -304,7 +202,7 @@ fn update_writes_reads_back_and_rolls_back() {
         assert_eq!(sb.read("upd", "cpu", "cpu.shares"), "512");
     }
     // The new values are in the state: a later update of one field keeps the others.
-    let res = sb.dir.path().join("res.json");
+    let res = sb.path("res.json");
     std::fs::write(&res, r#"{"pids": {"limit": 30}}"#).unwrap();
     sb.ok(&["update", "-r", res.to_str().unwrap(), "upd"]);
     assert_eq!(sb.read("upd", "pids", "pids.max"), "30");
@@ -313,7 +211,7 @@ fn update_writes_reads_back_and_rolls_back() {
     assert_eq!(st["memory"]["usage"]["limit"], 67_108_864);
 
     // A failing update (a cpu the host lacks) is rolled back and names the file.
-    let o = sb.lashing(&[
+    let o = sb.run(&[
         "update",
         "--pids-limit",
         "40",
@@ -327,23 +225,23 @@ fn update_writes_reads_back_and_rolls_back() {
     assert_eq!(sb.stats("upd")["pids"]["limit"], 30);
 
     // Bad values.
-    let o = sb.lashing(&["update", "--memory", "12x", "upd"]);
+    let o = sb.run(&["update", "--memory", "12x", "upd"]);
     assert_eq!(o.code, 1);
     assert!(
         o.stderr.contains("invalid value for memory"),
         "{}",
         o.stderr
     );
-    let o = sb.lashing(&["update", "--cpu-share", "-5", "upd"]);
+    let o = sb.run(&["update", "--cpu-share", "-5", "upd"]);
     assert_eq!(o.code, 1, "{}", o.stderr);
     if !unified() {
-        let res2 = sb.dir.path().join("res2.json");
+        let res2 = sb.path("res2.json");
         std::fs::write(&res2, r#"{"unified": {"memory.high": "max"}}"#).unwrap();
-        let o = sb.lashing(&["update", "-r", res2.to_str().unwrap(), "upd"]);
+        let o = sb.run(&["update", "-r", res2.to_str().unwrap(), "upd"]);
         assert_eq!(o.code, 1);
         assert!(o.stderr.contains("unified"), "{}", o.stderr);
     } else {
-        let o = sb.lashing(&["update", "--cpu-rt-runtime", "1000", "upd"]);
+        let o = sb.run(&["update", "--cpu-rt-runtime", "1000", "upd"]);
         assert_eq!(o.code, 1);
         assert!(o.stderr.contains("realtime"), "{}", o.stderr);
     }
@@ -351,14 +249,16 @@ fn update_writes_reads_back_and_rolls_back() {
     wait_for("stop", Duration::from_secs(10), || {
         sb.status("upd") == "stopped"
     });
-    let o = sb.lashing(&["update", "--pids-limit", "5", "upd"]);
+    let o = sb.run(&["update", "--pids-limit", "5", "upd"]);
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("stopped"), "{}", o.stderr);
 }
 
 #[test]
 fn memory_limit_oom_is_reported_by_events() {
-    let Some(sb) = Sandbox::new() else { return };
+    let Some(sb) = Sandbox::new(&["sh"]) else {
+        return;
+    };
     sb.config(
         "oom",
         "while [ ! -e /go ]; do sleep 0.1; done; (x=$(head -c 134217728 /dev/zero | tr '\\0' a)); sleep 600",
@@ -368,15 +268,8 @@ fn memory_limit_oom_is_reported_by_events() {
         },
     );
     sb.run_detached("oom");
-    let mut events = Command::new(BIN)
-        .args([
-            "--root",
-            sb.root.path().to_str().unwrap(),
-            "events",
-            "--interval",
-            "1s",
-            "oom",
-        ])
+    let mut events = sb
+        .command(&["events", "--interval", "1s", "oom"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -423,7 +316,9 @@ fn memory_limit_oom_is_reported_by_events() {
 
 #[test]
 fn pids_limit_stops_a_fork_bomb() {
-    let Some(sb) = Sandbox::new() else { return };
+    let Some(sb) = Sandbox::new(&["sh"]) else {
+        return;
+    };
     sb.config(
         "bomb",
         "(i=0; while [ $i -lt 40 ]; do sleep 600 & i=$((i+1)); done) 2>/err; echo done > /done; sleep 600",
@@ -445,7 +340,9 @@ fn pids_limit_stops_a_fork_bomb() {
 
 #[test]
 fn denied_device_cannot_be_opened() {
-    let Some(sb) = Sandbox::new() else { return };
+    let Some(sb) = Sandbox::new(&["sh"]) else {
+        return;
+    };
     // /dev/kmsg (c 1:11) bind-mounted in, but not in the device allow list.
     std::fs::write(sb.rootfs().join("kmsg"), "").unwrap();
     sb.config(
@@ -459,14 +356,16 @@ fn denied_device_cannot_be_opened() {
                     "source": "/dev/kmsg", "options": ["bind"]}));
         },
     );
-    let o = sb.lashing(&["run", "-b", sb.bundle().to_str().unwrap(), "dev"]);
+    let o = sb.run(&["run", "-b", sb.bundle().to_str().unwrap(), "dev"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout, "kmsg-denied\nnull-opened\n", "{}", o.stderr);
 }
 
 #[test]
 fn cpu_quota_throttles() {
-    let Some(sb) = Sandbox::new() else { return };
+    let Some(sb) = Sandbox::new(&["sh"]) else {
+        return;
+    };
     sb.config("quota", "while :; do :; done", |v| {
         v["linux"]["resources"]["cpu"] = serde_json::json!({"quota": 10000, "period": 100000});
     });
@@ -495,14 +394,16 @@ fn cpu_quota_throttles() {
 
 #[test]
 fn busy_or_frozen_cgroup_is_refused() {
-    let Some(sb) = Sandbox::new() else { return };
+    let Some(sb) = Sandbox::new(&["sh"]) else {
+        return;
+    };
     // A cgroup that already holds a process.
     let m = lashing_cgroups::Manager::new(&sb.cgroups_path("busy"), "busy").unwrap();
     m.create().unwrap();
     let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
     m.add_pid(sleeper.id() as i32, false).unwrap();
     sb.config("busy", "true", |_| {});
-    let o = sb.lashing(&["run", "-b", sb.bundle().to_str().unwrap(), "busy"]);
+    let o = sb.run(&["run", "-b", sb.bundle().to_str().unwrap(), "busy"]);
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     assert_ne!(o.code, 0);
@@ -512,7 +413,7 @@ fn busy_or_frozen_cgroup_is_refused() {
     m.create().unwrap();
     m.freeze(true).unwrap();
     sb.config("frozen", "true", |_| {});
-    let o = sb.lashing(&["run", "-b", sb.bundle().to_str().unwrap(), "frozen"]);
+    let o = sb.run(&["run", "-b", sb.bundle().to_str().unwrap(), "frozen"]);
     let _ = m.freeze(false);
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("frozen"), "{}", o.stderr);

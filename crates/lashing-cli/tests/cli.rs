@@ -6,45 +6,14 @@
 //! own `--root` and an absolute cgroups path `/lashing-test-cli-<pid>-<n>`, removed at the end
 //! even when the test fails.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lashing");
+use support::{BIN, Sandbox, lashing, lashing_in, wait_for_file};
 
-/// What a run of the program gave.
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `lashing ARGS` with stdout and stderr in files (not pipes: a container's init inherits
-/// them and would hold a pipe open after `create` returns).
-fn lashing_in(dir: &Path, args: &[&str]) -> Out {
-    let tmp = tempfile::tempdir().unwrap();
-    let (o, e) = (tmp.path().join("out"), tmp.path().join("err"));
-    let status = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&o).unwrap())
-        .stderr(std::fs::File::create(&e).unwrap())
-        .status()
-        .unwrap();
-    Out {
-        code: status.code().unwrap_or(-1),
-        stdout: std::fs::read_to_string(&o).unwrap(),
-        stderr: std::fs::read_to_string(&e).unwrap(),
-    }
-}
-
-fn lashing(args: &[&str]) -> Out {
-    lashing_in(Path::new("/"), args)
-}
-
-/// A state root in a fresh temporary directory.
+/// A state root in a fresh temporary directory (not created: `list` must not create it).
 fn root() -> (tempfile::TempDir, String) {
     let d = tempfile::tempdir().unwrap();
     let r = d.path().join("root").to_str().unwrap().to_string();
@@ -132,7 +101,7 @@ fn help_and_version() {
 #[test]
 fn spec_writes_example_and_refuses_to_overwrite() {
     let d = tempfile::tempdir().unwrap();
-    let o = lashing_in(d.path(), &["spec"]);
+    let o = lashing_in(d.path(), &["spec"], &[]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let path = d.path().join("config.json");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -155,7 +124,7 @@ fn spec_writes_example_and_refuses_to_overwrite() {
     );
 
     std::fs::write(&path, "mine").unwrap();
-    let o = lashing_in(d.path(), &["spec"]);
+    let o = lashing_in(d.path(), &["spec"], &[]);
     assert_eq!(o.code, 1);
     assert_eq!(
         text_log_msg(o.stderr.trim_end()),
@@ -221,7 +190,10 @@ fn features_json_shape() {
         serde_json::json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false})
     );
     // The seccomp compiler's lists (x86_64 only).
-    assert_eq!(v["linux"]["seccomp"]["enabled"], cfg!(target_arch = "x86_64"));
+    assert_eq!(
+        v["linux"]["seccomp"]["enabled"],
+        cfg!(target_arch = "x86_64")
+    );
     assert_eq!(v["linux"]["apparmor"]["enabled"], false);
     assert_eq!(v["linux"]["selinux"]["enabled"], false);
     assert_eq!(
@@ -309,32 +281,26 @@ fn log_lines_json_text_and_file() {
 
     // --log: the line goes to the file, and the bare message to stderr (runc does the same).
     let log = d.path().join("log.json");
-    let o = lashing(&[
-        "--root",
-        &r,
-        "--log",
-        log.to_str().unwrap(),
-        "--log-format",
-        "json",
-        "kill",
-        "nosuch",
-    ]);
+    let kill_with_log = || {
+        lashing(&[
+            "--root",
+            &r,
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "kill",
+            "nosuch",
+        ])
+    };
+    let o = kill_with_log();
     assert_eq!(o.code, 1);
     assert_eq!(o.stderr, "container does not exist\n");
     let text = std::fs::read_to_string(&log).unwrap();
     let v: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
     assert_eq!(v["msg"], "container does not exist");
     // Appended, not truncated.
-    lashing(&[
-        "--root",
-        &r,
-        "--log",
-        log.to_str().unwrap(),
-        "--log-format",
-        "json",
-        "kill",
-        "nosuch",
-    ]);
+    kill_with_log();
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
 }
 
@@ -402,95 +368,6 @@ fn create_failures_leave_nothing_behind() {
 
 // ---------------------------------------------------------------- real containers
 
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-/// A busybox bundle, a state root and a cgroup name of the test's own; on drop, deletes every
-/// container of the root (`delete --force`) and removes the cgroup directories.
-struct Sandbox {
-    dir: tempfile::TempDir,
-    root: String,
-    cgroup: String,
-}
-
-impl Sandbox {
-    /// `None` (with a message) when containers cannot run here: not root, or no static busybox.
-    fn new(args: &[&str]) -> Option<Sandbox> {
-        if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").is_file() {
-            eprintln!("skipped: needs root and /bin/busybox");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("bundle/rootfs/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        for l in ["sh", "true", "sleep", "echo", "cat"] {
-            std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
-        }
-        let cgroup = format!(
-            "/lashing-test-cli-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::SeqCst)
-        );
-        let sb = Sandbox {
-            root: dir.path().join("root").to_str().unwrap().to_string(),
-            dir,
-            cgroup,
-        };
-        assert_eq!(
-            lashing(&["spec", "-b", sb.bundle().to_str().unwrap()]).code,
-            0
-        );
-        let cfg = sb.bundle().join("config.json");
-        let mut v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
-        v["process"]["terminal"] = false.into();
-        v["process"]["args"] = args.iter().map(|s| serde_json::Value::from(*s)).collect();
-        v["linux"]["cgroupsPath"] = sb.cgroup.clone().into();
-        std::fs::write(&cfg, v.to_string()).unwrap();
-        Some(sb)
-    }
-
-    fn bundle(&self) -> PathBuf {
-        self.dir.path().join("bundle")
-    }
-
-    /// `lashing --root <root> ARGS`.
-    fn run(&self, args: &[&str]) -> Out {
-        let mut full = vec!["--root", &self.root];
-        full.extend(args);
-        lashing_in(&self.bundle(), &full)
-    }
-
-    fn status(&self, id: &str) -> String {
-        let o = self.run(&["state", id]);
-        assert_eq!(o.code, 0, "{}", o.stderr);
-        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-        v["status"].as_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        if let Ok(entries) = std::fs::read_dir(&self.root) {
-            for e in entries.flatten() {
-                let id = e.file_name().to_string_lossy().to_string();
-                let _ = lashing(&["--root", &self.root, "delete", "--force", &id]);
-            }
-        }
-        // Only our own cgroup, in each hierarchy (rmdir only: never anything else).
-        let name = self.cgroup.trim_start_matches('/');
-        let mut dirs = vec![Path::new("/sys/fs/cgroup").join(name)];
-        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
-            dirs.extend(entries.flatten().map(|e| e.path().join(name)));
-        }
-        for d in dirs {
-            if d.is_dir() {
-                let _ = std::fs::remove_dir(&d);
-            }
-        }
-    }
-}
-
 #[test]
 fn run_true_exits_zero_and_is_deleted() {
     let Some(sb) = Sandbox::new(&["true"]) else {
@@ -517,32 +394,12 @@ fn run_keep_then_delete_and_killed_status() {
     let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
         return;
     };
-    let mut child = Command::new(BIN)
-        .args([
-            "--root",
-            &sb.root,
-            "run",
-            "--keep",
-            "-b",
-            sb.bundle().to_str().unwrap(),
-            "c1",
-        ])
+    let mut child = sb
+        .command(&["run", "--keep", "-b", sb.bundle().to_str().unwrap(), "c1"])
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while sb
-        .run(&["state", "c1"])
-        .stdout
-        .find("\"running\"")
-        .is_none()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "container did not start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    sb.wait_status("c1", "running");
     assert_eq!(sb.run(&["kill", "c1", "SIGKILL"]).code, 0);
     assert_eq!(
         child.wait().unwrap().code(),
@@ -563,29 +420,15 @@ fn run_forwards_signals_to_the_container() {
     ]) else {
         return;
     };
-    let out = sb.dir.path().join("out");
-    let mut child = Command::new(BIN)
-        .args([
-            "--root",
-            &sb.root,
-            "run",
-            "-b",
-            sb.bundle().to_str().unwrap(),
-            "c1",
-        ])
+    let out = sb.path("out");
+    let mut child = sb
+        .command(&["run", "-b", sb.bundle().to_str().unwrap(), "c1"])
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while std::fs::read_to_string(&out).unwrap() != "ready\n" {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "container did not start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_file(&out, "ready\n");
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     let st = child.wait().unwrap();
@@ -601,7 +444,7 @@ fn run_preserves_fds() {
     let Some(sb) = Sandbox::new(&["sh", "-c", "echo three >&3"]) else {
         return;
     };
-    let file = sb.dir.path().join("fd3");
+    let file = sb.path("fd3");
     let script = format!(
         "exec {BIN} --root {} run --preserve-fds 1 -b {} c1 3>{}",
         sb.root,
@@ -618,9 +461,7 @@ fn create_start_state_kill_delete_walk() {
     let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
         return;
     };
-    // Orphaned inits come back to us (PID 1 of this machine does not reap).
-    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
-    let pid_file = sb.dir.path().join("pid");
+    let pid_file = sb.path("pid");
     let o = sb.run(&["create", "--pid-file", pid_file.to_str().unwrap(), "c1"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
@@ -677,10 +518,7 @@ fn create_start_state_kill_delete_walk() {
     assert_eq!(sb.run(&["kill", "c1", "FOO"]).code, 1);
 
     assert_eq!(sb.run(&["kill", "c1", "KILL"]).code, 0, "kill");
-    let _ = rustix::process::waitpid(
-        rustix::process::Pid::from_raw(pid),
-        rustix::process::WaitOptions::empty(),
-    );
+    sb.reap_blocking(pid);
     assert_eq!(sb.status("c1"), "stopped");
     let o = sb.run(&["kill", "c1"]);
     assert_eq!(text_log_msg(o.stderr.trim_end()), "container not running");
@@ -698,13 +536,8 @@ fn delete_of_created_and_force_delete_of_running() {
     let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
         return;
     };
-    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
-    let pid_of = |id: &str| -> i32 {
-        let v: serde_json::Value = serde_json::from_str(&sb.run(&["state", id]).stdout).unwrap();
-        v["pid"].as_i64().unwrap() as i32
-    };
     assert_eq!(sb.run(&["create", "c1"]).code, 0);
-    let p1 = pid_of("c1");
+    let p1 = sb.pid("c1");
     assert_eq!(
         sb.run(&["delete", "c1"]).code,
         0,
@@ -712,14 +545,11 @@ fn delete_of_created_and_force_delete_of_running() {
     );
     assert_eq!(sb.run(&["run", "-d", "c2"]).code, 0);
     assert_eq!(sb.status("c2"), "running");
-    let p2 = pid_of("c2");
+    let p2 = sb.pid("c2");
     assert_eq!(sb.run(&["delete", "--force", "c2"]).code, 0);
     assert_eq!(sb.run(&["list", "-q"]).stdout, "");
     // Reap our orphans by pid (never wait for any child: that would steal other tests' children).
     for p in [p1, p2] {
-        let _ = rustix::process::waitpid(
-            rustix::process::Pid::from_raw(p),
-            rustix::process::WaitOptions::empty(),
-        );
+        sb.reap_blocking(p);
     }
 }

@@ -7,20 +7,25 @@
 //! root has no CAP_SYS_RESOURCE here), the cgroupfs manager with `--cgroup-parent
 //! /lashing-test-podman-<pid>` (removed at the end), the file events backend and no network.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lashing");
+use lashing_testsupport::Cleanup;
+use support::{BIN, busybox_rootfs, can_run_containers};
 
 struct Podman {
+    /// Removes the cgroup parent and detaches any mount podman left under `dir`: declared
+    /// first, so that it is dropped before `dir` is removed.
+    _cleanup: Cleanup,
     dir: tempfile::TempDir,
     cgroup_parent: String,
 }
 
 impl Podman {
     fn new() -> Option<Podman> {
-        if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").is_file() {
-            eprintln!("skipped: needs root and /bin/busybox");
+        if !can_run_containers() {
             return None;
         }
         match Command::new("podman").arg("--version").output() {
@@ -40,21 +45,21 @@ impl Podman {
              [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
         )
         .unwrap();
+        let cgroup_parent = format!("/lashing-test-podman-{}", std::process::id());
+        let cleanup = Cleanup::new();
+        cleanup.cgroup(&cgroup_parent);
+        cleanup.watch_mounts(dir.path());
         Some(Podman {
+            _cleanup: cleanup,
             dir,
-            cgroup_parent: format!("/lashing-test-podman-{}", std::process::id()),
+            cgroup_parent,
         })
     }
 
     /// A fresh copy of a busybox rootfs (`--rootfs` writes into it).
     fn rootfs(&self, name: &str) -> PathBuf {
         let r = self.dir.path().join(name);
-        let bin = r.join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        for l in ["sh", "echo", "sleep", "true", "cat", "tty"] {
-            std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
-        }
+        busybox_rootfs(&r, &["sh", "echo", "sleep", "true", "cat", "tty"]);
         r
     }
 
@@ -86,40 +91,9 @@ impl Podman {
 
 impl Drop for Podman {
     fn drop(&mut self) {
+        // The cgroup parent and leftover mounts go with `cleanup`, after this.
         let _ = self.podman(&["rm", "-f", "-a"]);
-        // Only our own cgroup parent, depth first, in every hierarchy (rmdir only).
-        let name = self.cgroup_parent.trim_start_matches('/');
-        let mut tops = vec![Path::new("/sys/fs/cgroup").join(name)];
-        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
-            tops.extend(entries.flatten().map(|e| e.path().join(name)));
-        }
-        for top in tops.into_iter().filter(|t| t.is_dir()) {
-            rmdir_tree(&top);
-        }
-        // Any mount podman left under our directory.
-        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let ours = self.dir.path().to_str().unwrap().to_string();
-        let mut points: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|p| p.starts_with(&ours))
-            .collect();
-        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for p in points {
-            let _ = rustix::mount::unmount(p, rustix::mount::UnmountFlags::DETACH);
-        }
     }
-}
-
-fn rmdir_tree(dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                rmdir_tree(&e.path());
-            }
-        }
-    }
-    let _ = std::fs::remove_dir(dir);
 }
 
 fn text(b: &[u8]) -> String {

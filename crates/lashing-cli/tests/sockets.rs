@@ -8,7 +8,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{BIN, Sandbox, accept_fd, listener, log_msg};
+use support::{BIN, Sandbox, accept_fd, listener, log_msg, wait_for_file};
 
 /// Whether a pidfd refers to a process that has exited (readable pidfd).
 fn pidfd_exited(fd: std::os::fd::BorrowedFd<'_>, wait: Duration) -> bool {
@@ -134,7 +134,7 @@ fn notify_socket_is_relayed_by_start_with_the_init_pid() {
     ]) else {
         return;
     };
-    let rootfs = sb.bundle().join("rootfs");
+    let rootfs = sb.rootfs();
     for l in ["lib", "lib64"] {
         if let Ok(t) = std::fs::read_link(format!("/{l}")) {
             std::os::unix::fs::symlink(t, rootfs.join(l)).unwrap();
@@ -305,11 +305,7 @@ fn run_exit_codes_signals_and_no_subreaper() {
         .stdout(std::fs::File::create(&out).unwrap())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while std::fs::read_to_string(&out).unwrap() != "ready\n" {
-        assert!(start.elapsed() < Duration::from_secs(10), "did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_file(&out, "ready\n");
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::USR1).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(6));

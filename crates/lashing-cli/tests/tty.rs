@@ -197,10 +197,7 @@ fn exec_with_a_terminal_foreground_and_console_socket() {
     // The detached exec process is re-parented to us: reap it, or the container's init (pid
     // namespace) cannot finish exiting.
     let exec_pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
-    let _ = rustix::process::waitpid(
-        rustix::process::Pid::from_raw(exec_pid),
-        rustix::process::WaitOptions::empty(),
-    );
+    sb.reap_blocking(exec_pid);
     let pid = sb.pid("t1");
     assert_eq!(sb.run(&["kill", "t1", "KILL"]).code, 0);
     sb.wait_status("t1", "stopped");

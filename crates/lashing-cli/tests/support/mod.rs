@@ -1,5 +1,8 @@
-//! Shared by the container tests of `tty.rs`, `sockets.rs`, `hooks.rs`: a busybox bundle with a
-//! state root and a test cgroup of its own, removed on drop (even when the test fails).
+//! The harness of every `lashing` program test (`cli.rs`, `cgroups_e2e.rs`, `hooks.rs`,
+//! `sockets.rs`, `tty.rs`, `security_cli.rs`, `podman.rs`): runs of the program, a busybox rootfs,
+//! and [`Sandbox`], a busybox bundle with a state root and a test cgroup of its own, removed on
+//! drop (even when the test fails). Cgroups and leaked mounts are undone by
+//! [`lashing_testsupport::Cleanup`].
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -7,8 +10,16 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use lashing_testsupport::Cleanup;
+
 /// The `lashing` binary.
 pub const BIN: &str = env!("CARGO_BIN_EXE_lashing");
+
+/// The busybox applets linked in `/bin` of a [`Sandbox`]'s rootfs.
+pub const APPLETS: &[&str] = &[
+    "sh", "true", "false", "sleep", "echo", "cat", "env", "tty", "stat", "ls", "stty", "readlink",
+    "printf", "test", "kill", "wc",
+];
 
 /// What a run of the program gave.
 pub struct Out {
@@ -22,15 +33,10 @@ pub struct Out {
 pub fn lashing_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     let tmp = tempfile::tempdir().unwrap();
     let (o, e) = (tmp.path().join("out"), tmp.path().join("err"));
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
+    let mut cmd = command(dir, args);
+    cmd.stdin(Stdio::null())
         .stdout(std::fs::File::create(&o).unwrap())
-        .stderr(std::fs::File::create(&e).unwrap())
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("LISTEN_FDS")
-        .env_remove("LISTEN_PID");
+        .stderr(std::fs::File::create(&e).unwrap());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -42,6 +48,22 @@ pub fn lashing_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     }
 }
 
+/// Runs `lashing ARGS` in `/`.
+pub fn lashing(args: &[&str]) -> Out {
+    lashing_in(Path::new("/"), args, &[])
+}
+
+/// A `lashing ARGS` command in `dir` to spawn, without the caller's systemd socket variables.
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID");
+    c
+}
+
 /// The `msg="..."` of the last logrus text line of `stderr`.
 pub fn log_msg(stderr: &str) -> String {
     let line = stderr.trim_end().lines().last().unwrap_or("");
@@ -51,50 +73,92 @@ pub fn log_msg(stderr: &str) -> String {
     }
 }
 
+/// Whether containers can run here (root and a static `/bin/busybox`); says why not when not.
+pub fn can_run_containers() -> bool {
+    let ok = rustix::process::geteuid().is_root() && Path::new("/bin/busybox").is_file();
+    if !ok {
+        eprintln!("skipped: needs root and /bin/busybox");
+    }
+    ok
+}
+
+/// Makes `rootfs/bin` with a copy of `/bin/busybox` and `applets` linked to it.
+pub fn busybox_rootfs(rootfs: &Path, applets: &[&str]) {
+    let bin = rootfs.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+    for l in applets {
+        std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
+    }
+}
+
+/// Calls `f` every 10 ms until it is true; fails the test after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits (10 s at most) until the file `path` holds exactly `text`.
+pub fn wait_for_file(path: &Path, text: &str) {
+    wait_for(
+        &format!("{text:?} in {}", path.display()),
+        Duration::from_secs(10),
+        || std::fs::read_to_string(path).unwrap() == text,
+    );
+}
+
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
-/// A busybox bundle, a state root and a cgroup of the test's own.
+/// A busybox bundle, a state root and a cgroup of the test's own. On drop, every container of
+/// the root is deleted (`delete --force`), then the cgroup tree is removed in every hierarchy.
 pub struct Sandbox {
+    /// Undoes the cgroup tree and any mount leaked under `dir`: declared first, so that it is
+    /// dropped before `dir` is removed.
+    cleanup: Cleanup,
+    /// Holds `bundle/` (with `rootfs/`) and whatever the test puts there ([`Sandbox::path`]).
     pub dir: tempfile::TempDir,
+    /// The state root (`--root`).
     pub root: String,
+    /// The cgroups path of the bundle: `/lashing-test-cli-<pid>-<n>`.
     pub cgroup: String,
+    /// The state root's directory: under /run, as fifos do not work on the 9p share of the
+    /// test guest.
+    state: tempfile::TempDir,
 }
 
 impl Sandbox {
-    /// `None` (with a message) when containers cannot run here: not root, or no static busybox.
+    /// A bundle running `args` (no terminal, in the sandbox's cgroup); `None` (with a message)
+    /// when containers cannot run here: not root, or no static busybox.
     pub fn new(args: &[&str]) -> Option<Sandbox> {
-        if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").is_file() {
-            eprintln!("skipped: needs root and /bin/busybox");
+        if !can_run_containers() {
             return None;
         }
         // Orphaned inits (detached containers) come back to us: this machine's PID 1 does not
         // reap.
-        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("bundle/rootfs/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        for l in [
-            "sh", "true", "false", "sleep", "echo", "cat", "env", "tty", "stat", "ls", "stty",
-            "readlink", "printf", "test", "kill", "wc",
-        ] {
-            std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
-        }
+        busybox_rootfs(&dir.path().join("bundle/rootfs"), APPLETS);
+        std::fs::create_dir_all("/run/lashing-test").unwrap();
+        let state = tempfile::tempdir_in("/run/lashing-test").unwrap();
         let cgroup = format!(
-            "/lashing-test-cli5-{}-{}",
+            "/lashing-test-cli-{}-{}",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::SeqCst)
         );
+        let cleanup = Cleanup::new();
+        cleanup.cgroup(&cgroup);
+        cleanup.watch_mounts(dir.path());
         let sb = Sandbox {
-            root: dir.path().join("root").to_str().unwrap().to_string(),
+            root: state.path().to_str().unwrap().to_string(),
             dir,
             cgroup,
+            state,
+            cleanup,
         };
-        let o = lashing_in(
-            Path::new("/"),
-            &["spec", "-b", sb.bundle().to_str().unwrap()],
-            &[],
-        );
+        let o = lashing(&["spec", "-b", sb.bundle().to_str().unwrap()]);
         assert_eq!(o.code, 0, "{}", o.stderr);
         sb.edit(|v| {
             v["process"]["terminal"] = false.into();
@@ -118,9 +182,19 @@ impl Sandbox {
         self.dir.path().join("bundle")
     }
 
+    /// The bundle's rootfs.
+    pub fn rootfs(&self) -> PathBuf {
+        self.bundle().join("rootfs")
+    }
+
     /// A path in the sandbox's temp dir.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// A cgroups path below the sandbox's cgroup: `<cgroup>/<id>`.
+    pub fn cgroups_path(&self, id: &str) -> String {
+        format!("{}/{id}", self.cgroup)
     }
 
     /// `lashing --root <root> ARGS` in the bundle.
@@ -135,17 +209,18 @@ impl Sandbox {
         lashing_in(&self.bundle(), &full, env)
     }
 
-    /// A `lashing --root <root> ARGS` command to spawn.
+    /// [`Sandbox::run`] that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(o.code, 0, "lashing {args:?}: {}", o.stderr);
+        o.stdout
+    }
+
+    /// A `lashing --root <root> ARGS` command in the bundle, to spawn.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .current_dir(self.bundle())
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("LISTEN_FDS")
-            .env_remove("LISTEN_PID");
-        c
+        let mut full = vec!["--root", &self.root];
+        full.extend(args);
+        command(&self.bundle(), &full)
     }
 
     /// The status of a container (`state`), or "" when it does not exist.
@@ -194,10 +269,9 @@ impl Sandbox {
     /// Whether the test cgroup exists in any hierarchy.
     pub fn cgroup_exists(&self) -> bool {
         let name = self.cgroup.trim_start_matches('/');
-        std::fs::read_dir("/sys/fs/cgroup")
-            .map(|d| d.flatten().any(|e| e.path().join(name).is_dir()))
-            .unwrap_or(false)
-            || Path::new("/sys/fs/cgroup").join(name).is_dir()
+        lashing_testsupport::hierarchies()
+            .iter()
+            .any(|h| h.join(name).is_dir())
     }
 
     /// Reaps a pid of ours (an orphaned init), never any other child.
@@ -206,27 +280,21 @@ impl Sandbox {
             let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG);
         }
     }
+
+    /// Waits for a pid of ours (an orphaned init or exec'd process) to exit and reaps it.
+    pub fn reap_blocking(&self, pid: i32) {
+        let _ = rustix::process::waitpid(
+            rustix::process::Pid::from_raw(pid),
+            rustix::process::WaitOptions::empty(),
+        );
+    }
 }
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        // The cgroup tree and leaked mounts go with `cleanup`, after this.
         for id in self.left() {
-            let o = lashing_in(
-                Path::new("/"),
-                &["--root", &self.root, "delete", "--force", &id],
-                &[],
-            );
-            let _ = o;
-        }
-        let name = self.cgroup.trim_start_matches('/');
-        let mut dirs = vec![Path::new("/sys/fs/cgroup").join(name)];
-        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
-            dirs.extend(entries.flatten().map(|e| e.path().join(name)));
-        }
-        for d in dirs {
-            if d.is_dir() {
-                let _ = std::fs::remove_dir(&d);
-            }
+            let _ = self.run(&["delete", "--force", &id]);
         }
     }
 }
