@@ -44,6 +44,21 @@ pub struct CreateArgs {
     pub preserve_fds: u32,
 }
 
+impl CreateArgs {
+    /// Writes the container's init pid to `--pid-file`, when given.
+    pub fn write_pid_file(&self, container: &Container, process: &Process) -> Result<(), CliError> {
+        match &self.pid_file {
+            Some(p) => write_pid_file(p, init_pid(container, process)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The pid of a started container's init: the process's own, else the one in the state.
+pub fn init_pid(container: &Container, process: &Process) -> i32 {
+    process.pid().unwrap_or(container.state().init_process_pid)
+}
+
 /// `lashing create` options.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -64,13 +79,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
     let res = container
         .start(&mut process)
         .map_err(CliError::from)
-        .and_then(|()| {
-            let pid = process.pid().unwrap_or(container.state().init_process_pid);
-            match &a.create.pid_file {
-                Some(p) => write_pid_file(p, pid),
-                None => Ok(()),
-            }
-        });
+        .and_then(|()| a.create.write_pid_file(&container, &process));
     if let Err(e) = res {
         cleanup(container);
         return Err(e);

@@ -7,7 +7,7 @@ use lashing::{Container, Status};
 use rustix::process::{WaitOptions, WaitStatus};
 
 use super::CmdResult;
-use super::create::{CreateArgs, Prepared, cleanup, prepare, write_pid_file};
+use super::create::{CreateArgs, Prepared, cleanup, init_pid, prepare};
 use crate::cli::Globals;
 use crate::error::CliError;
 use crate::notify_socket::NotifySocket;
@@ -67,13 +67,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
     let res = container
         .run(&mut process)
         .map_err(CliError::from)
-        .and_then(|()| {
-            let pid = process.pid().unwrap_or(container.state().init_process_pid);
-            match &a.create.pid_file {
-                Some(p) => write_pid_file(p, pid),
-                None => Ok(()),
-            }
-        })
+        .and_then(|()| a.create.write_pid_file(&container, &process))
         .and_then(|()| console.as_ref().map(|c| c.master()).transpose());
     let master = match res {
         Ok(m) => m,
@@ -82,7 +76,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
             return Err(e);
         }
     };
-    let init_pid = process.pid().unwrap_or(container.state().init_process_pid);
+    let init_pid = init_pid(&container, &process);
     let Some(sigpipe) = sigpipe else {
         // Detached: with NOTIFY_SOCKET, return once the container is ready (runc).
         if let Some(n) = &notify {
