@@ -53,7 +53,7 @@ pub struct Stats {
     memory: Memory,
     pids: Pids,
     blkio: Blkio,
-    hugetlb: BTreeMap<String, Hugetlb>,
+    hugetlb: BTreeMap<String, Usage>,
     intel_rdt: BTreeMap<String, serde_json::Value>,
     network_interfaces: Option<Vec<serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,8 +62,9 @@ pub struct Stats {
     misc: BTreeMap<String, cg::MiscStats>,
 }
 
+/// Usage counters: runc's `Hugetlb`, and its `MemoryEntry` after the limit.
 #[derive(Debug, Default, Serialize)]
-struct Hugetlb {
+struct Usage {
     #[serde(skip_serializing_if = "zero")]
     usage: u64,
     #[serde(skip_serializing_if = "zero")]
@@ -167,11 +168,8 @@ struct CpuSet {
 #[derive(Debug, Default, Serialize)]
 struct MemoryEntry {
     limit: u64,
-    #[serde(skip_serializing_if = "zero")]
-    usage: u64,
-    #[serde(skip_serializing_if = "zero")]
-    max: u64,
-    failcnt: u64,
+    #[serde(flatten)]
+    counts: Usage,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -203,9 +201,11 @@ fn entries(v: &[cg::BlkioStatEntry]) -> Vec<BlkioEntry> {
 fn mem(m: &cg::MemoryData) -> MemoryEntry {
     MemoryEntry {
         limit: m.limit,
-        usage: m.usage,
-        max: m.max_usage,
-        failcnt: m.failcnt,
+        counts: Usage {
+            usage: m.usage,
+            max: m.max_usage,
+            failcnt: m.failcnt,
+        },
     }
 }
 
@@ -278,7 +278,7 @@ pub fn convert(s: &lashing_cgroups::Stats) -> Stats {
             .map(|(k, h)| {
                 (
                     k.clone(),
-                    Hugetlb {
+                    Usage {
                         usage: h.usage,
                         max: h.max_usage,
                         failcnt: h.failcnt,
@@ -447,5 +447,30 @@ mod tests {
         })
         .unwrap();
         assert_eq!(oom, r#"{"type":"oom","id":"c1"}"#);
+    }
+
+    #[test]
+    fn memory_and_hugetlb_entries_as_runc() {
+        let mut s = lashing_cgroups::Stats::default();
+        s.memory_stats.swap_usage.limit = 9;
+        s.memory_stats.swap_usage.usage = 1;
+        s.memory_stats.swap_usage.max_usage = 2;
+        s.memory_stats.swap_usage.failcnt = 3;
+        s.hugetlb_stats.insert("2MB".into(), Default::default());
+        let big = lashing_cgroups::stats::HugetlbStats {
+            usage: 4,
+            max_usage: 5,
+            failcnt: 6,
+        };
+        s.hugetlb_stats.insert("1GB".into(), big);
+        // As text: a `Value` would sort the keys.
+        let text = serde_json::to_string(&convert(&s)).unwrap();
+        for want in [
+            r#""usage":{"limit":0,"failcnt":0}"#,
+            r#""swap":{"limit":9,"usage":1,"max":2,"failcnt":3}"#,
+            r#""hugetlb":{"1GB":{"usage":4,"max":5,"failcnt":6},"2MB":{"failcnt":0}}"#,
+        ] {
+            assert!(text.contains(want), "{want} in {text}");
+        }
     }
 }
