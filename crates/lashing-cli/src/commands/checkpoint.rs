@@ -3,22 +3,13 @@
 use super::CmdResult;
 use crate::cli::Globals;
 
-/// `lashing checkpoint` options (as runc's).
+/// The CRIU options that `checkpoint` and `restore` share (as runc's).
 #[derive(Debug, clap::Args)]
-#[allow(dead_code)] // Parsed for compatibility; used once the command is implemented.
-pub struct Args {
-    /// path for saving criu image files
-    #[arg(long, value_name = "DIR")]
-    image_path: Option<String>,
+#[allow(dead_code)] // Parsed for compatibility; used once the commands are implemented.
+pub struct CriuArgs {
     /// path for saving work files and logs
     #[arg(long, value_name = "DIR")]
     work_path: Option<String>,
-    /// path for previous criu image files in pre-dump
-    #[arg(long, value_name = "DIR")]
-    parent_path: Option<String>,
-    /// leave the process running after checkpointing
-    #[arg(long)]
-    leave_running: bool,
     /// allow open tcp connections
     #[arg(long)]
     tcp_established: bool,
@@ -31,18 +22,9 @@ pub struct Args {
     /// use userfaultfd to lazily restore memory pages
     #[arg(long)]
     lazy_pages: bool,
-    /// criu writes \0 to this FD once lazy-pages is ready
-    #[arg(long, value_name = "FD")]
-    status_fd: Option<String>,
-    /// ADDRESS:PORT of the page server
-    #[arg(long, value_name = "ADDRESS:PORT")]
-    page_server: Option<String>,
     /// handle file locks, for safety
     #[arg(long)]
     file_locks: bool,
-    /// dump container's memory information only, leave the container running after this
-    #[arg(long)]
-    pre_dump: bool,
     /// cgroups mode: soft|full|strict|ignore (default: soft)
     #[arg(long, value_name = "MODE")]
     manage_cgroups_mode: Option<String>,
@@ -52,6 +34,32 @@ pub struct Args {
     /// enable auto deduplication of memory images
     #[arg(long)]
     auto_dedup: bool,
+}
+
+/// `lashing checkpoint` options (as runc's).
+#[derive(Debug, clap::Args)]
+#[allow(dead_code)] // Parsed for compatibility; used once the command is implemented.
+pub struct Args {
+    /// path for saving criu image files
+    #[arg(long, value_name = "DIR")]
+    image_path: Option<String>,
+    #[command(flatten)]
+    criu: CriuArgs,
+    /// path for previous criu image files in pre-dump
+    #[arg(long, value_name = "DIR")]
+    parent_path: Option<String>,
+    /// leave the process running after checkpointing
+    #[arg(long)]
+    leave_running: bool,
+    /// criu writes \0 to this FD once lazy-pages is ready
+    #[arg(long, value_name = "FD")]
+    status_fd: Option<String>,
+    /// ADDRESS:PORT of the page server
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    page_server: Option<String>,
+    /// dump container's memory information only, leave the container running after this
+    #[arg(long)]
+    pre_dump: bool,
     /// the container id
     #[arg(value_name = "container-id")]
     id: String,

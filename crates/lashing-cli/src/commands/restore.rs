@@ -1,6 +1,7 @@
 //! `lashing restore`: restore a container from a previous checkpoint (not supported yet: the options are accepted as runc's and the command fails).
 
 use super::CmdResult;
+use super::checkpoint::CriuArgs;
 use crate::cli::Globals;
 
 /// `lashing restore` options (as runc's).
@@ -13,24 +14,8 @@ pub struct Args {
     /// path to criu image files for restoring
     #[arg(long, value_name = "DIR")]
     image_path: Option<String>,
-    /// path for saving work files and logs
-    #[arg(long, value_name = "DIR")]
-    work_path: Option<String>,
-    /// allow open tcp connections
-    #[arg(long)]
-    tcp_established: bool,
-    /// allow external unix sockets
-    #[arg(long)]
-    ext_unix_sk: bool,
-    /// allow shell jobs
-    #[arg(long)]
-    shell_job: bool,
-    /// handle file locks, for safety
-    #[arg(long)]
-    file_locks: bool,
-    /// cgroups mode: soft|full|strict|ignore (default: soft)
-    #[arg(long, value_name = "MODE")]
-    manage_cgroups_mode: Option<String>,
+    #[command(flatten)]
+    criu: CriuArgs,
     /// path to the root of the bundle directory
     #[arg(short, long, value_name = "DIR")]
     bundle: Option<String>,
@@ -46,15 +31,6 @@ pub struct Args {
     /// do not use pivot root to jail process inside rootfs
     #[arg(long)]
     no_pivot: bool,
-    /// create a namespace, but don't restore its properties
-    #[arg(long, value_name = "NS")]
-    empty_ns: Vec<String>,
-    /// enable auto deduplication of memory images
-    #[arg(long)]
-    auto_dedup: bool,
-    /// use userfaultfd to lazily restore memory pages
-    #[arg(long)]
-    lazy_pages: bool,
     /// Allow to specify LSM profile to be used during restore
     #[arg(long, value_name = "TYPE:LABEL")]
     lsm_profile: Option<String>,
