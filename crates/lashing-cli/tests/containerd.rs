@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lashing");
 
+/// The shim's state root when the task options name no runtime root (ctr's `--uidmap`).
+const DEFAULT_RUNC_ROOT: &str = "/run/containerd/runc/default";
+
 /// One containerd at a time (they share `/run/containerd/s`, and the cleanup removes it).
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -90,6 +93,8 @@ impl Containerd {
         let host_dirs: Vec<PathBuf> = [
             "/run/containerd/s",
             "/run/containerd/fifo",
+            DEFAULT_RUNC_ROOT,
+            "/run/containerd/runc",
             "/run/containerd",
         ]
         .iter()
@@ -108,7 +113,18 @@ impl Containerd {
              [ttrpc]\n  address = \"{d}/containerd.ttrpc.sock\"\n"
         );
         std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        // `runc` on containerd's PATH (inherited by the shims) is lashing: when ctr drops
+        // `--runc-binary` (it does with `--uidmap`), the shim still runs lashing, not runc.
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(BIN, bin.join("runc")).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into())
+        );
         let daemon = Command::new("containerd")
+            .env("PATH", path)
             .arg("--config")
             .arg(dir.path().join("config.toml"))
             .stdin(Stdio::null())
@@ -162,7 +178,7 @@ impl Containerd {
         let bin = r.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        for l in ["sh", "echo", "sleep", "true", "cat", "tty", "grep"] {
+        for l in ["sh", "echo", "sleep", "true", "cat", "tty", "grep", "stat"] {
             std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
         }
         r.to_str().unwrap().to_string()
@@ -215,18 +231,27 @@ impl Containerd {
             d.join("fifo").to_str().unwrap().into(),
             "--cgroup".into(),
             self.cgroup(id),
-            "--rootfs".into(),
         ]
     }
 
     /// `ctr run [pre...] <lashing options> --rootfs <rootfs> ID CMD...`.
     fn run(&self, pre: &[&str], id: &str, cmd: &[&str]) -> Out {
         let rootfs = self.rootfs(id);
+        let mut with = pre.to_vec();
+        with.extend(["--rootfs", &rootfs]);
+        self.run_image(&with, "", id, cmd)
+    }
+
+    /// `ctr run [pre...] <lashing options> IMAGE ID CMD...` (no IMAGE when empty: `pre` ends
+    /// with `--rootfs DIR`).
+    fn run_image(&self, pre: &[&str], image: &str, id: &str, cmd: &[&str]) -> Out {
         let opts = self.run_opts(id);
         let mut args = vec!["run"];
-        args.extend(pre);
         args.extend(opts.iter().map(String::as_str));
-        args.push(&rootfs);
+        args.extend(pre);
+        if !image.is_empty() {
+            args.push(image);
+        }
         args.push(id);
         args.extend(cmd);
         self.ctr(&args)
@@ -496,7 +521,7 @@ fn ctr_runs_execs_pauses_kills_and_deletes_with_lashing() {
         let rootfs = c.rootfs("t1");
         let opts = c.run_opts("t1").join(" ");
         let line = format!(
-            "ctr --address {} run --rm -t {opts} {rootfs} t1 /bin/sh -c 'tty; exit 6'",
+            "ctr --address {} run --rm -t {opts} --rootfs {rootfs} t1 /bin/sh -c 'tty; exit 6'",
             c.sock().display()
         );
         let o = c.collect(
@@ -551,4 +576,148 @@ fn ctr_reports_lashing_errors_like_runc() {
     let o = c.ctr(&["container", "delete", "e2"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(c.left().is_empty(), "state left: {:?}", c.left());
+}
+
+/// The sha256 of a file, as `sha256:<hex>`, with `sha256sum`.
+fn sha256(path: &Path) -> String {
+    let o = Command::new("sha256sum").arg(path).output().unwrap();
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    format!("sha256:{}", text.split_whitespace().next().unwrap())
+}
+
+/// Writes `data` as a blob of the OCI layout `oci`; its descriptor's digest and size.
+fn blob(oci: &Path, data: &[u8]) -> (String, usize) {
+    let dir = oci.join("blobs/sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = dir.join("tmp");
+    std::fs::write(&tmp, data).unwrap();
+    let digest = sha256(&tmp);
+    std::fs::rename(&tmp, dir.join(digest.trim_start_matches("sha256:"))).unwrap();
+    (digest, data.len())
+}
+
+/// A one-layer busybox OCI image tarball, built locally (no registry): `ctr image import`s it.
+fn busybox_image(c: &Containerd) -> PathBuf {
+    let d = c.dir.path();
+    let rootfs = c.rootfs("image-src");
+    let layer = d.join("layer.tar");
+    let st = Command::new("tar")
+        .args(["-C", &rootfs, "-cf"])
+        .arg(&layer)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let oci = d.join("oci");
+    let (layer_digest, layer_size) = blob(&oci, &std::fs::read(&layer).unwrap());
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {
+            "Env": ["PATH=/bin", "FROM_IMAGE=yes"],
+            "Cmd": ["/bin/sh", "-c", "echo image-default-cmd"],
+            "WorkingDir": "/bin"
+        },
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]}
+    });
+    let (config_digest, config_size) = blob(&oci, config.to_string().as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": layer_digest, "size": layer_size}]
+    });
+    let (manifest_digest, manifest_size) = blob(&oci, manifest.to_string().as_bytes());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest, "size": manifest_size,
+            "annotations": {"org.opencontainers.image.ref.name": "lashing-test/busybox:1"},
+            "platform": {"architecture": "amd64", "os": "linux"}
+        }]
+    });
+    std::fs::write(oci.join("index.json"), index.to_string()).unwrap();
+    std::fs::write(oci.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let image = d.join("image.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&oci)
+        .arg("-cf")
+        .arg(&image)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    image
+}
+
+/// An image through containerd's overlayfs snapshotter: the image's Cmd, Env and WorkingDir, a
+/// writable rootfs, and a user namespace over a remapped (chowned) snapshot (`--uidmap`).
+#[test]
+fn ctr_runs_an_imported_image_with_lashing() {
+    let Some(c) = Containerd::start("image") else {
+        return;
+    };
+    let image = busybox_image(&c);
+    let o = c.ctr(&["image", "import", image.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let name = "lashing-test/busybox:1";
+
+    let o = c.run_image(&["--rm"], name, "i1", &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "image-default-cmd\n");
+
+    let script = "echo $FROM_IMAGE $PWD; echo w > /f && cat /f; grep ' / ' /proc/self/mountinfo";
+    let o = c.run_image(&["--rm"], name, "i2", &["/bin/sh", "-c", script]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.starts_with("yes /bin\nw\n"), "{}", o.stdout);
+    assert!(o.stdout.contains(" - overlay "), "{}", o.stdout);
+
+    // ctr 1.6 replaces the runtime options (--runc-binary, --runc-root) by task options with
+    // --uidmap: the shim runs `runc` from its PATH (lashing, see `start`) with its default root.
+    let map = [
+        "-d",
+        "--uidmap",
+        "0:100000:65536",
+        "--gidmap",
+        "0:100000:65536",
+    ];
+    let o = c.run_image(&map, name, "i3", &["/bin/sleep", "100"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    c.wait_status("i3", "RUNNING");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--root", DEFAULT_RUNC_ROOT, "state", "i3"]);
+    let st = c.collect(&mut cmd, "lashing state i3 (default root)");
+    assert_eq!(st.code, 0, "not lashing's: {}", st.stderr);
+    let v: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(v["pid"], c.task_pid("i3"));
+    assert_eq!(memory_cgroup(c.task_pid("i3")), c.cgroup("i3"));
+    let script = "cat /proc/self/uid_map; stat -c %u /bin/busybox; echo w > /f && cat /f";
+    let o = c.exec(&[], "x", "i3", &["/bin/sh", "-c", script]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(
+        lines
+            .first()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["0", "100000", "65536"]),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(lines.get(1..), Some(&["0", "w"][..]), "{}", o.stdout);
+    for args in [
+        &["task", "kill", "-s", "SIGKILL", "i3"][..],
+        &["task", "delete", "--force", "i3"],
+        &["container", "delete", "i3"],
+    ] {
+        let o = c.ctr(args);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    }
+    assert!(!Path::new(DEFAULT_RUNC_ROOT).join("i3").exists());
+    assert!(c.left().is_empty(), "state left: {:?}", c.left());
+    let o = c.ctr(&["container", "ls", "-q"]);
+    assert_eq!(o.stdout.trim(), "", "nothing left");
 }
