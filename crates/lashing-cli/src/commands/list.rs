@@ -4,25 +4,15 @@ use std::io::Write;
 
 use lashing::{Container, OciState};
 
-use super::CmdResult;
+use super::{CmdResult, Format, FormatArg};
 use crate::cli::Globals;
 use crate::error::CliError;
-
-/// The `--format` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned columns.
-    Table,
-    /// A JSON array of container states.
-    Json,
-}
 
 /// `lashing list` options.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// select one of: table or json
-    #[arg(short, long, value_enum, default_value = "table")]
-    format: Format,
+    #[command(flatten)]
+    output: FormatArg,
     /// display only container IDs
     #[arg(short, long)]
     quiet: bool,
@@ -46,7 +36,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
     let text = if a.quiet {
         states.iter().map(|s| format!("{}\n", s.id)).collect()
     } else {
-        match a.format {
+        match a.output.format {
             Format::Table => table(&states),
             Format::Json => json(&states)?,
         }

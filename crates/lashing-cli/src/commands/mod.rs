@@ -22,6 +22,23 @@ pub mod update;
 
 use crate::error::CliError;
 
+/// The `--format` values of `list` and `ps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text in aligned columns (ps: the host's `ps` output for the container's processes)
+    Table,
+    /// A JSON array (list: of container states; ps: of host pids)
+    Json,
+}
+
+/// The `--format` option of `list` and `ps`.
+#[derive(Debug, clap::Args)]
+pub struct FormatArg {
+    /// select one of: table or json
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
 /// The result of a command: its exit status.
 pub type CmdResult = Result<i32, CliError>;
 

@@ -5,25 +5,15 @@ use std::io::Write;
 
 use lashing::Container;
 
-use super::CmdResult;
+use super::{CmdResult, Format, FormatArg};
 use crate::cli::Globals;
 use crate::error::CliError;
-
-/// The `--format` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// The host's `ps` output, filtered to the container's processes.
-    Table,
-    /// A JSON array of host pids.
-    Json,
-}
 
 /// `lashing ps` options.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// select one of: table or json
-    #[arg(short, long, value_enum, default_value = "table")]
-    format: Format,
+    #[command(flatten)]
+    output: FormatArg,
     /// the container id
     #[arg(value_name = "container-id")]
     id: String,
@@ -40,7 +30,7 @@ pub struct Args {
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
     let container = Container::load(&g.root, &a.id)?;
     let pids = container.processes()?;
-    let text = match a.format {
+    let text = match a.output.format {
         Format::Json => {
             if !a.ps_args.is_empty() {
                 return Err(CliError::Refused(
