@@ -107,36 +107,14 @@ fn patch_of(a: &Args) -> Result<Resources, CliError> {
             source,
         });
     }
-    let uint = |name: &str, v: &Option<String>| -> Result<Option<u64>, CliError> {
-        v.as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<u64>()
-                    .map_err(|e| CliError::Refused(format!("invalid value for {name}: {e}")))
-            })
-            .transpose()
-    };
-    let int = |name: &str, v: &Option<String>| -> Result<Option<i64>, CliError> {
-        v.as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<i64>()
-                    .map_err(|e| CliError::Refused(format!("invalid value for {name}: {e}")))
-            })
-            .transpose()
-    };
-    let bytes = |name: &str, v: &Option<String>| -> Result<Option<i64>, CliError> {
-        v.as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                if s == "-1" {
-                    Ok(-1)
-                } else {
-                    ram_in_bytes(s)
-                        .map_err(|e| CliError::Refused(format!("invalid value for {name}: {e}")))
-                }
-            })
-            .transpose()
+    let uint = |name: &str, v: &Option<String>| parse_value(name, v, str::parse::<u64>);
+    let int = |name: &str, v: &Option<String>| parse_value(name, v, str::parse::<i64>);
+    let bytes = |name: &str, v: &Option<String>| {
+        parse_value(
+            name,
+            v,
+            |s| if s == "-1" { Ok(-1) } else { ram_in_bytes(s) },
+        )
     };
     let weight = uint("blkio-weight", &a.blkio_weight)?;
     let weight = weight
@@ -174,6 +152,19 @@ fn patch_of(a: &Args) -> Result<Resources, CliError> {
         }),
         ..Resources::default()
     })
+}
+
+/// The value of the option `name` read by `parse`, `None` when unset or empty; refused as runc
+/// (`invalid value for NAME: ERROR`) when it does not parse.
+fn parse_value<T, E: std::fmt::Display>(
+    name: &str,
+    v: &Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<Option<T>, CliError> {
+    v.as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(s).map_err(|e| CliError::Refused(format!("invalid value for {name}: {e}"))))
+        .transpose()
 }
 
 /// Parses a human size with binary multiples (`64m`, `1G`, `512KiB`, `100`), as docker's
@@ -263,6 +254,22 @@ fn merge(old: &mut Resources, p: Resources) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_values_are_unset_and_bad_ones_named() {
+        let v = |s: &str| Some(s.to_string());
+        assert_eq!(parse_value("n", &None, str::parse::<u64>).unwrap(), None);
+        assert_eq!(parse_value("n", &v(""), str::parse::<u64>).unwrap(), None);
+        assert_eq!(
+            parse_value("n", &v("12"), str::parse::<u64>).unwrap(),
+            Some(12)
+        );
+        let e = parse_value("cpu-share", &v("-5"), str::parse::<u64>).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid value for cpu-share: invalid digit found in string"
+        );
+    }
 
     #[test]
     fn sizes_parse_as_docker() {
