@@ -55,6 +55,10 @@ const TESTS: &[Test] = &[
     ("user_namespace_with_mappings", user_namespace_with_mappings),
     ("time_namespace_offsets", time_namespace_offsets),
     ("loopback_is_up", loopback_is_up),
+    (
+        "sysctls_are_written_and_checked",
+        sysctls_are_written_and_checked,
+    ),
     ("process_attributes", process_attributes),
     (
         "cpu_affinity_reset_and_exec_affinity",
@@ -918,4 +922,33 @@ fn process_attributes() {
     assert!(l[1].ends_with(" 3"), "SCHED_BATCH is policy 3: {out}");
     assert_eq!(l[2], "500");
     assert!(l[3].contains("best-effort") && l[3].contains('6'), "{out}");
+}
+
+fn sysctls_are_written_and_checked() {
+    let (code, out) = run_with(
+        "sysctl",
+        &[
+            "cat",
+            "/proc/sys/net/ipv4/ip_forward",
+            "/proc/sys/kernel/msgmax",
+        ],
+        |c| {
+            c.sysctl.insert("net.ipv4.ip_forward".into(), "1".into());
+            c.sysctl.insert("kernel/msgmax".into(), "4096".into());
+        },
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "1\n4096\n");
+    // runc's rules: kernel.hostname is never allowed; a net.* sysctl needs a private netns.
+    let env = Env::new("sysctl-bad");
+    let mut c = env.config(&["true"]);
+    c.sysctl.insert("kernel.hostname".into(), "x".into());
+    let e = Container::create(env.root(), &env.id, c).unwrap_err();
+    assert!(e.to_string().contains("kernel.hostname"), "{e}");
+    let mut c = env.config(&["true"]);
+    remove_ns(&mut c, NamespaceType::Network);
+    c.sysctl.insert("net.ipv4.ip_forward".into(), "1".into());
+    let e = Container::create(env.root(), &env.id, c).unwrap_err();
+    assert!(e.to_string().contains("net.ipv4.ip_forward"), "{e}");
+    assert!(!env.root().join(&env.id).exists(), "nothing left behind");
 }
