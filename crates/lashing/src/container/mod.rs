@@ -1,6 +1,7 @@
 //! [`Container`]: the lifecycle of one container (create, start, exec, signal, state, destroy).
 
 mod cgroups;
+pub mod criu;
 mod exe;
 mod start;
 

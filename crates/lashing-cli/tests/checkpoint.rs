@@ -1,0 +1,176 @@
+//! `lashing checkpoint` / `lashing restore` through CRIU: a detached busybox counter loop is
+//! checkpointed (and thereby stopped), then restored, and its counter goes on from where it
+//! stopped. Runs only where `criu check` passes (the pure cgroup v2 guest: Debian's CRIU 3.17
+//! fails on kernels since 6.13), and skips with a message elsewhere.
+
+mod support;
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::Sandbox;
+
+/// The container's loop: a counter in /tmp/counter, 10 times a second.
+const LOOP: &str = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done";
+
+/// Whether CRIU works on this kernel (`criu check`); says why not when not.
+fn criu_works() -> bool {
+    match Command::new("criu")
+        .arg("check")
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => {
+            eprintln!(
+                "skipped: `criu check` fails here: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            false
+        }
+        Err(e) => {
+            eprintln!("skipped: criu cannot run: {e}");
+            false
+        }
+    }
+}
+
+/// Runs `lashing ARGS` with stdin, stdout and stderr on anonymous pipes (CRIU cannot dump a
+/// process whose stdio is /dev/null, a host file or a fifo); the returned child keeps our ends.
+fn spawn_piped(sb: &Sandbox, args: &[&str]) -> Child {
+    sb.command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `lashing` spawned with [`spawn_piped`] to exit; fails the test (with its stderr)
+/// when it failed.
+fn wait_ok(child: &mut Child, what: &str) {
+    let status = child.wait().unwrap();
+    if !status.success() {
+        let mut err = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        panic!("lashing {what} failed ({status}): {err}");
+    }
+}
+
+/// The counter, when the file holds a whole number.
+fn counter(sb: &Sandbox) -> Option<u64> {
+    std::fs::read_to_string(sb.rootfs().join("tmp/counter"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn time_factor() -> u32 {
+    std::env::var("LASHING_TEST_TIME_FACTOR")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+#[test]
+fn checkpoint_stops_and_restore_resumes_the_counter() {
+    if !criu_works() {
+        return;
+    }
+    let Some(sb) = Sandbox::new(&["sh", "-c", LOOP]) else {
+        return;
+    };
+    let limit = Duration::from_secs(20) * time_factor();
+    // The loop writes into the rootfs (runc's example spec has a read-only one).
+    sb.edit(|v| v["root"]["readonly"] = false.into());
+    std::fs::create_dir_all(sb.rootfs().join("tmp")).unwrap();
+    let id = "cr1";
+
+    let mut run = spawn_piped(&sb, &["run", "-d", id]);
+    wait_ok(&mut run, "run -d");
+    let pid1 = sb.pid(id);
+    support::wait_for("the counter to reach 3", limit, || {
+        counter(&sb).is_some_and(|n| n >= 3)
+    });
+
+    let image = sb.path("image");
+    let image_arg = image.to_str().unwrap();
+    let started = Instant::now();
+    sb.ok(&["checkpoint", "--image-path", image_arg, id]);
+    eprintln!("checkpoint took {:?}", started.elapsed());
+    assert!(image.join("inventory.img").is_file(), "no CRIU image");
+    assert!(image.join("descriptors.json").is_file());
+    // As runc: the checkpointed container is gone, its init is dead and the counter stands still.
+    assert_eq!(sb.status(id), "", "the container still exists");
+    sb.reap(pid1);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid1}/stat")).exists(),
+        "init {pid1} still exists"
+    );
+    let stopped_at = counter(&sb).expect("a counter value at checkpoint");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        counter(&sb),
+        Some(stopped_at),
+        "the counter moved after checkpoint"
+    );
+
+    let started = Instant::now();
+    let mut restore = spawn_piped(
+        &sb,
+        &["restore", "-d", "-b", ".", "--image-path", image_arg, id],
+    );
+    wait_ok(&mut restore, "restore -d");
+    eprintln!("restore took {:?}", started.elapsed());
+    assert_eq!(sb.status(id), "running");
+    let pid2 = sb.pid(id);
+    assert_ne!(pid2, pid1, "the restored init is a new host process");
+    // The loop goes on from where it stopped: never below the value at checkpoint, and past it.
+    let mut seen = Vec::new();
+    support::wait_for("the counter to grow past the checkpoint", limit, || {
+        let n = counter(&sb);
+        if let Some(n) = n {
+            seen.push(n);
+        }
+        n.is_some_and(|n| n >= stopped_at + 5)
+    });
+    assert!(
+        seen.iter().all(|&n| n >= stopped_at),
+        "the counter restarted below {stopped_at}: {seen:?}"
+    );
+
+    sb.ok(&["delete", "-f", id]);
+    sb.reap_blocking(pid2);
+    assert_eq!(sb.status(id), "");
+    drop((run, restore));
+}
+
+#[test]
+fn checkpoint_refuses_a_created_container() {
+    if !criu_works() {
+        return;
+    }
+    let Some(sb) = Sandbox::new(&["sh", "-c", LOOP]) else {
+        return;
+    };
+    let mut create = spawn_piped(&sb, &["create", "cr2"]);
+    wait_ok(&mut create, "create");
+    let image = sb.path("image");
+    let o = sb.run(&["checkpoint", "--image-path", image.to_str().unwrap(), "cr2"]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("created"), "{}", o.stderr);
+    assert_eq!(sb.status("cr2"), "created");
+    let o = sb.run(&[
+        "restore",
+        "-d",
+        "--image-path",
+        image.to_str().unwrap(),
+        "cr3",
+    ]);
+    assert_ne!(o.code, 0, "a restore without an image must fail");
+    assert!(!sb.left().contains(&"cr3".to_string()), "cr3 left behind");
+    sb.ok(&["delete", "-f", "cr2"]);
+}
