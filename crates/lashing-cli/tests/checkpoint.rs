@@ -174,3 +174,42 @@ fn checkpoint_refuses_a_created_container() {
     assert!(!sb.left().contains(&"cr3".to_string()), "cr3 left behind");
     sb.ok(&["delete", "-f", "cr2"]);
 }
+
+/// Error paths that need no working CRIU (they run on the host too): without `criu` in PATH the
+/// command says so; where `criu` is installed but fails (the host kernel), the error carries the
+/// end of CRIU's log. Either way the container keeps running.
+#[test]
+fn checkpoint_errors_leave_the_container_running() {
+    let Some(sb) = Sandbox::new(&["sh", "-c", LOOP]) else {
+        return;
+    };
+    sb.edit(|v| v["root"]["readonly"] = false.into());
+    let mut run = spawn_piped(&sb, &["run", "-d", "cr4"]);
+    wait_ok(&mut run, "run -d");
+    let image = sb.path("image");
+    let image_arg = image.to_str().unwrap();
+    let o = sb.run_env(
+        &["checkpoint", "--image-path", image_arg, "cr4"],
+        &[("PATH", "/nonexistent")],
+    );
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("criu not found in PATH"), "{}", o.stderr);
+    assert_eq!(sb.status("cr4"), "running");
+    let installed = Command::new("criu")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if installed && !criu_works() {
+        let o = sb.run(&["checkpoint", "--image-path", image_arg, "cr4"]);
+        assert_ne!(o.code, 0);
+        assert!(o.stderr.contains("criu dump failed"), "{}", o.stderr);
+        assert!(o.stderr.contains("dump.log"), "{}", o.stderr);
+        assert!(o.stderr.contains("Error"), "no log tail: {}", o.stderr);
+        assert_eq!(sb.status("cr4"), "running");
+    }
+    let pid = sb.pid("cr4");
+    sb.ok(&["delete", "-f", "cr4"]);
+    sb.reap_blocking(pid);
+    drop(run);
+}
