@@ -272,6 +272,12 @@ fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The size (rows, columns) of the terminal on our stdin, if it is one with a size.
+pub fn host_size() -> Option<(u16, u16)> {
+    let ws = rustix::termios::tcgetwinsize(io::stdin()).ok()?;
+    (ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row, ws.ws_col))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -308,8 +308,8 @@ fn log_lines_json_text_and_file() {
 fn unsupported_commands_fail_clearly() {
     let (_d, r) = root();
     for args in [
-        vec!["checkpoint", "--leave-running", "c"],
-        vec!["restore", "-d", "-b", "/x", "c"],
+        vec!["checkpoint", "--pre-dump", "c"],
+        vec!["restore", "--lazy-pages", "-d", "-b", "/x", "c"],
     ] {
         let mut full = vec!["--root", &r];
         full.extend(&args);

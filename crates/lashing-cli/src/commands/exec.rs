@@ -122,6 +122,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
     } else if process.terminal {
         let mut pair = ConsolePair::new()?;
         process.console_socket = pair.theirs();
+        process.console_size = tty::host_size().or(process.console_size);
         console = Some(pair);
     }
     if let Some(p) = &a.pidfd_socket {
