@@ -1,20 +1,24 @@
 //! Smoke test with containerd as the engine: `ctr run --runc-binary <lashing>` through
 //! containerd's `io.containerd.runc.v2` shim (the way containerd drives runc): run --rm (output,
 //! exit status), run -t (console socket), run -d, task exec (attached and detached), ps,
-//! pause/resume, kill (exit status), delete, container delete; and how lashing's errors reach ctr (the
-//! JSON `--log` of a failed create, `kill` of a stopped task). Skipped with a message when
+//! pause/resume, kill (exit status), delete, container delete, run --config (a spec of our own:
+//! rlimits, cgroups path); an image imported from a locally built OCI tarball (overlayfs
+//! snapshotter, a user namespace over a remapped snapshot); and how lashing's errors reach ctr
+//! (the JSON `--log` of a failed create, `kill` of a stopped task). Skipped with a message when
 //! containerd/ctr are not installed (CI installs the `containerd` package), when not root, or
 //! without /bin/busybox.
 //!
 //! Nothing touches the host's containerd: each test starts its own `containerd --config` with a
-//! private root, state, grpc and ttrpc sockets in a temp dir, no CRI plugin; ctr gets a private
+//! private root, state, grpc and ttrpc sockets in a temp dir, no CRI plugin, and `runc` on its
+//! PATH a symlink to lashing (ctr drops `--runc-binary` with `--uidmap`); ctr gets a private
 //! `--runc-root` and `--fifo-dir`, and every container the cgroups path
-//! `/lashing-test-ctr-<pid>-<n>/<id>` (`ctr run --cgroup`), removed at the end. Containerd's
+//! `/lashing-test-ctr-<pid>-<test>/<id>` (`ctr run --cgroup`), removed at the end. Containerd's
 //! default spec already asks for `RLIMIT_NOFILE` 1024 (within this machine's hard limit).
 //! The only host paths containerd 1.6 insists on are the shim sockets (`/run/containerd/s/<hash>`,
-//! hard-coded) and the directory `/run/containerd/fifo`: they are removed when empty and created by
-//! the test. The shims are orphaned to the test process (a child subreaper), which kills (if
-//! still alive) and reaps them by pid at the end; containerd itself is killed by pid.
+//! hard-coded), `/run/containerd/fifo` and, with `--uidmap`, the default runtime root
+//! `/run/containerd/runc/default`: the directories the test created are removed when empty. The
+//! shims are orphaned to the test process (a child subreaper), which kills (if still alive) and
+//! reaps them by pid at the end; containerd itself is killed by pid.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -514,6 +518,34 @@ fn ctr_runs_execs_pauses_kills_and_deletes_with_lashing() {
     assert!(!c.cgroup_exists("d1"), "cgroup of d1 left");
     let o = c.ctr(&["container", "ls", "-q"]);
     assert_eq!(o.stdout.trim(), "", "nothing left");
+
+    // run --config: a whole spec of our own (`lashing spec`, edited) instead of containerd's
+    // default one; how to choose rlimits (here nofile 2048, below this machine's hard limit) and
+    // the cgroups path when ctr has no flag for them.
+    let rootfs = c.rootfs("s1");
+    let spec_dir = c.dir.path().join("spec");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    let o = c.lashing(&["spec", "-b", spec_dir.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let spec_file = spec_dir.join("config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec_file).unwrap()).unwrap();
+    v["root"]["path"] = rootfs.into();
+    v["process"]["terminal"] = false.into();
+    v["process"]["args"] = serde_json::json!(["/bin/sh", "-c", "ulimit -n; exit 5"]);
+    v["process"]["rlimits"] =
+        serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 2048, "soft": 2048}]);
+    v["linux"]["cgroupsPath"] = c.cgroup("s1").into();
+    std::fs::write(&spec_file, v.to_string()).unwrap();
+    let opts = c.run_opts("s1");
+    let mut args = vec!["run", "--rm"];
+    args.extend(opts.iter().map(String::as_str));
+    args.extend(["--config", spec_file.to_str().unwrap(), "s1"]);
+    let o = c.ctr(&args);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert_eq!(o.stdout, "2048\n");
+    assert!(c.left().is_empty(), "state left: {:?}", c.left());
+    assert!(!c.cgroup_exists("s1"), "cgroup of s1 left");
 
     // run -t: a terminal through the shim's console socket (ctr needs a terminal of its own:
     // util-linux `script` gives it one).
