@@ -22,16 +22,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lashing");
 
 /// The shim's state root when the task options name no runtime root (ctr's `--uidmap`).
 const DEFAULT_RUNC_ROOT: &str = "/run/containerd/runc/default";
-
-/// One containerd at a time (they share `/run/containerd/s`, and the cleanup removes it).
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// What a run of `ctr` gave.
 struct Out {
@@ -47,7 +43,9 @@ struct Containerd {
     cgroup_parent: String,
     /// Host directories containerd creates that did not exist before (removed when empty).
     host_dirs: Vec<PathBuf>,
-    _lock: std::sync::MutexGuard<'static, ()>,
+    /// One containerd at a time, across threads and processes (nextest): they share
+    /// `/run/containerd/s`, and the cleanup removes it. An exclusive `flock` of the test binary.
+    _lock: std::fs::File,
 }
 
 /// Whether `prog --version` runs.
@@ -79,7 +77,8 @@ fn wait_limited(child: &mut Child, what: &str, limit: Duration) -> i32 {
 
 impl Containerd {
     fn start(name: &str) -> Option<Containerd> {
-        let lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
         if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").is_file() {
             eprintln!("skipped: needs root and /bin/busybox");
             return None;
