@@ -126,13 +126,14 @@ impl Containerd {
             bin.display(),
             std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into())
         );
+        let log = std::fs::File::create(dir.path().join("containerd.log")).unwrap();
         let daemon = Command::new("containerd")
             .env("PATH", path)
             .arg("--config")
             .arg(dir.path().join("config.toml"))
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.path().join("containerd.log")).unwrap())
-            .stderr(std::fs::File::create(dir.path().join("containerd.log")).unwrap())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .unwrap();
         let c = Containerd {
