@@ -86,8 +86,13 @@ pub struct Hierarchy {
     pub unified: bool,
 }
 
-/// Undoes the octal escapes (`\040` for a space...) of mountinfo fields.
-fn unescape(s: &str) -> String {
+/// Decodes the octal escapes (`\040`, `\011`, `\012`, `\134`) of a `/proc/self/mountinfo`
+/// field (a mount point or a root).
+///
+/// ```
+/// assert_eq!(lashing_cgroups::hierarchy::unescape_mountinfo(r"/a\040b"), "/a b");
+/// ```
+pub fn unescape_mountinfo(s: &str) -> String {
     if !s.contains('\\') {
         return s.to_owned();
     }
@@ -99,8 +104,12 @@ fn unescape(s: &str) -> String {
             && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
+            // \377 is the largest value that fits a byte: compute in u32 so that \777 cannot
+            // overflow (it is not valid mountinfo; it truncates as the kernel never writes it).
+            let v = u32::from(b[i + 1] - b'0') * 64
+                + u32::from(b[i + 2] - b'0') * 8
+                + u32::from(b[i + 3] - b'0');
+            out.push(v as u8);
             i += 4;
         } else {
             out.push(b[i]);
@@ -133,7 +142,7 @@ pub fn parse_mountinfo(content: &str) -> Vec<Hierarchy> {
             _ => continue,
         };
         let dev = pre[2];
-        let mount_point = PathBuf::from(unescape(pre[4]));
+        let mount_point = PathBuf::from(unescape_mountinfo(pre[4]));
         let seen = seen_devs.iter().position(|d| *d == dev);
         if let Some(i) = seen {
             // Keep the first mount, unless a later one is the conventional /sys/fs/cgroup one.
@@ -141,7 +150,7 @@ pub fn parse_mountinfo(content: &str) -> Vec<Hierarchy> {
                 continue;
             }
         }
-        let mount_root = unescape(pre[3]);
+        let mount_root = unescape_mountinfo(pre[3]);
         let controllers: Vec<String> = if unified {
             Vec::new()
         } else {

@@ -10,14 +10,7 @@ use crate::container::{Container, OciState};
 use crate::error::{Error, Result};
 
 fn kind_name(kind: HookKind) -> &'static str {
-    match kind {
-        HookKind::Prestart => "prestart",
-        HookKind::CreateRuntime => "createRuntime",
-        HookKind::CreateContainer => "createContainer",
-        HookKind::StartContainer => "startContainer",
-        HookKind::Poststart => "poststart",
-        HookKind::Poststop => "poststop",
-    }
+    kind.oci_name()
 }
 
 /// Runs the hooks of `kind` with the container's current OCI state.

@@ -306,6 +306,20 @@ pub enum HookKind {
     Poststop,
 }
 
+impl HookKind {
+    /// The OCI name of this kind (`prestart`, `createRuntime`, ...).
+    pub fn oci_name(self) -> &'static str {
+        match self {
+            HookKind::Prestart => "prestart",
+            HookKind::CreateRuntime => "createRuntime",
+            HookKind::CreateContainer => "createContainer",
+            HookKind::StartContainer => "startContainer",
+            HookKind::Poststart => "poststart",
+            HookKind::Poststop => "poststop",
+        }
+    }
+}
+
 /// A hook command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hook {

@@ -432,14 +432,7 @@ impl Config {
 }
 
 fn hook_field(kind: HookKind) -> &'static str {
-    match kind {
-        HookKind::Prestart => "prestart",
-        HookKind::CreateRuntime => "createRuntime",
-        HookKind::CreateContainer => "createContainer",
-        HookKind::StartContainer => "startContainer",
-        HookKind::Poststart => "poststart",
-        HookKind::Poststop => "poststop",
-    }
+    kind.oci_name()
 }
 
 /// runc's `convertSysctlVariableToDotsSeparator`: a name whose first separator is `/` uses `/`

@@ -291,28 +291,7 @@ pub(crate) fn sysctl_path(key: &str) -> Option<PathBuf> {
     Some(parts.iter().collect())
 }
 
-/// Decodes the octal escapes (`\040`, `\011`, `\012`, `\134`) of a `/proc/self/mountinfo` field.
-pub(crate) fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') as u32 * 64
-                + (b[i + 2] - b'0') as u32 * 8
-                + (b[i + 3] - b'0') as u32;
-            out.push(v as u8);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+pub(crate) use lashing_cgroups::hierarchy::unescape_mountinfo;
 
 /// The host mount points of full `proc` and `sysfs` mounts (root `/`) outside `rootfs`, from
 /// mountinfo text: what `msMoveRoot` must hide before `MS_MOVE`+`chroot`.
