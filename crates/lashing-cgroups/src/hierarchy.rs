@@ -318,6 +318,14 @@ pub fn compute_paths(
     } else {
         clean_components(cgroups_path, cgroups_path)?
     };
+    if inner.is_empty() {
+        // "/", "." or "a/..": the hierarchy root or the caller's own cgroup, which a container
+        // must never own (its deletion kills every process in it).
+        return Err(Error::InvalidPath {
+            path: cgroups_path.to_owned(),
+            reason: "names the cgroup root or the caller's own cgroup, not a cgroup of the container",
+        });
+    }
     let mut paths = BTreeMap::new();
     for h in hierarchies {
         let base = if absolute {
@@ -454,6 +462,17 @@ mod tests {
             );
         }
         assert!(compute_paths(&h, HYBRID_SELF, "a/../b", "id").is_ok());
+        // The hierarchy root or the caller's own cgroup is never a container's cgroup: deleting
+        // the container would kill everything in it.
+        for root_or_own in ["/", "//", "/a/..", ".", "a/.."] {
+            assert!(
+                matches!(
+                    compute_paths(&h, HYBRID_SELF, root_or_own, "id"),
+                    Err(Error::InvalidPath { .. })
+                ),
+                "{root_or_own}"
+            );
+        }
         for bad_id in ["", ".", "..", "a/b"] {
             assert!(matches!(
                 compute_paths(&h, HYBRID_SELF, "", bad_id),

@@ -378,10 +378,17 @@ impl Container {
             .state
             .config
             .new_namespace(crate::config::NamespaceType::Pid);
-        if shared_pidns && self.cgroup.exists() {
+        // A container that never started never created (and so does not own) its cgroup: the
+        // path may name someone else's (a failed create, or a path shared by mistake).
+        let started = self.state.init_process_pid != 0;
+        if started && shared_pidns && self.cgroup.exists() {
             let _ = self.cgroup.kill_all(libc::SIGKILL);
         }
-        let cg = self.cgroup.destroy();
+        let cg = if started {
+            self.cgroup.destroy()
+        } else {
+            Ok(())
+        };
         let rm = fs::remove_dir_all(&self.dir)
             .map_err(|e| Error::io("remove state directory", &self.dir, e));
         let hooks = hooks::run_all(&self, HookKind::Poststop);

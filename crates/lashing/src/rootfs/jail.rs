@@ -72,8 +72,21 @@ pub(crate) fn move_root(root: &Root) -> Result<()> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| RootfsError::sys("read mountinfo", "/proc/self/mountinfo", e))?;
     for mp in host_proc_sys_mounts(&mountinfo, &root.host) {
-        match rustix::mount::unmount(&mp, UnmountFlags::DETACH) {
+        // A slave first (as runc's msMoveRoot): with a shared root propagation the unmount or the
+        // cover would otherwise propagate to the host's own /proc and /sys.
+        match rustix::mount::mount_change(&mp, propagation(MS_SLAVE | MS_REC)) {
             Ok(()) => {}
+            Err(Errno::NOENT) => continue,
+            Err(e) => {
+                return Err(RootfsError::sys(
+                    "make host procfs a slave",
+                    mp.display(),
+                    e,
+                ));
+            }
+        }
+        match rustix::mount::unmount(&mp, UnmountFlags::DETACH) {
+            Ok(()) | Err(Errno::NOENT) => {}
             Err(Errno::INVAL | Errno::PERM) => {
                 rustix::mount::mount("tmpfs", &mp, "tmpfs", MountFlags::empty(), None)
                     .map_err(|e| RootfsError::sys("cover host procfs", mp.display(), e))?;

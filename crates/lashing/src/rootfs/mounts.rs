@@ -480,11 +480,17 @@ fn mount_cgroup(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
         Err(e) if is_errno(&e, libc::EPERM) || is_errno(&e, libc::EBUSY) => {
             // As runc: with a cgroup namespace, emulate it by binding the container's cgroup;
             // without one, bind the whole hierarchy.
-            let src = match (p.cgroup_ns, p.cgroup_v2_dir) {
-                (true, Some(dir)) => dir,
-                _ => Path::new("/sys/fs/cgroup"),
+            let (src, whole_host) = match (p.cgroup_ns, p.cgroup_v2_dir) {
+                (true, Some(dir)) => (dir, false),
+                _ => (Path::new("/sys/fs/cgroup"), true),
             };
-            match mount_bind(ctx, &derived_bind(src, dest.to_path_buf(), m), dest) {
+            let mut bind = derived_bind(src, dest.to_path_buf(), m);
+            if whole_host {
+                // The host's whole hierarchy: never writable from the container.
+                bind.flags |= MS_RDONLY;
+                bind.cleared_flags &= !MS_RDONLY;
+            }
+            match mount_bind(ctx, &bind, dest) {
                 Err(e) if e.errno() == Some(libc::ENOENT) => {
                     // CVE-2023-25809: never leave the host's cgroupfs writable; mask instead.
                     mount_fs_at("tmpfs", "tmpfs", "", MS_RDONLY, target.as_fd())
