@@ -728,6 +728,11 @@ fn invalid_id_and_duplicates() {
         e.to_string().contains("pid"),
         "duplicate namespace named: {e}"
     );
+    // A cgroup path naming the hierarchy root would let `delete` kill the whole host.
+    let mut cfg = env.config(&["true"]);
+    cfg.cgroup.path = "/".into();
+    let e = Container::create(env.root(), &env.id, cfg).unwrap_err();
+    assert!(e.to_string().contains("cgroup root"), "{e}");
     assert!(!env.root().join(&env.id).exists(), "nothing left behind");
 }
 
