@@ -233,35 +233,24 @@ impl Emulator {
         }
     }
 
+    /// Takes `rule.access` away from every exception the rule covers (an exception narrower than
+    /// the rule loses those bits too, so that rules act in order: `allow c 1:3`, then `deny c *:*`
+    /// leaves nothing allowed). An exception wider than the rule in some dimension cannot lose
+    /// just the rule's part: that is refused (v1 would silently ignore it).
     fn remove(&mut self, rule: &Rule) -> Result<()> {
-        let meta = Meta {
-            typ: rule.typ,
-            major: rule.major,
-            minor: rule.minor,
+        let dim = |r: Option<u32>, e: Option<u32>| {
+            (r.is_none() || r == e, r.is_none() || e.is_none() || r == e)
         };
-        for partial in [
-            Meta {
-                major: None,
-                ..meta
-            },
-            Meta {
-                minor: None,
-                ..meta
-            },
-            Meta {
-                major: None,
-                minor: None,
-                ..meta
-            },
-        ] {
-            if partial == meta {
+        let mut covered = Vec::new();
+        for (ex, access) in &self.exceptions {
+            if ex.typ != rule.typ || !access.intersects(rule.access) {
                 continue;
             }
-            if self
-                .exceptions
-                .get(&partial)
-                .is_some_and(|p| p.intersects(rule.access))
-            {
+            let (cov_major, overlap_major) = dim(rule.major, ex.major);
+            let (cov_minor, overlap_minor) = dim(rule.minor, ex.minor);
+            if cov_major && cov_minor {
+                covered.push(*ex);
+            } else if overlap_major && overlap_minor {
                 return Err(Error::InvalidResource {
                     resource: "devices".to_owned(),
                     value: rule.cgroup_string(),
@@ -269,18 +258,18 @@ impl Emulator {
                         "cannot punch a hole in the wildcard exception {}",
                         Rule {
                             allow: !self.default_allow,
-                            typ: partial.typ,
-                            major: partial.major,
-                            minor: partial.minor,
-                            access: self.exceptions[&partial],
+                            typ: ex.typ,
+                            major: ex.major,
+                            minor: ex.minor,
+                            access: *access,
                         }
                         .cgroup_string()
                     ),
                 });
             }
         }
-        if let Some(old) = self.exceptions.get(&meta).copied() {
-            let new = old.difference(rule.access);
+        for meta in covered {
+            let new = self.exceptions[&meta].difference(rule.access);
             if new.is_empty() {
                 self.exceptions.remove(&meta);
             } else {
@@ -426,6 +415,46 @@ mod tests {
             minor,
             access: Access::parse(a).unwrap(),
         }
+    }
+
+    #[test]
+    fn later_deny_removes_narrower_allows() {
+        // Rules act in order: a broad deny after narrow allows takes their access away.
+        let mut e = Emulator::deny_all();
+        e.apply(&r(true, DevType::Char, Some(1), Some(3), "rwm"))
+            .unwrap();
+        e.apply(&r(true, DevType::Char, Some(1), Some(5), "rwm"))
+            .unwrap();
+        e.apply(&r(false, DevType::Char, None, None, "w")).unwrap();
+        assert!(e.allows(DevType::Char, 1, 3, Access::parse("r").unwrap()));
+        assert!(!e.allows(DevType::Char, 1, 3, Access::parse("w").unwrap()));
+        e.apply(&r(false, DevType::Char, Some(1), None, "rwm"))
+            .unwrap();
+        assert!(!e.allows(DevType::Char, 1, 5, Access::parse("r").unwrap()));
+        assert!(
+            e.rules().is_empty(),
+            "nothing left allowed: {:?}",
+            e.rules()
+        );
+        // A deny that only partly overlaps a wider allow cannot be expressed: refused.
+        let mut e = Emulator::deny_all();
+        e.apply(&r(true, DevType::Char, Some(1), None, "rwm"))
+            .unwrap();
+        assert!(
+            e.apply(&r(false, DevType::Char, None, Some(3), "rwm"))
+                .is_err()
+        );
+        assert!(
+            e.apply(&r(false, DevType::Char, Some(1), Some(3), "rwm"))
+                .is_err()
+        );
+        // Another type is untouched.
+        let mut e = Emulator::deny_all();
+        e.apply(&r(true, DevType::Block, Some(8), Some(0), "r"))
+            .unwrap();
+        e.apply(&r(false, DevType::Char, None, None, "rwm"))
+            .unwrap();
+        assert!(e.allows(DevType::Block, 8, 0, Access::parse("r").unwrap()));
     }
 
     #[test]
