@@ -487,7 +487,7 @@ fn user_namespace_with_mappings() {
         &[
             "sh",
             "-c",
-            "cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u /proc/1",
+            "cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u /proc/1; cat /proc/self/oom_score_adj",
         ],
         |c| {
             add_ns(c, NamespaceType::User);
@@ -501,7 +501,8 @@ fn user_namespace_with_mappings() {
                 host_id: 100000,
                 size: 65536,
             }];
-            // sysfs cannot be mounted fresh without owning the netns... it is new here, so fine.
+            // Written by the runtime: init, non-dumpable in a user namespace, could not.
+            c.process.oom_score_adj = Some(300);
         },
     );
     assert_eq!(code, 0, "{out}");
@@ -512,10 +513,27 @@ fn user_namespace_with_mappings() {
     assert_eq!(l[0], "0 100000 65536");
     assert_eq!(l[1], "0 100000 65536");
     assert_eq!(l[2], "0");
+    assert_eq!(l[4], "300", "oom_score_adj with a user namespace: {out}");
 }
 
 fn time_namespace_offsets() {
+    time_namespace_offsets_with(false);
+    // With a user namespace too: init writes the offsets while it is non-dumpable.
+    time_namespace_offsets_with(true);
+}
+
+fn time_namespace_offsets_with(userns: bool) {
     let (code, out) = run_with("timens", &["cat", "/proc/uptime"], |c| {
+        if userns {
+            add_ns(c, NamespaceType::User);
+            let m = lashing::config::IdMap {
+                container_id: 0,
+                host_id: 100000,
+                size: 65536,
+            };
+            c.uid_mappings = vec![m];
+            c.gid_mappings = vec![m];
+        }
         add_ns(c, NamespaceType::Time);
         c.time_offsets.insert("boottime".into(), (86400 * 365, 0));
     });

@@ -192,7 +192,15 @@ fn start_inner(
     let argv = [argv0.as_ptr(), argv1.as_ptr(), std::ptr::null()];
     let envp = [env0.as_ptr(), std::ptr::null()];
 
-    let cgroup_fd = c.cgroup.clone_into_fd()?;
+    let cgroup_fd = match kind {
+        // `exec`: into the init's own cgroup, which may be below the container's (a container
+        // that manages sub-cgroups, as systemd does, leaves its top cgroup without processes).
+        InitKind::Setns => match init_v2_cgroup(c) {
+            Some(fd) => Some(fd),
+            None => c.cgroup.clone_into_fd()?,
+        },
+        InitKind::Standard => c.cgroup.clone_into_fd()?,
+    };
     let new_userns = plan.clone & NamespaceType::User.clone_flag() != 0;
     let mut spec = sys::process::SpawnSpec {
         clone_flags: plan.clone,
@@ -209,6 +217,13 @@ fn start_inner(
         Err(e) if spec.cgroup_fd.is_some() => {
             tracing::debug!("clone3 with CLONE_INTO_CGROUP failed ({e}); retrying without it");
             spec.cgroup_fd = None;
+            // The new cgroup namespace would be rooted at our own cgroup: init makes it once it
+            // has been moved into the container's.
+            let cgroupns = NamespaceType::Cgroup.clone_flag();
+            if spec.clone_flags & cgroupns != 0 {
+                spec.clone_flags &= !cgroupns;
+                plan.unshare |= cgroupns;
+            }
             let s = sys::process::spawn_init(&spec)
                 .map_err(|e| Error::io("clone3", "lashing init", e))?;
             (s, false)
@@ -226,6 +241,18 @@ fn start_inner(
     let child = out.as_mut().expect("just set");
 
     c.cgroup.add_pid(child.pid, into_cgroup)?;
+    // oom_score_adj from here (host root, as runc's nsexec before it enters the user namespace):
+    // init, non-dumpable and maybe in a user namespace, may not open its own /proc file.
+    if let Some(adj) = process.merged(&config.process).oom_score_adj {
+        let path = PathBuf::from(format!("/proc/{}/oom_score_adj", child.pid));
+        fs::write(&path, adj.to_string()).map_err(|e| {
+            Error::io(
+                "set oom_score_adj",
+                format!("{} = {adj}", path.display()),
+                e,
+            )
+        })?;
+    }
     // Linux >= 6.2 no longer resets the affinity on a cpuset join: a runtime started under a
     // narrow affinity must not pass it on. An exec'd process gets `execCPUAffinity.initial`.
     let affinity = process
@@ -311,8 +338,13 @@ fn start_inner(
         seccomp,
         hook_state: None,
     };
-    channel::send(&child.sock, &ToInit::Payload(Box::new(payload)), &fds)
-        .map_err(|e| Error::io("send payload to", "lashing init", e))?;
+    if let Err(e) = channel::send(&child.sock, &ToInit::Payload(Box::new(payload)), &fds) {
+        // A child that failed before reading (its exec, say) has closed its end: what it sent
+        // is still queued, and the loop below reports it rather than "broken pipe".
+        if !matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) {
+            return Err(Error::io("send payload to", "lashing init", e));
+        }
+    }
     drop(fifo_fd);
 
     // The sync loop.
@@ -351,9 +383,15 @@ fn start_inner(
                         std::io::Error::from_raw_os_error(libc::ESRCH),
                     )
                 })?;
-                child.pidfd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
-                    .map_err(|e| Error::io("pidfd_open", format!("pid {pid}"), e))?;
                 child.pid = pid;
+                match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
+                    Ok(fd) => child.pidfd = fd,
+                    Err(e) => {
+                        let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                        let _ = crate::process::wait_pid(pid);
+                        return Err(Error::io("pidfd_open", format!("pid {pid}"), e));
+                    }
+                }
             }
             ToParent::MapsPlease => {
                 write_id_maps(child.pid, &c.state.config)?;
@@ -435,6 +473,37 @@ fn start_inner(
     process.pid = Some(ch.pid);
     process.pidfd = Some(ch.pidfd);
     Ok(())
+}
+
+/// An fd of the v2 cgroup the container's init is in (which may be a sub-cgroup of the
+/// container's), for `exec`'s CLONE_INTO_CGROUP: `None` when there is no v2 hierarchy or the
+/// init's cgroup is not under the container's.
+fn init_v2_cgroup(c: &Container) -> Option<OwnedFd> {
+    let top = c.cgroup.paths().get("")?;
+    let text = fs::read_to_string(format!("/proc/{}/cgroup", c.state.init_process_pid)).ok()?;
+    let own = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    // Walk down from the container's cgroup to the init's by name: the init's path ends with the
+    // container's path plus the sub-cgroups (no `..`, checked by the component walk).
+    let top_str = top.to_str()?;
+    let rel_top = top_str.split_once("/sys/fs/cgroup").map(|(_, r)| r)?;
+    let rel_top = rel_top.strip_prefix("/unified").unwrap_or(rel_top);
+    let sub = own.strip_prefix(rel_top)?;
+    let mut dir = top.clone();
+    for comp in sub.split('/').filter(|s| !s.is_empty()) {
+        if comp == "." || comp == ".." {
+            return None;
+        }
+        dir.push(comp);
+    }
+    if dir == *top {
+        return None;
+    }
+    rustix::fs::open(
+        &dir,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
 }
 
 /// Sets the CPU affinity of `pid` to a CPU list, or to every CPU (the kernel clamps it to the

@@ -319,8 +319,12 @@ impl Init {
                 .iter()
                 .map(|(clock, s, n)| format!("{clock} {s} {n}\n"))
                 .collect();
-            fs::write("/proc/self/timens_offsets", text)
-                .map_err(|e| Fail::io("write", Some("/proc/self/timens_offsets".to_string()), e))?;
+            // Non-dumpable, /proc/self belongs to the host's root: dumpable for this one write (as
+            // runc's nsexec for its id maps), then not again.
+            sysp::set_dumpable(true).map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
+            let r = fs::write("/proc/self/timens_offsets", text);
+            sysp::set_dumpable(false).map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
+            r.map_err(|e| Fail::io("write", Some("/proc/self/timens_offsets".to_string()), e))?;
         }
         if p.fork {
             let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -352,7 +356,7 @@ impl Init {
         sysp::setsid().map_err(|e| Fail::io("setsid", None, e))?;
         let config = &p.config;
         let proc = &p.process;
-        keyring_and_oom(&p)?;
+        join_keyring(&p)?;
         self.proc_fd = Some(
             rustix::fs::open(
                 "/proc/self/fd",
@@ -416,7 +420,7 @@ impl Init {
         self.enter_namespaces(&p)?;
         sysp::setsid().map_err(|e| Fail::io("setsid", None, e))?;
         let proc = &p.process;
-        keyring_and_oom(&p)?;
+        join_keyring(&p)?;
         // The terminal, from the container's devpts (no /dev/console mount for exec).
         if let Some(sock) = self.console.take() {
             crate::tty::setup_console(sock, proc.console_size, proc.user.uid, false)
@@ -614,8 +618,8 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// The session keyring `_ses.<id>` (unless `--no-new-keyring`) and `oom_score_adj`.
-fn keyring_and_oom(p: &Payload) -> R<()> {
+/// The session keyring `_ses.<id>` (unless `--no-new-keyring`).
+fn join_keyring(p: &Payload) -> R<()> {
     let config = &p.config;
     if !config.no_new_keyring {
         let user_ns = config.has_namespace(NamespaceType::User);
@@ -627,10 +631,7 @@ fn keyring_and_oom(p: &Payload) -> R<()> {
             )
         })?;
     }
-    if let Some(adj) = p.process.oom_score_adj {
-        security::attrs::set_oom_score_adj(adj)
-            .map_err(|e| Fail::msg("set oom_score_adj", Some(adj.to_string()), chain(&e)))?;
-    }
+    // oom_score_adj is written by the parent (host root) before the payload is sent.
     Ok(())
 }
 

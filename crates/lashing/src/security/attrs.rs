@@ -9,6 +9,7 @@ use crate::config::{IoPriority, MemoryPolicy, Personality, Scheduler};
 use std::ffi::CString;
 use std::io;
 
+#[cfg(test)]
 use crate::security::lsm::{LsmError, ProcFs};
 use crate::sys::seccomp as sys;
 
@@ -34,7 +35,9 @@ pub(crate) enum AttrError {
         #[source]
         source: io::Error,
     },
-    /// Writing `oom_score_adj` through procfs failed.
+    /// Writing `oom_score_adj` through procfs failed (the runtime writes it from the parent;
+    /// tests use the in-process writer).
+    #[cfg(test)]
     #[error("oom_score_adj {value}")]
     Proc {
         /// The value.
@@ -65,6 +68,7 @@ fn sys_err(
 }
 
 /// Writes `/proc/self/oom_score_adj` (through a verified procfs handle).
+#[cfg(test)]
 pub(crate) fn set_oom_score_adj(adj: i32) -> Result<(), AttrError> {
     let proc_err = |source| AttrError::Proc { value: adj, source };
     let proc = ProcFs::open().map_err(proc_err)?;
