@@ -1,6 +1,6 @@
 //! [`Process`]: a process to run in a container, and its standard I/O.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use rustix::process::{Pid, WaitOptions};
@@ -146,7 +146,19 @@ impl Process {
         let pid = self
             .pid
             .ok_or_else(|| Error::io("signal", "process", std::io::Error::other("not started")))?;
-        crate::container::kill_pid(pid, self.pidfd.as_ref().map(|f| f.as_raw_fd()), sig)
+        // After `wait` the pid may belong to another process already.
+        if self.status.is_some() {
+            return Err(Error::io(
+                "signal",
+                format!("pid {pid}"),
+                std::io::Error::from_raw_os_error(libc::ESRCH),
+            ));
+        }
+        match &self.pidfd {
+            Some(fd) => crate::sys::process::pidfd_signal(fd.as_fd(), sig)
+                .map_err(|e| Error::io("signal", format!("pid {pid}"), e)),
+            None => crate::container::kill_pid(pid, sig),
+        }
     }
 
     /// The process config sent to init: the container's process section overridden by this process.

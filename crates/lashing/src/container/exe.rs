@@ -50,11 +50,11 @@ fn sealed_copy(path: &std::path::Path) -> Result<OwnedFd> {
     let src = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| err("open", e))?;
     let len = rustix::fs::fstat(&src).map_err(|e| err("stat", e))?.st_size as u64;
-    let mem = rustix::fs::memfd_create(
-        "lashing-init",
-        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-    )
-    .map_err(|e| err("memfd_create for", e))?;
+    // MFD_EXEC: executable even with vm.memfd_noexec=1 (older kernels refuse the flag: retry).
+    let flags = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
+    let mem = rustix::fs::memfd_create("lashing-init", flags | MemfdFlags::EXEC)
+        .or_else(|_| rustix::fs::memfd_create("lashing-init", flags))
+        .map_err(|e| err("memfd_create for", e))?;
     let mut left = len;
     while left > 0 {
         let n =

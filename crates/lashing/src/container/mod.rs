@@ -9,7 +9,7 @@ pub(crate) use start::INIT_PIPE_ENV;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -325,7 +325,7 @@ impl Container {
             self.cgroup.kill_all(sig)?;
             return Ok(());
         }
-        kill_pid(self.state.init_process_pid, None, sig)?;
+        self.kill_init(sig)?;
         if sig == libc::SIGKILL && status == Status::Paused {
             let _ = self.cgroup.freeze(false);
         }
@@ -347,7 +347,7 @@ impl Container {
                 });
             }
             Status::Created => {
-                let _ = kill_pid(self.state.init_process_pid, None, libc::SIGKILL);
+                let _ = self.kill_init(libc::SIGKILL);
                 self.wait_dead(Duration::from_secs(10));
             }
             Status::Stopped => {}
@@ -360,10 +360,25 @@ impl Container {
     pub fn force_destroy(self) -> Result<()> {
         if self.init_alive() {
             let _ = self.cgroup.kill_all(libc::SIGKILL);
-            let _ = kill_pid(self.state.init_process_pid, None, libc::SIGKILL);
+            let _ = self.kill_init(libc::SIGKILL);
             self.wait_dead(Duration::from_secs(10));
         }
         self.remove()
+    }
+
+    /// Signals the init through a pidfd opened *before* its start time is checked, so that a
+    /// pid reused in between is never signalled.
+    fn kill_init(&self, sig: i32) -> Result<()> {
+        let pid = self.state.init_process_pid;
+        let err = |e: std::io::Error| Error::io("signal", format!("pid {pid}"), e);
+        let p = rustix::process::Pid::from_raw(pid)
+            .ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::ESRCH)))?;
+        let fd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
+            .map_err(|e| err(e.into()))?;
+        if !self.init_alive() {
+            return Err(err(std::io::Error::from_raw_os_error(libc::ESRCH)));
+        }
+        crate::sys::process::pidfd_signal(fd.as_fd(), sig).map_err(err)
     }
 
     fn wait_dead(&self, limit: Duration) {
@@ -429,8 +444,7 @@ pub fn list(root: impl AsRef<Path>) -> Result<Vec<String>> {
 
 /// Sends a signal to a pid through a pidfd (so that a reused pid is never signalled: the caller has
 /// checked the start time just before).
-pub(crate) fn kill_pid(pid: i32, pidfd: Option<RawFd>, sig: i32) -> Result<()> {
-    let _ = pidfd;
+pub(crate) fn kill_pid(pid: i32, sig: i32) -> Result<()> {
     let err = |e: std::io::Error| Error::io("signal", format!("pid {pid}"), e);
     let p = rustix::process::Pid::from_raw(pid)
         .ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::ESRCH)))?;

@@ -357,14 +357,15 @@ impl Init {
         let config = &p.config;
         let proc = &p.process;
         join_keyring(&p)?;
-        self.proc_fd = Some(
-            rustix::fs::open(
-                "/proc/self/fd",
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| Fail::io("open", Some("/proc/self/fd".to_string()), e))?,
-        );
+        // Kept until `start`, to reopen the fifo handle: from a private procfs of the
+        // container's pid namespace, never the host's (a handle on the host's procfs would let a
+        // process that can ptrace init reach host processes through it).
+        let procfs = security::lsm::ProcFs::open()
+            .map_err(|e| Fail::msg("open a private procfs", None, chain(&e)))?;
+        self.proc_fd =
+            Some(procfs.self_fd_dir().map_err(|e| {
+                Fail::io("open", Some("self/fd of a private procfs".to_string()), e)
+            })?);
         let sources: Vec<rootfs::CgroupMountSource> = p
             .cgroup_v1
             .iter()

@@ -113,6 +113,17 @@ impl ProcFs {
         }
     }
 
+    /// The `self/fd` directory (`O_PATH`), to reopen one of our own fds with another mode.
+    pub(crate) fn self_fd_dir(&self) -> io::Result<OwnedFd> {
+        let fd = rustix::fs::openat(
+            &self.root,
+            "self/fd",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(fd)
+    }
+
     /// Opens `path` (relative to the procfs root) without crossing mounts or following magic
     /// links, and checks that the file is on procfs.
     pub(crate) fn open_file(&self, path: &str, flags: OFlags) -> Result<OwnedFd, LsmError> {

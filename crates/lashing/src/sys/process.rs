@@ -76,6 +76,9 @@ pub(crate) fn spawn_init(spec: &SpawnSpec<'_>) -> io::Result<Spawned> {
     }
     let sock = spec.sock.as_raw_fd();
     let exe = spec.exe.as_raw_fd();
+    // Block every signal around the clone: a handler of the embedding program must not run in
+    // the child before its exec (the child stays blocked across execveat; init resets the mask).
+    let _blocked = BlockSignals::new();
     // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork: the child gets a copy
     // of the address space and continues on a copy of this stack. `args` is a valid clone_args of
     // the size passed and `pidfd` outlives the call.
@@ -123,6 +126,35 @@ pub(crate) fn spawn_init(spec: &SpawnSpec<'_>) -> io::Result<Spawned> {
         pid: ret as i32,
         pidfd,
     })
+}
+
+/// Blocks all signals of the calling thread until dropped (then restores the old mask).
+struct BlockSignals(Option<libc::sigset_t>);
+
+impl BlockSignals {
+    fn new() -> BlockSignals {
+        // SAFETY: sigfillset fills a zeroed set; pthread_sigmask with valid pointers only changes
+        // this thread's mask and stores the old one.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            if libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old) == 0 {
+                BlockSignals(Some(old))
+            } else {
+                BlockSignals(None)
+            }
+        }
+    }
+}
+
+impl Drop for BlockSignals {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            // SAFETY: restoring the mask saved by `new` on this same thread.
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+        }
+    }
 }
 
 /// The child between clone3 and execveat: raw system calls only (no allocation, no locks), so that
