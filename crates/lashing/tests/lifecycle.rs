@@ -28,6 +28,10 @@ const TESTS: &[Test] = &[
     ("create_start_split", create_start_split),
     ("start_twice_is_refused", start_twice_is_refused),
     ("load_and_oci_state", load_and_oci_state),
+    (
+        "start_after_an_interrupted_start",
+        start_after_an_interrupted_start,
+    ),
     ("signal_and_destroy_running", signal_and_destroy_running),
     ("destroy_running_is_refused", destroy_running_is_refused),
     ("exec_into_running_container", exec_into_running_container),
@@ -974,4 +978,40 @@ fn sysctls_are_written_and_checked() {
     let e = Container::create(env.root(), &env.id, c).unwrap_err();
     assert!(e.to_string().contains("net.ipv4.ip_forward"), "{e}");
     assert!(!env.root().join(&env.id).exists(), "nothing left behind");
+}
+
+fn start_after_an_interrupted_start() {
+    // An earlier `start` read the fifo's byte and died before removing the fifo: the next start
+    // must say the container runs, not wait forever.
+    let env = Env::new("interrupted");
+    let config = env.config(&["sleep", "100"]);
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.start(&mut p).unwrap();
+    let fifo = env.root().join(&env.id).join("exec.fifo");
+    let mut f = std::fs::File::open(&fifo).unwrap();
+    let mut b = [0u8; 1];
+    std::io::Read::read_exact(&mut f, &mut b).unwrap();
+    drop(f);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::fs::read(format!("/proc/{}/cmdline", p.pid().unwrap())).unwrap_or_default()
+        == b"lashing\0init\0"
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let e = c.exec().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::BadStatus {
+                status: Status::Running,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(c.status(), Status::Running);
+    c.force_destroy().unwrap();
+    p.wait().unwrap();
 }

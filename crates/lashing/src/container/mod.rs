@@ -287,6 +287,16 @@ impl Container {
             let mut b = [0u8; 1];
             match rustix::io::read(&fifo, &mut b) {
                 Ok(1) => break,
+                Ok(0) if !self.init_waits_on_fifo() => {
+                    // An earlier `start` consumed the byte and died before removing the fifo:
+                    // the process already runs.
+                    let _ = fs::remove_file(&fifo_path);
+                    return Err(Error::BadStatus {
+                        id: self.state.id.clone(),
+                        status: Status::Running,
+                        op: "start it again",
+                    });
+                }
                 Ok(_) | Err(rustix::io::Errno::AGAIN) => {}
                 Err(e) => return Err(Error::io("read exec fifo", &fifo_path, e)),
             }
@@ -381,6 +391,13 @@ impl Container {
         crate::sys::process::pidfd_signal(fd.as_fd(), sig).map_err(err)
     }
 
+    /// Whether the init is still `lashing init` (not yet the container's program).
+    fn init_waits_on_fifo(&self) -> bool {
+        fs::read(format!("/proc/{}/cmdline", self.state.init_process_pid))
+            .map(|c| c == b"lashing\0init\0")
+            .unwrap_or(false)
+    }
+
     fn wait_dead(&self, limit: Duration) {
         let start = std::time::Instant::now();
         while self.init_alive() && start.elapsed() < limit {
@@ -399,15 +416,14 @@ impl Container {
         if started && shared_pidns && self.cgroup.exists() {
             let _ = self.cgroup.kill_all(libc::SIGKILL);
         }
-        let cg = if started {
-            self.cgroup.destroy()
-        } else {
-            Ok(())
-        };
+        if started {
+            // Keep the state when the cgroup stays (a process stuck in D state): a later delete
+            // can still find and remove it.
+            self.cgroup.destroy()?;
+        }
         let rm = fs::remove_dir_all(&self.dir)
             .map_err(|e| Error::io("remove state directory", &self.dir, e));
         let hooks = hooks::run_all(&self, HookKind::Poststop);
-        cg?;
         rm?;
         if let Err(e) = hooks {
             tracing::warn!("{e}");
