@@ -68,14 +68,19 @@ pub(crate) fn run(h: &Hook, kind: HookKind, state: &str) -> Result<()> {
     }
     let err = out.try_clone().map_err(|e| fail(e.to_string()))?;
     let so = out.try_clone().map_err(|e| fail(e.to_string()))?;
-    cmd.stdin(Stdio::piped())
+    // The state on stdin comes from a memfd, not a pipe: a hook that never reads it cannot
+    // block us past its timeout, whatever the size of the state.
+    let input = rustix::fs::memfd_create("hook-state", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(|e| fail(format!("cannot pass the state: {e}")))?;
+    let mut input = std::fs::File::from(input);
+    input
+        .write_all(state.as_bytes())
+        .and_then(|()| input.rewind())
+        .map_err(|e| fail(format!("cannot pass the state: {e}")))?;
+    cmd.stdin(Stdio::from(input))
         .stdout(Stdio::from(so))
         .stderr(Stdio::from(err));
     let mut child = cmd.spawn().map_err(|e| fail(format!("cannot run: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine.
-        let _ = stdin.write_all(state.as_bytes());
-    }
     let deadline = h.timeout.map(|t| Instant::now() + Duration::from_secs(t));
     let status = loop {
         match child.try_wait() {

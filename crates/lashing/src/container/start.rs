@@ -184,7 +184,10 @@ fn start_inner(
     let (parent_sock, child_sock) =
         channel::pair().map_err(|e| Error::io("create init socket", "socketpair", e))?;
     // Room for the payload in one datagram.
-    let _ = rustix::net::sockopt::set_socket_send_buffer_size(&parent_sock, 4 << 20);
+    // (SO_SNDBUF is capped by net.core.wmem_max; root may force it past that.)
+    if rustix::net::sockopt::set_socket_send_buffer_size_force(&parent_sock, 4 << 20).is_err() {
+        let _ = rustix::net::sockopt::set_socket_send_buffer_size(&parent_sock, 4 << 20);
+    }
 
     let argv0 = CString::new("lashing").expect("no NUL");
     let argv1 = CString::new("init").expect("no NUL");

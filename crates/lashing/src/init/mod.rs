@@ -473,6 +473,11 @@ impl Init {
             self.load_seccomp(p)?;
         }
         self.switch_user(config, proc)?;
+        // The uid switch cleared the parent-death signal: set it again (as runc).
+        if config.parent_death_signal != 0 {
+            sysp::set_pdeathsig(config.parent_death_signal)
+                .map_err(|e| Fail::io("prctl(PR_SET_PDEATHSIG)", None, e))?;
+        }
         // CVE-2024-21626: a cwd that is (or leads to) a leaked host fd makes getcwd fail.
         std::env::set_current_dir(&cwd).map_err(|e| cwd_err("chdir to cwd", e))?;
         if std::env::current_dir().is_err() {

@@ -136,7 +136,8 @@ fn mask_paths(root: &Root, paths: &[PathBuf]) -> Result<()> {
         let err = |e: io::Error| RootfsError::sys("mask path", path.display(), e);
         let fd = match root.open_path(&path) {
             Ok(fd) => fd,
-            Err(e) if is_errno(&e, libc::ENOENT) => continue,
+            // Missing (or under a file, ENOTDIR): nothing to mask, as runc.
+            Err(e) if is_errno(&e, libc::ENOENT) || is_errno(&e, libc::ENOTDIR) => continue,
             Err(e) => return Err(err(e)),
         };
         let st = rustix::fs::fstat(&fd).map_err(|e| err(e.into()))?;

@@ -531,3 +531,14 @@ pub(crate) fn reset_signals() -> io::Result<()> {
         Ok(())
     }
 }
+
+/// `PR_SET_PDEATHSIG` (the kernel clears it on a credential change and in a fork's child).
+pub(crate) fn set_pdeathsig(sig: i32) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
