@@ -46,6 +46,9 @@ pub(crate) struct FdLayout {
     pub console: bool,
     /// Then this many fds to install at 3, 4, ... (`--preserve-fds`, extra files).
     pub preserved: usize,
+    /// Then this many namespace fds (`exec`), of the types in [`Payload::join_fds`], in order.
+    #[serde(default)]
+    pub namespaces: usize,
 }
 
 /// A cgroup v1 hierarchy to show in the container's `/sys/fs/cgroup`.
@@ -68,8 +71,12 @@ pub(crate) struct Payload {
     pub config: Config,
     /// The process to run (for `Standard` it is `config.process` overridden by the caller).
     pub process: ProcessConfig,
-    /// Namespaces init joins by path, in order.
+    /// Namespaces init joins by path, in order (namespaces given by path in the config).
     pub join: Vec<(NamespaceType, PathBuf)>,
+    /// Namespaces init joins through the fds that come with the payload (`exec`: the parent
+    /// opened the init's namespaces while it held a pidfd of it), in order.
+    #[serde(default)]
+    pub join_fds: Vec<NamespaceType>,
     /// Namespaces init creates itself with `unshare` (those clone3 could not create).
     pub unshare: u64,
     /// Init forks once more (pid or time namespace entered by setns/unshare) with CLONE_PARENT.

@@ -36,6 +36,14 @@ const TESTS: &[Test] = &[
     ("destroy_running_is_refused", destroy_running_is_refused),
     ("exec_into_running_container", exec_into_running_container),
     (
+        "exec_joins_every_namespace_of_the_init",
+        exec_joins_every_namespace_of_the_init,
+    ),
+    (
+        "exec_after_init_died_is_refused",
+        exec_after_init_died_is_refused,
+    ),
+    (
         "exec_missing_binary_is_clear_and_harmless",
         exec_missing_binary_is_clear_and_harmless,
     ),
@@ -278,6 +286,66 @@ fn exec_into_running_container() {
     assert!(pids.contains(&p.pid().unwrap()));
     c.force_destroy().unwrap();
     p.wait().unwrap();
+}
+
+/// The namespace link of `pid` for `typ` (as seen from the host).
+fn ns_link(pid: i32, typ: NamespaceType) -> std::path::PathBuf {
+    std::fs::read_link(format!("/proc/{pid}/ns/{}", typ.proc_name())).unwrap()
+}
+
+fn exec_joins_every_namespace_of_the_init() {
+    let env = Env::new("exec-ns");
+    let mut config = env.config(&["sleep", "100"]);
+    add_ns(&mut config, NamespaceType::Cgroup);
+    let types: Vec<NamespaceType> = config.namespaces.iter().map(|n| n.typ).collect();
+    assert!(types.len() >= 5, "{types:?}");
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    let init = p.pid().unwrap();
+    let mut e = Process::new(["sleep", "100"]);
+    e.init = false;
+    e.env = vec!["PATH=/bin:/usr/bin".into()];
+    c.start(&mut e).unwrap();
+    let pid = e.pid().unwrap();
+    for typ in types {
+        let own = ns_link(pid, typ);
+        assert_eq!(own, ns_link(init, typ), "exec joined the init's {typ:?}");
+        assert_ne!(own, ns_link(std::process::id() as i32, typ), "{typ:?}");
+    }
+    e.signal(libc::SIGKILL).unwrap();
+    e.wait().unwrap();
+    c.force_destroy().unwrap();
+    p.wait().unwrap();
+}
+
+fn exec_after_init_died_is_refused() {
+    let env = Env::new("exec-dead");
+    let config = env.config(&["sleep", "100"]);
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    p.signal(libc::SIGKILL).unwrap();
+    // Dead but not reaped yet (a zombie whose pid nobody can reuse), then reaped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while c.status() != Status::Stopped && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for reaped in [false, true] {
+        if reaped {
+            p.wait().unwrap();
+        }
+        let mut e = Process::new(["true"]);
+        e.init = false;
+        match c.start(&mut e) {
+            Err(Error::BadStatus { status, .. }) => {
+                assert_eq!(status, Status::Stopped, "reaped: {reaped}")
+            }
+            other => panic!("exec after the init died (reaped: {reaped}): {other:?}"),
+        }
+        assert!(e.pid().is_none());
+    }
+    c.force_destroy().unwrap();
 }
 
 fn exec_missing_binary_is_clear_and_harmless() {

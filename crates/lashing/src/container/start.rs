@@ -150,6 +150,50 @@ pub(crate) fn plan_exec(config: &Config, init_pid: i32) -> NsPlan {
     plan
 }
 
+/// Opens the namespaces of the container's init (`pid`, started at `start`) for `exec`, without
+/// a race with its death: a pidfd is taken first, then the start time is checked, then every
+/// `/proc/<pid>/ns/<type>` is opened, and the pidfd must still name a live process afterwards.
+/// The pid cannot be reused while it is not reaped, so the fds are the init's own namespaces
+/// and never those of a process that got its pid later. A dead (or zombie) init is
+/// [`Error::BadStatus`] with status stopped.
+pub(crate) fn open_init_namespaces(
+    id: &str,
+    pid: i32,
+    start: u64,
+    types: &[NamespaceType],
+) -> Result<Vec<(NamespaceType, OwnedFd)>> {
+    let stopped = || Error::BadStatus {
+        id: id.to_string(),
+        status: crate::Status::Stopped,
+        op: "exec a process in it",
+    };
+    let p = rustix::process::Pid::from_raw(pid).ok_or_else(stopped)?;
+    let pidfd = match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::SRCH) => return Err(stopped()),
+        Err(e) => return Err(Error::io("pidfd_open", format!("pid {pid}"), e)),
+    };
+    let still_ours =
+        || sys::process::pidfd_signal(pidfd.as_fd(), 0).is_ok() && state::alive(pid, start);
+    if !state::alive(pid, start) {
+        return Err(stopped());
+    }
+    let mut fds = Vec::with_capacity(types.len());
+    for typ in types {
+        let path = PathBuf::from(format!("/proc/{pid}/ns/{}", typ.proc_name()));
+        match rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => fds.push((*typ, fd)),
+            // An init that exits drops its namespaces: that is a stopped container.
+            Err(_) if !still_ours() => return Err(stopped()),
+            Err(e) => return Err(Error::io("open namespace", path, e)),
+        }
+    }
+    if !still_ours() {
+        return Err(stopped());
+    }
+    Ok(fds)
+}
+
 fn start_inner(
     c: &mut Container,
     process: &mut Process,
@@ -172,6 +216,20 @@ fn start_inner(
     let mut plan = match kind {
         InitKind::Standard => plan_namespaces(config),
         InitKind::Setns => plan_exec(config, c.state.init_process_pid),
+    };
+    // `exec`: the init's namespaces are opened here, race-free, and sent as fds (init opening
+    // `/proc/<pid>/ns/*` itself could join those of a process that reused a dead init's pid).
+    let ns_fds = match kind {
+        InitKind::Setns => {
+            let types: Vec<NamespaceType> = plan.join.drain(..).map(|(t, _)| t).collect();
+            open_init_namespaces(
+                &c.state.id,
+                c.state.init_process_pid,
+                c.state.init_process_start,
+                &types,
+            )?
+        }
+        InitKind::Standard => Vec::new(),
     };
     // A cgroup namespace is rooted at the cgroups of its creator: with v1 hierarchies, which the
     // pid joins only after the clone, init creates it once it is in all of them.
@@ -305,6 +363,8 @@ fn start_inner(
     }
     layout.preserved = process.extra_files.len();
     fds.extend(process.extra_files.iter().map(|f| f.as_fd()));
+    layout.namespaces = ns_fds.len();
+    fds.extend(ns_fds.iter().map(|(_, f)| f.as_fd()));
 
     let cgroup_v1 = c
         .cgroup
@@ -328,6 +388,7 @@ fn start_inner(
         process: process.merged(&config.process),
         config: config.clone(),
         join: plan.join.clone(),
+        join_fds: ns_fds.iter().map(|(t, _)| *t).collect(),
         unshare: plan.unshare,
         fork: plan.fork,
         time_offsets: config
@@ -349,6 +410,7 @@ fn start_inner(
         }
     }
     drop(fifo_fd);
+    drop(ns_fds);
 
     // The sync loop.
     let mut ready = false;
@@ -636,6 +698,61 @@ mod tests {
         let p = plan_namespaces(&config);
         assert!(p.fork);
         assert_eq!(p.unshare, libc::CLONE_NEWTIME as u64);
+    }
+
+    fn is_stopped(r: &Result<Vec<(NamespaceType, OwnedFd)>>) -> bool {
+        matches!(
+            r,
+            Err(Error::BadStatus {
+                status: crate::Status::Stopped,
+                ..
+            })
+        )
+    }
+
+    #[test]
+    fn init_namespaces_are_opened_only_while_the_init_lives() {
+        let types = [
+            NamespaceType::Mount,
+            NamespaceType::Uts,
+            NamespaceType::Network,
+        ];
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let (_, start) = state::proc_stat(pid).unwrap();
+        let fds = open_init_namespaces("t", pid, start, &types).unwrap();
+        assert_eq!(fds.len(), types.len());
+        for (typ, fd) in &fds {
+            let want = rustix::fs::stat(format!("/proc/{pid}/ns/{}", typ.proc_name())).unwrap();
+            let got = rustix::fs::fstat(fd).unwrap();
+            assert_eq!(
+                (got.st_dev, got.st_ino),
+                (want.st_dev, want.st_ino),
+                "{typ:?}"
+            );
+        }
+        // Another process's start time: not the container's init (a reused pid).
+        assert!(is_stopped(&open_init_namespaces(
+            "t",
+            pid,
+            start + 1,
+            &types
+        )));
+        child.kill().unwrap();
+        // A zombie: the pid is not reused yet, but the init is dead.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while state::proc_stat(pid).is_some_and(|(s, _)| s != 'Z')
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(is_stopped(&open_init_namespaces("t", pid, start, &types)));
+        child.wait().unwrap();
+        assert!(is_stopped(&open_init_namespaces("t", pid, start, &types)));
+        assert!(is_stopped(&open_init_namespaces("t", 0, start, &types)));
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub fn init() {
         console: None,
         proc_fd: None,
         preserved: 0,
+        ns_fds: Vec::new(),
     };
     let err = match init.run() {
         Ok(never) => match never {},
@@ -154,6 +155,8 @@ struct Init {
     /// `/proc/self/fd` of the host procfs, opened before pivot_root, to reopen the fifo handle.
     proc_fd: Option<OwnedFd>,
     preserved: usize,
+    /// The namespaces to join that came as fds with the payload (`exec`), `O_CLOEXEC`.
+    ns_fds: Vec<(NamespaceType, OwnedFd)>,
 }
 
 impl Init {
@@ -227,12 +230,25 @@ impl Init {
         }
     }
 
-    /// Puts stdio at 0-2 and preserved fds at 3.., and keeps the fifo handle (`O_CLOEXEC`) aside.
+    /// Puts stdio at 0-2 and preserved fds at 3.., and keeps the fifo handle, the console socket
+    /// and the namespace fds (`O_CLOEXEC`) aside.
     fn install_fds(&mut self, p: &Payload, fds: Vec<OwnedFd>) -> R<()> {
+        if p.fds.namespaces != p.join_fds.len() {
+            return Err(Fail::msg(
+                "receive fds",
+                None,
+                format!(
+                    "{} namespace fds announced for {} namespaces",
+                    p.fds.namespaces,
+                    p.join_fds.len()
+                ),
+            ));
+        }
         let expected = p.fds.stdio.iter().filter(|b| **b).count()
             + usize::from(p.fds.fifo)
             + usize::from(p.fds.console)
-            + p.fds.preserved;
+            + p.fds.preserved
+            + p.fds.namespaces;
         if fds.len() != expected {
             return Err(Fail::msg(
                 "receive fds",
@@ -272,34 +288,46 @@ impl Init {
                 .map_err(|e| Fail::io("install preserved fd", Some(format!("fd {target}")), e))?;
         }
         self.preserved = p.fds.preserved;
+        self.ns_fds = p.join_fds.iter().copied().zip(it).collect();
         Ok(())
     }
 
     fn enter_namespaces(&mut self, p: &Payload) -> R<()> {
-        // Open every path first: joining one namespace may make the others unreachable.
-        let mut opened = Vec::new();
+        // Open every path first: joining one namespace may make the others unreachable. The
+        // namespaces of `exec` came already opened by the parent (race-free with the init's death).
+        let mut opened: Vec<(NamespaceType, String, OwnedFd)> = std::mem::take(&mut self.ns_fds)
+            .into_iter()
+            .map(|(typ, fd)| {
+                (
+                    typ,
+                    format!("{} namespace of the init", typ.proc_name()),
+                    fd,
+                )
+            })
+            .collect();
         for (typ, path) in &p.join {
             let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
                 .map_err(|e| Fail::io("open namespace", Some(path.display().to_string()), e))?;
-            opened.push((*typ, path, fd));
+            opened.push((*typ, path.display().to_string(), fd));
         }
         // Non-user namespaces first (as host root), then the user namespace, then what needed
         // privileges in it.
         let mut later = Vec::new();
         for (typ, path, fd) in opened.iter().filter(|(t, ..)| *t != NamespaceType::User) {
             if sysp::setns(fd.as_fd(), typ.clone_flag()).is_err() {
-                later.push((*typ, *path, fd));
+                later.push((*typ, path, fd));
             }
         }
         if let Some((typ, path, fd)) = opened.iter().find(|(t, ..)| *t == NamespaceType::User) {
             sysp::setns(fd.as_fd(), typ.clone_flag())
-                .map_err(|e| Fail::io("join namespace", Some(path.display().to_string()), e))?;
+                .map_err(|e| Fail::io("join namespace", Some(path.clone()), e))?;
             sysp::set_ids(0, 0).map_err(|e| Fail::io("become root in user namespace", None, e))?;
         }
         for (typ, path, fd) in later {
             sysp::setns(fd.as_fd(), typ.clone_flag())
-                .map_err(|e| Fail::io("join namespace", Some(path.display().to_string()), e))?;
+                .map_err(|e| Fail::io("join namespace", Some(path.clone()), e))?;
         }
+        drop(opened);
         let user = NamespaceType::User.clone_flag();
         if p.unshare & user != 0 {
             sysp::unshare(user)
