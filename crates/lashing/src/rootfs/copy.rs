@@ -18,9 +18,40 @@ fn open_dir(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
     )?)
 }
 
+/// The deepest directory nesting [`copy_tree`] follows (each level holds two fds and a stack
+/// frame): an image with deeper trees is refused rather than exhausting fds or the stack.
+pub(crate) const MAX_COPY_DEPTH: usize = 64;
+
+/// Opens the regular file `name` of `dir` for reading: `O_NONBLOCK` (a fifo swapped in after the
+/// `statat` cannot block the open) and `O_NOFOLLOW`, then checks with `fstat` that the open file
+/// still is a regular file (a fifo or device opened by the race is refused, never read).
+pub(crate) fn open_regular(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+) -> io::Result<(File, rustix::fs::Stat)> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let st = rustix::fs::fstat(&fd)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(io::Error::other(format!(
+            "{name:?} is no longer a regular file once opened (replaced during the copy)"
+        )));
+    }
+    Ok((File::from(fd), st))
+}
+
 /// Copies the contents of the directory `src` into the directory `dst`: directories, regular
-/// files, symlinks, device nodes and fifos (sockets are skipped).
+/// files, symlinks, device nodes and fifos (sockets are skipped). Directories nested deeper than
+/// [`MAX_COPY_DEPTH`] levels are refused.
 pub(crate) fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> io::Result<()> {
+    copy_tree_depth(src, dst, 0)
+}
+
+fn copy_tree_depth(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, depth: usize) -> io::Result<()> {
     let dir = rustix::fs::Dir::read_from(src)?;
     for entry in dir {
         let entry = entry?;
@@ -36,23 +67,28 @@ pub(crate) fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> io::Result<
         );
         match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => {
+                if depth >= MAX_COPY_DEPTH {
+                    return Err(io::Error::other(format!(
+                        "directory {name:?} is nested deeper than {MAX_COPY_DEPTH} levels"
+                    )));
+                }
                 match rustix::fs::mkdirat(dst, name, Mode::from_raw_mode(0o700)) {
                     Ok(()) | Err(Errno::EXIST) => {}
                     Err(e) => return Err(e.into()),
                 }
                 let s = open_dir(src, name)?;
                 let d = open_dir(dst, name)?;
-                copy_tree(s.as_fd(), d.as_fd())?;
+                copy_tree_depth(s.as_fd(), d.as_fd(), depth + 1)?;
                 rustix::fs::fchown(&d, owner.0, owner.1)?;
                 rustix::fs::fchmod(&d, mode)?;
             }
             FileType::RegularFile => {
-                let s = rustix::fs::openat(
-                    src,
-                    name,
-                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )?;
+                let (mut s, st) = open_regular(src, name)?;
+                let mode = Mode::from_raw_mode(st.st_mode & 0o7777);
+                let owner = (
+                    Some(Uid::from_raw(st.st_uid)),
+                    Some(Gid::from_raw(st.st_gid)),
+                );
                 let d = rustix::fs::openat(
                     dst,
                     name,
@@ -63,7 +99,6 @@ pub(crate) fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> io::Result<
                         | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )?;
-                let mut s = File::from(s);
                 let mut d = File::from(d);
                 io::copy(&mut s, &mut d)?;
                 rustix::fs::fchown(&d, owner.0, owner.1)?;

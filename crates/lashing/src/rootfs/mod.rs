@@ -71,6 +71,7 @@ pub(crate) fn prepare_rootfs(
     before_pivot: &mut dyn FnMut() -> Result<(), RootfsError>,
 ) -> Result<(), RootfsError> {
     let config = p.config;
+    finalize::clear_deferred_ro();
     let rootfs = std::fs::canonicalize(&config.rootfs)
         .map_err(|e| RootfsError::sys("resolve rootfs", config.rootfs.display(), e))?;
     jail::prepare_root(config, &rootfs)?;

@@ -16,6 +16,7 @@ use rustix::mount::{
 use super::RootfsParams;
 use super::copy::copy_tree;
 use super::error::{Result, RootfsError};
+use super::finalize::defer_remount_ro;
 use super::inroot::{Root, fd_path, is_errno};
 use super::options::{
     FsOption, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, ProcSource,
@@ -235,14 +236,30 @@ fn dir_mountpoint(root: &Root, dest: &Path) -> Result<(OwnedFd, PathBuf)> {
     Ok((target, cpath))
 }
 
+/// Whether a mount is mounted read-write first and made read-only by `finalize_rootfs` (tmpfs
+/// and `/dev`, which the setup still writes into).
+fn ro_deferred(m: &Mount, dest: &Path) -> bool {
+    m.device == "tmpfs" || dest == Path::new("/dev")
+}
+
 /// Flags of the first mount: tmpfs and `/dev` are mounted read-write, and remounted read-only by
 /// `finalize_rootfs`.
 fn initial_flags(m: &Mount, dest: &Path) -> u64 {
-    if m.device == "tmpfs" || dest == Path::new("/dev") {
+    if ro_deferred(m, dest) {
         m.flags & !MS_RDONLY
     } else {
         m.flags
     }
+}
+
+/// For a read-only tmpfs or `/dev`: keeps an fd of the mount just made (re-resolved and checked
+/// to be the same container path) for `finalize_rootfs` to make read-only through it.
+fn defer_ro(root: &Root, m: &Mount, dest: &Path, cpath: &Path) -> Result<()> {
+    if m.flags & MS_RDONLY != 0 && ro_deferred(m, dest) {
+        let fd = reopen(root, dest, cpath, OFlags::PATH)?;
+        defer_remount_ro(fd, dest);
+    }
+    Ok(())
 }
 
 /// tmpfs: `mode=` of the existing directory unless given, the SELinux context, `tmpcopyup`.
@@ -284,6 +301,7 @@ fn mount_tmpfs(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
         copy_tree(src.as_fd(), dst.as_fd())
             .map_err(|e| RootfsError::sys("tmpcopyup", dest.display(), e))?;
     }
+    defer_ro(root, m, dest, &cpath)?;
     propagate(root, m, dest, &cpath)
 }
 
@@ -303,6 +321,7 @@ fn mount_generic(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
         target.as_fd(),
     )
     .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+    defer_ro(root, m, dest, &cpath)?;
     propagate(root, m, dest, &cpath)
 }
 
@@ -322,14 +341,52 @@ fn set_bind_flags(tree: BorrowedFd<'_>, m: &Mount, dest: &Path) -> Result<()> {
     }
 }
 
-/// Bind mounts: `open_tree(OPEN_TREE_CLONE)` of the host source, `mount_setattr` for the flags
-/// and the recursive attributes, `move_mount` onto the destination fd.
+/// The container path of a bind source that lies inside the rootfs: `source` (made absolute
+/// against `cwd` and cleaned lexically) under one of `rootfs` (host paths of the rootfs), or
+/// `None` for a host path outside of it.
+pub(crate) fn source_in_root(source: &Path, cwd: &Path, rootfs: &[&Path]) -> Option<PathBuf> {
+    let abs = clean_path(&cwd.join(source));
+    rootfs.iter().find_map(|r| {
+        abs.strip_prefix(clean_path(r))
+            .ok()
+            .map(|rest| Path::new("/").join(rest))
+    })
+}
+
+/// Opens the source of a bind mount when it lies inside the rootfs: resolved inside the root
+/// (`RESOLVE_IN_ROOT`), so that a symlink of the image (`rootfs/data -> /etc`) stays inside it
+/// instead of naming a host path. `None` for a source outside the rootfs (a host path).
+fn open_source_in_root(ctx: &Ctx<'_>, m: &Mount) -> Result<Option<OwnedFd>> {
+    let cwd =
+        std::env::current_dir().map_err(|e| RootfsError::sys("bind mount source", &m.source, e))?;
+    let configured = cwd.join(&ctx.params.config.rootfs);
+    let rootfs = [ctx.root.host.as_path(), configured.as_path()];
+    let Some(cpath) = source_in_root(Path::new(&m.source), &cwd, &rootfs) else {
+        return Ok(None);
+    };
+    let fd = ctx
+        .root
+        .open_path(&cpath)
+        .map_err(|e| RootfsError::sys("bind mount source", &m.source, e))?;
+    Ok(Some(fd))
+}
+
+/// Bind mounts: `open_tree(OPEN_TREE_CLONE)` of the source (the host path, or an fd resolved
+/// inside the root when the source lies in the rootfs), `mount_setattr` for the flags and the
+/// recursive attributes, `move_mount` onto the destination fd.
 pub(crate) fn mount_bind(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
     let root = ctx.root;
     let recursive = m.flags & MS_REC != 0;
-    let tree = match clone_tree(CWD, Path::new(&m.source), recursive) {
+    let in_root = open_source_in_root(ctx, m)?;
+    let cloned = match &in_root {
+        Some(fd) => clone_tree(fd.as_fd(), Path::new(""), recursive),
+        None => clone_tree(CWD, Path::new(&m.source), recursive),
+    };
+    let tree = match cloned {
         Ok(t) => t,
-        Err(e) if is_errno(&e, libc::ENOSYS) => return mount_bind_legacy(ctx, m, dest),
+        Err(e) if is_errno(&e, libc::ENOSYS) => {
+            return mount_bind_legacy(ctx, m, dest, in_root.as_ref());
+        }
         Err(e) => return Err(RootfsError::sys("bind mount source", &m.source, e)),
     };
     let st = rustix::fs::fstat(&tree)
@@ -367,15 +424,27 @@ pub(crate) fn mount_bind(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
 }
 
 /// Bind mounts on kernels without `open_tree`: `mount(2)` through the fd, then a bind remount.
-fn mount_bind_legacy(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
+/// `in_root` is the source's fd when it lies inside the rootfs (mounted through
+/// `/proc/self/fd/N`).
+fn mount_bind_legacy(
+    ctx: &Ctx<'_>,
+    m: &Mount,
+    dest: &Path,
+    in_root: Option<&OwnedFd>,
+) -> Result<()> {
     let root = ctx.root;
-    let meta = std::fs::metadata(&m.source)
+    let source = match in_root {
+        Some(fd) => fd_path(fd.as_fd()),
+        None => m.source.clone(),
+    };
+    let st = rustix::fs::stat(source.as_str())
         .map_err(|e| RootfsError::sys("bind mount source", &m.source, e))?;
-    let target = root.open_or_create(dest, meta.is_dir())?;
+    let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+    let target = root.open_or_create(dest, is_dir)?;
     let cpath = root.mount_target("mount", dest, target.as_fd())?;
     proc_check(&cpath, ProcSource::Other)?;
     mount_legacy(
-        &m.source,
+        &source,
         target.as_fd(),
         "",
         MS_BIND | (m.flags & MS_REC),
@@ -389,7 +458,7 @@ fn mount_bind_legacy(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
         match remount(m.flags & !MS_REC) {
             Ok(()) => {}
             Err(e) if is_errno(&e, libc::EPERM) => {
-                let sv = rustix::fs::statvfs(m.source.as_str())
+                let sv = rustix::fs::statvfs(source.as_str())
                     .map_err(|e| RootfsError::sys("bind mount source", &m.source, e))?;
                 let flags = locked_retry_flags(m.flags, m.cleared_flags, sv.f_flag.bits())
                     .map_err(|r| RootfsError::invalid("bind mount flags", dest.display(), r))?;

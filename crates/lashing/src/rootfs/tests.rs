@@ -583,3 +583,181 @@ fn no_pivot_root_moves_and_chroots() {
     std::fs::write(tmp.path().join("rootfs/etc/marker"), "no-pivot").unwrap();
     run_child(NAME, tmp.path());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hardening (security review): tmpcopyup, deferred read-only remounts, bind sources in the
+// rootfs.
+
+/// A fifo where `statat` saw a regular file: the open must neither block nor read it.
+#[test]
+fn copyup_open_of_a_fifo_neither_blocks_nor_reads() {
+    use std::os::fd::AsFd;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = std::fs::File::open(tmp.path()).unwrap();
+    rustix::fs::mknodat(
+        &dir,
+        "fifo",
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let d = dir.try_clone().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = super::copy::open_regular(d.as_fd(), c"fifo").map(|_| ());
+        let _ = tx.send(r);
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(5)) {
+        Ok(r) => {
+            let e = r.expect_err("a fifo was opened as a regular file");
+            assert!(e.to_string().contains("regular file"), "{e}");
+        }
+        Err(_) => {
+            // Blocked in open(2): a writer releases the thread before failing.
+            let _w = std::fs::OpenOptions::new()
+                .write(true)
+                .open(tmp.path().join("fifo"));
+            panic!("opening a fifo for tmpcopyup blocked");
+        }
+    }
+}
+
+/// Nests `levels` directories under `root` (`d/d/d/...`) with a file at the bottom.
+fn nest_dirs(root: &Path, levels: usize) -> PathBuf {
+    let mut p = root.to_path_buf();
+    for _ in 0..levels {
+        p.push("d");
+    }
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("bottom"), "deep").unwrap();
+    p
+}
+
+#[test]
+fn copyup_depth_is_bounded() {
+    use super::copy::{MAX_COPY_DEPTH, copy_tree};
+    use std::os::fd::AsFd;
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let bottom = nest_dirs(src.path(), MAX_COPY_DEPTH);
+    let s = std::fs::File::open(src.path()).unwrap();
+    let d = std::fs::File::open(dst.path()).unwrap();
+    copy_tree(s.as_fd(), d.as_fd()).unwrap();
+    let copied = dst.path().join(bottom.strip_prefix(src.path()).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(copied.join("bottom")).unwrap(),
+        "deep"
+    );
+    // One level more is refused with a clear error.
+    std::fs::create_dir(bottom.join("d")).unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let d = std::fs::File::open(dst.path()).unwrap();
+    let e = copy_tree(s.as_fd(), d.as_fd()).unwrap_err();
+    assert!(e.to_string().contains("nested deeper than 64"), "{e}");
+}
+
+#[test]
+fn bind_source_in_rootfs_is_detected_lexically() {
+    use super::mounts::source_in_root;
+    let roots = [Path::new("/b/rootfs"), Path::new("/b/./link/")];
+    let cwd = Path::new("/b");
+    let f = |s: &str| source_in_root(Path::new(s), cwd, &roots);
+    assert_eq!(f("/b/rootfs/data"), Some(PathBuf::from("/data")));
+    assert_eq!(f("rootfs/data/../etc"), Some(PathBuf::from("/etc")));
+    assert_eq!(f("/b/rootfs"), Some(PathBuf::from("/")));
+    assert_eq!(f("/b/link/x"), Some(PathBuf::from("/x")));
+    assert_eq!(f("/b/rootfs2/data"), None);
+    assert_eq!(f("/b/rootfs/../hostdir"), None);
+    assert_eq!(f("/etc"), None);
+}
+
+/// A read-only tmpfs later covered by another mount: finalize makes the tmpfs read-only, not
+/// the mount on top of it.
+#[test]
+fn read_only_tmpfs_remount_is_not_redirected() {
+    const NAME: &str = "rootfs::tests::read_only_tmpfs_remount_is_not_redirected";
+    if let Some(dir) = child_dir() {
+        let mut config = base_config(&dir.join("rootfs"));
+        config.mounts = vec![
+            mnt("proc", "/proc", "proc", 0, ""),
+            mnt("tmpfs", "/a", "tmpfs", MS_RDONLY, ""),
+            mnt(
+                dir.join("hostsrc").to_str().unwrap(),
+                "/a",
+                "bind",
+                MS_BIND,
+                "",
+            ),
+        ];
+        super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap();
+        super::finalize_rootfs(&config).unwrap();
+        let mi = mountinfo();
+        let at_a: Vec<_> = mi.iter().filter(|(p, _, _)| p == "/a").collect();
+        assert_eq!(at_a.len(), 2, "{mi:#?}");
+        assert!(
+            at_a[0].1 == "tmpfs" && is_ro(&at_a[0].2),
+            "the tmpfs is not read-only: {at_a:?}"
+        );
+        assert!(
+            !is_ro(&at_a[1].2),
+            "the bind on top became read-only: {at_a:?}"
+        );
+        std::fs::write("/a/new", "written").unwrap();
+        println!("{OK_MARK} {NAME}");
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("rootfs")).unwrap();
+    std::fs::create_dir_all(tmp.path().join("hostsrc")).unwrap();
+    run_child(NAME, tmp.path());
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("hostsrc/new")).unwrap(),
+        "written"
+    );
+}
+
+/// A bind source inside the rootfs through an image symlink to an absolute path: resolved inside
+/// the root, never on the host.
+#[test]
+fn bind_source_in_rootfs_resolves_inside_the_root() {
+    const NAME: &str = "rootfs::tests::bind_source_in_rootfs_resolves_inside_the_root";
+    if let Some(dir) = child_dir() {
+        let mut config = base_config(&dir.join("rootfs"));
+        config.mounts = vec![mnt(
+            dir.join("rootfs/data").to_str().unwrap(),
+            "/mnt",
+            "bind",
+            MS_BIND | MS_REC,
+            "",
+        )];
+        super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap();
+        assert_eq!(
+            std::fs::read_to_string("/mnt/marker").unwrap(),
+            "in-root",
+            "the bind source followed the image symlink on the host"
+        );
+        println!("{OK_MARK} {NAME}");
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = std::fs::canonicalize(tmp.path()).unwrap();
+    let host_secret = d.join("hostsecret");
+    std::fs::create_dir_all(&host_secret).unwrap();
+    std::fs::write(host_secret.join("marker"), "host").unwrap();
+    let in_root = d
+        .join("rootfs")
+        .join(host_secret.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(&in_root).unwrap();
+    std::fs::write(in_root.join("marker"), "in-root").unwrap();
+    symlink(&host_secret, d.join("rootfs/data")).unwrap();
+    run_child(NAME, &d);
+}
