@@ -88,6 +88,17 @@ impl Container {
     /// and saves them in its state. Device rules in `r` (if any) replace the current ones. If
     /// applying fails, the previous resources are applied again (as runc) and the error is
     /// returned.
+    ///
+    /// ```no_run
+    /// let mut c = lashing::Container::load("/run/my-runtime", "demo")?;
+    /// let r: lashing_cgroups::Resources =
+    ///     serde_json::from_str(r#"{"memory": {"limit": 268435456}, "pids": {"limit": 100}}"#).unwrap();
+    /// c.set(&r)?;
+    /// c.pause()?;
+    /// println!("{}", serde_json::to_string(&c.stats()?).unwrap());
+    /// c.resume()?;
+    /// # Ok::<(), lashing::Error>(())
+    /// ```
     pub fn set(&mut self, r: &Resources) -> Result<()> {
         let _lock = state::lock(&self.dir)?;
         let status = self.status();

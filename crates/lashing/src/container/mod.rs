@@ -87,6 +87,19 @@ pub struct Container {
 impl Container {
     /// Validates `config` and creates the container's state directory `<root>/<id>`. Nothing is
     /// started; a directory with the id must not exist.
+    ///
+    /// ```no_run
+    /// use lashing::{Config, Container, config::NamespaceType};
+    ///
+    /// let config = Config::builder("/var/lib/my-runtime/rootfs")
+    ///     .namespaces(&[NamespaceType::Mount, NamespaceType::Pid])
+    ///     .args(["/bin/true"])
+    ///     .cgroups_path("/my-runtime/demo")
+    ///     .build()?;
+    /// let container = Container::create("/run/my-runtime", "demo", config)?;
+    /// assert_eq!(container.status(), lashing::Status::Stopped); // nothing runs yet
+    /// # Ok::<(), lashing::Error>(())
+    /// ```
     pub fn create(root: impl AsRef<Path>, id: &str, config: Config) -> Result<Container> {
         let root = root.as_ref();
         state::validate_id(id)?;
@@ -111,7 +124,13 @@ impl Container {
         Ok(c)
     }
 
-    /// Loads the container `id` from its state directory.
+    /// Loads the container `id` from its state directory (another process may have created it).
+    ///
+    /// ```no_run
+    /// let c = lashing::Container::load("/run/my-runtime", "demo")?;
+    /// println!("{} is {}", c.id(), c.status());
+    /// # Ok::<(), lashing::Error>(())
+    /// ```
     pub fn load(root: impl AsRef<Path>, id: &str) -> Result<Container> {
         state::validate_id(id)?;
         let dir = root.as_ref().join(id);
@@ -316,6 +335,12 @@ impl Container {
     }
 
     /// Sends `sig` to the container's init process, or with `all` to every process of its cgroup.
+    ///
+    /// ```no_run
+    /// let c = lashing::Container::load("/run/my-runtime", "demo")?;
+    /// c.signal(libc::SIGKILL, true)?; // every process of the container
+    /// # Ok::<(), lashing::Error>(())
+    /// ```
     pub fn signal(&self, sig: i32, all: bool) -> Result<()> {
         let status = self.status();
         if status == Status::Stopped {
@@ -345,6 +370,15 @@ impl Container {
     /// Removes a stopped or created container: kills a created init, removes the cgroup and the
     /// state directory, then runs the poststop hooks. A running or paused container is refused
     /// (kill it first, as `delete --force` does).
+    ///
+    /// ```no_run
+    /// let c = lashing::Container::load("/run/my-runtime", "demo")?;
+    /// match c.status() {
+    ///     lashing::Status::Stopped | lashing::Status::Created => c.destroy()?,
+    ///     _ => c.force_destroy()?,
+    /// }
+    /// # Ok::<(), lashing::Error>(())
+    /// ```
     pub fn destroy(self) -> Result<()> {
         let lock = state::lock(&self.dir)?;
         let status = self.status();
@@ -442,6 +476,14 @@ impl Container {
 }
 
 /// Lists the ids of the containers under a state root (directories with a `state.json`).
+///
+/// ```no_run
+/// for id in lashing::list("/run/my-runtime")? {
+///     let c = lashing::Container::load("/run/my-runtime", &id)?;
+///     println!("{id}\t{}", c.status());
+/// }
+/// # Ok::<(), lashing::Error>(())
+/// ```
 pub fn list(root: impl AsRef<Path>) -> Result<Vec<String>> {
     let root = root.as_ref();
     let entries = match fs::read_dir(root) {
