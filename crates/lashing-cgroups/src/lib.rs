@@ -12,6 +12,18 @@
 //! let m = lashing_cgroups::Manager::new("/mygroup/ctr1", "ctr1")?;
 //! m.create()?;
 //! m.add_pid(1234, false)?;
+//! // Limits in the OCI `linux.resources` shape (v1 values are converted on v2 hosts, as runc).
+//! let r: lashing_cgroups::Resources =
+//!     serde_json::from_str(r#"{"memory": {"limit": 268435456}, "pids": {"limit": 64}}"#).unwrap();
+//! m.set(&r)?;
+//! // Devices: runc's rule emulator, written as v1 files or a v2 eBPF program.
+//! let rules: Vec<lashing_cgroups::resources::DeviceCgroup> =
+//!     serde_json::from_str(r#"[{"allow": false, "access": "rwm"},
+//!                              {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"}]"#).unwrap();
+//! m.set_devices(&rules)?;
+//! m.freeze(true)?;
+//! println!("{}", serde_json::to_string(&m.stats()?).unwrap());
+//! m.freeze(false)?;
 //! m.kill_all(libc::SIGKILL)?;
 //! m.destroy()?;
 //! # Ok::<(), lashing_cgroups::Error>(())
