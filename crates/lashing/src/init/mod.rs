@@ -201,8 +201,7 @@ impl Init {
     fn run(&mut self) -> R<Never> {
         let sock_fd = self.sock()?.as_raw_fd() as u32;
         // Nothing the caller leaked may reach the container (CVE-2024-21626).
-        let _ = sysp::close_range(3, sock_fd.saturating_sub(1));
-        let _ = sysp::close_range(sock_fd + 1, u32::MAX);
+        close_from_except(3, Some(sock_fd));
         sysp::set_dumpable(false).map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
         sysp::reset_signals().map_err(|e| Fail::io("reset signal dispositions", None, e))?;
         let (msg, fds) = match channel::recv::<ToInit>(self.sock()?) {
@@ -458,10 +457,8 @@ impl Init {
         let exec = self.prepare_exec(&p, false)?;
         let sock = self.sock()?.as_raw_fd() as u32;
         let first = 3 + self.preserved as u32;
-        if sock >= first {
-            let _ = sysp::close_range(first, sock - 1);
-            let _ = sysp::close_range(sock + 1, u32::MAX);
-        }
+        // The socket stays (close-on-exec) so that an exec failure still reaches the caller.
+        close_from_except(first, Some(sock));
         let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
         Err(Fail::io("exec", Some(proc.args[0].clone()), e))
     }
@@ -711,8 +708,28 @@ fn apply_selinux(proc: &ProcessConfig) -> R<()> {
 
 /// Closes every fd from `first` on (`close_range`, or one by one if a seccomp profile refuses it).
 fn close_from(first: u32) {
-    if sysp::close_range(first, u32::MAX).is_err() {
-        for fd in first..4096 {
+    close_from_except(first, None);
+}
+
+/// Closes every fd from `first` on but `keep`: `close_range`, or, where the kernel or a seccomp
+/// profile refuses it, one by one up to the hard `RLIMIT_NOFILE` (no fd can be above it).
+fn close_from_except(first: u32, keep: Option<u32>) {
+    let ranges = match keep {
+        Some(k) if k >= first => [
+            (first, k.saturating_sub(1)),
+            (k.saturating_add(1), u32::MAX),
+        ],
+        _ => [(first, u32::MAX), (1, 0)],
+    };
+    for (lo, hi) in ranges {
+        if lo > hi || sysp::close_range(lo, hi).is_ok() {
+            continue;
+        }
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .maximum
+            .unwrap_or(1 << 20)
+            .min(1 << 20) as u32;
+        for fd in lo..hi.min(limit) {
             drop(sysp::adopt_fd(fd as RawFd));
         }
     }
