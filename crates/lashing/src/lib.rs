@@ -61,7 +61,7 @@ mod sys;
 mod tty;
 
 pub use config::Config;
-pub use container::{Container, OciState, Status, criu, list};
+pub use container::{Container, OciState, Status, criu, list, set_init_executable};
 pub use error::{Error, InitFailure, Result};
 pub use init::init;
 pub use process::{ExitStatus, Process, Stdio};

@@ -13,10 +13,25 @@ use rustix::mount::{OpenTreeFlags, open_tree};
 use crate::error::{Error, Result};
 use crate::sys;
 
+static INIT_EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Makes lashing start containers with `path` as their init instead of the calling program
+/// itself: for a program that cannot call [`crate::init`] first in its `main`, `path` can be the
+/// `lashing` binary. It is still executed through a protected read-only handle. Only the first
+/// call has an effect; it returns whether it was that call.
+///
+/// ```no_run
+/// lashing::set_init_executable("/usr/local/bin/lashing");
+/// ```
+pub fn set_init_executable(path: impl Into<std::path::PathBuf>) -> bool {
+    INIT_EXE.set(path.into()).is_ok()
+}
+
 /// Which executable to run as `lashing init`.
 pub(crate) fn self_exe() -> std::path::PathBuf {
-    std::env::var_os("LASHING_INIT_EXE")
-        .map(Into::into)
+    INIT_EXE
+        .get()
+        .cloned()
         .unwrap_or_else(|| "/proc/self/exe".into())
 }
 

@@ -5,6 +5,7 @@ pub mod criu;
 mod exe;
 mod start;
 
+pub use exe::set_init_executable;
 pub(crate) use start::INIT_PIPE_ENV;
 
 use std::collections::BTreeMap;
