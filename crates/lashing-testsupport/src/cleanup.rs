@@ -270,29 +270,9 @@ pub fn mounts_under(mountinfo: &str, roots: &[PathBuf]) -> Vec<PathBuf> {
     mountinfo
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .map(|m| PathBuf::from(unescape_octal(m)))
+        .map(|m| PathBuf::from(lashing_cgroups::hierarchy::unescape_mountinfo(m)))
         .filter(|m| roots.iter().any(|r| m.starts_with(r)))
         .collect()
-}
-
-/// Undo mountinfo's `\NNN` octal escapes (space, tab, newline, backslash).
-fn unescape_octal(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -335,8 +315,14 @@ mod tests {
                     91 22 0:51 / /tmp/bb/rootfs rw - tmpfs t rw\n";
         let got = mounts_under(info, &[PathBuf::from("/tmp/b x")]);
         assert_eq!(got, vec![PathBuf::from("/tmp/b x/rootfs/proc")]);
-        assert_eq!(unescape_octal("a\\134b\\011"), "a\\b\t");
-        assert_eq!(unescape_octal("trailing\\04"), "trailing\\04");
+        assert_eq!(
+            lashing_cgroups::hierarchy::unescape_mountinfo("a\\134b\\011"),
+            "a\\b\t"
+        );
+        assert_eq!(
+            lashing_cgroups::hierarchy::unescape_mountinfo("trailing\\04"),
+            "trailing\\04"
+        );
     }
 
     #[test]

@@ -146,16 +146,7 @@ fn start_twice_is_refused() {
     let mut c = env.create(config);
     c.run(&mut p).unwrap();
     let e = c.exec().unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::BadStatus {
-                status: Status::Running,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert_bad_status(&e, Status::Running);
     let mut p2 = Process::from_config(&c.config().process);
     let e = c.start(&mut p2).unwrap_err();
     assert!(matches!(e, Error::BadStatus { .. }), "{e}");
@@ -211,16 +202,7 @@ fn signal_and_destroy_running() {
     assert_eq!(st.code(), 128 + 9);
     assert_eq!(c.status(), Status::Stopped);
     let e = c.signal(libc::SIGTERM, false).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::BadStatus {
-                status: Status::Stopped,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert_bad_status(&e, Status::Stopped);
     c.destroy().unwrap();
 }
 
@@ -232,16 +214,7 @@ fn destroy_running_is_refused() {
     c.run(&mut p).unwrap();
     let c2 = Container::load(env.root(), &env.id).unwrap();
     let e = c2.destroy().unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::BadStatus {
-                status: Status::Running,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert_bad_status(&e, Status::Running);
     assert_eq!(
         c.status(),
         Status::Running,
@@ -1069,17 +1042,16 @@ fn start_after_an_interrupted_start() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let e = c.exec().unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::BadStatus {
-                status: Status::Running,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert_bad_status(&e, Status::Running);
     assert_eq!(c.status(), Status::Running);
     c.force_destroy().unwrap();
     p.wait().unwrap();
+}
+
+/// `e` is a refusal because the container is in `want`.
+fn assert_bad_status(e: &Error, want: Status) {
+    assert!(
+        matches!(e, Error::BadStatus { status, .. } if *status == want),
+        "expected {want}: {e}"
+    );
 }
