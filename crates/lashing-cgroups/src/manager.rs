@@ -424,18 +424,17 @@ impl Manager {
 
     /// What to mount in a container's `/sys/fs/cgroup` on a v1 or hybrid host: (name of the
     /// directory under the container's `/sys/fs/cgroup`, host directory of this cgroup in that
-    /// hierarchy). The hybrid v2 hierarchy is listed as `"unified"`. Empty on a unified host
-    /// (mount a cgroup2 file system instead).
+    /// hierarchy). Only the v1 hierarchies: the hybrid host's cgroup2 hierarchy (`unified`) is
+    /// left out, as runc 1.3 does (its `getCgroupMounts` lists v1 mounts only). Empty on a
+    /// unified host (mount a cgroup2 file system instead).
     pub fn mount_sources(&self) -> Vec<(String, PathBuf)> {
         if hierarchy::detect() == CgroupMode::Unified {
             return Vec::new();
         }
         self.paths
             .iter()
-            .map(|(k, p)| {
-                let name = if k.is_empty() { "unified" } else { k.as_str() };
-                (name.to_owned(), p.clone())
-            })
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, p)| (k.clone(), p.clone()))
             .collect()
     }
 

@@ -155,6 +155,12 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
                 FlagOp::Clear(f) => {
                     attr_clr |= f;
                     attr_set &= !f;
+                    // As runc 1.3: clearing an access-time mode (`ratime`, `rnorelatime`,
+                    // `rnostrictatime`) clears the whole field (back to relatime); a partial
+                    // MOUNT_ATTR__ATIME in attr_clr is EINVAL.
+                    if f & libc::MOUNT_ATTR__ATIME == f {
+                        attr_clr |= libc::MOUNT_ATTR__ATIME;
+                    }
                 }
             }
         } else if o == EXT_TMPCOPYUP {
@@ -305,7 +311,18 @@ mod tests {
             libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID
         );
 
-        // Access-time modes also clear the whole atime field.
+        // Access-time modes also clear the whole atime field, set or cleared (runc 1.3.6 passes
+        // attr_clr=MOUNT_ATTR__ATIME for ratime, rnorelatime and rnostrictatime).
+        for o in ["ratime", "rnorelatime", "rnostrictatime"] {
+            let ra = parse_mount_options(&[o]).rec_attr.unwrap();
+            assert_eq!(
+                (ra.attr_set, ra.attr_clr),
+                (0, libc::MOUNT_ATTR__ATIME),
+                "{o}"
+            );
+        }
+        let ra = parse_mount_options(&["rdiratime"]).rec_attr.unwrap();
+        assert_eq!((ra.attr_set, ra.attr_clr), (0, libc::MOUNT_ATTR_NODIRATIME));
         let ra = parse_mount_options(&["rnoatime"]).rec_attr.unwrap();
         assert_eq!(ra.attr_set, libc::MOUNT_ATTR_NOATIME);
         assert_eq!(ra.attr_clr, libc::MOUNT_ATTR__ATIME);

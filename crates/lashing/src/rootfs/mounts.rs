@@ -21,7 +21,7 @@ use super::inroot::{Root, fd_path, is_errno};
 use super::options::{
     FsOption, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, ProcSource,
     append_option, bind_attr, bind_needs_remount, check_proc_mount, clean_path, fs_options,
-    has_option, locked_retry_flags, ms_to_attr,
+    has_option, is_initial_uid_map, locked_retry_flags, ms_to_attr, rec_attr_for_kernel,
 };
 use crate::config::Mount;
 use crate::sys::mount::{AT_EMPTY_PATH, AT_RECURSIVE, MOUNT_ATTR_RDONLY, MountAttr, mount_setattr};
@@ -262,16 +262,32 @@ fn defer_ro(root: &Root, m: &Mount, dest: &Path, cpath: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The `mode=` option a tmpfs on `dest` inherits (runc's `createMountpoint`): the mode of the
+/// directory that exists there before the mount, `None` when nothing exists yet (the kernel's
+/// default root mode of a tmpfs, 1777, then applies: Docker's `--tmpfs /newdir` is writable
+/// by every user). Called before the mount point is created.
+fn inherited_tmpfs_mode(root: &Root, dest: &Path) -> Result<Option<u32>> {
+    match root.open_at(dest, OFlags::PATH) {
+        Ok(fd) => {
+            let st =
+                rustix::fs::fstat(&fd).map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+            Ok(Some(st.st_mode & 0o7777))
+        }
+        Err(e) if is_errno(&e, libc::ENOENT) => Ok(None),
+        Err(e) => Err(RootfsError::sys("mount", dest.display(), e)),
+    }
+}
+
 /// tmpfs: `mode=` of the existing directory unless given, the SELinux context, `tmpcopyup`.
 fn mount_tmpfs(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
     let root = ctx.root;
-    let (target, cpath) = dir_mountpoint(root, dest)?;
     let mut data = m.data.clone();
-    if !has_option(&data, "mode") {
-        let st =
-            rustix::fs::fstat(&target).map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
-        data = append_option(&data, &format!("mode={:04o}", st.st_mode & 0o7777));
+    if !has_option(&data, "mode")
+        && let Some(mode) = inherited_tmpfs_mode(root, dest)?
+    {
+        data = append_option(&data, &format!("mode={mode:04o}"));
     }
+    let (target, cpath) = dir_mountpoint(root, dest)?;
     if let Some(label) = ctx.label {
         data = append_option(&data, &format!("context=\"{label}\""));
     }
@@ -325,13 +341,21 @@ fn mount_generic(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
     propagate(root, m, dest, &cpath)
 }
 
+/// Whether this process may be refused a bind remount because of locked mount flags: only
+/// outside the initial user namespace (the kernel locks the flags of mounts it copies into a
+/// mount namespace of a less privileged user namespace). In the initial namespace an EPERM is
+/// reported as it is, never as "locked flags".
+fn flags_may_be_locked() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").map_or(true, |m| !is_initial_uid_map(&m))
+}
+
 /// Applies the flags of a bind mount to the detached clone, keeping locked flags of the source
 /// when the kernel refuses to clear them (EPERM in a user namespace).
 fn set_bind_flags(tree: BorrowedFd<'_>, m: &Mount, dest: &Path) -> Result<()> {
     let err = |e: io::Error| RootfsError::sys("bind mount flags", dest.display(), e);
     match mount_setattr(tree, c"", AT_EMPTY_PATH, &bind_attr(m.flags)) {
         Ok(()) => Ok(()),
-        Err(e) if is_errno(&e, libc::EPERM) => {
+        Err(e) if is_errno(&e, libc::EPERM) && flags_may_be_locked() => {
             let sv = rustix::fs::fstatvfs(tree).map_err(|e| err(e.into()))?;
             let flags = locked_retry_flags(m.flags, m.cleared_flags, sv.f_flag.bits())
                 .map_err(|r| RootfsError::invalid("bind mount flags", dest.display(), r))?;
@@ -406,15 +430,11 @@ pub(crate) fn mount_bind(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
         ProcSource::Other
     };
     proc_check(&cpath, src_kind)?;
-    if bind_needs_remount(m.flags) {
+    if bind_needs_remount(m.flags, m.cleared_flags) {
         set_bind_flags(tree.as_fd(), m, dest)?;
     }
     if let Some(rec) = m.rec_attr {
-        let attr = MountAttr {
-            attr_set: rec.attr_set,
-            attr_clr: rec.attr_clr,
-            propagation: 0,
-        };
+        let attr = rec_attr_for_kernel(rec.attr_set, rec.attr_clr);
         mount_setattr(tree.as_fd(), c"", AT_EMPTY_PATH | AT_RECURSIVE, &attr)
             .map_err(|e| RootfsError::sys("bind mount recursive attributes", dest.display(), e))?;
     }
@@ -451,13 +471,13 @@ fn mount_bind_legacy(
         "",
     )
     .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
-    if bind_needs_remount(m.flags) {
+    if bind_needs_remount(m.flags, m.cleared_flags) {
         let fd = reopen(root, dest, &cpath, OFlags::PATH)?;
         let remount =
             |flags: u64| mount_legacy("", fd.as_fd(), "", flags | MS_BIND | libc::MS_REMOUNT, "");
         match remount(m.flags & !MS_REC) {
             Ok(()) => {}
-            Err(e) if is_errno(&e, libc::EPERM) => {
+            Err(e) if is_errno(&e, libc::EPERM) && flags_may_be_locked() => {
                 let sv = rustix::fs::statvfs(source.as_str())
                     .map_err(|e| RootfsError::sys("bind mount source", &m.source, e))?;
                 let flags = locked_retry_flags(m.flags, m.cleared_flags, sv.f_flag.bits())

@@ -161,10 +161,43 @@ fn atime_attr(flags: u64) -> u64 {
     }
 }
 
-/// Whether a bind mount needs its flags applied after the bind (runc remounts only when a flag
-/// other than `MS_BIND|MS_REC|MS_REMOUNT` is set).
-pub(crate) fn bind_needs_remount(flags: u64) -> bool {
+/// Whether a bind mount needs its flags applied after the bind. As runc 1.3: when a flag other
+/// than `MS_BIND|MS_REC|MS_REMOUNT` is set *or* any flag is explicitly cleared (`rw`, `exec`,
+/// ...); the remount then gives the mount exactly the requested flags, so flags of the source
+/// mount that the config does not ask for (`ro`, `noexec`, `nosymfollow`, ...) are dropped. With
+/// no flag at all the bind keeps the source's flags.
+pub(crate) fn bind_needs_remount(flags: u64, cleared: u64) -> bool {
     flags & !(MS_BIND | MS_REC | MS_REMOUNT) & (MS_LOCKABLE | MS_ATIME_FLAGS | MS_NOSYMFOLLOW) != 0
+        || cleared != 0
+}
+
+/// The recursive `mount_setattr` change of the `r*` options, made acceptable to the kernel the
+/// way runc 1.3 does: an access-time mode is an enum, so any atime bit to set or to clear
+/// (`ratime`, `rnostrictatime`, `rnorelatime` clear one) needs the whole `MOUNT_ATTR__ATIME`
+/// field in `attr_clr` (a partial field is EINVAL); clearing the mode without setting one gives
+/// the default, relatime.
+pub(crate) fn rec_attr_for_kernel(attr_set: u64, attr_clr: u64) -> MountAttr {
+    let mut clr = attr_clr;
+    if (attr_set | attr_clr) & MOUNT_ATTR_ATIME_MASK != 0 {
+        clr |= MOUNT_ATTR_ATIME_MASK;
+    }
+    MountAttr {
+        attr_set,
+        attr_clr: clr,
+        propagation: 0,
+    }
+}
+
+/// Whether `uid_map` (the text of `/proc/self/uid_map`) is the initial user namespace's: the
+/// whole range mapped onto itself. Mount flags can only be locked (and a bind remount refused
+/// with EPERM because of them) in another user namespace.
+pub(crate) fn is_initial_uid_map(uid_map: &str) -> bool {
+    let lines: Vec<Vec<&str>> = uid_map
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .filter(|f: &Vec<&str>| !f.is_empty())
+        .collect();
+    lines.len() == 1 && lines[0] == ["0", "0", "4294967295"]
 }
 
 /// The `mount_setattr` change that gives a bind mount exactly the flags of an
@@ -392,8 +425,22 @@ mod tests {
 
     #[test]
     fn bind_attr_matches_remount_semantics() {
-        assert!(!bind_needs_remount(MS_BIND | MS_REC));
-        assert!(bind_needs_remount(MS_BIND | MS_RDONLY));
+        assert!(!bind_needs_remount(MS_BIND | MS_REC, 0));
+        assert!(bind_needs_remount(MS_BIND | MS_RDONLY, 0));
+        // Only a cleared flag (`rbind,rw` / `rbind,exec`): runc remounts, dropping the source's
+        // ro/noexec.
+        assert!(bind_needs_remount(MS_BIND | MS_REC, MS_RDONLY));
+        assert!(bind_needs_remount(MS_BIND, MS_NOEXEC));
+        let a = bind_attr(MS_BIND | MS_REC);
+        assert_eq!(a.attr_set, 0);
+        assert_eq!(
+            a.attr_clr,
+            MOUNT_ATTR_RDONLY
+                | MOUNT_ATTR_NOSUID
+                | MOUNT_ATTR_NODEV
+                | MOUNT_ATTR_NOEXEC
+                | MOUNT_ATTR_NOSYMFOLLOW
+        );
         let a = bind_attr(MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID);
         assert_eq!(a.attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID);
         assert_eq!(
@@ -411,6 +458,34 @@ mod tests {
         assert_eq!(a.attr_clr & MOUNT_ATTR_RDONLY, MOUNT_ATTR_RDONLY);
         let a = bind_attr(MS_BIND | MS_NODIRATIME);
         assert_eq!(a.attr_set, MOUNT_ATTR_RELATIME | MOUNT_ATTR_NODIRATIME);
+    }
+
+    #[test]
+    fn rec_atime_attrs_clear_the_whole_field() {
+        // ratime / rnostrictatime: a partial clear becomes the whole field (relatime).
+        for clr in [MOUNT_ATTR_NOATIME, MOUNT_ATTR_STRICTATIME] {
+            let a = rec_attr_for_kernel(0, clr);
+            assert_eq!((a.attr_set, a.attr_clr), (0, MOUNT_ATTR_ATIME_MASK));
+        }
+        let a = rec_attr_for_kernel(MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME_MASK);
+        assert_eq!(
+            (a.attr_set, a.attr_clr),
+            (MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME_MASK)
+        );
+        // Not atime: unchanged (rdiratime, rro).
+        let a = rec_attr_for_kernel(MOUNT_ATTR_RDONLY, MOUNT_ATTR_NODIRATIME);
+        assert_eq!(
+            (a.attr_set, a.attr_clr),
+            (MOUNT_ATTR_RDONLY, MOUNT_ATTR_NODIRATIME)
+        );
+    }
+
+    #[test]
+    fn initial_user_namespace_map() {
+        assert!(is_initial_uid_map("         0          0 4294967295\n"));
+        assert!(!is_initial_uid_map("         0     100000      65536\n"));
+        assert!(!is_initial_uid_map("0 0 4294967295\n1 1 1\n"));
+        assert!(!is_initial_uid_map(""));
     }
 
     #[test]
