@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -87,6 +88,23 @@ const TESTS: &[Test] = &[
     (
         "multithreaded_host_runs_50_containers",
         multithreaded_host_runs_50_containers,
+    ),
+    (
+        "tmpfs_root_mode_is_the_kernels_or_inherited",
+        tmpfs_root_mode_is_the_kernels_or_inherited,
+    ),
+    (
+        "bind_remount_drops_unrequested_source_flags",
+        bind_remount_drops_unrequested_source_flags,
+    ),
+    ("recursive_atime_options_work", recursive_atime_options_work),
+    (
+        "mount_sources_and_root_propagation_as_runc",
+        mount_sources_and_root_propagation_as_runc,
+    ),
+    (
+        "v1_cgroup_mount_has_no_unified_hierarchy",
+        v1_cgroup_mount_has_no_unified_hierarchy,
     ),
 ];
 
@@ -1054,4 +1072,313 @@ fn assert_bad_status(e: &Error, want: Status) {
         matches!(e, Error::BadStatus { status, .. } if *status == want),
         "expected {want}: {e}"
     );
+}
+
+/// Runs `args` with the spec JSON edited by `edit`; (exit code, stdout+stderr), or the error.
+fn run_json(
+    prefix: &str,
+    args: &[&str],
+    edit: impl FnOnce(&mut serde_json::Value, &Env),
+) -> lashing::Result<(i32, String)> {
+    let env = Env::new(prefix);
+    let config = env.config_json(args, |spec| edit(spec, &env))?;
+    try_run(&env, config)
+}
+
+/// Issue 9.13: a tmpfs on a path missing from the image keeps the kernel's root mode (1777:
+/// Docker's `--tmpfs /newdir` is writable by a non-root user); on an existing directory it
+/// inherits that directory's mode; an explicit `mode=` wins (runc's `createMountpoint`).
+fn tmpfs_root_mode_is_the_kernels_or_inherited() {
+    let env = Env::new("tmpfs-mode");
+    let exist = env.rootfs().join("exist");
+    std::fs::create_dir(&exist).unwrap();
+    std::fs::set_permissions(&exist, std::os::unix::fs::PermissionsExt::from_mode(0o2750)).unwrap();
+    std::fs::create_dir(env.rootfs().join("exist2")).unwrap();
+    let config = env
+        .config_json(
+            &[
+                "sh",
+                "-c",
+                "stat -c '%n %a' /newdir /exist /exist2; touch /newdir/x && echo written",
+            ],
+            |spec| {
+                spec["process"]["user"] = serde_json::json!({"uid": 65534, "gid": 65534});
+                let mounts = spec["mounts"].as_array_mut().unwrap();
+                for (dest, opts) in [
+                    ("/newdir", serde_json::json!(["nosuid", "nodev"])),
+                    ("/exist", serde_json::json!([])),
+                    ("/exist2", serde_json::json!(["mode=700"])),
+                ] {
+                    mounts.push(serde_json::json!({
+                        "destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts
+                    }));
+                }
+            },
+        )
+        .unwrap();
+    let (code, out) = try_run(&env, config).unwrap();
+    assert_eq!(
+        out, "/newdir 1777\n/exist 2750\n/exist2 700\nwritten\n",
+        "exit {code}"
+    );
+    assert_eq!(code, 0);
+}
+
+/// A host directory with a tmpfs mounted on it (unmounted on drop, also when a test fails).
+struct HostMount {
+    dir: tempfile::TempDir,
+}
+
+impl HostMount {
+    /// A tmpfs with `busybox` in it, then bind-remounted with `flags` (e.g. `ro,noexec`).
+    fn tmpfs(flags: &str) -> HostMount {
+        let dir = tempfile::tempdir().unwrap();
+        let m = HostMount { dir };
+        let p = m.path().display().to_string();
+        sh_ok(&format!("mount -t tmpfs -o size=8m tmpfs {p}"));
+        std::fs::copy("/bin/busybox", m.path().join("busybox")).unwrap();
+        std::fs::create_dir(m.path().join("sub")).unwrap();
+        sh_ok(&format!(
+            "mount -t tmpfs -o size=1m,strictatime tmpfs {p}/sub"
+        ));
+        sh_ok(&format!("mount -o remount,bind,{flags} {p}"));
+        m
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let p = self.path().display().to_string();
+        let _ = std::process::Command::new("umount")
+            .args(["-R", "-l", &p])
+            .status();
+    }
+}
+
+fn sh_ok(cmd: &str) {
+    let st = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .status()
+        .unwrap();
+    assert!(st.success(), "{cmd}: {st}");
+}
+
+/// The per-mount options of the mount at `mp` in mountinfo text.
+fn mount_opts_of(mountinfo: &str, mp: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .filter(|f| f.len() > 5 && f[4] == mp)
+        .map(|f| f[5].to_string())
+        .collect()
+}
+
+/// Issue 9.15: as runc 1.3, a bind mount with any flag set *or cleared* is remounted with exactly
+/// the requested flags: the source's `ro`, `noexec`, `nodev`, `nosymfollow` that the config does
+/// not ask for are dropped (its atime mode is kept unless one is given); a bind without any flag
+/// keeps the source's flags. As root in the initial user namespace nothing is "locked".
+fn bind_remount_drops_unrequested_source_flags() {
+    let src = HostMount::tmpfs("ro,noexec,nodev,nosymfollow,noatime");
+    let script = "grep ' /data ' /proc/self/mountinfo | cut -d' ' -f6; \
+                  touch /data/x 2>/dev/null && rm /data/x && echo writable; /data/busybox echo exec";
+    let cases: [(&[&str], &[&str], &[&str], bool); 4] = [
+        // options; flags wanted; flags not wanted; writable
+        (
+            &["rbind", "rw"],
+            &["rw", "noatime"],
+            &["noexec", "nodev", "nosymfollow"],
+            true,
+        ),
+        (
+            &["rbind", "exec"],
+            &["rw", "noatime"],
+            &["ro", "nodev", "nosymfollow"],
+            true,
+        ),
+        (
+            &["bind", "nosuid", "strictatime"],
+            &["rw", "nosuid"],
+            &["noatime", "noexec"],
+            true,
+        ),
+        (
+            &["rbind"],
+            &["ro", "noexec", "nodev", "nosymfollow", "noatime"],
+            &[],
+            false,
+        ),
+    ];
+    for (opts, want, not, writable) in cases {
+        let (code, out) = run_json("bindflags", &["sh", "-c", script], |spec, _| {
+            spec["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({
+                    "destination": "/data", "type": "bind",
+                    "source": src.path(), "options": opts
+                }));
+        })
+        .unwrap_or_else(|e| panic!("{opts:?}: {e}"));
+        let l: Vec<&str> = out.lines().collect();
+        let flags: Vec<&str> = l[0].split(',').collect();
+        for w in want {
+            assert!(flags.contains(w), "{opts:?}: want {w}: {out}");
+        }
+        for n in not {
+            assert!(!flags.contains(n), "{opts:?}: do not want {n}: {out}");
+        }
+        assert_eq!(l.contains(&"writable"), writable, "{opts:?}: {out}");
+        assert_eq!(
+            l.contains(&"exec"),
+            !flags.contains(&"noexec"),
+            "{opts:?}: {out}"
+        );
+        assert_eq!(code, if writable { 0 } else { 126 }, "{opts:?}: {out}");
+        assert!(!src.path().join("x").exists(), "{opts:?}");
+    }
+}
+
+/// Issue 9.15: every recursive atime option works (`ratime`, `rnostrictatime`, `rnorelatime`
+/// failed with EINVAL: the kernel wants the whole MOUNT_ATTR__ATIME field in attr_clr) and
+/// gives runc 1.3.6's result on the mount and its submounts.
+fn recursive_atime_options_work() {
+    // The source is noatime, its submount strictatime.
+    let src = HostMount::tmpfs("noatime");
+    for (opt, want) in [
+        ("ratime", "relatime"),
+        ("rnostrictatime", "relatime"),
+        ("rnorelatime", "relatime"),
+        ("rrelatime", "relatime"),
+        ("rnoatime", "noatime"),
+        ("rstrictatime", "strictatime"),
+        ("rnodiratime", "nodiratime"),
+    ] {
+        let (code, out) = run_json("ratime", &["cat", "/proc/self/mountinfo"], |spec, _| {
+            spec["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({
+                    "destination": "/data", "type": "bind",
+                    "source": src.path(), "options": ["rbind", opt]
+                }));
+        })
+        .unwrap_or_else(|e| panic!("{opt}: {e}"));
+        assert_eq!(code, 0, "{opt}: {out}");
+        for mp in ["/data", "/data/sub"] {
+            let o = mount_opts_of(&out, mp);
+            assert_eq!(o.len(), 1, "{opt} {mp}: {out}");
+            let o: Vec<&str> = o[0].split(',').collect();
+            match want {
+                // strictatime shows as neither relatime nor noatime.
+                "strictatime" => {
+                    assert!(
+                        !o.contains(&"relatime") && !o.contains(&"noatime"),
+                        "{opt} {mp}: {o:?}"
+                    )
+                }
+                "nodiratime" => assert!(o.contains(&"nodiratime"), "{opt} {mp}: {o:?}"),
+                w => {
+                    assert!(o.contains(&w), "{opt} {mp}: {o:?}");
+                    assert!(
+                        !o.contains(&"noatime") || w == "noatime",
+                        "{opt} {mp}: {o:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Issue 9.16, each checked against runc 1.3.6: a bind source under the rootfs that an earlier
+/// mount of the same config provides; a source through a dangling symlink (a component or the
+/// last one) is a clear error that creates nothing; `rootfsPropagation: shared` makes `/`
+/// shared.
+fn mount_sources_and_root_propagation_as_runc() {
+    let host = tempfile::tempdir().unwrap();
+    std::fs::create_dir(host.path().join("sub")).unwrap();
+    std::fs::write(host.path().join("sub/f"), "content\n").unwrap();
+    let (code, out) = run_json("order", &["cat", "/b/f"], |spec, env| {
+        let m = spec["mounts"].as_array_mut().unwrap();
+        m.push(serde_json::json!({"destination": "/a", "type": "bind",
+            "source": host.path(), "options": ["rbind"]}));
+        m.push(serde_json::json!({"destination": "/b", "type": "bind",
+            "source": env.rootfs().join("a/sub"), "options": ["rbind"]}));
+    })
+    .unwrap();
+    assert_eq!((code, out.as_str()), (0, "content\n"));
+
+    let links = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(links.path().join("nothing"), links.path().join("dangling"))
+        .unwrap();
+    for source in [
+        links.path().join("dangling/x"),
+        links.path().join("dangling"),
+    ] {
+        let env = Env::new("dangling");
+        let config = env
+            .config_json(&["true"], |spec| {
+                spec["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({
+                        "destination": "/d", "type": "bind", "source": source, "options": ["rbind"]
+                    }));
+            })
+            .unwrap();
+        let e = try_run(&env, config).unwrap_err().to_string();
+        assert!(
+            e.contains(&source.display().to_string()) && e.contains("No such file or directory"),
+            "{e}"
+        );
+        assert!(
+            !links.path().join("nothing").exists(),
+            "nothing created on the host"
+        );
+        assert!(!env.root().join(&env.id).exists(), "nothing left behind");
+    }
+
+    let (code, out) = run_json("rootprop", &["cat", "/proc/self/mountinfo"], |spec, _| {
+        spec["linux"]["rootfsPropagation"] = "shared".into();
+    })
+    .unwrap();
+    assert_eq!(code, 0, "{out}");
+    let root = out
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .unwrap_or_else(|| panic!("no / mount: {out}"));
+    assert!(root.contains(" shared:"), "{root}");
+}
+
+/// Issue 9.14: on a v1/hybrid host the container's `/sys/fs/cgroup` shows the v1 hierarchies
+/// only, as runc 1.3.6 on this host does (no `unified`).
+fn v1_cgroup_mount_has_no_unified_hierarchy() {
+    let hybrid = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(" /sys/fs/cgroup/unified ") && l.contains(" - cgroup2 "));
+    if !hybrid {
+        eprintln!("not a hybrid host: nothing to check");
+        return;
+    }
+    let (code, out) = run_json("cgmount", &["ls", "/sys/fs/cgroup"], |spec, _| {
+        spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]
+            }));
+    })
+    .unwrap();
+    assert_eq!(code, 0, "{out}");
+    let names: Vec<&str> = out.lines().collect();
+    assert!(
+        names.contains(&"memory") && names.contains(&"pids"),
+        "{out}"
+    );
+    assert!(!names.contains(&"unified"), "{out}");
 }
