@@ -109,16 +109,16 @@ pub enum Error {
         /// The file-system magic number found.
         magic: u64,
     },
-    /// The cgroup already exists and contains processes.
-    #[error("cgroup {path} is not empty: {count} process(es) found")]
+    /// The cgroup already exists and contains processes (runc's wording first).
+    #[error("container's cgroup is not empty: {count} process(es) found in {path}")]
     NotEmpty {
         /// The cgroup directory.
         path: PathBuf,
         /// How many processes it holds.
         count: usize,
     },
-    /// The cgroup already exists and is frozen.
-    #[error("cgroup {path} is unexpectedly frozen")]
+    /// The cgroup already exists and is frozen (runc's wording first).
+    #[error("container's cgroup unexpectedly frozen: {path}")]
     Frozen {
         /// The cgroup directory.
         path: PathBuf,
@@ -167,6 +167,13 @@ pub enum Error {
         /// The setting (`memory.kernel`, `unified`, ...).
         resource: String,
         /// Why.
+        reason: String,
+    },
+    /// The resources cannot be used on this host at all (runc's validator wording, e.g.
+    /// `invalid configuration: cannot use unified on cgroup v1`).
+    #[error("invalid configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong.
         reason: String,
     },
     /// A resource value is invalid (e.g. swap below memory).

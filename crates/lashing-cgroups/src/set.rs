@@ -35,11 +35,125 @@ fn warn_ignored(r: &Resources, v2: bool) {
     }
 }
 
-fn missing(controller: &str) {
-    tracing::warn!(
-        controller,
-        "no hierarchy for this controller: its settings are ignored"
-    );
+/// A v1 controller a resource asks for and the cgroup does not have (not mounted on this host):
+/// runc refuses to create (or update) the container with `cannot set <controller> limit:
+/// container could not join or create cgroup`. A resource asked for and not applied is an
+/// error, never silence.
+fn controller_missing(controller: &str, what: &str) -> Error {
+    Error::Unsupported {
+        resource: format!("{controller} limit"),
+        reason: format!(
+            "container could not join or create cgroup ({what} is set, and this host has no \
+             {controller} controller for it)"
+        ),
+    }
+}
+
+/// The v1 controllers the resources ask for (a value that would be written), each with the
+/// resource that asks for it. Zero and empty values are "not set", as runc's `fs` manager.
+fn v1_requested(r: &Resources) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if let Some(c) = &r.cpu {
+        if c.cpus.as_deref().is_some_and(|s| !s.is_empty())
+            || c.mems.as_deref().is_some_and(|s| !s.is_empty())
+        {
+            out.push(("cpuset", "cpu.cpus/mems"));
+        }
+        let nz = |v: Option<i64>| v.is_some_and(|v| v != 0);
+        let nzu = |v: Option<u64>| v.is_some_and(|v| v != 0);
+        if nzu(c.shares)
+            || nz(c.quota)
+            || nzu(c.period)
+            || c.burst.is_some()
+            || c.idle.is_some()
+            || nz(c.realtime_runtime)
+            || nzu(c.realtime_period)
+        {
+            out.push(("cpu", "cpu"));
+        }
+    }
+    if let Some(m) = &r.memory {
+        let nz = |v: Option<i64>| v.is_some_and(|v| v != 0);
+        if nz(m.limit)
+            || nz(m.swap)
+            || nz(m.reservation)
+            || m.disable_oom_killer == Some(true)
+            || m.swappiness.is_some_and(|s| s as i64 != -1)
+        {
+            out.push(("memory", "memory"));
+        }
+    }
+    if r.pids.as_ref().is_some_and(|p| p.limit.is_some()) {
+        out.push(("pids", "pids.limit"));
+    }
+    if let Some(b) = &r.block_io {
+        let nz = |v: Option<u16>| v.is_some_and(|v| v != 0);
+        if nz(b.weight)
+            || nz(b.leaf_weight)
+            || b.weight_device
+                .iter()
+                .any(|d| nz(d.weight) || nz(d.leaf_weight))
+            || throttles(b).iter().any(|(_, _, devs)| !devs.is_empty())
+        {
+            out.push(("blkio", "blockIO"));
+        }
+    }
+    if let Some(n) = &r.network {
+        if n.class_id.is_some_and(|id| id != 0) {
+            out.push(("net_cls", "network.classID"));
+        }
+        if !n.priorities.is_empty() {
+            out.push(("net_prio", "network.priorities"));
+        }
+    }
+    if !r.rdma.is_empty() {
+        out.push(("rdma", "rdma"));
+    }
+    out
+}
+
+/// Checks, before anything is written, that every resource asked for can be applied to this v1
+/// (or hybrid) cgroup: no `unified` (v2) files, every controller asked for is there, and the
+/// files that depend on the kernel exist (`cpu.idle`). So a refused update writes nothing and
+/// needs no rollback, and a refused create leaves nothing behind.
+fn check_v1(dirs: &[Dir], r: &Resources) -> Result<()> {
+    if !r.unified.is_empty() {
+        return Err(Error::InvalidConfig {
+            reason: "cannot use unified on cgroup v1".to_owned(),
+        });
+    }
+    let v1 = |c: &str| {
+        dirs.iter()
+            .find(|d| !d.node.unified() && d.has_controller(c))
+            .map(|d| &d.node)
+    };
+    for (controller, what) in v1_requested(r) {
+        if v1(controller).is_none() {
+            return Err(controller_missing(controller, what));
+        }
+    }
+    if r.cpu.as_ref().is_some_and(|c| c.idle.is_some())
+        && let Some(n) = v1("cpu")
+        && n.exists()
+        && !n.has_file("cpu.idle")
+    {
+        return Err(Error::Unsupported {
+            resource: "cpu.idle".to_owned(),
+            reason: format!(
+                "this kernel's cgroup v1 cpu controller has no cpu.idle (in {})",
+                n.path().display()
+            ),
+        });
+    }
+    if !r.hugepage_limits.is_empty() {
+        check_page_sizes(r)?;
+        // On a hybrid host hugetlb may be bound to the v2 hierarchy.
+        let v2 = dirs.iter().find(|d| d.node.unified()).map(|d| &d.node);
+        if v1("hugetlb").is_none() && !v2.is_some_and(|n| v2_has_controller(n, "hugetlb")) {
+            return Err(controller_missing("hugetlb", "hugepageLimits"));
+        }
+    }
+    Ok(())
 }
 
 /// A requested limit whose controller this host does not have.
@@ -89,12 +203,8 @@ fn num_or_max(v: i64) -> String {
 /// Applies `r` to a v1 (or hybrid) cgroup.
 pub(crate) fn set_v1(dirs: &[Dir], r: &Resources) -> Result<()> {
     warn_ignored(r, false);
-    if !r.unified.is_empty() {
-        return Err(Error::Unsupported {
-            resource: "unified".to_owned(),
-            reason: "cgroup v2 files cannot be set on a cgroup v1 host".to_owned(),
-        });
-    }
+    check_v1(dirs, r)?;
+    // Below, a missing controller means that nothing is asked of it (checked above).
     let v1 = |c: &str| {
         dirs.iter()
             .find(|d| !d.node.unified() && d.has_controller(c))
@@ -102,38 +212,31 @@ pub(crate) fn set_v1(dirs: &[Dir], r: &Resources) -> Result<()> {
     };
     if let Some(cpu) = &r.cpu
         && (cpu.cpus.is_some() || cpu.mems.is_some())
+        && let Some(n) = v1("cpuset")
     {
-        match v1("cpuset") {
-            Some(n) => set_cpuset(n, cpu)?,
-            None => missing("cpuset"),
-        }
+        set_cpuset(n, cpu)?;
     }
-    if let Some(m) = &r.memory {
-        match v1("memory") {
-            Some(n) => v1_memory(n, m)?,
-            None => missing("memory"),
-        }
+    if let Some(m) = &r.memory
+        && let Some(n) = v1("memory")
+    {
+        v1_memory(n, m)?;
     }
-    if let Some(c) = &r.cpu {
-        match v1("cpu") {
-            Some(n) => v1_cpu(n, c)?,
-            None => missing("cpu"),
-        }
+    if let Some(c) = &r.cpu
+        && let Some(n) = v1("cpu")
+    {
+        v1_cpu(n, c)?;
     }
-    if let Some(limit) = r.pids.as_ref().and_then(|p| p.limit) {
-        match v1("pids") {
-            Some(n) => n.write("pids.max", &num_or_max(if limit <= 0 { -1 } else { limit }))?,
-            None => missing("pids"),
-        }
+    if let Some(limit) = r.pids.as_ref().and_then(|p| p.limit)
+        && let Some(n) = v1("pids")
+    {
+        n.write("pids.max", &num_or_max(if limit <= 0 { -1 } else { limit }))?;
     }
-    if let Some(b) = &r.block_io {
-        match v1("blkio") {
-            Some(n) => v1_blkio(n, b)?,
-            None => missing("blkio"),
-        }
+    if let Some(b) = &r.block_io
+        && let Some(n) = v1("blkio")
+    {
+        v1_blkio(n, b)?;
     }
     if !r.hugepage_limits.is_empty() {
-        check_page_sizes(r)?;
         // On a hybrid host hugetlb may be bound to the v2 hierarchy.
         let v2 = dirs.iter().find(|d| d.node.unified()).map(|d| &d.node);
         match (v1("hugetlb"), v2) {
@@ -148,32 +251,25 @@ pub(crate) fn set_v1(dirs: &[Dir], r: &Resources) -> Result<()> {
                 }
             }
             (None, Some(n)) if v2_has_controller(n, "hugetlb") => set_v2_hugetlb(n, r)?,
-            _ => return Err(no_controller("hugetlb", "hugetlb.<size>.limit_in_bytes")),
+            _ => return Err(controller_missing("hugetlb", "hugepageLimits")),
         }
     }
     if let Some(net) = &r.network {
-        if let Some(id) = net.class_id {
-            match v1("net_cls") {
-                Some(n) => n.write("net_cls.classid", &id.to_string())?,
-                None => missing("net_cls"),
-            }
+        if let Some(id) = net.class_id
+            && let Some(n) = v1("net_cls")
+        {
+            n.write("net_cls.classid", &id.to_string())?;
         }
-        if !net.priorities.is_empty() {
-            match v1("net_prio") {
-                Some(n) => {
-                    for p in &net.priorities {
-                        n.write("net_prio.ifpriomap", &format!("{} {}", p.name, p.priority))?;
-                    }
-                }
-                None => missing("net_prio"),
+        if let Some(n) = v1("net_prio") {
+            for p in &net.priorities {
+                n.write("net_prio.ifpriomap", &format!("{} {}", p.name, p.priority))?;
             }
         }
     }
-    if !r.rdma.is_empty() {
-        match v1("rdma") {
-            Some(n) => set_rdma(n, r)?,
-            None => return Err(no_controller("rdma", "rdma.max")),
-        }
+    if !r.rdma.is_empty()
+        && let Some(n) = v1("rdma")
+    {
+        set_rdma(n, r)?;
     }
     Ok(())
 }
@@ -268,6 +364,11 @@ fn v1_memory(n: &Node, m: &Memory) -> Result<()> {
 }
 
 fn v1_cpu(n: &Node, c: &Cpu) -> Result<()> {
+    // cpu.shares cannot be written while the cgroup is idle (EINVAL): leaving the idle state
+    // comes first, entering it last.
+    if c.idle == Some(0) {
+        n.write("cpu.idle", "0")?;
+    }
     if let Some(shares) = c.shares.filter(|s| *s != 0) {
         n.write("cpu.shares", &shares.to_string())?;
         let read = read_u64(n, "cpu.shares")?;
@@ -310,7 +411,7 @@ fn v1_cpu(n: &Node, c: &Cpu) -> Result<()> {
             n.write("cpu.cfs_burst_us", &b.to_string())?;
         }
     }
-    if let Some(idle) = c.idle {
+    if let Some(idle) = c.idle.filter(|i| *i != 0) {
         n.write("cpu.idle", &idle.to_string())?;
     }
     // Real-time scheduling: period and runtime depend on each other.

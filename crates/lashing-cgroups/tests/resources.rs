@@ -104,7 +104,10 @@ fn invalid_values_are_rejected() {
         .leaf
         .set(&res(r#"{"unified": {"nosuchctl.max": "1"}}"#))
         .unwrap_err();
-    assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Unsupported { .. } | Error::InvalidConfig { .. }),
+        "{err:?}"
+    );
     let err = g
         .leaf
         .set(&res(r#"{"unified": {"../x": "1"}}"#))
@@ -352,7 +355,10 @@ fn missing_resources_are_named() {
             .set(&res(r#"{"unified": {"memory.high": "max"}}"#))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unified") && err.contains("v2"), "{err}");
+        assert_eq!(
+            err, "invalid configuration: cannot use unified on cgroup v1",
+            "runc's wording"
+        );
     } else {
         let err = g
             .leaf
@@ -422,4 +428,45 @@ fn oom_is_notified() {
     std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     assert_eq!(line, "survived\n");
     g.leaf.kill_all(libc::SIGKILL).unwrap();
+}
+
+/// Issue 9.11: a v1 resource whose controller the host does not have is refused before anything
+/// is written (runc: `cannot set net_cls limit: container could not join or create cgroup`);
+/// values of zero are "not set" and need no controller.
+#[test]
+fn missing_v1_controller_is_refused_before_any_write() {
+    if unified() {
+        return;
+    }
+    let g = Guard::created("cgres", "missing");
+    let have = |c: &str| g.leaf.paths().keys().any(|k| k.split(',').any(|x| x == c));
+    for (ctl, json) in [
+        ("net_cls", r#""network": {"classID": 1048577}"#),
+        (
+            "net_prio",
+            r#""network": {"priorities": [{"name": "lo", "priority": 1}]}"#,
+        ),
+        ("rdma", r#""rdma": {"mlx5_1": {"hcaHandles": 3}}"#),
+    ] {
+        if have(ctl) {
+            continue;
+        }
+        let err = g
+            .leaf
+            .set(&res(&format!(r#"{{"pids": {{"limit": 23}}, {json}}}"#)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "cannot set {ctl} limit: container could not join or create cgroup"
+            )),
+            "{err}"
+        );
+        assert_eq!(g.read("pids", "pids.max"), "max", "{ctl}: nothing written");
+    }
+    // classID 0 is "not set" (runc): no controller needed.
+    g.leaf
+        .set(&res(r#"{"network": {"classID": 0}, "pids": {"limit": 9}}"#))
+        .unwrap();
+    assert_eq!(g.read("pids", "pids.max"), "9");
 }

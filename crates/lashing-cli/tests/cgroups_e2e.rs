@@ -419,3 +419,253 @@ fn busy_or_frozen_cgroup_is_refused() {
     assert!(o.stderr.contains("frozen"), "{}", o.stderr);
     let _ = m.destroy();
 }
+
+/// Whether this host has a cgroup hierarchy (v1) or an enabled controller (v2 root) `ctl`.
+fn host_has_controller(ctl: &str) -> bool {
+    if unified() {
+        return std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == ctl));
+    }
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(" - "))
+        .any(|(_, post)| {
+            let f: Vec<&str> = post.split(' ').collect();
+            f.first() == Some(&"cgroup")
+                && f.get(2)
+                    .is_some_and(|o| o.split(',').any(|o| o == ctl || o == format!("name={ctl}")))
+        })
+}
+
+/// The container's cgroup directories that exist in any hierarchy.
+fn cgroup_dirs_left(sb: &Sandbox, id: &str) -> Vec<PathBuf> {
+    let rel = sb.cgroups_path(id);
+    lashing_testsupport::hierarchies()
+        .iter()
+        .map(|h| h.join(rel.trim_start_matches('/')))
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// Issue 9.11: resources of a v1 controller this host does not have are refused as runc does
+/// (`cannot set <controller> limit: container could not join or create cgroup`), not ignored;
+/// nothing is left behind.
+#[test]
+fn resources_of_a_missing_controller_are_refused() {
+    if unified() {
+        eprintln!("v1 controllers only: skipped on a unified host");
+        return;
+    }
+    let Some(sb) = Sandbox::new(&["sh"]) else {
+        return;
+    };
+    let mut checked = 0;
+    for (ctl, res) in [
+        (
+            "net_cls",
+            serde_json::json!({"network": {"classID": 1_048_577}}),
+        ),
+        (
+            "net_prio",
+            serde_json::json!({"network": {"priorities": [{"name": "lo", "priority": 1}]}}),
+        ),
+        (
+            "rdma",
+            serde_json::json!({"rdma": {"mlx5_1": {"hcaHandles": 3}}}),
+        ),
+    ] {
+        if host_has_controller(ctl) {
+            continue;
+        }
+        checked += 1;
+        let id = format!("miss-{}", ctl.replace('_', "-"));
+        sb.config(&id, "true", |v| {
+            let r = v["linux"]["resources"].as_object_mut().unwrap();
+            r.remove("network");
+            r.remove("rdma");
+            for (k, val) in res.as_object().unwrap() {
+                v["linux"]["resources"][k] = val.clone();
+            }
+        });
+        let o = sb.run(&["run", "-b", sb.bundle().to_str().unwrap(), &id]);
+        assert_eq!(o.code, 1, "{ctl}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(&format!(
+                "cannot set {ctl} limit: container could not join or create cgroup"
+            )),
+            "{ctl}: {}",
+            o.stderr
+        );
+        assert!(sb.left().is_empty(), "{ctl}: state left: {:?}", sb.left());
+        assert!(
+            cgroup_dirs_left(&sb, &id).is_empty(),
+            "{ctl}: {:?}",
+            cgroup_dirs_left(&sb, &id)
+        );
+    }
+    assert!(
+        checked > 0,
+        "this host has every controller: nothing checked"
+    );
+}
+
+/// Issue 9.5: runc's wording for v2 resources on a v1 host, and for a busy cgroup.
+#[test]
+fn cgroup_refusals_use_runcs_wording() {
+    let Some(sb) = Sandbox::new(&["sh"]) else {
+        return;
+    };
+    if !unified() {
+        sb.config("v2res", "true", |v| {
+            v["linux"]["resources"]["unified"] = serde_json::json!({"memory.high": "max"});
+        });
+        let o = sb.run(&["run", "-b", sb.bundle().to_str().unwrap(), "v2res"]);
+        assert_eq!(o.code, 1, "{}", o.stderr);
+        assert!(
+            o.stderr
+                .contains("invalid configuration: cannot use unified on cgroup v1"),
+            "{}",
+            o.stderr
+        );
+        assert!(sb.left().is_empty());
+        assert!(cgroup_dirs_left(&sb, "v2res").is_empty());
+    }
+    let m = lashing_cgroups::Manager::new(&sb.cgroups_path("busy"), "busy").unwrap();
+    m.create().unwrap();
+    let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
+    m.add_pid(sleeper.id() as i32, false).unwrap();
+    sb.config("busy", "true", |_| {});
+    let o = sb.run(&["run", "-b", sb.bundle().to_str().unwrap(), "busy"]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("container's cgroup is not empty: 1 process(es) found"),
+        "{}",
+        o.stderr
+    );
+    let _ = m.destroy();
+}
+
+/// Issue 9.22: `cpu.idle` on v1 next to cpu shares: runc unsets the shares when only the idle
+/// state is updated, so this and every later update (and a rollback) do not fail writing
+/// `cpu.shares` into an idle cgroup (EINVAL). A kernel without v1 `cpu.idle` refuses it
+/// before writing anything.
+#[test]
+fn update_cpu_idle_on_v1_is_clean() {
+    if unified() {
+        eprintln!("v1 only: skipped on a unified host");
+        return;
+    }
+    let Some(sb) = Sandbox::new(&["sh"]) else {
+        return;
+    };
+    sb.config("idle", "sleep 600", |v| {
+        v["linux"]["resources"]["cpu"] = serde_json::json!({"shares": 512});
+    });
+    sb.run_detached("idle");
+    if !sb.cg_dir("idle", "cpu").join("cpu.idle").exists() {
+        let o = sb.run(&["update", "--cpu-idle", "1", "--pids-limit", "10", "idle"]);
+        assert_eq!(o.code, 1, "{}", o.stderr);
+        assert!(o.stderr.contains("cpu.idle"), "{}", o.stderr);
+        assert!(!o.stderr.contains("rolling back"), "{}", o.stderr);
+        assert_eq!(
+            sb.read("idle", "pids", "pids.max"),
+            "max",
+            "nothing written"
+        );
+        return;
+    }
+    let o = sb.run(&["update", "--cpu-idle", "1", "idle"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(sb.read("idle", "cpu", "cpu.idle"), "1");
+    // A later update of something else.
+    let o = sb.run(&["update", "--pids-limit", "10", "idle"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stderr.contains("rolling back"), "{}", o.stderr);
+    assert_eq!(sb.read("idle", "pids", "pids.max"), "10");
+    // Leaving the idle state together with new shares.
+    let o = sb.run(&["update", "--cpu-idle", "0", "--cpu-share", "256", "idle"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(sb.read("idle", "cpu", "cpu.idle"), "0");
+    assert_eq!(sb.read("idle", "cpu", "cpu.shares"), "256");
+}
+
+/// A real block device of this host: (major, minor, scheduler line).
+fn block_device() -> Option<(u32, u32, String)> {
+    let mut devs: Vec<_> = std::fs::read_dir("/sys/block").ok()?.flatten().collect();
+    devs.sort_by_key(|d| {
+        let n = d.file_name().to_string_lossy().into_owned();
+        (
+            n.starts_with("loop") || n.starts_with("ram") || n.starts_with("zram"),
+            n,
+        )
+    });
+    let d = devs.first()?;
+    let dev = std::fs::read_to_string(d.path().join("dev")).ok()?;
+    let (maj, min) = dev.trim().split_once(':')?;
+    let sched = std::fs::read_to_string(d.path().join("queue/scheduler")).unwrap_or_default();
+    Some((maj.parse().ok()?, min.parse().ok()?, sched))
+}
+
+/// Issue 9.22: per-device blkio throttles and weights given with `update -r` are applied (they
+/// were dropped with exit 0); a weight the device's scheduler cannot take is an error, as runc.
+#[test]
+fn update_applies_per_device_blkio() {
+    let Some(sb) = Sandbox::new(&["sh"]) else {
+        return;
+    };
+    let Some((maj, min, sched)) = block_device() else {
+        eprintln!("no block device: skipped");
+        return;
+    };
+    sb.config("blk", "sleep 600", |_| {});
+    sb.run_detached("blk");
+    let res = sb.path("blk.json");
+    std::fs::write(
+        &res,
+        serde_json::json!({"blockIO": {
+            "throttleReadBpsDevice": [{"major": maj, "minor": min, "rate": 1_048_576}],
+            "throttleWriteIOPSDevice": [{"major": maj, "minor": min, "rate": 100}]
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    sb.ok(&["update", "-r", res.to_str().unwrap(), "blk"]);
+    if unified() {
+        let io = sb.read("blk", "io", "io.max");
+        assert!(
+            io.contains(&format!("{maj}:{min} rbps=1048576")) && io.contains("wiops=100"),
+            "{io}"
+        );
+    } else {
+        assert_eq!(
+            sb.read("blk", "blkio", "blkio.throttle.read_bps_device"),
+            format!("{maj}:{min} 1048576")
+        );
+        assert_eq!(
+            sb.read("blk", "blkio", "blkio.throttle.write_iops_device"),
+            format!("{maj}:{min} 100")
+        );
+    }
+    // A later update keeps the throttles in the state (and on the device).
+    sb.ok(&["update", "--pids-limit", "10", "blk"]);
+    let st = sb.ok(&["state", "blk"]);
+    assert!(st.contains("running"), "{st}");
+    std::fs::write(
+        &res,
+        serde_json::json!({"blockIO": {"weightDevice": [{"major": maj, "minor": min, "weight": 300}]}})
+            .to_string(),
+    )
+    .unwrap();
+    let o = sb.run(&["update", "-r", res.to_str().unwrap(), "blk"]);
+    if sched.contains("[bfq]") {
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    } else {
+        // Not silently dropped: the kernel refuses it (no BFQ on this device), as with runc.
+        assert_eq!(o.code, 1, "{}", o.stderr);
+        assert!(o.stderr.contains("weight"), "{}", o.stderr);
+    }
+}

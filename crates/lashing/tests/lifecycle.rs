@@ -1185,7 +1185,9 @@ fn bind_remount_drops_unrequested_source_flags() {
     let src = HostMount::tmpfs("ro,noexec,nodev,nosymfollow,noatime");
     let script = "grep ' /data ' /proc/self/mountinfo | cut -d' ' -f6; \
                   touch /data/x 2>/dev/null && rm /data/x && echo writable; /data/busybox echo exec";
-    let cases: [(&[&str], &[&str], &[&str], bool); 4] = [
+    /// Options; flags wanted; flags not wanted; writable.
+    type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a [&'a str], bool);
+    let cases: [Case; 4] = [
         // options; flags wanted; flags not wanted; writable
         (
             &["rbind", "rw"],

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use lashing::Container;
 use lashing_cgroups::Resources;
-use lashing_cgroups::resources::{BlockIo, Cpu, Memory, Pids};
+use lashing_cgroups::resources::{BlockIo, Cpu, Memory, Pids, ThrottleDevice, WeightDevice};
 
 use super::CmdResult;
 use crate::cli::Globals;
@@ -224,6 +224,12 @@ fn merge(old: &mut Resources, p: Resources) {
     }
     if let Some(c) = p.cpu {
         let o = old.cpu.get_or_insert_default();
+        if c.idle.is_some() && c.shares.is_none() {
+            // As runc: cpu.idle without shares unsets the shares, which cannot be written
+            // while the cgroup is idle (EINVAL), so that this and later updates (and their
+            // rollback) do not fail on the old value.
+            o.shares = None;
+        }
         set_if(&mut o.shares, c.shares);
         set_if(&mut o.quota, c.quota);
         set_if(&mut o.period, c.period);
@@ -243,12 +249,70 @@ fn merge(old: &mut Resources, p: Resources) {
         }
     }
     if let Some(b) = p.block_io {
-        set_if(&mut old.block_io.get_or_insert_default().weight, b.weight);
+        let o = old.block_io.get_or_insert_default();
+        set_if(&mut o.weight, b.weight);
+        set_if(&mut o.leaf_weight, b.leaf_weight);
+        // As runc: a device already listed gets the new values, a new one is appended.
+        for wd in b.weight_device {
+            upsert_weight_device(&mut o.weight_device, wd);
+        }
+        for (dst, src) in [
+            (&mut o.throttle_read_bps_device, b.throttle_read_bps_device),
+            (
+                &mut o.throttle_write_bps_device,
+                b.throttle_write_bps_device,
+            ),
+            (
+                &mut o.throttle_read_iops_device,
+                b.throttle_read_iops_device,
+            ),
+            (
+                &mut o.throttle_write_iops_device,
+                b.throttle_write_iops_device,
+            ),
+        ] {
+            for td in src {
+                upsert_throttle_device(dst, td);
+            }
+        }
     }
     if let Some(limit) = p.pids.and_then(|p| p.limit).filter(|l| *l != 0) {
         old.pids.get_or_insert_default().limit = Some(limit);
     }
     old.unified.extend(p.unified);
+}
+
+/// runc's `upsertWeightDevice`: the last entry for the same device gets the given weights;
+/// otherwise the device is appended.
+fn upsert_weight_device(devs: &mut Vec<WeightDevice>, wd: WeightDevice) {
+    match devs
+        .iter_mut()
+        .rev()
+        .find(|d| d.major == wd.major && d.minor == wd.minor)
+    {
+        Some(d) => {
+            if wd.weight.is_some() {
+                d.weight = wd.weight;
+            }
+            if wd.leaf_weight.is_some() {
+                d.leaf_weight = wd.leaf_weight;
+            }
+        }
+        None => devs.push(wd),
+    }
+}
+
+/// runc's `upsertThrottleDevice`: the last entry for the same device gets the new rate;
+/// otherwise the device is appended.
+fn upsert_throttle_device(devs: &mut Vec<ThrottleDevice>, td: ThrottleDevice) {
+    match devs
+        .iter_mut()
+        .rev()
+        .find(|d| d.major == td.major && d.minor == td.minor)
+    {
+        Some(d) => d.rate = td.rate,
+        None => devs.push(td),
+    }
 }
 
 #[cfg(test)]
@@ -280,6 +344,45 @@ mod tests {
         assert_eq!(ram_in_bytes("1.5k").unwrap(), 1536);
         assert!(ram_in_bytes("12x").is_err());
         assert!(ram_in_bytes("m").is_err());
+    }
+
+    #[test]
+    fn merge_upserts_block_devices_and_unsets_shares_for_idle() {
+        let mut old: Resources = serde_json::from_str(
+            r#"{"cpu": {"shares": 512},
+                "blockIO": {"weight": 200,
+                  "weightDevice": [{"major": 8, "minor": 0, "weight": 300, "leafWeight": 20}],
+                  "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 100}]}}"#,
+        )
+        .unwrap();
+        let patch: Resources = serde_json::from_str(
+            r#"{"cpu": {"idle": 1},
+                "blockIO": {"leafWeight": 50,
+                  "weightDevice": [{"major": 8, "minor": 0, "weight": 400},
+                                   {"major": 254, "minor": 0, "weight": 500}],
+                  "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1000}],
+                  "throttleWriteIOPSDevice": [{"major": 254, "minor": 0, "rate": 10}]}}"#,
+        )
+        .unwrap();
+        merge(&mut old, patch);
+        let c = old.cpu.as_ref().unwrap();
+        assert_eq!((c.shares, c.idle), (None, Some(1)));
+        let b = old.block_io.as_ref().unwrap();
+        assert_eq!((b.weight, b.leaf_weight), (Some(200), Some(50)));
+        let wd: Vec<_> = b
+            .weight_device
+            .iter()
+            .map(|d| (d.major, d.minor, d.weight, d.leaf_weight))
+            .collect();
+        assert_eq!(wd, [(8, 0, Some(400), Some(20)), (254, 0, Some(500), None)]);
+        let rate = |v: &[ThrottleDevice]| v.iter().map(|d| (d.major, d.rate)).collect::<Vec<_>>();
+        assert_eq!(rate(&b.throttle_read_bps_device), [(8, 1000)]);
+        assert_eq!(rate(&b.throttle_write_iops_device), [(254, 10)]);
+        // Shares given together with idle stay as given.
+        let patch: Resources =
+            serde_json::from_str(r#"{"cpu": {"idle": 0, "shares": 256}}"#).unwrap();
+        merge(&mut old, patch);
+        assert_eq!(old.cpu.as_ref().unwrap().shares, Some(256));
     }
 
     #[test]
