@@ -106,6 +106,10 @@ const TESTS: &[Test] = &[
         "v1_cgroup_mount_has_no_unified_hierarchy",
         v1_cgroup_mount_has_no_unified_hierarchy,
     ),
+    (
+        "locked_bind_flags_only_in_a_user_namespace",
+        locked_bind_flags_only_in_a_user_namespace,
+    ),
 ];
 
 fn run_true_exits_zero() {
@@ -1383,4 +1387,47 @@ fn v1_cgroup_mount_has_no_unified_hierarchy() {
         "{out}"
     );
     assert!(!names.contains(&"unified"), "{out}");
+}
+
+/// Issue 9.15, the other side: in a user namespace the source's flags really are locked: asking
+/// to clear one (`rw` on a read-only source) is refused with "cannot clear flags that are
+/// locked", and a bind that does not touch them keeps them (runc 1.3.6 does both).
+fn locked_bind_flags_only_in_a_user_namespace() {
+    let src = HostMount::tmpfs("ro,noexec,nodev");
+    for (opts, ok) in [(["rbind", "nosuid"], true), (["rbind", "rw"], false)] {
+        let env = Env::new("locked");
+        let mut config = env
+            .config_json(
+                &["sh", "-c", "grep ' /data ' /proc/self/mountinfo"],
+                |spec| {
+                    spec["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+                    "destination": "/data", "type": "bind", "source": src.path(), "options": opts
+                }));
+                },
+            )
+            .unwrap();
+        add_ns(&mut config, NamespaceType::User);
+        let map = lashing::config::IdMap {
+            container_id: 0,
+            host_id: 100000,
+            size: 65536,
+        };
+        config.uid_mappings = vec![map];
+        config.gid_mappings = vec![map];
+        // The host-owned rootfs is not writable by the mapped root: the mount point exists.
+        std::fs::create_dir(env.rootfs().join("data")).unwrap();
+        let r = try_run(&env, config);
+        if ok {
+            let (code, out) = r.unwrap_or_else(|e| panic!("{opts:?}: {e}"));
+            assert_eq!(code, 0, "{out}");
+            let flags = out.split(' ').nth(5).unwrap_or_default();
+            for f in ["ro", "nosuid", "nodev", "noexec"] {
+                assert!(flags.split(',').any(|x| x == f), "{opts:?}: {f}: {out}");
+            }
+        } else {
+            let e = r.unwrap_err().to_string();
+            assert!(e.contains("cannot clear flags that are locked"), "{e}");
+            assert!(!env.root().join(&env.id).exists(), "nothing left behind");
+        }
+    }
 }
