@@ -397,7 +397,12 @@ fn v1_cpu(n: &Node, c: &Cpu) -> Result<()> {
     let mut burst_later = None;
     if let Some(b) = c.burst {
         match n.write("cpu.cfs_burst_us", &b.to_string()) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            // As runc: a kernel without the burst knob ignores it (said, not silent).
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                if b != 0 {
+                    tracing::warn!(burst = b, "this kernel has no cpu.cfs_burst_us: ignored");
+                }
+            }
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) && quota != 0 => burst_later = Some(b),
             r => r?,
         }
