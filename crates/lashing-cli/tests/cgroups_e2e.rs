@@ -591,6 +591,15 @@ fn update_cpu_idle_on_v1_is_clean() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(sb.read("idle", "cpu", "cpu.idle"), "0");
     assert_eq!(sb.read("idle", "cpu", "cpu.shares"), "256");
+    // Idle and shares given together (the shares are moot while idle), then another update:
+    // the old shares are not written into the idle cgroup (runc 1.3.6 fails here).
+    let o = sb.run(&["update", "--cpu-idle", "1", "--cpu-share", "512", "idle"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let res = sb.path("idle.json");
+    std::fs::write(&res, r#"{"pids": {"limit": 11}}"#).unwrap();
+    let o = sb.run(&["update", "-r", res.to_str().unwrap(), "idle"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(sb.read("idle", "pids", "pids.max"), "11");
 }
 
 /// A real block device of this host: (major, minor, scheduler line).

@@ -207,6 +207,7 @@ fn set_if<T: Copy + PartialEq + Default>(dst: &mut Option<T>, src: Option<T>) {
 /// absent values leave the old ones; a lone CPU quota or period keeps the other; the device
 /// rules are kept.
 fn merge(old: &mut Resources, p: Resources) {
+    let shares_given = p.cpu.as_ref().is_some_and(|c| c.shares.is_some());
     if let Some(m) = p.memory {
         let o = old.memory.get_or_insert_default();
         set_if(&mut o.limit, m.limit);
@@ -280,6 +281,15 @@ fn merge(old: &mut Resources, p: Resources) {
         old.pids.get_or_insert_default().limit = Some(limit);
     }
     old.unified.extend(p.unified);
+    // The kernel refuses cpu.shares of an idle cgroup (and ignores them while it is idle): an
+    // update that does not give shares must not re-write the old ones into it (runc fails
+    // there, and so did its rollback).
+    if let Some(o) = old.cpu.as_mut()
+        && o.idle.is_some_and(|i| i != 0)
+        && !shares_given
+    {
+        o.shares = None;
+    }
 }
 
 /// runc's `upsertWeightDevice`: the last entry for the same device gets the given weights;
@@ -380,9 +390,24 @@ mod tests {
         assert_eq!(rate(&b.throttle_write_iops_device), [(254, 10)]);
         // Shares given together with idle stay as given.
         let patch: Resources =
-            serde_json::from_str(r#"{"cpu": {"idle": 0, "shares": 256}}"#).unwrap();
+            serde_json::from_str(r#"{"cpu": {"idle": 1, "shares": 256}}"#).unwrap();
         merge(&mut old, patch);
         assert_eq!(old.cpu.as_ref().unwrap().shares, Some(256));
+        // A later update without cpu values does not re-write shares into the idle cgroup.
+        merge(
+            &mut old,
+            serde_json::from_str(r#"{"pids": {"limit": 5}}"#).unwrap(),
+        );
+        assert_eq!(old.cpu.as_ref().unwrap().shares, None);
+        // Once not idle, the state keeps new shares.
+        let patch: Resources =
+            serde_json::from_str(r#"{"cpu": {"idle": 0, "shares": 128}}"#).unwrap();
+        merge(&mut old, patch);
+        merge(
+            &mut old,
+            serde_json::from_str(r#"{"pids": {"limit": 6}}"#).unwrap(),
+        );
+        assert_eq!(old.cpu.as_ref().unwrap().shares, Some(128));
     }
 
     #[test]
