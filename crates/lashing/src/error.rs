@@ -102,11 +102,13 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A hook failed.
-    #[error("{kind} hook {path}: {reason}")]
+    /// A hook failed: runc's `error running <kind> hook #<index>: <reason>`.
+    #[error("error running {kind} hook #{index}: {reason}")]
     Hook {
         /// Hook kind.
         kind: String,
+        /// Its position in the config's list of hooks of that kind (from 0).
+        index: usize,
         /// The hook program.
         path: PathBuf,
         /// What happened.
