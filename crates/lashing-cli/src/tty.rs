@@ -122,30 +122,6 @@ impl ConsolePair {
         clear_onlcr(fd.as_fd()).map_err(|e| CliError::sys("clear ONLCR on the terminal", e))?;
         Ok(fd)
     }
-
-    /// [`ConsolePair::master`] on a thread of its own, for a process that runs as soon as it is
-    /// set up (`exec`): the master arrives (and `ONLCR` is cleared) while the library still
-    /// waits for the process, as runc receives it on a goroutine. The receiver ends with an
-    /// error when the other end is closed without a master.
-    pub fn receive_in_background(self) -> MasterReceiver {
-        MasterReceiver(std::thread::spawn(move || self.master()))
-    }
-}
-
-/// A terminal master being received ([`ConsolePair::receive_in_background`]).
-#[derive(Debug)]
-pub struct MasterReceiver(std::thread::JoinHandle<Result<OwnedFd, CliError>>);
-
-impl MasterReceiver {
-    /// Waits for the master.
-    pub fn join(self) -> Result<OwnedFd, CliError> {
-        self.0.join().unwrap_or_else(|_| {
-            Err(CliError::sys(
-                "receive the terminal master from the container",
-                io::Error::other("the receiving thread panicked"),
-            ))
-        })
-    }
 }
 
 /// Clears `ONLCR` (newline to CR-NL on output) on a terminal, as runc's `console.ClearONLCR`.

@@ -305,3 +305,86 @@ fn terminal_output_keeps_newlines_as_written() {
         assert_eq!((o.code, o.stdout.as_str()), (0, "c\nd\n"), "{}", o.stderr);
     }
 }
+
+/// The `msg` of every `level: debug` JSON line of a log file.
+fn debug_msgs(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect(l))
+        .filter(|v| v["level"] == "debug")
+        .map(|v| v["msg"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Issue 9.6: `--debug` writes debug-level lines for each step of create, start and exec, to
+/// `--log` in JSON (or to stderr in text); without it, none.
+#[test]
+fn debug_logs_each_step_of_create_start_and_exec() {
+    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
+        return;
+    };
+    let log = sb.path("debug.json");
+    let l = log.to_str().unwrap();
+    let quiet = sb.path("quiet.json");
+    let q = quiet.to_str().unwrap();
+    for args in [
+        &["--log", q, "--log-format", "json", "create", "d0"][..],
+        &[
+            "--debug",
+            "--log",
+            l,
+            "--log-format",
+            "json",
+            "create",
+            "d1",
+        ],
+        &["--debug", "--log", l, "--log-format", "json", "start", "d1"],
+        &[
+            "--debug",
+            "--log",
+            l,
+            "--log-format",
+            "json",
+            "exec",
+            "d1",
+            "true",
+        ],
+    ] {
+        // One cgroup per container.
+        let id = args.last().unwrap();
+        sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path(id).into());
+        let o = sb.run(args);
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+    }
+    assert!(
+        debug_msgs(&quiet).is_empty(),
+        "no debug lines without --debug"
+    );
+    let msgs = debug_msgs(&log);
+    for want in [
+        "create: container d1",
+        "started lashing init (standard) for container d1",
+        "read sync type:hooks",
+        "read sync type:ready",
+        "container d1 is created",
+        "start: waiting for the init on the exec fifo",
+        "start: the init read the exec fifo",
+        "exec: starting [\"true\"] in container d1",
+        "started lashing init (setns) for container d1",
+    ] {
+        assert!(
+            msgs.iter().any(|m| m.starts_with(want)),
+            "no debug line {want:?} in {msgs:#?}"
+        );
+    }
+    let o = sb.run(&["--debug", "exec", "d1", "true"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .lines()
+            .any(|l| l.contains("level=debug msg=\"read sync type:ready\"")),
+        "{}",
+        o.stderr
+    );
+}

@@ -50,6 +50,11 @@ pub(crate) fn run_creating(c: &Container, pid: i32, kind: HookKind) -> Result<()
 /// runc's (`fork/exec <path>: no such file or directory`, `exit status 3, stdout: ..., stderr:
 /// ...`, `hook ran past specified timeout of 1.0s`).
 pub(crate) fn run(h: &Hook, kind: HookKind, index: usize, state: &str) -> Result<()> {
+    tracing::debug!(
+        "running {} hook #{index}: {}",
+        kind_name(kind),
+        h.path.display()
+    );
     let fail = |reason: String| Error::Hook {
         kind: kind_name(kind).into(),
         index,

@@ -92,6 +92,11 @@ pub struct Process {
     /// A connected unix socket that receives the terminal's master (`SCM_RIGHTS`, with the name
     /// `/dev/pts/ptmx` as the payload, as runc's `--console-socket`).
     pub console_socket: Option<OwnedFd>,
+    /// Clear `ONLCR` on the process's terminal before the process runs, so that what it writes
+    /// reaches the master byte for byte (`\n`, not `\r\n`): what runc's CLI does to a terminal
+    /// it relays itself (`run -t`, `exec -t` in the foreground). Off by default: a receiver of
+    /// the master through a console socket (containerd) expects the terminal's defaults.
+    pub clear_onlcr: bool,
     /// A connected unix socket that receives a pidfd of the process once it is set up (with
     /// `standard` for an init, `setns` for an exec as the payload, as runc's `--pidfd-socket`).
     pub pidfd_socket: Option<OwnedFd>,

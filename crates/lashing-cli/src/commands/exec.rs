@@ -206,6 +206,7 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
     } else if process.terminal {
         let mut pair = ConsolePair::new()?;
         process.console_socket = pair.theirs();
+        process.clear_onlcr = true;
         process.console_size = tty::host_size().or(process.console_size);
         console = Some(pair);
     }
@@ -221,12 +222,8 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
         sigs.push(libc::SIGCHLD);
         Some(SignalPipe::install(&sigs).map_err(|e| CliError::sys("install signal handlers", e))?)
     };
-    // The terminal's master is taken (and ONLCR cleared on it) while the process is set up, as
-    // runc's recvtty goroutine does: an exec'd program may write at once.
-    let master = console.map(ConsolePair::receive_in_background);
+    tracing::debug!("exec: starting {:?} in container {}", process.args, a.id);
     container.start(&mut process)?;
-    // Our copy of the console socket: the receiver sees EOF if the master never came.
-    process.console_socket = None;
     let pid = process.pid().unwrap_or(0);
     let kill = |process: &mut Process| {
         let _ = process.signal(libc::SIGKILL);
@@ -234,7 +231,7 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
             let _ = process.wait();
         }
     };
-    let master = match master.map(|m| m.join()).transpose() {
+    let master = match console.as_ref().map(ConsolePair::master).transpose() {
         Ok(m) => m,
         Err(e) => {
             kill(&mut process);

@@ -424,6 +424,7 @@ impl Init {
         if let Some(sock) = self.console.take() {
             crate::tty::setup_console(sock, proc.console_size, proc.user.uid, true)
                 .map_err(|e| Fail::io(e.step, e.path, e.source))?;
+            clear_onlcr(&p)?;
         }
         // Hostname and sysctls before the read-only remounts and masks (as runc).
         rootfs::set_hostname(config)?;
@@ -455,6 +456,7 @@ impl Init {
         if let Some(sock) = self.console.take() {
             crate::tty::setup_console(sock, proc.console_size, proc.user.uid, false)
                 .map_err(|e| Fail::io(e.step, e.path, e.source))?;
+            clear_onlcr(&p)?;
         }
         let exec = self.prepare_exec(&p, false)?;
         let sock = self.sock()?.as_raw_fd() as u32;
@@ -634,6 +636,21 @@ impl Init {
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
         Ok(())
     }
+}
+
+/// Clears `ONLCR` on the terminal (now stdout) when asked ([`crate::Process::clear_onlcr`]):
+/// before the process can write, unlike runc, which clears it from its CLI while the process
+/// may already run.
+fn clear_onlcr(p: &Payload) -> R<()> {
+    if !p.clear_onlcr {
+        return Ok(());
+    }
+    let out = std::io::stdout();
+    let mut t = rustix::termios::tcgetattr(&out)
+        .map_err(|e| Fail::io("clear ONLCR", Some("the terminal".to_string()), e))?;
+    t.output_modes.remove(rustix::termios::OutputModes::ONLCR);
+    rustix::termios::tcsetattr(&out, rustix::termios::OptionalActions::Now, &t)
+        .map_err(|e| Fail::io("clear ONLCR", Some("the terminal".to_string()), e))
 }
 
 /// A failed `execve` of the user program, in runc's words (`exec /x: exec format error`).
