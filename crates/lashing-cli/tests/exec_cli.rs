@@ -388,3 +388,54 @@ fn debug_logs_each_step_of_create_start_and_exec() {
         o.stderr
     );
 }
+
+/// Issue 9.3 (exec errors): runc's checks of the flags, with its messages and status 255, and
+/// runc's parsing: everything after the container id is the command, options too.
+#[test]
+fn exec_flags_are_checked_and_parsed_as_runc() {
+    let id = "ex-flags";
+    let Some(sb) = running(id) else {
+        return;
+    };
+    for (args, msg) in [
+        (&["--cwd", "tmp"][..], "Cwd must be an absolute path"),
+        (
+            &["-e", "=x"],
+            "invalid environment variable: name cannot be empty",
+        ),
+        (&["-e", "FOO"], "invalid environment variable: missing '='"),
+    ] {
+        let mut full = vec!["exec"];
+        full.extend(args);
+        full.extend([id, "true"]);
+        let o = sb.run(&full);
+        assert_eq!(o.code, 255, "{args:?}: {}", o.stderr);
+        assert_eq!(
+            log_msg(&o.stderr),
+            format!("exec failed: {msg}"),
+            "{args:?}"
+        );
+    }
+    let o = sb.run(&["exec", id, "--cap", "CAP_SYS_ADMIN"]);
+    assert_eq!(o.code, 255, "{}", o.stderr);
+    assert!(
+        log_msg(&o.stderr).ends_with(r#"exec: "--cap": executable file not found in $PATH"#),
+        "{}",
+        o.stderr
+    );
+    let o = sb.run(&[
+        "exec",
+        id,
+        "sh",
+        "-c",
+        r#"printf '%s %s\n' "$0" "$1""#,
+        "-e",
+        "--tty",
+    ]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "-e --tty\n"),
+        "{}",
+        o.stderr
+    );
+}

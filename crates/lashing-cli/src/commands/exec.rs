@@ -66,16 +66,28 @@ pub struct Args {
     /// allow exec in a paused container
     #[arg(long)]
     ignore_paused: bool,
-    /// the container id
-    #[arg(value_name = "container-id")]
-    id: String,
-    /// the command and its arguments
+    /// the container id, then the command and its arguments (everything after the id is the
+    /// command, options too, as runc parses it)
     #[arg(
-        value_name = "command",
+        value_name = "container-id> <command",
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    command: Vec<String>,
+    args: Vec<String>,
+}
+
+impl Args {
+    /// The container id.
+    fn id(&self) -> &str {
+        &self.args[0]
+    }
+
+    /// The command and its arguments.
+    fn command(&self) -> &[String] {
+        &self.args[1..]
+    }
 }
 
 /// Runs `lashing exec`: the exit status is the process's; any error before the process runs is
@@ -103,6 +115,7 @@ fn process_of(container: &Container, a: &Args) -> Result<Process, CliError> {
         if p.args.is_empty() {
             return Err(CliError::Refused("args must not be empty".into()));
         }
+        check_env(&p.env)?;
         let mut process = Process::from_config(&p);
         process.init = false;
         return Ok(process);
@@ -110,7 +123,7 @@ fn process_of(container: &Container, a: &Args) -> Result<Process, CliError> {
     let base = &container.config().process;
     let mut process = Process::from_config(base);
     process.init = false;
-    process.args = a.command.clone();
+    process.args = a.command().to_vec();
     process.terminal = a.tty;
     if let Some(cwd) = &a.cwd {
         process.cwd = cwd.into();
@@ -159,7 +172,32 @@ fn process_of(container: &Container, a: &Args) -> Result<Process, CliError> {
             .map_err(|e| CliError::Refused(format!("invalid value {g:?} for flag -g: {e}")))?;
         process.user.additional_gids.push(gid);
     }
+    // runc's validateProcessSpec (the args are not empty: checked before).
+    if !process.cwd.is_absolute() {
+        return Err(CliError::Refused("Cwd must be an absolute path".into()));
+    }
+    check_env(&process.env)?;
     Ok(process)
+}
+
+/// The environment checks of runc's `prepareEnv`, with its messages, from the last entry back
+/// (a later duplicate hides an earlier entry).
+fn check_env(env: &[String]) -> Result<(), CliError> {
+    let bad = |m: String| CliError::Refused(format!("invalid environment variable{m}"));
+    let mut seen = std::collections::HashSet::new();
+    for kv in env.iter().rev() {
+        match kv.find('=') {
+            None => return Err(bad(": missing '='".into())),
+            Some(0) => return Err(bad(": name cannot be empty".into())),
+            Some(i) => {
+                let key = &kv[..i];
+                if seen.insert(key) && kv.contains('\0') {
+                    return Err(bad(format!(" {key:?}: contains nul byte (\\x00)")));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A numeric id, with the error text of Go's `strconv.Atoi` (what runc prints).
@@ -181,7 +219,7 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
             what: "--cgroup (exec into a sub-cgroup)",
         });
     }
-    let mut container = Container::load(&g.root, &a.id)?;
+    let mut container = Container::load(&g.root, a.id())?;
     match container.status() {
         Status::Stopped => {
             return Err(CliError::Refused(
@@ -195,7 +233,7 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
         }
         _ => {}
     }
-    if a.process.is_none() && a.command.is_empty() {
+    if a.process.is_none() && a.command().is_empty() {
         return Err(CliError::Refused("exec args cannot be empty".into()));
     }
     let mut process = process_of(&container, a)?;
@@ -222,7 +260,7 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
         sigs.push(libc::SIGCHLD);
         Some(SignalPipe::install(&sigs).map_err(|e| CliError::sys("install signal handlers", e))?)
     };
-    tracing::debug!("exec: starting {:?} in container {}", process.args, a.id);
+    tracing::debug!("exec: starting {:?} in container {}", process.args, a.id());
     container.start(&mut process)?;
     let pid = process.pid().unwrap_or(0);
     let kill = |process: &mut Process| {
