@@ -397,14 +397,21 @@ fn exec_flags_are_checked_and_parsed_as_runc() {
     let Some(sb) = running(id) else {
         return;
     };
-    for (args, msg) in [
+    let mut cases = vec![
         (&["--cwd", "tmp"][..], "Cwd must be an absolute path"),
         (
             &["-e", "=x"],
             "invalid environment variable: name cannot be empty",
         ),
         (&["-e", "FOO"], "invalid environment variable: missing '='"),
-    ] {
+    ];
+    if !Path::new("/sys/fs/selinux/enforce").exists() {
+        cases.push((
+            &["--process-label", "system_u:system_r:container_t:s0"],
+            "selinux label is specified in config, but selinux is disabled or not supported",
+        ));
+    }
+    for (args, msg) in cases {
         let mut full = vec!["exec"];
         full.extend(args);
         full.extend([id, "true"]);

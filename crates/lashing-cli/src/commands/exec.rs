@@ -103,23 +103,43 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
 /// (every other process flag is ignored, as runc ignores them); otherwise the container's process
 /// with the command line and the flags applied.
 fn process_of(container: &Container, a: &Args) -> Result<Process, CliError> {
-    if let Some(path) = &a.process {
-        let p = ProcessConfig::from_json_file(Path::new(path))?;
-        // runc's validateProcessSpec, with its messages.
-        if p.cwd.as_os_str().is_empty() {
-            return Err(CliError::Refused("Cwd property must not be empty".into()));
+    let process = match &a.process {
+        Some(path) => {
+            let mut p = Process::from_config(&ProcessConfig::from_json_file(Path::new(path))?);
+            p.init = false;
+            p
         }
-        if !p.cwd.is_absolute() {
-            return Err(CliError::Refused("Cwd must be an absolute path".into()));
-        }
-        if p.args.is_empty() {
-            return Err(CliError::Refused("args must not be empty".into()));
-        }
-        check_env(&p.env)?;
-        let mut process = Process::from_config(&p);
-        process.init = false;
-        return Ok(process);
+        None => process_from_flags(container, a)?,
+    };
+    validate_process_spec(&process)?;
+    check_env(&process.env)?;
+    Ok(process)
+}
+
+/// runc's `validateProcessSpec`, with its messages.
+fn validate_process_spec(p: &Process) -> Result<(), CliError> {
+    let refuse = |m: &str| Err(CliError::Refused(m.into()));
+    if p.cwd.as_os_str().is_empty() {
+        return refuse("Cwd property must not be empty");
     }
+    if !p.cwd.is_absolute() {
+        return refuse("Cwd must be an absolute path");
+    }
+    if p.args.is_empty() {
+        return refuse("args must not be empty");
+    }
+    if p.selinux_label.as_ref().is_some_and(|l| !l.is_empty())
+        && !super::features::selinux_enabled()
+    {
+        return refuse(
+            "selinux label is specified in config, but selinux is disabled or not supported",
+        );
+    }
+    Ok(())
+}
+
+/// The container's process with the command line and the process flags applied.
+fn process_from_flags(container: &Container, a: &Args) -> Result<Process, CliError> {
     let base = &container.config().process;
     let mut process = Process::from_config(base);
     process.init = false;
@@ -172,11 +192,6 @@ fn process_of(container: &Container, a: &Args) -> Result<Process, CliError> {
             .map_err(|e| CliError::Refused(format!("invalid value {g:?} for flag -g: {e}")))?;
         process.user.additional_gids.push(gid);
     }
-    // runc's validateProcessSpec (the args are not empty: checked before).
-    if !process.cwd.is_absolute() {
-        return Err(CliError::Refused("Cwd must be an absolute path".into()));
-    }
-    check_env(&process.env)?;
     Ok(process)
 }
 
