@@ -200,6 +200,8 @@ fn start_inner(
     fifo: Option<&std::path::Path>,
     out: &mut Option<Child>,
 ) -> Result<()> {
+    // Phase timings for `--debug` (the `elapsed` field of the debug lines).
+    let t0 = std::time::Instant::now();
     let config = &c.state.config;
     if process.terminal && process.console_socket.is_none() {
         return Err(Error::io(
@@ -295,6 +297,7 @@ fn start_inner(
     drop(exe);
     tracing::debug!(
         pid = spawned.pid,
+        elapsed = ?t0.elapsed(),
         "started lashing init ({}) for container {}",
         kind.name(),
         c.state.id
@@ -444,7 +447,7 @@ fn start_inner(
         }
         let msg: ToParent = channel::parse(&raw.data)
             .map_err(|e| Error::io("parse message of", "lashing init", e))?;
-        tracing::debug!("read sync type:{}", msg.name());
+        tracing::debug!(elapsed = ?t0.elapsed(), "read sync type:{}", msg.name());
         match msg {
             ToParent::Pid(pid) => {
                 let inter = child.pid;
@@ -528,6 +531,7 @@ fn start_inner(
                 c.state.save(&c.dir)?;
                 tracing::debug!(
                     pid = child.pid,
+                    elapsed = ?t0.elapsed(),
                     "container {} is created: state saved; writing sync type:run",
                     c.state.id
                 );
@@ -551,7 +555,12 @@ fn start_inner(
         }
     }
     let ch = out.take().expect("child");
-    tracing::debug!(pid = ch.pid, "init socket closed: {} done", kind.name());
+    tracing::debug!(
+        pid = ch.pid,
+        elapsed = ?t0.elapsed(),
+        "init socket closed: {} done",
+        kind.name()
+    );
     process.pid = Some(ch.pid);
     process.pidfd = Some(ch.pidfd);
     Ok(())
