@@ -223,7 +223,14 @@ fn exec_of_a_program_that_cannot_run_is_worded_as_runc() {
     }
     for args in [
         &["exec", "nonexistent", "true"][..],
-        &["exec", "--pid-file", "/nonexistent/dir/pid", id, "true"],
+        &[
+            "exec",
+            "--pid-file",
+            "/nonexistent/dir/pid",
+            id,
+            "sleep",
+            "50",
+        ],
         &["exec", "-u", "x", id, "true"],
         &["exec", id],
     ] {
@@ -236,6 +243,9 @@ fn exec_of_a_program_that_cannot_run_is_worded_as_runc() {
         );
     }
     assert_eq!(sb.status(id), "running");
+    // The process whose pid could not be recorded was killed (runc): only the init is left.
+    let pids: Vec<i32> = serde_json::from_str(&sb.ok(&["ps", "-f", "json", id])).unwrap();
+    assert_eq!(pids.len(), 1, "{pids:?}");
 }
 
 /// Issue 9.3: `run` of a missing program fails at create (status 1, runc's words); one whose
