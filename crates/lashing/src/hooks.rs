@@ -95,7 +95,7 @@ pub(crate) fn run(h: &Hook, kind: HookKind, index: usize, state: &str) -> Result
         fail(format!(
             "fork/exec {}: {}",
             h.path.display(),
-            go_error_text(&e)
+            crate::error::go_error_text(&e)
         ))
     })?;
     let deadline = h.timeout.map(|t| Instant::now() + Duration::from_secs(t));
@@ -147,20 +147,6 @@ fn status_text(status: std::process::ExitStatus) -> String {
         Some(libc::SIGPIPE) => "signal: broken pipe".into(),
         Some(s) => format!("signal: signal {s}"),
         None => status.to_string(),
-    }
-}
-
-/// An I/O error as Go prints it: the errno's text in lower case, without `(os error N)`.
-fn go_error_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    let text = match (e.raw_os_error(), text.rfind(" (os error ")) {
-        (Some(_), Some(i)) => &text[..i],
-        _ => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

@@ -655,11 +655,11 @@ fn clear_onlcr(p: &Payload) -> R<()> {
 
 /// A failed `execve` of the user program, in runc's words (`exec /x: exec format error`).
 fn exec_failed(arg0: &str, e: std::io::Error) -> Fail {
-    let text = match e.raw_os_error() {
-        Some(n) => errno_text(rustix::io::Errno::from_raw_os_error(n)),
-        None => e.to_string(),
-    };
-    Fail::msg("exec", Some(arg0.to_string()), text)
+    Fail::msg(
+        "exec",
+        Some(arg0.to_string()),
+        crate::error::go_error_text(&e),
+    )
 }
 
 /// The whole chain of an error, as one line.
@@ -856,10 +856,10 @@ fn find_program(p: &ProcessConfig) -> R<CString> {
 /// Go's text: `stat /x: no such file or directory`, `is a directory`, `permission denied`.
 fn find_executable(path: &Path) -> Result<(), String> {
     let st = rustix::fs::stat(path)
-        .map_err(|e| format!("stat {}: {}", path.display(), errno_text(e)))?;
+        .map_err(|e| format!("stat {}: {}", path.display(), crate::error::errno_text(e)))?;
     let ft = rustix::fs::FileType::from_raw_mode(st.st_mode);
     if ft == rustix::fs::FileType::Directory {
-        return Err(errno_text(rustix::io::Errno::ISDIR));
+        return Err(crate::error::errno_text(rustix::io::Errno::ISDIR));
     }
     match rustix::fs::accessat(
         rustix::fs::CWD,
@@ -872,24 +872,8 @@ fn find_executable(path: &Path) -> Result<(), String> {
             Ok(())
         }
         Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
-            Err(errno_text(rustix::io::Errno::ACCESS))
+            Err(crate::error::errno_text(rustix::io::Errno::ACCESS))
         }
-        Err(e) => Err(errno_text(e)),
-    }
-}
-
-/// An errno as Go (and so runc) prints it: the C library's text with a lower-case first letter
-/// and no `(os error N)` (`"no such file or directory"`, `"exec format error"`): engines match
-/// these words.
-pub(crate) fn errno_text(e: rustix::io::Errno) -> String {
-    let text = std::io::Error::from_raw_os_error(e.raw_os_error()).to_string();
-    let text = match text.rfind(" (os error ") {
-        Some(i) => &text[..i],
-        None => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
+        Err(e) => Err(crate::error::errno_text(e)),
     }
 }
