@@ -154,6 +154,9 @@ pub(crate) fn go_error_text(e: &std::io::Error) -> String {
     }
 }
 
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -175,6 +178,3 @@ mod tests {
         );
     }
 }
-
-/// The library's result type.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
