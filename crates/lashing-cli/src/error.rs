@@ -43,6 +43,9 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// `exec` failed before the process ran: runc's `exec failed: ...`, exit status 255.
+    #[error("exec failed: {0}")]
+    Exec(Box<CliError>),
     /// Output could not be serialized.
     #[error("serialize {what}")]
     Json {
@@ -87,7 +90,17 @@ impl CliError {
             CliError::Lashing(lashing::Error::Exists(_)) => {
                 "container with given ID already exists".to_string()
             }
+            CliError::Exec(e) => format!("exec failed: {}", e.message()),
             _ => chain(self),
+        }
+    }
+
+    /// The exit status of the command that failed with this error: 255 for `exec` (as runc),
+    /// 1 otherwise.
+    pub fn status(&self) -> i32 {
+        match self {
+            CliError::Exec(_) => 255,
+            _ => 1,
         }
     }
 }
@@ -133,5 +146,13 @@ mod tests {
         );
         let e = CliError::Unsupported { what: "pause" };
         assert_eq!(e.message(), "pause is not supported yet");
+    }
+
+    #[test]
+    fn exec_errors_are_runcs_with_status_255() {
+        let e = CliError::Exec(Box::new(lashing::Error::NotExist("x".into()).into()));
+        assert_eq!(e.message(), "exec failed: container does not exist");
+        assert_eq!(e.status(), 255);
+        assert_eq!(CliError::Refused("x".into()).status(), 1);
     }
 }

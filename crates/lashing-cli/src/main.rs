@@ -82,7 +82,7 @@ fn real_main() -> i32 {
             if cli.log.is_some() {
                 eprintln!("{msg}");
             }
-            1
+            e.status()
         }
     }
 }

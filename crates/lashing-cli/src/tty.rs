@@ -113,12 +113,23 @@ impl ConsolePair {
     }
 
     /// The master of the process's terminal (the process must be set up: the library sends it
-    /// before `start`/`run` returns).
+    /// before `start`/`run` returns), with `ONLCR` cleared as runc's `recvtty` does: what the
+    /// process writes reaches our stdout byte for byte (`\n`, not `\r\n`).
     pub fn master(&self) -> Result<OwnedFd, CliError> {
-        recv_fd(self.ours.as_fd())
+        let fd = recv_fd(self.ours.as_fd())
             .map(|(_, fd)| fd)
-            .map_err(|e| CliError::sys("receive the terminal master from the container", e))
+            .map_err(|e| CliError::sys("receive the terminal master from the container", e))?;
+        clear_onlcr(fd.as_fd()).map_err(|e| CliError::sys("clear ONLCR on the terminal", e))?;
+        Ok(fd)
     }
+}
+
+/// Clears `ONLCR` (newline to CR-NL on output) on a terminal, as runc's `console.ClearONLCR`.
+pub fn clear_onlcr(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let mut t = rustix::termios::tcgetattr(fd)?;
+    t.output_modes.remove(rustix::termios::OutputModes::ONLCR);
+    rustix::termios::tcsetattr(fd, OptionalActions::Now, &t)?;
+    Ok(())
 }
 
 /// The host terminal in raw mode; restored on drop.
@@ -330,6 +341,25 @@ mod tests {
             rustix::net::SendFlags::empty(),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn clearing_onlcr_keeps_newlines_as_written() {
+        use rustix::pty::OpenptFlags;
+        let m = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+            .unwrap();
+        rustix::pty::unlockpt(&m).unwrap();
+        let peer =
+            rustix::pty::ioctl_tiocgptpeer(&m, OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        let read_back = |text: &[u8]| {
+            rustix::io::write(&peer, text).unwrap();
+            let mut buf = [0u8; 64];
+            let n = rustix::io::read(&m, &mut buf).unwrap();
+            buf[..n].to_vec()
+        };
+        assert_eq!(read_back(b"a\n"), b"a\r\n", "a new pty translates");
+        clear_onlcr(m.as_fd()).unwrap();
+        assert_eq!(read_back(b"b\n"), b"b\n");
     }
 
     #[test]

@@ -150,7 +150,7 @@ fn hook_timeout_kills_the_hook_and_fails_create() {
     );
     let msg = log_msg(&o.stderr);
     assert!(
-        msg.starts_with("createRuntime hook /bin/sh") && msg.contains("timed out after 1 s"),
+        msg == "error running createRuntime hook #0: hook ran past specified timeout of 1.0s",
         "{msg}"
     );
     std::thread::sleep(Duration::from_secs(5));
@@ -168,9 +168,7 @@ fn failing_create_runtime_fails_create_and_leaves_nothing() {
     assert_eq!(o.code, 1);
     let msg = log_msg(&o.stderr);
     assert!(
-        msg.starts_with("createRuntime hook /bin/sh")
-            && msg.contains("exit status: 3")
-            && msg.contains("boom"),
+        msg == r"error running createRuntime hook #0: exit status 3, stdout: , stderr: boom\n",
         "{msg}"
     );
     assert_nothing_left(&sb);
@@ -192,7 +190,9 @@ fn failing_create_container_hook_fails_create_and_leaves_nothing() {
     assert_eq!(o.code, 1);
     let msg = log_msg(&o.stderr);
     assert!(
-        msg.contains("createContainer hook") && msg.contains("inside"),
+        msg.contains(
+            r"error running createContainer hook #0: exit status 4, stdout: , stderr: inside\n"
+        ),
         "{msg}"
     );
     assert_nothing_left(&sb);
@@ -209,7 +209,7 @@ fn failing_poststart_kills_the_container() {
     let o = sb.run(&["start", "h1"]);
     assert_eq!(o.code, 1);
     assert!(
-        log_msg(&o.stderr).starts_with("poststart hook /bin/sh"),
+        log_msg(&o.stderr).contains("error running poststart hook #0: exit status 7"),
         "{}",
         o.stderr
     );
@@ -228,7 +228,9 @@ fn failing_poststop_is_only_a_warning() {
     let o = sb.run(&["run", "h1"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
-        o.stderr.contains("level=warning") && o.stderr.contains("poststop hook /bin/sh"),
+        o.stderr.contains("level=warning")
+            && o.stderr
+                .contains("error running poststop hook #0: exit status 2"),
         "{}",
         o.stderr
     );
@@ -275,7 +277,7 @@ fn missing_hook_program_is_a_clear_error() {
     assert_eq!(o.code, 1);
     let msg = log_msg(&o.stderr);
     assert!(
-        msg.starts_with("prestart hook /nonexistent/hook") && msg.contains("No such file"),
+        msg == "error running prestart hook #0: fork/exec /nonexistent/hook: no such file or directory",
         "{msg}"
     );
     assert_nothing_left(&sb);

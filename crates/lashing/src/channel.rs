@@ -93,6 +93,9 @@ pub(crate) struct Payload {
     pub seccomp: Option<crate::security::seccomp::Program>,
     /// The OCI state JSON handed to createContainer/startContainer hooks.
     pub hook_state: Option<String>,
+    /// Clear `ONLCR` on the process's terminal before it runs ([`crate::Process::clear_onlcr`]).
+    #[serde(default)]
+    pub clear_onlcr: bool,
 }
 
 /// Messages to init.
@@ -126,6 +129,30 @@ pub(crate) enum ToParent {
     SeccompFd,
     /// Init failed.
     Error(InitFailure),
+}
+
+impl ToParent {
+    /// The message's name, for `--debug` logs (`read sync type:hooks`).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            ToParent::Pid(_) => "pid",
+            ToParent::MapsPlease => "mapsPlease",
+            ToParent::Hooks => "hooks",
+            ToParent::Ready => "ready",
+            ToParent::SeccompFd => "seccompFd",
+            ToParent::Error(_) => "error",
+        }
+    }
+}
+
+impl InitKind {
+    /// `standard` (a container's init) or `setns` (exec), as runc names them.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            InitKind::Standard => "standard",
+            InitKind::Setns => "setns",
+        }
+    }
 }
 
 /// A socketpair (parent end, child end), both `O_CLOEXEC`.

@@ -102,11 +102,13 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A hook failed.
-    #[error("{kind} hook {path}: {reason}")]
+    /// A hook failed: runc's `error running <kind> hook #<index>: <reason>`.
+    #[error("error running {kind} hook #{index}: {reason}")]
     Hook {
         /// Hook kind.
         kind: String,
+        /// Its position in the config's list of hooks of that kind (from 0).
+        index: usize,
         /// The hook program.
         path: PathBuf,
         /// What happened.
@@ -128,5 +130,51 @@ impl Error {
     }
 }
 
+/// An errno as Go (and so runc) prints it: the C library's text with a lower-case first letter
+/// and no `(os error N)` (`"no such file or directory"`, `"exec format error"`). Engines match
+/// these words in runc's messages (Docker: 127 for "no such file or directory", 126 for
+/// "permission denied").
+pub(crate) fn errno_text(e: rustix::io::Errno) -> String {
+    go_error_text(&std::io::Error::from_raw_os_error(e.raw_os_error()))
+}
+
+/// An I/O error as Go prints it: for an errno, [`errno_text`]; otherwise its own text.
+pub(crate) fn go_error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    if e.raw_os_error().is_none() {
+        return text;
+    }
+    let text = text
+        .rfind(" (os error ")
+        .map_or(text.as_str(), |i| &text[..i]);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errno_texts_are_gos() {
+        use rustix::io::Errno;
+        for (e, want) in [
+            (Errno::NOENT, "no such file or directory"),
+            (Errno::ACCESS, "permission denied"),
+            (Errno::ISDIR, "is a directory"),
+            (Errno::NOTDIR, "not a directory"),
+            (Errno::NOEXEC, "exec format error"),
+            (Errno::LOOP, "too many levels of symbolic links"),
+        ] {
+            assert_eq!(super::errno_text(e), want);
+        }
+        assert_eq!(
+            super::go_error_text(&std::io::Error::other("Custom text")),
+            "Custom text"
+        );
+    }
+}

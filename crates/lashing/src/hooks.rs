@@ -24,8 +24,8 @@ pub(crate) fn run_all(c: &Container, kind: HookKind) -> Result<()> {
         st.pid = 0;
     }
     let json = serde_json::to_string(&st).unwrap_or_default();
-    for h in list {
-        run(h, kind, &json)?;
+    for (i, h) in list.iter().enumerate() {
+        run(h, kind, i, &json)?;
     }
     Ok(())
 }
@@ -40,22 +40,33 @@ pub(crate) fn run_creating(c: &Container, pid: i32, kind: HookKind) -> Result<()
     let mut v = serde_json::to_value(&st).unwrap_or_default();
     v["status"] = "creating".into();
     let json = v.to_string();
-    for h in list {
-        run(h, kind, &json)?;
+    for (i, h) in list.iter().enumerate() {
+        run(h, kind, i, &json)?;
     }
     Ok(())
 }
 
-/// Runs one hook with `state` on its stdin.
-pub(crate) fn run(h: &Hook, kind: HookKind, state: &str) -> Result<()> {
+/// Runs one hook (the `index`-th of its kind) with `state` on its stdin. Failures are worded as
+/// runc's (`fork/exec <path>: no such file or directory`, `exit status 3, stdout: ..., stderr:
+/// ...`, `hook ran past specified timeout of 1.0s`).
+pub(crate) fn run(h: &Hook, kind: HookKind, index: usize, state: &str) -> Result<()> {
+    tracing::debug!(
+        "running {} hook #{index}: {}",
+        kind_name(kind),
+        h.path.display()
+    );
     let fail = |reason: String| Error::Hook {
         kind: kind_name(kind).into(),
+        index,
         path: h.path.clone(),
         reason,
     };
-    let out = rustix::fs::memfd_create("hook-output", rustix::fs::MemfdFlags::CLOEXEC)
-        .map_err(|e| fail(format!("cannot capture output: {e}")))?;
-    let mut out = std::fs::File::from(out);
+    let capture = |name: &str| {
+        rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC)
+            .map(std::fs::File::from)
+            .map_err(|e| fail(format!("cannot capture the output: {e}")))
+    };
+    let (mut out, mut err) = (capture("hook-stdout")?, capture("hook-stderr")?);
     let mut cmd = Command::new(&h.path);
     if let Some((arg0, rest)) = h.args.split_first() {
         cmd.arg0(arg0).args(rest);
@@ -66,8 +77,8 @@ pub(crate) fn run(h: &Hook, kind: HookKind, state: &str) -> Result<()> {
             cmd.env(k, v);
         }
     }
-    let err = out.try_clone().map_err(|e| fail(e.to_string()))?;
     let so = out.try_clone().map_err(|e| fail(e.to_string()))?;
+    let se = err.try_clone().map_err(|e| fail(e.to_string()))?;
     // The state on stdin comes from a memfd, not a pipe: a hook that never reads it cannot
     // block us past its timeout, whatever the size of the state.
     let input = rustix::fs::memfd_create("hook-state", rustix::fs::MemfdFlags::CLOEXEC)
@@ -79,8 +90,14 @@ pub(crate) fn run(h: &Hook, kind: HookKind, state: &str) -> Result<()> {
         .map_err(|e| fail(format!("cannot pass the state: {e}")))?;
     cmd.stdin(Stdio::from(input))
         .stdout(Stdio::from(so))
-        .stderr(Stdio::from(err));
-    let mut child = cmd.spawn().map_err(|e| fail(format!("cannot run: {e}")))?;
+        .stderr(Stdio::from(se));
+    let mut child = cmd.spawn().map_err(|e| {
+        fail(format!(
+            "fork/exec {}: {}",
+            h.path.display(),
+            crate::error::go_error_text(&e)
+        ))
+    })?;
     let deadline = h.timeout.map(|t| Instant::now() + Duration::from_secs(t));
     let status = loop {
         match child.try_wait() {
@@ -92,17 +109,106 @@ pub(crate) fn run(h: &Hook, kind: HookKind, state: &str) -> Result<()> {
             let _ = child.kill();
             let _ = child.wait();
             return Err(fail(format!(
-                "timed out after {} s",
-                h.timeout.unwrap_or(0)
+                "hook ran past specified timeout of {:.1}s",
+                h.timeout.unwrap_or(0) as f64
             )));
         }
         std::thread::sleep(Duration::from_millis(2));
     };
     if !status.success() {
-        let mut text = String::new();
-        let _ = out.rewind();
-        let _ = out.read_to_string(&mut text);
-        return Err(fail(format!("{status}, output: {}", text.trim())));
+        let read = |f: &mut std::fs::File| {
+            let mut text = String::new();
+            let _ = f.rewind();
+            let _ = f.read_to_string(&mut text);
+            text
+        };
+        let (stdout, stderr) = (read(&mut out), read(&mut err));
+        return Err(fail(format!(
+            "{}, stdout: {stdout}, stderr: {stderr}",
+            status_text(status)
+        )));
     }
     Ok(())
+}
+
+/// An exit status as Go prints it (`exit status 3`, `signal: killed`).
+fn status_text(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    match status.signal() {
+        Some(libc::SIGKILL) => "signal: killed".into(),
+        Some(libc::SIGTERM) => "signal: terminated".into(),
+        Some(libc::SIGINT) => "signal: interrupt".into(),
+        Some(libc::SIGABRT) => "signal: aborted".into(),
+        Some(libc::SIGSEGV) => "signal: segmentation fault".into(),
+        Some(libc::SIGHUP) => "signal: hangup".into(),
+        Some(libc::SIGPIPE) => "signal: broken pipe".into(),
+        Some(s) => format!("signal: signal {s}"),
+        None => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn hook(path: &str, args: &[&str], timeout: Option<u64>) -> Hook {
+        Hook {
+            path: PathBuf::from(path),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: vec![],
+            timeout,
+        }
+    }
+
+    /// runc's texts, which engines and users grep: `error running <kind> hook #<index>: ...`.
+    #[test]
+    fn failures_are_worded_as_runc() {
+        let h = hook(
+            "/bin/sh",
+            &["sh", "-c", "echo out-text; echo err-text >&2; exit 3"],
+            None,
+        );
+        let e = run(&h, HookKind::CreateRuntime, 1, "{}").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "error running createRuntime hook #1: exit status 3, stdout: out-text\n, stderr: err-text\n"
+        );
+        let e = run(
+            &hook("/nonexistent/hook", &[], None),
+            HookKind::Prestart,
+            0,
+            "{}",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "error running prestart hook #0: fork/exec /nonexistent/hook: no such file or directory"
+        );
+        let e = run(
+            &hook("/bin/sh", &["sh", "-c", "kill -9 $$"], None),
+            HookKind::Poststop,
+            2,
+            "{}",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "error running poststop hook #2: signal: killed, stdout: , stderr: "
+        );
+        let e = run(
+            &hook("/bin/sh", &["sh", "-c", "sleep 5"], Some(1)),
+            HookKind::Poststart,
+            0,
+            "{}",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "error running poststart hook #0: hook ran past specified timeout of 1.0s"
+        );
+    }
 }

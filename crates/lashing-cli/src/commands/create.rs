@@ -155,6 +155,8 @@ pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Pr
     if process.terminal && process.console_socket.is_none() {
         let mut pair = ConsolePair::new()?;
         process.console_socket = pair.theirs();
+        // Output byte for byte (runc clears ONLCR on a terminal it relays): done by init.
+        process.clear_onlcr = true;
         // Sized by init before the process starts (a resize by the relay would race with it).
         process.console_size = tty::host_size().or(process.console_size);
         console = Some(pair);

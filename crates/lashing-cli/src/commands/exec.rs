@@ -66,26 +66,175 @@ pub struct Args {
     /// allow exec in a paused container
     #[arg(long)]
     ignore_paused: bool,
-    /// the container id
-    #[arg(value_name = "container-id")]
-    id: String,
-    /// the command and its arguments
+    /// the container id, then the command and its arguments (everything after the id is the
+    /// command, options too, as runc parses it)
     #[arg(
-        value_name = "command",
+        value_name = "container-id> <command",
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    command: Vec<String>,
+    args: Vec<String>,
 }
 
-/// Runs `lashing exec`: the exit status is the process's (255 when it cannot be started).
+impl Args {
+    /// The container id.
+    fn id(&self) -> &str {
+        &self.args[0]
+    }
+
+    /// The command and its arguments.
+    fn command(&self) -> &[String] {
+        &self.args[1..]
+    }
+}
+
+/// Runs `lashing exec`: the exit status is the process's; any error before the process runs is
+/// runc's `exec failed: ...` with status 255.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
+    exec(g, a).map_err(|e| match e {
+        CliError::Exec(_) => e,
+        e => CliError::Exec(Box::new(e)),
+    })
+}
+
+/// The process to execute, as runc's `getProcess`: with `--process`, the process.json alone
+/// (every other process flag is ignored, as runc ignores them); otherwise the container's process
+/// with the command line and the flags applied.
+fn process_of(container: &Container, a: &Args) -> Result<Process, CliError> {
+    let process = match &a.process {
+        Some(path) => {
+            let mut p = Process::from_config(&ProcessConfig::from_json_file(Path::new(path))?);
+            p.init = false;
+            p
+        }
+        None => process_from_flags(container, a)?,
+    };
+    validate_process_spec(&process)?;
+    check_env(&process.env)?;
+    Ok(process)
+}
+
+/// runc's `validateProcessSpec`, with its messages.
+fn validate_process_spec(p: &Process) -> Result<(), CliError> {
+    let refuse = |m: &str| Err(CliError::Refused(m.into()));
+    if p.cwd.as_os_str().is_empty() {
+        return refuse("Cwd property must not be empty");
+    }
+    if !p.cwd.is_absolute() {
+        return refuse("Cwd must be an absolute path");
+    }
+    if p.args.is_empty() {
+        return refuse("args must not be empty");
+    }
+    if p.selinux_label.as_ref().is_some_and(|l| !l.is_empty())
+        && !super::features::selinux_enabled()
+    {
+        return refuse(
+            "selinux label is specified in config, but selinux is disabled or not supported",
+        );
+    }
+    Ok(())
+}
+
+/// The container's process with the command line and the process flags applied.
+fn process_from_flags(container: &Container, a: &Args) -> Result<Process, CliError> {
+    let base = &container.config().process;
+    let mut process = Process::from_config(base);
+    process.init = false;
+    process.args = a.command().to_vec();
+    process.terminal = a.tty;
+    if let Some(cwd) = &a.cwd {
+        process.cwd = cwd.into();
+    }
+    if let Some(p) = a.apparmor.as_ref().filter(|p| !p.is_empty()) {
+        process.apparmor_profile = Some(p.clone());
+    }
+    if let Some(l) = a.process_label.as_ref().filter(|l| !l.is_empty()) {
+        process.selinux_label = Some(l.clone());
+    }
+    if !a.cap.is_empty() {
+        let mut caps = Vec::new();
+        let mut unknown = Vec::new();
+        for name in &a.cap {
+            match lashing::config::cap_from_name(name) {
+                Some(c) => caps.push(c),
+                None => unknown.push(name.as_str()),
+            }
+        }
+        if !unknown.is_empty() {
+            // runc: a name it does not know is dropped with a warning, not an error.
+            tracing::warn!(
+                "ignoring unknown or unavailable capabilities: [{}]",
+                unknown.join(" ")
+            );
+        }
+        process.add_capabilities(&caps, base.capabilities.as_ref());
+    }
+    process.env.extend(a.env.iter().cloned());
+    if a.no_new_privs {
+        process.no_new_privileges = Some(true);
+    }
+    if let Some(user) = a.user.as_ref().filter(|u| !u.is_empty()) {
+        let (uid, gid) = match user.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (user.as_str(), None),
+        };
+        if let Some(g) = gid {
+            process.user.gid =
+                parse_id(g).map_err(|e| CliError::Refused(format!("bad gid: {e}")))?;
+        }
+        process.user.uid = parse_id(uid).map_err(|e| CliError::Refused(format!("bad uid: {e}")))?;
+    }
+    for g in &a.additional_gids {
+        let gid = parse_id(g)
+            .map_err(|e| CliError::Refused(format!("invalid value {g:?} for flag -g: {e}")))?;
+        process.user.additional_gids.push(gid);
+    }
+    Ok(process)
+}
+
+/// The environment checks of runc's `prepareEnv`, with its messages, from the last entry back
+/// (a later duplicate hides an earlier entry).
+fn check_env(env: &[String]) -> Result<(), CliError> {
+    let bad = |m: String| CliError::Refused(format!("invalid environment variable{m}"));
+    let mut seen = std::collections::HashSet::new();
+    for kv in env.iter().rev() {
+        match kv.find('=') {
+            None => return Err(bad(": missing '='".into())),
+            Some(0) => return Err(bad(": name cannot be empty".into())),
+            Some(i) => {
+                let key = &kv[..i];
+                if seen.insert(key) && kv.contains('\0') {
+                    return Err(bad(format!(" {key:?}: contains nul byte (\\x00)")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A numeric id, with the error text of Go's `strconv.Atoi` (what runc prints).
+fn parse_id(s: &str) -> Result<u32, String> {
+    s.parse::<u32>().map_err(|_| {
+        let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+        let why = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            "value out of range"
+        } else {
+            "invalid syntax"
+        };
+        format!("strconv.Atoi: parsing {s:?}: {why}")
+    })
+}
+
+fn exec(g: &Globals, a: &Args) -> CmdResult {
     if !a.cgroup.is_empty() {
         return Err(CliError::Unsupported {
             what: "--cgroup (exec into a sub-cgroup)",
         });
     }
-    let mut container = Container::load(&g.root, &a.id)?;
+    let mut container = Container::load(&g.root, a.id())?;
     match container.status() {
         Status::Stopped => {
             return Err(CliError::Refused(
@@ -99,22 +248,10 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         }
         _ => {}
     }
-    let base = match &a.process {
-        Some(path) => ProcessConfig::from_json_file(std::path::Path::new(path))?,
-        None => {
-            if a.command.is_empty() {
-                return Err(CliError::Refused(
-                    "exec failed: process args cannot be empty".into(),
-                ));
-            }
-            let mut p = container.config().process.clone();
-            p.args = a.command.clone();
-            p.terminal = a.tty;
-            p
-        }
-    };
-    let mut process = Process::from_config(&base);
-    process.terminal |= a.tty;
+    if a.process.is_none() && a.command().is_empty() {
+        return Err(CliError::Refused("exec args cannot be empty".into()));
+    }
+    let mut process = process_of(&container, a)?;
     super::create::check_terminal(process.terminal, a.detach, a.console_socket.is_some())?;
     let mut console = None;
     if let Some(p) = &a.console_socket {
@@ -122,63 +259,12 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
     } else if process.terminal {
         let mut pair = ConsolePair::new()?;
         process.console_socket = pair.theirs();
+        process.clear_onlcr = true;
         process.console_size = tty::host_size().or(process.console_size);
         console = Some(pair);
     }
     if let Some(p) = &a.pidfd_socket {
         process.pidfd_socket = Some(tty::connect(Path::new(p), "pidfd socket")?);
-    }
-    process.init = false;
-    process.env.extend(a.env.iter().cloned());
-    if let Some(cwd) = &a.cwd {
-        process.cwd = cwd.into();
-    }
-    if let Some(user) = &a.user {
-        let (uid, gid) = match user.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (user.as_str(), None),
-        };
-        process.user.uid = uid
-            .parse()
-            .map_err(|_| CliError::Refused(format!("invalid UID format {user:?}")))?;
-        if let Some(g) = gid {
-            process.user.gid = g
-                .parse()
-                .map_err(|_| CliError::Refused(format!("invalid GID format {user:?}")))?;
-        }
-    }
-    for g in &a.additional_gids {
-        process.user.additional_gids.push(
-            g.parse()
-                .map_err(|_| CliError::Refused(format!("invalid additional-gids value {g:?}")))?,
-        );
-    }
-    if a.no_new_privs {
-        process.no_new_privileges = Some(true);
-    }
-    if let Some(p) = &a.apparmor {
-        process.apparmor_profile = Some(p.clone());
-    }
-    if let Some(l) = &a.process_label {
-        process.selinux_label = Some(l.clone());
-    }
-    if !a.cap.is_empty() {
-        // CVE-2022-29162: added capabilities go to bounding, effective and permitted only; to the
-        // ambient set only when the process already has inheritable capabilities.
-        let mut caps = base.capabilities.clone().unwrap_or_default();
-        for name in &a.cap {
-            let cap = lashing::config::cap_from_name(name)
-                .ok_or_else(|| CliError::Refused(format!("unknown capability {name:?}")))?;
-            for set in [&mut caps.bounding, &mut caps.effective, &mut caps.permitted] {
-                if !set.contains(&cap) {
-                    set.push(cap);
-                }
-            }
-            if !caps.inheritable.is_empty() && !caps.ambient.contains(&cap) {
-                caps.ambient.push(cap);
-            }
-        }
-        process.capabilities = Some(caps);
     }
     process.extra_files = super::create::preserved_fds(a.preserve_fds)?;
     // In the foreground, signals are caught before the process exists and forwarded to it.
@@ -189,22 +275,28 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         sigs.push(libc::SIGCHLD);
         Some(SignalPipe::install(&sigs).map_err(|e| CliError::sys("install signal handlers", e))?)
     };
-    if let Err(e) = container.start(&mut process) {
-        tracing::error!("{}", crate::error::chain(&e));
-        return Ok(255);
-    }
+    tracing::debug!("exec: starting {:?} in container {}", process.args, a.id());
+    container.start(&mut process)?;
     let pid = process.pid().unwrap_or(0);
-    let master = console.as_ref().map(|c| c.master()).transpose();
-    let master = match master {
+    let kill = |process: &mut Process| {
+        let _ = process.signal(libc::SIGKILL);
+        if !a.detach {
+            let _ = process.wait();
+        }
+    };
+    let master = match console.as_ref().map(ConsolePair::master).transpose() {
         Ok(m) => m,
         Err(e) => {
-            let _ = process.signal(libc::SIGKILL);
-            let _ = process.wait();
+            kill(&mut process);
             return Err(e);
         }
     };
-    if let Some(p) = &a.pid_file {
-        super::create::write_pid_file(Path::new(p), pid)?;
+    if let Some(p) = &a.pid_file
+        && let Err(e) = super::create::write_pid_file(Path::new(p), pid)
+    {
+        // runc: the process is killed when its pid cannot be recorded.
+        kill(&mut process);
+        return Err(e);
     }
     let Some(sigpipe) = sigpipe else {
         return Ok(0);

@@ -152,7 +152,7 @@ fn apparmor_enabled() -> bool {
 }
 
 /// SELinux is enabled when a selinuxfs is mounted (as runc's `selinux.GetEnabled`).
-fn selinux_enabled() -> bool {
+pub(crate) fn selinux_enabled() -> bool {
     std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|text| {
         text.lines().any(|l| {
             l.split_once(" - ")

@@ -755,8 +755,30 @@ impl ProcessConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let p: oci::Process = serde_json::from_str(&text).map_err(|e| parse_error(path, &e))?;
+        let mut v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| parse_error(path, &e))?;
+        default_process_fields(&mut v);
+        let p: oci::Process = serde_json::from_value(v).map_err(|e| parse_error(path, &e))?;
         convert_process(&p)
+    }
+}
+
+/// Gives the fields of a `process` object that oci-spec requires and runc does not their Go zero
+/// value, as runc's JSON decoder does: no `user` (or `null`) is uid 0, gid 0; no `cwd` is empty
+/// (which the caller then refuses with runc's message); `null` for the whole object is `{}`.
+fn default_process_fields(v: &mut serde_json::Value) {
+    if v.is_null() {
+        *v = serde_json::json!({});
+    }
+    if let Some(o) = v.as_object_mut() {
+        for (key, zero) in [
+            ("user", serde_json::json!({})),
+            ("cwd", serde_json::json!("")),
+        ] {
+            if o.get(key).is_none_or(serde_json::Value::is_null) {
+                o.insert(key.to_string(), zero);
+            }
+        }
     }
 }
 
@@ -881,6 +903,25 @@ mod tests {
     use super::super::example::example_spec_json;
     use super::*;
     use serde_json::{Value, json};
+
+    /// `exec -p`: runc accepts a process.json without `user` (root) or `cwd` (refused later
+    /// with runc's message), and a `null` user.
+    #[test]
+    fn process_json_without_user_or_cwd_parses() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, cwd) in [
+            (r#"{"args":["sh"],"cwd":"/"}"#, "/"),
+            (r#"{"args":["sh"],"cwd":"/","user":null}"#, "/"),
+            (r#"{"args":["sh"]}"#, ""),
+            ("null", ""),
+        ] {
+            let f = dir.path().join("process.json");
+            std::fs::write(&f, text).unwrap();
+            let p = ProcessConfig::from_json_file(&f).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(p.user, User::default(), "{text}");
+            assert_eq!(p.cwd, Path::new(cwd), "{text}");
+        }
+    }
 
     fn bundle() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();

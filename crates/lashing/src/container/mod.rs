@@ -117,6 +117,7 @@ impl Container {
             owner: rustix::process::geteuid().as_raw(),
             config,
         };
+        tracing::debug!("create: container {id}: state directory {}", dir.display());
         let c = Container { dir, state, cgroup };
         if let Err(e) = c.state.save(&c.dir) {
             let _ = fs::remove_dir_all(&c.dir);
@@ -288,6 +289,7 @@ impl Container {
         )
         .map_err(|e| Error::io("open exec fifo", &fifo_path, e))?;
         let pid = self.state.init_process_pid;
+        tracing::debug!(pid, "start: waiting for the init on the exec fifo");
         let pidfd = rustix::process::Pid::from_raw(pid).and_then(|p| {
             rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
         });
@@ -328,6 +330,10 @@ impl Container {
             }
         }
         let _ = fs::remove_file(&fifo_path);
+        tracing::debug!(
+            pid,
+            "start: the init read the exec fifo: the user process runs"
+        );
         if let Err(e) = hooks::run_all(self, HookKind::Poststart) {
             let _ = self.signal(libc::SIGKILL, false);
             return Err(e);

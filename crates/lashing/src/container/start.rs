@@ -200,6 +200,8 @@ fn start_inner(
     fifo: Option<&std::path::Path>,
     out: &mut Option<Child>,
 ) -> Result<()> {
+    // Phase timings for `--debug` (the `elapsed` field of the debug lines).
+    let t0 = std::time::Instant::now();
     let config = &c.state.config;
     if process.terminal && process.console_socket.is_none() {
         return Err(Error::io(
@@ -293,6 +295,13 @@ fn start_inner(
     };
     drop(child_sock);
     drop(exe);
+    tracing::debug!(
+        pid = spawned.pid,
+        elapsed = ?t0.elapsed(),
+        "started lashing init ({}) for container {}",
+        kind.name(),
+        c.state.id
+    );
     *out = Some(Child {
         pid: spawned.pid,
         pidfd: spawned.pidfd,
@@ -401,7 +410,9 @@ fn start_inner(
         cgroup_v2,
         seccomp,
         hook_state: None,
+        clear_onlcr: process.clear_onlcr && process.terminal,
     };
+    tracing::debug!("writing sync type:payload");
     if let Err(e) = channel::send(&child.sock, &ToInit::Payload(Box::new(payload)), &fds) {
         // A child that failed before reading (its exec, say) has closed its end: what it sent
         // is still queued, and the loop below reports it rather than "broken pipe".
@@ -436,6 +447,7 @@ fn start_inner(
         }
         let msg: ToParent = channel::parse(&raw.data)
             .map_err(|e| Error::io("parse message of", "lashing init", e))?;
+        tracing::debug!(elapsed = ?t0.elapsed(), "read sync type:{}", msg.name());
         match msg {
             ToParent::Pid(pid) => {
                 let inter = child.pid;
@@ -468,6 +480,7 @@ fn start_inner(
                 apply_resources(&c.cgroup, &c.state.config)?;
                 hooks::run_creating(c, child.pid, HookKind::Prestart)?;
                 hooks::run_creating(c, child.pid, HookKind::CreateRuntime)?;
+                tracing::debug!("writing sync type:hooksDone");
                 channel::send(&child.sock, &ToInit::HooksDone, &[])
                     .map_err(|e| Error::io("write to", "lashing init", e))?;
             }
@@ -493,6 +506,7 @@ fn start_inner(
                 }
                 if kind == InitKind::Setns {
                     set_affinity(child.pid, affinity.final_.as_deref());
+                    tracing::debug!("writing sync type:run");
                     channel::send(&child.sock, &ToInit::Run, &[])
                         .map_err(|e| Error::io("write to", "lashing init", e))?;
                     ready = true;
@@ -515,6 +529,12 @@ fn start_inner(
                     })
                     .collect();
                 c.state.save(&c.dir)?;
+                tracing::debug!(
+                    pid = child.pid,
+                    elapsed = ?t0.elapsed(),
+                    "container {} is created: state saved; writing sync type:run",
+                    c.state.id
+                );
                 channel::send(&child.sock, &ToInit::Run, &[])
                     .map_err(|e| Error::io("write to", "lashing init", e))?;
                 ready = true;
@@ -535,6 +555,12 @@ fn start_inner(
         }
     }
     let ch = out.take().expect("child");
+    tracing::debug!(
+        pid = ch.pid,
+        elapsed = ?t0.elapsed(),
+        "init socket closed: {} done",
+        kind.name()
+    );
     process.pid = Some(ch.pid);
     process.pidfd = Some(ch.pidfd);
     Ok(())

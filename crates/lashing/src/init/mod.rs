@@ -424,6 +424,7 @@ impl Init {
         if let Some(sock) = self.console.take() {
             crate::tty::setup_console(sock, proc.console_size, proc.user.uid, true)
                 .map_err(|e| Fail::io(e.step, e.path, e.source))?;
+            clear_onlcr(&p)?;
         }
         // Hostname and sysctls before the read-only remounts and masks (as runc).
         rootfs::set_hostname(config)?;
@@ -437,9 +438,11 @@ impl Init {
         self.sock = None;
         self.wait_fifo()?;
         self.start_container_hooks(config, &p.id, &exec.env)?;
+        // The private procfs handle goes first: `close_from` closes its fd under it.
+        drop(procfs);
         close_from(3 + self.preserved as u32);
         let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
-        Err(Fail::io("exec", Some(proc.args[0].clone()), e))
+        Err(exec_failed(&proc.args[0], e))
     }
 
     /// `exec`: join the running container and execute the process. The socket stays open (it is
@@ -453,6 +456,7 @@ impl Init {
         if let Some(sock) = self.console.take() {
             crate::tty::setup_console(sock, proc.console_size, proc.user.uid, false)
                 .map_err(|e| Fail::io(e.step, e.path, e.source))?;
+            clear_onlcr(&p)?;
         }
         let exec = self.prepare_exec(&p, false)?;
         let sock = self.sock()?.as_raw_fd() as u32;
@@ -460,7 +464,7 @@ impl Init {
         // The socket stays (close-on-exec) so that an exec failure still reaches the caller.
         close_from_except(first, Some(sock));
         let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
-        Err(Fail::io("exec", Some(proc.args[0].clone()), e))
+        Err(exec_failed(&proc.args[0], e))
     }
 
     /// What both inits share from the cwd on. The cwd and the program are checked before `Ready`,
@@ -548,8 +552,8 @@ impl Init {
             "annotations": config.annotations,
         })
         .to_string();
-        for h in list {
-            crate::hooks::run(h, HookKind::CreateContainer, &state).map_err(|e| {
+        for (i, h) in list.iter().enumerate() {
+            crate::hooks::run(h, HookKind::CreateContainer, i, &state).map_err(|e| {
                 Fail::msg(
                     "createContainer hook",
                     Some(h.path.display().to_string()),
@@ -570,7 +574,7 @@ impl Init {
             "annotations": config.annotations,
         })
         .to_string();
-        for h in list {
+        for (i, h) in list.iter().enumerate() {
             let mut h = h.clone();
             if h.env.is_empty() {
                 h.env = env
@@ -578,7 +582,7 @@ impl Init {
                     .map(|e| e.to_string_lossy().into_owned())
                     .collect();
             }
-            crate::hooks::run(&h, HookKind::StartContainer, &state).map_err(|e| {
+            crate::hooks::run(&h, HookKind::StartContainer, i, &state).map_err(|e| {
                 Fail::msg(
                     "startContainer hook",
                     Some(h.path.display().to_string()),
@@ -632,6 +636,30 @@ impl Init {
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
         Ok(())
     }
+}
+
+/// Clears `ONLCR` on the terminal (now stdout) when asked ([`crate::Process::clear_onlcr`]):
+/// before the process can write, unlike runc, which clears it from its CLI while the process
+/// may already run.
+fn clear_onlcr(p: &Payload) -> R<()> {
+    if !p.clear_onlcr {
+        return Ok(());
+    }
+    let out = std::io::stdout();
+    let mut t = rustix::termios::tcgetattr(&out)
+        .map_err(|e| Fail::io("clear ONLCR", Some("the terminal".to_string()), e))?;
+    t.output_modes.remove(rustix::termios::OutputModes::ONLCR);
+    rustix::termios::tcsetattr(&out, rustix::termios::OptionalActions::Now, &t)
+        .map_err(|e| Fail::io("clear ONLCR", Some("the terminal".to_string()), e))
+}
+
+/// A failed `execve` of the user program, in runc's words (`exec /x: exec format error`).
+fn exec_failed(arg0: &str, e: std::io::Error) -> Fail {
+    Fail::msg(
+        "exec",
+        Some(arg0.to_string()),
+        crate::error::go_error_text(&e),
+    )
 }
 
 /// The whole chain of an error, as one line.
@@ -780,7 +808,11 @@ fn home_of(uid: u32) -> Option<String> {
     })
 }
 
-/// Finds the program like `execvp`, with the process's `PATH`.
+/// Finds the program as runc does (Go's `exec.LookPath` with the process's `PATH`), with runc's
+/// messages, which engines match to choose an exit status (Docker: 127 for "no such file or
+/// directory" and "executable file not found in $PATH", 126 for "permission denied" and "is a
+/// directory"): `exec: "/x": stat /x: no such file or directory`, `exec: "/x": permission
+/// denied`, `exec: "/x": is a directory`, `exec: "x": executable file not found in $PATH`.
 fn find_program(p: &ProcessConfig) -> R<CString> {
     let Some(arg0) = p.args.first() else {
         return Err(Fail::msg(
@@ -789,24 +821,17 @@ fn find_program(p: &ProcessConfig) -> R<CString> {
             "process.args is empty: nothing to run",
         ));
     };
-    let executable = |path: &Path| {
-        rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok()
-            && fs::metadata(path).map(|m| m.is_file()).unwrap_or(false)
-    };
     let to_c = |path: &Path| {
         CString::new(path.as_os_str().as_bytes())
             .map_err(|_| Fail::msg("exec", Some(arg0.clone()), "contains NUL"))
     };
+    let lookup_err =
+        |why: String| Fail::msg("exec", Some(arg0.clone()), format!("{arg0:?}: {why}"));
     if arg0.contains('/') {
         let path = Path::new(arg0);
-        return if executable(path) {
-            to_c(path)
-        } else {
-            Err(Fail::msg(
-                "exec",
-                Some(arg0.clone()),
-                "no such executable file in the container",
-            ))
+        return match find_executable(path) {
+            Ok(()) => to_c(path),
+            Err(why) => Err(lookup_err(why)),
         };
     }
     let path_var = p
@@ -815,15 +840,40 @@ fn find_program(p: &ProcessConfig) -> R<CString> {
         .rev()
         .find_map(|kv| kv.strip_prefix("PATH="))
         .unwrap_or(DEFAULT_PATH);
-    for dir in path_var.split(':') {
-        let cand = Path::new(if dir.is_empty() { "." } else { dir }).join(arg0);
-        if executable(&cand) {
-            return to_c(&cand);
+    if !arg0.is_empty() {
+        for dir in path_var.split(':') {
+            let cand = Path::new(if dir.is_empty() { "." } else { dir }).join(arg0);
+            if find_executable(&cand).is_ok() {
+                return to_c(&cand);
+            }
         }
     }
-    Err(Fail::msg(
-        "exec",
-        Some(arg0.clone()),
-        format!("executable file not found in $PATH ({path_var})"),
-    ))
+    Err(lookup_err("executable file not found in $PATH".into()))
+}
+
+/// Go's `findExecutable`: `stat` (following symlinks), not a directory, and `X_OK` for the
+/// effective ids (with the mode bits as fallback where `faccessat` is refused). The error is
+/// Go's text: `stat /x: no such file or directory`, `is a directory`, `permission denied`.
+fn find_executable(path: &Path) -> Result<(), String> {
+    let st = rustix::fs::stat(path)
+        .map_err(|e| format!("stat {}: {}", path.display(), crate::error::errno_text(e)))?;
+    let ft = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    if ft == rustix::fs::FileType::Directory {
+        return Err(crate::error::errno_text(rustix::io::Errno::ISDIR));
+    }
+    match rustix::fs::accessat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Access::EXEC_OK,
+        rustix::fs::AtFlags::EACCESS,
+    ) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) if st.st_mode & 0o111 != 0 => {
+            Ok(())
+        }
+        Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+            Err(crate::error::errno_text(rustix::io::Errno::ACCESS))
+        }
+        Err(e) => Err(crate::error::errno_text(e)),
+    }
 }

@@ -198,8 +198,9 @@ fn mount_proc_sys(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
                 return Err(RootfsError::invalid(
                     "mount",
                     dest.display(),
+                    // runc's words (a symlink or a file alike).
                     format!(
-                        "{} must be mounted on a real directory (not a symlink or a file)",
+                        "filesystem {:?} must be mounted on ordinary directory",
                         m.device
                     ),
                 ));
