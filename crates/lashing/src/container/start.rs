@@ -362,6 +362,7 @@ fn start_inner(
         fds.push(sock.as_fd());
     }
     layout.preserved = process.extra_files.len();
+    layout.preserved_gaps = process.extra_files_gaps.clone();
     fds.extend(process.extra_files.iter().map(|f| f.as_fd()));
     layout.namespaces = ns_fds.len();
     fds.extend(ns_fds.iter().map(|(_, f)| f.as_fd()));
@@ -401,6 +402,7 @@ fn start_inner(
         cgroup_v2,
         seccomp,
         hook_state: None,
+        log_level: channel::LogLevel::current(),
     };
     if let Err(e) = channel::send(&child.sock, &ToInit::Payload(Box::new(payload)), &fds) {
         // A child that failed before reading (its exec, say) has closed its end: what it sent
@@ -414,6 +416,7 @@ fn start_inner(
 
     // The sync loop.
     let mut ready = false;
+    let mut logged = 0usize;
     loop {
         let raw = match channel::recv_raw(&child.sock) {
             Ok(r) => r,
@@ -531,6 +534,12 @@ fn start_inner(
                 channel::send(&child.sock, &ToInit::SeccompDone, &[])
                     .map_err(|e| Error::io("write to", "lashing init", e))?;
             }
+            ToParent::Log { level, message } => {
+                logged += 1;
+                if logged <= crate::init::MAX_LOG_LINES {
+                    reemit(level, &message);
+                }
+            }
             ToParent::Error(f) => return Err(Error::Init(f)),
         }
     }
@@ -623,6 +632,19 @@ pub(crate) fn apply_resources(cgroup: &lashing_cgroups::Manager, config: &Config
         cgroup.set_devices(&res.devices)?;
     }
     Ok(())
+}
+
+/// Re-emits a log line of init through this process's `tracing` (so it reaches `--log`).
+fn reemit(level: channel::LogLevel, message: &str) {
+    let mut message = message.to_string();
+    crate::init::truncate_log_line(&mut message);
+    match level {
+        channel::LogLevel::Error => tracing::error!("{message}"),
+        channel::LogLevel::Warn => tracing::warn!("{message}"),
+        channel::LogLevel::Info => tracing::info!("{message}"),
+        channel::LogLevel::Debug => tracing::debug!("{message}"),
+        channel::LogLevel::Trace => tracing::trace!("{message}"),
+    }
 }
 
 fn died(child: &mut Child) -> Error {
