@@ -29,17 +29,17 @@ static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Warn as u8);
 static SENT: AtomicUsize = AtomicUsize::new(0);
 
 /// Installs the forwarding subscriber (once per process) with a copy of the socket.
-pub(crate) fn install(sock: &OwnedFd) {
+pub(crate) fn install(sock: OwnedFd) {
     attach(sock);
     // Fails only when the embedding program installed a global subscriber before calling
     // `lashing::init()`: its own subscriber then gets the events.
     let _ = tracing::subscriber::set_global_default(Forwarder);
 }
 
-/// Points the subscriber at (a copy of) `sock`, e.g. after init moved its socket.
-pub(crate) fn attach(sock: &OwnedFd) {
-    let copy = sock.try_clone().ok();
-    *SOCK.lock().unwrap_or_else(|e| e.into_inner()) = copy;
+/// Points the subscriber at `copy`, a copy of init's socket made by the caller at a number
+/// that init will not `dup2` onto (above the process's fd range), e.g. after init moved its fds.
+pub(crate) fn attach(copy: OwnedFd) {
+    *SOCK.lock().unwrap_or_else(|e| e.into_inner()) = Some(copy);
 }
 
 /// Drops the subscriber's copy of the socket: init is done with the parent (which must see EOF).

@@ -216,8 +216,10 @@ impl Init {
         let sock_fd = self.sock()?.as_raw_fd() as u32;
         // Nothing the caller leaked may reach the container (CVE-2024-21626).
         close_from_except(3, Some(sock_fd));
-        // From here, log lines go to the parent.
-        log::install(self.sock()?);
+        // From here, log lines go to the parent (through a copy of the socket, moved with it).
+        let copy = sysp::dup_above(self.sock()?.as_fd(), 3)
+            .map_err(|e| Fail::io("dup", Some("init socket".to_string()), e))?;
+        log::install(copy);
         sysp::set_dumpable(false).map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
         sysp::reset_signals().map_err(|e| Fail::io("reset signal dispositions", None, e))?;
         let (msg, fds) = match channel::recv::<ToInit>(self.sock()?) {
@@ -305,7 +307,11 @@ impl Init {
         }
         let sock = self.sock.take().expect("socket");
         let sock = move_up(sock)?;
-        log::attach(&sock);
+        // The log's copy too: where it is now, a dup2 below could replace it.
+        log::attach(
+            sysp::dup_above(sock.as_fd(), floor)
+                .map_err(|e| Fail::io("move fd", Some("init socket".to_string()), e))?,
+        );
         self.sock = Some(sock);
         let mut it = moved.into_iter();
         for (i, present) in p.fds.stdio.iter().enumerate() {
