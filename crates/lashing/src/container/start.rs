@@ -183,6 +183,10 @@ pub(crate) fn open_init_namespaces(
         let path = PathBuf::from(format!("/proc/{pid}/ns/{}", typ.proc_name()));
         match rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
             Ok(fd) => fds.push((*typ, fd)),
+            // Out of fds: say so (the liveness check below would need an fd too).
+            Err(e @ (rustix::io::Errno::MFILE | rustix::io::Errno::NFILE)) => {
+                return Err(Error::io("open namespace", path, e));
+            }
             // An init that exits drops its namespaces: that is a stopped container.
             Err(_) if !still_ours() => return Err(stopped()),
             Err(e) => return Err(Error::io("open namespace", path, e)),

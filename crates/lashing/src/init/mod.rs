@@ -521,7 +521,9 @@ impl Init {
         let exec = self.prepare_exec(&p)?;
         let sock = self.sock()?.as_raw_fd() as u32;
         let first = 3 + self.preserved as u32;
-        // The socket stays (close-on-exec) so that an exec failure still reaches the caller.
+        // The socket stays (close-on-exec) so that an exec failure still reaches the caller; the
+        // log's copy of it goes first (it is above `first`).
+        log::detach();
         close_from_except(first, Some(sock));
         let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
         Err(Fail::io("exec", Some(proc.args[0].clone()), e))
