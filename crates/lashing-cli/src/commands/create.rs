@@ -130,7 +130,7 @@ pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Pr
         None => None,
     };
     let mut console = None;
-    let listen = listen_fds()?;
+    let (listen, listen_count) = listen_fds()?;
     let notify_host = notify_socket::host_socket();
     if notify_host.is_some() {
         let root = std::path::absolute(&g.root)
@@ -141,11 +141,12 @@ pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Pr
         );
     }
     let mut process = Process::from_config(&config.process);
-    if !listen.is_empty() {
-        process.env.push(format!("LISTEN_FDS={}", listen.len()));
+    if listen_count > 0 {
+        process.env.push(format!("LISTEN_FDS={listen_count}"));
         process.env.push("LISTEN_PID=1".into());
     }
-    let first_preserved = 3 + listen.len() as u32;
+    // Positions, not open fds: one the caller had closed stays a (closed) position.
+    let first_preserved = 3 + listen_count;
     process.extra_files_gaps = gaps(3, first_preserved - 3 + a.preserve_fds);
     process.extra_files = listen;
     process
@@ -177,20 +178,21 @@ pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Pr
 
 /// The fds of systemd socket activation: `LISTEN_FDS` fds from 3 when `LISTEN_PID` is this
 /// process (runc's `activation.Files`); copies, the inherited ones stay open.
-fn listen_fds() -> Result<Vec<std::os::fd::OwnedFd>, CliError> {
+/// Returns the open ones and how many positions (from 3) the socket activation takes.
+fn listen_fds() -> Result<(Vec<std::os::fd::OwnedFd>, u32), CliError> {
     let pid = std::env::var("LISTEN_PID").ok();
     let n = std::env::var("LISTEN_FDS").ok();
     let (Some(pid), Some(n)) = (pid, n) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     };
     if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
     let n: u32 = n
         .trim()
         .parse()
         .map_err(|_| CliError::Refused(format!("invalid LISTEN_FDS value {n:?}")))?;
-    preserved_fds_from(3, n)
+    Ok((preserved_fds_from(3, n)?, n))
 }
 
 /// runc's rules for `process.terminal` and `--console-socket`.
