@@ -199,6 +199,25 @@ fn signals_end_a_created_init() {
     }
 }
 
+/// Issue 9.20 through `--pidfd-socket`: SIGTERM sent with the pidfd to the created container's
+/// init ends it.
+#[test]
+fn pidfd_signal_ends_a_created_init() {
+    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
+        return;
+    };
+    let sock = sb.path("pidfd.sock");
+    let l = support::listener(&sock);
+    sb.ok(&["create", "--pidfd-socket", sock.to_str().unwrap(), "pfd"]);
+    let (_, pidfd) = support::accept_fd(&l);
+    let pid = sb.pid("pfd");
+    assert_eq!(sb.status("pfd"), "created");
+    rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::TERM).unwrap();
+    sb.wait_status("pfd", "stopped");
+    sb.reap_blocking(pid);
+    sb.ok(&["delete", "pfd"]);
+}
+
 /// Issues 8.7 and 9.17: a cwd that does not exist is created before the root is made
 /// read-only; a user without access to the cwd starts there (runc changes into it before the
 /// user switch), and the cwd is still checked to be inside the container afterwards.
