@@ -542,6 +542,11 @@ fn start_inner(
                 logged += 1;
                 if logged <= crate::init::MAX_LOG_LINES {
                     reemit(level, &message);
+                } else if logged == crate::init::MAX_LOG_LINES + 1 {
+                    tracing::warn!(
+                        "container init sent more than {} log lines: the rest are dropped",
+                        crate::init::MAX_LOG_LINES
+                    );
                 }
             }
             ToParent::Error(f) => return Err(Error::Init(f)),
