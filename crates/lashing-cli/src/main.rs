@@ -48,6 +48,21 @@ fn real_main() -> i32 {
         let _ = Cli::command().print_help();
         return 0;
     };
+    // Before anything is opened: which of the fds the caller passes are really open (a closed
+    // one must not be filled by an fd of ours and preserved into the container).
+    let passed = match command {
+        Command::Create(a) => commands::create::passed_fd_count(a.create.preserve_fds, true),
+        Command::Run(a) => commands::create::passed_fd_count(a.create.preserve_fds, true),
+        Command::Exec(a) => commands::create::passed_fd_count(a.preserve_fds, false),
+        _ => 0,
+    };
+    if let Err(e) = sys::reserve_inherited_fds(passed) {
+        eprintln!(
+            "reserve the range of passed fds (3..{}): {e}",
+            3 + u64::from(passed)
+        );
+        return 1;
+    }
     if let Err(e) = logging::init(cli.log_format, cli.log.as_deref(), cli.debug) {
         eprintln!("{}", e.message());
         return 1;

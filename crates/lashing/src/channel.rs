@@ -4,6 +4,23 @@
 //! Parent → init: [`ToInit::Payload`] (with stdio, the exec-fifo handle and preserved fds), then
 //! replies. Init → parent: [`ToParent`] messages. An EOF from init after [`ToParent::Ready`] means
 //! that init reached the exec fifo (or exec'd, for `exec`).
+//!
+//! | step | init → parent | parent → init |
+//! |---|---|---|
+//! | spawn | (exec failure: 5 raw bytes, [`crate::sys::process::EXEC_FAILED`] + errno) | `Payload` + fds ([`FdLayout`]) |
+//! | user namespace made by init | `MapsPlease` | `MapsDone` (uid/gid maps written) |
+//! | fork into a pid/time namespace | `Pid(pid)` | |
+//! | before `pivot_root` | `Hooks` | `HooksDone` (resources set, prestart/createRuntime hooks ran) |
+//! | set up, before the user switch | `Ready` | `Run` (rlimits set, state saved) |
+//! | seccomp with a listener | `SeccompFd` + fd | `SeccompDone` |
+//! | any time | `Log { level, message }` (bounded: [`crate::init`]'s log module) | |
+//! | failure | `Error(InitFailure)`, then exit | |
+//! | done | EOF (init closed its socket: it waits on the exec fifo, or exec'd) | |
+//!
+//! No fd number is fixed: the socket's number is passed in `_LASHING_INITPIPE`, the fds of the
+//! payload arrive wherever the kernel puts them and init moves them (`F_DUPFD_CLOEXEC` above the
+//! preserved range, then `dup2` to 0-2 and 3..), so any `RLIMIT_NOFILE` that leaves room for a
+//! handful of fds works.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
@@ -44,8 +61,13 @@ pub(crate) struct FdLayout {
     /// Then the console socket (the process gets a terminal whose master goes there).
     #[serde(default)]
     pub console: bool,
-    /// Then this many fds to install at 3, 4, ... (`--preserve-fds`, extra files).
+    /// Then this many fds to install at 3, 4, ... (`--preserve-fds`, extra files), skipping
+    /// the positions of [`FdLayout::preserved_gaps`].
     pub preserved: usize,
+    /// Positions among 3, 4, ... (0 = fd 3) that stay closed in the process: the caller had
+    /// those fds closed (`--preserve-fds` over a range with holes).
+    #[serde(default)]
+    pub preserved_gaps: Vec<usize>,
     /// Then this many namespace fds (`exec`), of the types in [`Payload::join_fds`], in order.
     #[serde(default)]
     pub namespaces: usize,
@@ -96,6 +118,48 @@ pub(crate) struct Payload {
     /// Clear `ONLCR` on the process's terminal before it runs ([`crate::Process::clear_onlcr`]).
     #[serde(default)]
     pub clear_onlcr: bool,
+    /// The most verbose level of init's log lines the parent wants ([`ToParent::Log`]).
+    #[serde(default)]
+    pub log_level: LogLevel,
+}
+
+/// The level of a forwarded log line, most severe first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) enum LogLevel {
+    /// Errors.
+    Error = 0,
+    /// Warnings (the default).
+    #[default]
+    Warn = 1,
+    /// Information.
+    Info = 2,
+    /// Debugging.
+    Debug = 3,
+    /// Tracing.
+    Trace = 4,
+}
+
+impl From<tracing::Level> for LogLevel {
+    fn from(l: tracing::Level) -> LogLevel {
+        match l {
+            tracing::Level::ERROR => LogLevel::Error,
+            tracing::Level::WARN => LogLevel::Warn,
+            tracing::Level::INFO => LogLevel::Info,
+            tracing::Level::DEBUG => LogLevel::Debug,
+            _ => LogLevel::Trace,
+        }
+    }
+}
+
+impl LogLevel {
+    /// The most verbose level the current `tracing` subscriber of this process records.
+    pub(crate) fn current() -> LogLevel {
+        match tracing::level_filters::LevelFilter::current().into_level() {
+            Some(l) => l.into(),
+            // Off: only errors are worth a datagram (init's failures come as `Error` anyway).
+            None => LogLevel::Error,
+        }
+    }
 }
 
 /// Messages to init.
@@ -127,6 +191,14 @@ pub(crate) enum ToParent {
     /// Init loaded a seccomp filter with a notify listener; the fd comes with this message: send
     /// it to the agent at `listenerPath`, then reply `SeccompDone`.
     SeccompFd,
+    /// A log line of init, to re-emit through the parent's `tracing` (cut at the init side's
+    /// bound; the parent bounds how many it re-emits).
+    Log {
+        /// Its level.
+        level: LogLevel,
+        /// The message and its fields, one line.
+        message: String,
+    },
     /// Init failed.
     Error(InitFailure),
 }
@@ -140,6 +212,7 @@ impl ToParent {
             ToParent::Hooks => "hooks",
             ToParent::Ready => "ready",
             ToParent::SeccompFd => "seccompFd",
+            ToParent::Log { .. } => "log",
             ToParent::Error(_) => "error",
         }
     }

@@ -66,8 +66,12 @@ pub struct Process {
     pub stdout: Stdio,
     /// Standard error.
     pub stderr: Stdio,
-    /// More fds for the process, installed at 3, 4, ... (`--preserve-fds`).
+    /// More fds for the process, installed at 3, 4, ... (`--preserve-fds`), skipping the
+    /// positions of [`Process::extra_files_gaps`].
     pub extra_files: Vec<OwnedFd>,
+    /// Positions among 3, 4, ... (0 = fd 3) that stay closed in the process (the caller had
+    /// those fds closed); `extra_files` fill the other positions in order.
+    pub extra_files_gaps: Vec<usize>,
     /// Whether this is the container's init process.
     pub init: bool,
     /// Capabilities (`None`: those of the config's process).

@@ -18,6 +18,8 @@ use rustix::mount::{MoveMountFlags, OpenTreeFlags};
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
 use rustix::pty::OpenptFlags;
 
+use crate::security::lsm::{ProcFs, ProcPolicy};
+
 /// The path of the pty multiplexer of the container's devpts instance.
 pub(crate) const PTMX: &str = "/dev/pts/ptmx";
 /// The payload sent with the master on the console socket (the master's name, as runc).
@@ -86,7 +88,7 @@ fn check_ptmx(fd: BorrowedFd<'_>) -> Result<(u64, u64), String> {
 
 /// Allocates a pty from `/dev/pts/ptmx` of the current root and mount namespace: opened
 /// `O_PATH` without following symlinks, checked, reopened read-write (`O_NOCTTY`) through
-/// `/proc/self/fd` and checked again; the peer comes from `TIOCGPTPEER`. `size` is
+/// `self/fd` of a verified procfs and checked again; the peer comes from `TIOCGPTPEER`. `size` is
 /// `(height, width)`.
 pub(crate) fn alloc_pty(size: Option<(u16, u16)>) -> Result<Pty, TtyError> {
     let how = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
@@ -100,13 +102,22 @@ pub(crate) fn alloc_pty(size: Option<(u16, u16)>) -> Result<Pty, TtyError> {
     .map_err(|e| TtyError::new("open", Some(PTMX), e))?;
     let want = check_ptmx(handle.as_fd())
         .map_err(|m| TtyError::new("check", Some(PTMX), io::Error::other(m)))?;
-    let reopen = format!("/proc/self/fd/{}", handle.as_raw_fd());
-    let master = rustix::fs::open(
-        reopen.as_str(),
+    // Reopened through `self/fd` of a verified procfs (a private one, or the container's
+    // `/proc` checked to be a procfs root): never whatever is mounted at `/proc`.
+    let procfs = ProcFs::open_with(ProcPolicy::PrivateOrContainer)
+        .map_err(|e| TtyError::new("reopen", Some(PTMX), io::Error::other(e)))?;
+    let fd_dir = procfs
+        .self_fd_dir()
+        .map_err(|e| TtyError::new("reopen", Some(PTMX), e))?;
+    let master = rustix::fs::openat(
+        &fd_dir,
+        handle.as_raw_fd().to_string().as_str(),
         OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .map_err(|e| TtyError::new("reopen", Some(PTMX), e))?;
+    drop(fd_dir);
+    drop(procfs);
     drop(handle);
     let got = check_ptmx(master.as_fd())
         .map_err(|m| TtyError::new("check", Some(PTMX), io::Error::other(m)))?;

@@ -63,7 +63,7 @@ pub fn init_pid(container: &Container, process: &Process) -> i32 {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    create: CreateArgs,
+    pub(crate) create: CreateArgs,
     /// the container id, unique on the host
     #[arg(value_name = "container-id")]
     id: String,
@@ -130,7 +130,7 @@ pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Pr
         None => None,
     };
     let mut console = None;
-    let listen = listen_fds()?;
+    let (listen, listen_count) = listen_fds()?;
     let notify_host = notify_socket::host_socket();
     if notify_host.is_some() {
         let root = std::path::absolute(&g.root)
@@ -141,11 +141,13 @@ pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Pr
         );
     }
     let mut process = Process::from_config(&config.process);
-    if !listen.is_empty() {
-        process.env.push(format!("LISTEN_FDS={}", listen.len()));
+    if listen_count > 0 {
+        process.env.push(format!("LISTEN_FDS={listen_count}"));
         process.env.push("LISTEN_PID=1".into());
     }
-    let first_preserved = 3 + listen.len() as u32;
+    // Positions, not open fds: one the caller had closed stays a (closed) position.
+    let first_preserved = 3 + listen_count;
+    process.extra_files_gaps = gaps(3, first_preserved - 3 + a.preserve_fds);
     process.extra_files = listen;
     process
         .extra_files
@@ -178,20 +180,21 @@ pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Pr
 
 /// The fds of systemd socket activation: `LISTEN_FDS` fds from 3 when `LISTEN_PID` is this
 /// process (runc's `activation.Files`); copies, the inherited ones stay open.
-fn listen_fds() -> Result<Vec<std::os::fd::OwnedFd>, CliError> {
+/// Returns the open ones and how many positions (from 3) the socket activation takes.
+fn listen_fds() -> Result<(Vec<std::os::fd::OwnedFd>, u32), CliError> {
     let pid = std::env::var("LISTEN_PID").ok();
     let n = std::env::var("LISTEN_FDS").ok();
     let (Some(pid), Some(n)) = (pid, n) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     };
     if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
     let n: u32 = n
         .trim()
         .parse()
         .map_err(|_| CliError::Refused(format!("invalid LISTEN_FDS value {n:?}")))?;
-    preserved_fds_from(3, n)
+    Ok((preserved_fds_from(3, n)?, n))
 }
 
 /// runc's rules for `process.terminal` and `--console-socket`.
@@ -218,18 +221,48 @@ pub fn preserved_fds(n: u32) -> Result<Vec<std::os::fd::OwnedFd>, CliError> {
     preserved_fds_from(3, n)
 }
 
-/// Copies of the inherited fds first .. first+n (each must be open).
+/// Copies of the inherited fds first .. first+n that were open when the program started (the
+/// closed ones are [`gaps`]: they stay closed in the container).
 pub fn preserved_fds_from(first: u32, n: u32) -> Result<Vec<std::os::fd::OwnedFd>, CliError> {
     let too_large = || CliError::Refused(format!("--preserve-fds {n} is too large"));
     let n = i32::try_from(n).map_err(|_| too_large())?;
     let first = i32::try_from(first).map_err(|_| too_large())?;
     let end = first.checked_add(n).ok_or_else(too_large)?;
     (first..end)
+        .filter(|fd| !crate::sys::closed_at_start(*fd))
         .map(|fd| {
             crate::sys::dup_inherited_fd(fd, end)
                 .map_err(|e| CliError::io("preserve fd", format!("{fd}"), e))
         })
         .collect()
+}
+
+/// The positions (0 = fd 3) among the fds first .. first+n that were closed when the program
+/// started: they stay closed in the container.
+pub fn gaps(first: u32, n: u32) -> Vec<usize> {
+    (first..first.saturating_add(n))
+        .filter(|fd| i32::try_from(*fd).is_ok_and(crate::sys::closed_at_start))
+        .map(|fd| (fd - 3) as usize)
+        .collect()
+}
+
+/// How many fds from 3 on the command passes to the container (`--preserve-fds`, and for
+/// create/run the socket-activation fds): the range [`crate::sys::reserve_inherited_fds`] holds.
+pub fn passed_fd_count(preserve_fds: u32, socket_activation: bool) -> u32 {
+    let listen = if socket_activation {
+        let mine = std::env::var("LISTEN_PID")
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            == Some(std::process::id());
+        std::env::var("LISTEN_FDS")
+            .ok()
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .filter(|_| mine)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    preserve_fds.saturating_add(listen)
 }
 
 /// Removes whatever a failed create left (kills the init if it runs), logging a failure to do so.

@@ -59,7 +59,7 @@ pub struct Args {
     cap: Vec<String>,
     /// Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
     #[arg(long, value_name = "N", default_value_t = 0)]
-    preserve_fds: u32,
+    pub(crate) preserve_fds: u32,
     /// run the process in an (existing) sub-cgroup(s)
     #[arg(long, value_name = "PATH")]
     cgroup: Vec<String>,
@@ -266,6 +266,7 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
     if let Some(p) = &a.pidfd_socket {
         process.pidfd_socket = Some(tty::connect(Path::new(p), "pidfd socket")?);
     }
+    process.extra_files_gaps = super::create::gaps(3, a.preserve_fds);
     process.extra_files = super::create::preserved_fds(a.preserve_fds)?;
     // In the foreground, signals are caught before the process exists and forwarded to it.
     let sigpipe = if a.detach {

@@ -19,7 +19,7 @@ use crate::tty::Relay;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    create: CreateArgs,
+    pub(crate) create: CreateArgs,
     /// detach from the container's process
     #[arg(short, long)]
     detach: bool,

@@ -5,6 +5,9 @@
 //!   thread and without blocking signals (a blocked mask would be inherited by the container).
 //! - [`dup_inherited_fd`]: takes a copy of a file descriptor inherited from the caller
 //!   (`--preserve-fds`).
+//! - [`reserve_inherited_fds`]: at start, holds the numbers of the closed fds of the range the
+//!   caller passes (`--preserve-fds`, `LISTEN_FDS`), so that no fd of the runtime's own can take
+//!   one of them and be handed to the container.
 
 use std::io;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
@@ -107,6 +110,60 @@ pub fn dup_inherited_fd(fd: RawFd, min: RawFd) -> io::Result<OwnedFd> {
     }
     // SAFETY: `new` is a descriptor that fcntl just created for us and that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// The fds of the passed range that were closed when the program started (see
+/// [`reserve_inherited_fds`]).
+static CLOSED_AT_START: std::sync::OnceLock<Vec<RawFd>> = std::sync::OnceLock::new();
+
+/// Records which of the fds `3 .. 3+count` are closed, before the program opens anything, and
+/// holds each closed number below the soft `RLIMIT_NOFILE` with `/dev/null` (close-on-exec):
+/// an fd the runtime opens later can then never land in the range and be preserved into the
+/// container as if the caller had passed it. Runs once; later calls do nothing.
+pub fn reserve_inherited_fds(count: u32) -> io::Result<()> {
+    if CLOSED_AT_START.get().is_some() {
+        return Ok(());
+    }
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
+    let end = 3i64 + i64::from(count);
+    let mut closed = Vec::new();
+    for fd in 3..end.min(i64::from(RawFd::MAX)) as RawFd {
+        // SAFETY: F_GETFD only queries the descriptor table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+            continue;
+        }
+        closed.push(fd);
+        if fd as u64 >= soft {
+            // Nothing can be opened at this number (the kernel allocates below the limit).
+            continue;
+        }
+        // SAFETY: opening /dev/null with a static C string; the result is a new fd or -1.
+        let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if null < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if null != fd {
+            // SAFETY: dup3 onto `fd`, which is closed (checked above); then the temporary
+            // descriptor, which we own, is closed.
+            let r = unsafe { libc::dup3(null, fd, libc::O_CLOEXEC) };
+            let e = io::Error::last_os_error();
+            // SAFETY: `null` is ours and no longer used.
+            unsafe { libc::close(null) };
+            if r < 0 {
+                return Err(e);
+            }
+        }
+        // The reservation stays open for the life of the program (close-on-exec).
+    }
+    let _ = CLOSED_AT_START.set(closed);
+    Ok(())
+}
+
+/// Whether `fd` was closed when the program started ([`reserve_inherited_fds`]).
+pub fn closed_at_start(fd: RawFd) -> bool {
+    CLOSED_AT_START.get().is_some_and(|c| c.contains(&fd))
 }
 
 #[cfg(test)]

@@ -183,6 +183,10 @@ pub(crate) fn open_init_namespaces(
         let path = PathBuf::from(format!("/proc/{pid}/ns/{}", typ.proc_name()));
         match rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
             Ok(fd) => fds.push((*typ, fd)),
+            // Out of fds: say so (the liveness check below would need an fd too).
+            Err(e @ (rustix::io::Errno::MFILE | rustix::io::Errno::NFILE)) => {
+                return Err(Error::io("open namespace", path, e));
+            }
             // An init that exits drops its namespaces: that is a stopped container.
             Err(_) if !still_ours() => return Err(stopped()),
             Err(e) => return Err(Error::io("open namespace", path, e)),
@@ -371,6 +375,7 @@ fn start_inner(
         fds.push(sock.as_fd());
     }
     layout.preserved = process.extra_files.len();
+    layout.preserved_gaps = process.extra_files_gaps.clone();
     fds.extend(process.extra_files.iter().map(|f| f.as_fd()));
     layout.namespaces = ns_fds.len();
     fds.extend(ns_fds.iter().map(|(_, f)| f.as_fd()));
@@ -411,6 +416,7 @@ fn start_inner(
         seccomp,
         hook_state: None,
         clear_onlcr: process.clear_onlcr && process.terminal,
+        log_level: channel::LogLevel::current(),
     };
     tracing::debug!("writing sync type:payload");
     if let Err(e) = channel::send(&child.sock, &ToInit::Payload(Box::new(payload)), &fds) {
@@ -425,6 +431,7 @@ fn start_inner(
 
     // The sync loop.
     let mut ready = false;
+    let mut logged = 0usize;
     loop {
         let raw = match channel::recv_raw(&child.sock) {
             Ok(r) => r,
@@ -551,6 +558,17 @@ fn start_inner(
                 channel::send(&child.sock, &ToInit::SeccompDone, &[])
                     .map_err(|e| Error::io("write to", "lashing init", e))?;
             }
+            ToParent::Log { level, message } => {
+                logged += 1;
+                if logged <= crate::init::MAX_LOG_LINES {
+                    reemit(level, &message);
+                } else if logged == crate::init::MAX_LOG_LINES + 1 {
+                    tracing::warn!(
+                        "container init sent more than {} log lines: the rest are dropped",
+                        crate::init::MAX_LOG_LINES
+                    );
+                }
+            }
             ToParent::Error(f) => return Err(Error::Init(f)),
         }
     }
@@ -649,6 +667,19 @@ pub(crate) fn apply_resources(cgroup: &lashing_cgroups::Manager, config: &Config
         cgroup.set_devices(&res.devices)?;
     }
     Ok(())
+}
+
+/// Re-emits a log line of init through this process's `tracing` (so it reaches `--log`).
+fn reemit(level: channel::LogLevel, message: &str) {
+    let mut message = message.to_string();
+    crate::init::truncate_log_line(&mut message);
+    match level {
+        channel::LogLevel::Error => tracing::error!("{message}"),
+        channel::LogLevel::Warn => tracing::warn!("{message}"),
+        channel::LogLevel::Info => tracing::info!("{message}"),
+        channel::LogLevel::Debug => tracing::debug!("{message}"),
+        channel::LogLevel::Trace => tracing::trace!("{message}"),
+    }
 }
 
 fn died(child: &mut Child) -> Error {

@@ -7,12 +7,18 @@ use rustix::thread::{CapabilitySet, CapabilitySets};
 use crate::config::Capabilities;
 use crate::sys::process as sysp;
 
-/// The highest capability number the running kernel knows.
+/// The highest capability number the running kernel knows: asked of the kernel itself
+/// (`PR_CAPBSET_READ` fails with `EINVAL` past the last one), not read from a procfs the
+/// container may lack, so that no capability of a newer kernel stays in the bounding set.
 pub(crate) fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    let mut last = 0;
+    for cap in 0..64 {
+        match sysp::capbset_read(cap) {
+            Ok(_) => last = cap,
+            Err(_) => break,
+        }
+    }
+    last
 }
 
 fn set_of(caps: &[u32]) -> CapabilitySet {
@@ -47,10 +53,77 @@ pub(crate) fn apply(c: &Capabilities) -> io::Result<()> {
             inheritable: set_of(&c.inheritable),
         },
     )?;
+    // As runc: an ambient capability that cannot be raised (not in the inheritable or permitted
+    // set) is a warning, forwarded to the parent's log, and the process runs without it.
     for cap in &c.ambient {
         if let Err(e) = sysp::ambient_raise(*cap) {
-            tracing::warn!("cannot raise ambient capability {cap}: {e}");
+            tracing::warn!("{}", ambient_warning(*cap, &e));
         }
     }
     Ok(())
+}
+
+/// runc's warning text: `can't raise ambient capability CAP_CHOWN: operation not permitted`.
+fn ambient_warning(cap: u32, e: &io::Error) -> String {
+    let name = crate::config::cap_name(cap).map_or_else(|| cap.to_string(), str::to_string);
+    format!("can't raise ambient capability {name}: {}", errno_text(e))
+}
+
+/// An errno as Go prints it: the C text, lower-case first letter, no "(os error N)".
+fn errno_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ambient_warning_is_runcs() {
+        let e = io::Error::from_raw_os_error(libc::EPERM);
+        assert_eq!(
+            ambient_warning(0, &e),
+            "can't raise ambient capability CAP_CHOWN: operation not permitted"
+        );
+    }
+
+    /// `last_cap` is the kernel's, even where no procfs shows `cap_last_cap` (a container without
+    /// `/proc`): checked in a child whose `/proc` is hidden under an empty tmpfs.
+    #[test]
+    fn last_cap_needs_no_procfs() {
+        if !crate::security::child::in_child() {
+            crate::security::child::run_in_child("init::caps::tests::last_cap_needs_no_procfs");
+            return;
+        }
+        let want: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        sysp::unshare(libc::CLONE_NEWNS as u64).unwrap();
+        rustix::mount::mount_change(
+            "/",
+            rustix::mount::MountPropagationFlags::PRIVATE
+                | rustix::mount::MountPropagationFlags::REC,
+        )
+        .unwrap();
+        rustix::mount::mount(
+            "none",
+            "/proc",
+            "tmpfs",
+            rustix::mount::MountFlags::empty(),
+            None,
+        )
+        .unwrap();
+        assert!(std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").is_err());
+        assert_eq!(last_cap(), want);
+        let e = sysp::capbset_read(want + 1).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "past the last cap");
+    }
 }

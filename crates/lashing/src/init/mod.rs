@@ -4,6 +4,7 @@
 //! exec fifo and finally `execve`s the user process.
 
 mod caps;
+mod log;
 
 use std::ffi::CString;
 use std::fs;
@@ -20,7 +21,16 @@ use crate::container::INIT_PIPE_ENV;
 use crate::error::InitFailure;
 use crate::rootfs;
 use crate::security;
+use crate::security::lsm::{ProcFs, ProcPolicy};
 use crate::sys::process as sysp;
+
+/// Most log lines of one init that the parent re-emits.
+pub(crate) const MAX_LOG_LINES: usize = log::MAX_LINES;
+
+/// Cuts a forwarded log line to the bound of one line.
+pub(crate) fn truncate_log_line(s: &mut String) {
+    log::truncate(s, log::MAX_LINE);
+}
 
 /// The default `PATH` used to look up the program when the process has no `PATH`.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -57,7 +67,7 @@ pub fn init() {
         sock: Some(sock),
         fifo: None,
         console: None,
-        proc_fd: None,
+        fifo_procfs: None,
         preserved: 0,
         ns_fds: Vec::new(),
     };
@@ -152,8 +162,11 @@ struct Init {
     fifo: Option<OwnedFd>,
     /// The console socket, when the process gets a terminal.
     console: Option<OwnedFd>,
-    /// `/proc/self/fd` of the host procfs, opened before pivot_root, to reopen the fifo handle.
-    proc_fd: Option<OwnedFd>,
+    /// `self/fd` of a private procfs, opened before pivot_root to reopen the fifo handle, only
+    /// when the container mounts no procfs on `/proc` (otherwise nothing procfs is held while
+    /// waiting: see [`Init::wait_fifo`]).
+    fifo_procfs: Option<OwnedFd>,
+    /// Number of fd positions from 3 on that belong to the process (preserved fds and gaps).
     preserved: usize,
     /// The namespaces to join that came as fds with the payload (`exec`), `O_CLOEXEC`.
     ns_fds: Vec<(NamespaceType, OwnedFd)>,
@@ -188,6 +201,7 @@ impl Init {
     }
 
     fn report(&mut self, err: Fail) -> ! {
+        log::detach();
         let f = err.into_failure();
         match &self.sock {
             Some(s) => {
@@ -202,6 +216,10 @@ impl Init {
         let sock_fd = self.sock()?.as_raw_fd() as u32;
         // Nothing the caller leaked may reach the container (CVE-2024-21626).
         close_from_except(3, Some(sock_fd));
+        // From here, log lines go to the parent (through a copy of the socket, moved with it).
+        let copy = sysp::dup_above(self.sock()?.as_fd(), 3)
+            .map_err(|e| Fail::io("dup", Some("init socket".to_string()), e))?;
+        log::install(copy);
         sysp::set_dumpable(false).map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
         sysp::reset_signals().map_err(|e| Fail::io("reset signal dispositions", None, e))?;
         let (msg, fds) = match channel::recv::<ToInit>(self.sock()?) {
@@ -222,6 +240,7 @@ impl Init {
                 format!("unexpected message {msg:?}"),
             ));
         };
+        log::set_level(payload.log_level);
         self.install_fds(&payload, fds)?;
         match payload.kind {
             InitKind::Standard => self.standard(*payload),
@@ -255,17 +274,45 @@ impl Init {
                 format!("expected {expected} fds, got {}", fds.len()),
             ));
         }
-        let high = 3 + p.fds.preserved as RawFd + 64;
-        // Move everything out of the way first, so that no target number is still in use.
-        let moved: Vec<OwnedFd> = fds
-            .iter()
-            .map(|f| sysp::dup_above(f.as_fd(), high).map_err(|e| Fail::io("dup", None, e)))
-            .collect::<R<_>>()?;
-        drop(fds);
+        // No fixed fd numbers (any RLIMIT_NOFILE with room for a handful of fds works): every
+        // fd is moved, one at a time, to the lowest free number above the range of the process's
+        // fds (0-2 and the preserved ones); then stdio and the preserved fds go to their numbers.
+        let slots = p.fds.preserved + p.fds.preserved_gaps.len();
+        if p.fds.preserved_gaps.iter().any(|g| *g >= slots) {
+            return Err(Fail::msg(
+                "receive fds",
+                None,
+                format!(
+                    "preserved fd gaps {:?} beyond {slots} positions",
+                    p.fds.preserved_gaps
+                ),
+            ));
+        }
+        let floor = RawFd::try_from(3 + slots)
+            .map_err(|_| Fail::msg("receive fds", None, format!("{slots} preserved fds")))?;
+        let move_up = |fd: OwnedFd| {
+            let moved = sysp::dup_above(fd.as_fd(), floor).map_err(|e| {
+                Fail::io(
+                    "move fd",
+                    Some(format!("{} above {floor}", fd.as_raw_fd())),
+                    e,
+                )
+            });
+            drop(fd);
+            moved
+        };
+        let mut moved = Vec::with_capacity(fds.len());
+        for fd in fds {
+            moved.push(move_up(fd)?);
+        }
         let sock = self.sock.take().expect("socket");
-        self.sock =
-            Some(sysp::dup_above(sock.as_fd(), high).map_err(|e| Fail::io("dup", None, e))?);
-        drop(sock);
+        let sock = move_up(sock)?;
+        // The log's copy too: where it is now, a dup2 below could replace it.
+        log::attach(
+            sysp::dup_above(sock.as_fd(), floor)
+                .map_err(|e| Fail::io("move fd", Some("init socket".to_string()), e))?,
+        );
+        self.sock = Some(sock);
         let mut it = moved.into_iter();
         for (i, present) in p.fds.stdio.iter().enumerate() {
             if *present {
@@ -280,13 +327,15 @@ impl Init {
         if p.fds.console {
             self.console = it.next();
         }
-        for i in 0..p.fds.preserved {
+        for i in (0..slots).filter(|i| !p.fds.preserved_gaps.contains(i)) {
             let fd = it.next().expect("counted");
             let target = 3 + i as RawFd;
             sysp::dup_to(fd.as_raw_fd(), target)
                 .map_err(|e| Fail::io("install preserved fd", Some(format!("fd {target}")), e))?;
         }
-        self.preserved = p.fds.preserved;
+        // A gap stays closed: nothing of init's at its number survives the exec (every fd of
+        // init is close-on-exec).
+        self.preserved = slots;
         self.ns_fds = p.join_fds.iter().copied().zip(it).collect();
         Ok(())
     }
@@ -384,15 +433,22 @@ impl Init {
         let config = &p.config;
         let proc = &p.process;
         join_keyring(&p)?;
-        // Kept until `start`, to reopen the fifo handle: from a private procfs of the
-        // container's pid namespace, never the host's (a handle on the host's procfs would let a
-        // process that can ptrace init reach host processes through it).
-        let procfs = security::lsm::ProcFs::open()
-            .map_err(|e| Fail::msg("open a private procfs", None, chain(&e)))?;
-        self.proc_fd =
-            Some(procfs.self_fd_dir().map_err(|e| {
+        // The fifo handle is reopened for writing through `self/fd` of a procfs of the
+        // container's pid namespace, never the host's. With a procfs mounted on the container's
+        // `/proc`, that one is opened (and verified) when init starts waiting, so that no
+        // procfs handle is held while it waits; without one, a private procfs made here, before
+        // the pivot, is kept until `start`.
+        let mounts_proc = config
+            .mounts
+            .iter()
+            .any(|m| m.device == "proc" && m.destination == Path::new("/proc"));
+        if self.fifo.is_some() && !mounts_proc {
+            let procfs =
+                ProcFs::open().map_err(|e| Fail::msg("open a private procfs", None, chain(&e)))?;
+            self.fifo_procfs = Some(procfs.self_fd_dir().map_err(|e| {
                 Fail::io("open", Some("self/fd of a private procfs".to_string()), e)
             })?);
+        }
         let sources: Vec<rootfs::CgroupMountSource> = p
             .cgroup_v1
             .iter()
@@ -429,17 +485,23 @@ impl Init {
         // Hostname and sysctls before the read-only remounts and masks (as runc).
         rootfs::set_hostname(config)?;
         rootfs::write_sysctls(config)?;
+        // The cwd is created before the root may become read-only (runc's createCwd, as root,
+        // 0755), resolved in the container's root (we are past the pivot).
+        create_cwd(proc)?;
         if config.has_namespace(NamespaceType::Mount) {
             rootfs::finalize_rootfs(config)?;
         }
-        let exec = self.prepare_exec(&p, true)?;
+        let exec = self.prepare_exec(&p)?;
 
+        // A created container's init acts on the signals that end runc's (Go's defaults).
+        sysp::set_waiting_signal_handlers()
+            .map_err(|e| Fail::io("install signal handlers", None, e))?;
         // Done with the parent: it sees EOF and returns from `create`.
+        log::detach();
         self.sock = None;
         self.wait_fifo()?;
+        sysp::reset_signals().map_err(|e| Fail::io("reset signal dispositions", None, e))?;
         self.start_container_hooks(config, &p.id, &exec.env)?;
-        // The private procfs handle goes first: `close_from` closes its fd under it.
-        drop(procfs);
         close_from(3 + self.preserved as u32);
         let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
         Err(exec_failed(&proc.args[0], e))
@@ -458,10 +520,12 @@ impl Init {
                 .map_err(|e| Fail::io(e.step, e.path, e.source))?;
             clear_onlcr(&p)?;
         }
-        let exec = self.prepare_exec(&p, false)?;
+        let exec = self.prepare_exec(&p)?;
         let sock = self.sock()?.as_raw_fd() as u32;
         let first = 3 + self.preserved as u32;
-        // The socket stays (close-on-exec) so that an exec failure still reaches the caller.
+        // The socket stays (close-on-exec) so that an exec failure still reaches the caller; the
+        // log's copy of it goes first (it is above `first`).
+        log::detach();
         close_from_except(first, Some(sock));
         let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
         Err(exec_failed(&proc.args[0], e))
@@ -472,7 +536,7 @@ impl Init {
     /// label, seccomp (before the uid switch without NNP, while init still has CAP_SYS_ADMIN),
     /// user and capabilities, the cwd verified again, the umask, and seccomp with NNP (as late as
     /// possible, but while the socket is still there for a notify listener).
-    fn prepare_exec(&mut self, p: &Payload, create_cwd: bool) -> R<Exec> {
+    fn prepare_exec(&mut self, p: &Payload) -> R<Exec> {
         let (config, proc) = (&p.config, &p.process);
         if proc.no_new_privileges {
             rustix::thread::set_no_new_privs(true)
@@ -483,21 +547,32 @@ impl Init {
         } else {
             proc.cwd.clone()
         };
-        let cwd_err = |step, e| Fail::io(step, Some(cwd.display().to_string()), e);
-        if create_cwd && !cwd.exists() {
-            fs::create_dir_all(&cwd).map_err(|e| cwd_err("create cwd", e))?;
-        }
-        std::env::set_current_dir(&cwd).map_err(|e| cwd_err("chdir to cwd", e))?;
+        let cwd_err = |step, e: io::Error| Fail::io(step, Some(cwd.display().to_string()), e);
+        // As runc: into the cwd before the user switch, so that a user without access to it can
+        // still start there; on a permission error, again after the switch (a directory only the
+        // container's user may enter).
+        let chdir_after_switch = match rustix::process::chdir(&cwd) {
+            Ok(()) => false,
+            Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => true,
+            Err(e) => return Err(cwd_err("chdir to cwd", e.into())),
+        };
         let exec = Exec {
             program: find_program(proc)?,
             argv: c_args(proc)?,
             env: process_env(proc)?,
         };
         apply_attributes(config, proc)?;
-        apply_apparmor(proc)?;
+        // Past the pivot (or the join of the container's mount namespace), the mounted /proc is
+        // the container's; without a mount namespace it would be the host's.
+        let policy = if config.has_namespace(NamespaceType::Mount) {
+            ProcPolicy::PrivateOrContainer
+        } else {
+            ProcPolicy::PrivateOnly
+        };
+        apply_apparmor(proc, policy)?;
         self.send(&ToParent::Ready)?;
         self.expect(|m| matches!(m, ToInit::Run), "Run")?;
-        apply_selinux(proc)?;
+        apply_selinux(proc, policy)?;
         if !proc.no_new_privileges {
             self.load_seccomp(p)?;
         }
@@ -507,15 +582,11 @@ impl Init {
             sysp::set_pdeathsig(config.parent_death_signal)
                 .map_err(|e| Fail::io("prctl(PR_SET_PDEATHSIG)", None, e))?;
         }
-        // CVE-2024-21626: a cwd that is (or leads to) a leaked host fd makes getcwd fail.
-        std::env::set_current_dir(&cwd).map_err(|e| cwd_err("chdir to cwd", e))?;
-        if std::env::current_dir().is_err() {
-            return Err(Fail::msg(
-                "verify cwd",
-                Some(cwd.display().to_string()),
-                "cwd is outside the container root (possible breakout)",
-            ));
+        if chdir_after_switch {
+            rustix::process::chdir(&cwd).map_err(|e| cwd_err("chdir to cwd", e.into()))?;
         }
+        // CVE-2024-21626: a cwd that is (or leads to) a leaked host fd is outside the root.
+        verify_cwd()?;
         rustix::process::umask(Mode::from_raw_mode(proc.user.umask.unwrap_or(0o022)));
         if proc.no_new_privileges {
             self.load_seccomp(p)?;
@@ -618,21 +689,42 @@ impl Init {
         Ok(())
     }
 
-    /// Blocks until `start` opens the exec fifo for reading, then writes one byte.
+    /// Blocks until `start` opens the exec fifo for reading, then writes one byte. The `O_PATH`
+    /// handle is reopened for writing through `self/fd` of a procfs of the container: the
+    /// private one kept from before the pivot when the container mounts no procfs; else the
+    /// container's `/proc`, checked to be the root of a procfs and then walked by path, so that
+    /// while init waits it holds no procfs handle (only the fifo handle, stdio and the preserved
+    /// fds). What the open returned must be the fifo itself (same inode).
     fn wait_fifo(&mut self) -> R<()> {
-        let (Some(fifo), Some(proc_fd)) = (self.fifo.take(), self.proc_fd.take()) else {
+        let Some(fifo) = self.fifo.take() else {
             return Ok(());
         };
         let name = fifo.as_raw_fd().to_string();
-        let w = rustix::fs::openat(
-            &proc_fd,
-            name.as_str(),
-            OFlags::WRONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
+        let flags = OFlags::WRONLY | OFlags::CLOEXEC;
+        // Opening for writing blocks until `start` opens the fifo for reading.
+        let w = match self.fifo_procfs.take() {
+            Some(dir) => rustix::fs::openat(&dir, name.as_str(), flags, Mode::empty()),
+            None => {
+                check_container_proc()?;
+                rustix::fs::open(format!("/proc/self/fd/{name}"), flags, Mode::empty())
+            }
+        }
         .map_err(|e| Fail::io("open exec fifo", None, e))?;
+        let same = |a: &rustix::fs::Stat, b: &rustix::fs::Stat| {
+            (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+        };
+        let (want, got) = (rustix::fs::fstat(&fifo), rustix::fs::fstat(&w));
+        match (want, got) {
+            (Ok(a), Ok(b)) if same(&a, &b) => {}
+            _ => {
+                return Err(Fail::msg(
+                    "open exec fifo",
+                    None,
+                    "what /proc/self/fd gave is not the exec fifo (was /proc replaced?)",
+                ));
+            }
+        }
         drop(fifo);
-        drop(proc_fd);
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
         Ok(())
     }
@@ -660,6 +752,79 @@ fn exec_failed(arg0: &str, e: std::io::Error) -> Fail {
         Some(arg0.to_string()),
         crate::error::go_error_text(&e),
     )
+}
+
+/// The container's `/proc` must be the root of a procfs (nothing mounted over it).
+fn check_container_proc() -> R<()> {
+    let root = rustix::fs::open(
+        "/proc",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(|e| Fail::io("open", Some("/proc".to_string()), e))?;
+    let st = rustix::fs::fstat(&root).map_err(|e| Fail::io("stat", Some("/proc".into()), e))?;
+    let fs = rustix::fs::fstatfs(&root).map_err(|e| Fail::io("statfs", Some("/proc".into()), e))?;
+    if fs.f_type != rustix::fs::PROC_SUPER_MAGIC || st.st_ino != 1 {
+        return Err(Fail::msg(
+            "open exec fifo",
+            Some("/proc".to_string()),
+            "the container's /proc is not the root of a procfs",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates the process's cwd (as runc's createCwd: 0755, as root, before the root may become
+/// read-only). Runs past the pivot: the path resolves in the container's root.
+fn create_cwd(proc: &ProcessConfig) -> R<()> {
+    if proc.cwd.as_os_str().is_empty() || proc.cwd.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .create(&proc.cwd)
+        .map_err(|e| Fail::io("create cwd", Some(proc.cwd.display().to_string()), e))
+}
+
+/// runc's verifyCwd (CVE-2024-21626): after the user switch, the cwd must be inside the
+/// container's root. The raw `getcwd(2)` reports a cwd outside the root as "(unreachable)/...",
+/// which glibc turns into ENOENT but musl returns as success: both are refused here, whatever
+/// the libc.
+fn verify_cwd() -> R<()> {
+    match rustix::process::getcwd(Vec::new()) {
+        Ok(wd) => check_cwd(wd.as_bytes()),
+        Err(rustix::io::Errno::NOENT) => Err(Fail::msg(
+            "verify cwd",
+            None,
+            "current working directory is outside of container mount namespace root -- possible \
+             container breakout detected",
+        )),
+        Err(e) => Err(Fail::msg(
+            "verify cwd",
+            None,
+            format!(
+                "failed to verify if current working directory is safe: {}",
+                std::io::Error::from(e)
+            ),
+        )),
+    }
+}
+
+/// A `getcwd(2)` result must be an absolute path.
+fn check_cwd(wd: &[u8]) -> R<()> {
+    if wd.first() == Some(&b'/') {
+        Ok(())
+    } else {
+        Err(Fail::msg(
+            "verify cwd",
+            None,
+            format!(
+                "current working directory is not absolute -- possible container breakout \
+                 detected: cwd is {:?}",
+                String::from_utf8_lossy(wd)
+            ),
+        ))
+    }
 }
 
 /// The whole chain of an error, as one line.
@@ -713,9 +878,9 @@ fn apply_attributes(config: &Config, proc: &ProcessConfig) -> R<()> {
     Ok(())
 }
 
-fn apply_apparmor(proc: &ProcessConfig) -> R<()> {
+fn apply_apparmor(proc: &ProcessConfig, policy: ProcPolicy) -> R<()> {
     match proc.apparmor_profile.as_deref().filter(|p| !p.is_empty()) {
-        Some(profile) => security::lsm::apply_apparmor(profile).map_err(|e| {
+        Some(profile) => security::lsm::apply_apparmor(profile, policy).map_err(|e| {
             Fail::msg(
                 "apply AppArmor profile",
                 Some(profile.to_string()),
@@ -726,9 +891,9 @@ fn apply_apparmor(proc: &ProcessConfig) -> R<()> {
     }
 }
 
-fn apply_selinux(proc: &ProcessConfig) -> R<()> {
+fn apply_selinux(proc: &ProcessConfig, policy: ProcPolicy) -> R<()> {
     match proc.selinux_label.as_deref().filter(|l| !l.is_empty()) {
-        Some(label) => security::lsm::apply_selinux_exec_label(label)
+        Some(label) => security::lsm::apply_selinux_exec_label(label, policy)
             .map_err(|e| Fail::msg("apply SELinux label", Some(label.to_string()), chain(&e))),
         None => Ok(()),
     }
@@ -740,27 +905,42 @@ fn close_from(first: u32) {
 }
 
 /// Closes every fd from `first` on but `keep`: `close_range`, or, where the kernel or a seccomp
-/// profile refuses it, one by one up to the hard `RLIMIT_NOFILE` (no fd can be above it).
+/// profile refuses it, [`close_fallback`].
 fn close_from_except(first: u32, keep: Option<u32>) {
     let ranges = match keep {
         Some(k) if k >= first => [
-            (first, k.saturating_sub(1)),
-            (k.saturating_add(1), u32::MAX),
+            (first, k.checked_sub(1)),
+            (k.saturating_add(1), Some(u32::MAX)),
         ],
-        _ => [(first, u32::MAX), (1, 0)],
+        _ => [(first, Some(u32::MAX)), (1, None)],
     };
-    for (lo, hi) in ranges {
-        if lo > hi || sysp::close_range(lo, hi).is_ok() {
-            continue;
-        }
-        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-            .maximum
-            .unwrap_or(1 << 20)
-            .min(1 << 20) as u32;
-        for fd in lo..hi.min(limit) {
+    let done = ranges.iter().all(|&(lo, hi)| match hi {
+        Some(hi) => lo > hi || sysp::close_range(lo, hi).is_ok(),
+        None => true,
+    });
+    if !done {
+        close_fallback(first, keep, ProcFs::open().ok().as_ref());
+    }
+}
+
+/// Closes every fd from `first` on but `keep` one by one: those listed in `self/fd` of a
+/// verified procfs (runc's CloseExecFrom), or, without one, every number below the hard
+/// `RLIMIT_NOFILE` (an fd above it can only come from a limit lowered after it was opened).
+fn close_fallback(first: u32, keep: Option<u32>, procfs: Option<&ProcFs>) {
+    let close = |fd: u32| {
+        if Some(fd) != keep && fd >= first {
             drop(sysp::adopt_fd(fd as RawFd));
         }
+    };
+    if let Some(fds) = procfs.and_then(|p| p.self_fds().ok()) {
+        fds.into_iter().for_each(close);
+        return;
     }
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .maximum
+        .unwrap_or(1 << 20)
+        .min(1 << 20) as u32;
+    (first..limit).for_each(close);
 }
 
 /// argv as C strings.
@@ -875,5 +1055,112 @@ fn find_executable(path: &Path) -> Result<(), String> {
             Err(crate::error::errno_text(rustix::io::Errno::ACCESS))
         }
         Err(e) => Err(crate::error::errno_text(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::child::{in_child, run_in_child};
+
+    /// The open fds of this process.
+    fn open_fds() -> Vec<u32> {
+        let mut fds: Vec<u32> = fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|fd| sysp::adopt_fd_check(*fd as RawFd))
+            .collect();
+        fds.sort_unstable();
+        fds
+    }
+
+    /// Opens /dev/null at `n` numbers from `from` on and leaks them (closed by the test).
+    fn open_many(from: RawFd, n: usize) -> Vec<u32> {
+        let null = fs::File::open("/dev/null").unwrap();
+        (0..n)
+            .map(|_| {
+                let fd = sysp::dup_above(null.as_fd(), from).unwrap();
+                let raw = fd.as_raw_fd() as u32;
+                std::mem::forget(fd);
+                raw
+            })
+            .collect()
+    }
+
+    /// The fallback where close_range is refused: every fd from `first` on is closed but `keep`,
+    /// `keep - 1` included (it used to survive); walking `self/fd` of a private procfs also
+    /// closes an fd above a lowered RLIMIT_NOFILE, which a loop up to the limit cannot.
+    #[test]
+    fn close_fallback_leaves_only_keep() {
+        if !in_child() {
+            run_in_child("init::tests::close_fallback_leaves_only_keep");
+            return;
+        }
+        // Each round lowers the hard limit below an fd opened before (it cannot be raised again).
+        for (walk, high_at, limit) in [(false, 600, 500), (true, 450, 400)] {
+            let fds = open_many(20, 12);
+            let (first, keep) = (fds[2], fds[6]);
+            let high = open_many(high_at, 1)[0];
+            let lim = rustix::process::Rlimit {
+                current: Some(limit),
+                maximum: Some(limit),
+            };
+            rustix::process::setrlimit(rustix::process::Resource::Nofile, lim).unwrap();
+            let procfs = walk.then(|| ProcFs::open().unwrap());
+            close_fallback(first, Some(keep), procfs.as_ref());
+            drop(procfs);
+            let left = open_fds();
+            assert!(left.contains(&keep), "walk={walk}: {left:?}");
+            assert!(
+                !left.contains(&(keep - 1)),
+                "walk={walk}: keep-1 survived: {left:?}"
+            );
+            assert!(left.contains(&fds[1]), "below first: {left:?}");
+            let above: Vec<u32> = left
+                .iter()
+                .copied()
+                .filter(|fd| *fd >= first && *fd != keep)
+                .collect();
+            if walk {
+                assert!(above.is_empty(), "{above:?}");
+            } else {
+                // Without a procfs the loop stops at the hard limit: only the fd above it stays.
+                assert_eq!(above, vec![high]);
+                drop(sysp::adopt_fd(high as RawFd));
+            }
+            close_fallback(20, None, None);
+        }
+    }
+
+    #[test]
+    fn cwd_must_be_absolute() {
+        assert!(check_cwd(b"/root").is_ok());
+        let e = check_cwd(b"(unreachable)/tmp/x")
+            .unwrap_err()
+            .into_failure();
+        assert!(e.message.contains("possible container breakout"), "{e}");
+    }
+
+    /// A cwd outside the root: the raw getcwd(2) says "(unreachable)/..." (what musl returns
+    /// as success); the check refuses it whatever the libc.
+    #[test]
+    fn cwd_outside_the_root_is_refused() {
+        if !in_child() {
+            run_in_child("init::tests::cwd_outside_the_root_is_refused");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::create_dir(&a).unwrap();
+        fs::create_dir(&b).unwrap();
+        sysp::unshare(libc::CLONE_NEWNS as u64).unwrap();
+        std::env::set_current_dir(&a).unwrap();
+        assert!(verify_cwd().is_ok());
+        rustix::process::chroot(&b).unwrap();
+        let raw = rustix::process::getcwd(Vec::new()).unwrap();
+        assert!(raw.as_bytes().starts_with(b"(unreachable)"), "{raw:?}");
+        let e = verify_cwd().unwrap_err().into_failure();
+        assert!(e.message.contains("possible container breakout"), "{e}");
     }
 }

@@ -4,13 +4,14 @@
 //! (CVE-2019-16884, CVE-2019-19921, CVE-2023-27561, CVE-2025-52881). Writes therefore go through
 //! a private procfs: a fresh, detached procfs mount (`fsopen("proc")` + `fsmount`, with
 //! `subset=pid`) that no container process can reach, or, when the kernel refuses a new procfs
-//! (e.g. in a user namespace without a fully visible `/proc`), the mounted `/proc` checked to be
-//! the root of a procfs. The file is opened with `openat2(RESOLVE_NO_XDEV |
+//! (e.g. in a user namespace without a fully visible `/proc`) and the caller runs in the
+//! container's root ([`ProcPolicy::PrivateOrContainer`]), the container's mounted `/proc` checked
+//! to be the root of a procfs. The host's `/proc` is never used. The file is opened with `openat2(RESOLVE_NO_XDEV |
 //! RESOLVE_NO_MAGICLINKS)`, so that nothing mounted on its path is followed, and checked with
 //! `fstatfs` to be a procfs file.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags};
@@ -77,40 +78,65 @@ pub(crate) struct ProcFs {
     pub private: bool,
 }
 
+/// Where a [`ProcFs`] may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProcPolicy {
+    /// Only a private procfs instance (`fsopen("proc")`): anywhere, before or after the pivot.
+    PrivateOnly,
+    /// A private procfs, or else the `/proc` mounted in the current root, verified to be the
+    /// root of a procfs. Only for callers whose root and mount namespace are the container's
+    /// (after `pivot_root`, or after joining the container's mount namespace): the mounted
+    /// `/proc` is then the container's, never the host's.
+    PrivateOrContainer,
+}
+
 impl ProcFs {
-    /// A private procfs instance, or the mounted `/proc` verified to be a procfs root.
+    /// A private procfs instance (never the host's mounted `/proc`).
     pub(crate) fn open() -> Result<ProcFs, LsmError> {
-        match private_procfs() {
-            Ok(root) => Ok(ProcFs {
-                root,
-                private: true,
-            }),
-            Err(e) => {
-                tracing::debug!("private procfs unavailable ({e}), using /proc");
-                let root = rustix::fs::open(
-                    "/proc",
-                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-                    Mode::empty(),
-                )
-                .map_err(|e| LsmError::Proc {
-                    step: "open /proc",
-                    source: e.into(),
-                })?;
-                let st = rustix::fs::fstat(&root).map_err(|e| LsmError::Proc {
-                    step: "stat /proc",
-                    source: e.into(),
-                })?;
-                if !is_procfs(&root) || st.st_ino != PROC_ROOT_INO {
-                    return Err(LsmError::NotProcfs {
-                        path: "/proc".to_string(),
-                    });
-                }
-                Ok(ProcFs {
+        ProcFs::open_with(ProcPolicy::PrivateOnly)
+    }
+
+    /// A procfs as `policy` allows: a private instance first; the container's mounted `/proc`
+    /// only with [`ProcPolicy::PrivateOrContainer`].
+    pub(crate) fn open_with(policy: ProcPolicy) -> Result<ProcFs, LsmError> {
+        let e = match private_procfs() {
+            Ok(root) => {
+                return Ok(ProcFs {
                     root,
-                    private: false,
-                })
+                    private: true,
+                });
             }
+            Err(e) => e,
+        };
+        if policy == ProcPolicy::PrivateOnly {
+            return Err(LsmError::Proc {
+                step: "fsopen(\"proc\"); the host's /proc is never used instead",
+                source: e,
+            });
         }
+        tracing::debug!("private procfs unavailable ({e}), using the container's /proc");
+        let root = rustix::fs::open(
+            "/proc",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(|e| LsmError::Proc {
+            step: "open the container's /proc",
+            source: e.into(),
+        })?;
+        let st = rustix::fs::fstat(&root).map_err(|e| LsmError::Proc {
+            step: "stat the container's /proc",
+            source: e.into(),
+        })?;
+        if !is_procfs(&root) || st.st_ino != PROC_ROOT_INO {
+            return Err(LsmError::NotProcfs {
+                path: "/proc".to_string(),
+            });
+        }
+        Ok(ProcFs {
+            root,
+            private: false,
+        })
     }
 
     /// The `self/fd` directory (`O_PATH`), to reopen one of our own fds with another mode.
@@ -122,6 +148,28 @@ impl ProcFs {
             Mode::empty(),
         )?;
         Ok(fd)
+    }
+
+    /// The fds of this process, from its `self/fd` (the procfs's own handles excluded).
+    pub(crate) fn self_fds(&self) -> io::Result<Vec<u32>> {
+        let dir = self
+            .open_file("self/fd", OFlags::RDONLY | OFlags::DIRECTORY)
+            .map_err(io::Error::other)?;
+        let skip = [self.root.as_raw_fd(), dir.as_raw_fd()];
+        let mut fds = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&dir)? {
+            let entry = entry?;
+            if let Some(fd) = entry
+                .file_name()
+                .to_str()
+                .ok()
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|fd| !skip.contains(&(*fd as i32)))
+            {
+                fds.push(fd);
+            }
+        }
+        Ok(fds)
     }
 
     /// Opens `path` (relative to the procfs root) without crossing mounts or following magic
@@ -235,7 +283,7 @@ pub(crate) fn selinux_enabled() -> bool {
 /// Sets the AppArmor profile the next `execve` switches to: writes `exec <profile>` to
 /// `/proc/thread-self/attr/apparmor/exec` (or `attr/exec` on kernels without LSM stacking).
 /// An empty profile does nothing.
-pub(crate) fn apply_apparmor(profile: &str) -> Result<(), LsmError> {
+pub(crate) fn apply_apparmor(profile: &str, policy: ProcPolicy) -> Result<(), LsmError> {
     if profile.is_empty() {
         return Ok(());
     }
@@ -245,7 +293,7 @@ pub(crate) fn apply_apparmor(profile: &str) -> Result<(), LsmError> {
             value: profile.to_string(),
         });
     }
-    ProcFs::open()?.write_attr(
+    ProcFs::open_with(policy)?.write_attr(
         &["thread-self/attr/apparmor/exec", "thread-self/attr/exec"],
         &format!("exec {profile}"),
     )
@@ -253,7 +301,7 @@ pub(crate) fn apply_apparmor(profile: &str) -> Result<(), LsmError> {
 
 /// Sets the SELinux label the next `execve` switches to (`/proc/thread-self/attr/exec`). An
 /// empty label does nothing.
-pub(crate) fn apply_selinux_exec_label(label: &str) -> Result<(), LsmError> {
+pub(crate) fn apply_selinux_exec_label(label: &str, policy: ProcPolicy) -> Result<(), LsmError> {
     if label.is_empty() {
         return Ok(());
     }
@@ -263,7 +311,7 @@ pub(crate) fn apply_selinux_exec_label(label: &str) -> Result<(), LsmError> {
             value: label.to_string(),
         });
     }
-    ProcFs::open()?.write_attr(&["thread-self/attr/exec"], label)
+    ProcFs::open_with(policy)?.write_attr(&["thread-self/attr/exec"], label)
 }
 
 #[cfg(test)]
@@ -284,6 +332,28 @@ mod tests {
         );
     }
 
+    /// Without the privilege to make a private procfs, `open` fails clearly: it never falls back
+    /// to the mounted `/proc` (which, before the pivot, is the host's); only a caller that runs
+    /// in the container's root may use the mounted one.
+    #[test]
+    fn no_private_procfs_is_an_error_not_the_host_proc() {
+        if !crate::security::child::in_child() {
+            crate::security::child::run_in_child(
+                "security::lsm::tests::no_private_procfs_is_an_error_not_the_host_proc",
+            );
+            return;
+        }
+        let mut sets = rustix::thread::capabilities(None).unwrap();
+        sets.effective
+            .remove(rustix::thread::CapabilitySet::SYS_ADMIN);
+        rustix::thread::set_capabilities(None, sets).unwrap();
+        let e = ProcFs::open().unwrap_err();
+        assert!(matches!(e, LsmError::Proc { .. }), "{e}");
+        assert!(e.to_string().contains("never used"), "{e}");
+        let p = ProcFs::open_with(ProcPolicy::PrivateOrContainer).unwrap();
+        assert!(!p.private);
+    }
+
     #[test]
     fn magic_links_are_refused() {
         let p = ProcFs::open().unwrap();
@@ -296,7 +366,7 @@ mod tests {
         // This host runs neither AppArmor nor SELinux (checked here, so the test cannot pass
         // vacuously on a host that does).
         if !apparmor_enabled() {
-            let e = apply_apparmor("lashing-test").unwrap_err();
+            let e = apply_apparmor("lashing-test", ProcPolicy::PrivateOnly).unwrap_err();
             assert!(matches!(e, LsmError::NotEnabled { .. }));
             assert_eq!(
                 e.to_string(),
@@ -304,13 +374,18 @@ mod tests {
             );
         }
         if !selinux_enabled() {
-            let e = apply_selinux_exec_label("system_u:system_r:container_t:s0").unwrap_err();
+            let e = apply_selinux_exec_label(
+                "system_u:system_r:container_t:s0",
+                ProcPolicy::PrivateOnly,
+            )
+            .unwrap_err();
             assert!(e.to_string().starts_with("SELinux is not enabled"), "{e}");
         }
         assert!(
             apparmor_enabled() || selinux_enabled() || {
                 // Neither: empty labels are still no-ops.
-                apply_apparmor("").is_ok() && apply_selinux_exec_label("").is_ok()
+                apply_apparmor("", ProcPolicy::PrivateOnly).is_ok()
+                    && apply_selinux_exec_label("", ProcPolicy::PrivateOnly).is_ok()
             }
         );
     }

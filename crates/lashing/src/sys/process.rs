@@ -345,6 +345,13 @@ pub(crate) fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(owned)
 }
 
+/// Whether `fd` is an open descriptor of this process (`F_GETFD`), for tests.
+#[cfg(test)]
+pub(crate) fn adopt_fd_check(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
 /// `execve(path, argv, envp)`: only returns on failure.
 pub(crate) fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
     let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
@@ -452,6 +459,18 @@ pub(crate) fn capbset_drop(cap: u32) -> io::Result<()> {
     }
 }
 
+/// Whether a capability is in the bounding set (`PR_CAPBSET_READ`); `EINVAL` past the last
+/// capability the kernel knows.
+pub(crate) fn capbset_read(cap: u32) -> io::Result<bool> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r == 1)
+    }
+}
+
 /// Raises a capability in the ambient set (`PR_CAP_AMBIENT_RAISE`).
 pub(crate) fn ambient_raise(cap: u32) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
@@ -530,6 +549,47 @@ pub(crate) fn reset_signals() -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// The signals whose default action in a Go program (runc's init) is to exit: a created
+/// container's init waiting on the exec fifo ends on them, as runc's does, rather than ignore
+/// them as a pid namespace's init ignores signals it has no handler for.
+pub(crate) const WAITING_EXIT_SIGNALS: [i32; 7] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGQUIT,
+    libc::SIGABRT,
+    libc::SIGSTKFLT,
+    libc::SIGSYS,
+];
+
+/// The handler of [`set_waiting_signal_handlers`]: dies of the signal where the kernel allows it
+/// (not a namespace's init), else exits with status 2, as Go's runtime does.
+extern "C" fn die_from_signal(sig: libc::c_int) {
+    // SAFETY: signal, raise and _exit are async-signal-safe; the default disposition is restored
+    // first so that the raise is not caught again.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+        libc::_exit(2)
+    }
+}
+
+/// Installs [`die_from_signal`] for [`WAITING_EXIT_SIGNALS`] (undone by [`reset_signals`]).
+pub(crate) fn set_waiting_signal_handlers() -> io::Result<()> {
+    for sig in WAITING_EXIT_SIGNALS {
+        // SAFETY: an all-zero sigaction is valid (empty mask, no flags) and is filled in below.
+        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+        sa.sa_sigaction = die_from_signal as *const () as libc::sighandler_t;
+        // SAFETY: sa_mask is a valid sigset_t owned by `sa`.
+        unsafe { libc::sigfillset(&mut sa.sa_mask) };
+        // SAFETY: installs a handler that only makes async-signal-safe calls.
+        if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// `PR_SET_PDEATHSIG` (the kernel clears it on a credential change and in a fork's child).
