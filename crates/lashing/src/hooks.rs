@@ -81,7 +81,11 @@ pub(crate) fn run(h: &Hook, kind: HookKind, state: &str) -> Result<()> {
         .stdout(Stdio::from(so))
         .stderr(Stdio::from(err));
     let mut child = cmd.spawn().map_err(|e| fail(format!("cannot run: {e}")))?;
-    let deadline = h.timeout.map(|t| Instant::now() + Duration::from_secs(t));
+    // A deadline too far away to be represented is no deadline (validation refuses such
+    // timeouts; a config built by hand must not make us panic either).
+    let deadline = h
+        .timeout
+        .and_then(|t| Instant::now().checked_add(Duration::from_secs(t)));
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break st,
@@ -105,4 +109,24 @@ pub(crate) fn run(h: &Hook, kind: HookKind, state: &str) -> Result<()> {
         return Err(fail(format!("{status}, output: {}", text.trim())));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A timeout too long for an `Instant` (a config built by hand skips validation) waits for the
+    /// hook instead of overflowing.
+    #[test]
+    fn huge_timeout_does_not_overflow() {
+        for timeout in [Some(u64::MAX), Some(u64::MAX / 2), Some(i64::MAX as u64)] {
+            let h = Hook {
+                path: "/bin/true".into(),
+                args: vec!["true".into()],
+                env: vec![],
+                timeout,
+            };
+            run(&h, HookKind::Poststop, "{}").unwrap();
+        }
+    }
 }
