@@ -149,7 +149,7 @@ impl Config {
 }
 
 /// Parses the text of a `config.json`.
-fn parse_spec(path: &Path, text: &str) -> Result<oci::Spec, ConfigError> {
+pub(super) fn parse_spec(path: &Path, text: &str) -> Result<oci::Spec, ConfigError> {
     parse_normalized(path, text, |v| {
         if let Some(p) = v.get_mut("process") {
             normalize_process(p);

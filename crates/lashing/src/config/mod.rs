@@ -8,6 +8,8 @@ mod example;
 mod from_oci;
 mod model;
 pub mod mount_opts;
+#[cfg(test)]
+mod no_panic;
 pub mod rlimits;
 mod validate;
 
