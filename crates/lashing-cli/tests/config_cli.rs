@@ -416,3 +416,65 @@ fn relative_readonly_and_masked_paths() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout, "0\nread-only\n");
 }
+
+/// Hostile values of the command line's flags (numbers at and beyond their types' limits,
+/// signals with huge offsets, sizes that overflow) against a running container: each is an
+/// error or works; none makes lashing panic.
+#[test]
+fn no_flag_value_panics() {
+    let Some(sb) = sandbox(&["sleep", "100"]) else {
+        return;
+    };
+    let o = sb.run(&["run", "-d", "flags"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let huge = [
+        "4294967295",
+        "4294967296",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "99999999999999999999999",
+    ];
+    let mut runs: Vec<Vec<String>> = Vec::new();
+    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    for n in huge {
+        runs.push(v(&["exec", "--preserve-fds", n, "flags", "true"]));
+        runs.push(v(&["exec", "--user", &format!("{n}:{n}"), "flags", "true"]));
+        runs.push(v(&["exec", "--additional-gids", n, "flags", "true"]));
+        runs.push(v(&["kill", "flags", &format!("RTMIN+{n}")]));
+        runs.push(v(&["kill", "flags", n]));
+        runs.push(v(&["events", "--interval", &format!("{n}h"), "flags"]));
+        runs.push(v(&["create", "--preserve-fds", n, "flags2"]));
+        for flag in [
+            "--memory",
+            "--memory-swap",
+            "--cpu-period",
+            "--cpu-quota",
+            "--cpu-share",
+            "--pids-limit",
+            "--blkio-weight",
+            "--cpu-rt-runtime",
+        ] {
+            runs.push(v(&["update", flag, n, "flags"]));
+            runs.push(v(&["update", flag, &format!("{n}g"), "flags"]));
+        }
+    }
+    runs.push(v(&["kill", "flags", "RTMAX-2147483647"]));
+    runs.push(v(&["kill", "flags", "RTMIN+2147483647"]));
+    runs.push(v(&["kill", "flags", "SIGRTMIN+2147483647"]));
+    runs.push(v(&["update", "--memory", "1e400", "flags"]));
+    runs.push(v(&["update", "--cpuset-cpus", "0-4294967295", "flags"]));
+    for args in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = sb.run(&args);
+        assert!(
+            o.code >= 0 && o.code != 101 && !o.stderr.contains("panicked"),
+            "{args:?}: {} {}",
+            o.code,
+            o.stderr
+        );
+    }
+    // The container is still there and usable.
+    assert_eq!(sb.status("flags"), "running");
+    sb.ok(&["delete", "-f", "flags"]);
+}
