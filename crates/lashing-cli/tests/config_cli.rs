@@ -478,3 +478,33 @@ fn no_flag_value_panics() {
     assert_eq!(sb.status("flags"), "running");
     sb.ok(&["delete", "-f", "flags"]);
 }
+
+/// `exec` applies the same environment rules as `create` (it used to run a process with an
+/// `=x` entry) and the same HOME rule.
+#[test]
+fn exec_env_rules_and_home() {
+    let Some(sb) = sandbox(&["sleep", "100"]) else {
+        return;
+    };
+    let o = sb.run(&["run", "-d", "execenv"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for (entry, text) in [
+        ("=x", "invalid environment variable: name cannot be empty"),
+        ("NOEQ", "invalid environment variable: missing '='"),
+    ] {
+        let o = sb.run(&["exec", "--env", entry, "execenv", "true"]);
+        assert_eq!(o.code, 255, "{entry}: {}", o.stderr);
+        assert!(log_msg(&o.stderr).contains(text), "{entry}: {}", o.stderr);
+    }
+    let home = |args: &[&str]| {
+        let mut full = vec!["exec"];
+        full.extend(args);
+        full.extend(["execenv", "sh", "-c", "echo $HOME"]);
+        sb.ok(&full)
+    };
+    assert_eq!(home(&["--env", "HOME="]), "/root\n");
+    assert_eq!(home(&["--user", "1000"]), "/home/u1\n");
+    assert_eq!(home(&["--user", "1000", "--env", "HOME=/x"]), "/x\n");
+    assert_eq!(home(&["--user", "4242"]), "/\n");
+    sb.ok(&["delete", "-f", "execenv"]);
+}

@@ -201,6 +201,9 @@ fn start_inner(
     out: &mut Option<Child>,
 ) -> Result<()> {
     let config = &c.state.config;
+    // Every process (the container's, or one given to exec) passes the process checks of
+    // validation (runc's env rules, NGROUPS_MAX, ...) before anything is started.
+    crate::config::validate_process(&process.merged(&config.process))?;
     if process.terminal && process.console_socket.is_none() {
         return Err(Error::io(
             "allocate a terminal for",
