@@ -423,3 +423,17 @@ fn oom_is_notified() {
     assert_eq!(line, "survived\n");
     g.leaf.kill_all(libc::SIGKILL).unwrap();
 }
+
+/// A timeout too long for an `Instant` (e.g. `Duration::MAX`) means no deadline instead of an
+/// overflow: the notifier of a removed cgroup reports `Gone` at once.
+#[test]
+fn oom_wait_with_a_huge_timeout() {
+    let g = Guard::created("cgres", "oomwait");
+    let mut n = g.leaf.notify_oom().unwrap();
+    g.leaf.destroy().unwrap();
+    let ev = n.wait(Some(std::time::Duration::MAX)).unwrap();
+    assert!(
+        matches!(ev, Some(lashing_cgroups::OomEvent::Gone)),
+        "{ev:?}"
+    );
+}
