@@ -168,14 +168,12 @@ fn events_interval_values() {
             "{bad}"
         );
     }
+    // Zero or less: runc looks the container up first.
     for zero in ["0", "0s", "-5s"] {
         let flag = format!("--interval={zero}");
         let o = lashing(&["--root", root, "events", &flag, "x"]);
         assert_eq!(o.code, 1, "{zero}: {}", o.stderr);
-        assert_eq!(
-            log_msg(&o.stderr),
-            "duration interval must be greater than 0"
-        );
+        assert_eq!(log_msg(&o.stderr), "container does not exist");
     }
     // The longest interval Go has: accepted (then the container is missing).
     let o = lashing(&["--root", root, "events", "--interval", "2562047h", "x"]);
@@ -476,6 +474,15 @@ fn no_flag_value_panics() {
     }
     // The container is still there and usable.
     assert_eq!(sb.status("flags"), "running");
+    for zero in ["0", "0s", "-5s"] {
+        let flag = format!("--interval={zero}");
+        let o = sb.run(&["events", &flag, "flags"]);
+        assert_eq!(o.code, 1, "{zero}: {}", o.stderr);
+        assert_eq!(
+            log_msg(&o.stderr),
+            "duration interval must be greater than 0"
+        );
+    }
     sb.ok(&["delete", "-f", "flags"]);
 }
 

@@ -370,19 +370,30 @@ fn emit(out: &mut impl Write, ev: &Event<'_>) -> Result<(), CliError> {
         .map_err(|e| CliError::sys("write to stdout", e))
 }
 
-/// The `--interval` value: runc's "invalid value ... parse error" for what Go cannot parse,
-/// "duration interval must be greater than 0" for zero or less.
-fn interval(text: &str) -> Result<Duration, CliError> {
-    let ns = parse_go_duration(text).ok_or_else(|| {
+/// The `--interval` flag as runc parses it (before anything else): "invalid value ... parse
+/// error" for what Go cannot parse. Nanoseconds, maybe zero or negative.
+fn interval_flag(text: &str) -> Result<i128, CliError> {
+    parse_go_duration(text).ok_or_else(|| {
         CliError::Refused(format!(
             "invalid value {text:?} for flag -interval: parse error"
         ))
-    })?;
+    })
+}
+
+/// The interval to use: runc's "duration interval must be greater than 0" for zero or less
+/// (checked once the container is found, as runc does).
+fn positive(ns: i128) -> Result<Duration, CliError> {
     let ns = u64::try_from(ns)
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| CliError::Refused("duration interval must be greater than 0".into()))?;
     Ok(Duration::from_nanos(ns))
+}
+
+/// [`interval_flag`] then [`positive`].
+#[cfg(test)]
+fn interval(text: &str) -> Result<Duration, CliError> {
+    positive(interval_flag(text)?)
 }
 
 /// `now + d`, or `None` when that instant cannot be represented (then there is no deadline).
@@ -393,8 +404,9 @@ fn after(d: Duration) -> Option<Instant> {
 /// Runs `lashing events`: with `--stats` one stats event; otherwise stats every interval and
 /// OOM events as they happen, until the container stops.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
-    let interval = interval(&a.interval)?;
+    let interval = interval_flag(&a.interval)?;
     let container = Container::load(&g.root, &a.id)?;
+    let interval = positive(interval)?;
     if container.status() == Status::Stopped {
         return Err(CliError::Refused(format!(
             "container with id {} is not running",
