@@ -3,8 +3,9 @@
 //! mappings, seccomp rules, ...) and push each result through everything that is computed from
 //! a config before a container exists: parsing, `from_oci`, `validate`, `validate_process`, the
 //! seccomp compiler, the scheduler / I/O priority / memory policy / personality values, the
-//! cgroup resources model, id mapping, and the state file's serde round trip. Errors are
-//! expected; a panic (incl. an arithmetic overflow: tests build with overflow checks) fails.
+//! cgroup resources model, id mapping, and the state file's serde round trip; and the same for
+//! the model's own JSON (the copy `state.json` keeps) with leaves replaced. Errors are expected;
+//! a panic (incl. an arithmetic overflow: tests build with overflow checks) fails.
 
 use std::path::Path;
 
@@ -411,22 +412,43 @@ fn base() -> impl Strategy<Value = Value> {
     })
 }
 
-/// Everything lashing computes from a config before it starts a container; `Err`s are fine.
-fn exercise(dir: &Path, text: &str) {
-    let path = dir.join("config.json");
-    let Ok(spec) = parse_spec(&path, text) else {
-        return;
-    };
-    let opts = CreateOpts {
-        bundle: dir.to_path_buf(),
-        ..CreateOpts::default()
-    };
-    let Ok(c) = Config::from_oci(&spec, &opts) else {
-        return;
-    };
+/// The JSON pointers of every leaf (scalar or empty container) of `v`.
+fn leaves(v: &Value, at: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) if !o.is_empty() => {
+            for (k, x) in o {
+                leaves(
+                    x,
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    out,
+                );
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            for (i, x) in a.iter().enumerate() {
+                leaves(x, format!("{at}/{i}"), out);
+            }
+        }
+        _ => out.push(at),
+    }
+}
+
+/// A new value of the same JSON kind as `old` (a number for a number, ...), picked by `seed`.
+fn same_kind(old: &Value, seed: u64, word: &str) -> Value {
+    match old {
+        Value::Number(_) => number(EDGES[(seed % EDGES.len() as u64) as usize]),
+        Value::String(_) => Value::from(word),
+        Value::Bool(b) => Value::from(!b),
+        Value::Array(_) => json!([word]),
+        Value::Object(_) | Value::Null => Value::from(word),
+    }
+}
+
+/// What is computed from a config that is already in the model's form (a state file's copy,
+/// or a library user's): validation and the derived values; `Err`s are fine.
+fn exercise_model(c: &Config) {
     let _ = c.validate();
     let _ = validate_process(&c.process);
-    // What init and the parent derive from it.
     if let Some(s) = &c.seccomp {
         let _ = crate::security::seccomp::compile(s);
     }
@@ -453,6 +475,22 @@ fn exercise(dir: &Path, text: &str) {
     for id in [0, 1, 65535, 65536, u32::MAX] {
         let _ = (c.host_uid(id), c.host_gid(id));
     }
+}
+
+/// Everything lashing computes from a config before it starts a container; `Err`s are fine.
+fn exercise(dir: &Path, text: &str) {
+    let path = dir.join("config.json");
+    let Ok(spec) = parse_spec(&path, text) else {
+        return;
+    };
+    let opts = CreateOpts {
+        bundle: dir.to_path_buf(),
+        ..CreateOpts::default()
+    };
+    let Ok(c) = Config::from_oci(&spec, &opts) else {
+        return;
+    };
+    exercise_model(&c);
     // The state file embeds the config: it must come back as it went.
     let saved = serde_json::to_string(&c).expect("a config serialises");
     let back: Config = serde_json::from_str(&saved).expect("and parses back");
@@ -475,6 +513,32 @@ proptest! {
             set(&mut spec, ptr, x);
         }
         exercise(dir.path(), &spec.to_string());
+    }
+
+    /// The model's own JSON form (what `state.json` embeds), with leaves replaced by values of
+    /// the same kind: no panic in deserialising, validating or deriving from it.
+    #[test]
+    fn no_model_json_panics(
+        spec in base(),
+        edits in prop::collection::vec((any::<u64>(), any::<u64>(), prop::sample::select(WORDS)), 1..6),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        let s: oci_spec::runtime::Spec = serde_json::from_value(spec).unwrap();
+        let opts = CreateOpts { bundle: dir.path().to_path_buf(), ..CreateOpts::default() };
+        let mut v = serde_json::to_value(Config::from_oci(&s, &opts).unwrap()).unwrap();
+        for (pick, seed, word) in edits {
+            let mut all = Vec::new();
+            leaves(&v, String::new(), &mut all);
+            let ptr = &all[(pick % all.len() as u64) as usize];
+            let old = v.pointer(ptr).cloned().unwrap_or(Value::Null);
+            if let Some(slot) = v.pointer_mut(ptr) {
+                *slot = same_kind(&old, seed, word);
+            }
+        }
+        if let Ok(c) = serde_json::from_value::<Config>(v) {
+            exercise_model(&c);
+        }
     }
 
     /// Truncated and byte-flipped config.json texts.
