@@ -122,10 +122,10 @@ impl OomNotifier {
         })
     }
 
-    /// Waits up to `timeout` (forever with `None`) for the next event; `Ok(None)` when the time
-    /// ran out.
+    /// Waits up to `timeout` (forever with `None`, or with a timeout too long to be represented)
+    /// for the next event; `Ok(None)` when the time ran out.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<OomEvent>> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             if let Some(ev) = self.check()? {
                 return Ok(Some(ev));
@@ -141,7 +141,7 @@ impl OomNotifier {
                 None => None,
             };
             let ts = left.map(|l| Timespec {
-                tv_sec: l.as_secs() as i64,
+                tv_sec: i64::try_from(l.as_secs()).unwrap_or(i64::MAX),
                 tv_nsec: i64::from(l.subsec_nanos()),
             });
             let mut fds = [PollFd::new(self, PollFlags::IN)];

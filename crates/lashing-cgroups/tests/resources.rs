@@ -470,3 +470,17 @@ fn missing_v1_controller_is_refused_before_any_write() {
         .unwrap();
     assert_eq!(g.read("pids", "pids.max"), "9");
 }
+
+/// A timeout too long for an `Instant` (e.g. `Duration::MAX`) means no deadline instead of an
+/// overflow: the notifier of a removed cgroup reports `Gone` at once.
+#[test]
+fn oom_wait_with_a_huge_timeout() {
+    let g = Guard::created("cgres", "oomwait");
+    let mut n = g.leaf.notify_oom().unwrap();
+    g.leaf.destroy().unwrap();
+    let ev = n.wait(Some(std::time::Duration::MAX)).unwrap();
+    assert!(
+        matches!(ev, Some(lashing_cgroups::OomEvent::Gone)),
+        "{ev:?}"
+    );
+}

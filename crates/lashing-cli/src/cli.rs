@@ -28,7 +28,13 @@ value for \"bundle\" is the current directory.";
 
 /// `lashing [global options] command [command options] [arguments...]`
 #[derive(Debug, Parser)]
-#[command(name = "lashing", about = ABOUT, disable_version_flag = true, disable_help_subcommand = false)]
+#[command(
+    name = "lashing",
+    about = ABOUT,
+    disable_version_flag = true,
+    disable_help_subcommand = true,
+    allow_external_subcommands = true
+)]
 pub struct Cli {
     /// enable debug logging
     #[arg(long)]
@@ -100,6 +106,63 @@ pub enum Command {
     /// the container's init (started by lashing itself)
     #[command(hide = true)]
     Init(commands::init::Args),
+    /// Shows a list of commands or help for one command
+    #[command(visible_alias = "h")]
+    Help(HelpArgs),
+    /// A command lashing does not know: runc's "No help topic for 'x'", status 3.
+    #[command(external_subcommand)]
+    Unknown(Vec<String>),
+}
+
+/// `lashing help [command]` (runc's `help`, alias `h`): what follows the command is ignored, as
+/// with runc.
+#[derive(Debug, clap::Args)]
+pub struct HelpArgs {
+    /// the command to show the help of
+    #[arg(
+        value_name = "command",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub topic: Vec<String>,
+}
+
+/// What `lashing help [topic]` does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HelpOutcome {
+    /// Help text for stdout (status 0).
+    Text(String),
+    /// runc's error for an unknown topic (status 3).
+    NoTopic(String),
+}
+
+/// The exit status of an unknown command or help topic, as runc's.
+pub const NO_HELP_TOPIC_STATUS: i32 = 3;
+
+/// runc's error message for an unknown command or help topic (with urfave/cli's final newline).
+pub fn no_help_topic(name: &str) -> String {
+    format!("No help topic for '{name}'\n")
+}
+
+/// The help of `topic` (the first word; none: the top-level help), as `lashing [topic] --help`
+/// prints it.
+pub fn help(topic: &[String]) -> HelpOutcome {
+    use clap::CommandFactory;
+    let Some(name) = topic.first() else {
+        return HelpOutcome::Text(Cli::command().render_long_help().to_string());
+    };
+    let known = Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name));
+    if !known {
+        return HelpOutcome::NoTopic(no_help_topic(name));
+    }
+    match Cli::try_parse_from(["lashing", name.as_str(), "--help"]) {
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+            HelpOutcome::Text(e.render().to_string())
+        }
+        _ => HelpOutcome::NoTopic(no_help_topic(name)),
+    }
 }
 
 /// The global options the commands use.
@@ -182,6 +245,57 @@ mod tests {
         assert!(Cli::try_parse_from(["lashing", "--log-format", "xml", "list"]).is_err());
         assert!(Cli::try_parse_from(["lashing", "--rootless", "maybe", "list"]).is_err());
         assert!(Cli::try_parse_from(["lashing", "--rootless", "true", "list"]).is_ok());
+    }
+
+    #[test]
+    fn unknown_commands_and_help_topics() {
+        for argv in [
+            &["lashing", "foo"][..],
+            &["lashing", "foo", "-h"],
+            &["lashing", "--root", "/r", "foo", "--help", "x"],
+        ] {
+            let c = Cli::try_parse_from(argv).unwrap();
+            let Some(Command::Unknown(words)) = c.command else {
+                panic!("{argv:?}: {:?}", c.command)
+            };
+            assert_eq!(words[0], "foo");
+        }
+        assert_eq!(
+            help(&["foo".into()]),
+            HelpOutcome::NoTopic("No help topic for 'foo'\n".into())
+        );
+        let HelpOutcome::Text(t) = help(&["state".into(), "extra".into()]) else {
+            panic!()
+        };
+        assert!(t.contains("Usage: lashing state"), "{t}");
+        let HelpOutcome::Text(t) = help(&[]) else {
+            panic!()
+        };
+        assert!(t.contains("Usage: lashing"), "{t}");
+        // `h` is help's alias, and names the help topic too.
+        let c = Cli::try_parse_from(["lashing", "h", "state"]).unwrap();
+        assert!(matches!(c.command, Some(Command::Help(h)) if h.topic == ["state"]));
+        assert!(matches!(help(&["h".into()]), HelpOutcome::Text(_)));
+    }
+
+    /// `-h` and `--help` work on every command, and print that command's help.
+    #[test]
+    fn every_command_has_help() {
+        for sub in Cli::command().get_subcommands() {
+            let name = sub.get_name();
+            for flag in ["-h", "--help"] {
+                let e = Cli::try_parse_from(["lashing", name, flag]).unwrap_err();
+                assert_eq!(
+                    e.kind(),
+                    clap::error::ErrorKind::DisplayHelp,
+                    "{name} {flag}"
+                );
+                assert!(
+                    e.render().to_string().contains(&format!("lashing {name}")),
+                    "{name}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -33,8 +33,6 @@ fn real_main() -> i32 {
             let _ = e.print();
             return match e.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                // runc: "No help topic for 'x'", status 3.
-                ErrorKind::InvalidSubcommand => 3,
                 _ => 1,
             };
         }
@@ -61,11 +59,39 @@ fn real_main() -> i32 {
             "reserve the range of passed fds (3..{}): {e}",
             3 + u64::from(passed)
         );
-        return 1;
+        // runc's status for any failure of exec is 255.
+        return if matches!(command, Command::Exec(_)) {
+            255
+        } else {
+            1
+        };
     }
     if let Err(e) = logging::init(cli.log_format, cli.log.as_deref(), cli.debug) {
         eprintln!("{}", e.message());
         return 1;
+    }
+    // Unknown commands and help topics: runc's error line and status 3.
+    let help = match command {
+        Command::Unknown(words) => Some(cli::HelpOutcome::NoTopic(cli::no_help_topic(
+            words.first().map_or("", String::as_str),
+        ))),
+        Command::Help(h) => Some(cli::help(&h.topic)),
+        _ => None,
+    };
+    match help {
+        Some(cli::HelpOutcome::Text(t)) => {
+            print!("{t}");
+            return 0;
+        }
+        Some(cli::HelpOutcome::NoTopic(msg)) => {
+            tracing::error!("{msg}");
+            if cli.log.is_some() {
+                // The message ends with a newline already, as runc's.
+                eprint!("{msg}");
+            }
+            return cli::NO_HELP_TOPIC_STATUS;
+        }
+        None => {}
     }
     let g = cli.globals();
     let result = match command {
@@ -87,6 +113,7 @@ fn real_main() -> i32 {
         Command::Update(a) => commands::update::run(&g, a),
         Command::Features(a) => commands::features::run(&g, a),
         Command::Init(a) => commands::init::run(&g, a),
+        Command::Help(_) | Command::Unknown(_) => Ok(0),
     };
     match result {
         Ok(code) => code,

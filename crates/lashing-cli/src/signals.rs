@@ -67,7 +67,12 @@ pub fn parse_signal(raw: &str) -> Option<i32> {
     } else {
         rest.strip_prefix(sign)?.parse().ok()?
     };
-    let n = if sign == '+' { base + off } else { base - off };
+    // Checked: `RTMIN+2147483647` must be refused, not overflow.
+    let n = if sign == '+' {
+        base.checked_add(off)?
+    } else {
+        base.checked_sub(off)?
+    };
     (RTMIN..=RTMAX).contains(&n).then_some(n)
 }
 
@@ -125,6 +130,28 @@ mod tests {
         assert!(f.contains(&libc::SIGTERM) && f.contains(&libc::SIGWINCH) && f.contains(&64));
         for (name, n) in NAMES {
             assert_eq!(parse_signal(name), Some(n), "{name}");
+        }
+    }
+
+    #[test]
+    fn huge_realtime_offsets_are_refused() {
+        for raw in [
+            "RTMIN+2147483647",
+            "SIGRTMIN+2147483647",
+            "RTMAX-2147483647",
+            "RTMAX--2147483648",
+            "RTMIN+-2147483648",
+        ] {
+            assert_eq!(parse_signal(raw), None, "{raw}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_signal_text_panics(s in "(SIG)?(RTMIN|RTMAX|rtmin|KILL|TERM|[A-Z]{0,6})([-+][-+]?[0-9]{0,12})?|-?[0-9]{0,12}") {
+            if let Some(n) = parse_signal(&s) {
+                let _ = n;
+            }
         }
     }
 }

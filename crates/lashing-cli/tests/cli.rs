@@ -94,7 +94,7 @@ fn help_and_version() {
         "{}",
         o.stdout
     );
-    assert!(o.stdout.contains("\nspec: 1.2.0\n"), "{}", o.stdout);
+    assert!(o.stdout.contains("\nspec: 1.2.1\n"), "{}", o.stdout);
     assert_eq!(lashing(&["-v"]).stdout, o.stdout);
 }
 
@@ -112,7 +112,7 @@ fn spec_writes_example_and_refuses_to_overwrite() {
     );
     assert!(text.ends_with('}'), "no final newline, like runc");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["ociVersion"], "1.2.0");
+    assert_eq!(v["ociVersion"], "1.2.1");
     assert_eq!(v["process"]["terminal"], true);
     assert_eq!(v["root"]["path"], "rootfs");
     assert!(
@@ -168,7 +168,7 @@ fn features_json_shape() {
     );
     assert!(o.stdout.ends_with("}\n"));
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    assert_eq!(v["ociVersionMax"], "1.2.0");
+    assert_eq!(v["ociVersionMax"], "1.2.1");
     assert_eq!(v["hooks"].as_array().unwrap().len(), 6);
     let opts: Vec<&str> = v["mountOptions"]
         .as_array()

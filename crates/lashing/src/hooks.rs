@@ -98,7 +98,11 @@ pub(crate) fn run(h: &Hook, kind: HookKind, index: usize, state: &str) -> Result
             crate::error::go_error_text(&e)
         ))
     })?;
-    let deadline = h.timeout.map(|t| Instant::now() + Duration::from_secs(t));
+    // A deadline too far away to be represented is no deadline (validation refuses such
+    // timeouts; a config built by hand must not make us panic either).
+    let deadline = h
+        .timeout
+        .and_then(|t| Instant::now().checked_add(Duration::from_secs(t)));
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break st,

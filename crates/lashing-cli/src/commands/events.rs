@@ -293,38 +293,70 @@ pub fn convert(s: &lashing_cgroups::Stats) -> Stats {
     }
 }
 
-/// Parses a Go-style duration (`5s`, `500ms`, `1m30s`, `2h`, `100us`).
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let mut rest = s.trim();
+/// Go's largest duration: `i64::MAX` nanoseconds (about 292 years).
+const MAX_DURATION_NS: u128 = i64::MAX as u128;
+
+/// Parses a duration as Go's `time.ParseDuration` does (`5s`, `500ms`, `1m30s`, `1.5h`, `100us`,
+/// `-2s`), into a signed number of nanoseconds. `None` for anything Go refuses, including a
+/// duration beyond Go's range (`i64` nanoseconds): integer arithmetic throughout, so that no
+/// input can overflow or lose precision.
+pub fn parse_go_duration(s: &str) -> Option<i128> {
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
     if rest.is_empty() {
         return None;
     }
-    if rest == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut total = 0f64;
+    let mut total: u128 = 0;
     while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        let int_len = rest
+            .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let v: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
+        let (int, after) = rest.split_at(int_len);
+        let (frac, after) = match after.strip_prefix('.') {
+            Some(a) => {
+                let n = a.find(|c: char| !c.is_ascii_digit()).unwrap_or(a.len());
+                a.split_at(n)
+            }
+            None => ("", after),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let per_unit: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => return None,
         };
-        rest = &rest[u..];
-        total += v * mult;
+        let whole: u128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+        let mut part = whole.checked_mul(per_unit)?;
+        // The fraction: only its first digits can matter below a nanosecond.
+        let mut scale = per_unit;
+        for d in frac.bytes().take(30) {
+            scale /= 10;
+            part += u128::from(d - b'0') * scale;
+        }
+        total = total.checked_add(part)?;
+        if total > MAX_DURATION_NS + u128::from(neg) {
+            return None;
+        }
+        rest = after;
     }
-    Some(Duration::from_secs_f64(total))
+    let total = i128::try_from(total).ok()?;
+    Some(if neg { -total } else { total })
 }
 
 fn emit(out: &mut impl Write, ev: &Event<'_>) -> Result<(), CliError> {
@@ -338,13 +370,43 @@ fn emit(out: &mut impl Write, ev: &Event<'_>) -> Result<(), CliError> {
         .map_err(|e| CliError::sys("write to stdout", e))
 }
 
+/// The `--interval` flag as runc parses it (before anything else): "invalid value ... parse
+/// error" for what Go cannot parse. Nanoseconds, maybe zero or negative.
+fn interval_flag(text: &str) -> Result<i128, CliError> {
+    parse_go_duration(text).ok_or_else(|| {
+        CliError::Refused(format!(
+            "invalid value {text:?} for flag -interval: parse error"
+        ))
+    })
+}
+
+/// The interval to use: runc's "duration interval must be greater than 0" for zero or less
+/// (checked once the container is found, as runc does).
+fn positive(ns: i128) -> Result<Duration, CliError> {
+    let ns = u64::try_from(ns)
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| CliError::Refused("duration interval must be greater than 0".into()))?;
+    Ok(Duration::from_nanos(ns))
+}
+
+/// [`interval_flag`] then [`positive`].
+#[cfg(test)]
+fn interval(text: &str) -> Result<Duration, CliError> {
+    positive(interval_flag(text)?)
+}
+
+/// `now + d`, or `None` when that instant cannot be represented (then there is no deadline).
+fn after(d: Duration) -> Option<Instant> {
+    Instant::now().checked_add(d)
+}
+
 /// Runs `lashing events`: with `--stats` one stats event; otherwise stats every interval and
 /// OOM events as they happen, until the container stops.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
-    let interval = parse_duration(&a.interval)
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| CliError::Refused("duration interval must be greater than 0".into()))?;
+    let interval = interval_flag(&a.interval)?;
     let container = Container::load(&g.root, &a.id)?;
+    let interval = positive(interval)?;
     if container.status() == Status::Stopped {
         return Err(CliError::Refused(format!(
             "container with id {} is not running",
@@ -371,9 +433,14 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
             None
         }
     };
-    let mut next = Instant::now() + interval;
+    // An interval too long for an `Instant` never comes: only OOM events are reported.
+    let mut next = after(interval);
     loop {
-        let wait = next.saturating_duration_since(Instant::now());
+        let wait = match next {
+            Some(n) => n.saturating_duration_since(Instant::now()),
+            // Bounded waits, so that a stopped container is noticed.
+            None => Duration::from_secs(3600),
+        };
         let got = match &mut oom {
             Some(n) => n.wait(Some(wait)).map_err(lashing::Error::from)?,
             None => {
@@ -393,8 +460,11 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
             Some(OomEvent::Gone) => oom = None,
             None => {}
         }
-        if Instant::now() >= next {
-            next += interval;
+        if next.is_none() && container.status() == Status::Stopped {
+            return Ok(0);
+        }
+        if next.is_some_and(|n| Instant::now() >= n) {
+            next = next.and_then(|n| n.checked_add(interval));
             if container.status() == Status::Stopped {
                 return Ok(0);
             }
@@ -412,12 +482,58 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
-        assert_eq!(parse_duration("5"), None);
-        assert_eq!(parse_duration("x"), None);
+        let s = 1_000_000_000;
+        assert_eq!(parse_go_duration("5s"), Some(5 * s));
+        assert_eq!(parse_go_duration("500ms"), Some(s / 2));
+        assert_eq!(parse_go_duration("1m30s"), Some(90 * s));
+        assert_eq!(parse_go_duration("1.5h"), Some(5400 * s));
+        assert_eq!(parse_go_duration(".5s"), Some(s / 2));
+        assert_eq!(parse_go_duration("1.000000001s"), Some(s + 1));
+        assert_eq!(parse_go_duration("100us"), Some(100_000));
+        assert_eq!(parse_go_duration("-2s"), Some(-2 * s));
+        assert_eq!(parse_go_duration("0"), Some(0));
+        for bad in ["5", "x", "", "s", ".s", "1.2.3s", "5sec", "-", "1e3s"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad:?}");
+        }
+        // Go's range: 2562047h is fine, 2562048h is not.
+        assert!(parse_go_duration("2562047h").is_some());
+        assert_eq!(parse_go_duration("2562048h"), None);
+        assert_eq!(
+            parse_go_duration("9223372036854775807ns"),
+            Some(i64::MAX.into())
+        );
+        assert_eq!(parse_go_duration("9223372036854775808ns"), None);
+        assert_eq!(parse_go_duration("999999999999999999999h"), None);
+        assert_eq!(parse_go_duration(&format!("{}h", "9".repeat(200))), None);
+    }
+
+    #[test]
+    fn intervals_as_runc() {
+        assert_eq!(interval("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(
+            interval("999999999999999999999h").unwrap_err().message(),
+            "invalid value \"999999999999999999999h\" for flag -interval: parse error"
+        );
+        for zero in ["0", "0s", "-1s"] {
+            assert_eq!(
+                interval(zero).unwrap_err().message(),
+                "duration interval must be greater than 0"
+            );
+        }
+        // The longest interval: far in the future, but no panic.
+        let max = interval("2562047h").unwrap();
+        let _ = after(max);
+        assert!(after(Duration::MAX).is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_duration_text_panics(s in "[-+]?[0-9.]{0,30}(ns|us|µs|ms|s|m|h|x)?([0-9.]{0,25}(h|m|s))?") {
+            let _ = parse_go_duration(&s);
+            if let Ok(d) = interval(&s) {
+                let _ = after(d);
+            }
+        }
     }
 
     #[test]

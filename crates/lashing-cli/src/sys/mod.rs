@@ -124,12 +124,22 @@ pub fn reserve_inherited_fds(count: u32) -> io::Result<()> {
     if CLOSED_AT_START.get().is_some() {
         return Ok(());
     }
-    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
-        .current
-        .unwrap_or(u64::MAX);
-    let end = 3i64 + i64::from(count);
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let soft = limit.current.unwrap_or(u64::MAX);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    let end = 3u64 + u64::from(count);
+    // No fd at or above the hard limit can be handed to the container (its init cannot hold it):
+    // such a range is refused up front instead of walked fd by fd.
+    if end > hard.min(RawFd::MAX as u64) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "fds 3..{end} reach past the open-file limit (RLIMIT_NOFILE hard limit {hard})"
+            ),
+        ));
+    }
     let mut closed = Vec::new();
-    for fd in 3..end.min(i64::from(RawFd::MAX)) as RawFd {
+    for fd in 3..end as RawFd {
         // SAFETY: F_GETFD only queries the descriptor table.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
             continue;
@@ -163,7 +173,10 @@ pub fn reserve_inherited_fds(count: u32) -> io::Result<()> {
 
 /// Whether `fd` was closed when the program started ([`reserve_inherited_fds`]).
 pub fn closed_at_start(fd: RawFd) -> bool {
-    CLOSED_AT_START.get().is_some_and(|c| c.contains(&fd))
+    // Recorded in increasing order.
+    CLOSED_AT_START
+        .get()
+        .is_some_and(|c| c.binary_search(&fd).is_ok())
 }
 
 #[cfg(test)]

@@ -4,11 +4,12 @@
 use serde_json::{Value, json};
 
 /// The OCI runtime-spec version lashing writes and implements.
-pub const OCI_VERSION: &str = "1.2.0";
+pub const OCI_VERSION: &str = "1.2.1";
 
-/// The example spec that `lashing spec` writes: runc's `Example()` with hostname `"lashing"`: a
-/// `sh` with a terminal as root, a read-only `rootfs`, the standard mounts, the default masked and
-/// read-only paths, and new pid, network, ipc, uts, mount and cgroup namespaces.
+/// The example spec that `lashing spec` writes: exactly runc 1.3's `Example()` (hostname `"runc"`
+/// included, so that tools written for `runc spec` find what they expect): a `sh` with a terminal
+/// as root, a read-only `rootfs`, the standard mounts, the default masked and read-only paths, and
+/// new pid, network, ipc, uts and mount namespaces (no cgroup namespace, as runc).
 ///
 /// Object keys come out in the order written here only if serde_json's `preserve_order`
 /// feature is enabled; otherwise they are sorted (the content is the same).
@@ -34,7 +35,7 @@ pub fn example_spec_json() -> Value {
             "noNewPrivileges": true
         },
         "root": { "path": "rootfs", "readonly": true },
-        "hostname": "lashing",
+        "hostname": "runc",
         "mounts": [
             { "destination": "/proc", "type": "proc", "source": "proc" },
             {
@@ -69,8 +70,7 @@ pub fn example_spec_json() -> Value {
                 { "type": "network" },
                 { "type": "ipc" },
                 { "type": "uts" },
-                { "type": "mount" },
-                { "type": "cgroup" }
+                { "type": "mount" }
             ],
             "maskedPaths": [
                 "/proc/acpi",
@@ -82,8 +82,7 @@ pub fn example_spec_json() -> Value {
                 "/proc/timer_stats",
                 "/proc/sched_debug",
                 "/sys/firmware",
-                "/proc/scsi",
-                "/sys/devices/virtual/tpm"
+                "/proc/scsi"
             ],
             "readonlyPaths": [
                 "/proc/bus",
@@ -160,14 +159,14 @@ mod tests {
         let spec: oci_spec::runtime::Spec =
             serde_json::from_value(example_spec_json()).expect("example must be a valid spec");
         assert_eq!(spec.version(), OCI_VERSION);
-        assert_eq!(spec.hostname().as_deref(), Some("lashing"));
+        assert_eq!(spec.hostname().as_deref(), Some("runc"));
         let p = spec.process().as_ref().unwrap();
         assert_eq!(p.args().as_deref(), Some(&["sh".to_string()][..]));
         assert_eq!(p.terminal(), Some(true));
         assert_eq!(spec.mounts().as_ref().unwrap().len(), 7);
         let linux = spec.linux().as_ref().unwrap();
-        assert_eq!(linux.namespaces().as_ref().unwrap().len(), 6);
-        assert_eq!(linux.masked_paths().as_ref().unwrap().len(), 11);
+        assert_eq!(linux.namespaces().as_ref().unwrap().len(), 5);
+        assert_eq!(linux.masked_paths().as_ref().unwrap().len(), 10);
         assert_eq!(linux.readonly_paths().as_ref().unwrap().len(), 5);
     }
 
@@ -206,7 +205,7 @@ mod tests {
             .iter()
             .map(|n| n["type"].as_str().unwrap())
             .collect();
-        assert_eq!(ns, ["pid", "ipc", "uts", "mount", "cgroup", "user"]);
+        assert_eq!(ns, ["pid", "ipc", "uts", "mount", "user"]);
         assert_eq!(
             v["linux"]["uidMappings"],
             json!([{"containerID": 0, "hostID": 1000, "size": 1}])

@@ -16,6 +16,7 @@ use super::error::ConfigError;
 use super::model::*;
 use super::mount_opts::{ms, parse_mount_options, propagation_flags};
 use super::rlimits::rlimit_from_name;
+use super::validate::check_hook_timeout;
 
 /// Options of `create`/`run` that shape the configuration (runc's `specconv.CreateOpts`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -148,26 +149,96 @@ impl Config {
 }
 
 /// Parses the text of a `config.json`.
-fn parse_spec(path: &Path, text: &str) -> Result<oci::Spec, ConfigError> {
-    let err = match serde_json::from_str::<oci::Spec>(text) {
-        Ok(spec) => return Ok(spec),
+pub(super) fn parse_spec(path: &Path, text: &str) -> Result<oci::Spec, ConfigError> {
+    parse_normalized(path, text, |v| {
+        if let Some(p) = v.get_mut("process") {
+            normalize_process(p);
+        }
+    })
+}
+
+/// Parses `text` as a `T` after `normalize` has fixed up the JSON for oci-spec (names that
+/// oci-spec spells differently from the OCI spec, names runc only warns about). A schema error
+/// is located in the text (line and column) when parsing the text as it is gives the same error.
+fn parse_normalized<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    normalize: impl FnOnce(&mut serde_json::Value),
+) -> Result<T, ConfigError> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| parse_error(path, &e))?;
+    normalize(&mut value);
+    let err = match serde_json::from_value::<T>(value) {
+        Ok(v) => return Ok(v),
         Err(e) => e,
     };
-    if !err.is_data() {
-        return Err(parse_error(path, &err));
+    let message = strip_position(&err);
+    match serde_json::from_str::<T>(text) {
+        Err(located) if located.line() > 0 && strip_position(&located) == message => {
+            Err(parse_error(path, &located))
+        }
+        _ => Err(ConfigError::Schema {
+            path: path.to_path_buf(),
+            message,
+        }),
     }
-    // oci-spec refuses capability names it does not know; runc only warns about them. Drop them
-    // and retry; if that does not help, report the original (located) error.
-    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) else {
-        return Err(parse_error(path, &err));
-    };
-    if drop_unknown_capabilities(&mut value) == 0 {
-        return Err(parse_error(path, &err));
+}
+
+/// The scheduler flags of the OCI spec and the oci-spec variants that stand for them (oci-spec
+/// serialises some under other names, e.g. `SCHED_RESET_ON_FORK`).
+const SCHED_FLAGS: [(&str, oci::LinuxSchedulerFlag); 7] = [
+    (
+        "SCHED_FLAG_RESET_ON_FORK",
+        oci::LinuxSchedulerFlag::SchedResetOnFork,
+    ),
+    (
+        "SCHED_FLAG_RECLAIM",
+        oci::LinuxSchedulerFlag::SchedFlagReclaim,
+    ),
+    (
+        "SCHED_FLAG_DL_OVERRUN",
+        oci::LinuxSchedulerFlag::SchedFlagDLOverrun,
+    ),
+    (
+        "SCHED_FLAG_KEEP_POLICY",
+        oci::LinuxSchedulerFlag::SchedFlagKeepPolicy,
+    ),
+    (
+        "SCHED_FLAG_KEEP_PARAMS",
+        oci::LinuxSchedulerFlag::SchedFlagKeepParams,
+    ),
+    (
+        "SCHED_FLAG_UTIL_CLAMP_MIN",
+        oci::LinuxSchedulerFlag::SchedFlagUtilClampMin,
+    ),
+    (
+        "SCHED_FLAG_UTIL_CLAMP_MAX",
+        oci::LinuxSchedulerFlag::SchedFlagUtilClampMax,
+    ),
+];
+
+/// The OCI spec's name of a scheduler flag.
+fn sched_flag_name(f: oci::LinuxSchedulerFlag) -> &'static str {
+    SCHED_FLAGS
+        .iter()
+        .find(|(_, v)| *v == f)
+        .map_or("SCHED_FLAG_RESET_ON_FORK", |(n, _)| n)
+}
+
+/// Fixes up an OCI `process` object for oci-spec: drops unknown capability names (with a
+/// warning, as runc) and spells the spec's scheduler flag names as oci-spec expects them.
+fn normalize_process(process: &mut serde_json::Value) {
+    drop_unknown_capabilities(process);
+    if let Some(flags) = process
+        .pointer_mut("/scheduler/flags")
+        .and_then(|f| f.as_array_mut())
+    {
+        for f in flags.iter_mut() {
+            if let Some((_, v)) = SCHED_FLAGS.iter().find(|(n, _)| Some(*n) == f.as_str()) {
+                *f = serde_json::Value::String(serde_name(v));
+            }
+        }
     }
-    serde_json::from_value(value).map_err(|e| ConfigError::Schema {
-        path: path.to_path_buf(),
-        message: strip_position(&e),
-    })
 }
 
 /// Warns about the fields of `text` that the OCI spec types do not know (and so dropped): a typo,
@@ -235,12 +306,12 @@ fn strip_position(err: &serde_json::Error) -> String {
     }
 }
 
-/// Removes capability names unknown to lashing from `process.capabilities.*`, with a warning
-/// for each; returns how many were removed.
-fn drop_unknown_capabilities(spec: &mut serde_json::Value) -> usize {
+/// Removes capability names unknown to lashing from `capabilities.*` of a process object, with a
+/// warning for each; returns how many were removed.
+fn drop_unknown_capabilities(process: &mut serde_json::Value) -> usize {
     let mut dropped = 0;
-    let Some(caps) = spec
-        .pointer_mut("/process/capabilities")
+    let Some(caps) = process
+        .get_mut("capabilities")
         .and_then(|c| c.as_object_mut())
     else {
         return 0;
@@ -321,15 +392,7 @@ fn convert_linux(linux: &oci::Linux, opts: &CreateOpts, c: &mut Config) -> Resul
                 None => 'a',
                 Some(t) => device_type_char(t),
             };
-            let access = d.access().clone().unwrap_or_default();
-            if let Some(bad) = access.chars().find(|ch| !"rwm".contains(*ch)) {
-                return Err(ConfigError::invalid(
-                    format!("linux.resources.devices[{i}].access"),
-                    format!(
-                        "{access:?}: unknown permission {bad:?} (expected a subset of \"rwm\")"
-                    ),
-                ));
-            }
+            let access = device_access(i, d.access().as_deref().unwrap_or(""))?;
             if typ != 'a' && typ != 'b' && typ != 'c' {
                 return Err(ConfigError::invalid(
                     format!("linux.resources.devices[{i}].type"),
@@ -388,6 +451,33 @@ fn convert_linux(linux: &oci::Linux, opts: &CreateOpts, c: &mut Config) -> Resul
     Ok(())
 }
 
+/// The access of a device rule in canonical form (`"rwm"` order, each letter once), as runc takes
+/// it: letters in any order and repeated are fine, letters other than `r`, `w` and `m` are
+/// ignored (with a warning); an access that is empty or has none of them is an error.
+fn device_access(i: usize, access: &str) -> Result<String, ConfigError> {
+    let field = || format!("linux.resources.devices[{i}].access");
+    if access.is_empty() {
+        return Err(ConfigError::invalid(
+            field(),
+            "cannot be empty (expected letters of \"rwm\")",
+        ));
+    }
+    let canonical: String = "rwm".chars().filter(|c| access.contains(*c)).collect();
+    if canonical.is_empty() {
+        return Err(ConfigError::invalid(
+            field(),
+            format!("{access:?} has none of the permissions \"r\", \"w\" and \"m\""),
+        ));
+    }
+    if let Some(bad) = access.chars().find(|c| !"rwm".contains(*c)) {
+        tracing::warn!(
+            "{}: {access:?}: unknown permission {bad:?} ignored",
+            field()
+        );
+    }
+    Ok(canonical)
+}
+
 fn namespace_type(t: oci::LinuxNamespaceType) -> NamespaceType {
     match t {
         oci::LinuxNamespaceType::Mount => NamespaceType::Mount,
@@ -422,8 +512,22 @@ fn id_maps(maps: &Option<Vec<oci::LinuxIdMapping>>) -> Vec<IdMap> {
         .collect()
 }
 
+/// `linux.maskedPaths` / `linux.readonlyPaths`: as runc, which applies them after it has entered
+/// the root with `/` as its working directory, a relative entry is taken from `/` (and cannot
+/// climb above it); an empty entry names nothing and is dropped.
 fn paths(list: &Option<Vec<String>>) -> Vec<PathBuf> {
-    list.iter().flatten().map(PathBuf::from).collect()
+    list.iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let p = Path::new(p);
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                clean_path(&Path::new("/").join(p))
+            }
+        })
+        .collect()
 }
 
 fn non_empty(s: &Option<String>) -> Option<String> {
@@ -726,12 +830,13 @@ fn convert_hooks(hooks: &oci::Hooks) -> Result<BTreeMap<HookKind, Vec<Hook>>, Co
             check_nul(&format!("{field}.path"), h.path().as_os_str())?;
             let timeout = match h.timeout() {
                 None => None,
-                Some(t) if t > 0 => Some(t as u64),
                 Some(t) => {
-                    return Err(ConfigError::invalid(
-                        format!("{field}.timeout"),
-                        format!("{t}: must be greater than zero"),
-                    ));
+                    let field = format!("{field}.timeout");
+                    let t = u64::try_from(t).map_err(|_| {
+                        ConfigError::invalid(&field, format!("{t}: must be greater than zero"))
+                    })?;
+                    check_hook_timeout(&field, t)?;
+                    Some(t)
                 }
             };
             converted.push(Hook {
@@ -755,10 +860,10 @@ impl ProcessConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| parse_error(path, &e))?;
-        default_process_fields(&mut v);
-        let p: oci::Process = serde_json::from_value(v).map_err(|e| parse_error(path, &e))?;
+        let p: oci::Process = parse_normalized(path, &text, |v| {
+            default_process_fields(v);
+            normalize_process(v);
+        })?;
         convert_process(&p)
     }
 }
@@ -892,7 +997,20 @@ fn convert_process(p: &oci::Process) -> Result<ProcessConfig, ConfigError> {
         apparmor_profile: non_empty(p.apparmor_profile()),
         selinux_label: non_empty(p.selinux_label()),
         oom_score_adj: p.oom_score_adj(),
-        scheduler: via_json("process.scheduler", p.scheduler())?,
+        scheduler: p.scheduler().as_ref().map(|s| Scheduler {
+            policy: serde_name(s.policy()),
+            nice: s.nice().unwrap_or(0),
+            priority: s.priority().unwrap_or(0),
+            flags: s
+                .flags()
+                .iter()
+                .flatten()
+                .map(|f| sched_flag_name(*f).to_string())
+                .collect(),
+            runtime: s.runtime().unwrap_or(0),
+            deadline: s.deadline().unwrap_or(0),
+            period: s.period().unwrap_or(0),
+        }),
         io_priority: via_json("process.ioPriority", p.io_priority())?,
         exec_cpu_affinity,
     })
@@ -977,12 +1095,12 @@ mod tests {
         assert_eq!(c.bundle, dir.path());
         assert_eq!(c.rootfs, dir.path().join("rootfs"));
         assert!(c.readonly_rootfs);
-        assert_eq!(c.oci_version, "1.2.0");
-        assert_eq!(c.hostname.as_deref(), Some("lashing"));
+        assert_eq!(c.oci_version, "1.2.1");
+        assert_eq!(c.hostname.as_deref(), Some("runc"));
         assert_eq!(c.domainname, None);
         let ns: Vec<_> = c.namespaces.iter().map(|n| n.typ).collect();
         use NamespaceType::*;
-        assert_eq!(ns, [Pid, Network, Ipc, Uts, Mount, Cgroup]);
+        assert_eq!(ns, [Pid, Network, Ipc, Uts, Mount]);
         assert!(c.namespaces.iter().all(|n| n.path.is_none()));
 
         assert_eq!(c.mounts.len(), 7);
@@ -1046,7 +1164,7 @@ mod tests {
         assert_eq!(caps.bounding, [5, 10, 29]);
         assert_eq!(caps.effective, [5, 10, 29]);
         assert!(caps.inheritable.is_empty() && caps.ambient.is_empty());
-        assert_eq!(c.masked_paths.len(), 11);
+        assert_eq!(c.masked_paths.len(), 10);
         assert_eq!(c.readonly_paths[3], Path::new("/proc/sys"));
 
         // The converted example is a valid configuration.
@@ -1420,14 +1538,106 @@ mod tests {
         let c = convert(v).unwrap();
         assert!(c.cgroup.resources.is_none());
         assert_eq!(c.cgroup.device_rules.len(), 11, "defaults only");
+    }
 
+    /// runc takes the access letters in any order, repeated, and ignores other letters; an access
+    /// that is missing, empty or has none of r, w, m is an error.
+    #[test]
+    fn device_access_as_runc() {
+        let rule = |access: Value| {
+            let mut d = json!({"allow": true, "type": "c", "major": 7, "minor": 0});
+            if !access.is_null() {
+                d["access"] = access;
+            }
+            convert(example_with("/linux/resources", json!({"devices": [d]})))
+        };
+        for (given, want) in [
+            ("rwa", "rw"),
+            ("mrw", "rwm"),
+            ("rrw", "rw"),
+            ("wr", "rw"),
+            ("rw m", "rwm"),
+            ("m", "m"),
+            ("rwx", "rw"),
+        ] {
+            let c = rule(json!(given)).unwrap();
+            assert_eq!(c.cgroup.device_rules[0].permissions, want, "{given:?}");
+            let devs = &c.cgroup.resources.as_ref().unwrap()["devices"];
+            assert_eq!(devs[0]["access"], want, "{given:?}");
+        }
+        for bad in [json!(""), json!("x"), json!("a"), Value::Null] {
+            let e = rule(bad.clone()).unwrap_err();
+            assert_eq!(field_of(&e), "linux.resources.devices[0].access", "{bad}");
+        }
+    }
+
+    /// The OCI spec's scheduler flag names are accepted (oci-spec spells some differently) and
+    /// reach the model under the spec's names.
+    #[test]
+    fn scheduler_flags_with_the_spec_names() {
+        let names = [
+            "SCHED_FLAG_RESET_ON_FORK",
+            "SCHED_FLAG_RECLAIM",
+            "SCHED_FLAG_DL_OVERRUN",
+            "SCHED_FLAG_KEEP_POLICY",
+            "SCHED_FLAG_KEEP_PARAMS",
+            "SCHED_FLAG_UTIL_CLAMP_MIN",
+            "SCHED_FLAG_UTIL_CLAMP_MAX",
+        ];
+        let dir = bundle();
+        let cfg = dir.path().join("config.json");
         let v = example_with(
-            "/linux/resources",
-            json!({"devices": [{"allow": true, "access": "rwx"}]}),
+            "/process/scheduler",
+            json!({"policy": "SCHED_BATCH", "nice": 5, "flags": names}),
+        );
+        std::fs::write(&cfg, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        let c = Config::from_bundle(&opts(dir.path())).unwrap();
+        let s = c.process.scheduler.unwrap();
+        assert_eq!(s.policy, "SCHED_BATCH");
+        assert_eq!(s.nice, 5);
+        assert_eq!(s.flags, names);
+
+        // process.json (exec --process) too.
+        let pj = dir.path().join("process.json");
+        let mut p = v["process"].clone();
+        p["scheduler"]["flags"] = json!(["SCHED_FLAG_DL_OVERRUN"]);
+        std::fs::write(&pj, serde_json::to_vec(&p).unwrap()).unwrap();
+        let p = ProcessConfig::from_json_file(&pj).unwrap();
+        assert_eq!(p.scheduler.unwrap().flags, ["SCHED_FLAG_DL_OVERRUN"]);
+
+        // An unknown flag is a located parse error.
+        let v = example_with(
+            "/process/scheduler",
+            json!({"policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_BOGUS"]}),
+        );
+        std::fs::write(&cfg, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        let e = Config::from_bundle(&opts(dir.path())).unwrap_err();
+        assert!(
+            matches!(e, ConfigError::Parse { line, .. } if line > 1),
+            "{e}"
+        );
+        assert!(e.to_string().contains("SCHED_FLAG_BOGUS"), "{e}");
+    }
+
+    /// Relative masked and read-only paths are taken from the container's `/`, as runc does;
+    /// empty entries are dropped.
+    #[test]
+    fn relative_masked_and_readonly_paths() {
+        let mut v = example_spec_json();
+        v["linux"]["maskedPaths"] = json!(["proc/kcore", "../../proc/keys", "", "/sys/firmware"]);
+        v["linux"]["readonlyPaths"] = json!(["./proc/sys/", "/proc/bus"]);
+        let c = convert(v).unwrap();
+        assert_eq!(
+            c.masked_paths,
+            [
+                Path::new("/proc/kcore"),
+                Path::new("/proc/keys"),
+                Path::new("/sys/firmware")
+            ]
         );
         assert_eq!(
-            field_of(&convert(v).unwrap_err()),
-            "linux.resources.devices[0].access"
+            c.readonly_paths,
+            [Path::new("/proc/sys"), Path::new("/proc/bus")]
         );
     }
 
@@ -1513,6 +1723,24 @@ mod tests {
         assert_eq!(
             field_of(&convert(v).unwrap_err()),
             "hooks.poststop[0].timeout"
+        );
+        // Absurd timeouts are refused, naming the field (they used to overflow an Instant).
+        for t in [i64::MAX, i64::MAX - 1, 9_223_372_037] {
+            let v = example_with(
+                "/hooks",
+                json!({"prestart": [{"path": "/x", "timeout": 1}, {"path": "/x", "timeout": t}]}),
+            );
+            let e = convert(v).unwrap_err();
+            assert_eq!(field_of(&e), "hooks.prestart[1].timeout", "{t}");
+            assert!(e.to_string().contains("maximum"), "{e}");
+        }
+        let v = example_with(
+            "/hooks",
+            json!({"prestart": [{"path": "/x", "timeout": 9_223_372_036u64}]}),
+        );
+        assert_eq!(
+            convert(v).unwrap().hooks[&HookKind::Prestart][0].timeout,
+            Some(9_223_372_036)
         );
     }
 

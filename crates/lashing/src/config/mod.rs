@@ -8,6 +8,8 @@ mod example;
 mod from_oci;
 mod model;
 pub mod mount_opts;
+#[cfg(test)]
+mod no_panic;
 pub mod rlimits;
 mod validate;
 
@@ -19,4 +21,4 @@ pub use from_oci::CreateOpts;
 pub use model::*;
 pub use mount_opts::{MountOptions, parse_mount_options};
 pub use rlimits::{rlimit_from_name, rlimit_name};
-pub use validate::validate_process;
+pub use validate::{MAX_HOOK_TIMEOUT, NGROUPS_MAX, validate_process};

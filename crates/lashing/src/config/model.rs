@@ -627,7 +627,8 @@ fn map_id(maps: &[IdMap], userns: bool, id: u32) -> Option<u32> {
     }
     maps.iter().find_map(|m| {
         let off = id.checked_sub(m.container_id)?;
-        (off < m.size).then(|| m.host_id + off)
+        // checked: the mappings may not have been validated yet (from_oci maps device owners).
+        (off < m.size).then(|| m.host_id.checked_add(off)).flatten()
     })
 }
 

@@ -419,16 +419,34 @@ impl Config {
                         format!("{:?} is not an absolute path", h.path),
                     ));
                 }
-                if h.timeout == Some(0) {
-                    return Err(ConfigError::invalid(
-                        format!("hooks.{kind}[{i}].timeout"),
-                        "0: must be greater than zero",
-                    ));
+                if let Some(t) = h.timeout {
+                    check_hook_timeout(&format!("hooks.{kind}[{i}].timeout"), t)?;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The longest hook timeout accepted, in seconds: the longest duration Go (and so runc) can
+/// represent (`i64::MAX` nanoseconds, about 292 years). Anything longer is a mistake, not a wait.
+pub const MAX_HOOK_TIMEOUT: u64 = (i64::MAX as u64) / 1_000_000_000;
+
+/// The kernel's `NGROUPS_MAX`: the most supplementary groups `setgroups(2)` accepts.
+pub const NGROUPS_MAX: usize = 65536;
+
+/// Checks a hook timeout (seconds): greater than zero and at most [`MAX_HOOK_TIMEOUT`].
+pub(crate) fn check_hook_timeout(field: &str, t: u64) -> Result<(), ConfigError> {
+    if t == 0 {
+        return Err(ConfigError::invalid(field, "0: must be greater than zero"));
+    }
+    if t > MAX_HOOK_TIMEOUT {
+        return Err(ConfigError::invalid(
+            field,
+            format!("{t}: more than the maximum of {MAX_HOOK_TIMEOUT} seconds (about 292 years)"),
+        ));
+    }
+    Ok(())
 }
 
 fn hook_field(kind: HookKind) -> &'static str {
@@ -472,9 +490,10 @@ fn escapes_root(p: &Path) -> bool {
 
 /// Checks a process about to be started (`create`, `run`, `exec`): `args` must not be empty,
 /// plus everything [`Config::validate`] checks on a process: `cwd` absolute, `env` entries of
-/// the form `KEY=value` without NUL bytes, no NUL bytes in `args`, known rlimits with
-/// soft ≤ hard, known capabilities, a umask of at most `0o777` and `oom_score_adj` in
-/// -1000..=1000.
+/// the form `KEY=value` with a non-empty name and (for the last entry of each name, the one that
+/// counts) no NUL byte, as runc; no NUL bytes in `args`, at most [`NGROUPS_MAX`] additional gids,
+/// known rlimits with soft ≤ hard, known capabilities, a umask of at most `0o777` and
+/// `oom_score_adj` in -1000..=1000.
 pub fn validate_process(p: &ProcessConfig) -> Result<(), ConfigError> {
     if p.args.is_empty() {
         return Err(ConfigError::invalid(
@@ -483,6 +502,35 @@ pub fn validate_process(p: &ProcessConfig) -> Result<(), ConfigError> {
         ));
     }
     check_process(p)
+}
+
+/// runc's `prepareEnv` rules: every entry is `NAME=value` with a non-empty name; of several
+/// entries with one name only the last counts (the others are dropped), and it must not contain a
+/// NUL byte. The reasons carry runc's texts.
+fn check_env(p: &ProcessConfig) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for (i, e) in p.env.iter().enumerate().rev() {
+        let field = || format!("process.env[{i}]");
+        let Some((name, _)) = e.split_once('=') else {
+            return Err(ConfigError::invalid(
+                field(),
+                format!("{e:?}: invalid environment variable: missing '=' (expected NAME=value)"),
+            ));
+        };
+        if name.is_empty() {
+            return Err(ConfigError::invalid(
+                field(),
+                format!("{e:?}: invalid environment variable: name cannot be empty"),
+            ));
+        }
+        if seen.insert(name) && e.contains('\0') {
+            return Err(ConfigError::invalid(
+                field(),
+                format!("invalid environment variable {name:?}: contains a NUL byte (\\x00)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_process(p: &ProcessConfig) -> Result<(), ConfigError> {
@@ -500,19 +548,15 @@ fn check_process(p: &ProcessConfig) -> Result<(), ConfigError> {
             ));
         }
     }
-    for (i, e) in p.env.iter().enumerate() {
-        if e.contains('\0') {
-            return Err(ConfigError::invalid(
-                format!("process.env[{i}]"),
-                format!("{e:?} contains a NUL byte"),
-            ));
-        }
-        if !e.contains('=') {
-            return Err(ConfigError::invalid(
-                format!("process.env[{i}]"),
-                format!("{e:?} is not of the form KEY=value"),
-            ));
-        }
+    check_env(p)?;
+    if p.user.additional_gids.len() > NGROUPS_MAX {
+        return Err(ConfigError::invalid(
+            "process.user.additionalGids",
+            format!(
+                "{} groups: more than the kernel's limit of {NGROUPS_MAX} (NGROUPS_MAX)",
+                p.user.additional_gids.len()
+            ),
+        ));
     }
     for (i, r) in p.rlimits.iter().enumerate() {
         let Some(name) = ALL_RLIMITS.get(r.resource as usize) else {
@@ -645,7 +689,7 @@ mod tests {
         let e = bad.validate().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "linux.namespaces[6]: duplicate namespace \"pid\""
+            "linux.namespaces[5]: duplicate namespace \"pid\""
         );
         let mut bad = c.clone();
         bad.namespaces[1].path = Some("run/netns/x".into());
@@ -711,7 +755,7 @@ mod tests {
         let (_d, c) = valid();
         let mut bad = c.clone();
         without_ns(&mut bad, NamespaceType::Uts);
-        fails(&bad, "hostname", "\"lashing\"");
+        fails(&bad, "hostname", "\"runc\"");
         bad.hostname = None;
         bad.validate().unwrap();
         bad.domainname = Some("example.org".into());
@@ -734,7 +778,7 @@ mod tests {
         bad.validate().unwrap();
         let mut bad = c.clone();
         bad.masked_paths.push("proc/x".into());
-        fails(&bad, "linux.maskedPaths[11]", "proc/x");
+        fails(&bad, "linux.maskedPaths[10]", "proc/x");
     }
 
     fn with_sysctl(c: &Config, key: &str) -> Config {
@@ -920,6 +964,60 @@ mod tests {
             }],
         );
         fails(&bad, "hooks.createRuntime[0].timeout", "greater than zero");
+        bad.hooks.get_mut(&HookKind::CreateRuntime).unwrap()[0].timeout = Some(u64::MAX);
+        fails(&bad, "hooks.createRuntime[0].timeout", "maximum");
+        bad.hooks.get_mut(&HookKind::CreateRuntime).unwrap()[0].timeout = Some(MAX_HOOK_TIMEOUT);
+        bad.validate().unwrap();
+    }
+
+    /// runc's environment rules, with runc's texts.
+    #[test]
+    fn env_as_runc() {
+        let (_d, c) = valid();
+        let with = |extra: &[&str]| {
+            let mut c = c.clone();
+            c.process.env.extend(extra.iter().map(|s| s.to_string()));
+            c
+        };
+        fails(&with(&["=x"]), "process.env[2]", "name cannot be empty");
+        fails(&with(&["="]), "process.env[2]", "name cannot be empty");
+        fails(&with(&["NOEQ"]), "process.env[2]", "missing '='");
+        fails(
+            &with(&["A=x\0y"]),
+            "process.env[2]",
+            "\"A\": contains a NUL byte",
+        );
+        fails(&with(&["A\0=y"]), "process.env[2]", "NUL");
+        // Only the last of several entries of one name counts (runc drops the others).
+        with(&["A=x\0y", "A=1"]).validate().unwrap();
+        fails(&with(&["A=1", "A=x\0y"]), "process.env[3]", "NUL");
+        // But a missing '=' or name is an error wherever it is.
+        fails(
+            &with(&["=x", "A=1"]),
+            "process.env[2]",
+            "name cannot be empty",
+        );
+        with(&["A=", "B==", "C=a=b"]).validate().unwrap();
+        let e = validate_process(&with(&["=x"]).process).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "process.env[2]: \"=x\": invalid environment variable: name cannot be empty"
+        );
+    }
+
+    /// More supplementary groups than setgroups(2) takes is an error of validation.
+    #[test]
+    fn additional_gids_limit() {
+        let (_d, c) = valid();
+        let mut ok = c.clone();
+        ok.process.user.additional_gids = (0..NGROUPS_MAX as u32).collect();
+        ok.validate().unwrap();
+        let mut bad = ok.clone();
+        bad.process.user.additional_gids.push(7);
+        fails(&bad, "process.user.additionalGids", "65537 groups");
+        let e = validate_process(&bad.process).unwrap_err();
+        assert!(e.to_string().contains("NGROUPS_MAX"), "{e}");
+        assert!(e.to_string().contains("65536"), "{e}");
     }
 
     #[test]

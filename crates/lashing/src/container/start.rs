@@ -207,6 +207,9 @@ fn start_inner(
     // Phase timings for `--debug` (the `elapsed` field of the debug lines).
     let t0 = std::time::Instant::now();
     let config = &c.state.config;
+    // Every process (the container's, or one given to exec) passes the process checks of
+    // validation (runc's env rules, NGROUPS_MAX, ...) before anything is started.
+    crate::config::validate_process(&process.merged(&config.process))?;
     if process.terminal && process.console_socket.is_none() {
         return Err(Error::io(
             "allocate a terminal for",

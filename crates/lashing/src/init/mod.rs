@@ -954,7 +954,9 @@ fn c_args(p: &ProcessConfig) -> R<Vec<CString>> {
         .collect()
 }
 
-/// The environment of the process, with `HOME` added when missing (as runc), checked for NULs.
+/// The environment of the process, checked for NULs, duplicates dropped (the last one counts),
+/// and, as runc, `HOME` set from the container's `/etc/passwd` (or `/` for a user it does not
+/// list) when it is missing or empty.
 fn process_env(p: &ProcessConfig) -> R<Vec<CString>> {
     let mut env: Vec<CString> = Vec::with_capacity(p.env.len() + 1);
     let mut seen = std::collections::BTreeSet::new();
@@ -969,12 +971,15 @@ fn process_env(p: &ProcessConfig) -> R<Vec<CString>> {
         }
     }
     env.reverse();
-    if !seen.contains("HOME") {
+    let empty_home = env.iter().position(|kv| kv.as_bytes() == b"HOME=");
+    if empty_home.is_some() || !seen.contains("HOME") {
         let home = home_of(p.user.uid).unwrap_or_else(|| "/".to_string());
-        env.push(
-            CString::new(format!("HOME={home}"))
-                .map_err(|_| Fail::msg("env", Some("HOME".into()), "contains NUL"))?,
-        );
+        let kv = CString::new(format!("HOME={home}"))
+            .map_err(|_| Fail::msg("env", Some("HOME".into()), "contains NUL"))?;
+        match empty_home {
+            Some(i) => env[i] = kv,
+            None => env.push(kv),
+        }
     }
     Ok(env)
 }
