@@ -2,8 +2,10 @@
 //! Each message is one JSON datagram, optionally with file descriptors (`SCM_RIGHTS`).
 //!
 //! Parent → init: [`ToInit::Payload`] (with stdio, the exec-fifo handle and preserved fds), then
-//! replies. Init → parent: [`ToParent`] messages. An EOF from init after [`ToParent::Ready`] means
-//! that init reached the exec fifo (or exec'd, for `exec`).
+//! replies. Init → parent: [`ToParent`] messages. A new container's init ends with
+//! [`ToParent::Created`] and closes its end: an EOF without it is a death, even after
+//! [`ToParent::Ready`]. An `exec`'s init keeps its end until `execve` (close-on-exec): an EOF
+//! after `Ready` means it exec'd.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
@@ -124,6 +126,10 @@ pub(crate) enum ToParent {
     /// Init loaded a seccomp filter with a notify listener; the fd comes with this message: send
     /// it to the agent at `listenerPath`, then reply `SeccompDone`.
     SeccompFd,
+    /// Setup finished (user, capabilities, seccomp): init closes the socket and waits on the
+    /// exec fifo. A failure after this point is written to the exec fifo (after its byte), where
+    /// `start` reads it.
+    Created,
     /// Init failed.
     Error(InitFailure),
 }

@@ -86,18 +86,17 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         });
     }
     let mut container = Container::load(&g.root, &a.id)?;
-    match container.status() {
-        Status::Stopped => {
-            return Err(CliError::Refused(
-                "cannot exec in a stopped container".into(),
-            ));
-        }
+    // runc: `exec failed: <why>`, exit status 255.
+    let refused = match container.status() {
+        Status::Stopped => Some("cannot exec in a stopped container"),
         Status::Paused if !a.ignore_paused => {
-            return Err(CliError::Refused(
-                "cannot exec in a paused container (use --ignore-paused to override)".into(),
-            ));
+            Some("cannot exec in a paused container (use --ignore-paused to override)")
         }
-        _ => {}
+        _ => None,
+    };
+    if let Some(why) = refused {
+        tracing::error!("exec failed: {why}");
+        return Ok(255);
     }
     let base = match &a.process {
         Some(path) => ProcessConfig::from_json_file(std::path::Path::new(path))?,
@@ -189,7 +188,12 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         sigs.push(libc::SIGCHLD);
         Some(SignalPipe::install(&sigs).map_err(|e| CliError::sys("install signal handlers", e))?)
     };
-    if let Err(e) = container.start(&mut process) {
+    let started = if a.ignore_paused {
+        container.start_ignore_paused(&mut process)
+    } else {
+        container.start(&mut process)
+    };
+    if let Err(e) = started {
         tracing::error!("{}", crate::error::chain(&e));
         return Ok(255);
     }

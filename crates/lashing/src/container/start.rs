@@ -91,11 +91,13 @@ pub(super) fn start_init(c: &mut Container, process: &mut Process) -> Result<()>
         return Err(e.into());
     }
     let mut child = None;
-    let r = start_inner(c, process, Some(&fifo), &mut child);
-    if r.is_err() {
+    let mut r = start_inner(c, process, Some(&fifo), &mut child);
+    if let Err(e) = r {
         if let Some(mut ch) = child {
             ch.kill();
         }
+        // Before the cgroup goes: whatever failed, an OOM kill in it is the likely cause.
+        r = Err(super::oom_cause(&c.cgroup, e));
         let _ = fs::remove_file(&fifo);
         let _ = c.cgroup.destroy();
         c.state.init_process_pid = 0;
@@ -412,15 +414,17 @@ fn start_inner(
     drop(fifo_fd);
     drop(ns_fds);
 
-    // The sync loop.
+    // The sync loop. A new container's init ends with `Created`; an exec's init keeps its socket
+    // until `execve` (close-on-exec), so an EOF after `Ready` is its success.
     let mut ready = false;
+    let mut created = false;
     loop {
         let raw = match channel::recv_raw(&child.sock) {
             Ok(r) => r,
             Err(e) => return Err(Error::io("read from", "lashing init", e)),
         };
         let Some(raw) = raw else {
-            if ready {
+            if created || (ready && kind == InitKind::Setns) {
                 break;
             }
             return Err(died(child));
@@ -530,6 +534,14 @@ fn start_inner(
                 send_seccomp_listener(c, child.pid, fd.as_fd())?;
                 channel::send(&child.sock, &ToInit::SeccompDone, &[])
                     .map_err(|e| Error::io("write to", "lashing init", e))?;
+            }
+            ToParent::Created if ready && kind == InitKind::Standard => created = true,
+            ToParent::Created => {
+                return Err(Error::io(
+                    "sync with",
+                    "lashing init",
+                    std::io::Error::other("Created before Ready"),
+                ));
             }
             ToParent::Error(f) => return Err(Error::Init(f)),
         }

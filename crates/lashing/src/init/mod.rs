@@ -56,6 +56,7 @@ pub fn init() {
     let mut init = Init {
         sock: Some(sock),
         fifo: None,
+        fifo_w: None,
         console: None,
         proc_fd: None,
         preserved: 0,
@@ -113,13 +114,17 @@ impl Fail {
             }
             FailSource::Msg(m) => (None, m.clone()),
         };
-        let message = match &self.path {
+        // Bounded (a value such as 65,537 additionalGids is huge) so that the failure always
+        // fits in one message: an init that cannot report must never look successful.
+        let path = self.path.map(|p| truncate(p, MAX_FAILURE_PATH));
+        let cause = truncate(cause, MAX_FAILURE_TEXT);
+        let message = match &path {
             Some(p) if !cause.contains(p.as_str()) => format!("{} {p}: {cause}", self.step),
             _ => format!("{}: {cause}", self.step),
         };
         InitFailure {
             step: self.step.to_string(),
-            path: self.path,
+            path,
             errno,
             message,
         }
@@ -150,6 +155,9 @@ enum Never {}
 struct Init {
     sock: Option<OwnedFd>,
     fifo: Option<OwnedFd>,
+    /// The exec fifo opened for writing, after its byte was written: kept (close-on-exec) until
+    /// `execve`, so that a failure after the socket is closed reaches `start` through it.
+    fifo_w: Option<OwnedFd>,
     /// The console socket, when the process gets a terminal.
     console: Option<OwnedFd>,
     /// `/proc/self/fd` of the host procfs, opened before pivot_root, to reopen the fifo handle.
@@ -187,13 +195,24 @@ impl Init {
         }
     }
 
+    /// Reports a failure to whoever waits for init: the parent over the socket while it is
+    /// open, else `start` through the exec fifo (JSON after the fifo's byte).
     fn report(&mut self, err: Fail) -> ! {
         let f = err.into_failure();
-        match &self.sock {
-            Some(s) => {
-                let _ = channel::send(s, &ToParent::Error(f.clone()), &[]);
+        if let Some(s) = &self.sock {
+            if channel::send(s, &ToParent::Error(f.clone()), &[]).is_err() {
+                let short = InitFailure {
+                    path: None,
+                    message: truncate(f.message.clone(), 256),
+                    ..f.clone()
+                };
+                let _ = channel::send(s, &ToParent::Error(short), &[]);
             }
-            None => eprintln!("lashing init: {f}"),
+        } else if let Some(w) = &self.fifo_w {
+            let text = serde_json::to_vec(&f).unwrap_or_default();
+            let _ = rustix::io::write(w, &text);
+        } else {
+            eprintln!("lashing init: {f}");
         }
         sysp::exit_now(255)
     }
@@ -433,11 +452,15 @@ impl Init {
         }
         let exec = self.prepare_exec(&p, true)?;
 
-        // Done with the parent: it sees EOF and returns from `create`.
+        // Done with the parent: it sees `Created`, then EOF, and returns from `create`. From here
+        // on, failures go to `start` through the exec fifo (see `report`).
+        self.send(&ToParent::Created)?;
         self.sock = None;
         self.wait_fifo()?;
         self.start_container_hooks(config, &p.id, &exec.env)?;
-        close_from(3 + self.preserved as u32);
+        // The fifo's write end stays (close-on-exec) so that an exec failure still reaches `start`.
+        let keep = self.fifo_w.as_ref().map(|w| w.as_raw_fd() as u32);
+        close_from_except(3 + self.preserved as u32, keep);
         let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
         Err(Fail::io("exec", Some(proc.args[0].clone()), e))
     }
@@ -630,8 +653,27 @@ impl Init {
         drop(fifo);
         drop(proc_fd);
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
+        self.fifo_w = Some(w);
         Ok(())
     }
+}
+
+/// The longest path or value of a reported failure, in bytes.
+const MAX_FAILURE_PATH: usize = 512;
+/// The longest cause of a reported failure, in bytes.
+const MAX_FAILURE_TEXT: usize = 4096;
+
+/// `s` cut to at most `max` bytes (at a char boundary), marked with `...` when cut.
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max.saturating_sub(3);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
+    }
+    s
 }
 
 /// The whole chain of an error, as one line.
@@ -707,10 +749,6 @@ fn apply_selinux(proc: &ProcessConfig) -> R<()> {
 }
 
 /// Closes every fd from `first` on (`close_range`, or one by one if a seccomp profile refuses it).
-fn close_from(first: u32) {
-    close_from_except(first, None);
-}
-
 /// Closes every fd from `first` on but `keep`: `close_range`, or, where the kernel or a seccomp
 /// profile refuses it, one by one up to the hard `RLIMIT_NOFILE` (no fd can be above it).
 fn close_from_except(first: u32, keep: Option<u32>) {
