@@ -865,3 +865,34 @@ fn find_program(p: &ProcessConfig) -> R<CString> {
         format!("executable file not found in $PATH ({path_var})"),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_reports_are_bounded() {
+        assert_eq!(truncate("short".into(), 10), "short");
+        assert_eq!(truncate("0123456789".into(), 10), "0123456789");
+        assert_eq!(truncate("0123456789a".into(), 10), "0123456...");
+        // Never inside a UTF-8 sequence.
+        let t = truncate("ééééé".into(), 8);
+        assert!(t.len() <= 8 && t.ends_with("..."), "{t}");
+        // 65,538 additional gids as the setgroups step reports them: the cause survives.
+        let gids: Vec<u32> = (1..=65_538).collect();
+        let f = Fail::io(
+            "setgroups",
+            Some(format!("{gids:?}")),
+            io::Error::from_raw_os_error(libc::EINVAL),
+        )
+        .into_failure();
+        assert!(f.path.as_ref().unwrap().len() <= MAX_FAILURE_PATH);
+        assert!(f.message.len() <= MAX_FAILURE_PATH + MAX_FAILURE_TEXT + 64);
+        assert!(
+            f.message.ends_with("Invalid argument (os error 22)"),
+            "{}",
+            f.message
+        );
+        assert_eq!(f.errno, Some(libc::EINVAL));
+    }
+}
