@@ -297,6 +297,14 @@ impl Container {
         if status != Status::Created {
             return Err(self.not_startable(status));
         }
+        // The init's pidfd first: init cannot go past the fifo (and exit) before it is opened.
+        let pid = self.state.init_process_pid;
+        let pidfd = rustix::process::Pid::from_raw(pid)
+            .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
+            .filter(|_| self.init_alive());
+        let Some(pidfd) = pidfd else {
+            return Err(self.not_startable(Status::Stopped));
+        };
         let fifo_path = self.dir.join(FIFO);
         let fifo = match rustix::fs::open(
             &fifo_path,
@@ -307,13 +315,6 @@ impl Container {
             // Removed since `status` looked: the state changed under us (a concurrent delete).
             Err(rustix::io::Errno::NOENT) => return Err(self.not_startable(self.status())),
             Err(e) => return Err(Error::io("open exec fifo", &fifo_path, e)),
-        };
-        let pid = self.state.init_process_pid;
-        let pidfd = rustix::process::Pid::from_raw(pid)
-            .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
-            .filter(|_| self.init_alive());
-        let Some(pidfd) = pidfd else {
-            return Err(self.not_startable(Status::Stopped));
         };
         // The fifo's byte, then whatever init writes before its end closes: nothing when the
         // user process was executed (close-on-exec), a failure report otherwise.
@@ -332,12 +333,24 @@ impl Container {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(Error::io("wait on exec fifo", &fifo_path, e)),
             }
+            // Sampled before the read: whatever an init that exited wrote is read below.
+            let exited = pidfd_exited(&pidfd);
             let mut buf = [0u8; 4096];
             match rustix::io::read(&fifo, &mut buf) {
                 Ok(0) if got_byte => break,
+                Ok(0) if exited => {
+                    let _ = fs::remove_file(&fifo_path);
+                    return Err(oom_cause(
+                        &self.cgroup,
+                        Error::InitDied {
+                            pid,
+                            what: "exited before it was started".into(),
+                        },
+                    ));
+                }
                 Ok(0) => {
-                    // No writer: init has not opened the fifo yet, or is gone, or an earlier
-                    // `start` consumed the byte and died before removing the fifo.
+                    // No writer: init has not opened the fifo yet, or an earlier `start`
+                    // consumed the byte and died before removing the fifo.
                     if let Some(e) = self.init_past_fifo(&pidfd) {
                         let _ = fs::remove_file(&fifo_path);
                         return Err(e);
@@ -352,16 +365,6 @@ impl Container {
                 }
                 Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(Error::io("read exec fifo", &fifo_path, e)),
-            }
-            if !got_byte && pidfd_exited(&pidfd) {
-                let _ = fs::remove_file(&fifo_path);
-                return Err(oom_cause(
-                    &self.cgroup,
-                    Error::InitDied {
-                        pid,
-                        what: "exited before it was started".into(),
-                    },
-                ));
             }
         }
         let _ = fs::remove_file(&fifo_path);
@@ -416,14 +419,12 @@ impl Container {
         }
     }
 
-    /// With no writer on the exec fifo: `Some(error)` once it is sure that init will never write
-    /// its byte (it exited: stopped; it runs the user process already: running), `None` while
-    /// init may still open the fifo. Running is said only of a live init (its pidfd, held since
+    /// With no writer on the exec fifo and an init that had not exited before the read:
+    /// `Some(error)` once it is sure that init runs the user process already (an earlier `start`
+    /// consumed the byte), `None` while init may still open the fifo or is exiting (the next
+    /// read says so). Running is said only of a live init (its pidfd, held since
     /// before its start time was checked, is not readable) that has executed a program.
     fn init_past_fifo(&self, pidfd: &OwnedFd) -> Option<Error> {
-        if pidfd_exited(pidfd) {
-            return Some(oom_cause(&self.cgroup, self.not_startable(Status::Stopped)));
-        }
         let cmdline =
             fs::read(format!("/proc/{}/cmdline", self.state.init_process_pid)).unwrap_or_default();
         // Empty: exiting (no mm any more) or a zombie; the pidfd will say so soon.
