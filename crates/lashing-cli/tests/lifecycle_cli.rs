@@ -239,6 +239,24 @@ fn frozen_cgroup_is_refused_not_hung() {
     }
     // The cgroup is the caller's: still there, still frozen.
     assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), frozen);
+
+    // A new cgroup under a frozen parent is frozen too (runc hangs there): refused, and the
+    // cgroup made for it removed.
+    let parent = sb.cgroups_path("p");
+    let (pfile, frozen) = freezer_file(&parent);
+    std::fs::create_dir_all(pfile.parent().unwrap()).unwrap();
+    std::fs::write(&pfile, frozen).unwrap();
+    let child = format!("{parent}/c2");
+    sb.edit(|v| v["linux"]["cgroupsPath"] = child.clone().into());
+    let o = run_bounded(&sb, &["run", "-d", "c2"], Duration::from_secs(30));
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let msg = log_msg(&o.stderr);
+    assert!(
+        msg.contains("container's cgroup unexpectedly frozen"),
+        "{msg}"
+    );
+    assert!(sb.left().is_empty(), "left: {:?}", sb.left());
+    assert!(!freezer_file(&child).0.parent().unwrap().exists());
 }
 
 // ---------------------------------------------------------------- 9.19: kill of stopped containers

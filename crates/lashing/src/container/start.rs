@@ -90,6 +90,13 @@ pub(super) fn start_init(c: &mut Container, process: &mut Process) -> Result<()>
         let _ = fs::remove_file(&fifo);
         return Err(e.into());
     }
+    // A new cgroup under a frozen parent is frozen too: init would freeze at its first step and
+    // this call would never return.
+    if let Some(path) = super::cgroups::effectively_frozen(&c.cgroup) {
+        let _ = fs::remove_file(&fifo);
+        let _ = c.cgroup.destroy();
+        return Err(Error::CgroupFrozen { path });
+    }
     let mut child = None;
     let mut r = start_inner(c, process, Some(&fifo), &mut child);
     if let Err(e) = r {
