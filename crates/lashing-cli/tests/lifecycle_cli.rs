@@ -150,7 +150,7 @@ fn start_racing_kill_or_delete_reports_the_real_state() {
     let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
         return;
     };
-    for i in 0..12 {
+    for i in 0..20 {
         let id = format!("r{i}");
         sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path(&id).into());
         sb.ok(&["create", &id]);

@@ -33,7 +33,12 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
             }
             Ok(0)
         }
-        s => Err(refused(s)),
+        // The library checks again under the container's lock and says what the state really
+        // is (a `kill` or `delete` may be changing it right now).
+        _ => match container.exec() {
+            Ok(()) => Ok(0),
+            Err(e) => Err(refusal(e)),
+        },
     }
 }
 

@@ -294,6 +294,11 @@ impl Container {
     pub fn exec(&mut self) -> Result<()> {
         let _lock = self.lock_existing()?;
         let status = self.status();
+        if status == Status::Running && self.init_cmdline() == b"lashing\0init\0" {
+            // No fifo, yet init never executed the program: a `delete` is removing the
+            // container (it kills the init first), nothing started it.
+            return Err(self.not_startable(Status::Stopped));
+        }
         if status != Status::Created {
             return Err(self.not_startable(status));
         }
@@ -385,6 +390,11 @@ impl Container {
         Ok(())
     }
 
+    /// The command line of the init's pid (empty when it cannot be read).
+    fn init_cmdline(&self) -> Vec<u8> {
+        fs::read(format!("/proc/{}/cmdline", self.state.init_process_pid)).unwrap_or_default()
+    }
+
     /// Locks the state directory; a container whose directory or state went away (deleted
     /// meanwhile) does not exist.
     fn lock_existing(&self) -> Result<state::Lock> {
@@ -425,8 +435,7 @@ impl Container {
     /// read says so). Running is said only of a live init (its pidfd, held since
     /// before its start time was checked, is not readable) that has executed a program.
     fn init_past_fifo(&self, pidfd: &OwnedFd) -> Option<Error> {
-        let cmdline =
-            fs::read(format!("/proc/{}/cmdline", self.state.init_process_pid)).unwrap_or_default();
+        let cmdline = self.init_cmdline();
         // Empty: exiting (no mm any more) or a zombie; the pidfd will say so soon.
         if cmdline.is_empty() || cmdline == b"lashing\0init\0" || pidfd_exited(pidfd) {
             return None;
