@@ -14,7 +14,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lashing_cgroups::Manager;
+use lashing_cgroups::{FreezerState::Frozen, Manager};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
 use serde::{Deserialize, Serialize};
@@ -335,6 +335,9 @@ impl Container {
                 tv_nsec: 100_000_000,
             };
             match rustix::event::poll(&mut fds, Some(&timeout)) {
+                // Frozen (paused by someone) after init took its byte: it is started, and would
+                // only go on after a resume; do not wait for that (runc returns at the byte).
+                Ok(0) if got_byte && self.cgroup.freezer_state().ok() == Some(Frozen) => break,
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(Error::io("wait on exec fifo", &fifo_path, e)),
             }
