@@ -375,3 +375,36 @@ fn exec_into_paused_container() {
     );
     sb.ok(&["delete", "c1"]);
 }
+
+/// `start` waits for the user process to be executed, but a container frozen by someone while
+/// init is between the fifo and `execve` (here in a long startContainer hook) does not keep it
+/// waiting until a resume: it is started, as runc reports it.
+#[test]
+fn start_does_not_wait_for_a_frozen_container() {
+    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
+        return;
+    };
+    let path = sb.cgroups_path("c1");
+    sb.edit(|v| {
+        v["linux"]["cgroupsPath"] = path.clone().into();
+        v["hooks"] = serde_json::json!({"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "100"]}]});
+    });
+    sb.ok(&["create", "c1"]);
+    let start = sb
+        .command(&["start", "c1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The hook runs: init is past the fifo.
+    wait_for("the startContainer hook", Duration::from_secs(10), || {
+        sb.run(&["ps", "c1"]).stdout.lines().count() > 2
+    });
+    let (file, frozen) = freezer_file(&path);
+    std::fs::write(&file, frozen).unwrap();
+    assert_eq!(wait_exit(start, "start", Duration::from_secs(30)), 0);
+    let thawed = if frozen == "1" { "0" } else { "THAWED" };
+    std::fs::write(&file, thawed).unwrap();
+    sb.ok(&["delete", "--force", "c1"]);
+}
