@@ -2,8 +2,10 @@
 //! Each message is one JSON datagram, optionally with file descriptors (`SCM_RIGHTS`).
 //!
 //! Parent → init: [`ToInit::Payload`] (with stdio, the exec-fifo handle and preserved fds), then
-//! replies. Init → parent: [`ToParent`] messages. An EOF from init after [`ToParent::Ready`] means
-//! that init reached the exec fifo (or exec'd, for `exec`).
+//! replies. Init → parent: [`ToParent`] messages. A new container's init ends with
+//! [`ToParent::Created`] and closes its end: an EOF without it is a death, even after
+//! [`ToParent::Ready`]. An `exec`'s init keeps its end until `execve` (close-on-exec): an EOF
+//! after `Ready` means it exec'd.
 //!
 //! | step | init → parent | parent → init |
 //! |---|---|---|
@@ -15,7 +17,9 @@
 //! | seccomp with a listener | `SeccompFd` + fd | `SeccompDone` |
 //! | any time | `Log { level, message }` (bounded: [`crate::init`]'s log module) | |
 //! | failure | `Error(InitFailure)`, then exit | |
-//! | done | EOF (init closed its socket: it waits on the exec fifo, or exec'd) | |
+//! | set up (user, caps, seccomp), new container only | `Created`, then EOF (init waits on the exec fifo) | |
+//! | exec only | EOF at `execve` (close-on-exec) | |
+//! | after `Created` | a failure goes to the exec fifo after its byte (JSON `InitFailure`), read by `start` | |
 //!
 //! No fd number is fixed: the socket's number is passed in `_LASHING_INITPIPE`, the fds of the
 //! payload arrive wherever the kernel puts them and init moves them (`F_DUPFD_CLOEXEC` above the
@@ -199,6 +203,10 @@ pub(crate) enum ToParent {
         /// The message and its fields, one line.
         message: String,
     },
+    /// Setup finished (user, capabilities, seccomp): init closes the socket and waits on the
+    /// exec fifo. A failure after this point is written to the exec fifo (after its byte), where
+    /// `start` reads it.
+    Created,
     /// Init failed.
     Error(InitFailure),
 }
@@ -213,6 +221,7 @@ impl ToParent {
             ToParent::Ready => "ready",
             ToParent::SeccompFd => "seccompFd",
             ToParent::Log { .. } => "log",
+            ToParent::Created => "created",
             ToParent::Error(_) => "error",
         }
     }

@@ -93,6 +93,21 @@ pub enum Error {
         /// What happened (`exited with status 1`, `killed by signal 9`, ...).
         what: String,
     },
+    /// The container's init failed while the OOM killer acted in the container's cgroup: the
+    /// memory limit is the likely cause (runc's text); `source` is the failure as seen.
+    #[error("container init was OOM-killed (memory limit too low?)")]
+    OomKilled {
+        /// The failure as it was seen (init died, a step failed, ...).
+        #[source]
+        source: Box<Error>,
+    },
+    /// The container's cgroup is frozen (paused) before the container exists: its init could
+    /// never run (runc's text).
+    #[error("container's cgroup unexpectedly frozen")]
+    CgroupFrozen {
+        /// The freezer directory.
+        path: PathBuf,
+    },
     /// A security setting (seccomp profile, LSM label, process attribute) failed.
     #[error("{what}")]
     Security {

@@ -110,6 +110,7 @@ const TESTS: &[Test] = &[
         "locked_bind_flags_only_in_a_user_namespace",
         locked_bind_flags_only_in_a_user_namespace,
     ),
+    ("exec_into_paused_container", exec_into_paused_container),
 ];
 
 fn run_true_exits_zero() {
@@ -1430,4 +1431,43 @@ fn locked_bind_flags_only_in_a_user_namespace() {
             assert!(!env.root().join(&env.id).exists(), "nothing left behind");
         }
     }
+}
+
+/// `start` of a process in a paused container is refused; `start_ignore_paused` (runc's
+/// `exec --ignore-paused`) runs it once the container is resumed.
+fn exec_into_paused_container() {
+    let env = Env::new("exec-paused");
+    let config = env.config(&["sleep", "100"]);
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    c.pause().unwrap();
+    let exec = || {
+        let mut e = Process::new(["sh", "-c", "exit 3"]);
+        e.init = false;
+        e.env = vec!["PATH=/bin".into()];
+        e
+    };
+    let mut e = exec();
+    assert_bad_status(&c.start(&mut e).unwrap_err(), Status::Paused);
+    assert!(e.pid().is_none());
+    let (root, id) = (env.root(), env.id.clone());
+    let t = std::thread::spawn(move || {
+        let mut c = Container::load(root, &id).unwrap();
+        let mut e = exec();
+        c.start_ignore_paused(&mut e).unwrap();
+        e.wait().unwrap().code()
+    });
+    // Frozen with the container: it shows up in the cgroup, and nothing finishes until resume.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c.processes().unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no exec'd process");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!t.is_finished());
+    assert_eq!(c.status(), Status::Paused);
+    c.resume().unwrap();
+    assert_eq!(t.join().unwrap(), 3);
+    c.force_destroy().unwrap();
+    p.wait().unwrap();
 }

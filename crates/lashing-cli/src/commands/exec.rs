@@ -235,18 +235,16 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
         });
     }
     let mut container = Container::load(&g.root, a.id())?;
-    match container.status() {
-        Status::Stopped => {
-            return Err(CliError::Refused(
-                "cannot exec in a stopped container".into(),
-            ));
-        }
+    // runc: `exec failed: <why>`, exit status 255 (`run` wraps every error so).
+    let refused = match container.status() {
+        Status::Stopped => Some("cannot exec in a stopped container"),
         Status::Paused if !a.ignore_paused => {
-            return Err(CliError::Refused(
-                "cannot exec in a paused container (use --ignore-paused to override)".into(),
-            ));
+            Some("cannot exec in a paused container (use --ignore-paused to override)")
         }
-        _ => {}
+        _ => None,
+    };
+    if let Some(why) = refused {
+        return Err(CliError::Refused(why.into()));
     }
     if a.process.is_none() && a.command().is_empty() {
         return Err(CliError::Refused("exec args cannot be empty".into()));
@@ -277,7 +275,11 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
         Some(SignalPipe::install(&sigs).map_err(|e| CliError::sys("install signal handlers", e))?)
     };
     tracing::debug!("exec: starting {:?} in container {}", process.args, a.id());
-    container.start(&mut process)?;
+    if a.ignore_paused {
+        container.start_ignore_paused(&mut process)?;
+    } else {
+        container.start(&mut process)?;
+    }
     let pid = process.pid().unwrap_or(0);
     let kill = |process: &mut Process| {
         let _ = process.signal(libc::SIGKILL);

@@ -26,9 +26,14 @@ pub struct Args {
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
     let container = Container::load(&g.root, &a.id)?;
     let sig = parse_signal(&a.signal).ok_or_else(|| CliError::UnknownSignal(a.signal.clone()))?;
-    if container.status() == Status::Stopped {
-        return Err(CliError::Refused("container not running".into()));
+    // The library decides by status as runc does: `--all` (and SIGKILL without a pid namespace)
+    // still reach what is left in a stopped container's cgroup.
+    match container.signal(sig, a.all) {
+        Ok(()) => Ok(0),
+        Err(lashing::Error::BadStatus {
+            status: Status::Stopped,
+            ..
+        }) => Err(CliError::Refused("container not running".into())),
+        Err(e) => Err(e.into()),
     }
-    container.signal(sig, a.all)?;
-    Ok(0)
 }

@@ -64,9 +64,21 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         },
         None => None,
     };
-    let res = container
-        .run(&mut process)
-        .map_err(CliError::from)
+    // create, then start: an init that fails after `create` (a startContainer hook, `execve`)
+    // is, in the foreground, a process that exited 255 with the error said (runc's init prints
+    // it and exits 255 while `run` waits for it).
+    let started = match container.start(&mut process) {
+        Err(e) => Err(CliError::from(e)),
+        Ok(()) => match container.exec() {
+            Err(e @ lashing::Error::Init(_)) if !a.detach => {
+                tracing::error!("{}", crate::error::chain(&e));
+                cleanup(container);
+                return Ok(255);
+            }
+            r => r.map_err(CliError::from),
+        },
+    };
+    let res = started
         .and_then(|()| a.create.write_pid_file(&container, &process))
         .and_then(|()| console.as_ref().map(|c| c.master()).transpose());
     let master = match res {

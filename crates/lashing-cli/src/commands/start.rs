@@ -26,21 +26,36 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
                 }
                 None => None,
             };
-            container.exec()?;
+            container.exec().map_err(refusal)?;
             if let Some(n) = notify {
                 let pid = container.state().init_process_pid;
                 n.wait_and_relay(pid, || container.status() != Status::Stopped)?;
             }
             Ok(0)
         }
-        Status::Stopped => Err(CliError::Refused(
-            "cannot start a container that has stopped".into(),
-        )),
-        Status::Running => Err(CliError::Refused(
-            "cannot start an already running container".into(),
-        )),
-        s => Err(CliError::Refused(format!(
-            "cannot start a container in the {s} state"
-        ))),
+        // The library checks again under the container's lock and says what the state really
+        // is (a `kill` or `delete` may be changing it right now).
+        _ => match container.exec() {
+            Ok(()) => Ok(0),
+            Err(e) => Err(refusal(e)),
+        },
+    }
+}
+
+/// runc's text for a container that cannot be started in `status`.
+fn refused(status: Status) -> CliError {
+    CliError::Refused(match status {
+        Status::Stopped => "cannot start a container that has stopped".into(),
+        Status::Running => "cannot start an already running container".into(),
+        s => format!("cannot start a container in the {s} state"),
+    })
+}
+
+/// A refusal of the library's `exec` (the status changed since it was loaded: a concurrent
+/// `kill`, `delete` or `start`) in runc's words; other errors as they are.
+fn refusal(e: lashing::Error) -> CliError {
+    match e {
+        lashing::Error::BadStatus { status, .. } => refused(status),
+        e => e.into(),
     }
 }

@@ -2,6 +2,8 @@
 //! rollback, statistics and OOM notifications (runc's `Pause`, `Resume`, `Set`, `Stats`,
 //! `NotifyOOM`).
 
+use std::path::PathBuf;
+
 use lashing_cgroups::{OomNotifier, Resources, Stats};
 
 use super::{Container, Status};
@@ -45,6 +47,22 @@ pub(crate) fn resources_of(config: &Config) -> Result<Resources> {
         }),
         None => Ok(Resources::default()),
     }
+}
+
+/// The freezer directory of `cgroup` when its processes would be frozen, by its own state or
+/// an ancestor's (v1 `freezer.state` `FROZEN`/`FREEZING`, v2 `cgroup.events` `frozen 1`);
+/// `None` when they would run (or it cannot tell: no freezer, no cgroup).
+pub(crate) fn effectively_frozen(cgroup: &lashing_cgroups::Manager) -> Option<PathBuf> {
+    if let Some(dir) = cgroup.path("freezer") {
+        let state = std::fs::read_to_string(dir.join("freezer.state")).ok()?;
+        return matches!(state.trim(), "FROZEN" | "FREEZING").then(|| dir.to_path_buf());
+    }
+    let dir = cgroup.path("")?;
+    let events = std::fs::read_to_string(dir.join("cgroup.events")).ok()?;
+    events
+        .lines()
+        .any(|l| l.trim() == "frozen 1")
+        .then(|| dir.to_path_buf())
 }
 
 impl Container {

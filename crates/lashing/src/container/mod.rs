@@ -10,11 +10,11 @@ pub(crate) use start::INIT_PIPE_ENV;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lashing_cgroups::Manager;
+use lashing_cgroups::{FreezerState::Frozen, Manager};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
 use serde::{Deserialize, Serialize};
@@ -106,6 +106,14 @@ impl Container {
         state::validate_id(id)?;
         config.validate()?;
         let cgroup = Manager::new(&config.cgroup.path, id)?;
+        // A frozen cgroup would freeze the init at its first step and `create` would hang: refuse
+        // it before anything exists, as runc does.
+        if cgroup.freezer_state()? == lashing_cgroups::FreezerState::Frozen {
+            let path = cgroup.path("freezer").or_else(|| cgroup.path(""));
+            return Err(Error::CgroupFrozen {
+                path: path.map(Path::to_path_buf).unwrap_or_default(),
+            });
+        }
         let dir = state::create_dir(root, id)?;
         let state = State {
             id: id.to_string(),
@@ -234,9 +242,23 @@ impl Container {
     /// init and the container's cgroup, and `start` returns once it has executed its program (a
     /// missing program or a bad cwd is an error here, and the container is not disturbed).
     pub fn start(&mut self, process: &mut Process) -> Result<()> {
+        self.start_process(process, false)
+    }
+
+    /// [`Container::start`] for a process run in the container (`init == false`) that also
+    /// accepts a paused container (runc's `exec --ignore-paused`): the process joins the frozen
+    /// cgroup and freezes at once, and this call returns only after the container is resumed
+    /// and the process has executed its program.
+    pub fn start_ignore_paused(&mut self, process: &mut Process) -> Result<()> {
+        self.start_process(process, true)
+    }
+
+    fn start_process(&mut self, process: &mut Process, allow_paused: bool) -> Result<()> {
         if !process.init {
             let status = self.status();
-            if !matches!(status, Status::Created | Status::Running) {
+            let ok = matches!(status, Status::Created | Status::Running)
+                || (allow_paused && status == Status::Paused);
+            if !ok {
                 return Err(Error::BadStatus {
                     id: self.state.id.clone(),
                     status,
@@ -265,71 +287,107 @@ impl Container {
         Ok(())
     }
 
-    /// Lets a created container's user process run (`runc start`): reads the exec fifo, then runs
-    /// the poststart hooks (a failing one kills the container).
+    /// Lets a created container's user process run (`runc start`): reads the exec fifo, waits
+    /// until init has executed the user process (a failure of init after `create` returned, in
+    /// a startContainer hook or at `execve`, is reported here), then runs the poststart hooks (a
+    /// failing one kills the container). A container that is not `created` is refused with its
+    /// real status, also when a `kill` or `delete` races with this call.
     pub fn exec(&mut self) -> Result<()> {
-        let _lock = state::lock(&self.dir)?;
+        let _lock = self.lock_existing()?;
         let status = self.status();
-        if status != Status::Created {
-            return Err(Error::BadStatus {
-                id: self.state.id.clone(),
-                status,
-                op: if status == Status::Stopped {
-                    "start a stopped container"
-                } else {
-                    "start it again"
-                },
-            });
+        if status == Status::Running && self.init_cmdline() == b"lashing\0init\0" {
+            // No fifo, yet init never executed the program: a `delete` is removing the
+            // container (it kills the init first), nothing started it.
+            return Err(self.not_startable(Status::Stopped));
         }
+        if status != Status::Created {
+            return Err(self.not_startable(status));
+        }
+        // The init's pidfd first: init cannot go past the fifo (and exit) before it is opened.
+        let pid = self.state.init_process_pid;
+        let pidfd = rustix::process::Pid::from_raw(pid)
+            .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
+            .filter(|_| self.init_alive());
+        let Some(pidfd) = pidfd else {
+            return Err(self.not_startable(Status::Stopped));
+        };
         let fifo_path = self.dir.join(FIFO);
-        let fifo = rustix::fs::open(
+        let fifo = match rustix::fs::open(
             &fifo_path,
             OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
             Mode::empty(),
-        )
-        .map_err(|e| Error::io("open exec fifo", &fifo_path, e))?;
-        let pid = self.state.init_process_pid;
+        ) {
+            Ok(f) => f,
+            // Removed since `status` looked: the state changed under us (a concurrent delete).
+            Err(rustix::io::Errno::NOENT) => return Err(self.not_startable(self.status())),
+            Err(e) => return Err(Error::io("open exec fifo", &fifo_path, e)),
+        };
+        // The fifo's byte, then whatever init writes before its end closes: nothing when the
+        // user process was executed (close-on-exec), a failure report otherwise.
+        let mut got_byte = false;
+        let mut report = Vec::new();
         tracing::debug!(pid, "start: waiting for the init on the exec fifo");
-        let pidfd = rustix::process::Pid::from_raw(pid).and_then(|p| {
-            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
-        });
         loop {
-            let mut fds = vec![PollFd::new(&fifo, PollFlags::IN)];
-            if let Some(p) = &pidfd {
-                fds.push(PollFd::new(p, PollFlags::IN));
-            }
+            let mut fds = [
+                PollFd::new(&fifo, PollFlags::IN),
+                PollFd::new(&pidfd, PollFlags::IN),
+            ];
             let timeout = rustix::event::Timespec {
                 tv_sec: 0,
                 tv_nsec: 100_000_000,
             };
             match rustix::event::poll(&mut fds, Some(&timeout)) {
+                // Frozen (paused by someone) after init took its byte: it is started, and would
+                // only go on after a resume; do not wait for that (runc returns at the byte).
+                Ok(0) if got_byte && self.cgroup.freezer_state().ok() == Some(Frozen) => break,
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(Error::io("wait on exec fifo", &fifo_path, e)),
             }
-            let mut b = [0u8; 1];
-            match rustix::io::read(&fifo, &mut b) {
-                Ok(1) => break,
-                Ok(0) if !self.init_waits_on_fifo() => {
-                    // An earlier `start` consumed the byte and died before removing the fifo:
-                    // the process already runs.
+            // Sampled before the read: whatever an init that exited wrote is read below.
+            let exited = pidfd_exited(&pidfd);
+            let mut buf = [0u8; 4096];
+            match rustix::io::read(&fifo, &mut buf) {
+                Ok(0) if got_byte => break,
+                Ok(0) if exited => {
                     let _ = fs::remove_file(&fifo_path);
-                    return Err(Error::BadStatus {
-                        id: self.state.id.clone(),
-                        status: Status::Running,
-                        op: "start it again",
-                    });
+                    return Err(oom_cause(
+                        &self.cgroup,
+                        Error::InitDied {
+                            pid,
+                            what: "exited before it was started".into(),
+                        },
+                    ));
                 }
-                Ok(_) | Err(rustix::io::Errno::AGAIN) => {}
+                Ok(0) => {
+                    // No writer: init has not opened the fifo yet, or an earlier `start`
+                    // consumed the byte and died before removing the fifo.
+                    if let Some(e) = self.init_past_fifo(&pidfd) {
+                        let _ = fs::remove_file(&fifo_path);
+                        return Err(e);
+                    }
+                }
+                Ok(n) => {
+                    let data = if got_byte { &buf[..n] } else { &buf[1..n] };
+                    got_byte = true;
+                    if report.len() < crate::channel::MAX_MSG {
+                        report.extend_from_slice(data);
+                    }
+                }
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(Error::io("read exec fifo", &fifo_path, e)),
-            }
-            if !self.init_alive() {
-                return Err(Error::InitDied {
-                    pid,
-                    what: "exited before it was started".into(),
-                });
             }
         }
         let _ = fs::remove_file(&fifo_path);
+        if !report.is_empty() {
+            let f: crate::error::InitFailure = serde_json::from_slice(&report).map_err(|e| {
+                Error::io(
+                    "parse the failure report of",
+                    "lashing init",
+                    std::io::Error::other(e),
+                )
+            })?;
+            return Err(oom_cause(&self.cgroup, Error::Init(f)));
+        }
         tracing::debug!(
             pid,
             "start: the init read the exec fifo: the user process runs"
@@ -341,7 +399,64 @@ impl Container {
         Ok(())
     }
 
+    /// The command line of the init's pid (empty when it cannot be read).
+    fn init_cmdline(&self) -> Vec<u8> {
+        fs::read(format!("/proc/{}/cmdline", self.state.init_process_pid)).unwrap_or_default()
+    }
+
+    /// Locks the state directory; a container whose directory or state went away (deleted
+    /// meanwhile) does not exist.
+    fn lock_existing(&self) -> Result<state::Lock> {
+        let gone = || Error::NotExist(self.state.id.clone());
+        let lock = match state::lock(&self.dir) {
+            Ok(l) => l,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(gone());
+            }
+            Err(e) => return Err(e),
+        };
+        if !self.dir.join(state::STATE_FILE).exists() {
+            return Err(gone());
+        }
+        Ok(lock)
+    }
+
+    /// Why a container with `status` cannot be started: [`Error::BadStatus`] with its real
+    /// status, or [`Error::NotExist`] once its state is gone.
+    fn not_startable(&self, status: Status) -> Error {
+        if !self.dir.join(state::STATE_FILE).exists() {
+            return Error::NotExist(self.state.id.clone());
+        }
+        Error::BadStatus {
+            id: self.state.id.clone(),
+            status,
+            op: match status {
+                Status::Stopped => "start a stopped container",
+                Status::Running => "start it again",
+                _ => "start it (it is not created)",
+            },
+        }
+    }
+
+    /// With no writer on the exec fifo and an init that had not exited before the read:
+    /// `Some(error)` once it is sure that init runs the user process already (an earlier `start`
+    /// consumed the byte), `None` while init may still open the fifo or is exiting (the next
+    /// read says so). Running is said only of a live init (its pidfd, held since
+    /// before its start time was checked, is not readable) that has executed a program.
+    fn init_past_fifo(&self, pidfd: &OwnedFd) -> Option<Error> {
+        let cmdline = self.init_cmdline();
+        // Empty: exiting (no mm any more) or a zombie; the pidfd will say so soon.
+        if cmdline.is_empty() || cmdline == b"lashing\0init\0" || pidfd_exited(pidfd) {
+            return None;
+        }
+        Some(self.not_startable(Status::Running))
+    }
+
     /// Sends `sig` to the container's init process, or with `all` to every process of its cgroup.
+    /// As runc: signalling every process (`all`, or `SIGKILL` to a container without a pid
+    /// namespace of its own, whose other processes would outlive the init) works whatever the
+    /// init's status, so that processes left in the cgroup of a stopped container can still be
+    /// killed; signalling the init of a stopped container is refused.
     ///
     /// ```no_run
     /// let c = lashing::Container::load("/run/my-runtime", "demo")?;
@@ -350,22 +465,27 @@ impl Container {
     /// ```
     pub fn signal(&self, sig: i32, all: bool) -> Result<()> {
         let status = self.status();
+        let shared_pidns = !self
+            .state
+            .config
+            .new_namespace(crate::config::NamespaceType::Pid);
+        if all || (sig == libc::SIGKILL && shared_pidns) {
+            // A container that never started does not own the cgroup its path names (see
+            // `remove`); a stopped one's cgroup may be gone already.
+            if self.state.init_process_pid == 0
+                || (status == Status::Stopped && !self.cgroup.exists())
+            {
+                return Ok(());
+            }
+            self.cgroup.kill_all(sig)?;
+            return Ok(());
+        }
         if status == Status::Stopped {
             return Err(Error::BadStatus {
                 id: self.state.id.clone(),
                 status,
                 op: "signal it",
             });
-        }
-        if all
-            || (sig == libc::SIGKILL
-                && !self
-                    .state
-                    .config
-                    .new_namespace(crate::config::NamespaceType::Pid))
-        {
-            self.cgroup.kill_all(sig)?;
-            return Ok(());
         }
         self.kill_init(sig)?;
         if sig == libc::SIGKILL && status == Status::Paused {
@@ -430,13 +550,6 @@ impl Container {
             return Err(err(std::io::Error::from_raw_os_error(libc::ESRCH)));
         }
         crate::sys::process::pidfd_signal(fd.as_fd(), sig).map_err(err)
-    }
-
-    /// Whether the init is still `lashing init` (not yet the container's program).
-    fn init_waits_on_fifo(&self) -> bool {
-        fs::read(format!("/proc/{}/cmdline", self.state.init_process_pid))
-            .map(|c| c == b"lashing\0init\0")
-            .unwrap_or(false)
     }
 
     fn wait_dead(&self, limit: Duration) {
@@ -505,6 +618,27 @@ pub fn list(root: impl AsRef<Path>) -> Result<Vec<String>> {
         .collect();
     ids.sort();
     Ok(ids)
+}
+
+/// Whether the process of `pidfd` has exited (its pidfd polls readable).
+fn pidfd_exited(pidfd: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(n) if n > 0)
+}
+
+/// `err`, or [`Error::OomKilled`] with `err` as its cause when the OOM killer acted in the
+/// container's cgroup (runc reports any failure of its init that way then).
+pub(crate) fn oom_cause(cgroup: &Manager, err: Error) -> Error {
+    match cgroup.oom_kill_count() {
+        Ok(n) if n > 0 => Error::OomKilled {
+            source: Box::new(err),
+        },
+        _ => err,
+    }
 }
 
 /// Sends a signal to a pid through a pidfd (so that a reused pid is never signalled: the caller has

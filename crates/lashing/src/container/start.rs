@@ -90,12 +90,21 @@ pub(super) fn start_init(c: &mut Container, process: &mut Process) -> Result<()>
         let _ = fs::remove_file(&fifo);
         return Err(e.into());
     }
+    // A new cgroup under a frozen parent is frozen too: init would freeze at its first step and
+    // this call would never return.
+    if let Some(path) = super::cgroups::effectively_frozen(&c.cgroup) {
+        let _ = fs::remove_file(&fifo);
+        let _ = c.cgroup.destroy();
+        return Err(Error::CgroupFrozen { path });
+    }
     let mut child = None;
-    let r = start_inner(c, process, Some(&fifo), &mut child);
-    if r.is_err() {
+    let mut r = start_inner(c, process, Some(&fifo), &mut child);
+    if let Err(e) = r {
         if let Some(mut ch) = child {
             ch.kill();
         }
+        // Before the cgroup goes: whatever failed, an OOM kill in it is the likely cause.
+        r = Err(super::oom_cause(&c.cgroup, e));
         let _ = fs::remove_file(&fifo);
         let _ = c.cgroup.destroy();
         c.state.init_process_pid = 0;
@@ -432,16 +441,18 @@ fn start_inner(
     drop(fifo_fd);
     drop(ns_fds);
 
-    // The sync loop.
+    // The sync loop. A new container's init ends with `Created`; an exec's init keeps its socket
+    // until `execve` (close-on-exec), so an EOF after `Ready` is its success.
     let mut ready = false;
     let mut logged = 0usize;
+    let mut created = false;
     loop {
         let raw = match channel::recv_raw(&child.sock) {
             Ok(r) => r,
             Err(e) => return Err(Error::io("read from", "lashing init", e)),
         };
         let Some(raw) = raw else {
-            if ready {
+            if created || (ready && kind == InitKind::Setns) {
                 break;
             }
             return Err(died(child));
@@ -571,6 +582,14 @@ fn start_inner(
                         crate::init::MAX_LOG_LINES
                     );
                 }
+            }
+            ToParent::Created if ready && kind == InitKind::Standard => created = true,
+            ToParent::Created => {
+                return Err(Error::io(
+                    "sync with",
+                    "lashing init",
+                    std::io::Error::other("Created before Ready"),
+                ));
             }
             ToParent::Error(f) => return Err(Error::Init(f)),
         }

@@ -66,6 +66,7 @@ pub fn init() {
     let mut init = Init {
         sock: Some(sock),
         fifo: None,
+        fifo_w: None,
         console: None,
         fifo_procfs: None,
         preserved: 0,
@@ -123,13 +124,17 @@ impl Fail {
             }
             FailSource::Msg(m) => (None, m.clone()),
         };
-        let message = match &self.path {
+        // Bounded (a value such as 65,537 additionalGids is huge) so that the failure always
+        // fits in one message: an init that cannot report must never look successful.
+        let path = self.path.map(|p| truncate(p, MAX_FAILURE_PATH));
+        let cause = truncate(cause, MAX_FAILURE_TEXT);
+        let message = match &path {
             Some(p) if !cause.contains(p.as_str()) => format!("{} {p}: {cause}", self.step),
             _ => format!("{}: {cause}", self.step),
         };
         InitFailure {
             step: self.step.to_string(),
-            path: self.path,
+            path,
             errno,
             message,
         }
@@ -160,6 +165,9 @@ enum Never {}
 struct Init {
     sock: Option<OwnedFd>,
     fifo: Option<OwnedFd>,
+    /// The exec fifo opened for writing, after its byte was written: kept (close-on-exec) until
+    /// `execve`, so that a failure after the socket is closed reaches `start` through it.
+    fifo_w: Option<OwnedFd>,
     /// The console socket, when the process gets a terminal.
     console: Option<OwnedFd>,
     /// `self/fd` of a private procfs, opened before pivot_root to reopen the fifo handle, only
@@ -200,14 +208,25 @@ impl Init {
         }
     }
 
+    /// Reports a failure to whoever waits for init: the parent over the socket while it is
+    /// open, else `start` through the exec fifo (JSON after the fifo's byte).
     fn report(&mut self, err: Fail) -> ! {
         log::detach();
         let f = err.into_failure();
-        match &self.sock {
-            Some(s) => {
-                let _ = channel::send(s, &ToParent::Error(f.clone()), &[]);
+        if let Some(s) = &self.sock {
+            if channel::send(s, &ToParent::Error(f.clone()), &[]).is_err() {
+                let short = InitFailure {
+                    path: None,
+                    message: truncate(f.message.clone(), 256),
+                    ..f.clone()
+                };
+                let _ = channel::send(s, &ToParent::Error(short), &[]);
             }
-            None => eprintln!("lashing init: {f}"),
+        } else if let Some(w) = &self.fifo_w {
+            let text = serde_json::to_vec(&f).unwrap_or_default();
+            let _ = rustix::io::write(w, &text);
+        } else {
+            eprintln!("lashing init: {f}");
         }
         sysp::exit_now(255)
     }
@@ -496,13 +515,17 @@ impl Init {
         // A created container's init acts on the signals that end runc's (Go's defaults).
         sysp::set_waiting_signal_handlers()
             .map_err(|e| Fail::io("install signal handlers", None, e))?;
-        // Done with the parent: it sees EOF and returns from `create`.
+        // Done with the parent: it sees `Created`, then EOF, and returns from `create`. From here
+        // on, failures go to `start` through the exec fifo (see `report`).
+        self.send(&ToParent::Created)?;
         log::detach();
         self.sock = None;
         self.wait_fifo()?;
         sysp::reset_signals().map_err(|e| Fail::io("reset signal dispositions", None, e))?;
         self.start_container_hooks(config, &p.id, &exec.env)?;
-        close_from(3 + self.preserved as u32);
+        // The fifo's write end stays (close-on-exec) so that an exec failure still reaches `start`.
+        let keep = self.fifo_w.as_ref().map(|w| w.as_raw_fd() as u32);
+        close_from_except(3 + self.preserved as u32, keep);
         let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
         Err(exec_failed(&proc.args[0], e))
     }
@@ -726,6 +749,7 @@ impl Init {
         }
         drop(fifo);
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
+        self.fifo_w = Some(w);
         Ok(())
     }
 }
@@ -827,6 +851,24 @@ fn check_cwd(wd: &[u8]) -> R<()> {
     }
 }
 
+/// The longest path or value of a reported failure, in bytes.
+const MAX_FAILURE_PATH: usize = 512;
+/// The longest cause of a reported failure, in bytes.
+const MAX_FAILURE_TEXT: usize = 4096;
+
+/// `s` cut to at most `max` bytes (at a char boundary), marked with `...` when cut.
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max.saturating_sub(3);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
+    }
+    s
+}
+
 /// The whole chain of an error, as one line.
 fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -900,10 +942,6 @@ fn apply_selinux(proc: &ProcessConfig, policy: ProcPolicy) -> R<()> {
 }
 
 /// Closes every fd from `first` on (`close_range`, or one by one if a seccomp profile refuses it).
-fn close_from(first: u32) {
-    close_from_except(first, None);
-}
-
 /// Closes every fd from `first` on but `keep`: `close_range`, or, where the kernel or a seccomp
 /// profile refuses it, [`close_fallback`].
 fn close_from_except(first: u32, keep: Option<u32>) {
@@ -1167,5 +1205,31 @@ mod tests {
         assert!(raw.as_bytes().starts_with(b"(unreachable)"), "{raw:?}");
         let e = verify_cwd().unwrap_err().into_failure();
         assert!(e.message.contains("possible container breakout"), "{e}");
+    }
+
+    #[test]
+    fn failure_reports_are_bounded() {
+        assert_eq!(truncate("short".into(), 10), "short");
+        assert_eq!(truncate("0123456789".into(), 10), "0123456789");
+        assert_eq!(truncate("0123456789a".into(), 10), "0123456...");
+        // Never inside a UTF-8 sequence.
+        let t = truncate("ééééé".into(), 8);
+        assert!(t.len() <= 8 && t.ends_with("..."), "{t}");
+        // 65,538 additional gids as the setgroups step reports them: the cause survives.
+        let gids: Vec<u32> = (1..=65_538).collect();
+        let f = Fail::io(
+            "setgroups",
+            Some(format!("{gids:?}")),
+            io::Error::from_raw_os_error(libc::EINVAL),
+        )
+        .into_failure();
+        assert!(f.path.as_ref().unwrap().len() <= MAX_FAILURE_PATH);
+        assert!(f.message.len() <= MAX_FAILURE_PATH + MAX_FAILURE_TEXT + 64);
+        assert!(
+            f.message.ends_with("Invalid argument (os error 22)"),
+            "{}",
+            f.message
+        );
+        assert_eq!(f.errno, Some(libc::EINVAL));
     }
 }
