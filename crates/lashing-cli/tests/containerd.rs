@@ -44,7 +44,8 @@ struct Containerd {
     /// Host directories containerd creates that did not exist before (removed when empty).
     host_dirs: Vec<PathBuf>,
     /// One containerd at a time, across threads and processes (nextest): they share
-    /// `/run/containerd/s`, and the cleanup removes it. An exclusive `flock` of the test binary.
+    /// `/run/containerd/s`, and the cleanup removes it: the engine lock
+    /// (`lashing_testsupport::engine_lock`), one engine test at a time.
     _lock: std::fs::File,
 }
 
@@ -77,8 +78,7 @@ fn wait_limited(child: &mut Child, what: &str, limit: Duration) -> i32 {
 
 impl Containerd {
     fn start(name: &str) -> Option<Containerd> {
-        let lock = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        let lock = lashing_testsupport::engine_lock();
         lashing_testsupport::require_root();
         assert!(
             Path::new("/bin/busybox").is_file(),

@@ -7,7 +7,8 @@
 //! - [`StateRoot`]: a temp dir for `--root`; [`unique_id`]: container ids.
 //! - [`become_subreaper`], [`require_root`]; [`missing`] / [`in_ci`] for tests that need a tool
 //!   (podman, containerd, criu, ...): skipped with a message locally, a failure in CI.
-//! - [`WAIT`]: the bound of every poll-until-done wait of a test (generous: CI machines are loaded).
+//! - [`WAIT`]: the bound of every poll-until-done wait of a test (generous: CI machines are
+//!   loaded); [`engine_lock`]: one container engine test at a time.
 //!
 //! ```no_run
 //! use lashing_testsupport::{Bundle, StateRoot, become_subreaper, require_root};
@@ -102,13 +103,29 @@ pub fn missing(why: &str) {
     eprintln!("skipped: {why}");
 }
 
+/// An exclusive lock held by a test while it runs a container engine (dockerd, containerd):
+/// one engine at a time on the machine, across test binaries (they share host paths such as
+/// `/run/containerd/s`, and each is heavy). Released when the file is dropped.
+pub fn engine_lock() -> std::fs::File {
+    let path = std::env::temp_dir().join("lashing-test-engines.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open the engine lock {}: {e}", path.display()));
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    f
+}
+
 /// Panic with a clear message unless this process runs as root (euid 0).
 pub fn require_root() {
     let euid = sys::geteuid();
     assert!(
         euid == 0,
-        "this test needs root (euid 0, running as {euid}): containers need CAP_SYS_ADMIN and cgroup \
-         write access; run the tests as root (CI does), or as another user with \
+        "this test needs root (euid 0, running as {euid}): containers need CAP_SYS_ADMIN and \
+         cgroup write access; run the tests as root (CI does), or as another user with \
          `cargo nextest run --profile unprivileged`, which reports the root-only tests as skipped"
     );
 }

@@ -1,7 +1,7 @@
 //! The harness of every `lashing` program test (`cli.rs`, `cgroups_e2e.rs`, `hooks.rs`,
-//! `sockets.rs`, `tty.rs`, `security_cli.rs`, `podman.rs`): runs of the program, a busybox rootfs,
-//! and [`Sandbox`], a busybox bundle with a state root and a test cgroup of its own, removed on
-//! drop (even when the test fails). Cgroups and leaked mounts are undone by
+//! `sockets.rs`, `tty.rs`, `security_cli.rs`, `podman.rs`, `docker.rs`): runs of the program, a
+//! busybox rootfs, and [`Sandbox`], a busybox bundle with a state root and a test cgroup of its
+//! own, removed on drop (even when the test fails). Cgroups and leaked mounts are undone by
 //! [`lashing_testsupport::Cleanup`].
 #![allow(dead_code)]
 
@@ -59,7 +59,11 @@ pub fn wait_bounded(
     limit: Duration,
 ) -> Option<std::process::ExitStatus> {
     use rustix::event::{PollFd, PollFlags, Timespec};
+    if let Some(st) = child.try_wait().unwrap() {
+        return Some(st);
+    }
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    // Not reaped yet (try_wait above), so the pid is still ours: pidfd_open cannot miss it.
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).unwrap();
     let ts = Timespec {
         tv_sec: limit.as_secs() as i64,
