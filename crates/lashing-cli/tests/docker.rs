@@ -111,7 +111,8 @@ impl Docker {
         }
         let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
         let p = |name: &str| d.join(name).to_str().unwrap().to_string();
-        // sh -c SCRIPT sh N PROCS... DOCKERD ARGS...: joins the N cgroups, then execs dockerd.
+        // sh -c SCRIPT sh N PROCS... DOCKERD ARGS...: joins the N cgroups, then execs dockerd,
+        // which gets SIGKILL if this test process dies without its cleanup (setpriv --pdeathsig).
         let script = r#"n=$1; shift
             while [ "$n" -gt 0 ]; do
                 echo $$ > "$1" || { echo "cannot join $1" >&2; exit 1; }
@@ -121,7 +122,7 @@ impl Docker {
         let daemon = Command::new("/bin/sh")
             .args(["-c", script, "sh", &procs.len().to_string()])
             .args(&procs)
-            .arg(DOCKERD)
+            .args(["setpriv", "--pdeathsig", "KILL", DOCKERD])
             .args(["--data-root", &p("data"), "--exec-root", &p("exec")])
             .args(["-H", &format!("unix://{}", p("docker.sock"))])
             .args([
