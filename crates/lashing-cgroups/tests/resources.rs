@@ -114,11 +114,12 @@ fn invalid_values_are_rejected() {
     }
 }
 
+/// Pure cgroup v2 only: ignored (reported as skipped) on the hybrid hosts, run in the v2 guest
+/// (`scripts/test-guest` runs ignored tests).
 #[test]
+#[ignore = "needs a pure cgroup v2 host: run by scripts/test-guest"]
 fn unified_map_is_written_on_v2() {
-    if !unified() {
-        return;
-    }
+    assert!(unified(), "this test needs a pure cgroup v2 host");
     let g = Guard::created("cgres", "unified");
     g.leaf
         .set(&res(
