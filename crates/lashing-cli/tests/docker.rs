@@ -81,7 +81,22 @@ impl Docker {
             .tempdir()
             .unwrap();
         let top = format!("/lashing-test-docker-{}", std::process::id());
+        // The cgroups of an earlier run that was killed before its cleanup (its pid is gone).
+        let stale = Cleanup::new();
+        for h in lashing_testsupport::hierarchies() {
+            for e in std::fs::read_dir(&h).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = name.strip_prefix("lashing-test-docker-")
+                    && pid.parse::<u32>().is_ok()
+                    && !Path::new(&format!("/proc/{pid}")).exists()
+                {
+                    stale.cgroup(&format!("/{name}"));
+                }
+            }
+        }
+        drop(stale);
         let cleanup = Cleanup::new();
+        cleanup.cgroup(&top);
         cleanup.cgroup(&top);
         cleanup.watch_mounts(dir.path());
         let d = dir.path();
