@@ -1,9 +1,13 @@
-//! No test may assert a wall-clock duration or a rate: a loaded CI machine must not fail a test
-//! (timing belongs in `scripts/bench`). This scans every Rust source of the workspace for an
-//! `assert` whose condition compares a measured time (`elapsed()`, `Instant::now()`) with a
-//! fixed `Duration`, or divides by one (a rate), and for test names that promise speed. Waits
-//! bounded by a constant such as `lashing_testsupport::WAIT` (poll until done, give up after a
-//! generous time) are fine and are not matched.
+//! Rules every test of the workspace keeps, checked by scanning the Rust sources:
+//!
+//! - no test asserts a wall-clock duration or a rate (issue 8.19): a loaded CI machine must not
+//!   fail a test (timing belongs in `scripts/bench`). Flagged: an `assert` on a measured time
+//!   (`elapsed()`, `Instant::now()`, a name bound to an `elapsed()`), unless it bounds a wait (a
+//!   `WAIT`, `limit` or `deadline`: poll until done, give up after a generous time), and test
+//!   names that promise speed;
+//! - no test passes silently without running (8.20): a "skipped" message must come with a CI
+//!   check (`lashing_testsupport::missing` or `in_ci`: in CI it fails), and a root check must
+//!   not return early.
 
 use std::path::{Path, PathBuf};
 
@@ -134,6 +138,83 @@ fn no_test_asserts_a_duration_or_a_rate() {
         "tests must not assert wall-clock time or rates (use scripts/bench):\n{}",
         bad.join("\n")
     );
+}
+
+#[test]
+fn no_test_skips_silently() {
+    let root = lashing_testsupport::workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    let me = Path::new(file!()).file_name().unwrap();
+    let mut bad = Vec::new();
+    for f in &files {
+        if f.file_name() == Some(me) {
+            continue;
+        }
+        let src = std::fs::read_to_string(f).unwrap();
+        let test_file = f.components().any(|c| c.as_os_str() == "tests")
+            || f.file_name().is_some_and(|n| n == "tests.rs");
+        bad.extend(
+            silent_skips(&src, test_file)
+                .into_iter()
+                .map(|(n, l)| format!("{}:{n}: {l}", f.display())),
+        );
+    }
+    assert!(
+        bad.is_empty(),
+        "a test that cannot run here must fail in CI (lashing_testsupport::missing) or be \
+         ignored, and a root-only test must fail without root (require_root):\n{}",
+        bad.join("\n")
+    );
+}
+
+/// Lines of test code in `src` (all of a test file, else what follows `#[cfg(test)]`) that skip
+/// a test silently: a "skipped"/"skipping" message without a CI check in the 8 lines before it,
+/// or a root check followed by `return` within 3 lines.
+fn silent_skips(src: &str, test_file: bool) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = src.lines().collect();
+    let mut bad = Vec::new();
+    let mut in_tests = test_file;
+    for (i, l) in lines.iter().enumerate() {
+        in_tests |= l.contains("#[cfg(test)]");
+        if !in_tests {
+            continue;
+        }
+        let lower = l.to_lowercase();
+        let prints = lower.contains("println!(") && lower.contains("skipp");
+        let before = lines[i.saturating_sub(8)..i].join("\n");
+        let ci_checked = ["in_ci", "ci()", "\"CI\""]
+            .iter()
+            .any(|c| before.contains(c));
+        if prints && !ci_checked {
+            bad.push((i + 1, l.trim().to_string()));
+        }
+        if l.contains("is_root()") && l.contains("if !") {
+            let next = lines[i + 1..lines.len().min(i + 4)].join("\n");
+            if next.contains("return") {
+                bad.push((i + 1, l.trim().to_string()));
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn the_scan_sees_silent_skips() {
+    let src = r#"fn a() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+}
+fn b() {
+    assert!(!in_ci(), "missing");
+    eprintln!("skipped: {why}");
+}
+"#;
+    let found: Vec<usize> = silent_skips(src, true).iter().map(|(n, _)| *n).collect();
+    assert_eq!(found, [2, 3]);
+    assert!(silent_skips(src, false).is_empty(), "not test code");
 }
 
 /// The scan finds what issue 8.19 removed (a budget, a rate, a name) and passes bounded waits.
