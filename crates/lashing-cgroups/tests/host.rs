@@ -10,7 +10,7 @@ use lashing_cgroups::{CgroupMode, Error, FreezerState, Manager};
 use support::Guard;
 
 fn wait_empty(m: &Manager) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + support::WAIT;
     while !m.is_empty().unwrap() {
         assert!(Instant::now() < deadline, "cgroup never emptied");
         std::thread::sleep(Duration::from_millis(5));

@@ -2,7 +2,7 @@
 //!
 //! The first group needs no container (parse errors, `spec`, `features`, unknown ids, empty
 //! lists, log lines). The second runs real containers from a busybox rootfs; it needs root and
-//! `/bin/busybox` (static) and is skipped with a message otherwise. Each container test has its
+//! `/bin/busybox` (static) and fails without them. Each container test has its
 //! own `--root` and an absolute cgroups path `/lashing-test-cli-<pid>-<n>`, removed at the end
 //! even when the test fails.
 

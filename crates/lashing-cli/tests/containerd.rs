@@ -44,7 +44,8 @@ struct Containerd {
     /// Host directories containerd creates that did not exist before (removed when empty).
     host_dirs: Vec<PathBuf>,
     /// One containerd at a time, across threads and processes (nextest): they share
-    /// `/run/containerd/s`, and the cleanup removes it. An exclusive `flock` of the test binary.
+    /// `/run/containerd/s`, and the cleanup removes it: the engine lock
+    /// (`lashing_testsupport::engine_lock`), one engine test at a time.
     _lock: std::fs::File,
 }
 
@@ -77,16 +78,15 @@ fn wait_limited(child: &mut Child, what: &str, limit: Duration) -> i32 {
 
 impl Containerd {
     fn start(name: &str) -> Option<Containerd> {
-        let lock = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
-        if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").is_file() {
-            eprintln!("skipped: needs root and /bin/busybox");
-            return None;
-        }
+        let lock = lashing_testsupport::engine_lock();
+        lashing_testsupport::require_root();
+        assert!(
+            Path::new("/bin/busybox").is_file(),
+            "needs a static /bin/busybox (Debian package busybox-static)"
+        );
         if !installed("containerd") || !installed("ctr") {
-            eprintln!(
-                "skipped: containerd and ctr are not installed (Debian package `containerd`; \
-                 CI installs it: .ci/run)"
+            lashing_testsupport::missing(
+                "containerd and ctr are not installed (Debian package `containerd`)",
             );
             return None;
         }
@@ -149,7 +149,7 @@ impl Containerd {
                 break;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(20),
+                start.elapsed() < lashing_testsupport::WAIT,
                 "containerd did not come up: {}",
                 c.log()
             );
@@ -194,7 +194,8 @@ impl Containerd {
         self.collect(&mut cmd, &format!("ctr {args:?}"))
     }
 
-    /// Runs `cmd` with stdout/stderr in files (a task may keep pipes open), 30 s at most.
+    /// Runs `cmd` with stdout/stderr in files (a task may keep pipes open), for
+    /// [`lashing_testsupport::WAIT`] at most.
     fn collect(&self, cmd: &mut Command, what: &str) -> Out {
         let out = tempfile::tempdir().unwrap();
         let (o, e) = (out.path().join("out"), out.path().join("err"));
@@ -204,7 +205,7 @@ impl Containerd {
             .stderr(std::fs::File::create(&e).unwrap())
             .spawn()
             .unwrap();
-        let code = wait_limited(&mut child, what, Duration::from_secs(30));
+        let code = wait_limited(&mut child, what, lashing_testsupport::WAIT);
         let r = Out {
             code,
             stdout: std::fs::read_to_string(&o).unwrap(),
@@ -294,7 +295,7 @@ impl Containerd {
             .unwrap_or_else(|| panic!("no task {id}: {}", o.stdout))
     }
 
-    /// Waits until `ctr task ls` shows `want` for `id` (10 s at most).
+    /// Waits until `ctr task ls` shows `want` for `id` ([`lashing_testsupport::WAIT`] at most).
     fn wait_status(&self, id: &str, want: &str) {
         let start = Instant::now();
         loop {
@@ -303,7 +304,7 @@ impl Containerd {
                 return;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(10),
+                start.elapsed() < lashing_testsupport::WAIT,
                 "{id} is {s:?}, not {want:?}"
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -563,7 +564,7 @@ fn ctr_runs_execs_pauses_kills_and_deletes_with_lashing() {
         assert_eq!(o.code, 6, "{}", o.stderr);
         assert!(o.stdout.contains("/dev/pts/"), "{}", o.stdout);
     } else {
-        eprintln!("run -t skipped: no `script` (util-linux)");
+        lashing_testsupport::missing("the `run -t` check needs `script` (Debian package bsdutils)");
     }
 }
 

@@ -31,7 +31,7 @@ impl Podman {
         match Command::new("podman").arg("--version").output() {
             Ok(o) if o.status.success() => {}
             _ => {
-                eprintln!("skipped: podman is not installed (CI installs it: .ci/run)");
+                lashing_testsupport::missing("podman is not installed (Debian package `podman`)");
                 return None;
             }
         }

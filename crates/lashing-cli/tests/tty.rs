@@ -1,12 +1,11 @@
 //! Terminals: `process.terminal` in the foreground (relay), with `--console-socket`, for `exec -t`,
-//! and the errors around them. Real busybox containers; skipped without root or /bin/busybox.
+//! and the errors around them. Real busybox containers (root and /bin/busybox).
 
 mod support;
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::Stdio;
-use std::time::Duration;
 
 use support::{Sandbox, accept_fd, listener, log_msg, read_until};
 
@@ -89,11 +88,15 @@ fn foreground_terminal_relays_stdin() {
 
 #[test]
 fn host_terminal_is_raw_resized_on_sigwinch_and_restored() {
-    let Some(sb) = Sandbox::new(&["sh", "-c", "stty size; read x; stty size; read y"]) else {
+    // After the first line the container waits until its terminal has the new size (relayed on
+    // SIGWINCH, whenever the loaded machine gets to it) and prints it.
+    let script = "stty size; read x; until [ \"$(stty size)\" = '30 90' ]; do sleep 0.05; done; \
+                  stty size; read y";
+    let Some(sb) = Sandbox::new(&["sh", "-c", script]) else {
         return;
     };
     let Some((master, peer)) = host_pty() else {
-        eprintln!("skipped: no pty");
+        lashing_testsupport::missing("no pty (devpts) on this host");
         return;
     };
     sb.edit(|v| v["process"]["terminal"] = true.into());
@@ -107,7 +110,7 @@ fn host_terminal_is_raw_resized_on_sigwinch_and_restored() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let text = read_until(master.as_fd(), "20 70", Duration::from_secs(10));
+    let text = read_until(master.as_fd(), "20 70", lashing_testsupport::WAIT);
     assert!(text.contains("20 70"), "the host size at start: {text:?}");
     let raw = rustix::termios::tcgetattr(&peer).unwrap();
     assert!(
@@ -118,9 +121,8 @@ fn host_terminal_is_raw_resized_on_sigwinch_and_restored() {
     rustix::termios::tcsetwinsize(&peer, winsize(30, 90)).unwrap();
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::WINCH).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
     rustix::io::write(&master, b"\r").unwrap();
-    let text = read_until(master.as_fd(), "30 90", Duration::from_secs(10));
+    let text = read_until(master.as_fd(), "30 90", lashing_testsupport::WAIT);
     assert!(text.contains("30 90"), "resized on SIGWINCH: {text:?}");
     rustix::io::write(&master, b"\r").unwrap();
     let st = child.wait().unwrap();
@@ -152,10 +154,10 @@ fn create_with_console_socket_sends_the_master() {
     assert_eq!((ws.ws_row, ws.ws_col), (11, 22));
     assert_eq!(sb.status("t1"), "created");
     assert_eq!(sb.run(&["start", "t1"]).code, 0);
-    let text = read_until(master.as_fd(), "hello", Duration::from_secs(10));
+    let text = read_until(master.as_fd(), "hello", lashing_testsupport::WAIT);
     assert!(text.contains("hello"), "{text:?}");
     rustix::io::write(&master, b"xyz\n").unwrap();
-    let text = read_until(master.as_fd(), "got:xyz", Duration::from_secs(10));
+    let text = read_until(master.as_fd(), "got:xyz", lashing_testsupport::WAIT);
     assert!(text.contains("got:xyz"), "{text:?}");
     let pid = sb.pid("t1");
     sb.wait_status("t1", "stopped");
@@ -196,7 +198,7 @@ fn exec_with_a_terminal_foreground_and_console_socket() {
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let (_, master) = accept_fd(&l);
-    let text = read_until(master.as_fd(), "/dev/pts/", Duration::from_secs(10));
+    let text = read_until(master.as_fd(), "/dev/pts/", lashing_testsupport::WAIT);
     assert!(text.contains("in-exec"), "{text:?}");
     // The detached exec process is re-parented to us: reap it, or the container's init (pid
     // namespace) cannot finish exiting.

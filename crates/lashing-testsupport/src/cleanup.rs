@@ -163,9 +163,10 @@ fn start_time(pid: i32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
-/// Reap `pid` if it is our child (it may take a moment to die); ignore it otherwise.
+/// Reap `pid` if it is our child (it may take a moment to die, longer on a loaded machine);
+/// ignore it otherwise.
 fn reap(pid: i32) {
-    let deadline = Instant::now() + Duration::from_secs(1);
+    let deadline = Instant::now() + crate::WAIT;
     while Instant::now() < deadline {
         match sys::try_reap(pid) {
             Ok(true) | Err(_) => return,
@@ -229,7 +230,9 @@ fn remove_cgroup_tree(top: &str) -> io::Result<()> {
         }
         // Deepest first.
         dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        let deadline = Instant::now() + Duration::from_secs(3);
+        // Killed processes leave their cgroup when they are gone, which takes a while on a loaded
+        // machine: retry until then.
+        let deadline = Instant::now() + crate::WAIT;
         for d in &dirs {
             loop {
                 match fs::remove_dir(d) {

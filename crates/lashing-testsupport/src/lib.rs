@@ -5,7 +5,10 @@
 //! - [`Bundle`]: a bundle dir with a rootfs and a `runc spec`-like config for tests, with an
 //!   absolute cgroup path `/lashing-test-PID-N/ID` and a [`Cleanup`] guard.
 //! - [`StateRoot`]: a temp dir for `--root`; [`unique_id`]: container ids.
-//! - [`become_subreaper`], [`require_root`].
+//! - [`become_subreaper`], [`require_root`]; [`missing`] / [`in_ci`] for tests that need a tool
+//!   (podman, containerd, criu, ...): skipped with a message locally, a failure in CI.
+//! - [`WAIT`]: the bound of every poll-until-done wait of a test (generous: CI machines are
+//!   loaded); [`engine_lock`]: one container engine test at a time.
 //!
 //! ```no_run
 //! use lashing_testsupport::{Bundle, StateRoot, become_subreaper, require_root};
@@ -77,13 +80,53 @@ pub fn become_subreaper() {
     sys::set_child_subreaper().expect("prctl(PR_SET_CHILD_SUBREAPER) failed");
 }
 
+/// The bound of a test's poll-until-done waits (a container to stop, a file to appear, a daemon to
+/// answer): generous, because a loaded 2-core CI machine can be many times slower than a quiet
+/// one. It only bounds a wait that normally ends much earlier; no test asserts a duration.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether this is a CI run: `CI` is set to `true` or `1` (`.ci/run` exports `CI=true`, as most
+/// CI services do).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// A test cannot run here because of `why` (a tool that is not installed, a kernel feature that
+/// is missing). In CI ([`in_ci`]) this panics: CI installs every tool the tests use (`.ci/run`),
+/// so a missing one is a broken setup that must not look green. Elsewhere it prints
+/// `skipped: {why}` on stderr and the caller returns.
+pub fn missing(why: &str) {
+    assert!(
+        !in_ci(),
+        "{why}: CI must provide it (.ci/run installs the packages the tests use)"
+    );
+    eprintln!("skipped: {why}");
+}
+
+/// An exclusive lock held by a test while it runs a container engine (dockerd, containerd):
+/// one engine at a time on the machine, across test binaries (they share host paths such as
+/// `/run/containerd/s`, and each is heavy). Released when the file is dropped.
+pub fn engine_lock() -> std::fs::File {
+    let path = std::env::temp_dir().join("lashing-test-engines.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open the engine lock {}: {e}", path.display()));
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    f
+}
+
 /// Panic with a clear message unless this process runs as root (euid 0).
 pub fn require_root() {
     let euid = sys::geteuid();
     assert!(
         euid == 0,
-        "this test needs root (euid 0, running as {euid}): containers need CAP_SYS_ADMIN and cgroup \
-         write access; run the tests as root (CI does)"
+        "this test needs root (euid 0, running as {euid}): containers need CAP_SYS_ADMIN and \
+         cgroup write access; run the tests as root (CI does), or as another user with \
+         `cargo nextest run --profile unprivileged`, which reports the root-only tests as skipped"
     );
 }
 
@@ -128,6 +171,14 @@ mod tests {
             !Path::new(&format!("/proc/{pid}")).exists(),
             "killed and reaped"
         );
+    }
+
+    #[test]
+    fn missing_fails_in_ci_only() {
+        // `missing` reads CI; this test process is alone in its own process under nextest, but
+        // not under `cargo test`: do not change the variable, test both outcomes through it.
+        let r = std::panic::catch_unwind(|| missing("a test tool"));
+        assert_eq!(r.is_err(), in_ci());
     }
 
     #[test]

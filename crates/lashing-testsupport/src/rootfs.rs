@@ -106,7 +106,6 @@ pub fn rootfs() -> TestRootfs {
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
-    use std::time::Instant;
 
     #[test]
     fn rootfs_has_the_expected_shape() {
@@ -139,29 +138,16 @@ mod tests {
         fs::remove_dir_all(path).unwrap();
     }
 
+    /// Every test rootfs is removed when dropped. (How long one takes to make is never asserted:
+    /// no test may depend on the machine's speed or load.)
     #[test]
-    fn rootfs_is_fast_and_removed_on_drop() {
-        testinit_path();
-        // Warm up the page cache, then time the best of a few.
-        drop(rootfs());
-        let mut best = std::time::Duration::MAX;
-        for _ in 0..5 {
-            let t = Instant::now();
+    fn rootfs_is_removed_on_drop() {
+        for _ in 0..3 {
             let r = rootfs();
-            best = best.min(t.elapsed());
             let p = r.path().to_path_buf();
+            assert!(p.join("init").is_file());
             drop(r);
             assert!(!p.exists(), "{} is removed on drop", p.display());
         }
-        // Emulated guests (scripts/test-guest) are several times slower: they set a factor.
-        let factor: u32 = std::env::var("LASHING_TEST_TIME_FACTOR")
-            .ok()
-            .and_then(|f| f.parse().ok())
-            .unwrap_or(1);
-        let budget = std::time::Duration::from_millis(10) * factor;
-        assert!(
-            best < budget,
-            "a test rootfs took {best:?} (want < {budget:?})"
-        );
     }
 }

@@ -43,7 +43,7 @@ fn stdout(o: &Output) -> String {
 #[test]
 fn default_bundle_runs_under_runc_and_is_cleaned_up() {
     let Some(runc) = runc() else {
-        eprintln!("skipped: runc is not installed");
+        lashing_testsupport::missing("runc is not installed (Debian package `runc`)");
         return;
     };
     require_root();

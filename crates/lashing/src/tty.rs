@@ -344,9 +344,14 @@ mod tests {
 
     #[test]
     fn pty_from_the_host_devpts_resizes() {
-        let Ok(pty) = alloc_pty(Some((33, 101))) else {
-            // No devpts here: nothing to test.
-            return;
+        let pty = match alloc_pty(Some((33, 101))) {
+            Ok(pty) => pty,
+            // No devpts here: nothing to test, but CI machines have one (CI=true or 1: fail).
+            Err(e) if !matches!(std::env::var("CI").as_deref(), Ok("true" | "TRUE" | "1")) => {
+                eprintln!("skipped: no pty from the host devpts: {e}");
+                return;
+            }
+            Err(e) => panic!("no pty from the host devpts: {e}"),
         };
         let ws = rustix::termios::tcgetwinsize(&pty.peer).unwrap();
         assert_eq!((ws.ws_row, ws.ws_col), (33, 101));

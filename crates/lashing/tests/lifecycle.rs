@@ -323,7 +323,7 @@ fn exec_after_init_died_is_refused() {
     c.run(&mut p).unwrap();
     p.signal(libc::SIGKILL).unwrap();
     // Dead but not reaped yet (a zombie whose pid nobody can reuse), then reaped.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + WAIT;
     while c.status() != Status::Stopped && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -1057,7 +1057,7 @@ fn start_after_an_interrupted_start() {
     let mut b = [0u8; 1];
     std::io::Read::read_exact(&mut f, &mut b).unwrap();
     drop(f);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + WAIT;
     while std::fs::read(format!("/proc/{}/cmdline", p.pid().unwrap())).unwrap_or_default()
         == b"lashing\0init\0"
         && std::time::Instant::now() < deadline

@@ -296,7 +296,15 @@ fn cve_2016_9962_init_is_not_dumpable_while_created() {
     // Same uid and capabilities as the probe: only dumpability stands in the way.
     assert!(created.contains("CapEff:\t0000000020000420"), "{created}");
     c.exec().unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    // `exec` returns when init has opened the fifo: wait until it has exec'd the user process
+    // (a loaded machine may take its time).
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::fs::read(format!("/proc/{}/cmdline", p.pid().unwrap())).unwrap_or_default()
+        == b"lashing\0init\0"
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let (_, running) = exec_in(&mut c, exec_process(&["sh", "-c", probe]));
     assert!(
         running.contains("fd-open"),

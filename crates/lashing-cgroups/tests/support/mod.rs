@@ -7,6 +7,16 @@ use std::process::{Child, Command};
 
 use lashing_cgroups::{CgroupMode, Manager};
 
+/// The bound of the tests' poll-until-done waits: generous, for a loaded CI machine (no test
+/// asserts a duration).
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether this is a CI run (`CI=true` or `1`, exported by `.ci/run`): a check that cannot run
+/// for lack of something on the machine fails there instead of being skipped.
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
 /// Whether the host has the pure cgroup v2 layout.
 pub fn unified() -> bool {
     lashing_cgroups::detect() == CgroupMode::Unified
@@ -22,6 +32,11 @@ pub struct Guard {
 impl Guard {
     /// The cgroups `/lashing-test-<tag>-<pid>-<name>` and its leaf `x`, not created yet.
     pub fn new(tag: &str, name: &str) -> Guard {
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "the cgroup tests need root (as another user: `cargo nextest run --profile \
+             unprivileged` reports them as skipped)"
+        );
         let top = format!("/lashing-test-{tag}-{}-{name}", std::process::id());
         Guard {
             parent: Manager::new(&top, "p").unwrap(),

@@ -1,7 +1,7 @@
 //! The harness of every `lashing` program test (`cli.rs`, `cgroups_e2e.rs`, `hooks.rs`,
-//! `sockets.rs`, `tty.rs`, `security_cli.rs`, `podman.rs`): runs of the program, a busybox rootfs,
-//! and [`Sandbox`], a busybox bundle with a state root and a test cgroup of its own, removed on
-//! drop (even when the test fails). Cgroups and leaked mounts are undone by
+//! `sockets.rs`, `tty.rs`, `security_cli.rs`, `podman.rs`, `docker.rs`): runs of the program, a
+//! busybox rootfs, and [`Sandbox`], a busybox bundle with a state root and a test cgroup of its
+//! own, removed on drop (even when the test fails). Cgroups and leaked mounts are undone by
 //! [`lashing_testsupport::Cleanup`].
 #![allow(dead_code)]
 
@@ -29,7 +29,9 @@ pub struct Out {
 }
 
 /// Runs `lashing ARGS` in `dir` with stdin from /dev/null and stdout/stderr in files (a
-/// container's init may inherit them: pipes would stay open after `create` returns).
+/// container's init may inherit them: pipes would stay open after `create` returns). A command
+/// that has not returned after [`lashing_testsupport::WAIT`] hangs: it is killed and the test
+/// fails (a bound on the wait, not a time budget).
 pub fn lashing_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     let tmp = tempfile::tempdir().unwrap();
     let (o, e) = (tmp.path().join("out"), tmp.path().join("err"));
@@ -40,11 +42,45 @@ pub fn lashing_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let status = cmd.status().unwrap();
+    let mut child = cmd.spawn().unwrap();
+    let status = wait_bounded(&mut child, lashing_testsupport::WAIT)
+        .unwrap_or_else(|| panic!("lashing {args:?} hangs: killed"));
     Out {
         code: status.code().unwrap_or(-1),
         stdout: std::fs::read_to_string(&o).unwrap(),
         stderr: std::fs::read_to_string(&e).unwrap(),
+    }
+}
+
+/// Waits for `child` at most `limit` (through its pidfd); kills and reaps it and returns `None`
+/// when it is still running then.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    if let Some(st) = child.try_wait().unwrap() {
+        return Some(st);
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    // Not reaped yet (try_wait above), so the pid is still ours: pidfd_open cannot miss it.
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).unwrap();
+    let ts = Timespec {
+        tv_sec: limit.as_secs() as i64,
+        tv_nsec: 0,
+    };
+    loop {
+        let mut p = [PollFd::new(&pidfd, PollFlags::IN)];
+        match rustix::event::poll(&mut p, Some(&ts)) {
+            Ok(0) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            Ok(_) => return Some(child.wait().unwrap()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => panic!("poll a pidfd: {e}"),
+        }
     }
 }
 
@@ -73,13 +109,16 @@ pub fn log_msg(stderr: &str) -> String {
     }
 }
 
-/// Whether containers can run here (root and a static `/bin/busybox`); says why not when not.
+/// Containers can run here: root and a static `/bin/busybox`. Panics otherwise (a test that needs
+/// them must never pass without running): as another user, `cargo nextest run --profile
+/// unprivileged` reports the root-only tests as skipped instead (`.config/nextest.toml`).
 pub fn can_run_containers() -> bool {
-    let ok = rustix::process::geteuid().is_root() && Path::new("/bin/busybox").is_file();
-    if !ok {
-        eprintln!("skipped: needs root and /bin/busybox");
-    }
-    ok
+    lashing_testsupport::require_root();
+    assert!(
+        Path::new("/bin/busybox").is_file(),
+        "these tests need a static /bin/busybox (Debian package busybox-static; .ci/run installs it)"
+    );
+    true
 }
 
 /// Makes `rootfs/bin` with a copy of `/bin/busybox` and `applets` linked to it.
@@ -101,11 +140,11 @@ pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// Waits (10 s at most) until the file `path` holds exactly `text`.
+/// Waits ([`lashing_testsupport::WAIT`] at most) until the file `path` holds exactly `text`.
 pub fn wait_for_file(path: &Path, text: &str) {
     wait_for(
         &format!("{text:?} in {}", path.display()),
-        Duration::from_secs(10),
+        lashing_testsupport::WAIT,
         || std::fs::read_to_string(path).unwrap() == text,
     );
 }
@@ -130,8 +169,8 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A bundle running `args` (no terminal, in the sandbox's cgroup); `None` (with a message)
-    /// when containers cannot run here: not root, or no static busybox.
+    /// A bundle running `args` (no terminal, in the sandbox's cgroup). Always `Some`: it panics
+    /// when containers cannot run here (not root, no static busybox; see [`can_run_containers`]).
     pub fn new(args: &[&str]) -> Option<Sandbox> {
         if !can_run_containers() {
             return None;
@@ -239,7 +278,7 @@ impl Sandbox {
         v["pid"].as_i64().unwrap() as i32
     }
 
-    /// Waits until `state` says `want` (10 s at most).
+    /// Waits until `state` says `want` ([`lashing_testsupport::WAIT`] at most).
     pub fn wait_status(&self, id: &str, want: &str) {
         let start = Instant::now();
         loop {
@@ -248,7 +287,7 @@ impl Sandbox {
                 return;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(10),
+                start.elapsed() < lashing_testsupport::WAIT,
                 "{id} is {s:?}, not {want:?}"
             );
             std::thread::sleep(Duration::from_millis(10));
@@ -304,7 +343,8 @@ pub fn listener(path: &Path) -> std::os::unix::net::UnixListener {
     std::os::unix::net::UnixListener::bind(path).unwrap()
 }
 
-/// Accepts one connection (10 s at most) and receives one fd with its name.
+/// Accepts one connection ([`lashing_testsupport::WAIT`] at most) and receives one fd with its
+/// name.
 pub fn accept_fd(l: &std::os::unix::net::UnixListener) -> (String, std::os::fd::OwnedFd) {
     use std::os::fd::AsFd;
     l.set_nonblocking(true).unwrap();
@@ -314,7 +354,7 @@ pub fn accept_fd(l: &std::os::unix::net::UnixListener) -> (String, std::os::fd::
             Ok(c) => break c,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 assert!(
-                    start.elapsed() < Duration::from_secs(10),
+                    start.elapsed() < lashing_testsupport::WAIT,
                     "nobody connected"
                 );
                 std::thread::sleep(Duration::from_millis(5));
@@ -323,7 +363,7 @@ pub fn accept_fd(l: &std::os::unix::net::UnixListener) -> (String, std::os::fd::
         }
     };
     s.set_nonblocking(false).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(lashing_testsupport::WAIT)).unwrap();
     recv_fd(s.as_fd())
 }
 

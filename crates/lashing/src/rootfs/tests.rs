@@ -21,8 +21,13 @@ fn child_dir() -> Option<PathBuf> {
     std::env::var_os(CHILD_ENV).map(PathBuf::from)
 }
 
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
+/// Panics unless root: a root-only test must never pass without running (as another user,
+/// `cargo nextest run --profile unprivileged` reports these tests as skipped).
+fn require_root() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test needs root (or run `cargo nextest run --profile unprivileged` to skip it)"
+    );
 }
 
 /// Runs the test `name` again inside new mount/pid/uts/ipc namespaces.
@@ -411,10 +416,7 @@ fn full_container_setup() {
         println!("{OK_MARK} {NAME}");
         return;
     }
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     full_setup_host(tmp.path());
     run_child(NAME, tmp.path());
@@ -443,10 +445,7 @@ fn proc_on_a_symlink_is_refused() {
         println!("{OK_MARK} {NAME}");
         return;
     }
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("rootfs/elsewhere")).unwrap();
     symlink("/elsewhere", tmp.path().join("rootfs/proc")).unwrap();
@@ -473,10 +472,7 @@ fn mounts_inside_proc_are_refused() {
         println!("{OK_MARK} {NAME}");
         return;
     }
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("rootfs")).unwrap();
     std::fs::create_dir_all(tmp.path().join("rootfs2")).unwrap();
@@ -526,10 +522,7 @@ fn symlinks_to_the_host_stay_inside_the_root() {
         println!("{OK_MARK} {NAME}");
         return;
     }
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     std::fs::create_dir_all(d.join("rootfs")).unwrap();
@@ -574,10 +567,7 @@ fn no_pivot_root_moves_and_chroots() {
         println!("{OK_MARK} {NAME}");
         return;
     }
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("rootfs/etc")).unwrap();
     std::fs::write(tmp.path().join("rootfs/etc/marker"), "no-pivot").unwrap();
@@ -707,10 +697,7 @@ fn read_only_tmpfs_remount_is_not_redirected() {
         println!("{OK_MARK} {NAME}");
         return;
     }
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("rootfs")).unwrap();
     std::fs::create_dir_all(tmp.path().join("hostsrc")).unwrap();
@@ -744,10 +731,7 @@ fn bind_source_in_rootfs_resolves_inside_the_root() {
         println!("{OK_MARK} {NAME}");
         return;
     }
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     let d = std::fs::canonicalize(tmp.path()).unwrap();
     let host_secret = d.join("hostsecret");

@@ -7,3 +7,6 @@ pub(crate) mod process;
 pub(crate) mod mount;
 
 pub(crate) mod seccomp;
+
+#[cfg(test)]
+pub(crate) mod libseccomp;

@@ -12,6 +12,10 @@ use lashing::{Container, Process, Stdio};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// The bound of the tests' poll-until-done waits: generous, for a loaded CI machine (no test
+/// asserts a duration).
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The cgroup parent of this test process (under every hierarchy).
 pub fn cgroup_parent() -> String {
     format!("/lashing-test-{}", std::process::id())

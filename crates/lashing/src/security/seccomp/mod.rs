@@ -12,10 +12,14 @@
 //! - a rule whose action equals the default action is skipped (runc's `matchCall`);
 //! - the conditions of a rule are ANDed, unless two of them test the same argument: then every
 //!   condition becomes a rule of its own (runc's "old behaviour");
-//! - for one syscall, conditional rules are tried in profile order (first match wins), then the
-//!   first unconditional rule, then the default action;
-//! - argument comparisons are unsigned 64-bit (only the low 32 bits on i386);
-//!   `SCMP_CMP_MASKED_EQ` compares `arg & value == valueTwo`;
+//! - for one syscall, an unconditional rule wins (the first one) over every conditional rule,
+//!   whatever their order, as in libseccomp; otherwise conditional rules are tried in profile
+//!   order (first match wins), then the default action. (libseccomp orders overlapping
+//!   conditional rules with different actions by its own decision tree, not by profile order:
+//!   such profiles can act differently, see `libseccomp_diff`);
+//! - argument comparisons are unsigned 64-bit on x86_64, of the low 32 bits on i386 and x32 (as
+//!   libseccomp's 32-bit ABIs);
+//!   `SCMP_CMP_MASKED_EQ` compares `arg & value == valueTwo & value` (libseccomp's reading);
 //! - runc's ENOSYS stub is prepended to each ABI's section: a syscall number above the largest
 //!   one the profile names (for that ABI) returns `-ENOSYS`, so that libc falls back from new
 //!   syscalls (clone3, ...) instead of failing with the default errno. No stub when the default
@@ -28,6 +32,8 @@
 mod bpf;
 mod tables;
 
+#[cfg(test)]
+mod libseccomp_diff;
 #[cfg(test)]
 mod tests;
 
@@ -327,8 +333,10 @@ impl Abi {
         })
     }
 
+    /// Whether argument conditions compare all 64 bits. Only on x86_64: libseccomp (and so
+    /// runc) treats x32 as a 32-bit ABI too and compares the low 32 bits there, as on i386.
     fn is_64(self) -> bool {
-        self != Abi::I386
+        self == Abi::X86_64
     }
 }
 
@@ -434,6 +442,20 @@ fn alternatives(rule: &SeccompRule, action: Action, field: &str) -> Result<Vec<A
     }
 }
 
+impl Cond {
+    /// Whether the condition holds for every argument of `abi`: `MASKED_EQ` with a mask of 0 in
+    /// the bits the ABI compares. libseccomp drops such a condition, so a rule left without
+    /// conditions is an unconditional one (which wins over the conditional ones).
+    fn holds_always(&self, abi: Abi) -> bool {
+        let mask = if abi.is_64() {
+            self.value
+        } else {
+            self.value & 0xffff_ffff
+        };
+        self.op == Op::MaskedEq && mask == 0
+    }
+}
+
 /// Compiles a profile for the host (x86_64). Runs in the parent.
 pub(crate) fn compile(profile: &Seccomp) -> Result<Program, SeccompError> {
     let default = Action::parse(
@@ -495,10 +517,20 @@ pub(crate) fn compile(profile: &Seccomp) -> Result<Program, SeccompError> {
                 }
                 let (cond, uncond) = map.entry(nr).or_default();
                 for alt in &alts {
+                    let conds: Vec<Cond> = alt
+                        .conds
+                        .iter()
+                        .filter(|c| !c.holds_always(*abi))
+                        .cloned()
+                        .collect();
+                    let alt = Alt {
+                        conds,
+                        action: alt.action,
+                    };
                     if alt.conds.is_empty() {
-                        uncond.push(alt.clone());
+                        uncond.push(alt);
                     } else {
-                        cond.push(alt.clone());
+                        cond.push(alt);
                     }
                 }
                 needs_listener |= action == Action::Notify;
@@ -624,6 +656,9 @@ fn syscall_body(
     default: Action,
 ) -> Result<Vec<Insn>, SeccompError> {
     let mut asm = Asm::default();
+    // An unconditional rule makes the conditional ones of the syscall moot, in whatever order
+    // the profile has them (libseccomp's reading, so runc's).
+    let cond = if uncond.is_some() { &[][..] } else { cond };
     for alt in cond {
         let fail = asm.label();
         for c in &alt.conds {
@@ -645,7 +680,10 @@ fn emit_cond(asm: &mut Asm, abi: Abi, c: &Cond, pass: usize, fail: usize) {
     let lo_off = bpf::OFF_ARGS + 8 * c.index;
     let hi_off = lo_off + 4;
     let (v_lo, v_hi) = (c.value as u32, (c.value >> 32) as u32);
-    let (d_lo, d_hi) = (c.value_two as u32, (c.value_two >> 32) as u32);
+    // MASKED_EQ compares with the value inside the mask (`valueTwo & value`), as libseccomp
+    // does: a mask of 0 always matches, whatever `valueTwo` says.
+    let masked = c.value_two & c.value;
+    let (d_lo, d_hi) = (masked as u32, (masked >> 32) as u32);
     if !abi.is_64() {
         asm.ld(lo_off);
         match c.op {

@@ -110,7 +110,7 @@ fn profile(default: &str, rules: Vec<SeccompRule>) -> Seccomp {
 }
 
 /// The OCI JSON of a profile (camelCase) as the model.
-fn from_oci_json(v: &serde_json::Value) -> Seccomp {
+pub(super) fn from_oci_json(v: &serde_json::Value) -> Seccomp {
     let strs = |v: &serde_json::Value| -> Vec<String> {
         v.as_array()
             .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
@@ -330,12 +330,21 @@ fn rule_order_and_actions() {
     ))
     .unwrap();
     let z = [0; 6];
-    // The conditional rule is tried before the unconditional one.
+    // The unconditional rule wins over the conditional one (libseccomp, so runc, does so too).
+    assert_eq!(run(&p, X86_64, nr("kill"), [1, 9, 0, 0, 0, 0]), ALLOW);
+    assert_eq!(run(&p, X86_64, nr("kill"), [1, 15, 0, 0, 0, 0]), ALLOW);
+    // Without it, the conditional rule applies.
+    let mut r_errno = rule(
+        &["kill"],
+        "SCMP_ACT_ERRNO",
+        vec![arg(1, "SCMP_CMP_EQ", 9, 0)],
+    );
+    r_errno.errno_ret = Some(libc::EACCES as u32);
+    let p2 = compile(&profile("SCMP_ACT_ALLOW", vec![r_errno])).unwrap();
     assert_eq!(
-        run(&p, X86_64, nr("kill"), [1, 9, 0, 0, 0, 0]),
+        run(&p2, X86_64, nr("kill"), [1, 9, 0, 0, 0, 0]),
         errno(libc::EACCES)
     );
-    assert_eq!(run(&p, X86_64, nr("kill"), [1, 15, 0, 0, 0, 0]), ALLOW);
     assert_eq!(run(&p, X86_64, nr("getpid"), z), RET_LOG);
     assert_eq!(run(&p, X86_64, nr("getppid"), z), RET_TRAP);
     assert_eq!(run(&p, X86_64, nr("gettid"), z), RET_KILL_PROCESS);
@@ -782,23 +791,40 @@ fn model(prof: &Seccomp, arch: u32, nr: u32, args: [u64; 6]) -> u32 {
             "SCMP_CMP_EQ" => x == v,
             "SCMP_CMP_GE" => x >= v,
             "SCMP_CMP_GT" => x > v,
-            _ => x & v == word(a.value_two),
+            _ => x & v == word(a.value_two) & v,
         }
     };
-    let mut unconditional = None;
-    for r in &prof.syscalls {
-        let action = Action::parse(&r.action, r.errno_ret, "").unwrap();
-        if action == default || !numbers(r).contains(&nr) {
-            continue;
-        }
-        if r.args.is_empty() {
-            unconditional.get_or_insert(action);
-            continue;
-        }
-        let same_index = r
-            .args
+    let same_index = |r: &SeccompRule| {
+        r.args
             .iter()
-            .any(|a| r.args.iter().filter(|b| b.index == a.index).count() > 1);
+            .any(|a| r.args.iter().filter(|b| b.index == a.index).count() > 1)
+    };
+    // A MASKED_EQ whose mask is 0 in the compared bits always holds and is dropped: a rule left
+    // without conditions (or, when its conditions are separate rules, any of them) is
+    // unconditional.
+    let always = |a: &SeccompArg| a.op == "SCMP_CMP_MASKED_EQ" && word(a.value) == 0;
+    let unconditional = |r: &SeccompRule| {
+        if same_index(r) {
+            r.args.iter().any(always)
+        } else {
+            r.args.iter().all(always)
+        }
+    };
+    // The first unconditional rule of the syscall wins over the conditional ones.
+    let applies = |r: &&SeccompRule| {
+        Action::parse(&r.action, r.errno_ret, "").unwrap() != default && numbers(r).contains(&nr)
+    };
+    if let Some(r) = prof
+        .syscalls
+        .iter()
+        .filter(applies)
+        .find(|r| unconditional(r))
+    {
+        return Action::parse(&r.action, r.errno_ret, "").unwrap().ret();
+    }
+    for r in prof.syscalls.iter().filter(applies) {
+        let action = Action::parse(&r.action, r.errno_ret, "").unwrap();
+        let same_index = same_index(r);
         let matched = if same_index {
             r.args.iter().any(holds)
         } else {
@@ -808,7 +834,7 @@ fn model(prof: &Seccomp, arch: u32, nr: u32, args: [u64; 6]) -> u32 {
             return action.ret();
         }
     }
-    unconditional.unwrap_or(default).ret()
+    default.ret()
 }
 
 proptest! {

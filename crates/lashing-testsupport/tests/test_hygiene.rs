@@ -1,0 +1,244 @@
+//! Rules every test of the workspace keeps, checked by scanning the Rust sources:
+//!
+//! - no test asserts a wall-clock duration or a rate (issue 8.19): a loaded CI machine must not
+//!   fail a test (timing belongs in `scripts/bench`). Flagged: an `assert` on a measured time
+//!   (`elapsed()`, `Instant::now()`, a name bound to an `elapsed()`), unless it bounds a wait (a
+//!   `WAIT`, `limit` or `deadline`: poll until done, give up after a generous time), and test
+//!   names that promise speed;
+//! - no test passes silently without running (8.20): a "skipped" message must come with a CI
+//!   check (`lashing_testsupport::missing` or `in_ci`: in CI it fails), and a root check must
+//!   not return early.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The argument text of every `assert…!(…)` in `src`, with its line number.
+fn asserts(src: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut rest = src;
+    let mut offset = 0;
+    while let Some(i) = rest.find("assert") {
+        let start = offset + i;
+        let after = &src[start..];
+        let Some(open) = after.find("!(") else {
+            break;
+        };
+        // Only `assert!`, `assert_eq!`, ... : the bang follows the name directly.
+        let name = &after[..open];
+        if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            let mut depth = 0;
+            let mut end = open + 1;
+            for (j, c) in after[open + 1..].char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = open + 1 + j;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let line = src[..start].lines().count().max(1);
+            found.push((line, after[open + 2..end].to_string()));
+        }
+        offset = start + "assert".len();
+        rest = &src[offset..];
+    }
+    found
+}
+
+/// Names bound to a measured duration in `src` (`let wall = t0.elapsed()…`, `best =
+/// best.min(t.elapsed())`), three characters or more.
+fn timed_names(src: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for l in src.lines() {
+        let l = l.trim_start();
+        let Some((lhs, rhs)) = l.split_once(" = ") else {
+            continue;
+        };
+        if !rhs.contains("elapsed()") {
+            continue;
+        }
+        let name = lhs
+            .trim_start_matches("let ")
+            .trim_start_matches("mut ")
+            .trim();
+        if name.len() >= 3 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+/// Whether an assertion's text checks a measured time (or a rate made from one), rather than
+/// bounding a wait (a `WAIT`, `limit` or `deadline`).
+fn times_something(text: &str, timed: &[String]) -> bool {
+    if ["WAIT", "limit", "deadline"]
+        .iter()
+        .any(|b| text.contains(b))
+    {
+        return false;
+    }
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    text.contains("elapsed()")
+        || text.contains("Instant::now()")
+        || timed.iter().any(|n| words.contains(&n.as_str()))
+}
+
+#[test]
+fn no_test_asserts_a_duration_or_a_rate() {
+    let root = lashing_testsupport::workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    assert!(files.len() > 20, "found only {} sources", files.len());
+    let me = Path::new(file!()).file_name().unwrap();
+    let mut bad = Vec::new();
+    for f in &files {
+        if f.file_name() == Some(me) {
+            continue;
+        }
+        let src = std::fs::read_to_string(f).unwrap();
+        let timed = timed_names(&src);
+        for (line, text) in asserts(&src) {
+            if times_something(&text, &timed) {
+                bad.push(format!("{}:{line}: assert!({})", f.display(), text.trim()));
+            }
+        }
+        for (n, l) in src.lines().enumerate() {
+            let l = l.trim_start();
+            if l.starts_with("fn ") && (l.contains("_fast") || l.contains("fast_")) {
+                bad.push(format!("{}:{}: {l}", f.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "tests must not assert wall-clock time or rates (use scripts/bench):\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn no_test_skips_silently() {
+    let root = lashing_testsupport::workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    let me = Path::new(file!()).file_name().unwrap();
+    let mut bad = Vec::new();
+    for f in &files {
+        if f.file_name() == Some(me) {
+            continue;
+        }
+        let src = std::fs::read_to_string(f).unwrap();
+        let test_file = f.components().any(|c| c.as_os_str() == "tests")
+            || f.file_name().is_some_and(|n| n == "tests.rs");
+        bad.extend(
+            silent_skips(&src, test_file)
+                .into_iter()
+                .map(|(n, l)| format!("{}:{n}: {l}", f.display())),
+        );
+    }
+    assert!(
+        bad.is_empty(),
+        "a test that cannot run here must fail in CI (lashing_testsupport::missing) or be \
+         ignored, and a root-only test must fail without root (require_root):\n{}",
+        bad.join("\n")
+    );
+}
+
+/// Lines of test code in `src` (all of a test file, else what follows `#[cfg(test)]`) that skip
+/// a test silently: a "skipped"/"skipping" message without a CI check in the 8 lines before it,
+/// or a root check followed by `return` within 3 lines.
+fn silent_skips(src: &str, test_file: bool) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = src.lines().collect();
+    let mut bad = Vec::new();
+    let mut in_tests = test_file;
+    for (i, l) in lines.iter().enumerate() {
+        in_tests |= l.contains("#[cfg(test)]");
+        if !in_tests {
+            continue;
+        }
+        let lower = l.to_lowercase();
+        let prints = lower.contains("println!(") && lower.contains("skipp");
+        let before = lines[i.saturating_sub(8)..i].join("\n");
+        let ci_checked = ["in_ci", "ci()", "\"CI\""]
+            .iter()
+            .any(|c| before.contains(c));
+        if prints && !ci_checked {
+            bad.push((i + 1, l.trim().to_string()));
+        }
+        if l.contains("is_root()") && l.contains("if !") {
+            let next = lines[i + 1..lines.len().min(i + 4)].join("\n");
+            if next.contains("return") {
+                bad.push((i + 1, l.trim().to_string()));
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn the_scan_sees_silent_skips() {
+    let src = r#"fn a() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+}
+fn b() {
+    assert!(!in_ci(), "missing");
+    eprintln!("skipped: {why}");
+}
+"#;
+    let found: Vec<usize> = silent_skips(src, true).iter().map(|(n, _)| *n).collect();
+    assert_eq!(found, [2, 3]);
+    assert!(silent_skips(src, false).is_empty(), "not test code");
+}
+
+/// The scan finds what issue 8.19 removed (a budget, a rate, a name) and passes bounded waits.
+#[test]
+fn the_scan_sees_timing_assertions() {
+    let src = r#"fn rootfs_is_fast_and_removed_on_drop() {
+    best = best.min(t.elapsed());
+    assert!(best < budget, "took {best:?}");
+    let wall = t0.elapsed().as_nanos() as f64;
+    assert!(used / wall < 0.3, "used {:.0}%", used / wall * 100.0);
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "took"
+    );
+    assert_eq!(a, b);
+    assert!(start.elapsed() < WAIT, "timed out");
+    assert!(Instant::now() < deadline, "never emptied");
+}
+"#;
+    let timed = timed_names(src);
+    assert_eq!(timed, ["best", "wall"]);
+    let found: Vec<bool> = asserts(src)
+        .iter()
+        .map(|(_, t)| times_something(t, &timed))
+        .collect();
+    assert_eq!(found, [true, true, true, false, false, false]);
+}
