@@ -467,7 +467,7 @@ fn cgroup_dirs_left(sb: &Sandbox, id: &str) -> Vec<PathBuf> {
 #[test]
 fn resources_of_a_missing_controller_are_refused() {
     if unified() {
-        eprintln!("v1 controllers only: skipped on a unified host");
+        lashing_testsupport::missing("v1 controllers only: a unified host");
         return;
     }
     let Some(sb) = Sandbox::new(&["sh"]) else {
@@ -569,7 +569,7 @@ fn cgroup_refusals_use_runcs_wording() {
 #[test]
 fn update_cpu_idle_on_v1_is_clean() {
     if unified() {
-        eprintln!("v1 only: skipped on a unified host");
+        lashing_testsupport::missing("v1 only: a unified host");
         return;
     }
     let Some(sb) = Sandbox::new(&["sh"]) else {
@@ -640,7 +640,7 @@ fn update_applies_per_device_blkio() {
         return;
     };
     let Some((maj, min, sched)) = block_device() else {
-        eprintln!("no block device: skipped");
+        lashing_testsupport::missing("no block device");
         return;
     };
     sb.config("blk", "sleep 600", |_| {});
