@@ -11,7 +11,7 @@ use rustix::io::Errno;
 use crate::dir::Dir;
 use crate::error::{Error, Result};
 use crate::freezer::FreezerState;
-use crate::fs::Node;
+use crate::fs::{Node, io_err};
 use crate::hierarchy::{self, CgroupMode, compute_paths, hierarchy_of, mounted_hierarchies};
 use crate::oom::OomNotifier;
 use crate::resources::{DeviceCgroup, Resources};
@@ -27,10 +27,6 @@ use crate::{v1, v2};
 #[serde(transparent)]
 pub struct Manager {
     paths: BTreeMap<String, PathBuf>,
-}
-
-fn errno_io(e: Errno) -> std::io::Error {
-    std::io::Error::from_raw_os_error(e.raw_os_error())
 }
 
 impl Manager {
@@ -174,7 +170,7 @@ impl Manager {
             .map_err(|e| Error::Io {
                 op: "open",
                 path: dir.node.path(),
-                source: errno_io(e),
+                source: io_err(e),
             })
     }
 
@@ -489,7 +485,7 @@ fn remove_tree(node: &Node) -> Result<()> {
                 return Err(Error::Io {
                     op: "rmdir",
                     path: node.path(),
-                    source: errno_io(e),
+                    source: io_err(e),
                 });
             }
         }

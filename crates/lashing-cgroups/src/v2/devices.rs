@@ -4,7 +4,7 @@ use std::os::fd::AsFd;
 
 use crate::devices::{Emulator, ebpf};
 use crate::error::{Error, Result};
-use crate::fs::Node;
+use crate::fs::{Node, io_err};
 use crate::resources::DeviceCgroup;
 use crate::sys;
 
@@ -22,7 +22,7 @@ pub(crate) fn set(node: &Node, rules: &[DeviceCgroup]) -> Result<()> {
     };
     let dir = node
         .open_dir(rustix::fs::OFlags::RDONLY)
-        .map_err(|e| bpf_err("open", std::io::Error::from_raw_os_error(e.raw_os_error())))?;
+        .map_err(|e| bpf_err("open", io_err(e)))?;
     let old = sys::bpf_query_device_progs(dir.as_fd())
         .map_err(|e| bpf_err("query the device programs (bpf BPF_PROG_QUERY) of", e))?;
     let fd = sys::bpf_load_device_prog(&prog).map_err(|(e, log)| {
@@ -65,7 +65,7 @@ pub(crate) fn attached(node: &Node) -> Result<Vec<u32>> {
         .map_err(|e| Error::Io {
             op: "open",
             path: node.path(),
-            source: std::io::Error::from_raw_os_error(e.raw_os_error()),
+            source: io_err(e),
         })?;
     sys::bpf_query_device_progs(dir.as_fd()).map_err(|source| Error::Io {
         op: "query the device programs (bpf BPF_PROG_QUERY) of",
