@@ -28,7 +28,8 @@ const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
     .union(ResolveFlags::NO_SYMLINKS)
     .union(ResolveFlags::NO_XDEV);
 
-fn io_err(e: Errno) -> std::io::Error {
+/// An errno as an I/O error (the `source` of this crate's errors).
+pub(crate) fn io_err(e: Errno) -> std::io::Error {
     std::io::Error::from_raw_os_error(e.raw_os_error())
 }
 

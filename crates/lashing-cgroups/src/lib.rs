@@ -29,7 +29,9 @@
 //! # Ok::<(), lashing_cgroups::Error>(())
 //! ```
 
+mod common;
 pub mod devices;
+mod dir;
 mod error;
 mod freezer;
 mod fs;
@@ -37,9 +39,10 @@ pub mod hierarchy;
 mod manager;
 pub mod oom;
 pub mod resources;
-mod set;
 pub mod stats;
 mod sys;
+mod v1;
+mod v2;
 
 pub use error::{Error, Result};
 pub use freezer::FreezerState;

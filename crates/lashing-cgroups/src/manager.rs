@@ -8,15 +8,15 @@ use std::time::Duration;
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
+use crate::dir::Dir;
 use crate::error::{Error, Result};
-use crate::freezer::{self, FreezerState};
-use crate::fs::Node;
-use crate::hierarchy::{
-    self, CgroupMode, Hierarchy, compute_paths, hierarchy_of, mounted_hierarchies,
-};
-use crate::resources::Resources;
-use crate::set;
-use crate::stats::{self, Stats};
+use crate::freezer::FreezerState;
+use crate::fs::{Node, io_err};
+use crate::hierarchy::{self, CgroupMode, compute_paths, hierarchy_of, mounted_hierarchies};
+use crate::oom::OomNotifier;
+use crate::resources::{DeviceCgroup, Resources};
+use crate::stats::Stats;
+use crate::{v1, v2};
 
 /// One container's cgroup: a directory in every mounted hierarchy, keyed by hierarchy (the v1
 /// mount directory name such as `"memory"` or `"cpu,cpuacct"`, `""` for cgroup v2).
@@ -27,22 +27,6 @@ use crate::stats::{self, Stats};
 #[serde(transparent)]
 pub struct Manager {
     paths: BTreeMap<String, PathBuf>,
-}
-
-/// A resolved directory of the manager: key, hierarchy and hardened handle.
-pub(crate) struct Dir {
-    pub(crate) hierarchy: &'static Hierarchy,
-    pub(crate) node: Node,
-}
-
-impl Dir {
-    pub(crate) fn has_controller(&self, c: &str) -> bool {
-        self.hierarchy.controllers.iter().any(|x| x == c)
-    }
-}
-
-fn errno_io(e: Errno) -> std::io::Error {
-    std::io::Error::from_raw_os_error(e.raw_os_error())
 }
 
 impl Manager {
@@ -159,11 +143,11 @@ impl Manager {
         for dir in &dirs {
             let created = dir.node.mkdir_all()?;
             if dir.node.unified() && unified_host {
-                enable_controllers(&dir.node);
+                v2::enable_controllers(&dir.node);
             }
             if !dir.node.unified()
                 && dir.has_controller("cpuset")
-                && let Err(e) = cpuset_fill(&dir.node)
+                && let Err(e) = v1::cpuset::fill_from_parent(&dir.node)
             {
                 for n in created.iter().rev() {
                     let _ = n.rmdir();
@@ -186,7 +170,7 @@ impl Manager {
             .map_err(|e| Error::Io {
                 op: "open",
                 path: dir.node.path(),
-                source: errno_io(e),
+                source: io_err(e),
             })
     }
 
@@ -293,8 +277,8 @@ impl Manager {
     /// Freezes (`true`) or thaws (`false`) the cgroup: the v1 freezer if there is one, else v2.
     pub fn freeze(&self, frozen: bool) -> Result<()> {
         match self.freezer_dir()? {
-            Some(d) if d.node.unified() => freezer::set_v2(&d.node, frozen),
-            Some(d) => freezer::set_v1(&d.node, frozen),
+            Some(d) if d.node.unified() => v2::freezer::set(&d.node, frozen),
+            Some(d) => v1::freezer::set(&d.node, frozen),
             None => Err(Error::NoFreezer {
                 path: self.paths.values().next().cloned().unwrap_or_default(),
             }),
@@ -305,8 +289,8 @@ impl Manager {
     pub fn freezer_state(&self) -> Result<FreezerState> {
         match self.freezer_dir()? {
             Some(d) if !d.node.exists() => Ok(FreezerState::Undefined),
-            Some(d) if d.node.unified() => freezer::state_v2(&d.node),
-            Some(d) => freezer::state_v1(&d.node),
+            Some(d) if d.node.unified() => v2::freezer::state(&d.node),
+            Some(d) => v1::freezer::state(&d.node),
             None => Ok(FreezerState::Undefined),
         }
     }
@@ -334,25 +318,25 @@ impl Manager {
     pub fn set(&self, r: &Resources) -> Result<()> {
         let dirs = self.dirs()?;
         if !dirs.is_empty() && dirs.iter().all(|d| d.node.unified()) {
-            return set::set_v2(&dirs[0].node, r);
+            return v2::set(&dirs[0].node, r);
         }
-        set::set_v1(&dirs, r)
+        v1::set(&dirs, r)
     }
 
     /// Applies OCI device rules (in order, later rules win, starting from deny-all): the v1
     /// devices hierarchy if there is one (minimal `devices.allow`/`devices.deny` transition),
     /// else an eBPF device filter attached to the v2 directory. Never a no-op: without either,
     /// this is [`Error::Unsupported`].
-    pub fn set_devices(&self, rules: &[crate::resources::DeviceCgroup]) -> Result<()> {
+    pub fn set_devices(&self, rules: &[DeviceCgroup]) -> Result<()> {
         let dirs = self.dirs()?;
         if let Some(d) = dirs
             .iter()
             .find(|d| !d.node.unified() && d.has_controller("devices"))
         {
-            return crate::devices::set_v1(&d.node, rules);
+            return v1::devices::set(&d.node, rules);
         }
         match dirs.iter().find(|d| d.node.unified() && !d.node.is_root()) {
-            Some(d) => crate::devices::set_v2(&d.node, rules),
+            Some(d) => v2::devices::set(&d.node, rules),
             None => Err(Error::Unsupported {
                 resource: "devices".to_owned(),
                 reason: "no v1 devices hierarchy and no cgroup v2 directory to attach a device \
@@ -366,26 +350,26 @@ impl Manager {
     /// without one).
     pub fn device_programs(&self) -> Result<Vec<u32>> {
         match self.unified()? {
-            Some(d) if !d.node.is_root() => crate::devices::attached_v2(&d.node),
+            Some(d) if !d.node.is_root() => v2::devices::attached(&d.node),
             _ => Ok(Vec::new()),
         }
     }
 
     /// Registers for the OOM events of the cgroup: the v1 memory hierarchy if there is one
     /// (eventfd on `memory.oom_control`), else the v2 directory (`memory.events`).
-    pub fn notify_oom(&self) -> Result<crate::oom::OomNotifier> {
+    pub fn notify_oom(&self) -> Result<OomNotifier> {
         let dirs = self.dirs()?;
         if let Some(d) = dirs
             .iter()
             .find(|d| !d.node.unified() && d.has_controller("memory"))
         {
-            return crate::oom::OomNotifier::v1(d.node.clone());
+            return OomNotifier::v1(d.node.clone());
         }
         match dirs
             .into_iter()
             .find(|d| d.node.unified() && !d.node.is_root() && d.node.has_file("memory.events"))
         {
-            Some(d) => crate::oom::OomNotifier::v2(d.node),
+            Some(d) => OomNotifier::v2(d.node),
             None => Err(Error::Unsupported {
                 resource: "OOM notifications".to_owned(),
                 reason: "no memory controller for this cgroup".to_owned(),
@@ -397,17 +381,15 @@ impl Manager {
     /// `oom_kill`; v1 `memory.oom_control` `oom_kill`), 0 if unknown.
     pub fn oom_kill_count(&self) -> Result<u64> {
         for d in self.dirs()? {
-            let file = if d.node.unified() {
-                "memory.events"
+            let count = if d.node.unified() {
+                v2::memory::oom_kill_count(&d.node)?
             } else if d.has_controller("memory") {
-                "memory.oom_control"
+                v1::memory::oom_kill_count(&d.node)?
             } else {
                 continue;
             };
-            if let Some(text) = d.node.read_opt(file)?
-                && let Some(v) = text.lines().find_map(|l| l.strip_prefix("oom_kill "))
-            {
-                return Ok(v.trim().parse().unwrap_or(0));
+            if let Some(count) = count {
+                return Ok(count);
             }
         }
         Ok(0)
@@ -417,9 +399,9 @@ impl Manager {
     pub fn stats(&self) -> Result<Stats> {
         let dirs = self.dirs()?;
         if !dirs.is_empty() && dirs.iter().all(|d| d.node.unified()) {
-            return stats::stats_v2(&dirs[0].node);
+            return v2::stats(&dirs[0].node);
         }
-        stats::stats_v1(&dirs)
+        v1::stats(&dirs)
     }
 
     /// What to mount in a container's `/sys/fs/cgroup` on a v1 or hybrid host: (name of the
@@ -452,71 +434,6 @@ impl Manager {
         }
         out
     }
-}
-
-/// Enables, in every ancestor of `node`, the controllers that ancestor has (runc's
-/// `CreateCgroupPath`); best effort: a controller that cannot be enabled is left out.
-fn enable_controllers(node: &Node) {
-    let mut ancestors = Vec::new();
-    let mut cur = node.parent();
-    while let Some(n) = cur {
-        cur = n.parent();
-        ancestors.push(n);
-    }
-    for anc in ancestors.iter().rev() {
-        let Ok(Some(available)) = anc.read_opt("cgroup.controllers") else {
-            return;
-        };
-        let enabled = anc
-            .read_opt("cgroup.subtree_control")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let missing: Vec<String> = available
-            .split_whitespace()
-            .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
-            .map(|c| format!("+{c}"))
-            .collect();
-        if missing.is_empty() {
-            continue;
-        }
-        if anc
-            .write("cgroup.subtree_control", &missing.join(" "))
-            .is_err()
-        {
-            for c in &missing {
-                if let Err(e) = anc.write("cgroup.subtree_control", c) {
-                    tracing::debug!(error = %e, "controller not enabled");
-                }
-            }
-        }
-    }
-}
-
-/// Copies `cpuset.cpus` and `cpuset.mems` from the parent into every level of `node` (from the
-/// top) where they are empty: a v1 cpuset cgroup without them refuses tasks.
-fn cpuset_fill(node: &Node) -> Result<()> {
-    let mut chain = Vec::new();
-    let mut cur = Some(node.clone());
-    while let Some(n) = cur {
-        cur = n.parent();
-        if !n.is_root() {
-            chain.push(n);
-        }
-    }
-    for n in chain.iter().rev() {
-        let Some(parent) = n.parent() else { continue };
-        for file in ["cpuset.cpus", "cpuset.mems"] {
-            let own = n.read(file)?;
-            if own.trim().is_empty() {
-                let from = parent.read(file)?;
-                if !from.trim().is_empty() {
-                    n.write(file, from.trim())?;
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Appends the pids of `node` and its descendants.
@@ -568,7 +485,7 @@ fn remove_tree(node: &Node) -> Result<()> {
                 return Err(Error::Io {
                     op: "rmdir",
                     path: node.path(),
-                    source: errno_io(e),
+                    source: io_err(e),
                 });
             }
         }

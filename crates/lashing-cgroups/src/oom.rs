@@ -11,7 +11,7 @@ use rustix::fs::inotify;
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
-use crate::fs::Node;
+use crate::fs::{Node, io_err};
 
 /// What [`OomNotifier::wait`] saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,7 @@ fn io(op: &'static str, path: std::path::PathBuf, e: Errno) -> Error {
     Error::Io {
         op,
         path,
-        source: std::io::Error::from_raw_os_error(e.raw_os_error()),
+        source: io_err(e),
     }
 }
 
