@@ -2,6 +2,8 @@
 //! (`from_oci`, the only place where `oci-spec` types appear) and its validation.
 
 mod builder;
+#[cfg(test)]
+mod compat;
 pub mod capabilities;
 mod error;
 mod example;
