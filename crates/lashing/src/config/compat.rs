@@ -85,7 +85,9 @@ fn convert(v: Value) -> Config {
 /// meant to change, which breaks loading the state of running containers.
 fn bless(name: &str, c: &Config) {
     if std::env::var_os("LASHING_BLESS_CONFIG_FIXTURES").is_some() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config/testdata").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/config/testdata")
+            .join(name);
         std::fs::write(&path, serde_json::to_string_pretty(c).unwrap() + "\n").unwrap();
     }
 }

@@ -2,9 +2,9 @@
 //! (`from_oci`, the only place where `oci-spec` types appear) and its validation.
 
 mod builder;
+pub mod capabilities;
 #[cfg(test)]
 mod compat;
-pub mod capabilities;
 mod error;
 mod example;
 mod from_oci;
