@@ -6,8 +6,8 @@ use std::path::Path;
 use oci_spec::runtime as oci;
 
 use super::super::error::ConfigError;
-use super::super::model::*;
 use super::check_nul;
+use crate::config::*;
 
 /// The device nodes runc always creates (runc's `AllowedDevices` that have a path), as
 /// `(path, major, minor)`; all are char devices, mode 0666, owned by root.
@@ -23,20 +23,26 @@ pub(super) const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
 /// runc's default device-cgroup rules (`AllowedDevices`), in runc's order: `(path of the node,
 /// type, major, minor, permissions)`. A rule with a path is dropped when the spec declares a
 /// device node at that path (the spec's device takes priority, as in runc's `createDevices`).
-pub(super) const DEFAULT_RULES: [(Option<&str>, char, i64, i64, &str); 11] = [
-    (None, 'c', -1, -1, "m"),
-    (None, 'b', -1, -1, "m"),
-    (Some("/dev/null"), 'c', 1, 3, "rwm"),
-    (Some("/dev/random"), 'c', 1, 8, "rwm"),
-    (Some("/dev/full"), 'c', 1, 7, "rwm"),
-    (Some("/dev/tty"), 'c', 5, 0, "rwm"),
-    (Some("/dev/zero"), 'c', 1, 5, "rwm"),
-    (Some("/dev/urandom"), 'c', 1, 9, "rwm"),
-    (None, 'c', 136, -1, "rwm"), // /dev/pts/*
-    (None, 'c', 5, 2, "rwm"),    // /dev/ptmx
-    (None, 'c', 10, 200, "rwm"), // /dev/net/tun, kept for compatibility
-];
+#[allow(clippy::type_complexity)]
+pub(super) const DEFAULT_RULES: [(Option<&str>, DeviceRuleType, Option<i64>, Option<i64>, &str);
+    11] = {
+    use DeviceRuleType::{Block, Char};
+    [
+        (None, Char, None, None, "m"),
+        (None, Block, None, None, "m"),
+        (Some("/dev/null"), Char, Some(1), Some(3), "rwm"),
+        (Some("/dev/random"), Char, Some(1), Some(8), "rwm"),
+        (Some("/dev/full"), Char, Some(1), Some(7), "rwm"),
+        (Some("/dev/tty"), Char, Some(5), Some(0), "rwm"),
+        (Some("/dev/zero"), Char, Some(1), Some(5), "rwm"),
+        (Some("/dev/urandom"), Char, Some(1), Some(9), "rwm"),
+        (None, Char, Some(136), None, "rwm"),     // /dev/pts/*
+        (None, Char, Some(5), Some(2), "rwm"),    // /dev/ptmx
+        (None, Char, Some(10), Some(200), "rwm"), // /dev/net/tun, kept for compatibility
+    ]
+};
 
+/// The OCI letter of a device type (`a` only appears in device rules).
 pub(super) fn device_type_char(t: oci::LinuxDeviceType) -> char {
     match t {
         oci::LinuxDeviceType::A => 'a',
@@ -44,6 +50,17 @@ pub(super) fn device_type_char(t: oci::LinuxDeviceType) -> char {
         oci::LinuxDeviceType::C => 'c',
         oci::LinuxDeviceType::U => 'u',
         oci::LinuxDeviceType::P => 'p',
+    }
+}
+
+/// The node type of a device type; `None` for `a` (a rule's "all devices", not a node).
+fn node_type(t: oci::LinuxDeviceType) -> Option<DeviceType> {
+    match t {
+        oci::LinuxDeviceType::A => None,
+        oci::LinuxDeviceType::B => Some(DeviceType::Block),
+        oci::LinuxDeviceType::C => Some(DeviceType::Char),
+        oci::LinuxDeviceType::U => Some(DeviceType::Unbuffered),
+        oci::LinuxDeviceType::P => Some(DeviceType::Fifo),
     }
 }
 
@@ -62,7 +79,7 @@ pub(super) fn convert_devices(
         if !in_spec(path) {
             nodes.push(Device {
                 path: path.into(),
-                typ: 'c',
+                typ: DeviceType::Char,
                 major,
                 minor,
                 file_mode: 0o666,
@@ -74,13 +91,12 @@ pub(super) fn convert_devices(
     for (i, d) in spec_devices.iter().enumerate() {
         let field = format!("linux.devices[{i}]");
         check_nul(&format!("{field}.path"), d.path().as_os_str())?;
-        let typ = device_type_char(d.typ());
-        if typ == 'a' {
+        let Some(typ) = node_type(d.typ()) else {
             return Err(ConfigError::invalid(
                 format!("{field}.type"),
                 "\"a\" is not a device node type (expected \"c\", \"b\", \"u\" or \"p\")",
             ));
-        }
+        };
         nodes.push(Device {
             path: d.path().clone(),
             typ,
@@ -140,26 +156,13 @@ pub(super) fn convert_devices(
     }
     // The cgroup managers apply `resources.devices`: give them the same list as runc's
     // `Resources.Devices` (the spec's rules, then the defaults).
-    if let Some(serde_json::Value::Object(res)) = &mut c.cgroup.resources {
-        let rules = c.cgroup.device_rules.iter().map(device_rule_json).collect();
-        res.insert("devices".into(), serde_json::Value::Array(rules));
+    if let Some(res) = &mut c.cgroup.resources {
+        res.devices = c
+            .cgroup
+            .device_rules
+            .iter()
+            .map(DeviceRule::to_cgroup)
+            .collect();
     }
     Ok(())
-}
-
-/// A device rule in the OCI `linux.resources.devices` form (no type/major/minor for wildcards).
-pub(super) fn device_rule_json(r: &DeviceRule) -> serde_json::Value {
-    let mut o = serde_json::Map::new();
-    o.insert("allow".into(), r.allow.into());
-    if r.typ != 'a' {
-        o.insert("type".into(), r.typ.to_string().into());
-    }
-    if r.major >= 0 {
-        o.insert("major".into(), r.major.into());
-    }
-    if r.minor >= 0 {
-        o.insert("minor".into(), r.minor.into());
-    }
-    o.insert("access".into(), r.permissions.clone().into());
-    serde_json::Value::Object(o)
 }

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use oci_spec::runtime as oci;
 
 use super::super::error::ConfigError;
-use super::super::model::*;
 use super::super::validate::check_hook_timeout;
 use super::check_nul;
+use crate::config::*;
 
 pub(super) fn convert_hooks(
     hooks: &oci::Hooks,

@@ -4,11 +4,11 @@
 use oci_spec::runtime as oci;
 
 use super::super::error::ConfigError;
-use super::super::model::*;
-use super::super::mount_opts::{ms, propagation_flags};
+use super::super::mount_opts::propagation_flags;
 use super::resources::convert_resources;
 use super::seccomp::convert_seccomp;
 use super::{CreateOpts, check_nul, non_empty, paths, via_json};
+use crate::config::*;
 
 pub(super) fn convert_linux(
     linux: &oci::Linux,
@@ -64,7 +64,7 @@ pub(super) fn convert_linux(
                 format!("unknown propagation {prop:?}"),
             )
         })?;
-        if opts.no_pivot_root && flags & ms(libc::MS_PRIVATE) != 0 {
+        if opts.no_pivot_root && flags.contains(MsFlags::PRIVATE) {
             return Err(ConfigError::invalid(
                 "linux.rootfsPropagation",
                 format!("{prop:?} is not safe without pivot_root (--no-pivot)"),

@@ -13,7 +13,7 @@ use oci_spec::runtime as oci;
 use serde::Serialize;
 
 use super::error::ConfigError;
-use super::model::*;
+use crate::config::*;
 
 mod devices;
 mod hooks;

@@ -6,10 +6,10 @@ use std::path::Path;
 use oci_spec::runtime as oci;
 
 use super::super::error::ConfigError;
-use super::super::model::*;
-use super::super::mount_opts::{ms, parse_mount_options};
+use super::super::mount_opts::parse_mount_options;
 use super::check_nul;
 use super::linux::id_maps;
+use crate::config::*;
 
 pub(super) fn convert_mount(i: usize, m: &oci::Mount, bundle: &Path) -> Result<Mount, ConfigError> {
     let field = format!("mounts[{i}]");
@@ -41,8 +41,8 @@ pub(super) fn convert_mount(i: usize, m: &oci::Mount, bundle: &Path) -> Result<M
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut flags = opts.flags;
-    let bind = ms(libc::MS_BIND);
-    if flags & bind != 0 || device == "bind" {
+    let bind = MsFlags::BIND;
+    if flags.contains(bind) || device == "bind" {
         // The "type" of a bind mount is meaningless; runc's rootfs code keys on "bind".
         device = "bind".into();
         flags |= bind;

@@ -3,8 +3,8 @@
 use oci_spec::runtime as oci;
 
 use super::super::error::ConfigError;
-use super::super::model::*;
 use super::devices::device_type_char;
+use crate::config::*;
 
 /// The access of a device rule in canonical form (`"rwm"` order, each letter once), as runc takes
 /// it: letters in any order and repeated are fine, letters other than `r`, `w` and `m` are
@@ -39,25 +39,32 @@ pub(super) fn convert_resources(
     r: &oci::LinuxResources,
     c: &mut Config,
 ) -> Result<(), ConfigError> {
-    c.cgroup.resources = Some(serde_json::to_value(r).map_err(|e| {
-        ConfigError::invalid("linux.resources", format!("cannot be represented: {e}"))
-    })?);
+    // The cgroup crate reads the OCI form: the same JSON, typed.
+    let resources = serde_json::to_value(r)
+        .and_then(serde_json::from_value::<Resources>)
+        .map_err(|e| ConfigError::invalid("linux.resources", e.to_string()))?;
+    c.cgroup.resources = Some(resources);
     for (i, d) in r.devices().iter().flatten().enumerate() {
-        let typ = match d.typ() {
-            None => 'a',
-            Some(t) => device_type_char(t),
-        };
         let access = device_access(i, d.access().as_deref().unwrap_or(""))?;
-        if typ != 'a' && typ != 'b' && typ != 'c' {
-            return Err(ConfigError::invalid(
-                format!("linux.resources.devices[{i}].type"),
-                format!("{typ:?}: a device rule applies to \"a\", \"b\" or \"c\""),
-            ));
-        }
+        let typ = match d.typ() {
+            None | Some(oci::LinuxDeviceType::A) => DeviceRuleType::All,
+            Some(oci::LinuxDeviceType::C) => DeviceRuleType::Char,
+            Some(oci::LinuxDeviceType::B) => DeviceRuleType::Block,
+            Some(t) => {
+                return Err(ConfigError::invalid(
+                    format!("linux.resources.devices[{i}].type"),
+                    format!(
+                        "{:?}: a device rule applies to \"a\", \"b\" or \"c\"",
+                        device_type_char(t)
+                    ),
+                ));
+            }
+        };
         c.cgroup.device_rules.push(DeviceRule {
             typ,
-            major: d.major().unwrap_or(-1),
-            minor: d.minor().unwrap_or(-1),
+            // A negative number stands for "any", as no number at all (runc: -1 is a wildcard).
+            major: d.major().filter(|n| *n >= 0),
+            minor: d.minor().filter(|n| *n >= 0),
             permissions: access,
             allow: d.allow(),
         });

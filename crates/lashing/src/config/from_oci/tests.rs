@@ -1,5 +1,4 @@
 use super::super::example::example_spec_json;
-use super::super::mount_opts::ms;
 use super::parse::unknown_fields;
 use super::*;
 use serde_json::{Value, json};
@@ -89,12 +88,12 @@ fn example_round_trips() {
     let dev = &c.mounts[1];
     assert_eq!(dev.destination, Path::new("/dev"));
     assert_eq!(dev.device, "tmpfs");
-    assert_eq!(dev.flags, ms(libc::MS_NOSUID | libc::MS_STRICTATIME));
+    assert_eq!(dev.flags, MsFlags::NOSUID | MsFlags::STRICTATIME);
     assert_eq!(dev.data, "mode=755,size=65536k");
     let sys = &c.mounts[5];
     assert_eq!(
         sys.flags,
-        ms(libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV | libc::MS_RDONLY)
+        MsFlags::NOSUID | MsFlags::NOEXEC | MsFlags::NODEV | MsFlags::RDONLY
     );
     assert_eq!(
         c.mounts[2].data,
@@ -114,19 +113,19 @@ fn example_round_trips() {
     assert_eq!(
         rules[0],
         DeviceRule {
-            typ: 'a',
-            major: -1,
-            minor: -1,
+            typ: DeviceRuleType::All,
+            major: None,
+            minor: None,
             permissions: "rwm".into(),
             allow: false
         }
     );
     assert_eq!(
         (rules[1].typ, rules[1].major, rules[1].permissions.as_str()),
-        ('c', -1, "m")
+        (DeviceRuleType::Char, None, "m")
     );
-    assert_eq!((rules[9].major, rules[9].minor), (136, -1));
-    assert_eq!((rules[11].major, rules[11].minor), (10, 200));
+    assert_eq!((rules[9].major, rules[9].minor), (Some(136), None));
+    assert_eq!((rules[11].major, rules[11].minor), (Some(10), Some(200)));
     assert!(rules[1..].iter().all(|r| r.allow));
 
     let p = &c.process;
@@ -321,15 +320,15 @@ fn mounts() {
     let m = &c.mounts[0];
     assert_eq!(m.device, "bind");
     assert_eq!(m.source, "/bundle/data");
-    assert_eq!(m.flags, ms(libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY));
+    assert_eq!(m.flags, MsFlags::BIND | MsFlags::REC | MsFlags::RDONLY);
     let m = &c.mounts[1];
     assert_eq!((m.device.as_str(), m.source.as_str()), ("bind", "/host/x"));
-    assert_eq!(m.flags, ms(libc::MS_BIND), "type bind implies MS_BIND");
+    assert_eq!(m.flags, MsFlags::BIND, "type bind implies MS_BIND");
     let m = &c.mounts[2];
     assert_eq!(m.destination, Path::new("/rel/dest"));
     assert_eq!(m.source, "tmpfs", "non-bind sources are not paths");
     assert_eq!(m.extensions, Mount::EXT_COPYUP);
-    assert_eq!(m.propagation_flags, [ms(libc::MS_PRIVATE | libc::MS_REC)]);
+    assert_eq!(m.propagation_flags, [MsFlags::PRIVATE | MsFlags::REC]);
     assert_eq!(m.rec_attr.unwrap().attr_set, libc::MOUNT_ATTR_RDONLY);
     assert_eq!(m.data, "size=1k");
     let idm = c.mounts[3].id_mapping.as_ref().unwrap();
@@ -378,9 +377,9 @@ fn idmapped_mounts_inherit_container_maps() {
 #[test]
 fn rootfs_propagation() {
     let c = convert(example_with("/linux/rootfsPropagation", json!("rslave"))).unwrap();
-    assert_eq!(c.root_propagation, ms(libc::MS_SLAVE | libc::MS_REC));
+    assert_eq!(c.root_propagation, MsFlags::SLAVE | MsFlags::REC);
     let c = convert(example_with("/linux/rootfsPropagation", json!(""))).unwrap();
-    assert_eq!(c.root_propagation, 0);
+    assert_eq!(c.root_propagation, MsFlags::empty());
     let e = convert(example_with("/linux/rootfsPropagation", json!("sideways"))).unwrap_err();
     assert_eq!(field_of(&e), "linux.rootfsPropagation");
     assert!(e.to_string().contains("sideways"));
@@ -451,7 +450,7 @@ fn devices_and_owners() {
         !c.cgroup
             .device_rules
             .iter()
-            .any(|r| (r.major, r.minor) == (1, 3))
+            .any(|r| (r.major, r.minor) == (Some(1), Some(3)))
     );
 
     v["linux"]["namespaces"]
@@ -478,6 +477,11 @@ fn devices_and_owners() {
     assert_eq!(field_of(&convert(v).unwrap_err()), "linux.devices[0].type");
 }
 
+/// The resources as the cgroup managers get them, in JSON.
+fn resources_json(c: &Config) -> Value {
+    serde_json::to_value(c.cgroup.resources.as_ref().unwrap()).unwrap()
+}
+
 #[test]
 fn cgroup() {
     let v = example_with(
@@ -491,14 +495,16 @@ fn cgroup() {
     v["linux"]["cgroupsPath"] = json!("/lashing-test/x");
     let c = convert(v).unwrap();
     assert_eq!(c.cgroup.path, "/lashing-test/x");
-    assert_eq!(c.cgroup.resources.as_ref().unwrap()["pids"]["limit"], 10);
+    assert_eq!(resources_json(&c)["pids"]["limit"], 10);
     let r = &c.cgroup.device_rules[1];
-    assert_eq!((r.typ, r.major, r.minor, r.allow), ('c', 4, -1, true));
+    assert_eq!(
+        (r.typ, r.major, r.minor, r.allow),
+        (DeviceRuleType::Char, Some(4), None, true)
+    );
     assert_eq!(c.cgroup.device_rules.len(), 13);
     // resources.devices carries the same rules, defaults included, in OCI form.
-    let devs = c.cgroup.resources.as_ref().unwrap()["devices"]
-        .as_array()
-        .unwrap();
+    let res = resources_json(&c);
+    let devs = res["devices"].as_array().unwrap();
     assert_eq!(devs.len(), 13);
     assert_eq!(devs[0], json!({"allow": false, "access": "rwm"}));
     assert_eq!(
@@ -510,8 +516,7 @@ fn cgroup() {
         devs[12],
         json!({"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"})
     );
-    let back: oci::LinuxResources =
-        serde_json::from_value(c.cgroup.resources.clone().unwrap()).unwrap();
+    let back: oci::LinuxResources = serde_json::from_value(resources_json(&c)).unwrap();
     assert_eq!(back.devices().as_ref().unwrap().len(), 13);
 
     let mut v = example_spec_json();
@@ -543,7 +548,7 @@ fn device_access_as_runc() {
     ] {
         let c = rule(json!(given)).unwrap();
         assert_eq!(c.cgroup.device_rules[0].permissions, want, "{given:?}");
-        let devs = &c.cgroup.resources.as_ref().unwrap()["devices"];
+        let devs = &resources_json(&c)["devices"];
         assert_eq!(devs[0]["access"], want, "{given:?}");
     }
     for bad in [json!(""), json!("x"), json!("a"), Value::Null] {

@@ -6,7 +6,7 @@ use std::path::{Component, Path};
 
 use super::error::ConfigError;
 use super::from_oci::clean_path;
-use super::model::*;
+use crate::config::*;
 
 /// IPC-namespaced sysctls (besides `fs.mqueue.*`), from runc's validator.
 const IPC_SYSCTLS: [&str; 8] = [
@@ -383,20 +383,8 @@ impl Config {
                     format!("{:?} is not an absolute path", d.path),
                 ));
             }
-            if !matches!(d.typ, 'c' | 'b' | 'u' | 'p') {
-                return Err(ConfigError::invalid(
-                    format!("linux.devices[{i}].type"),
-                    format!("{:?} is not a device node type (c, b, u or p)", d.typ),
-                ));
-            }
         }
         for (i, r) in self.cgroup.device_rules.iter().enumerate() {
-            if !matches!(r.typ, 'a' | 'c' | 'b') {
-                return Err(ConfigError::invalid(
-                    format!("linux.resources.devices[{i}].type"),
-                    format!("{:?} is not a device rule type (a, c or b)", r.typ),
-                ));
-            }
             if r.permissions.chars().any(|c| !"rwm".contains(c)) {
                 return Err(ConfigError::invalid(
                     format!("linux.resources.devices[{i}].access"),
