@@ -15,6 +15,7 @@ mod mount_opts;
 mod namespace;
 #[cfg(test)]
 mod no_panic;
+mod paths;
 mod rlimits;
 mod validate;
 

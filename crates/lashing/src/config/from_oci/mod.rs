@@ -7,12 +7,13 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime as oci;
 use serde::Serialize;
 
 use super::error::ConfigError;
+use super::paths::clean_path;
 use crate::config::*;
 
 mod devices;
@@ -166,29 +167,6 @@ fn check_nul(field: &str, s: &OsStr) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
-}
-
-/// Go's `filepath.Clean` for absolute paths: removes `.`, empty components and resolves `..`
-/// lexically (`/..` is `/`). Relative paths keep leading `..` components.
-pub(crate) fn clean_path(p: &Path) -> PathBuf {
-    let mut out: Vec<Component<'_>> = Vec::new();
-    for comp in p.components() {
-        match comp {
-            Component::CurDir => {}
-            Component::ParentDir => match out.last() {
-                Some(Component::Normal(_)) => {
-                    out.pop();
-                }
-                Some(Component::RootDir) => {}
-                _ => out.push(comp),
-            },
-            other => out.push(other),
-        }
-    }
-    if out.is_empty() {
-        return PathBuf::from(".");
-    }
-    out.iter().collect()
 }
 
 /// The serde name of an oci-spec enum (`SCMP_ACT_ERRNO`, `RLIMIT_NOFILE`, ...).

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Component, Path};
 
 use super::error::ConfigError;
-use super::from_oci::clean_path;
+use super::paths::clean_path;
 use crate::config::*;
 
 /// IPC-namespaced sysctls (besides `fs.mqueue.*`), from runc's validator.
