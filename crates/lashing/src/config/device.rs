@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// The type of a device node (OCI `linux.devices[].type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -112,7 +112,7 @@ impl DeviceRule {
 /// A rule's major or minor in JSON: `-1` (any negative number when reading) stands for "any", as
 /// in the cgroup syntax's `*` and in the `state.json` of earlier versions.
 mod any_number {
-    use super::*;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub(super) fn serialize<S: Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_i64(v.unwrap_or(-1))

@@ -25,7 +25,11 @@ pub use device::{Device, DeviceRule, DeviceRuleType, DeviceType};
 pub use error::ConfigError;
 pub use example::{example_spec_json, rootless_example};
 pub use from_oci::CreateOpts;
-pub use model::*;
+pub use model::{
+    Capabilities, CgroupConfig, Config, CpuAffinity, Hook, HookKind, IoPriority, MemoryPolicy,
+    Personality, ProcessConfig, Resources, Rlimit, Scheduler, Seccomp, SeccompArg, SeccompRule,
+    User, parse_cpu_list,
+};
 pub use mount::{Mount, MountIdMapping, MsFlags, RecAttr};
 pub use mount_opts::{MountOptions, known_mount_options, parse_mount_options};
 pub use namespace::{IdMap, Namespace, NamespaceType};

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::example::example_spec_json;
 use super::from_oci::{CreateOpts, parse_spec};
 use super::validate::validate_process;
-use crate::config::*;
+use crate::config::{Config, parse_cpu_list};
 
 /// The JSON kind a field takes (most mutations keep it, so that they get past the parser).
 #[derive(Debug, Clone, Copy)]

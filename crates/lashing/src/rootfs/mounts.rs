@@ -217,14 +217,9 @@ fn mount_proc_sys(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
         ProcSource::Other
     };
     proc_check(&cpath, src)?;
-    mount_fs_at(
-        &m.device,
-        &m.source,
-        &m.data,
-        m.flags.bits(),
-        target.as_fd(),
-    )
-    .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+    let flags = m.flags.bits();
+    mount_fs_at(&m.device, &m.source, &m.data, flags, target.as_fd())
+        .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
     propagate(root, m, dest, &cpath)
 }
 
@@ -262,7 +257,7 @@ fn initial_flags(m: &Mount, dest: &Path) -> u64 {
 /// For a read-only tmpfs or `/dev`: keeps an fd of the mount just made (re-resolved and checked
 /// to be the same container path) for `finalize_rootfs` to make read-only through it.
 fn defer_ro(root: &Root, m: &Mount, dest: &Path, cpath: &Path) -> Result<()> {
-    if m.flags.bits() & MS_RDONLY != 0 && ro_deferred(m, dest) {
+    if m.flags.contains(MsFlags::RDONLY) && ro_deferred(m, dest) {
         let fd = reopen(root, dest, cpath, OFlags::PATH)?;
         defer_remount_ro(fd, dest);
     }
@@ -408,7 +403,7 @@ fn open_source_in_root(ctx: &Ctx<'_>, m: &Mount) -> Result<Option<OwnedFd>> {
 /// recursive attributes, `move_mount` onto the destination fd.
 pub(crate) fn mount_bind(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
     let root = ctx.root;
-    let recursive = m.flags.bits() & MS_REC != 0;
+    let recursive = m.flags.contains(MsFlags::REC);
     let in_root = open_source_in_root(ctx, m)?;
     let cloned = match &in_root {
         Some(fd) => clone_tree(fd.as_fd(), Path::new(""), recursive),

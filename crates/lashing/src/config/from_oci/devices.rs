@@ -6,8 +6,8 @@ use std::path::Path;
 use oci_spec::runtime as oci;
 
 use super::super::error::ConfigError;
-use super::check_nul;
-use crate::config::*;
+use super::common::check_nul;
+use crate::config::{Config, Device, DeviceRule, DeviceRuleType, DeviceType, NamespaceType};
 
 /// The device nodes runc always creates (runc's `AllowedDevices` that have a path), as
 /// `(path, major, minor)`; all are char devices, mode 0666, owned by root.

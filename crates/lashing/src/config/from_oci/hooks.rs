@@ -6,8 +6,8 @@ use oci_spec::runtime as oci;
 
 use super::super::error::ConfigError;
 use super::super::validate::check_hook_timeout;
-use super::check_nul;
-use crate::config::*;
+use super::common::check_nul;
+use crate::config::{Hook, HookKind};
 
 pub(super) fn convert_hooks(
     hooks: &oci::Hooks,

@@ -5,14 +5,14 @@ use oci_spec::runtime as oci;
 
 use super::super::error::ConfigError;
 use super::super::mount_opts::propagation_flags;
+use super::common::{check_nul, non_empty, paths, via_json};
 use super::resources::convert_resources;
 use super::seccomp::convert_seccomp;
-use super::{CreateOpts, check_nul, non_empty, paths, via_json};
-use crate::config::*;
+use crate::config::{Config, IdMap, MsFlags, Namespace, NamespaceType};
 
 pub(super) fn convert_linux(
     linux: &oci::Linux,
-    opts: &CreateOpts,
+    no_pivot_root: bool,
     c: &mut Config,
 ) -> Result<(), ConfigError> {
     // Fields lashing does not implement yet.
@@ -64,7 +64,7 @@ pub(super) fn convert_linux(
                 format!("unknown propagation {prop:?}"),
             )
         })?;
-        if opts.no_pivot_root && flags.contains(MsFlags::PRIVATE) {
+        if no_pivot_root && flags.contains(MsFlags::PRIVATE) {
             return Err(ConfigError::invalid(
                 "linux.rootfsPropagation",
                 format!("{prop:?} is not safe without pivot_root (--no-pivot)"),

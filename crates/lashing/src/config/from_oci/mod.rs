@@ -5,17 +5,15 @@
 //! spec: `parse` (the JSON text), `linux`, `resources`, `mounts`, `devices`, `seccomp`, `hooks`,
 //! `process`.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use oci_spec::runtime as oci;
-use serde::Serialize;
 
 use super::error::ConfigError;
 use super::paths::clean_path;
-use crate::config::*;
+use crate::config::Config;
 
+mod common;
 mod devices;
 mod hooks;
 mod linux;
@@ -27,6 +25,7 @@ mod seccomp;
 #[cfg(test)]
 mod tests;
 
+use common::{check_nul, non_empty};
 use devices::convert_devices;
 use hooks::convert_hooks;
 use linux::convert_linux;
@@ -109,7 +108,7 @@ impl Config {
         warn_other_platforms(spec);
 
         if let Some(linux) = spec.linux() {
-            convert_linux(linux, opts, &mut c)?;
+            convert_linux(linux, opts.no_pivot_root, &mut c)?;
         }
         if let Some(mounts) = spec.mounts() {
             for (i, m) in mounts.iter().enumerate() {
@@ -135,56 +134,4 @@ impl Config {
         }
         Ok(c)
     }
-}
-
-/// `linux.maskedPaths` / `linux.readonlyPaths`: as runc, which applies them after it has entered
-/// the root with `/` as its working directory, a relative entry is taken from `/` (and cannot
-/// climb above it); an empty entry names nothing and is dropped.
-fn paths(list: &Option<Vec<String>>) -> Vec<PathBuf> {
-    list.iter()
-        .flatten()
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let p = Path::new(p);
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                clean_path(&Path::new("/").join(p))
-            }
-        })
-        .collect()
-}
-
-fn non_empty(s: &Option<String>) -> Option<String> {
-    s.as_ref().filter(|s| !s.is_empty()).cloned()
-}
-
-fn check_nul(field: &str, s: &OsStr) -> Result<(), ConfigError> {
-    if s.as_bytes().contains(&0) {
-        return Err(ConfigError::invalid(
-            field,
-            format!("{:?} contains a NUL byte", s),
-        ));
-    }
-    Ok(())
-}
-
-/// The serde name of an oci-spec enum (`SCMP_ACT_ERRNO`, `RLIMIT_NOFILE`, ...).
-fn serde_name<T: Serialize + std::fmt::Debug>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => format!("{v:?}"),
-    }
-}
-
-/// Converts an OCI object into the model's type of the same JSON shape.
-fn via_json<T: Serialize, U: serde::de::DeserializeOwned>(
-    field: &str,
-    v: &Option<T>,
-) -> Result<Option<U>, ConfigError> {
-    let Some(v) = v else { return Ok(None) };
-    let json = serde_json::to_value(v).map_err(|e| ConfigError::invalid(field, e.to_string()))?;
-    serde_json::from_value(json)
-        .map(Some)
-        .map_err(|e| ConfigError::invalid(field, e.to_string()))
 }

@@ -7,9 +7,9 @@ use oci_spec::runtime as oci;
 
 use super::super::error::ConfigError;
 use super::super::mount_opts::parse_mount_options;
-use super::check_nul;
+use super::common::check_nul;
 use super::linux::id_maps;
-use crate::config::*;
+use crate::config::{Mount, MountIdMapping, MsFlags};
 
 pub(super) fn convert_mount(i: usize, m: &oci::Mount, bundle: &Path) -> Result<Mount, ConfigError> {
     let field = format!("mounts[{i}]");

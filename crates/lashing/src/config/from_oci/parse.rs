@@ -7,10 +7,10 @@ use oci_spec::runtime as oci;
 
 use super::super::capabilities::cap_from_lenient_name;
 use super::super::error::ConfigError;
-use super::serde_name;
+use super::common::serde_name;
 
 /// Parses the text of a `config.json`.
-pub(in crate::config) fn parse_spec(path: &Path, text: &str) -> Result<oci::Spec, ConfigError> {
+pub(crate) fn parse_spec(path: &Path, text: &str) -> Result<oci::Spec, ConfigError> {
     parse_normalized(path, text, |v| {
         if let Some(p) = v.get_mut("process") {
             normalize_process(p);

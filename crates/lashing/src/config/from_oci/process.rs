@@ -8,9 +8,11 @@ use oci_spec::runtime as oci;
 use super::super::capabilities::cap_from_name;
 use super::super::error::ConfigError;
 use super::super::rlimits::rlimit_from_name;
+use super::common::{non_empty, serde_name, via_json};
 use super::parse::{normalize_process, parse_normalized, sched_flag_name};
-use super::{non_empty, serde_name, via_json};
-use crate::config::*;
+use crate::config::{
+    Capabilities, CpuAffinity, ProcessConfig, Rlimit, Scheduler, User, parse_cpu_list,
+};
 
 impl ProcessConfig {
     /// Reads an OCI `process` object from a JSON file (`runc exec -p process.json`).

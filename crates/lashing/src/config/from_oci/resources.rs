@@ -4,7 +4,7 @@ use oci_spec::runtime as oci;
 
 use super::super::error::ConfigError;
 use super::devices::device_type_char;
-use crate::config::*;
+use crate::config::{Config, DeviceRule, DeviceRuleType, Resources};
 
 /// The access of a device rule in canonical form (`"rwm"` order, each letter once), as runc takes
 /// it: letters in any order and repeated are fine, letters other than `r`, `w` and `m` are

@@ -3,8 +3,8 @@
 use oci_spec::runtime as oci;
 
 use super::super::error::ConfigError;
-use super::{non_empty, serde_name};
-use crate::config::*;
+use super::common::{non_empty, serde_name};
+use crate::config::{Seccomp, SeccompArg, SeccompRule};
 
 pub(super) fn convert_seccomp(s: &oci::LinuxSeccomp) -> Result<Seccomp, ConfigError> {
     let mut syscalls = Vec::new();

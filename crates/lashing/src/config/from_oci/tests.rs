@@ -1,6 +1,9 @@
+use std::path::{Path, PathBuf};
+
 use super::super::example::example_spec_json;
 use super::parse::unknown_fields;
 use super::*;
+use crate::config::*;
 use serde_json::{Value, json};
 
 /// `exec -p`: runc accepts a process.json without `user` (root) or `cwd` (refused later

@@ -6,7 +6,7 @@ use std::path::{Component, Path};
 
 use super::error::ConfigError;
 use super::paths::clean_path;
-use crate::config::*;
+use crate::config::{Config, HookKind, Namespace, NamespaceType, ProcessConfig};
 
 /// IPC-namespaced sysctls (besides `fs.mqueue.*`), from runc's validator.
 const IPC_SYSCTLS: [&str; 8] = [

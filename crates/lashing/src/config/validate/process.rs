@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use super::super::capabilities::CAP_LAST;
 use super::super::error::ConfigError;
 use super::super::rlimits::ALL_RLIMITS;
-use crate::config::*;
+use crate::config::ProcessConfig;
 
 /// The kernel's `NGROUPS_MAX`: the most supplementary groups `setgroups(2)` accepts.
 pub const NGROUPS_MAX: usize = 65536;

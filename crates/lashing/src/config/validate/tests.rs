@@ -1,6 +1,7 @@
 use super::super::example::example_spec_json;
 use super::super::from_oci::CreateOpts;
 use super::*;
+use crate::config::*;
 use std::path::PathBuf;
 
 /// A valid config (the converted example spec) with a real rootfs.

@@ -3,10 +3,67 @@
 
 use std::collections::BTreeMap;
 
-use super::bpf::{self, Asm, Insn, To};
+use serde::{Deserialize, Serialize};
+
+use super::bpf::{self, Asm, Insn, MAX_INSNS, To};
+use super::error::SeccompError;
 use super::profile::*;
-use super::*;
 use crate::config::Seccomp;
+
+/// A compiled seccomp filter, made by the parent and loaded by init.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Program {
+    /// The instructions in the kernel's `struct sock_filter` layout (8 bytes each, native
+    /// endian); in JSON as a hex string.
+    #[serde(with = "hex_bytes")]
+    pub filter: Vec<u8>,
+    /// `SECCOMP_FILTER_FLAG_*` for `seccomp(2)`, without `NEW_LISTENER`.
+    pub flags: u32,
+    /// Some rule uses `SCMP_ACT_NOTIFY`: load with `SECCOMP_FILTER_FLAG_NEW_LISTENER` and send
+    /// the listener fd to the parent.
+    pub needs_listener: bool,
+}
+
+impl Program {
+    #[cfg(test)]
+    /// Number of instructions.
+    pub(crate) fn len(&self) -> usize {
+        self.filter.len() / 8
+    }
+
+    /// The decoded instructions.
+    #[cfg(test)]
+    pub(crate) fn insns(&self) -> Vec<Insn> {
+        self.filter.chunks_exact(8).map(Insn::from_bytes).collect()
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::with_capacity(b.len() * 2);
+        for byte in b {
+            out.push_str(&format!("{byte:02x}"));
+        }
+        s.serialize_str(&out)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.len() % 2 != 0 {
+            return Err(D::Error::custom("odd-length hex string"));
+        }
+        (0..s.len())
+            .step_by(2)
+            .map(|i| {
+                s.get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| D::Error::custom("bad hex digit"))
+            })
+            .collect()
+    }
+}
 
 /// Compiles a profile for the host (x86_64). Runs in the parent.
 pub(crate) fn compile(profile: &Seccomp) -> Result<Program, SeccompError> {

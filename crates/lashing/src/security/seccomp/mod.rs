@@ -36,6 +36,7 @@
 
 mod bpf;
 mod compile;
+mod error;
 pub mod features;
 mod notify;
 mod profile;
@@ -46,177 +47,14 @@ mod libseccomp_diff;
 #[cfg(test)]
 mod tests;
 
-use std::io;
-use std::path::PathBuf;
-
-use serde::{Deserialize, Serialize};
-
 #[cfg(test)]
 use crate::config::{Seccomp, SeccompRule};
 #[cfg(test)]
-use bpf::Insn;
+use bpf::MAX_INSNS;
 #[cfg(test)]
 use profile::*;
 
-pub(crate) use bpf::MAX_INSNS;
-pub(crate) use compile::compile;
+pub(crate) use compile::{Program, compile};
+#[cfg(test)]
+use error::SeccompError;
 pub(crate) use notify::{ContainerProcessState, send_listener};
-
-/// `AUDIT_ARCH_X86_64` (also the arch of x32 syscalls, which set `__X32_SYSCALL_BIT`).
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-/// `AUDIT_ARCH_I386`.
-const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-/// `__X32_SYSCALL_BIT`.
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-
-/// `SECCOMP_RET_KILL_THREAD`.
-const RET_KILL_THREAD: u32 = 0x0000_0000;
-/// `SECCOMP_RET_KILL_PROCESS`.
-const RET_KILL_PROCESS: u32 = 0x8000_0000;
-/// `SECCOMP_RET_TRAP`.
-const RET_TRAP: u32 = 0x0003_0000;
-/// `SECCOMP_RET_ERRNO`.
-const RET_ERRNO: u32 = 0x0005_0000;
-/// `SECCOMP_RET_USER_NOTIF`.
-const RET_USER_NOTIF: u32 = 0x7fc0_0000;
-/// `SECCOMP_RET_TRACE`.
-const RET_TRACE: u32 = 0x7ff0_0000;
-/// `SECCOMP_RET_LOG`.
-const RET_LOG: u32 = 0x7ffc_0000;
-/// `SECCOMP_RET_ALLOW`.
-const RET_ALLOW: u32 = 0x7fff_0000;
-
-/// `SECCOMP_FILTER_FLAG_LOG`.
-pub(crate) const FLAG_LOG: u32 = 1 << 1;
-/// `SECCOMP_FILTER_FLAG_SPEC_ALLOW`.
-pub(crate) const FLAG_SPEC_ALLOW: u32 = 1 << 2;
-/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`.
-pub(crate) const FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
-
-/// Why a seccomp profile could not be compiled, or the listener not handed over.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum SeccompError {
-    /// An action name lashing does not know.
-    #[error("seccomp: unknown action {action:?} ({field})")]
-    UnknownAction {
-        /// The JSON field.
-        field: String,
-        /// The name.
-        action: String,
-    },
-    /// An errno value that does not fit the 16 bits of `SECCOMP_RET_DATA`.
-    #[error("seccomp: errno {errno} of {field} does not fit in 16 bits")]
-    BadErrno {
-        /// The JSON field.
-        field: String,
-        /// The value.
-        errno: u32,
-    },
-    /// A comparison operator lashing does not know.
-    #[error("seccomp: unknown operator {op:?} ({field})")]
-    UnknownOp {
-        /// The JSON field.
-        field: String,
-        /// The name.
-        op: String,
-    },
-    /// An argument index above 5.
-    #[error("seccomp: argument index {index} of {field} is not 0-5")]
-    BadIndex {
-        /// The JSON field.
-        field: String,
-        /// The index.
-        index: u32,
-    },
-    /// An architecture name lashing does not know.
-    #[error("seccomp: unknown architecture {0:?}")]
-    UnknownArch(String),
-    /// A flag name lashing does not know.
-    #[error("seccomp: unknown flag {0:?}")]
-    UnknownFlag(String),
-    /// The host is not x86_64.
-    #[error("seccomp: the native architecture {0} is not supported by the seccomp compiler")]
-    UnsupportedNative(&'static str),
-    /// `SCMP_ACT_NOTIFY` where runc forbids it.
-    #[error("seccomp: SCMP_ACT_NOTIFY {0}")]
-    Notify(&'static str),
-    /// The program is larger than the kernel accepts.
-    #[error("seccomp: the program has {0} instructions, more than the kernel's 4096")]
-    TooLarge(usize),
-    /// Internal: a jump of the generated program could not be encoded.
-    #[error("seccomp: cannot assemble the program ({0})")]
-    Assemble(String),
-    /// Connecting to the agent's socket failed.
-    #[error("seccomp: connect to the listener socket {path}")]
-    Connect {
-        /// `listenerPath`.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// Sending the state and the fd to the agent failed.
-    #[error("seccomp: send the listener fd to {path}")]
-    Send {
-        /// `listenerPath`.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-}
-
-/// A compiled seccomp filter, made by the parent and loaded by init.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Program {
-    /// The instructions in the kernel's `struct sock_filter` layout (8 bytes each, native
-    /// endian); in JSON as a hex string.
-    #[serde(with = "hex_bytes")]
-    pub filter: Vec<u8>,
-    /// `SECCOMP_FILTER_FLAG_*` for `seccomp(2)`, without `NEW_LISTENER`.
-    pub flags: u32,
-    /// Some rule uses `SCMP_ACT_NOTIFY`: load with `SECCOMP_FILTER_FLAG_NEW_LISTENER` and send
-    /// the listener fd to the parent.
-    pub needs_listener: bool,
-}
-
-impl Program {
-    #[cfg(test)]
-    /// Number of instructions.
-    pub(crate) fn len(&self) -> usize {
-        self.filter.len() / 8
-    }
-
-    /// The decoded instructions.
-    #[cfg(test)]
-    pub(crate) fn insns(&self) -> Vec<Insn> {
-        self.filter.chunks_exact(8).map(Insn::from_bytes).collect()
-    }
-}
-
-mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub(super) fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        let mut out = String::with_capacity(b.len() * 2);
-        for byte in b {
-            out.push_str(&format!("{byte:02x}"));
-        }
-        s.serialize_str(&out)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        if s.len() % 2 != 0 {
-            return Err(D::Error::custom("odd-length hex string"));
-        }
-        (0..s.len())
-            .step_by(2)
-            .map(|i| {
-                s.get(i..i + 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| D::Error::custom("bad hex digit"))
-            })
-            .collect()
-    }
-}

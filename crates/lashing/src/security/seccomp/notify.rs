@@ -11,7 +11,7 @@ use rustix::net::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::SeccompError;
+use super::error::SeccompError;
 
 /// The OCI version written in the state sent to a seccomp agent.
 const OCI_VERSION: &str = "1.2.1";

@@ -3,12 +3,40 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    FLAG_LOG, FLAG_SPEC_ALLOW, FLAG_WAIT_KILLABLE_RECV, RET_ALLOW, RET_ERRNO, RET_KILL_PROCESS,
-    RET_KILL_THREAD, RET_LOG, RET_TRACE, RET_TRAP, RET_USER_NOTIF, SeccompError, X32_SYSCALL_BIT,
-    tables,
-};
+use super::error::SeccompError;
+use super::tables;
 use crate::config::SeccompRule;
+
+/// `AUDIT_ARCH_X86_64` (also the arch of x32 syscalls, which set `__X32_SYSCALL_BIT`).
+pub(super) const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+/// `AUDIT_ARCH_I386`.
+pub(super) const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+/// `__X32_SYSCALL_BIT`.
+pub(super) const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// `SECCOMP_RET_KILL_THREAD`.
+pub(super) const RET_KILL_THREAD: u32 = 0x0000_0000;
+/// `SECCOMP_RET_KILL_PROCESS`.
+pub(super) const RET_KILL_PROCESS: u32 = 0x8000_0000;
+/// `SECCOMP_RET_TRAP`.
+pub(super) const RET_TRAP: u32 = 0x0003_0000;
+/// `SECCOMP_RET_ERRNO`.
+pub(super) const RET_ERRNO: u32 = 0x0005_0000;
+/// `SECCOMP_RET_USER_NOTIF`.
+pub(super) const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+/// `SECCOMP_RET_TRACE`.
+pub(super) const RET_TRACE: u32 = 0x7ff0_0000;
+/// `SECCOMP_RET_LOG`.
+pub(super) const RET_LOG: u32 = 0x7ffc_0000;
+/// `SECCOMP_RET_ALLOW`.
+pub(super) const RET_ALLOW: u32 = 0x7fff_0000;
+
+/// `SECCOMP_FILTER_FLAG_LOG`.
+pub(super) const FLAG_LOG: u32 = 1 << 1;
+/// `SECCOMP_FILTER_FLAG_SPEC_ALLOW`.
+pub(super) const FLAG_SPEC_ALLOW: u32 = 1 << 2;
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`.
+pub(super) const FLAG_WAIT_KILLABLE_RECV: u32 = 1 << 5;
 
 /// A seccomp action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
