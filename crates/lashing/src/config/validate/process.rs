@@ -12,7 +12,7 @@ use crate::config::ProcessConfig;
 pub const NGROUPS_MAX: usize = 65536;
 
 /// Checks a process about to be started (`create`, `run`, `exec`): `args` must not be empty,
-/// plus everything [`Config::validate`] checks on a process: `cwd` absolute, `env` entries of
+/// plus everything [`Config::validate`](crate::Config::validate) checks on a process: `cwd` absolute, `env` entries of
 /// the form `KEY=value` with a non-empty name and (for the last entry of each name, the one that
 /// counts) no NUL byte, as runc; no NUL bytes in `args`, at most [`NGROUPS_MAX`] additional gids,
 /// known rlimits with soft ≤ hard, known capabilities, a umask of at most `0o777` and
