@@ -541,10 +541,12 @@ pub fn remove_remains(root: impl AsRef<Path>, id: &str, force: bool) -> Result<(
     let Some(_lock) = state::lock_if_present(&dir)? else {
         return Ok(());
     };
-    let r = Remains::read(&dir);
+    let mut r = Remains::read(&dir);
     if !force && r.creator.is_some_and(|c| c.alive()) {
         return Ok(());
     }
+    // A cgroup that does not exist needs nothing (and a damaged path may name no hierarchy).
+    r.cgroup_paths.retain(|_, p| p.exists());
     let cgroup = Manager::from_paths(r.cgroup_paths.clone());
     kill_remains(&r, &cgroup);
     if r.cgroup_owned {
