@@ -171,6 +171,45 @@ fn live_children() -> Vec<(i32, String)> {
     out
 }
 
+/// Runs `lashing ARGS` while reaping the other children of this process (the subreaper) as a
+/// process manager would: a container's init cannot finish exiting until the processes of its
+/// pid namespace that `exec` left to us are reaped. Returns the exit code and stderr.
+fn run_reaping(sb: &Sandbox, args: &[&str]) -> (Option<i32>, String) {
+    let err = tempfile::NamedTempFile::new().unwrap();
+    let mut child = sb
+        .command(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let me = std::process::id().to_string();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            if pid == child.id() as i32 {
+                continue;
+            }
+            let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+            let ppid = status.lines().find_map(|l| l.strip_prefix("PPid:"));
+            let zombie = status
+                .lines()
+                .find_map(|l| l.strip_prefix("State:"))
+                .is_some_and(|v| v.trim().starts_with('Z'));
+            if zombie && ppid.map(str::trim) == Some(me.as_str()) {
+                sb.reap(pid);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    (status.code(), std::fs::read_to_string(err.path()).unwrap())
+}
+
 /// Mount points that mention `dir` in this mount namespace.
 fn mounts_under(dir: &Path) -> Vec<String> {
     let d = dir.to_string_lossy().into_owned();
@@ -263,13 +302,9 @@ fn trial(sb: &Sandbox, verb: Verb, id: &str, delay: Duration, recreate: bool) ->
             problems.push(format!("create again failed: {}", o.stderr.trim()));
         }
     }
-    let o = sb.run(&["delete", "--force", id]);
-    if o.code != 0 {
-        problems.push(format!(
-            "delete --force exited {}: {}",
-            o.code,
-            o.stderr.trim()
-        ));
+    let (code, stderr) = run_reaping(sb, &["delete", "--force", id]);
+    if code != Some(0) {
+        problems.push(format!("delete --force exited {code:?}: {}", stderr.trim()));
     }
     if Path::new(&sb.root).join(id).exists() {
         problems.push("state directory left".into());
