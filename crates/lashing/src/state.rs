@@ -140,8 +140,11 @@ pub(crate) fn lock_if_present(dir: &Path) -> Result<Option<Lock>> {
     }
 }
 
-/// Creates `<root>` (0700, if missing) and `<root>/<id>` (0711, must not exist).
-pub(crate) fn create_dir(root: &Path, id: &str) -> Result<PathBuf> {
+/// Creates `<root>` (0700, if missing) and `<root>/<id>` (0711, must not exist), and locks the
+/// new directory: the caller holds the lock until the first state file is written, so that a
+/// directory without one that nobody holds locked is known to be the remains of a create that
+/// died right after `mkdir` ([`stale`]).
+pub(crate) fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Lock)> {
     validate_id(id)?;
     if root.as_os_str().is_empty() {
         return Err(Error::io(
@@ -157,12 +160,41 @@ pub(crate) fn create_dir(root: &Path, id: &str) -> Result<PathBuf> {
         .map_err(|e| Error::io("create state root", root, e))?;
     let dir = root.join(id);
     match fs::DirBuilder::new().mode(0o711).create(&dir) {
-        Ok(()) => Ok(dir),
+        Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(Error::Exists(id.to_string()))
+            return Err(Error::Exists(id.to_string()));
         }
-        Err(e) => Err(Error::io("create state directory", dir, e)),
+        Err(e) => return Err(Error::io("create state directory", dir, e)),
     }
+    match lock_if_present(&dir)? {
+        // Ours has no state file yet. One with a state file is another create's, which removed
+        // ours as stale and made its own at the same path before we opened it.
+        Some(l)
+            if rustix::fs::statat(l.0.as_fd(), STATE_FILE, AtFlags::SYMLINK_NOFOLLOW).is_err() =>
+        {
+            Ok((dir, l))
+        }
+        // Removed as stale before we could lock it: another create may own the id by now.
+        _ => Err(Error::Exists(id.to_string())),
+    }
+}
+
+/// Whether the existing `dir` holds the remains of a create whose process died: its recorded
+/// creator is gone, or it has no state file and nobody holds it locked (its creator died
+/// between `mkdir` and the first write).
+pub(crate) fn stale(dir: &Path) -> bool {
+    let Ok(fd) = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    if rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err() {
+        return false;
+    }
+    let r = Remains::read(dir);
+    !r.found || r.abandoned()
 }
 
 impl State {
@@ -691,7 +723,10 @@ mod tests {
     #[test]
     fn state_round_trip_and_exists() {
         let root = tempfile::tempdir().unwrap();
-        let dir = create_dir(root.path(), "c1").unwrap();
+        let (dir, creating) = create_dir(root.path(), "c1").unwrap();
+        assert!(!stale(&dir), "locked by its creator");
+        drop(creating);
+        assert!(stale(&dir), "no state file, and nobody holds it");
         assert!(matches!(
             create_dir(root.path(), "c1"),
             Err(Error::Exists(_))
@@ -701,8 +736,8 @@ mod tests {
         st.init_process_pid = 7;
         st.init_process_start = 9;
         st.config.namespaces.truncate(2);
-        let _l = lock(&dir).unwrap();
         st.save(&dir).unwrap();
+        assert!(!stale(&dir), "a live creator");
         let back = State::load(&dir).unwrap();
         assert_eq!(back.init_process_pid, 7);
         assert_eq!(back.id, "c1");
@@ -748,7 +783,7 @@ mod tests {
     #[test]
     fn other_versions_are_refused_with_the_reason() {
         let root = tempfile::tempdir().unwrap();
-        let dir = create_dir(root.path(), "c1").unwrap();
+        let (dir, _lock) = create_dir(root.path(), "c1").unwrap();
         let st = State::new("c1", cgroup_paths(), Config::default());
         let mut v = serde_json::to_value(&st).unwrap();
         v["version"] = 99.into();

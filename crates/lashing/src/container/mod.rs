@@ -110,8 +110,8 @@ impl Container {
         state::validate_id(id)?;
         config.validate()?;
         let cgroup = Manager::new(&config.cgroup.path, id)?;
-        let dir = match state::create_dir(root, id) {
-            Err(Error::Exists(_)) if Remains::read(&root.join(id)).abandoned() => {
+        let (dir, lock) = match state::create_dir(root, id) {
+            Err(Error::Exists(_)) if state::stale(&root.join(id)) => {
                 remove_remains(root, id, false)?;
                 state::create_dir(root, id)?
             }
@@ -123,6 +123,7 @@ impl Container {
             let _ = fs::remove_dir_all(&c.dir);
             return Err(e);
         }
+        drop(lock);
         Ok(c)
     }
 
