@@ -49,14 +49,17 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         container.force_destroy()?;
         return Ok(0);
     }
-    match container.status() {
-        Status::Stopped | Status::Created => container.destroy()?,
-        s => {
-            return Err(CliError::Refused(format!(
-                "cannot delete container {} that is not stopped: {s}",
-                a.id
-            )));
-        }
+    // The status is checked by `destroy` under the state's lock: a check here could see a
+    // created container as running while a concurrent delete removes its exec fifo.
+    match container.destroy() {
+        Ok(()) => Ok(0),
+        Err(lashing::Error::BadStatus {
+            status: s @ (Status::Running | Status::Paused),
+            ..
+        }) => Err(CliError::Refused(format!(
+            "cannot delete container {} that is not stopped: {s}",
+            a.id
+        ))),
+        Err(e) => Err(e.into()),
     }
-    Ok(0)
 }
