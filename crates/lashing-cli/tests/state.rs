@@ -301,7 +301,17 @@ fn trial(sb: &Sandbox, verb: Verb, id: &str, delay: Duration, recreate: bool) ->
         let o = sb.run(&["create", id]);
         if o.code != 0 && !(o.stderr.contains("already exists") && sb.run(&["state", id]).code == 0)
         {
-            problems.push(format!("create again failed: {}", o.stderr.trim()));
+            let dir = Path::new(&sb.root).join(id);
+            let files: Vec<_> = std::fs::read_dir(&dir)
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            let st = std::fs::read_to_string(dir.join("state.json")).unwrap_or_default();
+            let head: String = st.chars().take(200).collect();
+            problems.push(format!(
+                "create again failed: {} (files {files:?}, state {head}, state says {})",
+                o.stderr.trim(),
+                sb.run(&["state", id]).stderr.trim()
+            ));
         }
     }
     let (code, stderr) = run_reaping(sb, &["delete", "--force", id]);

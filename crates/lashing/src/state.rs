@@ -182,7 +182,14 @@ pub(crate) fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Lock)> {
 /// Whether the existing `dir` holds the remains of a create whose process died: its recorded
 /// creator is gone, or it has no state file and nobody holds it locked (its creator died
 /// between `mkdir` and the first write).
+///
+/// A record's creator decides (the lock of a dead creator can outlive it for a moment: the
+/// child it cloned shares it until its exec).
 pub(crate) fn stale(dir: &Path) -> bool {
+    let r = Remains::read(dir);
+    if r.found {
+        return r.abandoned();
+    }
     let Ok(fd) = rustix::fs::open(
         dir,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
