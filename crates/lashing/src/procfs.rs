@@ -287,7 +287,6 @@ impl ProcFs {
     }
 
     /// Reads a small procfs file (one `read(2)` of at most 4 KiB).
-    #[cfg(test)]
     pub(crate) fn read(&self, path: &str) -> Result<String, ProcError> {
         let fd = self.open_file(path, OFlags::RDONLY)?;
         let mut buf = vec![0u8; 4096];

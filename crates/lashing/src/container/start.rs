@@ -120,13 +120,17 @@ fn id_map_text(maps: &[IdMap]) -> String {
         .collect()
 }
 
+/// Writes the child's id maps through a verified procfs (by pid, see [`crate::procfs`]).
 fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
+    let proc = crate::procfs::ProcFs::open_with(crate::procfs::ProcPolicy::PrivateOrHost)
+        .map_err(|e| Error::io("write id map", format!("/proc/{pid}"), e.into_io()))?;
     for (file, maps) in [
         ("uid_map", &config.uid_mappings),
         ("gid_map", &config.gid_mappings),
     ] {
         let path = PathBuf::from(format!("/proc/{pid}/{file}"));
-        fs::write(&path, id_map_text(maps)).map_err(|e| Error::io("write id map", &path, e))?;
+        proc.write_pid_file(pid, file, &id_map_text(maps))
+            .map_err(|e| Error::io("write id map", &path, e.into_io()))?;
     }
     Ok(())
 }

@@ -687,8 +687,14 @@ impl Init {
                 .map_err(|e| Fail::io("drop bounding capabilities", None, e))?;
         }
         sysp::set_keepcaps(true).map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;
+        let policy = if config.has_namespace(NamespaceType::Mount) {
+            ProcPolicy::PrivateOrContainer
+        } else {
+            ProcPolicy::PrivateOnly
+        };
         let setgroups_allowed = !config.has_namespace(NamespaceType::User)
-            || fs::read_to_string("/proc/self/setgroups")
+            || ProcFs::open_with(policy)
+                .and_then(|p| p.read("self/setgroups"))
                 .map(|s| s.trim() != "deny")
                 .unwrap_or(true);
         if setgroups_allowed {
