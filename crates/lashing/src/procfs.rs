@@ -127,6 +127,19 @@ pub(crate) enum ProcPolicy {
     PrivateOrHost,
 }
 
+impl ProcPolicy {
+    /// The policy of a process in the container's root: past `pivot_root` (or the join of the
+    /// container's mount namespace) the mounted `/proc` is the container's; without a mount
+    /// namespace it could be anything of the host's, so only a private instance.
+    pub(crate) fn in_container_root(has_mount_ns: bool) -> ProcPolicy {
+        if has_mount_ns {
+            ProcPolicy::PrivateOrContainer
+        } else {
+            ProcPolicy::PrivateOnly
+        }
+    }
+}
+
 /// What a procfs handle shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Contents {

@@ -579,11 +579,7 @@ impl Init {
         apply_attributes(config, proc)?;
         // Past the pivot (or the join of the container's mount namespace), the mounted /proc is
         // the container's; without a mount namespace it would be the host's.
-        let policy = if config.has_namespace(NamespaceType::Mount) {
-            ProcPolicy::PrivateOrContainer
-        } else {
-            ProcPolicy::PrivateOnly
-        };
+        let policy = ProcPolicy::in_container_root(config.has_namespace(NamespaceType::Mount));
         apply_apparmor(proc, policy)?;
         self.send(&ToParent::Ready)?;
         self.expect(|m| matches!(m, ToInit::Run), "Run")?;
@@ -687,11 +683,7 @@ impl Init {
                 .map_err(|e| Fail::io("drop bounding capabilities", None, e))?;
         }
         sysp::set_keepcaps(true).map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;
-        let policy = if config.has_namespace(NamespaceType::Mount) {
-            ProcPolicy::PrivateOrContainer
-        } else {
-            ProcPolicy::PrivateOnly
-        };
+        let policy = ProcPolicy::in_container_root(config.has_namespace(NamespaceType::Mount));
         let setgroups_allowed = !config.has_namespace(NamespaceType::User)
             || ProcFs::open_with(policy)
                 .and_then(|p| p.read("self/setgroups"))

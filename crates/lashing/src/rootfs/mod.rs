@@ -176,11 +176,9 @@ impl Pivoted<'_> {
     /// mount namespace, the mounted `/proc` is the container's; without a mount namespace it
     /// could be anything of the host, so only a private instance.
     pub(crate) fn proc_policy(&self) -> crate::procfs::ProcPolicy {
-        if self.config.has_namespace(NamespaceType::Mount) {
-            crate::procfs::ProcPolicy::PrivateOrContainer
-        } else {
-            crate::procfs::ProcPolicy::PrivateOnly
-        }
+        crate::procfs::ProcPolicy::in_container_root(
+            self.config.has_namespace(NamespaceType::Mount),
+        )
     }
 
     /// runc's `finalizeRootfs` and its read-only and masked paths: the deferred read-only
