@@ -31,9 +31,14 @@
 //!     container.start(&mut process)?;
 //!     assert_eq!(container.status(), lashing::Status::Created);
 //!
-//!     // ... until `exec` lets it run (what `runc start` does).
-//!     container.exec()?;
+//!     // ... until `release` lets it run (what `runc start` does).
+//!     container.release()?;
 //!     println!("state: {}", serde_json::to_string(&container.oci_state())?);
+//!
+//!     // One more process in the running container (what `runc exec` does).
+//!     let mut extra = Process::new(["/bin/echo", "from exec"]);
+//!     container.exec(&mut extra)?;
+//!     extra.wait()?;
 //!
 //!     // Signal it, wait for it, and remove it.
 //!     container.signal(libc::SIGTERM, false)?;
@@ -44,6 +49,32 @@
 //!     // Later, from another process: Container::load("/run/my-runtime", "demo")?.
 //!     Ok(())
 //! }
+//! ```
+//!
+//! # The lifecycle, by runc's names
+//!
+//! | runc command | lashing | libcontainer (runc 1.3) |
+//! |---|---|---|
+//! | `runc create` | [`Container::create`] then [`Container::start`] (the init waits, status `created`) | `Create`, then `Start` of a process with `Init: true` |
+//! | `runc start` | [`Container::release`] | `Exec` |
+//! | `runc run` | [`Container::run`] (`start` + `release`) | `Run` |
+//! | `runc exec` | [`Container::exec`] ([`Container::exec_ignore_paused`] for `--ignore-paused`) | `Start` (or `Run`) of a process with `Init: false` |
+//! | `runc kill` | [`Container::signal`] | `Signal` |
+//! | `runc delete` | [`Container::destroy`] / [`Container::force_destroy`] | `Destroy` |
+//! | `runc state` | [`Container::oci_state`] | `State` / `OCIState` |
+//! | `runc pause` / `resume` | [`Container::pause`] / [`Container::resume`] | `Pause` / `Resume` |
+//!
+//! A [`Process`] is the same value for all of them: the entry point it is given to decides
+//! whether it is the container's init (`start`, `run`) or an additional process (`exec`).
+//!
+//! ```no_run
+//! # fn demo(container: &mut lashing::Container) -> lashing::Result<()> {
+//! // `runc exec demo ps`: one more process, joining the init's namespaces and cgroup.
+//! let mut ps = lashing::Process::new(["/bin/ps"]);
+//! container.exec(&mut ps)?;
+//! assert!(ps.wait()?.code() == 0);
+//! # Ok(())
+//! # }
 //! ```
 #![deny(missing_docs)]
 

@@ -37,8 +37,9 @@ impl ExitStatus {
     }
 }
 
-/// A process to start in a container: the container's init (`init = true`, with
-/// [`Container::start`](crate::Container::start)) or one more process (`exec`).
+/// A process to start in a container: the container's init (with
+/// [`Container::start`](crate::Container::start) or [`Container::run`](crate::Container::run)) or
+/// one more process (with [`Container::exec`](crate::Container::exec)).
 ///
 /// ```
 /// let mut p = lashing::Process::new(["/bin/echo", "hello"]);
@@ -72,8 +73,9 @@ pub struct Process {
     /// Positions among 3, 4, ... (0 = fd 3) that stay closed in the process (the caller had
     /// those fds closed); `extra_files` fill the other positions in order.
     pub extra_files_gaps: Vec<usize>,
-    /// Whether this is the container's init process.
-    pub init: bool,
+    /// Whether this is the container's init process: set by the entry point it is given to
+    /// (`start`/`run`: true, `exec`: false), never by the caller.
+    pub(crate) init: bool,
     /// Capabilities (`None`: those of the config's process).
     pub capabilities: Option<crate::config::Capabilities>,
     /// `no_new_privileges` (`None`: the config's).
@@ -119,7 +121,6 @@ impl Process {
         Process {
             args: args.into_iter().map(Into::into).collect(),
             cwd: PathBuf::from("/"),
-            init: true,
             ..Default::default()
         }
     }
@@ -145,7 +146,6 @@ impl Process {
             scheduler: p.scheduler.clone(),
             io_priority: p.io_priority.clone(),
             exec_cpu_affinity: p.exec_cpu_affinity.clone(),
-            init: true,
             ..Default::default()
         }
     }
@@ -349,7 +349,7 @@ mod tests {
             ..ProcessConfig::default()
         };
         let mut p = Process::from_config(&json);
-        p.init = false;
+        p.init = false; // as `Container::exec` sets it
         let m = p.merged(&base);
         assert_eq!(m.args, ["sh"]);
         assert_eq!(m.cwd, PathBuf::from("/tmp"));
@@ -382,7 +382,7 @@ mod tests {
             ..ProcessConfig::default()
         };
         let mut p = Process::from_config(&json);
-        p.init = false;
+        p.init = false; // as `Container::exec` sets it
         let m = p.merged(&base);
         assert_eq!(m.capabilities, base.capabilities);
         assert!(m.no_new_privileges);

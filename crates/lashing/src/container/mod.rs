@@ -1,4 +1,5 @@
-//! [`Container`]: the lifecycle of one container (create, start, exec, signal, state, destroy).
+//! [`Container`]: the lifecycle of one container (create, start, release, run, exec, signal,
+//! state, destroy).
 
 mod cgroups;
 pub mod criu;
@@ -235,38 +236,12 @@ impl Container {
         }
     }
 
-    /// Starts `process`. For the init process (`process.init`), sets the container up and returns
-    /// once init waits on the exec fifo (status `created`); [`Container::exec`] then runs the user
-    /// process. Only one init may ever be started. Another process (`init == false`) is run in the
-    /// created or running container at once, as `runc exec` does: it joins every namespace of the
-    /// init and the container's cgroup, and `start` returns once it has executed its program (a
-    /// missing program or a bad cwd is an error here, and the container is not disturbed).
+    /// Starts the container's init `process` (`runc create`; libcontainer's `Start` of an init
+    /// process): sets the container up and returns once init waits on the exec fifo (status
+    /// `created`); [`Container::release`] then lets it execute the user process. Only one init
+    /// may ever be started.
     pub fn start(&mut self, process: &mut Process) -> Result<()> {
-        self.start_process(process, false)
-    }
-
-    /// [`Container::start`] for a process run in the container (`init == false`) that also
-    /// accepts a paused container (runc's `exec --ignore-paused`): the process joins the frozen
-    /// cgroup and freezes at once, and this call returns only after the container is resumed
-    /// and the process has executed its program.
-    pub fn start_ignore_paused(&mut self, process: &mut Process) -> Result<()> {
-        self.start_process(process, true)
-    }
-
-    fn start_process(&mut self, process: &mut Process, allow_paused: bool) -> Result<()> {
-        if !process.init {
-            let status = self.status();
-            let ok = matches!(status, Status::Created | Status::Running)
-                || (allow_paused && status == Status::Paused);
-            if !ok {
-                return Err(Error::BadStatus {
-                    id: self.state.id.clone(),
-                    status,
-                    op: "exec a process in it",
-                });
-            }
-            return start::start_setns(self, process);
-        }
+        process.init = true;
         if self.state.init_process_pid != 0 {
             return Err(Error::BadStatus {
                 id: self.state.id.clone(),
@@ -278,21 +253,50 @@ impl Container {
         start::start_init(self, process)
     }
 
-    /// Starts `process` and, for an init process, lets it run at once (`create` + `start`).
+    /// Starts the init `process` and lets it run at once (`runc run`: [`Container::start`] then
+    /// [`Container::release`]; libcontainer's `Run`).
     pub fn run(&mut self, process: &mut Process) -> Result<()> {
         self.start(process)?;
-        if process.init {
-            self.exec()?;
+        self.release()
+    }
+
+    /// Runs one more `process` in the created or running container (`runc exec`; libcontainer's
+    /// `Start` of a non-init process): it joins every namespace of the init and the container's
+    /// cgroup, and `exec` returns once it has executed its program (a missing program or a bad
+    /// cwd is an error here, and the container is not disturbed). A paused container is refused.
+    pub fn exec(&mut self, process: &mut Process) -> Result<()> {
+        self.exec_process(process, false)
+    }
+
+    /// [`Container::exec`] that also accepts a paused container (runc's `exec --ignore-paused`):
+    /// the process joins the frozen cgroup and freezes at once, and this call returns only after
+    /// the container is resumed and the process has executed its program.
+    pub fn exec_ignore_paused(&mut self, process: &mut Process) -> Result<()> {
+        self.exec_process(process, true)
+    }
+
+    fn exec_process(&mut self, process: &mut Process, allow_paused: bool) -> Result<()> {
+        process.init = false;
+        let status = self.status();
+        let ok = matches!(status, Status::Created | Status::Running)
+            || (allow_paused && status == Status::Paused);
+        if !ok {
+            return Err(Error::BadStatus {
+                id: self.state.id.clone(),
+                status,
+                op: "exec a process in it",
+            });
         }
-        Ok(())
+        start::start_setns(self, process)
     }
 
     /// Lets a created container's user process run (`runc start`): reads the exec fifo, waits
     /// until init has executed the user process (a failure of init after `create` returned, in
     /// a startContainer hook or at `execve`, is reported here), then runs the poststart hooks (a
     /// failing one kills the container). A container that is not `created` is refused with its
-    /// real status, also when a `kill` or `delete` races with this call.
-    pub fn exec(&mut self) -> Result<()> {
+    /// real status, also when a `kill` or `delete` races with this call. libcontainer calls this
+    /// `Exec`.
+    pub fn release(&mut self) -> Result<()> {
         let _lock = self.lock_existing()?;
         let status = self.status();
         if status == Status::Running && self.init_cmdline() == b"lashing\0init\0" {
