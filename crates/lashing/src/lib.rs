@@ -88,6 +88,7 @@ mod process;
 mod rootfs;
 mod security;
 mod state;
+mod status;
 mod sys;
 mod tty;
 

@@ -209,7 +209,9 @@ impl Process {
         match &self.pidfd {
             Some(fd) => crate::sys::process::pidfd_signal(fd.as_fd(), sig)
                 .map_err(|e| Error::io("signal", format!("pid {pid}"), e)),
-            None => crate::container::kill_pid(pid, sig),
+            // The caller has just checked the pid (its start time) when there is no pidfd.
+            None => crate::sys::process::kill_pid(pid, sig, || true)
+                .map_err(|e| Error::io("signal", format!("pid {pid}"), e)),
         }
     }
 

@@ -6,75 +6,25 @@ pub mod criu;
 mod exe;
 mod start;
 
+pub use crate::status::{OciState, Status};
 pub use exe::set_init_executable;
 pub(crate) use start::INIT_PIPE_ENV;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lashing_cgroups::{FreezerState::Frozen, Manager};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
-use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, HookKind};
 use crate::error::{Error, Result};
 use crate::hooks;
 use crate::process::Process;
 use crate::state::{self, FIFO, State};
-
-/// The status of a container, as `runc state` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// The init process is set up and waits for `start`.
-    Created,
-    /// The user process runs.
-    Running,
-    /// The container's cgroup is frozen.
-    Paused,
-    /// No process runs (never started, or exited).
-    Stopped,
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Stopped => "stopped",
-        })
-    }
-}
-
-/// The OCI runtime state of a container (`runc state` output, with runc's extra fields).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OciState {
-    /// OCI version of the bundle.
-    pub oci_version: String,
-    /// Container id.
-    pub id: String,
-    /// Host pid of init (0 when stopped).
-    pub pid: i32,
-    /// Status.
-    pub status: Status,
-    /// Absolute path of the bundle.
-    pub bundle: PathBuf,
-    /// Absolute path of the root file system.
-    pub rootfs: PathBuf,
-    /// Creation time (RFC 3339).
-    pub created: String,
-    /// Annotations.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    /// Owner (user name of the creator; runc prints "" for root as "root").
-    pub owner: String,
-}
 
 /// A container: its state directory under a state root, its configuration and its cgroup.
 ///
@@ -396,7 +346,7 @@ impl Container {
             pid,
             "start: the init read the exec fifo: the user process runs"
         );
-        if let Err(e) = hooks::run_all(self, HookKind::Poststart) {
+        if let Err(e) = self.run_hooks(HookKind::Poststart, None) {
             let _ = self.signal(libc::SIGKILL, false);
             return Err(e);
         }
@@ -545,15 +495,27 @@ impl Container {
     /// pid reused in between is never signalled.
     fn kill_init(&self, sig: i32) -> Result<()> {
         let pid = self.state.init_process_pid;
-        let err = |e: std::io::Error| Error::io("signal", format!("pid {pid}"), e);
-        let p = rustix::process::Pid::from_raw(pid)
-            .ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::ESRCH)))?;
-        let fd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
-            .map_err(|e| err(e.into()))?;
-        if !self.init_alive() {
-            return Err(err(std::io::Error::from_raw_os_error(libc::ESRCH)));
+        crate::sys::process::kill_pid(pid, sig, || self.init_alive())
+            .map_err(|e| Error::io("signal", format!("pid {pid}"), e))
+    }
+
+    /// Runs the hooks of `kind` with the container's OCI state; `pid` is the init's while the
+    /// container is being created (prestart, createRuntime).
+    pub(crate) fn run_hooks(&self, kind: HookKind, pid: Option<i32>) -> Result<()> {
+        let list = self
+            .state
+            .config
+            .hooks
+            .get(&kind)
+            .map_or(&[][..], Vec::as_slice);
+        if list.is_empty() {
+            return Ok(());
         }
-        crate::sys::process::pidfd_signal(fd.as_fd(), sig).map_err(err)
+        let mut st = self.oci_state();
+        if let Some(pid) = pid {
+            st.pid = pid;
+        }
+        hooks::run_all(list, kind, &st)
     }
 
     fn wait_dead(&self, limit: Duration) {
@@ -581,7 +543,7 @@ impl Container {
         }
         let rm = fs::remove_dir_all(&self.dir)
             .map_err(|e| Error::io("remove state directory", &self.dir, e));
-        let hooks = hooks::run_all(&self, HookKind::Poststop);
+        let hooks = self.run_hooks(HookKind::Poststop, None);
         rm?;
         if let Err(e) = hooks {
             tracing::warn!("{e}");
@@ -643,15 +605,4 @@ pub(crate) fn oom_cause(cgroup: &Manager, err: Error) -> Error {
         },
         _ => err,
     }
-}
-
-/// Sends a signal to a pid through a pidfd (so that a reused pid is never signalled: the caller has
-/// checked the start time just before).
-pub(crate) fn kill_pid(pid: i32, sig: i32) -> Result<()> {
-    let err = |e: std::io::Error| Error::io("signal", format!("pid {pid}"), e);
-    let p = rustix::process::Pid::from_raw(pid)
-        .ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::ESRCH)))?;
-    let fd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
-        .map_err(|e| err(e.into()))?;
-    crate::sys::process::pidfd_signal(fd.as_fd(), sig).map_err(err)
 }

@@ -14,7 +14,7 @@ use crate::config::{Config, HookKind, IdMap, NamespaceType};
 use crate::error::{Error, InitFailure, Result};
 use crate::process::{Process, Stdio};
 use crate::state::{self, FIFO};
-use crate::{hooks, sys};
+use crate::sys;
 
 /// The environment variable that tells `lashing init` which fd is its socket.
 pub(crate) const INIT_PIPE_ENV: &str = "_LASHING_INITPIPE";
@@ -499,8 +499,8 @@ fn start_inner(
             ToParent::Hooks => {
                 c.state.init_process_pid = child.pid;
                 apply_resources(&c.cgroup, &c.state.config)?;
-                hooks::run_creating(c, child.pid, HookKind::Prestart)?;
-                hooks::run_creating(c, child.pid, HookKind::CreateRuntime)?;
+                c.run_hooks(HookKind::Prestart, Some(child.pid))?;
+                c.run_hooks(HookKind::CreateRuntime, Some(child.pid))?;
                 tracing::debug!("writing sync type:hooksDone");
                 channel::send(&child.sock, &ToInit::HooksDone, &[])
                     .map_err(|e| Error::io("write to", "lashing init", e))?;
