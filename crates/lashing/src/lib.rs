@@ -90,6 +90,7 @@ mod security;
 mod state;
 mod status;
 mod sys;
+pub mod time;
 mod tty;
 
 pub use config::Config;

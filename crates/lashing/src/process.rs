@@ -184,9 +184,7 @@ impl Process {
         if let Some(s) = self.status {
             return Ok(s);
         }
-        let pid = self.pid.ok_or_else(|| {
-            Error::io("wait for", "process", std::io::Error::other("not started"))
-        })?;
+        let pid = self.pid.ok_or(Error::NotStarted { op: "wait for" })?;
         let st = wait_pid(pid)?;
         self.status = Some(st);
         self.pidfd = None;
@@ -195,9 +193,7 @@ impl Process {
 
     /// Sends a signal to the process (through its pidfd when there is one).
     pub fn signal(&self, sig: i32) -> Result<()> {
-        let pid = self
-            .pid
-            .ok_or_else(|| Error::io("signal", "process", std::io::Error::other("not started")))?;
+        let pid = self.pid.ok_or(Error::NotStarted { op: "signal" })?;
         // After `wait` the pid may belong to another process already.
         if self.status.is_some() {
             return Err(Error::io(
@@ -388,6 +384,19 @@ mod tests {
         let m = p.merged(&base);
         assert_eq!(m.capabilities, base.capabilities);
         assert!(m.no_new_privileges);
+    }
+
+    /// A process never started is said to be so, not an I/O failure on a made-up path.
+    #[test]
+    fn a_process_not_started_cannot_be_waited_for_or_signalled() {
+        let mut p = Process::new(["true"]);
+        let e = p.wait().unwrap_err();
+        assert!(matches!(e, Error::NotStarted { op: "wait for" }), "{e:?}");
+        let e = p.signal(libc::SIGTERM).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot signal a process that was not started"
+        );
     }
 
     #[test]

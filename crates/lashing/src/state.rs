@@ -154,33 +154,6 @@ pub(crate) fn alive(pid: i32, start: u64) -> bool {
     matches!(proc_stat(pid), Some((s, t)) if t == start && s != 'Z' && s != 'X')
 }
 
-/// The current time as RFC 3339 with nanoseconds, UTC (as runc's `created`).
-pub(crate) fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        now.subsec_nanos()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,7 +185,7 @@ mod tests {
 
     #[test]
     fn rfc3339_shape() {
-        let t = now_rfc3339();
+        let t = crate::time::now_rfc3339_nanos();
         assert_eq!(t.len(), "2026-11-29T06:00:00.000000000Z".len(), "{t}");
         assert!(t.starts_with("20"), "{t}");
         assert!(t.ends_with('Z'));
@@ -230,7 +203,7 @@ mod tests {
             id: "c1".into(),
             init_process_pid: 7,
             init_process_start: 9,
-            created: now_rfc3339(),
+            created: crate::time::now_rfc3339_nanos(),
             config: Config::default(),
             cgroup_paths: BTreeMap::new(),
             namespace_paths: BTreeMap::new(),

@@ -123,17 +123,7 @@ const TESTS: &[Test] = &[
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// The whole chain of an error, as one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
+use lashing::error::chain;
 
 /// Adds busybox applets to the rootfs of `env`.
 fn applets(env: &Env, names: &[&str]) {

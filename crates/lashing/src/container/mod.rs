@@ -70,7 +70,7 @@ impl Container {
             id: id.to_string(),
             init_process_pid: 0,
             init_process_start: 0,
-            created: state::now_rfc3339(),
+            created: crate::time::now_rfc3339_nanos(),
             cgroup_paths: cgroup.paths().clone(),
             namespace_paths: BTreeMap::new(),
             owner: rustix::process::geteuid().as_raw(),
@@ -333,13 +333,11 @@ impl Container {
         }
         let _ = fs::remove_file(&fifo_path);
         if !report.is_empty() {
-            let f: crate::error::InitFailure = serde_json::from_slice(&report).map_err(|e| {
-                Error::io(
-                    "parse the failure report of",
-                    "lashing init",
-                    std::io::Error::other(e),
-                )
-            })?;
+            let f: crate::error::InitFailure =
+                serde_json::from_slice(&report).map_err(|e| Error::InitProtocol {
+                    what: "a failure report on the exec fifo that does not parse".into(),
+                    source: Some(Box::new(e)),
+                })?;
             return Err(oom_cause(&self.cgroup, Error::Init(f)));
         }
         tracing::debug!(
