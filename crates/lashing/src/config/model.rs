@@ -390,8 +390,8 @@ pub struct SeccompArg {
     pub op: String,
 }
 
-/// A cgroup resource set. `lashing-cgroups` owns the full model; the core keeps it as the OCI JSON
-/// (`linux.resources`) until the cgroups issue lands.
+/// A cgroup resource set as the OCI JSON (`linux.resources`); `lashing-cgroups` owns the typed
+/// model (`lashing_cgroups::Resources`), which this is converted to when it is applied.
 pub type Resources = serde_json::Value;
 
 /// Cgroup configuration.
