@@ -51,6 +51,9 @@ mod channel;
 pub mod config;
 mod container;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hooks;
 mod init;
 mod process;
