@@ -469,6 +469,10 @@ fn start_inner(
         let msg: ToParent = channel::parse(&raw.data)
             .map_err(|e| Error::io("parse message of", "lashing init", e))?;
         tracing::debug!(elapsed = ?t0.elapsed(), "read sync type:{}", msg.name());
+        #[cfg(debug_assertions)]
+        if crate::fault::kill_init_at(msg.name()) {
+            crate::fault::kill_and_wait_exit(child.pidfd.as_fd());
+        }
         match msg {
             ToParent::Pid(pid) => {
                 let inter = child.pid;
@@ -493,8 +497,7 @@ fn start_inner(
             }
             ToParent::MapsPlease => {
                 write_id_maps(child.pid, &c.state.config)?;
-                channel::send(&child.sock, &ToInit::MapsDone, &[])
-                    .map_err(|e| Error::io("write to", "lashing init", e))?;
+                send_init(child, &ToInit::MapsDone)?;
             }
             ToParent::Hooks => {
                 c.state.init_process_pid = child.pid;
@@ -502,8 +505,7 @@ fn start_inner(
                 hooks::run_creating(c, child.pid, HookKind::Prestart)?;
                 hooks::run_creating(c, child.pid, HookKind::CreateRuntime)?;
                 tracing::debug!("writing sync type:hooksDone");
-                channel::send(&child.sock, &ToInit::HooksDone, &[])
-                    .map_err(|e| Error::io("write to", "lashing init", e))?;
+                send_init(child, &ToInit::HooksDone)?;
             }
             ToParent::Ready => {
                 for r in &process.merged(&c.state.config.process).rlimits {
@@ -528,8 +530,7 @@ fn start_inner(
                 if kind == InitKind::Setns {
                     set_affinity(child.pid, affinity.final_.as_deref());
                     tracing::debug!("writing sync type:run");
-                    channel::send(&child.sock, &ToInit::Run, &[])
-                        .map_err(|e| Error::io("write to", "lashing init", e))?;
+                    send_init(child, &ToInit::Run)?;
                     ready = true;
                     continue;
                 }
@@ -556,8 +557,7 @@ fn start_inner(
                     "container {} is created: state saved; writing sync type:run",
                     c.state.id
                 );
-                channel::send(&child.sock, &ToInit::Run, &[])
-                    .map_err(|e| Error::io("write to", "lashing init", e))?;
+                send_init(child, &ToInit::Run)?;
                 ready = true;
             }
             ToParent::SeccompFd => {
@@ -569,8 +569,7 @@ fn start_inner(
                     )
                 })?;
                 send_seccomp_listener(c, child.pid, fd.as_fd())?;
-                channel::send(&child.sock, &ToInit::SeccompDone, &[])
-                    .map_err(|e| Error::io("write to", "lashing init", e))?;
+                send_init(child, &ToInit::SeccompDone)?;
             }
             ToParent::Log { level, message } => {
                 logged += 1;
@@ -702,6 +701,14 @@ fn reemit(level: channel::LogLevel, message: &str) {
         channel::LogLevel::Debug => tracing::debug!("{message}"),
         channel::LogLevel::Trace => tracing::trace!("{message}"),
     }
+}
+
+/// Sends `msg` to init; a socket init has closed means init died: say that, with how.
+fn send_init(child: &mut Child, msg: &ToInit) -> Result<()> {
+    channel::send(&child.sock, msg, &[]).map_err(|e| match e.raw_os_error() {
+        Some(libc::EPIPE | libc::ECONNRESET) => died(child),
+        _ => Error::io("write to", "lashing init", e),
+    })
 }
 
 fn died(child: &mut Child) -> Error {
