@@ -20,7 +20,7 @@ pub struct Insn {
 
 /// Decodes the native-endian array `seccomp(2)` is given.
 pub fn decode(filter: &[u8]) -> Result<Vec<Insn>, String> {
-    if filter.len() % 8 != 0 {
+    if !filter.len().is_multiple_of(8) {
         return Err(format!(
             "{} bytes: not a whole number of instructions",
             filter.len()

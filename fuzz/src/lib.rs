@@ -6,6 +6,10 @@ use std::sync::OnceLock;
 
 pub mod cbpf;
 
+// The instrumented code of a unit-test binary needs libFuzzer's coverage callbacks.
+#[cfg(test)]
+extern crate libfuzzer_sys;
+
 /// A scratch directory of this fuzzing process (under `$TMPDIR`), created once. Removed by
 /// `scripts/fuzz` after the run (libFuzzer ends the process with `exit`, so no destructor runs).
 pub fn scratch() -> &'static PathBuf {
