@@ -953,6 +953,10 @@ mod tests {
         assert!(is_stopped(&open_init_namespaces("t", 0, start, &types)));
     }
 
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the ChildGuard under test (or the test) reaps it"
+    )]
     fn guarded_sleep() -> (i32, ChildGuard) {
         let child = std::process::Command::new("sleep")
             .arg("100")
