@@ -633,13 +633,25 @@ impl<'a> Bootstrap<'a> {
     fn handle_ready(&mut self, init: &mut Spawned) -> Result<()> {
         let pid = init.child.pid();
         for r in &self.merged.rlimits {
-            sys::process::prlimit(pid, r.resource, r.soft, r.hard).map_err(|e| {
+            let resource = rlimit_resource(r.resource).ok_or_else(|| {
                 Error::io(
                     "set rlimit",
-                    format!("resource {} soft {} hard {}", r.resource, r.soft, r.hard),
-                    e,
+                    format!("resource {}", r.resource),
+                    std::io::Error::from_raw_os_error(libc::EINVAL),
                 )
             })?;
+            let limit = rustix::process::Rlimit {
+                current: (r.soft != u64::MAX).then_some(r.soft),
+                maximum: (r.hard != u64::MAX).then_some(r.hard),
+            };
+            rustix::process::prlimit(rustix::process::Pid::from_raw(pid), resource, limit)
+                .map_err(|e| {
+                    Error::io(
+                        "set rlimit",
+                        format!("resource {} soft {} hard {}", r.resource, r.soft, r.hard),
+                        e,
+                    )
+                })?;
         }
         // --pidfd-socket: the parent holds a pidfd of the process (taken at clone3, or with
         // pidfd_open after init's fork) and sends a copy, named as runc names it.
@@ -722,6 +734,17 @@ impl<'a> Bootstrap<'a> {
         self.created = true;
         Ok(())
     }
+}
+
+/// The rustix resource of an `RLIMIT_*` number (the config holds the numbers).
+fn rlimit_resource(n: u32) -> Option<rustix::process::Resource> {
+    use rustix::process::Resource::*;
+    [
+        Cpu, Fsize, Data, Stack, Core, Rss, Nproc, Nofile, Memlock, As, Locks, Sigpending,
+        Msgqueue, Nice, Rtprio, Rttime,
+    ]
+    .into_iter()
+    .find(|r| *r as u32 == n)
 }
 
 /// The 5-byte report of the child whose `execveat` of `lashing init` failed.

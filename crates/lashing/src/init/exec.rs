@@ -141,18 +141,31 @@ impl Init {
             caps::drop_bounding(&c.bounding)
                 .map_err(|e| Fail::io("drop bounding capabilities", None, e))?;
         }
-        sysp::set_keepcaps(true).map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;
+        rustix::thread::set_keep_capabilities(true)
+            .map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;
         let setgroups_allowed = !config.has_namespace(NamespaceType::User)
             || fs::read_to_string("/proc/self/setgroups")
                 .map(|s| s.trim() != "deny")
                 .unwrap_or(true);
         if setgroups_allowed {
-            sysp::setgroups(&u.additional_gids)
+            let gids: Vec<rustix::process::Gid> = u
+                .additional_gids
+                .iter()
+                .map(|g| rustix::process::Gid::from_raw(*g))
+                .collect();
+            // The raw, thread-scoped call: init is single-threaded.
+            rustix::thread::set_thread_groups(&gids)
                 .map_err(|e| Fail::io("setgroups", Some(format!("{:?}", u.additional_gids)), e))?;
         }
-        sysp::set_ids(u.uid, u.gid)
+        let (uid, gid) = (
+            rustix::process::Uid::from_raw(u.uid),
+            rustix::process::Gid::from_raw(u.gid),
+        );
+        rustix::thread::set_thread_res_gid(gid, gid, gid)
+            .and_then(|()| rustix::thread::set_thread_res_uid(uid, uid, uid))
             .map_err(|e| Fail::io("set user", Some(format!("{}:{}", u.uid, u.gid)), e))?;
-        sysp::set_keepcaps(false).map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;
+        rustix::thread::set_keep_capabilities(false)
+            .map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;
         if let Some(c) = caps {
             caps::apply(c).map_err(|e| Fail::io("set capabilities", None, e))?;
         }

@@ -6,6 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use crate::channel::Payload;
 use crate::security::lsm::ProcFs;
 use crate::sys::process as sysp;
+use crate::sys::process::InitThread;
 
 use super::Init;
 use super::log;
@@ -81,7 +82,8 @@ impl Init {
         for (i, present) in p.fds.stdio.iter().enumerate() {
             if *present {
                 let fd = it.next().expect("counted");
-                sysp::dup_to(fd.as_raw_fd(), i as RawFd)
+                self.thread
+                    .dup_to(fd.as_fd(), i as RawFd)
                     .map_err(|e| Fail::io("install stdio", Some(format!("fd {i}")), e))?;
             }
         }
@@ -94,7 +96,8 @@ impl Init {
         for i in (0..slots).filter(|i| !p.fds.preserved_gaps.contains(i)) {
             let fd = it.next().expect("counted");
             let target = 3 + i as RawFd;
-            sysp::dup_to(fd.as_raw_fd(), target)
+            self.thread
+                .dup_to(fd.as_fd(), target)
                 .map_err(|e| Fail::io("install preserved fd", Some(format!("fd {target}")), e))?;
         }
         // A gap stays closed: nothing of init's at its number survives the exec (every fd of
@@ -105,10 +108,9 @@ impl Init {
     }
 }
 
-/// Closes every fd from `first` on (`close_range`, or one by one if a seccomp profile refuses it).
 /// Closes every fd from `first` on but `keep`: `close_range`, or, where the kernel or a seccomp
 /// profile refuses it, [`close_fallback`].
-pub(super) fn close_from_except(first: u32, keep: Option<u32>) {
+pub(super) fn close_from_except(init: &InitThread, first: u32, keep: Option<u32>) {
     let ranges = match keep {
         Some(k) if k >= first => [
             (first, k.checked_sub(1)),
@@ -117,21 +119,26 @@ pub(super) fn close_from_except(first: u32, keep: Option<u32>) {
         _ => [(first, Some(u32::MAX)), (1, None)],
     };
     let done = ranges.iter().all(|&(lo, hi)| match hi {
-        Some(hi) => lo > hi || sysp::close_range(lo, hi).is_ok(),
+        Some(hi) => lo > hi || init.close_range(lo, hi).is_ok(),
         None => true,
     });
     if !done {
-        close_fallback(first, keep, ProcFs::open().ok().as_ref());
+        close_fallback(init, first, keep, ProcFs::open().ok().as_ref());
     }
 }
 
 /// Closes every fd from `first` on but `keep` one by one: those listed in `self/fd` of a
 /// verified procfs (runc's CloseExecFrom), or, without one, every number below the hard
 /// `RLIMIT_NOFILE` (an fd above it can only come from a limit lowered after it was opened).
-pub(super) fn close_fallback(first: u32, keep: Option<u32>, procfs: Option<&ProcFs>) {
+pub(super) fn close_fallback(
+    init: &InitThread,
+    first: u32,
+    keep: Option<u32>,
+    procfs: Option<&ProcFs>,
+) {
     let close = |fd: u32| {
         if Some(fd) != keep && fd >= first {
-            drop(sysp::adopt_fd(fd as RawFd));
+            init.close_fd(fd as RawFd);
         }
     };
     if let Some(fds) = procfs.and_then(|p| p.self_fds().ok()) {

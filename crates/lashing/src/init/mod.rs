@@ -55,14 +55,16 @@ pub fn init() {
         }
     };
     // Only this variable of init's environment is used; the user process gets the container's env.
-    let sock = match sysp::adopt_fd(fd) {
-        Ok(s) => s,
-        Err(e) => {
+    let (thread, sock) = match sysp::InitThread::claim(fd) {
+        Some(Ok(claimed)) => claimed,
+        None => return,
+        Some(Err(e)) => {
             eprintln!("lashing init: init socket {fd}: {e}");
             sysp::exit_now(255)
         }
     };
     let mut init = Init {
+        thread,
         sock: Some(sock),
         fifo: None,
         fifo_w: None,
@@ -81,6 +83,8 @@ pub fn init() {
 enum Never {}
 
 struct Init {
+    /// This process as `lashing init`'s only thread, in charge of its fd table.
+    thread: sysp::InitThread,
     sock: Option<OwnedFd>,
     fifo: Option<OwnedFd>,
     /// The exec fifo opened for writing, after its byte was written: kept (close-on-exec) until
@@ -152,12 +156,13 @@ impl Init {
     fn run(&mut self) -> R<Never> {
         let sock_fd = self.sock()?.as_raw_fd() as u32;
         // Nothing the caller leaked may reach the container (CVE-2024-21626).
-        close_from_except(3, Some(sock_fd));
+        close_from_except(&self.thread, 3, Some(sock_fd));
         // From here, log lines go to the parent (through a copy of the socket, moved with it).
         let copy = sysp::dup_above(self.sock()?.as_fd(), 3)
             .map_err(|e| Fail::io("dup", Some("init socket".to_string()), e))?;
         log::install(copy);
-        sysp::set_dumpable(false).map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+            .map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
         sysp::reset_signals().map_err(|e| Fail::io("reset signal dispositions", None, e))?;
         let (msg, fds) = match channel::recv::<ToInit>(self.sock()?) {
             Ok(Some(m)) => m,

@@ -44,7 +44,7 @@ impl Init {
         if let Some((typ, path, fd)) = opened.iter().find(|(t, ..)| *t == NamespaceType::User) {
             sysp::setns(fd.as_fd(), typ.clone_flag())
                 .map_err(|e| Fail::io("join namespace", Some(path.clone()), e))?;
-            sysp::set_ids(0, 0).map_err(|e| Fail::io("become root in user namespace", None, e))?;
+            become_root()?;
         }
         for (typ, path, fd) in later {
             sysp::setns(fd.as_fd(), typ.clone_flag())
@@ -57,7 +57,7 @@ impl Init {
                 .map_err(|e| Fail::io("unshare", Some("user namespace".to_string()), e))?;
             self.send(&ToParent::MapsPlease)?;
             self.expect(|m| matches!(m, ToInit::MapsDone), "MapsDone")?;
-            sysp::set_ids(0, 0).map_err(|e| Fail::io("become root in user namespace", None, e))?;
+            become_root()?;
         }
         let rest = p.unshare & !user;
         if rest != 0 {
@@ -72,15 +72,19 @@ impl Init {
                 .collect();
             // Non-dumpable, /proc/self belongs to the host's root: dumpable for this one write (as
             // runc's nsexec for its id maps), then not again.
-            sysp::set_dumpable(true).map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::Dumpable)
+                .map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
             let r = fs::write("/proc/self/timens_offsets", text);
-            sysp::set_dumpable(false).map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+                .map_err(|e| Fail::io("prctl(PR_SET_DUMPABLE)", None, e))?;
             r.map_err(|e| Fail::io("write", Some("/proc/self/timens_offsets".to_string()), e))?;
         }
         if p.fork {
             let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
                 .map_err(|e| Fail::io("pipe", None, e))?;
-            match sysp::fork_parent()
+            match self
+                .thread
+                .fork_parent()
                 .map_err(|e| Fail::io("fork into the pid namespace", None, e))?
             {
                 sysp::Fork::Parent(pid) => {
@@ -97,4 +101,14 @@ impl Init {
         }
         Ok(())
     }
+}
+
+/// `setresgid(0, 0, 0)` then `setresuid(0, 0, 0)` in a user namespace just joined or made (the
+/// raw, thread-scoped calls: init is single-threaded).
+fn become_root() -> R<()> {
+    let root_g = rustix::process::Gid::ROOT;
+    let root_u = rustix::process::Uid::ROOT;
+    rustix::thread::set_thread_res_gid(root_g, root_g, root_g)
+        .and_then(|()| rustix::thread::set_thread_res_uid(root_u, root_u, root_u))
+        .map_err(|e| Fail::io("become root in user namespace", None, e))
 }

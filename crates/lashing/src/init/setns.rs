@@ -22,7 +22,7 @@ impl Init {
         join_keyring(&p)?;
         // The terminal, from the container's devpts (no /dev/console mount for exec).
         if let Some(sock) = self.console.take() {
-            crate::tty::setup_console(sock, proc.console_size, proc.user.uid, false)
+            crate::tty::setup_console(&self.thread, sock, proc.console_size, proc.user.uid, false)
                 .map_err(|e| Fail::io(e.step, e.path, e.source))?;
             clear_onlcr(&p)?;
         }
@@ -32,7 +32,7 @@ impl Init {
         // The socket stays (close-on-exec) so that an exec failure still reaches the caller; the
         // log's copy of it goes first (it is above `first`).
         log::detach();
-        close_from_except(first, Some(sock));
+        close_from_except(&self.thread, first, Some(sock));
         let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
         Err(exec_failed(&proc.args[0], e))
     }

@@ -76,7 +76,7 @@ impl Init {
         r?;
         // The terminal, allocated inside the container's root (runc's setupConsole).
         if let Some(sock) = self.console.take() {
-            crate::tty::setup_console(sock, proc.console_size, proc.user.uid, true)
+            crate::tty::setup_console(&self.thread, sock, proc.console_size, proc.user.uid, true)
                 .map_err(|e| Fail::io(e.step, e.path, e.source))?;
             clear_onlcr(&p)?;
         }
@@ -104,7 +104,7 @@ impl Init {
         self.start_container_hooks(config, &p.id, &exec.env)?;
         // The fifo's write end stays (close-on-exec) so that an exec failure still reaches `start`.
         let keep = self.fifo_w.as_ref().map(|w| w.as_raw_fd() as u32);
-        close_from_except(3 + self.preserved as u32, keep);
+        close_from_except(&self.thread, 3 + self.preserved as u32, keep);
         let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
         Err(exec_failed(&proc.args[0], e))
     }

@@ -54,7 +54,12 @@ fn close_fallback_leaves_only_keep() {
         };
         rustix::process::setrlimit(rustix::process::Resource::Nofile, lim).unwrap();
         let procfs = walk.then(|| ProcFs::open().unwrap());
-        close_fallback(first, Some(keep), procfs.as_ref());
+        close_fallback(
+            &sysp::InitThread::for_test_child(),
+            first,
+            Some(keep),
+            procfs.as_ref(),
+        );
         drop(procfs);
         let left = open_fds();
         assert!(left.contains(&keep), "walk={walk}: {left:?}");
@@ -73,9 +78,9 @@ fn close_fallback_leaves_only_keep() {
         } else {
             // Without a procfs the loop stops at the hard limit: only the fd above it stays.
             assert_eq!(above, vec![high]);
-            drop(sysp::adopt_fd(high as RawFd));
+            sysp::InitThread::for_test_child().close_fd(high as RawFd);
         }
-        close_fallback(20, None, None);
+        close_fallback(&sysp::InitThread::for_test_child(), 20, None, None);
     }
 }
 
