@@ -1033,6 +1033,19 @@ mod tests {
     }
 
     #[test]
+    fn rlimit_numbers_map_to_their_resource() {
+        use rustix::process::Resource;
+        assert_eq!(rlimit_resource(libc::RLIMIT_NOFILE), Some(Resource::Nofile));
+        assert_eq!(rlimit_resource(libc::RLIMIT_RTTIME), Some(Resource::Rttime));
+        assert_eq!(rlimit_resource(libc::RLIMIT_CPU), Some(Resource::Cpu));
+        // Linux has 16 resources (RLIMIT_CPU = 0 .. RLIMIT_RTTIME = 15).
+        for n in 0..16 {
+            assert_eq!(rlimit_resource(n).map(|r| r as u32), Some(n));
+        }
+        assert_eq!(rlimit_resource(16), None);
+    }
+
+    #[test]
     fn id_maps_render() {
         let m = [
             IdMap {

@@ -148,21 +148,10 @@ impl Init {
                 .map(|s| s.trim() != "deny")
                 .unwrap_or(true);
         if setgroups_allowed {
-            let gids: Vec<rustix::process::Gid> = u
-                .additional_gids
-                .iter()
-                .map(|g| rustix::process::Gid::from_raw(*g))
-                .collect();
-            // The raw, thread-scoped call: init is single-threaded.
-            rustix::thread::set_thread_groups(&gids)
+            sysp::setgroups(&u.additional_gids)
                 .map_err(|e| Fail::io("setgroups", Some(format!("{:?}", u.additional_gids)), e))?;
         }
-        let (uid, gid) = (
-            rustix::process::Uid::from_raw(u.uid),
-            rustix::process::Gid::from_raw(u.gid),
-        );
-        rustix::thread::set_thread_res_gid(gid, gid, gid)
-            .and_then(|()| rustix::thread::set_thread_res_uid(uid, uid, uid))
+        sysp::set_ids(u.uid, u.gid)
             .map_err(|e| Fail::io("set user", Some(format!("{}:{}", u.uid, u.gid)), e))?;
         rustix::thread::set_keep_capabilities(false)
             .map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;

@@ -44,7 +44,7 @@ impl Init {
         if let Some((typ, path, fd)) = opened.iter().find(|(t, ..)| *t == NamespaceType::User) {
             sysp::setns(fd.as_fd(), typ.clone_flag())
                 .map_err(|e| Fail::io("join namespace", Some(path.clone()), e))?;
-            become_root()?;
+            sysp::set_ids(0, 0).map_err(|e| Fail::io("become root in user namespace", None, e))?;
         }
         for (typ, path, fd) in later {
             sysp::setns(fd.as_fd(), typ.clone_flag())
@@ -57,7 +57,7 @@ impl Init {
                 .map_err(|e| Fail::io("unshare", Some("user namespace".to_string()), e))?;
             self.send(&ToParent::MapsPlease)?;
             self.expect(|m| matches!(m, ToInit::MapsDone), "MapsDone")?;
-            become_root()?;
+            sysp::set_ids(0, 0).map_err(|e| Fail::io("become root in user namespace", None, e))?;
         }
         let rest = p.unshare & !user;
         if rest != 0 {
@@ -101,14 +101,4 @@ impl Init {
         }
         Ok(())
     }
-}
-
-/// `setresgid(0, 0, 0)` then `setresuid(0, 0, 0)` in a user namespace just joined or made (the
-/// raw, thread-scoped calls: init is single-threaded).
-fn become_root() -> R<()> {
-    let root_g = rustix::process::Gid::ROOT;
-    let root_u = rustix::process::Uid::ROOT;
-    rustix::thread::set_thread_res_gid(root_g, root_g, root_g)
-        .and_then(|()| rustix::thread::set_thread_res_uid(root_u, root_u, root_u))
-        .map_err(|e| Fail::io("become root in user namespace", None, e))
 }

@@ -496,6 +496,37 @@ pub(crate) fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Err
     io::Error::last_os_error()
 }
 
+/// `setgroups(2)` for the whole (single-threaded) process. Not rustix's `set_thread_groups`: its
+/// `Gid` cannot hold `u32::MAX` (it asserts), a value a config may carry and the kernel judges.
+pub(crate) fn setgroups(gids: &[u32]) -> io::Result<()> {
+    // SAFETY: raw setgroups with a valid slice; init is single-threaded so the thread-scoped raw call
+    // is process-wide.
+    let r = unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Raw `setresgid(gid, gid, gid)` then `setresuid(uid, uid, uid)` of the (single-threaded)
+/// caller. Not rustix's `set_thread_res_uid`/`_gid`: its `Uid`/`Gid` cannot hold `u32::MAX`
+/// (they assert), which the kernel reads as "unchanged" and a config may carry.
+pub(crate) fn set_ids(uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: raw id system calls with integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    let r = unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// `pidfd_send_signal(pidfd, sig, NULL, 0)`: works for every signal number, real-time ones too.
 pub(crate) fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
     // SAFETY: pidfd_send_signal with a valid fd, a signal number, no siginfo and no flags.
@@ -515,7 +546,9 @@ pub(crate) fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
     }
 }
 
-/// Drops a capability from the bounding set (`PR_CAPBSET_DROP`).
+/// Drops a capability from the bounding set (`PR_CAPBSET_DROP`). Not rustix's
+/// `remove_capability_from_bounding_set`: its `Capability` is a closed enum, and init handles
+/// capability numbers the kernel knows but rustix may not (up to the kernel's last one).
 pub(crate) fn capbset_drop(cap: u32) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
@@ -527,7 +560,8 @@ pub(crate) fn capbset_drop(cap: u32) -> io::Result<()> {
 }
 
 /// Whether a capability is in the bounding set (`PR_CAPBSET_READ`); `EINVAL` past the last
-/// capability the kernel knows.
+/// capability the kernel knows (how init finds that number: rustix's closed `Capability` enum
+/// cannot probe past the capabilities it names).
 pub(crate) fn capbset_read(cap: u32) -> io::Result<bool> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
@@ -538,7 +572,8 @@ pub(crate) fn capbset_read(cap: u32) -> io::Result<bool> {
     }
 }
 
-/// Raises a capability in the ambient set (`PR_CAP_AMBIENT_RAISE`).
+/// Raises a capability in the ambient set (`PR_CAP_AMBIENT_RAISE`), by number (rustix's
+/// `configure_capability_in_ambient_set` takes its closed `Capability` enum).
 pub(crate) fn ambient_raise(cap: u32) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe {
@@ -632,7 +667,9 @@ pub(crate) fn set_waiting_signal_handlers() -> io::Result<()> {
     Ok(())
 }
 
-/// `PR_SET_PDEATHSIG` (the kernel clears it on a credential change and in a fork's child).
+/// `PR_SET_PDEATHSIG` (the kernel clears it on a credential change and in a fork's child). Not
+/// rustix's `set_parent_process_death_signal`: its `Signal` cannot be made safely from a
+/// real-time signal number.
 pub(crate) fn set_pdeathsig(sig: i32) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) };
@@ -640,5 +677,29 @@ pub(crate) fn set_pdeathsig(sig: i32) -> io::Result<()> {
         Err(io::Error::last_os_error())
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::IntoRawFd;
+
+    use super::*;
+
+    #[test]
+    fn init_thread_is_claimed_once() {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let raw = r.into_raw_fd();
+        let (token, sock) = InitThread::claim(raw).unwrap().unwrap();
+        assert_eq!(sock.as_raw_fd(), raw);
+        // A second claim (a second owner of fd numbers) is refused, whatever the fd.
+        let (r2, _w2) = rustix::pipe::pipe().unwrap();
+        assert!(InitThread::claim(r2.as_raw_fd()).is_none());
+        // The claimed socket is the token holder's: it closes it, nothing else does.
+        let n = sock.as_raw_fd();
+        std::mem::forget(sock);
+        token.close_fd(n);
+        assert!(!adopt_fd_check(n));
+        drop(w);
     }
 }
