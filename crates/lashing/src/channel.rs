@@ -46,6 +46,28 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, NamespaceType, ProcessConfig};
 use crate::error::InitFailure;
 
+/// The environment variable that tells `lashing init` which fd is its socket (its only
+/// environment).
+pub(crate) const INIT_PIPE_ENV: &str = "_LASHING_INITPIPE";
+
+/// The longest [`ToParent::Log`] line, in bytes: init cuts its lines there, and the parent cuts
+/// what it re-emits there again.
+pub(crate) const MAX_LOG_LINE: usize = 4096;
+/// The most [`ToParent::Log`] messages of one init: init stops sending, and the parent stops
+/// re-emitting, past this many.
+pub(crate) const MAX_LOG_LINES: usize = 256;
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub(crate) fn truncate_at(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
+
 /// Largest message: payloads are a few KiB; this bounds what a hostile peer can make us allocate
 /// and is checked before anything is parsed (cf. CVE-2021-43784).
 pub(crate) const MAX_MSG: usize = 4 << 20;

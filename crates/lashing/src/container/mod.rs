@@ -6,7 +6,6 @@ mod exe;
 mod start;
 
 pub use exe::set_init_executable;
-pub(crate) use start::INIT_PIPE_ENV;
 
 use std::collections::BTreeMap;
 use std::fs;

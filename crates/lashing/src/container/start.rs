@@ -10,15 +10,14 @@ use std::time::Instant;
 use rustix::fs::{FileType, Mode, OFlags};
 
 use super::{Container, exe};
-use crate::channel::{self, CgroupSource, FdLayout, InitKind, Payload, ToInit, ToParent};
+use crate::channel::{
+    self, CgroupSource, FdLayout, INIT_PIPE_ENV, InitKind, Payload, ToInit, ToParent,
+};
 use crate::config::{Config, HookKind, IdMap, NamespaceType, ProcessConfig};
 use crate::error::{Error, InitFailure, Result};
 use crate::process::{Process, Stdio};
 use crate::state::{self, FIFO};
 use crate::{hooks, sys};
-
-/// The environment variable that tells `lashing init` which fd is its socket.
-pub(crate) const INIT_PIPE_ENV: &str = "_LASHING_INITPIPE";
 
 /// How the namespaces of a config are entered.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -320,7 +319,7 @@ struct Bootstrap<'a> {
     ready: bool,
     /// `Created` was received.
     created: bool,
-    /// `Log` messages received (re-emitted up to [`crate::init::MAX_LOG_LINES`]).
+    /// `Log` messages received (re-emitted up to [`channel::MAX_LOG_LINES`]).
     logged: usize,
 }
 
@@ -745,15 +744,15 @@ impl<'a> Bootstrap<'a> {
         send(init, &ToInit::SeccompDone)
     }
 
-    /// `Log`: re-emit the line, up to [`crate::init::MAX_LOG_LINES`] of them.
+    /// `Log`: re-emit the line, up to [`channel::MAX_LOG_LINES`] of them.
     fn handle_log(&mut self, level: channel::LogLevel, message: &str) {
         self.logged += 1;
-        if self.logged <= crate::init::MAX_LOG_LINES {
+        if self.logged <= channel::MAX_LOG_LINES {
             reemit(level, message);
-        } else if self.logged == crate::init::MAX_LOG_LINES + 1 {
+        } else if self.logged == channel::MAX_LOG_LINES + 1 {
             tracing::warn!(
                 "container init sent more than {} log lines: the rest are dropped",
-                crate::init::MAX_LOG_LINES
+                channel::MAX_LOG_LINES
             );
         }
     }
@@ -886,7 +885,7 @@ pub(crate) fn apply_resources(cgroup: &lashing_cgroups::Manager, config: &Config
 /// Re-emits a log line of init through this process's `tracing` (so it reaches `--log`).
 fn reemit(level: channel::LogLevel, message: &str) {
     let mut message = message.to_string();
-    crate::init::truncate_log_line(&mut message);
+    channel::truncate_at(&mut message, channel::MAX_LOG_LINE);
     match level {
         channel::LogLevel::Error => tracing::error!("{message}"),
         channel::LogLevel::Warn => tracing::warn!("{message}"),

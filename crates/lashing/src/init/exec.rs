@@ -16,9 +16,10 @@ use crate::security;
 use crate::security::lsm::ProcPolicy;
 use crate::sys::process as sysp;
 
+use super::caps;
+use super::context::Init;
 use super::cwd::verify_cwd;
 use super::report::{Fail, R, chain};
-use super::{Init, caps};
 
 impl Init {
     /// What both inits share from the cwd on. The cwd and the program are checked before `Ready`,

@@ -8,7 +8,7 @@ use crate::security::lsm::ProcFs;
 use crate::sys::process as sysp;
 use crate::sys::process::InitThread;
 
-use super::Init;
+use super::context::Init;
 use super::log;
 use super::report::{Fail, R};
 

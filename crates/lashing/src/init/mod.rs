@@ -4,6 +4,7 @@
 //! exec fifo and finally `execve`s the user process.
 
 mod caps;
+mod context;
 mod cwd;
 mod exec;
 mod fds;
@@ -15,24 +16,15 @@ mod standard;
 #[cfg(test)]
 mod tests;
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 
-use crate::channel::{self, InitKind, ToInit, ToParent};
-use crate::config::NamespaceType;
-use crate::container::INIT_PIPE_ENV;
+use crate::channel::{self, INIT_PIPE_ENV, InitKind, ToInit, ToParent};
 use crate::error::InitFailure;
 use crate::sys::process as sysp;
 
+use context::{Init, Never};
 use fds::close_from_except;
 use report::{Fail, R, truncate};
-
-/// Most log lines of one init that the parent re-emits.
-pub(crate) const MAX_LOG_LINES: usize = log::MAX_LINES;
-
-/// Cuts a forwarded log line to the bound of one line.
-pub(crate) fn truncate_log_line(s: &mut String) {
-    log::truncate(s, log::MAX_LINE);
-}
 
 /// The entry point of `lashing init`. A program that uses lashing calls it first thing in `main`:
 /// when the process was started by lashing as a container's init, it takes over and never
@@ -80,56 +72,7 @@ pub fn init() {
     init.report(err)
 }
 
-enum Never {}
-
-struct Init {
-    /// This process as `lashing init`'s only thread, in charge of its fd table.
-    thread: sysp::InitThread,
-    sock: Option<OwnedFd>,
-    fifo: Option<OwnedFd>,
-    /// The exec fifo opened for writing, after its byte was written: kept (close-on-exec) until
-    /// `execve`, so that a failure after the socket is closed reaches `start` through it.
-    fifo_w: Option<OwnedFd>,
-    /// The console socket, when the process gets a terminal.
-    console: Option<OwnedFd>,
-    /// `self/fd` of a private procfs, opened before pivot_root to reopen the fifo handle, only
-    /// when the container mounts no procfs on `/proc` (otherwise nothing procfs is held while
-    /// waiting: see [`Init::wait_fifo`]).
-    fifo_procfs: Option<OwnedFd>,
-    /// Number of fd positions from 3 on that belong to the process (preserved fds and gaps).
-    preserved: usize,
-    /// The namespaces to join that came as fds with the payload (`exec`), `O_CLOEXEC`.
-    ns_fds: Vec<(NamespaceType, OwnedFd)>,
-}
-
 impl Init {
-    fn sock(&self) -> R<&OwnedFd> {
-        self.sock
-            .as_ref()
-            .ok_or_else(|| Fail::msg("sync", None, "init socket already closed"))
-    }
-
-    fn send(&self, msg: &ToParent) -> R<()> {
-        channel::send(self.sock()?, msg, &[]).map_err(|e| Fail::io("write to parent", None, e))
-    }
-
-    fn expect(&self, want: fn(&ToInit) -> bool, what: &str) -> R<()> {
-        match channel::recv::<ToInit>(self.sock()?) {
-            Ok(Some((m, _))) if want(&m) => Ok(()),
-            Ok(Some((m, _))) => Err(Fail::msg(
-                "sync",
-                None,
-                format!("expected {what}, got {m:?}"),
-            )),
-            Ok(None) => Err(Fail::msg(
-                "sync",
-                None,
-                format!("parent went away while waiting for {what}"),
-            )),
-            Err(e) => Err(Fail::io("read from parent", None, e)),
-        }
-    }
-
     /// Reports a failure to whoever waits for init: the parent over the socket while it is
     /// open, else `start` through the exec fifo (JSON after the fifo's byte).
     fn report(&mut self, err: Fail) -> ! {

@@ -11,7 +11,7 @@ use crate::channel::{Payload, ToInit, ToParent};
 use crate::config::NamespaceType;
 use crate::sys::process as sysp;
 
-use super::Init;
+use super::context::Init;
 use super::report::{Fail, R};
 
 impl Init {

@@ -5,8 +5,8 @@ use std::os::fd::AsRawFd;
 use crate::channel::Payload;
 use crate::sys::process as sysp;
 
-use super::Init;
-use super::Never;
+use super::context::Init;
+use super::context::Never;
 use super::exec::{clear_onlcr, exec_failed, join_keyring};
 use super::fds::close_from_except;
 use super::log;

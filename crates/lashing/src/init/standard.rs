@@ -12,8 +12,8 @@ use crate::rootfs;
 use crate::security::lsm::ProcFs;
 use crate::sys::process as sysp;
 
-use super::Init;
-use super::Never;
+use super::context::Init;
+use super::context::Never;
 use super::cwd::create_cwd;
 use super::exec::{clear_onlcr, exec_failed, join_keyring};
 use super::fds::close_from_except;
