@@ -17,7 +17,7 @@ use crate::config::{Config, HookKind, IdMap, NamespaceType, ProcessConfig};
 use crate::error::{Error, InitFailure, Result};
 use crate::process::{Process, Stdio};
 use crate::state::{self, FIFO};
-use crate::{hooks, sys};
+use crate::sys;
 
 /// How the namespaces of a config are entered.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -135,13 +135,17 @@ fn id_map_text(maps: &[IdMap]) -> String {
         .collect()
 }
 
+/// Writes the child's id maps through a verified procfs (by pid, see [`crate::procfs`]).
 fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
+    let proc = crate::procfs::ProcFs::open_with(crate::procfs::ProcPolicy::PrivateOrHost)
+        .map_err(|e| Error::io("write id map", format!("/proc/{pid}"), e.into_io()))?;
     for (file, maps) in [
         ("uid_map", &config.uid_mappings),
         ("gid_map", &config.gid_mappings),
     ] {
         let path = PathBuf::from(format!("/proc/{pid}/{file}"));
-        fs::write(&path, id_map_text(maps)).map_err(|e| Error::io("write id map", &path, e))?;
+        proc.write_pid_file(pid, file, &id_map_text(maps))
+            .map_err(|e| Error::io("write id map", &path, e.into_io()))?;
     }
     Ok(())
 }
@@ -337,11 +341,9 @@ impl<'a> Bootstrap<'a> {
         // validation (runc's env rules, NGROUPS_MAX, ...) before anything is started.
         crate::config::validate_process(&merged)?;
         if process.terminal && process.console_socket.is_none() {
-            return Err(Error::io(
-                "allocate a terminal for",
-                "the process",
-                std::io::Error::other("it has no console socket to send the terminal's master to"),
-            ));
+            return Err(Error::InvalidProcess {
+                reason: "it asks for a terminal but has no console socket to send its master to",
+            });
         }
         let kind = if fifo.is_some() {
             InitKind::Standard
@@ -413,8 +415,10 @@ impl<'a> Bootstrap<'a> {
     /// kernel refuses it. Returns the spawned init and whether it is in the cgroup already.
     fn spawn(&mut self) -> Result<(Spawned, bool)> {
         let exe = exe::protected_exe()?;
-        let (parent_sock, child_sock) =
-            channel::pair().map_err(|e| Error::io("create init socket", "socketpair", e))?;
+        let (parent_sock, child_sock) = channel::pair().map_err(|e| Error::Sys {
+            op: "create the init socket (socketpair)",
+            source: e,
+        })?;
         // Room for the payload in one datagram.
         // (SO_SNDBUF is capped by net.core.wmem_max; root may force it past that.)
         if rustix::net::sockopt::set_socket_send_buffer_size_force(&parent_sock, 4 << 20).is_err() {
@@ -461,11 +465,18 @@ impl<'a> Bootstrap<'a> {
                     spec.clone_flags &= !cgroupns;
                     self.plan.unshare |= cgroupns;
                 }
-                let s = sys::process::spawn_init(&spec)
-                    .map_err(|e| Error::io("clone3", "lashing init", e))?;
+                let s = sys::process::spawn_init(&spec).map_err(|e| Error::Sys {
+                    op: "clone3 the container's init",
+                    source: e,
+                })?;
                 (s, false)
             }
-            Err(e) => return Err(Error::io("clone3", "lashing init", e)),
+            Err(e) => {
+                return Err(Error::Sys {
+                    op: "clone3 the container's init",
+                    source: e,
+                });
+            }
         };
         tracing::debug!(
             pid = spawned.pid,
@@ -495,15 +506,14 @@ impl<'a> Bootstrap<'a> {
         // oom_score_adj from here (host root, as runc's nsexec before it enters the user
         // namespace): init, non-dumpable and maybe in a user namespace, may not open its own
         // /proc file.
+        // Through a verified procfs, by pid (never a path that something could be mounted over).
         if let Some(adj) = self.merged.oom_score_adj {
-            let path = PathBuf::from(format!("/proc/{pid}/oom_score_adj"));
-            fs::write(&path, adj.to_string()).map_err(|e| {
-                Error::io(
-                    "set oom_score_adj",
-                    format!("{} = {adj}", path.display()),
-                    e,
-                )
-            })?;
+            use crate::procfs::ProcPolicy;
+            crate::security::attrs::set_oom_score_adj(pid, adj, ProcPolicy::PrivateOrHost)
+                .map_err(|e| {
+                    let path = format!("/proc/{pid}/oom_score_adj = {adj}");
+                    Error::io("set oom_score_adj", path, std::io::Error::other(e))
+                })?;
         }
         // Linux >= 6.2 no longer resets the affinity on a cpuset join: a runtime started under
         // a narrow affinity must not pass it on. An exec'd process gets
@@ -515,8 +525,10 @@ impl<'a> Bootstrap<'a> {
         set_affinity(pid, initial.as_deref());
         if self.new_userns() {
             write_id_maps(pid, &self.c.state.config)?;
-            rustix::io::write(&init.sock, &[1])
-                .map_err(|e| Error::io("signal init", "init socket", e))?;
+            rustix::io::write(&init.sock, &[1]).map_err(|e| Error::InitSocket {
+                op: "write the id maps' signal to",
+                source: e.into(),
+            })?;
         }
         Ok(())
     }
@@ -608,7 +620,10 @@ impl<'a> Bootstrap<'a> {
             // A child that failed before reading (its exec, say) has closed its end: what it
             // sent is still queued, and the sync loop reports it rather than "broken pipe".
             if !matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) {
-                return Err(Error::io("send payload to", "lashing init", e));
+                return Err(Error::InitSocket {
+                    op: "send the payload on",
+                    source: e,
+                });
             }
         }
         drop(fifo_fd);
@@ -621,8 +636,10 @@ impl<'a> Bootstrap<'a> {
     /// after `Ready` is its success. Any other EOF is a death.
     fn sync(&mut self, init: &mut Spawned) -> Result<()> {
         loop {
-            let raw = channel::recv_raw(&init.sock)
-                .map_err(|e| Error::io("read from", "lashing init", e))?;
+            let raw = channel::recv_raw(&init.sock).map_err(|e| Error::InitSocket {
+                op: "read from",
+                source: e,
+            })?;
             let Some(raw) = raw else {
                 if self.created || (self.ready && self.kind == InitKind::Setns) {
                     return Ok(());
@@ -633,8 +650,10 @@ impl<'a> Bootstrap<'a> {
                 let errno = i32::from_le_bytes(raw.data[1..5].try_into().expect("4 bytes"));
                 return Err(handle_exec_failed(errno));
             }
-            let msg: ToParent = channel::parse(&raw.data)
-                .map_err(|e| Error::io("parse message of", "lashing init", e))?;
+            let msg: ToParent = channel::parse(&raw.data).map_err(|e| Error::InitProtocol {
+                what: "a message that does not parse".into(),
+                source: Some(Box::new(e)),
+            })?;
             tracing::debug!(elapsed = ?self.t0.elapsed(), "read sync type:{}", msg.name());
             match msg {
                 ToParent::Pid(pid) => {
@@ -666,8 +685,8 @@ impl<'a> Bootstrap<'a> {
         let pid = init.child.pid();
         self.c.state.init_process_pid = pid;
         apply_resources(&self.c.cgroup, &self.c.state.config)?;
-        hooks::run_creating(self.c, pid, HookKind::Prestart)?;
-        hooks::run_creating(self.c, pid, HookKind::CreateRuntime)?;
+        self.c.run_hooks(HookKind::Prestart, Some(pid))?;
+        self.c.run_hooks(HookKind::CreateRuntime, Some(pid))?;
         tracing::debug!("writing sync type:hooksDone");
         send(init, &ToInit::HooksDone)
     }
@@ -700,8 +719,12 @@ impl<'a> Bootstrap<'a> {
         // --pidfd-socket: the parent holds a pidfd of the process (taken at clone3, or with
         // pidfd_open after init's fork) and sends a copy, named as runc names it.
         if let (Some(sock), Some((_, pidfd))) = (&self.process.pidfd_socket, &init.child.0) {
-            crate::tty::send_fd(sock.as_fd(), self.kind.name(), pidfd.as_fd())
-                .map_err(|e| Error::io("send a pidfd to", "the pidfd socket", e))?;
+            crate::tty::send_fd(sock.as_fd(), self.kind.name(), pidfd.as_fd()).map_err(|e| {
+                Error::Sys {
+                    op: "send a pidfd to the pidfd socket",
+                    source: e,
+                }
+            })?;
         }
         if self.kind == InitKind::Setns {
             set_affinity(pid, self.exec_affinity().final_.as_deref());
@@ -713,7 +736,7 @@ impl<'a> Bootstrap<'a> {
             let st = c.state_mut();
             st.init_process_pid = pid;
             st.init_process_start = start;
-            st.created = state::now_rfc3339();
+            st.created = crate::time::now_rfc3339_nanos();
             st.creator = None;
             st.namespace_paths = st.derived_namespace_paths();
             c.state.save(&c.dir)?;
@@ -733,12 +756,9 @@ impl<'a> Bootstrap<'a> {
     /// `SeccompFd`: hand the listener that came with the message to the agent at
     /// `listenerPath`; answer `SeccompDone`.
     fn handle_seccomp_fd(&self, init: &Spawned, fds: Vec<OwnedFd>) -> Result<()> {
-        let fd = fds.into_iter().next().ok_or_else(|| {
-            Error::io(
-                "receive seccomp listener",
-                "lashing init",
-                std::io::Error::other("no fd"),
-            )
+        let fd = fds.into_iter().next().ok_or_else(|| Error::InitProtocol {
+            what: "SeccompFd came without the seccomp listener's fd".into(),
+            source: None,
         })?;
         send_seccomp_listener(self.c, init.child.pid(), fd.as_fd())?;
         send(init, &ToInit::SeccompDone)
@@ -760,11 +780,10 @@ impl<'a> Bootstrap<'a> {
     /// `Created`: only a new container's init sends it, and only after `Ready`.
     fn handle_created(&mut self) -> Result<()> {
         if !self.ready || self.kind != InitKind::Standard {
-            return Err(Error::io(
-                "sync with",
-                "lashing init",
-                std::io::Error::other("Created before Ready"),
-            ));
+            return Err(Error::InitProtocol {
+                what: "Created before Ready".into(),
+                source: None,
+            });
         }
         self.created = true;
         Ok(())
@@ -794,7 +813,7 @@ fn handle_exec_failed(errno: i32) -> Error {
 
 /// Sends a reply to init.
 fn send(init: &Spawned, msg: &ToInit) -> Result<()> {
-    channel::send(&init.sock, msg, &[]).map_err(|e| Error::io("write to", "lashing init", e))
+    channel::send(&init.sock, msg, &[]).map_err(|e| Error::init_socket("write to", e))
 }
 
 /// An fd of the v2 cgroup the container's init is in (which may be a sub-cgroup of the

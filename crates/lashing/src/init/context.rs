@@ -24,7 +24,7 @@ pub(super) struct Init {
     /// `self/fd` of a private procfs, opened before pivot_root to reopen the fifo handle, only
     /// when the container mounts no procfs on `/proc` (otherwise nothing procfs is held while
     /// waiting: see [`Init::wait_fifo`]).
-    pub(super) fifo_procfs: Option<OwnedFd>,
+    pub(super) fifo_procfs: Option<crate::procfs::SelfFdDir>,
     /// Number of fd positions from 3 on that belong to the process (preserved fds and gaps).
     pub(super) preserved: usize,
     /// The namespaces to join that came as fds with the payload (`exec`), `O_CLOEXEC`.

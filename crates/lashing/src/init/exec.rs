@@ -12,14 +12,14 @@ use rustix::fs::Mode;
 
 use crate::channel::{self, Payload, ToInit, ToParent};
 use crate::config::{Config, HookKind, NamespaceType, ProcessConfig};
+use crate::procfs::{ProcFs, ProcPolicy};
 use crate::security;
-use crate::security::lsm::ProcPolicy;
 use crate::sys::process as sysp;
 
 use super::caps;
 use super::context::Init;
 use super::cwd::verify_cwd;
-use super::report::{Fail, R, chain};
+use super::report::{Fail, R};
 
 impl Init {
     /// What both inits share from the cwd on. The cwd and the program are checked before `Ready`,
@@ -55,11 +55,7 @@ impl Init {
         apply_attributes(config, proc)?;
         // Past the pivot (or the join of the container's mount namespace), the mounted /proc is
         // the container's; without a mount namespace it would be the host's.
-        let policy = if config.has_namespace(NamespaceType::Mount) {
-            ProcPolicy::PrivateOrContainer
-        } else {
-            ProcPolicy::PrivateOnly
-        };
+        let policy = ProcPolicy::in_container_root(config.has_namespace(NamespaceType::Mount));
         apply_apparmor(proc, policy)?;
         self.send(&ToParent::Ready)?;
         self.expect(|m| matches!(m, ToInit::Run), "Run")?;
@@ -144,8 +140,10 @@ impl Init {
         }
         rustix::thread::set_keep_capabilities(true)
             .map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;
+        let policy = ProcPolicy::in_container_root(config.has_namespace(NamespaceType::Mount));
         let setgroups_allowed = !config.has_namespace(NamespaceType::User)
-            || fs::read_to_string("/proc/self/setgroups")
+            || ProcFs::open_with(policy)
+                .and_then(|p| p.read("self/setgroups"))
                 .map(|s| s.trim() != "deny")
                 .unwrap_or(true);
         if setgroups_allowed {
@@ -207,7 +205,7 @@ pub(super) fn join_keyring(p: &Payload) -> R<()> {
             Fail::msg(
                 "join session keyring",
                 Some(format!("_ses.{}", p.id)),
-                chain(&e),
+                crate::error::chain(&e),
             )
         })?;
     }
@@ -218,7 +216,8 @@ pub(super) fn join_keyring(p: &Payload) -> R<()> {
 /// Scheduler, I/O priority, personality and memory policy (runc's order, before `Ready`).
 pub(super) fn apply_attributes(config: &Config, proc: &ProcessConfig) -> R<()> {
     use security::attrs;
-    let fail = |step: &'static str, e: attrs::AttrError| Fail::msg(step, None, chain(&e));
+    let fail =
+        |step: &'static str, e: attrs::AttrError| Fail::msg(step, None, crate::error::chain(&e));
     if let Some(s) = &proc.scheduler {
         attrs::set_scheduler(s).map_err(|e| fail("set scheduler", e))?;
     }
@@ -240,7 +239,7 @@ pub(super) fn apply_apparmor(proc: &ProcessConfig, policy: ProcPolicy) -> R<()> 
             Fail::msg(
                 "apply AppArmor profile",
                 Some(profile.to_string()),
-                chain(&e),
+                crate::error::chain(&e),
             )
         }),
         None => Ok(()),
@@ -249,8 +248,13 @@ pub(super) fn apply_apparmor(proc: &ProcessConfig, policy: ProcPolicy) -> R<()> 
 
 pub(super) fn apply_selinux(proc: &ProcessConfig, policy: ProcPolicy) -> R<()> {
     match proc.selinux_label.as_deref().filter(|l| !l.is_empty()) {
-        Some(label) => security::lsm::apply_selinux_exec_label(label, policy)
-            .map_err(|e| Fail::msg("apply SELinux label", Some(label.to_string()), chain(&e))),
+        Some(label) => security::lsm::apply_selinux_exec_label(label, policy).map_err(|e| {
+            Fail::msg(
+                "apply SELinux label",
+                Some(label.to_string()),
+                crate::error::chain(&e),
+            )
+        }),
         None => Ok(()),
     }
 }

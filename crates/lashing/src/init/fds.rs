@@ -4,7 +4,7 @@
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use crate::channel::Payload;
-use crate::security::lsm::ProcFs;
+use crate::procfs::ProcFs;
 use crate::sys::process as sysp;
 use crate::sys::process::InitThread;
 

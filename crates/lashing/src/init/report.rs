@@ -105,18 +105,3 @@ pub(super) fn truncate(mut s: String, max: usize) -> String {
     }
     s
 }
-
-/// The whole chain of an error, as one line.
-pub(super) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = c.source();
-    }
-    s
-}

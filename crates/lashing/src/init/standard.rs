@@ -1,15 +1,15 @@
 //! The init of a new container (runc's standard_init_linux.go): namespaces, rootfs with the
 //! hooks sync before `pivot_root`, `Created`, the wait on the exec fifo, then the exec.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::OFlags;
 
 use crate::channel::{Payload, ToInit, ToParent};
 use crate::config::{Config, HookKind, NamespaceType};
+use crate::procfs::{self, ProcFs};
 use crate::rootfs;
-use crate::security::lsm::ProcFs;
 use crate::sys::process as sysp;
 
 use super::context::Init;
@@ -18,7 +18,7 @@ use super::cwd::create_cwd;
 use super::exec::{clear_onlcr, exec_failed, join_keyring};
 use super::fds::close_from_except;
 use super::log;
-use super::report::{Fail, R, chain};
+use super::report::{Fail, R};
 
 impl Init {
     pub(super) fn standard(&mut self, p: Payload) -> R<Never> {
@@ -41,10 +41,14 @@ impl Init {
             .iter()
             .any(|m| m.device == "proc" && m.destination == Path::new("/proc"));
         if self.fifo.is_some() && !mounts_proc {
-            let procfs =
-                ProcFs::open().map_err(|e| Fail::msg("open a private procfs", None, chain(&e)))?;
+            let procfs = ProcFs::open()
+                .map_err(|e| Fail::msg("open a private procfs", None, crate::error::chain(&e)))?;
             self.fifo_procfs = Some(procfs.self_fd_dir().map_err(|e| {
-                Fail::io("open", Some("self/fd of a private procfs".to_string()), e)
+                Fail::msg(
+                    "open",
+                    Some("self/fd of a private procfs".to_string()),
+                    crate::error::chain(&e),
+                )
             })?);
         }
         let sources: Vec<rootfs::CgroupMountSource> = p
@@ -61,19 +65,9 @@ impl Init {
             cgroup_v2_dir: p.cgroup_v2.as_deref(),
             cgroup_ns: config.has_namespace(NamespaceType::Cgroup),
         };
-        let mut hook_err = None;
-        let mut before_pivot = || -> Result<(), rootfs::RootfsError> {
-            if let Err(e) = self.hooks_sync(config, &p.id) {
-                hook_err = Some(e);
-                return Err(rootfs::RootfsError::aborted());
-            }
-            Ok(())
-        };
-        let r = rootfs::prepare_rootfs(&params, &mut before_pivot);
-        if let Some(e) = hook_err {
-            return Err(e);
-        }
-        r?;
+        let mounted = rootfs::Mounted::mount(&params)?;
+        self.hooks_sync(config, &p.id)?;
+        let pivoted = mounted.hooks_synced().pivot()?;
         // The terminal, allocated inside the container's root (runc's setupConsole).
         if let Some(sock) = self.console.take() {
             crate::tty::setup_console(&self.thread, sock, proc.console_size, proc.user.uid, true)
@@ -81,14 +75,12 @@ impl Init {
             clear_onlcr(&p)?;
         }
         // Hostname and sysctls before the read-only remounts and masks (as runc).
-        rootfs::set_hostname(config)?;
-        rootfs::write_sysctls(config)?;
+        pivoted.set_hostname()?;
+        pivoted.write_sysctls()?;
         // The cwd is created before the root may become read-only (runc's createCwd, as root,
         // 0755), resolved in the container's root (we are past the pivot).
         create_cwd(proc)?;
-        if config.has_namespace(NamespaceType::Mount) {
-            rootfs::finalize_rootfs(config)?;
-        }
+        pivoted.finalize()?;
         let exec = self.prepare_exec(&p)?;
 
         // A created container's init acts on the signals that end runc's (Go's defaults).
@@ -144,54 +136,23 @@ impl Init {
         let Some(fifo) = self.fifo.take() else {
             return Ok(());
         };
-        let name = fifo.as_raw_fd().to_string();
         let flags = OFlags::WRONLY | OFlags::CLOEXEC;
         // Opening for writing blocks until `start` opens the fifo for reading.
         let w = match self.fifo_procfs.take() {
-            Some(dir) => rustix::fs::openat(&dir, name.as_str(), flags, Mode::empty()),
-            None => {
-                check_container_proc()?;
-                rustix::fs::open(format!("/proc/self/fd/{name}"), flags, Mode::empty())
-            }
+            Some(dir) => dir.reopen(fifo.as_fd(), flags),
+            None => procfs::reopen_through_container_proc(fifo.as_fd(), flags),
         }
-        .map_err(|e| Fail::io("open exec fifo", None, e))?;
-        let same = |a: &rustix::fs::Stat, b: &rustix::fs::Stat| {
-            (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-        };
-        let (want, got) = (rustix::fs::fstat(&fifo), rustix::fs::fstat(&w));
-        match (want, got) {
-            (Ok(a), Ok(b)) if same(&a, &b) => {}
-            _ => {
-                return Err(Fail::msg(
-                    "open exec fifo",
-                    None,
-                    "what /proc/self/fd gave is not the exec fifo (was /proc replaced?)",
-                ));
-            }
-        }
+        .map_err(|e| match e {
+            procfs::ProcError::Open { source, .. } => Fail::io("open exec fifo", None, source),
+            e => Fail::msg(
+                "open exec fifo",
+                Some("/proc".to_string()),
+                crate::error::chain(&e),
+            ),
+        })?;
         drop(fifo);
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
         self.fifo_w = Some(w);
         Ok(())
     }
-}
-
-/// The container's `/proc` must be the root of a procfs (nothing mounted over it).
-pub(super) fn check_container_proc() -> R<()> {
-    let root = rustix::fs::open(
-        "/proc",
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
-    )
-    .map_err(|e| Fail::io("open", Some("/proc".to_string()), e))?;
-    let st = rustix::fs::fstat(&root).map_err(|e| Fail::io("stat", Some("/proc".into()), e))?;
-    let fs = rustix::fs::fstatfs(&root).map_err(|e| Fail::io("statfs", Some("/proc".into()), e))?;
-    if fs.f_type != rustix::fs::PROC_SUPER_MAGIC || st.st_ino != 1 {
-        return Err(Fail::msg(
-            "open exec fifo",
-            Some("/proc".to_string()),
-            "the container's /proc is not the root of a procfs",
-        ));
-    }
-    Ok(())
 }

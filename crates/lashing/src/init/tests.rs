@@ -5,8 +5,8 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use super::cwd::{check_cwd, verify_cwd};
 use super::fds::close_fallback;
 use super::report::{Fail, MAX_FAILURE_PATH, MAX_FAILURE_TEXT, truncate};
+use crate::procfs::ProcFs;
 use crate::security::child::{in_child, run_in_child};
-use crate::security::lsm::ProcFs;
 use crate::sys::process as sysp;
 
 /// The open fds of this process.
