@@ -7,19 +7,25 @@
 //! [`ToParent::Ready`]. An `exec`'s init keeps its end until `execve` (close-on-exec): an EOF
 //! after `Ready` means it exec'd.
 //!
+//! This table is the protocol; the parent's column is `container::start`'s `Bootstrap` (one
+//! `handle_*` method per [`ToParent`] message), the init's column is [`crate::init`]. Rows are in
+//! the order they happen; rows marked *standard* or *setns* happen only for a new container or
+//! only for `exec`.
+//!
 //! | step | init → parent | parent → init |
 //! |---|---|---|
-//! | spawn | (exec failure: 5 raw bytes, [`crate::sys::process::EXEC_FAILED`] + errno) | `Payload` + fds ([`FdLayout`]) |
-//! | user namespace made by init | `MapsPlease` | `MapsDone` (uid/gid maps written) |
-//! | fork into a pid/time namespace | `Pid(pid)` | |
-//! | before `pivot_root` | `Hooks` | `HooksDone` (resources set, prestart/createRuntime hooks ran) |
-//! | set up, before the user switch | `Ready` | `Run` (rlimits set, state saved) |
-//! | seccomp with a listener | `SeccompFd` + fd | `SeccompDone` |
-//! | any time | `Log { level, message }` (bounded: [`crate::init`]'s log module) | |
-//! | failure | `Error(InitFailure)`, then exit | |
-//! | set up (user, caps, seccomp), new container only | `Created`, then EOF (init waits on the exec fifo) | |
-//! | exec only | EOF at `execve` (close-on-exec) | |
-//! | after `Created` | a failure goes to the exec fifo after its byte (JSON `InitFailure`), read by `start` | |
+//! | spawn, user namespace made by `clone3` | (the child waits before its exec) | one raw byte, once `uid_map`/`gid_map` are written |
+//! | spawn | exec failure: 5 raw bytes, [`crate::sys::process::EXEC_FAILED`] + errno (little endian), then exit | `Payload` + fds, in [`FdLayout`]'s order: stdin, stdout, stderr (those present), exec fifo `O_PATH` handle (*standard*), console socket, preserved fds, namespace fds (*setns*) |
+//! | any time from here | `Log { level, message }` (bounded: [`crate::init`]'s log module; the parent re-emits a bounded number) | |
+//! | user namespace made by init (`unshare`) | `MapsPlease` | `MapsDone` (uid/gid maps written) |
+//! | fork into a pid/time namespace | `Pid(pid)` from the intermediate process, which then exits (the parent reaps it and follows `pid`) | |
+//! | before `pivot_root` (*standard*) | `Hooks` | `HooksDone` (resources set, prestart/createRuntime hooks ran) |
+//! | set up, cwd and program found, before the user switch | `Ready` | `Run` (rlimits set, pidfd sent to `--pidfd-socket`; *standard*: state saved; *setns*: final CPU affinity set) |
+//! | seccomp with a listener | `SeccompFd` + the listener fd | `SeccompDone` (the fd reached the agent at `listenerPath`) |
+//! | failure, any step | `Error(InitFailure)`, then exit | |
+//! | set up (user, caps, seccomp) (*standard*) | `Created`, then EOF (init waits on the exec fifo) | |
+//! | (*setns*) | EOF at `execve` (close-on-exec) | |
+//! | after `Created` (*standard*) | a failure goes to the exec fifo after its byte (JSON `InitFailure`), read by `start` | |
 //!
 //! No fd number is fixed: the socket's number is passed in `_LASHING_INITPIPE`, the fds of the
 //! payload arrive wherever the kernel puts them and init moves them (`F_DUPFD_CLOEXEC` above the
@@ -39,6 +45,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, NamespaceType, ProcessConfig};
 use crate::error::InitFailure;
+
+/// The environment variable that tells `lashing init` which fd is its socket (its only
+/// environment).
+pub(crate) const INIT_PIPE_ENV: &str = "_LASHING_INITPIPE";
+
+/// The longest [`ToParent::Log`] line, in bytes: init cuts its lines there, and the parent cuts
+/// what it re-emits there again.
+pub(crate) const MAX_LOG_LINE: usize = 4096;
+/// The most [`ToParent::Log`] messages of one init: init stops sending, and the parent stops
+/// re-emitting, past this many.
+pub(crate) const MAX_LOG_LINES: usize = 256;
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub(crate) fn truncate_at(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
 
 /// Largest message: payloads are a few KiB; this bounds what a hostile peer can make us allocate
 /// and is checked before anything is parsed (cf. CVE-2021-43784).

@@ -11,7 +11,7 @@
 
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::mount::{MoveMountFlags, OpenTreeFlags};
@@ -213,12 +213,16 @@ pub(crate) fn mount_console(peer: BorrowedFd<'_>) -> Result<(), TtyError> {
 /// Makes `peer` the process's terminal: owned by `uid` (its group is kept, as runc), installed
 /// at 0, 1 and 2, and the controlling terminal of the session (the caller must be a session
 /// leader without one: init calls `setsid` first).
-pub(crate) fn install_console(peer: OwnedFd, uid: u32) -> Result<(), TtyError> {
+pub(crate) fn install_console(
+    init: &crate::sys::process::InitThread,
+    peer: OwnedFd,
+    uid: u32,
+) -> Result<(), TtyError> {
     let owner = rustix::process::Uid::from_raw(uid);
     rustix::fs::fchown(&peer, Some(owner), None)
         .map_err(|e| TtyError::new("chown the console to", Some(&format!("uid {uid}")), e))?;
     for target in 0..3 {
-        crate::sys::process::dup_to(peer.as_raw_fd(), target).map_err(|e| {
+        init.dup_to(peer.as_fd(), target).map_err(|e| {
             TtyError::new("install the console at", Some(&format!("fd {target}")), e)
         })?;
     }
@@ -235,6 +239,7 @@ pub(crate) fn install_console(peer: OwnedFd, uid: u32) -> Result<(), TtyError> {
 /// onto `/dev/console` when `mount` (a new container only), sends the master to `socket`
 /// (then closed) and installs the peer as the process's terminal.
 pub(crate) fn setup_console(
+    init: &crate::sys::process::InitThread,
     socket: OwnedFd,
     size: Option<(u16, u16)>,
     uid: u32,
@@ -248,7 +253,7 @@ pub(crate) fn setup_console(
         .map_err(|e| TtyError::new("send the terminal master to", Some("the console socket"), e))?;
     drop(socket);
     drop(pty.master);
-    install_console(pty.peer, uid)
+    install_console(init, pty.peer, uid)
 }
 
 /// Sends `fd` over the connected unix socket `sock` with `name` as the payload (`SCM_RIGHTS`).

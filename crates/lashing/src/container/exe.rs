@@ -56,7 +56,15 @@ fn ro_bind(path: &std::path::Path) -> std::io::Result<OwnedFd> {
         path,
         OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
     )?;
-    sys::process::mount_set_readonly(fd.as_fd())?;
+    sys::mount::mount_setattr(
+        fd.as_fd(),
+        c"",
+        sys::mount::AT_EMPTY_PATH,
+        &sys::mount::MountAttr {
+            attr_set: libc::MOUNT_ATTR_RDONLY,
+            ..Default::default()
+        },
+    )?;
     Ok(fd)
 }
 

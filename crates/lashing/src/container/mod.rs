@@ -8,7 +8,6 @@ mod start;
 
 pub use crate::status::{OciState, Status};
 pub use exe::set_init_executable;
-pub(crate) use start::INIT_PIPE_ENV;
 
 use std::fs;
 use std::os::fd::OwnedFd;

@@ -18,9 +18,9 @@ use tracing::{Event, Level, Metadata, Subscriber};
 use crate::channel::{self, LogLevel, ToParent};
 
 /// Longest line forwarded (bytes); longer ones are cut.
-pub(crate) const MAX_LINE: usize = 4096;
+pub(crate) const MAX_LINE: usize = channel::MAX_LOG_LINE;
 /// Most lines one init forwards; the rest are dropped.
-pub(crate) const MAX_LINES: usize = 256;
+pub(crate) const MAX_LINES: usize = channel::MAX_LOG_LINES;
 
 /// A copy of the init socket for the subscriber (`None` once init closed its socket).
 static SOCK: Mutex<Option<OwnedFd>> = Mutex::new(None);
@@ -82,13 +82,7 @@ impl Visit for Line {
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
 pub(crate) fn truncate(s: &mut String, max: usize) {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
+    channel::truncate_at(s, max);
 }
 
 impl Subscriber for Forwarder {

@@ -96,20 +96,11 @@ pub(crate) fn spawn_init(spec: &SpawnSpec<'_>) -> io::Result<Spawned> {
         if spec.cgroup_fd.is_some() {
             return Err(io::Error::from_raw_os_error(libc::ENOSYS));
         }
-        let flags =
-            (spec.clone_flags | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64) as libc::c_ulong;
-        // SAFETY: a fork-like clone (no CLONE_VM, no new stack); with CLONE_PIDFD the kernel
-        // stores the pidfd through the parent_tid argument, which points at `pidfd`.
-        unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                flags,
-                0usize,
-                &mut pidfd as *mut RawFd,
-                0usize,
-                0usize,
-            )
-        }
+        let flags = spec.clone_flags | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64;
+        // SAFETY: a fork-like clone (no CLONE_VM, no new stack) whose child only runs
+        // `child_after_clone` (below), as after clone3; with CLONE_PIDFD the kernel stores the
+        // pidfd at `pidfd`, which outlives the call.
+        unsafe { raw_clone(flags, &mut pidfd) }
     } else {
         ret
     };
@@ -126,6 +117,65 @@ pub(crate) fn spawn_init(spec: &SpawnSpec<'_>) -> io::Result<Spawned> {
         pid: ret as i32,
         pidfd,
     })
+}
+
+/// The classic `clone(2)` with no new stack, returning what the system call returns; with
+/// `CLONE_PIDFD` in `flags` the kernel stores a pidfd at `pidfd` (the `parent_tid` argument).
+/// The argument order of `clone` differs between architectures: x86_64, aarch64, riscv64,
+/// powerpc64 and loongarch64 take `(flags, stack, parent_tid, ...)` (on x86_64 `child_tid`
+/// comes fourth, on the others `tls`; both are unused here); s390x swaps `flags` and `stack`
+/// (`CLONE_BACKWARDS2`). On other architectures the fallback reports `ENOSYS`.
+///
+/// # Safety
+/// The caller must handle the child as after `fork` (see [`fork_parent`]): `flags` must not
+/// contain `CLONE_VM`, `CLONE_THREAD` or `CLONE_SETTLS`.
+unsafe fn raw_clone(flags: u64, pidfd: &mut RawFd) -> libc::c_long {
+    let pidfd = pidfd as *mut RawFd;
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64",
+        target_arch = "powerpc64",
+        target_arch = "loongarch64"
+    ))]
+    // SAFETY: the caller's contract; `pidfd` points at a live RawFd.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags as libc::c_ulong,
+            0usize,
+            pidfd,
+            0usize,
+            0usize,
+        )
+    };
+    #[cfg(target_arch = "s390x")]
+    // SAFETY: the caller's contract; `pidfd` points at a live RawFd.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            0usize,
+            flags as libc::c_ulong,
+            pidfd,
+            0usize,
+            0usize,
+        )
+    };
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64",
+        target_arch = "powerpc64",
+        target_arch = "loongarch64",
+        target_arch = "s390x"
+    )))]
+    let r = {
+        let _ = (flags, pidfd);
+        // SAFETY: sets errno only.
+        unsafe { *libc::__errno_location() = libc::ENOSYS };
+        -1
+    };
+    r
 }
 
 /// Blocks all signals of the calling thread until dropped (then restores the old mask).
@@ -241,22 +291,18 @@ pub(crate) enum Fork {
     Parent(i32),
 }
 
-/// Forks a sibling of the calling process (`clone(CLONE_PARENT)`): the new process is a child of the
-/// caller's parent, which can then wait for it. Used by init when it must enter a pid or time
-/// namespace. The caller must be single-threaded.
-pub(crate) fn fork_parent() -> io::Result<Fork> {
-    // SAFETY: a fork-like clone (no CLONE_VM, no new stack) from a single-threaded process (init):
-    // the child continues with a private copy of the whole process.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
+/// Forks a sibling of the calling process (`clone(CLONE_PARENT)`): the new process is a child of
+/// the caller's parent, which can then wait for it. Used by init when it must enter a pid or
+/// time namespace. Safe callers go through [`InitThread::fork_parent`].
+///
+/// # Safety
+/// The calling process must be single-threaded: the child is a copy of the calling thread
+/// only, so a lock another thread held (the allocator's, say) would stay locked in it forever.
+pub(crate) unsafe fn fork_parent() -> io::Result<Fork> {
+    let mut unused: RawFd = -1;
+    // SAFETY: a fork-like clone (no CLONE_VM, no new stack) from a single-threaded process (the
+    // caller's contract): the child continues with a private copy of the whole process.
+    let ret = unsafe { raw_clone((libc::CLONE_PARENT | libc::SIGCHLD) as u64, &mut unused) };
     match ret {
         r if r < 0 => Err(io::Error::last_os_error()),
         0 => Ok(Fork::Child),
@@ -286,13 +332,17 @@ pub(crate) fn unshare(flags: u64) -> io::Result<()> {
     }
 }
 
-/// Closes every fd in `first..=last`.
-pub(crate) fn close_range(first: u32, last: u32) -> io::Result<()> {
+/// Closes every fd in `first..=last`. Safe callers go through [`InitThread::close_range`].
+///
+/// # Safety
+/// No live [`OwnedFd`] (or other owner) of an fd in the range may be used or dropped afterwards:
+/// its number may be reused by then, and its drop would close someone else's fd.
+pub(crate) unsafe fn close_range(first: u32, last: u32) -> io::Result<()> {
     if first > last {
         return Ok(());
     }
-    // SAFETY: close_range only closes descriptors of this process; the callers own every fd in the
-    // range (init closes what it inherited and does not use).
+    // SAFETY: close_range only closes descriptors of this process; the caller's contract says
+    // nothing uses them afterwards.
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
     if r < 0 {
         Err(io::Error::last_os_error())
@@ -301,8 +351,13 @@ pub(crate) fn close_range(first: u32, last: u32) -> io::Result<()> {
     }
 }
 
-/// Moves `fd` onto `target` (dup3 without `O_CLOEXEC`), so that it survives the next exec.
-pub(crate) fn dup_to(fd: RawFd, target: RawFd) -> io::Result<()> {
+/// Moves `fd` onto `target` (dup3 without `O_CLOEXEC`), so that it survives the next exec. Safe
+/// callers go through [`InitThread::dup_to`].
+///
+/// # Safety
+/// `fd` must be open for the duration of the call, and no live [`OwnedFd`] (or other owner) of
+/// `target` may be used or dropped afterwards: `target` is replaced (closed first).
+pub(crate) unsafe fn dup_to(fd: RawFd, target: RawFd) -> io::Result<()> {
     if fd == target {
         // SAFETY: fcntl on a descriptor of this process.
         let r = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
@@ -333,16 +388,93 @@ pub(crate) fn dup_above(fd: BorrowedFd<'_>, min: RawFd) -> io::Result<OwnedFd> {
 }
 
 /// Takes ownership of an inherited descriptor number (init's socket, passed by number in the
-/// environment). Fails unless `fd` is open.
-pub(crate) fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
+/// environment). Fails unless `fd` is open. Safe callers go through [`InitThread::claim`] and
+/// [`InitThread::close_fd`].
+///
+/// # Safety
+/// Nothing else in the process may own `fd` (no live [`OwnedFd`], `File`, ...): the returned
+/// `OwnedFd` closes it when dropped.
+pub(crate) unsafe fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: F_GETFD only queries the descriptor.
     if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: the descriptor is open and, by the init protocol, owned by nobody else in this process.
+    // SAFETY: the descriptor is open and, by the caller's contract, owned by nobody else.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     rustix::io::fcntl_setfd(&owned, rustix::io::FdFlags::CLOEXEC)?;
     Ok(owned)
+}
+
+/// The proof that the caller is `lashing init`'s only thread, in charge of the process's whole fd
+/// table: the safe face of [`fork_parent`], [`close_range`], [`dup_to`] and [`adopt_fd`].
+///
+/// There is at most one per process ([`InitThread::claim`] succeeds once) and it cannot leave its
+/// thread (`!Send`, `!Sync`). It is claimed first thing in `lashing init`, a process the runtime
+/// has just `execveat`ed (so single-threaded, and owning nothing but its inherited fds); init
+/// starts no thread (an invariant of ARCHITECTURE.md), so the process stays single-threaded
+/// while the token lives. Its holder manages fd numbers as a whole: an fd it closes or replaces
+/// through it is one no code of init holds as its own at that moment (the inherited ones at
+/// entry, the numbers below the range it moved its own fds above, and at `execve` everything
+/// the exec does not keep).
+pub(crate) struct InitThread {
+    _single_thread: std::marker::PhantomData<*const ()>,
+}
+
+/// Whether an [`InitThread`] was claimed in this process.
+static INIT_CLAIMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl InitThread {
+    /// Claims the process as `lashing init` and adopts `sock`, the init socket inherited by
+    /// number: `None` after the first call.
+    pub(crate) fn claim(sock: RawFd) -> Option<io::Result<(InitThread, OwnedFd)>> {
+        if INIT_CLAIMED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        // SAFETY: the first claim in a process that was just exec'd as init: nothing owns the
+        // inherited `sock` yet (the caller of `lashing::init` runs it first thing in `main`).
+        let sock = match unsafe { adopt_fd(sock) } {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(Ok((
+            InitThread {
+                _single_thread: std::marker::PhantomData,
+            },
+            sock,
+        )))
+    }
+
+    /// A token for a unit test that runs in a child process of its own (`run_in_child`).
+    #[cfg(test)]
+    pub(crate) fn for_test_child() -> InitThread {
+        InitThread {
+            _single_thread: std::marker::PhantomData,
+        }
+    }
+
+    /// [`fork_parent`] of the single-threaded init.
+    pub(crate) fn fork_parent(&self) -> io::Result<Fork> {
+        // SAFETY: the holder of an InitThread is the process's only thread (type invariant).
+        unsafe { fork_parent() }
+    }
+
+    /// [`close_range`] of fds init's code does not hold (type invariant).
+    pub(crate) fn close_range(&self, first: u32, last: u32) -> io::Result<()> {
+        // SAFETY: the holder closes only numbers nothing of its own holds (type invariant).
+        unsafe { close_range(first, last) }
+    }
+
+    /// Closes one fd init's code does not hold (an inherited one); a closed number is fine.
+    pub(crate) fn close_fd(&self, fd: RawFd) {
+        // SAFETY: as `close_range`: nothing of init's owns `fd`, so the OwnedFd is the only one.
+        drop(unsafe { adopt_fd(fd) });
+    }
+
+    /// [`dup_to`] onto a number init's code does not hold (type invariant).
+    pub(crate) fn dup_to(&self, fd: BorrowedFd<'_>, target: RawFd) -> io::Result<()> {
+        // SAFETY: `fd` is borrowed, so open; `target` is owned by nothing of init's.
+        unsafe { dup_to(fd.as_raw_fd(), target) }
+    }
 }
 
 /// Whether `fd` is an open descriptor of this process (`F_GETFD`), for tests.
@@ -364,32 +496,12 @@ pub(crate) fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Err
     io::Error::last_os_error()
 }
 
-/// `mount_setattr(fd, "", AT_EMPTY_PATH, {attr_set: MOUNT_ATTR_RDONLY})` on a detached mount.
-pub(crate) fn mount_set_readonly(fd: BorrowedFd<'_>) -> io::Result<()> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set: libc::MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: mount_setattr with a valid fd, an empty C string and a properly sized mount_attr.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
+/// `setgroups(2)` for the whole (single-threaded) process. Not rustix's `set_thread_groups`: its
+/// `Gid` cannot hold `u32::MAX` (it asserts), a value a config may carry and the kernel judges.
+pub(crate) fn setgroups(gids: &[u32]) -> io::Result<()> {
+    // SAFETY: raw setgroups with a valid slice; init is single-threaded so the thread-scoped raw call
+    // is process-wide.
+    let r = unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) };
     if r < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -397,16 +509,17 @@ pub(crate) fn mount_set_readonly(fd: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
-/// `PR_SET_KEEPCAPS`.
-pub(crate) fn set_keepcaps(on: bool) -> io::Result<()> {
-    rustix::thread::set_keep_capabilities(on).map_err(Into::into)
-}
-
-/// `setgroups(2)` for the whole (single-threaded) process.
-pub(crate) fn setgroups(gids: &[u32]) -> io::Result<()> {
-    // SAFETY: raw setgroups with a valid slice; init is single-threaded so the thread-scoped raw call
-    // is process-wide.
-    let r = unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) };
+/// Raw `setresgid(gid, gid, gid)` then `setresuid(uid, uid, uid)` of the (single-threaded)
+/// caller. Not rustix's `set_thread_res_uid`/`_gid`: its `Uid`/`Gid` cannot hold `u32::MAX`
+/// (they assert), which the kernel reads as "unchanged" and a config may carry.
+pub(crate) fn set_ids(uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: raw id system calls with integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    let r = unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) };
     if r < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -446,22 +559,9 @@ pub(crate) fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
     }
 }
 
-/// `prlimit(pid, resource, {soft, hard})`.
-pub(crate) fn prlimit(pid: i32, resource: u32, soft: u64, hard: u64) -> io::Result<()> {
-    let new = libc::rlimit64 {
-        rlim_cur: soft,
-        rlim_max: hard,
-    };
-    // SAFETY: prlimit64 with a valid new-limit struct and no old-limit output.
-    let r = unsafe { libc::prlimit64(pid, resource as _, &new, std::ptr::null_mut()) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// Drops a capability from the bounding set (`PR_CAPBSET_DROP`).
+/// Drops a capability from the bounding set (`PR_CAPBSET_DROP`). Not rustix's
+/// `remove_capability_from_bounding_set`: its `Capability` is a closed enum, and init handles
+/// capability numbers the kernel knows but rustix may not (up to the kernel's last one).
 pub(crate) fn capbset_drop(cap: u32) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
@@ -473,7 +573,8 @@ pub(crate) fn capbset_drop(cap: u32) -> io::Result<()> {
 }
 
 /// Whether a capability is in the bounding set (`PR_CAPBSET_READ`); `EINVAL` past the last
-/// capability the kernel knows.
+/// capability the kernel knows (how init finds that number: rustix's closed `Capability` enum
+/// cannot probe past the capabilities it names).
 pub(crate) fn capbset_read(cap: u32) -> io::Result<bool> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
@@ -484,7 +585,8 @@ pub(crate) fn capbset_read(cap: u32) -> io::Result<bool> {
     }
 }
 
-/// Raises a capability in the ambient set (`PR_CAP_AMBIENT_RAISE`).
+/// Raises a capability in the ambient set (`PR_CAP_AMBIENT_RAISE`), by number (rustix's
+/// `configure_capability_in_ambient_set` takes its closed `Capability` enum).
 pub(crate) fn ambient_raise(cap: u32) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe {
@@ -506,33 +608,6 @@ pub(crate) fn ambient_raise(cap: u32) -> io::Result<()> {
 /// `setsid()`.
 pub(crate) fn setsid() -> io::Result<()> {
     rustix::process::setsid().map(drop).map_err(Into::into)
-}
-
-/// `PR_SET_DUMPABLE`.
-pub(crate) fn set_dumpable(on: bool) -> io::Result<()> {
-    // SAFETY: prctl with integer arguments.
-    let r = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(on), 0, 0, 0) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// Raw `setresuid`/`setresgid` of the (single-threaded) caller.
-pub(crate) fn set_ids(uid: u32, gid: u32) -> io::Result<()> {
-    // SAFETY: raw id system calls with integer arguments.
-    let r = unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    let r = unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
 }
 
 /// `_exit(code)`.
@@ -605,7 +680,9 @@ pub(crate) fn set_waiting_signal_handlers() -> io::Result<()> {
     Ok(())
 }
 
-/// `PR_SET_PDEATHSIG` (the kernel clears it on a credential change and in a fork's child).
+/// `PR_SET_PDEATHSIG` (the kernel clears it on a credential change and in a fork's child). Not
+/// rustix's `set_parent_process_death_signal`: its `Signal` cannot be made safely from a
+/// real-time signal number.
 pub(crate) fn set_pdeathsig(sig: i32) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) };
@@ -613,5 +690,29 @@ pub(crate) fn set_pdeathsig(sig: i32) -> io::Result<()> {
         Err(io::Error::last_os_error())
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::IntoRawFd;
+
+    use super::*;
+
+    #[test]
+    fn init_thread_is_claimed_once() {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let raw = r.into_raw_fd();
+        let (token, sock) = InitThread::claim(raw).unwrap().unwrap();
+        assert_eq!(sock.as_raw_fd(), raw);
+        // A second claim (a second owner of fd numbers) is refused, whatever the fd.
+        let (r2, _w2) = rustix::pipe::pipe().unwrap();
+        assert!(InitThread::claim(r2.as_raw_fd()).is_none());
+        // The claimed socket is the token holder's: it closes it, nothing else does.
+        let n = sock.as_raw_fd();
+        std::mem::forget(sock);
+        token.close_fd(n);
+        assert!(!adopt_fd_check(n));
+        drop(w);
     }
 }
