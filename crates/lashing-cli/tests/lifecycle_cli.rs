@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Out, Sandbox, log_msg, wait_for};
+use support::{Out, Sandbox, log_msg, sandbox, wait_for};
 
 /// Waits (`limit` at most) for a spawned `lashing` to exit; kills it (by its pid, ours) and fails
 /// the test if it does not: these tests are about commands that must never hang.
@@ -73,9 +73,7 @@ fn freezer_file(cgroups_path: &str) -> (PathBuf, &'static str) {
 /// `start` opened the fifo) is reported by `start` with its cause, not as "stopped" or success.
 #[test]
 fn start_reports_init_failure_after_create() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into();
         v["hooks"] = serde_json::json!({"startContainer": [{"path": "/bin/false"}]});
@@ -96,9 +94,7 @@ fn start_reports_init_failure_after_create() {
 /// before, `create` succeeded and `start` said the container had stopped.
 #[test]
 fn init_killed_after_ready_fails_create() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into();
         // Without NNP the filter is loaded before the user switch (while init may still).
@@ -119,9 +115,7 @@ fn init_killed_after_ready_fails_create() {
 /// `setgroups` or by validation): `create` fails naming it, nothing is left behind.
 #[test]
 fn huge_init_failure_is_reported_by_create() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into();
         v["process"]["user"]["additionalGids"] = (1..=65_538u32).collect::<Vec<_>>().into();
@@ -147,9 +141,7 @@ fn huge_init_failure_is_reported_by_create() {
 /// failing `start` never claims that the container runs (nothing else started it).
 #[test]
 fn start_racing_kill_or_delete_reports_the_real_state() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     for i in 0..20 {
         let id = format!("r{i}");
         sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path(&id).into());
@@ -192,9 +184,7 @@ fn start_racing_kill_or_delete_reports_the_real_state() {
 /// hook that runs in it allocates past the memory limit): `create` says so in runc's words.
 #[test]
 fn oom_killed_init_is_named() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into();
         v["linux"]["resources"] = serde_json::json!({"memory": {"limit": 16 << 20}});
@@ -219,9 +209,7 @@ fn oom_killed_init_is_named() {
 /// runc's message (before, `run -d` hung forever), and nothing is left behind.
 #[test]
 fn frozen_cgroup_is_refused_not_hung() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     let path = sb.cgroups_path("c1");
     sb.edit(|v| v["linux"]["cgroupsPath"] = path.clone().into());
     let (file, frozen) = freezer_file(&path);
@@ -265,9 +253,7 @@ fn frozen_cgroup_is_refused_not_hung() {
 /// "container not running".
 #[test]
 fn kill_all_of_stopped_container_succeeds() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into());
     sb.ok(&["run", "-d", "c1"]);
     sb.wait_status("c1", "stopped");
@@ -285,9 +271,7 @@ fn kill_all_of_stopped_container_succeeds() {
 /// kills what is left in the container's cgroup (runc does), `kill TERM` is refused.
 #[test]
 fn sigkill_without_pid_namespace_kills_leftovers_of_stopped_container() {
-    let Some(sb) = Sandbox::new(&["sh", "-c", "sleep 1000 & exit 0"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", "sleep 1000 & exit 0"]);
     let path = sb.cgroups_path("c1");
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = path.clone().into();
@@ -332,9 +316,7 @@ fn sigkill_without_pid_namespace_kills_leftovers_of_stopped_container() {
 /// `--ignore-paused` the process runs once the container is resumed.
 #[test]
 fn exec_into_paused_container() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into());
     sb.ok(&["run", "-d", "c1"]);
     sb.ok(&["pause", "c1"]);
@@ -381,9 +363,7 @@ fn exec_into_paused_container() {
 /// waiting until a resume: it is started, as runc reports it.
 #[test]
 fn start_does_not_wait_for_a_frozen_container() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     let path = sb.cgroups_path("c1");
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = path.clone().into();

@@ -137,9 +137,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 /// Adds busybox applets to the rootfs of `env`.
 fn applets(env: &Env, names: &[&str]) {
-    for n in names {
-        let _ = std::os::unix::fs::symlink("busybox", env.rootfs().join("bin").join(n));
-    }
+    lashing_testsupport::add_applets(&env.rootfs(), names);
 }
 
 /// Removes the mounts whose destination is `dest` or below it.
