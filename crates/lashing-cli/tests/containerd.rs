@@ -92,7 +92,7 @@ impl Containerd {
         }
         // The shims double-fork: they come back to us, and we reap them (this machine's PID 1
         // does not).
-        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+        lashing_testsupport::become_subreaper();
         let host_dirs: Vec<PathBuf> = [
             "/run/containerd/s",
             "/run/containerd/fifo",

@@ -183,7 +183,7 @@ fn notify_socket_run_detached_returns_after_ready_and_a_dead_container_does_not_
     // hangs), with nothing relayed.
     let o = sb.run_env(&["run", "-d", "n2"], &env);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let _ = sb.run(&["delete", "n2"]);
+    sb.ok(&["delete", "--force", "n2"]);
     host.set_nonblocking(true).unwrap();
     let mut buf = [0u8; 64];
     assert!(host.recv(&mut buf).is_err(), "nothing relayed");
