@@ -45,14 +45,15 @@ pub fn state_socket_dir(state_dir: &Path) -> PathBuf {
 /// Adds the bind mount of `host_dir` on `/run/notify` (ro, nosuid, nodev, noexec) and the
 /// container's `NOTIFY_SOCKET` to `config`.
 pub fn setup_spec(config: &mut lashing::Config, host_dir: &Path) {
+    use lashing::config::MsFlags;
     let flags =
-        libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        MsFlags::BIND | MsFlags::RDONLY | MsFlags::NOSUID | MsFlags::NODEV | MsFlags::NOEXEC;
     config.mounts.push(lashing::config::Mount {
         source: host_dir.display().to_string(),
         destination: PathBuf::from(CONTAINER_DIR),
         device: "bind".into(),
         flags,
-        cleared_flags: 0,
+        cleared_flags: MsFlags::empty(),
         propagation_flags: Vec::new(),
         data: String::new(),
         rec_attr: None,
@@ -253,8 +254,10 @@ mod tests {
         let m = c.mounts.last().unwrap();
         assert_eq!(m.destination, Path::new("/run/notify"));
         assert_eq!(m.source, "/run/x/id/notify");
-        assert_ne!(m.flags & libc::MS_RDONLY, 0);
-        assert_ne!(m.flags & libc::MS_BIND, 0);
+        assert!(
+            m.flags
+                .contains(lashing::config::MsFlags::RDONLY | lashing::config::MsFlags::BIND)
+        );
         assert_eq!(
             c.process.env.last().unwrap(),
             "NOTIFY_SOCKET=/run/notify/notify.sock"

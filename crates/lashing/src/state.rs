@@ -23,23 +23,66 @@ pub(crate) const FIFO: &str = "exec.fifo";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
     /// Container id.
-    pub id: String,
+    pub(crate) id: String,
     /// Host pid of the container's init process (0 before start).
-    pub init_process_pid: i32,
+    pub(crate) init_process_pid: i32,
     /// Start time of init in clock ticks since boot (`/proc/<pid>/stat` field 22), to detect pid reuse.
-    pub init_process_start: u64,
+    pub(crate) init_process_start: u64,
     /// Creation time, RFC 3339.
-    pub created: String,
+    pub(crate) created: String,
     /// The configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// cgroup paths by hierarchy (`""` for v2).
-    pub cgroup_paths: BTreeMap<String, PathBuf>,
+    pub(crate) cgroup_paths: BTreeMap<String, PathBuf>,
     /// `/proc/<pid>/ns/*` paths of the init's namespaces by type name.
     #[serde(default)]
-    pub namespace_paths: BTreeMap<String, PathBuf>,
+    pub(crate) namespace_paths: BTreeMap<String, PathBuf>,
     /// uid of the user that created the container.
     #[serde(default)]
-    pub owner: u32,
+    pub(crate) owner: u32,
+}
+
+/// Read access for library users; lashing alone writes a state.
+impl State {
+    /// Container id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Host pid of the container's init process (0 before start).
+    pub fn init_process_pid(&self) -> i32 {
+        self.init_process_pid
+    }
+
+    /// Start time of init in clock ticks since boot (`/proc/<pid>/stat` field 22).
+    pub fn init_process_start(&self) -> u64 {
+        self.init_process_start
+    }
+
+    /// Creation time, RFC 3339.
+    pub fn created(&self) -> &str {
+        &self.created
+    }
+
+    /// The configuration the container was created with (resources as last updated).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// cgroup paths by hierarchy (`""` for v2).
+    pub fn cgroup_paths(&self) -> &BTreeMap<String, PathBuf> {
+        &self.cgroup_paths
+    }
+
+    /// `/proc/<pid>/ns/*` paths of the init's namespaces by type name.
+    pub fn namespace_paths(&self) -> &BTreeMap<String, PathBuf> {
+        &self.namespace_paths
+    }
+
+    /// uid of the user that created the container.
+    pub fn owner(&self) -> u32 {
+        self.owner
+    }
 }
 
 /// Checks a container id: `[A-Za-z0-9_+.-]+`, not `.` or `..` (runc's rule).

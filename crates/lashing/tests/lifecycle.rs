@@ -662,7 +662,7 @@ fn mounts_tmpfs_and_bind() {
             "grep ' /data ' /proc/self/mountinfo | cut -d' ' -f6; cat /data/f; touch /data/g 2>/dev/null || echo rofs; grep ' /scratch ' /proc/self/mountinfo | cut -d' ' -f6; stat -c %a /scratch",
         ],
         |c| {
-            let bind = lashing::config::mount_opts::parse_mount_options(&["rbind", "ro", "nosuid"]);
+            let bind = lashing::config::parse_mount_options(&["rbind", "ro", "nosuid"]);
             c.mounts.push(lashing::config::Mount {
                 source: host_dir.path().display().to_string(),
                 destination: "/data".into(),
@@ -675,11 +675,7 @@ fn mounts_tmpfs_and_bind() {
                 extensions: bind.extensions,
                 id_mapping: None,
             });
-            let t = lashing::config::mount_opts::parse_mount_options(&[
-                "noexec",
-                "mode=1770",
-                "size=1m",
-            ]);
+            let t = lashing::config::parse_mount_options(&["noexec", "mode=1770", "size=1m"]);
             c.mounts.push(lashing::config::Mount {
                 source: "tmpfs".into(),
                 destination: "/scratch".into(),

@@ -56,7 +56,9 @@ impl CreateArgs {
 
 /// The pid of a started container's init: the process's own, else the one in the state.
 pub fn init_pid(container: &Container, process: &Process) -> i32 {
-    process.pid().unwrap_or(container.state().init_process_pid)
+    process
+        .pid()
+        .unwrap_or(container.state().init_process_pid())
 }
 
 /// `lashing create` options.

@@ -97,7 +97,7 @@ pub fn features() -> Features {
         .map(|n| n.oci_name().to_string())
         .collect();
     namespaces.sort();
-    let mount_options = lashing::config::mount_opts::known_mount_options()
+    let mount_options = lashing::config::known_mount_options()
         .into_iter()
         .map(String::from)
         .collect();

@@ -27,7 +27,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         match Container::load(&g.root, id) {
             Ok(c) => {
                 let mut s = c.oci_state();
-                s.owner = owner_name(&passwd, c.state().owner);
+                s.owner = owner_name(&passwd, c.state().owner());
                 states.push(s);
             }
             Err(e) => eprintln!("load container {id}: {}", crate::error::chain(&e)),

@@ -88,7 +88,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
             .map_err(|e| CliError::io("become a subreaper", "self", e))?;
     }
     let container = Container::restore(&g.root, &a.id, config, &opts).map_err(criu_error)?;
-    let pid = container.state().init_process_pid;
+    let pid = container.state().init_process_pid();
     if let Some(p) = &a.pid_file
         && let Err(e) = super::create::write_pid_file(std::path::Path::new(p), pid)
     {

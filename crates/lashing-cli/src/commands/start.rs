@@ -28,7 +28,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
             };
             container.exec().map_err(refusal)?;
             if let Some(n) = notify {
-                let pid = container.state().init_process_pid;
+                let pid = container.state().init_process_pid();
                 n.wait_and_relay(pid, || container.status() != Status::Stopped)?;
             }
             Ok(0)

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use super::error::ConfigError;
-use super::model::{Config, IdMap, Mount, Namespace, NamespaceType};
 use super::mount_opts::parse_mount_options;
+use super::{Config, IdMap, Mount, MsFlags, Namespace, NamespaceType};
 
 /// Builds a [`Config`] by hand. The result is validated by [`ConfigBuilder::build`].
 ///
@@ -85,7 +85,7 @@ impl ConfigBuilder {
         options: &[&str],
     ) -> Self {
         let o = parse_mount_options(options);
-        let bind = fstype == "bind" || o.flags & libc::MS_BIND != 0;
+        let bind = fstype == "bind" || o.flags.contains(MsFlags::BIND);
         self.config.mounts.push(Mount {
             source: source.to_string(),
             destination: PathBuf::from(destination),

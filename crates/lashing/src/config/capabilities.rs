@@ -60,7 +60,7 @@ pub fn cap_from_name(name: &str) -> Option<u32> {
 }
 
 /// The canonical name of a capability number (12 → `"CAP_NET_ADMIN"`), `None` beyond
-/// [`CAP_LAST`].
+/// `CAP_LAST`.
 pub fn cap_name(cap: u32) -> Option<&'static str> {
     ALL_CAPS.get(cap as usize).copied()
 }

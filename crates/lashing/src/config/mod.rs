@@ -2,23 +2,36 @@
 //! (`from_oci`, the only place where `oci-spec` types appear) and its validation.
 
 mod builder;
-pub mod capabilities;
+mod capabilities;
+#[cfg(test)]
+mod compat;
+mod device;
 mod error;
 mod example;
 mod from_oci;
 mod model;
-pub mod mount_opts;
+mod mount;
+mod mount_opts;
+mod namespace;
 #[cfg(test)]
 mod no_panic;
-pub mod rlimits;
+mod paths;
+mod rlimits;
 mod validate;
 
 pub use builder::ConfigBuilder;
 pub use capabilities::{ALL_CAPS, cap_from_name, cap_name};
+pub use device::{Device, DeviceRule, DeviceRuleType, DeviceType};
 pub use error::ConfigError;
 pub use example::{example_spec_json, rootless_example};
 pub use from_oci::CreateOpts;
-pub use model::*;
-pub use mount_opts::{MountOptions, parse_mount_options};
+pub use model::{
+    Capabilities, CgroupConfig, Config, CpuAffinity, Hook, HookKind, IoPriority, MemoryPolicy,
+    Personality, ProcessConfig, Resources, Rlimit, Scheduler, Seccomp, SeccompArg, SeccompRule,
+    User, parse_cpu_list,
+};
+pub use mount::{Mount, MountIdMapping, MsFlags, RecAttr};
+pub use mount_opts::{MountOptions, known_mount_options, parse_mount_options};
+pub use namespace::{IdMap, Namespace, NamespaceType};
 pub use rlimits::{rlimit_from_name, rlimit_name};
 pub use validate::{MAX_HOOK_TIMEOUT, NGROUPS_MAX, validate_process};

@@ -11,240 +11,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// A kind of Linux namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NamespaceType {
-    /// User namespace (`CLONE_NEWUSER`).
-    User,
-    /// IPC namespace (`CLONE_NEWIPC`).
-    Ipc,
-    /// UTS namespace (`CLONE_NEWUTS`).
-    Uts,
-    /// Network namespace (`CLONE_NEWNET`).
-    Network,
-    /// PID namespace (`CLONE_NEWPID`).
-    Pid,
-    /// Mount namespace (`CLONE_NEWNS`).
-    Mount,
-    /// Cgroup namespace (`CLONE_NEWCGROUP`).
-    Cgroup,
-    /// Time namespace (`CLONE_NEWTIME`).
-    Time,
-}
+use super::device::{Device, DeviceRule};
+use super::mount::{Mount, MsFlags};
+use super::namespace::{IdMap, Namespace, NamespaceType};
 
-impl NamespaceType {
-    /// All namespace types, in the order in which lashing joins namespaces given by path
-    /// (user first, as runc does).
-    pub const ALL: [NamespaceType; 8] = [
-        NamespaceType::User,
-        NamespaceType::Ipc,
-        NamespaceType::Uts,
-        NamespaceType::Network,
-        NamespaceType::Pid,
-        NamespaceType::Mount,
-        NamespaceType::Cgroup,
-        NamespaceType::Time,
-    ];
-
-    /// The `CLONE_NEW*` flag of this namespace type.
-    pub fn clone_flag(self) -> u64 {
-        (match self {
-            NamespaceType::User => libc::CLONE_NEWUSER,
-            NamespaceType::Ipc => libc::CLONE_NEWIPC,
-            NamespaceType::Uts => libc::CLONE_NEWUTS,
-            NamespaceType::Network => libc::CLONE_NEWNET,
-            NamespaceType::Pid => libc::CLONE_NEWPID,
-            NamespaceType::Mount => libc::CLONE_NEWNS,
-            NamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
-            NamespaceType::Time => libc::CLONE_NEWTIME,
-        }) as u64
-    }
-
-    /// The name of this namespace in `/proc/<pid>/ns/`.
-    pub fn proc_name(self) -> &'static str {
-        match self {
-            NamespaceType::User => "user",
-            NamespaceType::Ipc => "ipc",
-            NamespaceType::Uts => "uts",
-            NamespaceType::Network => "net",
-            NamespaceType::Pid => "pid",
-            NamespaceType::Mount => "mnt",
-            NamespaceType::Cgroup => "cgroup",
-            NamespaceType::Time => "time",
-        }
-    }
-
-    /// The OCI name of this namespace type (`"network"`, `"mount"`, ...).
-    pub fn oci_name(self) -> &'static str {
-        match self {
-            NamespaceType::User => "user",
-            NamespaceType::Ipc => "ipc",
-            NamespaceType::Uts => "uts",
-            NamespaceType::Network => "network",
-            NamespaceType::Pid => "pid",
-            NamespaceType::Mount => "mount",
-            NamespaceType::Cgroup => "cgroup",
-            NamespaceType::Time => "time",
-        }
-    }
-}
-
-/// A namespace of the container: new (no path) or joined (a path such as `/proc/42/ns/net`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Namespace {
-    /// The kind of namespace.
-    #[serde(rename = "type")]
-    pub typ: NamespaceType,
-    /// Join this existing namespace instead of creating one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-}
-
-/// One line of a uid or gid map: `container_id host_id size`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdMap {
-    /// First id inside the container.
-    pub container_id: u32,
-    /// First id on the host.
-    pub host_id: u32,
-    /// Number of ids mapped.
-    pub size: u32,
-}
-
-/// Mount propagation of a mount or of the root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Propagation {
-    /// `private`
-    Private,
-    /// `rprivate`
-    RPrivate,
-    /// `slave`
-    Slave,
-    /// `rslave`
-    RSlave,
-    /// `shared`
-    Shared,
-    /// `rshared`
-    RShared,
-    /// `unbindable`
-    Unbindable,
-    /// `runbindable`
-    RUnbindable,
-}
-
-impl Propagation {
-    /// The `MS_*` flags (`MS_PRIVATE|MS_REC`, ...) of this propagation type.
-    pub fn ms_flags(self) -> u64 {
-        let rec = libc::MS_REC;
-        super::mount_opts::ms(match self {
-            Propagation::Private => libc::MS_PRIVATE,
-            Propagation::RPrivate => libc::MS_PRIVATE | rec,
-            Propagation::Slave => libc::MS_SLAVE,
-            Propagation::RSlave => libc::MS_SLAVE | rec,
-            Propagation::Shared => libc::MS_SHARED,
-            Propagation::RShared => libc::MS_SHARED | rec,
-            Propagation::Unbindable => libc::MS_UNBINDABLE,
-            Propagation::RUnbindable => libc::MS_UNBINDABLE | rec,
-        })
-    }
-}
-
-/// Recursive mount attributes (`mount_setattr(2)` with `AT_RECURSIVE`), from the `r*` mount options
-/// (`rro`, `rnosuid`, `rnoatime`, ...).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecAttr {
-    /// `MOUNT_ATTR_*` bits to set.
-    pub attr_set: u64,
-    /// `MOUNT_ATTR_*` bits to clear.
-    pub attr_clr: u64,
-}
-
-/// One mount of the container.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Mount {
-    /// Source: a host path for bind mounts (absolute: `from_oci` joins relative ones with the
-    /// bundle), or the device / name for other file systems (`proc`, `tmpfs`, ...).
-    pub source: String,
-    /// Absolute path inside the container.
-    pub destination: PathBuf,
-    /// File-system type (`proc`, `tmpfs`, `cgroup`, ...), or `"bind"` for a bind mount.
-    pub device: String,
-    /// `MS_*` flags to set (incl. `MS_BIND`, `MS_REC`, `MS_RDONLY`, ...).
-    pub flags: u64,
-    /// `MS_*` flags explicitly cleared by an option (`rw`, `suid`, `dev`, `exec`, ...): a bind
-    /// remount must not keep them from the source.
-    pub cleared_flags: u64,
-    /// Propagation flags applied after the mount, each one a single `MS_*` value (with `MS_REC`).
-    pub propagation_flags: Vec<u64>,
-    /// File-system data (the options that are not flags), comma-separated.
-    pub data: String,
-    /// Recursive attributes from the `r*` options.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rec_attr: Option<RecAttr>,
-    /// Extensions: [`Mount::EXT_COPYUP`] (`tmpcopyup`).
-    #[serde(default)]
-    pub extensions: u32,
-    /// uid map of an idmapped mount (`idmap`/`ridmap`; not supported yet: rejected by validation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_mapping: Option<MountIdMapping>,
-}
-
-impl Mount {
-    /// Extension bit: copy the contents of the destination into the new tmpfs (`tmpcopyup`).
-    pub const EXT_COPYUP: u32 = 1;
-
-    /// Whether this is a bind mount (`device == "bind"` or `MS_BIND` in flags).
-    pub fn is_bind(&self) -> bool {
-        self.device == "bind" || self.flags & super::mount_opts::ms(libc::MS_BIND) != 0
-    }
-}
-
-/// The id mapping of an idmapped mount.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MountIdMapping {
-    /// `ridmap` (recursive) rather than `idmap`.
-    pub recursive: bool,
-    /// uid mappings.
-    pub uid_mappings: Vec<IdMap>,
-    /// gid mappings.
-    pub gid_mappings: Vec<IdMap>,
-}
-
-/// A device node to create in the container's `/dev`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Device {
-    /// Absolute path inside the container (`/dev/null`).
-    pub path: PathBuf,
-    /// `'c'` (char), `'b'` (block), `'p'` (fifo) or `'u'` (unbuffered char).
-    pub typ: char,
-    /// Major number.
-    pub major: i64,
-    /// Minor number.
-    pub minor: i64,
-    /// Permission bits of the node (e.g. `0o666`).
-    pub file_mode: u32,
-    /// Owner uid (host view: `from_oci` maps it through the user namespace).
-    pub uid: u32,
-    /// Owner gid.
-    pub gid: u32,
-}
-
-/// A device-cgroup rule (`c 1:3 rwm`); -1 is a wildcard major or minor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceRule {
-    /// `'a'`, `'c'` or `'b'`.
-    pub typ: char,
-    /// Major number, -1 for any.
-    pub major: i64,
-    /// Minor number, -1 for any.
-    pub minor: i64,
-    /// A subset of `"rwm"`.
-    pub permissions: String,
-    /// Allow (true) or deny (false).
-    pub allow: bool,
-}
+/// A cgroup resource set (OCI `linux.resources`): the cgroup crate's model.
+pub use lashing_cgroups::Resources;
 
 /// A resource limit (`RLIMIT_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -390,19 +162,15 @@ pub struct SeccompArg {
     pub op: String,
 }
 
-/// A cgroup resource set. `lashing-cgroups` owns the full model; the core keeps it as the OCI JSON
-/// (`linux.resources`) until the cgroups issue lands.
-pub type Resources = serde_json::Value;
-
 /// Cgroup configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CgroupConfig {
     /// The cgroup path as given in `linux.cgroupsPath` (absolute, relative, or empty: then the
     /// container id under the caller's cgroup, as runc).
     pub path: String,
-    /// Resources (OCI `linux.resources` JSON), applied by the cgroup manager. `from_oci` replaces
-    /// its `devices` list by [`CgroupConfig::device_rules`] in OCI form (the spec's rules followed
-    /// by runc's default allow rules), as runc's `Resources.Devices`.
+    /// Resources (OCI `linux.resources`), applied by the cgroup manager. `from_oci` replaces its
+    /// `devices` list by [`CgroupConfig::device_rules`] in OCI form (the spec's rules followed by
+    /// runc's default allow rules), as runc's `Resources.Devices`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
     /// Device rules, in order: the spec's `linux.resources.devices`, then runc's default allow
@@ -517,9 +285,9 @@ pub struct Config {
     /// Make the root file system read-only.
     #[serde(default)]
     pub readonly_rootfs: bool,
-    /// Propagation of the root mount (`MS_*` flags; 0 = runc's default `MS_SLAVE|MS_REC`).
+    /// Propagation of the root mount (empty: runc's default `MS_SLAVE|MS_REC`).
     #[serde(default)]
-    pub root_propagation: u64,
+    pub root_propagation: MsFlags,
     /// Use `MS_MOVE` + `chroot` instead of `pivot_root` (`--no-pivot`).
     #[serde(default)]
     pub no_pivot_root: bool,

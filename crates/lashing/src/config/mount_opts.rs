@@ -6,94 +6,95 @@
 //! an extension (`tmpcopyup`), an id-mapping request (`idmap`, `ridmap`), or else file-system data
 //! (`mode=755`, `size=65536k`, ...), kept in order and joined with commas.
 
-use super::model::{Mount, RecAttr};
+use super::mount::{Mount, MsFlags, RecAttr};
 
 /// How an `MS_*` option acts on the flags.
 #[derive(Clone, Copy)]
 enum FlagOp {
+    Set(MsFlags),
+    Clear(MsFlags),
+}
+
+/// How a recursive-attribute option acts on the `MOUNT_ATTR_*` bits.
+#[derive(Clone, Copy)]
+enum AttrOp {
     Set(u64),
     Clear(u64),
 }
 
-/// An `MS_*` constant (a `c_ulong`) as the `u64` the model stores.
-#[allow(clippy::unnecessary_cast)] // c_ulong is u32 on 32-bit targets; From is not const
-pub(crate) const fn ms(flag: libc::c_ulong) -> u64 {
-    flag as u64
-}
-
 /// `MS_*` flag options (runc's `mountFlags`).
 const MOUNT_FLAGS: &[(&str, FlagOp)] = &[
-    ("acl", FlagOp::Set(ms(libc::MS_POSIXACL))),
-    ("async", FlagOp::Clear(ms(libc::MS_SYNCHRONOUS))),
-    ("atime", FlagOp::Clear(ms(libc::MS_NOATIME))),
-    ("bind", FlagOp::Set(ms(libc::MS_BIND))),
-    ("dev", FlagOp::Clear(ms(libc::MS_NODEV))),
-    ("diratime", FlagOp::Clear(ms(libc::MS_NODIRATIME))),
-    ("dirsync", FlagOp::Set(ms(libc::MS_DIRSYNC))),
-    ("exec", FlagOp::Clear(ms(libc::MS_NOEXEC))),
-    ("iversion", FlagOp::Set(ms(libc::MS_I_VERSION))),
-    ("lazytime", FlagOp::Set(ms(libc::MS_LAZYTIME))),
-    ("loud", FlagOp::Clear(ms(libc::MS_SILENT))),
-    ("mand", FlagOp::Set(ms(libc::MS_MANDLOCK))),
-    ("noacl", FlagOp::Clear(ms(libc::MS_POSIXACL))),
-    ("noatime", FlagOp::Set(ms(libc::MS_NOATIME))),
-    ("nodev", FlagOp::Set(ms(libc::MS_NODEV))),
-    ("nodiratime", FlagOp::Set(ms(libc::MS_NODIRATIME))),
-    ("noexec", FlagOp::Set(ms(libc::MS_NOEXEC))),
-    ("noiversion", FlagOp::Clear(ms(libc::MS_I_VERSION))),
-    ("nolazytime", FlagOp::Clear(ms(libc::MS_LAZYTIME))),
-    ("nomand", FlagOp::Clear(ms(libc::MS_MANDLOCK))),
-    ("norelatime", FlagOp::Clear(ms(libc::MS_RELATIME))),
-    ("nostrictatime", FlagOp::Clear(ms(libc::MS_STRICTATIME))),
-    ("nosuid", FlagOp::Set(ms(libc::MS_NOSUID))),
-    ("nosymfollow", FlagOp::Set(ms(libc::MS_NOSYMFOLLOW))),
-    ("rbind", FlagOp::Set(ms(libc::MS_BIND | libc::MS_REC))),
-    ("relatime", FlagOp::Set(ms(libc::MS_RELATIME))),
-    ("remount", FlagOp::Set(ms(libc::MS_REMOUNT))),
-    ("ro", FlagOp::Set(ms(libc::MS_RDONLY))),
-    ("rw", FlagOp::Clear(ms(libc::MS_RDONLY))),
-    ("silent", FlagOp::Set(ms(libc::MS_SILENT))),
-    ("strictatime", FlagOp::Set(ms(libc::MS_STRICTATIME))),
-    ("suid", FlagOp::Clear(ms(libc::MS_NOSUID))),
-    ("sync", FlagOp::Set(ms(libc::MS_SYNCHRONOUS))),
-    ("symfollow", FlagOp::Clear(ms(libc::MS_NOSYMFOLLOW))),
+    ("acl", FlagOp::Set(MsFlags::POSIXACL)),
+    ("async", FlagOp::Clear(MsFlags::SYNCHRONOUS)),
+    ("atime", FlagOp::Clear(MsFlags::NOATIME)),
+    ("bind", FlagOp::Set(MsFlags::BIND)),
+    ("dev", FlagOp::Clear(MsFlags::NODEV)),
+    ("diratime", FlagOp::Clear(MsFlags::NODIRATIME)),
+    ("dirsync", FlagOp::Set(MsFlags::DIRSYNC)),
+    ("exec", FlagOp::Clear(MsFlags::NOEXEC)),
+    ("iversion", FlagOp::Set(MsFlags::I_VERSION)),
+    ("lazytime", FlagOp::Set(MsFlags::LAZYTIME)),
+    ("loud", FlagOp::Clear(MsFlags::SILENT)),
+    ("mand", FlagOp::Set(MsFlags::MANDLOCK)),
+    ("noacl", FlagOp::Clear(MsFlags::POSIXACL)),
+    ("noatime", FlagOp::Set(MsFlags::NOATIME)),
+    ("nodev", FlagOp::Set(MsFlags::NODEV)),
+    ("nodiratime", FlagOp::Set(MsFlags::NODIRATIME)),
+    ("noexec", FlagOp::Set(MsFlags::NOEXEC)),
+    ("noiversion", FlagOp::Clear(MsFlags::I_VERSION)),
+    ("nolazytime", FlagOp::Clear(MsFlags::LAZYTIME)),
+    ("nomand", FlagOp::Clear(MsFlags::MANDLOCK)),
+    ("norelatime", FlagOp::Clear(MsFlags::RELATIME)),
+    ("nostrictatime", FlagOp::Clear(MsFlags::STRICTATIME)),
+    ("nosuid", FlagOp::Set(MsFlags::NOSUID)),
+    ("nosymfollow", FlagOp::Set(MsFlags::NOSYMFOLLOW)),
+    ("rbind", FlagOp::Set(MsFlags::BIND.union(MsFlags::REC))),
+    ("relatime", FlagOp::Set(MsFlags::RELATIME)),
+    ("remount", FlagOp::Set(MsFlags::REMOUNT)),
+    ("ro", FlagOp::Set(MsFlags::RDONLY)),
+    ("rw", FlagOp::Clear(MsFlags::RDONLY)),
+    ("silent", FlagOp::Set(MsFlags::SILENT)),
+    ("strictatime", FlagOp::Set(MsFlags::STRICTATIME)),
+    ("suid", FlagOp::Clear(MsFlags::NOSUID)),
+    ("sync", FlagOp::Set(MsFlags::SYNCHRONOUS)),
+    ("symfollow", FlagOp::Clear(MsFlags::NOSYMFOLLOW)),
 ];
 
 /// Propagation options (runc's `mountPropagationMapping`, without the empty name).
-const PROPAGATION: &[(&str, u64)] = &[
-    ("private", ms(libc::MS_PRIVATE)),
-    ("rprivate", ms(libc::MS_PRIVATE | libc::MS_REC)),
-    ("slave", ms(libc::MS_SLAVE)),
-    ("rslave", ms(libc::MS_SLAVE | libc::MS_REC)),
-    ("shared", ms(libc::MS_SHARED)),
-    ("rshared", ms(libc::MS_SHARED | libc::MS_REC)),
-    ("unbindable", ms(libc::MS_UNBINDABLE)),
-    ("runbindable", ms(libc::MS_UNBINDABLE | libc::MS_REC)),
+const PROPAGATION: &[(&str, MsFlags)] = &[
+    ("private", MsFlags::PRIVATE),
+    ("rprivate", MsFlags::PRIVATE.union(MsFlags::REC)),
+    ("slave", MsFlags::SLAVE),
+    ("rslave", MsFlags::SLAVE.union(MsFlags::REC)),
+    ("shared", MsFlags::SHARED),
+    ("rshared", MsFlags::SHARED.union(MsFlags::REC)),
+    ("unbindable", MsFlags::UNBINDABLE),
+    ("runbindable", MsFlags::UNBINDABLE.union(MsFlags::REC)),
 ];
 
 /// Recursive `mount_setattr` options (runc's `recAttrFlags`).
-const REC_ATTRS: &[(&str, FlagOp)] = &[
-    ("rro", FlagOp::Set(libc::MOUNT_ATTR_RDONLY)),
-    ("rrw", FlagOp::Clear(libc::MOUNT_ATTR_RDONLY)),
-    ("rnosuid", FlagOp::Set(libc::MOUNT_ATTR_NOSUID)),
-    ("rsuid", FlagOp::Clear(libc::MOUNT_ATTR_NOSUID)),
-    ("rnodev", FlagOp::Set(libc::MOUNT_ATTR_NODEV)),
-    ("rdev", FlagOp::Clear(libc::MOUNT_ATTR_NODEV)),
-    ("rnoexec", FlagOp::Set(libc::MOUNT_ATTR_NOEXEC)),
-    ("rexec", FlagOp::Clear(libc::MOUNT_ATTR_NOEXEC)),
-    ("rnodiratime", FlagOp::Set(libc::MOUNT_ATTR_NODIRATIME)),
-    ("rdiratime", FlagOp::Clear(libc::MOUNT_ATTR_NODIRATIME)),
-    ("rrelatime", FlagOp::Set(libc::MOUNT_ATTR_RELATIME)),
-    ("rnorelatime", FlagOp::Clear(libc::MOUNT_ATTR_RELATIME)),
-    ("rnoatime", FlagOp::Set(libc::MOUNT_ATTR_NOATIME)),
-    ("ratime", FlagOp::Clear(libc::MOUNT_ATTR_NOATIME)),
-    ("rstrictatime", FlagOp::Set(libc::MOUNT_ATTR_STRICTATIME)),
+const REC_ATTRS: &[(&str, AttrOp)] = &[
+    ("rro", AttrOp::Set(libc::MOUNT_ATTR_RDONLY)),
+    ("rrw", AttrOp::Clear(libc::MOUNT_ATTR_RDONLY)),
+    ("rnosuid", AttrOp::Set(libc::MOUNT_ATTR_NOSUID)),
+    ("rsuid", AttrOp::Clear(libc::MOUNT_ATTR_NOSUID)),
+    ("rnodev", AttrOp::Set(libc::MOUNT_ATTR_NODEV)),
+    ("rdev", AttrOp::Clear(libc::MOUNT_ATTR_NODEV)),
+    ("rnoexec", AttrOp::Set(libc::MOUNT_ATTR_NOEXEC)),
+    ("rexec", AttrOp::Clear(libc::MOUNT_ATTR_NOEXEC)),
+    ("rnodiratime", AttrOp::Set(libc::MOUNT_ATTR_NODIRATIME)),
+    ("rdiratime", AttrOp::Clear(libc::MOUNT_ATTR_NODIRATIME)),
+    ("rrelatime", AttrOp::Set(libc::MOUNT_ATTR_RELATIME)),
+    ("rnorelatime", AttrOp::Clear(libc::MOUNT_ATTR_RELATIME)),
+    ("rnoatime", AttrOp::Set(libc::MOUNT_ATTR_NOATIME)),
+    ("ratime", AttrOp::Clear(libc::MOUNT_ATTR_NOATIME)),
+    ("rstrictatime", AttrOp::Set(libc::MOUNT_ATTR_STRICTATIME)),
     (
         "rnostrictatime",
-        FlagOp::Clear(libc::MOUNT_ATTR_STRICTATIME),
+        AttrOp::Clear(libc::MOUNT_ATTR_STRICTATIME),
     ),
-    ("rnosymfollow", FlagOp::Set(libc::MOUNT_ATTR_NOSYMFOLLOW)),
-    ("rsymfollow", FlagOp::Clear(libc::MOUNT_ATTR_NOSYMFOLLOW)),
+    ("rnosymfollow", AttrOp::Set(libc::MOUNT_ATTR_NOSYMFOLLOW)),
+    ("rsymfollow", AttrOp::Clear(libc::MOUNT_ATTR_NOSYMFOLLOW)),
 ];
 
 /// The `tmpcopyup` extension.
@@ -103,11 +104,11 @@ const EXT_TMPCOPYUP: &str = "tmpcopyup";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MountOptions {
     /// `MS_*` flags to set.
-    pub flags: u64,
+    pub flags: MsFlags,
     /// `MS_*` flags explicitly cleared (`rw`, `suid`, ...). Disjoint from `flags`.
-    pub cleared_flags: u64,
+    pub cleared_flags: MsFlags,
     /// Propagation flags, in order.
-    pub propagation_flags: Vec<u64>,
+    pub propagation_flags: Vec<MsFlags>,
     /// File-system data: the unrecognised options, comma-separated, in order.
     pub data: String,
     /// Recursive attributes (`r*` options), if any.
@@ -143,7 +144,7 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
             m.propagation_flags.push(*f);
         } else if let Some((_, op)) = REC_ATTRS.iter().find(|(n, _)| *n == o) {
             match *op {
-                FlagOp::Set(f) => {
+                AttrOp::Set(f) => {
                     attr_set |= f;
                     attr_clr &= !f;
                     // mount_setattr(2): an access-time mode in attr_set needs the whole
@@ -152,7 +153,7 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
                         attr_clr |= libc::MOUNT_ATTR__ATIME;
                     }
                 }
-                FlagOp::Clear(f) => {
+                AttrOp::Clear(f) => {
                     attr_clr |= f;
                     attr_set &= !f;
                     // As runc 1.3: clearing an access-time mode (`ratime`, `rnorelatime`,
@@ -196,10 +197,10 @@ pub fn known_mount_options() -> Vec<&'static str> {
 }
 
 /// The `MS_*` propagation flags of a `rootfsPropagation` / propagation option name
-/// (`"rslave"` → `MS_SLAVE|MS_REC`); `Some(0)` for the empty name, `None` if unknown.
-pub fn propagation_flags(name: &str) -> Option<u64> {
+/// (`"rslave"` → `MS_SLAVE|MS_REC`); empty flags for the empty name, `None` if unknown.
+pub(crate) fn propagation_flags(name: &str) -> Option<MsFlags> {
     if name.is_empty() {
-        return Some(0);
+        return Some(MsFlags::empty());
     }
     PROPAGATION
         .iter()
@@ -212,41 +213,46 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const RDONLY: u64 = ms(libc::MS_RDONLY);
-    const NOSUID: u64 = ms(libc::MS_NOSUID);
-    const NODEV: u64 = ms(libc::MS_NODEV);
-    const NOEXEC: u64 = ms(libc::MS_NOEXEC);
-    const BIND: u64 = ms(libc::MS_BIND);
-    const REC: u64 = ms(libc::MS_REC);
+    const RDONLY: MsFlags = MsFlags::RDONLY;
+    const NOSUID: MsFlags = MsFlags::NOSUID;
+    const NODEV: MsFlags = MsFlags::NODEV;
+    const NOEXEC: MsFlags = MsFlags::NOEXEC;
+    const BIND: MsFlags = MsFlags::BIND;
+    const REC: MsFlags = MsFlags::REC;
+    const NONE: MsFlags = MsFlags::empty();
 
     #[test]
     fn flag_table() {
-        let cases: &[(&[&str], u64, u64)] = &[
-            (&["ro"], RDONLY, 0),
-            (&["rw"], 0, RDONLY),
-            (&["ro", "rw"], 0, RDONLY),
-            (&["rw", "ro"], RDONLY, 0),
-            (&["nosuid", "nodev", "noexec"], NOSUID | NODEV | NOEXEC, 0),
-            (&["suid", "dev", "exec"], 0, NOSUID | NODEV | NOEXEC),
-            (&["bind"], BIND, 0),
-            (&["rbind"], BIND | REC, 0),
-            (&["sync"], ms(libc::MS_SYNCHRONOUS), 0),
-            (&["async"], 0, ms(libc::MS_SYNCHRONOUS)),
-            (&["dirsync"], ms(libc::MS_DIRSYNC), 0),
-            (&["remount"], ms(libc::MS_REMOUNT), 0),
-            (&["mand"], ms(libc::MS_MANDLOCK), 0),
-            (&["nomand"], 0, ms(libc::MS_MANDLOCK)),
-            (&["noatime"], ms(libc::MS_NOATIME), 0),
-            (&["atime"], 0, ms(libc::MS_NOATIME)),
-            (&["nodiratime"], ms(libc::MS_NODIRATIME), 0),
-            (&["diratime"], 0, ms(libc::MS_NODIRATIME)),
-            (&["relatime"], ms(libc::MS_RELATIME), 0),
-            (&["norelatime"], 0, ms(libc::MS_RELATIME)),
-            (&["strictatime"], ms(libc::MS_STRICTATIME), 0),
-            (&["nostrictatime"], 0, ms(libc::MS_STRICTATIME)),
-            (&["nosymfollow"], 0x100, 0),
-            (&["symfollow"], 0, 0x100),
-            (&["lazytime"], 1 << 25, 0),
+        let cases: &[(&[&str], MsFlags, MsFlags)] = &[
+            (&["ro"], RDONLY, NONE),
+            (&["rw"], NONE, RDONLY),
+            (&["ro", "rw"], NONE, RDONLY),
+            (&["rw", "ro"], RDONLY, NONE),
+            (
+                &["nosuid", "nodev", "noexec"],
+                NOSUID | NODEV | NOEXEC,
+                NONE,
+            ),
+            (&["suid", "dev", "exec"], NONE, NOSUID | NODEV | NOEXEC),
+            (&["bind"], BIND, NONE),
+            (&["rbind"], BIND | REC, NONE),
+            (&["sync"], MsFlags::SYNCHRONOUS, NONE),
+            (&["async"], NONE, MsFlags::SYNCHRONOUS),
+            (&["dirsync"], MsFlags::DIRSYNC, NONE),
+            (&["remount"], MsFlags::REMOUNT, NONE),
+            (&["mand"], MsFlags::MANDLOCK, NONE),
+            (&["nomand"], NONE, MsFlags::MANDLOCK),
+            (&["noatime"], MsFlags::NOATIME, NONE),
+            (&["atime"], NONE, MsFlags::NOATIME),
+            (&["nodiratime"], MsFlags::NODIRATIME, NONE),
+            (&["diratime"], NONE, MsFlags::NODIRATIME),
+            (&["relatime"], MsFlags::RELATIME, NONE),
+            (&["norelatime"], NONE, MsFlags::RELATIME),
+            (&["strictatime"], MsFlags::STRICTATIME, NONE),
+            (&["nostrictatime"], NONE, MsFlags::STRICTATIME),
+            (&["nosymfollow"], MsFlags::from_bits_retain(0x100), NONE),
+            (&["symfollow"], NONE, MsFlags::from_bits_retain(0x100)),
+            (&["lazytime"], MsFlags::from_bits_retain(1 << 25), NONE),
         ];
         for (opts, set, clr) in cases {
             let m = parse_mount_options(opts);
@@ -270,7 +276,7 @@ mod tests {
         assert_eq!(m.flags, BIND | REC | RDONLY);
         assert_eq!(
             m.propagation_flags,
-            vec![ms(libc::MS_PRIVATE) | REC, ms(libc::MS_SLAVE)]
+            vec![MsFlags::PRIVATE | REC, MsFlags::SLAVE]
         );
         assert_eq!(m.data, "mode=755,size=65536k");
         for (name, flag) in [
@@ -283,11 +289,14 @@ mod tests {
         ] {
             assert_eq!(
                 parse_mount_options(&[name]).propagation_flags,
-                vec![ms(flag)]
+                vec![MsFlags::from_bits_retain(flag)]
             );
-            assert_eq!(propagation_flags(name), Some(ms(flag)));
+            assert_eq!(
+                propagation_flags(name),
+                Some(MsFlags::from_bits_retain(flag))
+            );
         }
-        assert_eq!(propagation_flags(""), Some(0));
+        assert_eq!(propagation_flags(""), Some(MsFlags::empty()));
         assert_eq!(propagation_flags("bogus"), None);
     }
 
@@ -300,7 +309,7 @@ mod tests {
             libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV
         );
         assert_eq!(ra.attr_clr, 0);
-        assert_eq!(m.flags, 0);
+        assert_eq!(m.flags, NONE);
 
         let ra = parse_mount_options(&["rro", "rrw", "rsuid"])
             .rec_attr
@@ -381,7 +390,7 @@ mod tests {
         #[test]
         fn never_panics_and_set_clear_disjoint(opts in proptest::collection::vec(option(), 0..24)) {
             let m = parse_mount_options(&opts);
-            prop_assert_eq!(m.flags & m.cleared_flags, 0);
+            prop_assert!((m.flags & m.cleared_flags).is_empty());
             if let Some(ra) = m.rec_attr {
                 // Only the atime field may be both set and cleared (mount_setattr's rule).
                 prop_assert_eq!(ra.attr_set & ra.attr_clr & !libc::MOUNT_ATTR__ATIME, 0);

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use super::example::example_spec_json;
 use super::from_oci::{CreateOpts, parse_spec};
-use super::model::*;
 use super::validate::validate_process;
+use crate::config::{Config, parse_cpu_list};
 
 /// The JSON kind a field takes (most mutations keep it, so that they get past the parser).
 #[derive(Debug, Clone, Copy)]
@@ -468,9 +468,6 @@ fn exercise_model(c: &Config) {
         for list in [&a.initial, &a.final_].into_iter().flatten() {
             let _ = parse_cpu_list(list);
         }
-    }
-    if let Some(r) = &c.cgroup.resources {
-        let _ = serde_json::from_value::<lashing_cgroups::Resources>(r.clone());
     }
     for id in [0, 1, 65535, 65536, u32::MAX] {
         let _ = (c.host_uid(id), c.host_gid(id));

@@ -24,29 +24,14 @@ pub(crate) fn device_rules(
             .cgroup
             .device_rules
             .iter()
-            .map(|r: &DeviceRule| lashing_cgroups::resources::DeviceCgroup {
-                allow: r.allow,
-                typ: (r.typ != 'a').then(|| r.typ.to_string()),
-                major: (r.major >= 0).then_some(r.major),
-                minor: (r.minor >= 0).then_some(r.minor),
-                access: Some(r.permissions.clone()),
-            })
+            .map(DeviceRule::to_cgroup)
             .collect(),
     )
 }
 
 /// The `linux.resources` of `config` as the cgroup crate's model (empty when absent).
 pub(crate) fn resources_of(config: &Config) -> Result<Resources> {
-    match &config.cgroup.resources {
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
-            crate::config::ConfigError::Invalid {
-                field: "linux.resources".into(),
-                reason: e.to_string(),
-            }
-            .into()
-        }),
-        None => Ok(Resources::default()),
-    }
+    Ok(config.cgroup.resources.clone().unwrap_or_default())
 }
 
 /// The freezer directory of `cgroup` when its processes would be frozen, by its own state or
@@ -141,12 +126,8 @@ impl Container {
             }
             return Err(e);
         }
-        let value = serde_json::to_value(r).map_err(|e| crate::config::ConfigError::Invalid {
-            field: "linux.resources".into(),
-            reason: e.to_string(),
-        })?;
         let st = self.state_mut();
-        st.config.cgroup.resources = Some(value);
+        st.config.cgroup.resources = Some(r.clone());
         self.state.save(&self.dir)
     }
 
@@ -172,6 +153,7 @@ impl Container {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DeviceRuleType;
 
     #[test]
     fn device_rules_convert_to_oci_form() {
@@ -179,16 +161,16 @@ mod tests {
         assert!(device_rules(&c).is_none());
         c.cgroup.device_rules = vec![
             DeviceRule {
-                typ: 'a',
-                major: -1,
-                minor: -1,
+                typ: DeviceRuleType::All,
+                major: None,
+                minor: None,
                 permissions: "rwm".into(),
                 allow: false,
             },
             DeviceRule {
-                typ: 'c',
-                major: 1,
-                minor: -1,
+                typ: DeviceRuleType::Char,
+                major: Some(1),
+                minor: None,
                 permissions: "rw".into(),
                 allow: true,
             },
@@ -200,9 +182,7 @@ mod tests {
         assert_eq!((r[1].major, r[1].minor), (Some(1), None));
         assert_eq!(r[1].access.as_deref(), Some("rw"));
         assert_eq!(resources_of(&c).unwrap(), Resources::default());
-        c.cgroup.resources = Some(serde_json::json!({"pids": {"limit": 5}}));
+        c.cgroup.resources = Some(serde_json::from_str(r#"{"pids": {"limit": 5}}"#).unwrap());
         assert_eq!(resources_of(&c).unwrap().pids.unwrap().limit, Some(5));
-        c.cgroup.resources = Some(serde_json::json!({"pids": 5}));
-        assert!(resources_of(&c).is_err());
     }
 }

@@ -13,7 +13,7 @@ use super::error::{Result, RootfsError};
 use super::inroot::{Root, create_file_at, fd_path, openat2_retry};
 use super::mounts::{attach, clone_tree};
 use super::options::clean_path;
-use crate::config::{Config, Device, NamespaceType};
+use crate::config::{Config, Device, DeviceType, NamespaceType};
 
 /// Whether `/dev` must be populated: no bind mount has the destination `/dev`.
 pub(crate) fn needs_setup_dev(config: &Config) -> bool {
@@ -62,22 +62,17 @@ fn symlink(dev: BorrowedFd<'_>, target: &str, name: &str) -> Result<()> {
     }
 }
 
-fn file_type(d: &Device, path: &Path) -> Result<FileType> {
+fn file_type(d: &Device) -> FileType {
     match d.typ {
-        'c' | 'u' => Ok(FileType::CharacterDevice),
-        'b' => Ok(FileType::BlockDevice),
-        'p' => Ok(FileType::Fifo),
-        t => Err(RootfsError::invalid(
-            "mknod",
-            path.display(),
-            format!("unknown device type {t:?}"),
-        )),
+        DeviceType::Char | DeviceType::Unbuffered => FileType::CharacterDevice,
+        DeviceType::Block => FileType::BlockDevice,
+        DeviceType::Fifo => FileType::Fifo,
     }
 }
 
 fn create_device(root: &Root, d: &Device, path: &Path, userns: bool) -> Result<()> {
     let shown = path.display().to_string();
-    let ft = file_type(d, path)?;
+    let ft = file_type(d);
     let (major, minor) = match (u32::try_from(d.major), u32::try_from(d.minor)) {
         (Ok(a), Ok(b)) => (a, b),
         _ => {

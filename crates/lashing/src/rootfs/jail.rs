@@ -20,8 +20,8 @@ fn propagation(flags: u64) -> MountPropagationFlags {
 /// runc's `prepareRoot`: the root propagation (default `rslave`) on `/`, the rootfs's parent
 /// mount private, and the rootfs bind-mounted onto itself (so that it is a mount point).
 pub(crate) fn prepare_root(config: &Config, rootfs: &Path) -> Result<()> {
-    let flags = if config.root_propagation != 0 {
-        config.root_propagation
+    let flags = if !config.root_propagation.is_empty() {
+        config.root_propagation.bits()
     } else {
         MS_SLAVE | MS_REC
     };
@@ -110,7 +110,7 @@ pub(crate) fn chroot(root: &Root) -> Result<()> {
 
 /// After the jail: a shared or unbindable root propagation is applied to the new `/`.
 pub(crate) fn apply_root_propagation(config: &Config) -> Result<()> {
-    let f = config.root_propagation;
+    let f = config.root_propagation.bits();
     if f & (MS_SHARED | MS_UNBINDABLE) != 0 {
         rustix::mount::mount_change("/", propagation(f))
             .map_err(|e| RootfsError::sys("root propagation", "/", e))?;

@@ -19,11 +19,11 @@ use super::error::{Result, RootfsError};
 use super::finalize::defer_remount_ro;
 use super::inroot::{Root, fd_path, is_errno};
 use super::options::{
-    FsOption, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, ProcSource,
-    append_option, bind_attr, bind_needs_remount, check_proc_mount, clean_path, fs_options,
-    has_option, is_initial_uid_map, locked_retry_flags, ms_to_attr, rec_attr_for_kernel,
+    FsOption, MS_BIND, MS_RDONLY, MS_REC, ProcSource, append_option, bind_attr, bind_needs_remount,
+    check_proc_mount, clean_path, fs_options, has_option, is_initial_uid_map, locked_retry_flags,
+    ms_to_attr, rec_attr_for_kernel,
 };
-use crate::config::Mount;
+use crate::config::{Mount, MsFlags};
 use crate::sys::mount::{AT_EMPTY_PATH, AT_RECURSIVE, MOUNT_ATTR_RDONLY, MountAttr, mount_setattr};
 
 /// What the mount code needs besides the mount itself.
@@ -158,7 +158,7 @@ fn propagate(root: &Root, m: &Mount, dest: &Path, cpath: &Path) -> Result<()> {
     for &f in &m.propagation_flags {
         rustix::mount::mount_change(
             fd_path(fd.as_fd()),
-            MountPropagationFlags::from_bits_retain(f as u32),
+            MountPropagationFlags::from_bits_retain(f.bits() as u32),
         )
         .map_err(|e| RootfsError::sys("mount propagation", dest.display(), e))?;
     }
@@ -217,7 +217,8 @@ fn mount_proc_sys(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
         ProcSource::Other
     };
     proc_check(&cpath, src)?;
-    mount_fs_at(&m.device, &m.source, &m.data, m.flags, target.as_fd())
+    let flags = m.flags.bits();
+    mount_fs_at(&m.device, &m.source, &m.data, flags, target.as_fd())
         .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
     propagate(root, m, dest, &cpath)
 }
@@ -247,16 +248,16 @@ fn ro_deferred(m: &Mount, dest: &Path) -> bool {
 /// `finalize_rootfs`.
 fn initial_flags(m: &Mount, dest: &Path) -> u64 {
     if ro_deferred(m, dest) {
-        m.flags & !MS_RDONLY
+        m.flags.bits() & !MS_RDONLY
     } else {
-        m.flags
+        m.flags.bits()
     }
 }
 
 /// For a read-only tmpfs or `/dev`: keeps an fd of the mount just made (re-resolved and checked
 /// to be the same container path) for `finalize_rootfs` to make read-only through it.
 fn defer_ro(root: &Root, m: &Mount, dest: &Path, cpath: &Path) -> Result<()> {
-    if m.flags & MS_RDONLY != 0 && ro_deferred(m, dest) {
+    if m.flags.contains(MsFlags::RDONLY) && ro_deferred(m, dest) {
         let fd = reopen(root, dest, cpath, OFlags::PATH)?;
         defer_remount_ro(fd, dest);
     }
@@ -354,12 +355,13 @@ fn flags_may_be_locked() -> bool {
 /// when the kernel refuses to clear them (EPERM in a user namespace).
 fn set_bind_flags(tree: BorrowedFd<'_>, m: &Mount, dest: &Path) -> Result<()> {
     let err = |e: io::Error| RootfsError::sys("bind mount flags", dest.display(), e);
-    match mount_setattr(tree, c"", AT_EMPTY_PATH, &bind_attr(m.flags)) {
+    match mount_setattr(tree, c"", AT_EMPTY_PATH, &bind_attr(m.flags.bits())) {
         Ok(()) => Ok(()),
         Err(e) if is_errno(&e, libc::EPERM) && flags_may_be_locked() => {
             let sv = rustix::fs::fstatvfs(tree).map_err(|e| err(e.into()))?;
-            let flags = locked_retry_flags(m.flags, m.cleared_flags, sv.f_flag.bits())
-                .map_err(|r| RootfsError::invalid("bind mount flags", dest.display(), r))?;
+            let flags =
+                locked_retry_flags(m.flags.bits(), m.cleared_flags.bits(), sv.f_flag.bits())
+                    .map_err(|r| RootfsError::invalid("bind mount flags", dest.display(), r))?;
             mount_setattr(tree, c"", AT_EMPTY_PATH, &bind_attr(flags)).map_err(err)
         }
         Err(e) => Err(err(e)),
@@ -401,7 +403,7 @@ fn open_source_in_root(ctx: &Ctx<'_>, m: &Mount) -> Result<Option<OwnedFd>> {
 /// recursive attributes, `move_mount` onto the destination fd.
 pub(crate) fn mount_bind(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
     let root = ctx.root;
-    let recursive = m.flags & MS_REC != 0;
+    let recursive = m.flags.contains(MsFlags::REC);
     let in_root = open_source_in_root(ctx, m)?;
     let cloned = match &in_root {
         Some(fd) => clone_tree(fd.as_fd(), Path::new(""), recursive),
@@ -431,7 +433,7 @@ pub(crate) fn mount_bind(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
         ProcSource::Other
     };
     proc_check(&cpath, src_kind)?;
-    if bind_needs_remount(m.flags, m.cleared_flags) {
+    if bind_needs_remount(m.flags.bits(), m.cleared_flags.bits()) {
         set_bind_flags(tree.as_fd(), m, dest)?;
     }
     if let Some(rec) = m.rec_attr {
@@ -468,21 +470,22 @@ fn mount_bind_legacy(
         &source,
         target.as_fd(),
         "",
-        MS_BIND | (m.flags & MS_REC),
+        MS_BIND | (m.flags.bits() & MS_REC),
         "",
     )
     .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
-    if bind_needs_remount(m.flags, m.cleared_flags) {
+    if bind_needs_remount(m.flags.bits(), m.cleared_flags.bits()) {
         let fd = reopen(root, dest, &cpath, OFlags::PATH)?;
         let remount =
             |flags: u64| mount_legacy("", fd.as_fd(), "", flags | MS_BIND | libc::MS_REMOUNT, "");
-        match remount(m.flags & !MS_REC) {
+        match remount(m.flags.bits() & !MS_REC) {
             Ok(()) => {}
             Err(e) if is_errno(&e, libc::EPERM) && flags_may_be_locked() => {
                 let sv = rustix::fs::statvfs(source.as_str())
                     .map_err(|e| RootfsError::sys("bind mount source", &m.source, e))?;
-                let flags = locked_retry_flags(m.flags, m.cleared_flags, sv.f_flag.bits())
-                    .map_err(|r| RootfsError::invalid("bind mount flags", dest.display(), r))?;
+                let flags =
+                    locked_retry_flags(m.flags.bits(), m.cleared_flags.bits(), sv.f_flag.bits())
+                        .map_err(|r| RootfsError::invalid("bind mount flags", dest.display(), r))?;
                 remount(flags & !MS_REC)
                     .map_err(|e| RootfsError::sys("bind mount flags", dest.display(), e))?;
             }
@@ -498,7 +501,7 @@ fn derived_bind(source: &Path, dest: PathBuf, m: &Mount) -> Mount {
         source: source.display().to_string(),
         destination: dest,
         device: "bind".into(),
-        flags: MS_BIND | MS_REC | (m.flags & !(MS_BIND | MS_REC)),
+        flags: MsFlags::BIND | MsFlags::REC | m.flags,
         cleared_flags: m.cleared_flags,
         propagation_flags: m.propagation_flags.clone(),
         data: String::new(),
@@ -518,8 +521,8 @@ fn mount_cgroup(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
             source: "tmpfs".into(),
             destination: dest.to_path_buf(),
             device: "tmpfs".into(),
-            flags: MS_NOSUID | MS_NODEV | MS_NOEXEC,
-            cleared_flags: 0,
+            flags: MsFlags::NOSUID | MsFlags::NODEV | MsFlags::NOEXEC,
+            cleared_flags: MsFlags::empty(),
             propagation_flags: m.propagation_flags.clone(),
             data: "mode=755".into(),
             rec_attr: None,
@@ -546,7 +549,7 @@ fn mount_cgroup(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
                 }
             }
         }
-        if m.flags & MS_RDONLY != 0 {
+        if m.flags.bits() & MS_RDONLY != 0 {
             let fd = root
                 .open_path(dest)
                 .map_err(|e| RootfsError::sys("remount read-only", dest.display(), e))?;
@@ -565,7 +568,7 @@ fn mount_cgroup(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
     } else {
         &m.source
     };
-    match mount_fs_at("cgroup2", source, &m.data, m.flags, target.as_fd()) {
+    match mount_fs_at("cgroup2", source, &m.data, m.flags.bits(), target.as_fd()) {
         Ok(()) => propagate(root, m, dest, &cpath),
         Err(e) if is_errno(&e, libc::EPERM) || is_errno(&e, libc::EBUSY) => {
             // As runc: with a cgroup namespace, emulate it by binding the container's cgroup;
@@ -577,8 +580,8 @@ fn mount_cgroup(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
             let mut bind = derived_bind(src, dest.to_path_buf(), m);
             if whole_host {
                 // The host's whole hierarchy: never writable from the container.
-                bind.flags |= MS_RDONLY;
-                bind.cleared_flags &= !MS_RDONLY;
+                bind.flags |= MsFlags::RDONLY;
+                bind.cleared_flags.remove(MsFlags::RDONLY);
             }
             match mount_bind(ctx, &bind, dest) {
                 Err(e) if e.errno() == Some(libc::ENOENT) => {

@@ -4,28 +4,30 @@
 use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
+use crate::config::MsFlags;
 use crate::sys::mount::{
     MOUNT_ATTR_ATIME_MASK, MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME,
     MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NOSYMFOLLOW, MOUNT_ATTR_RDONLY,
     MOUNT_ATTR_RELATIME, MOUNT_ATTR_STRICTATIME, MountAttr,
 };
 
-pub(crate) const MS_RDONLY: u64 = libc::MS_RDONLY;
-pub(crate) const MS_NOSUID: u64 = libc::MS_NOSUID;
-pub(crate) const MS_NODEV: u64 = libc::MS_NODEV;
-pub(crate) const MS_NOEXEC: u64 = libc::MS_NOEXEC;
-pub(crate) const MS_NOATIME: u64 = libc::MS_NOATIME;
-pub(crate) const MS_NODIRATIME: u64 = libc::MS_NODIRATIME;
-pub(crate) const MS_RELATIME: u64 = libc::MS_RELATIME;
-pub(crate) const MS_STRICTATIME: u64 = libc::MS_STRICTATIME;
-pub(crate) const MS_NOSYMFOLLOW: u64 = 256;
-pub(crate) const MS_BIND: u64 = libc::MS_BIND;
-pub(crate) const MS_REC: u64 = libc::MS_REC;
-pub(crate) const MS_REMOUNT: u64 = libc::MS_REMOUNT;
-pub(crate) const MS_SHARED: u64 = libc::MS_SHARED;
-pub(crate) const MS_SLAVE: u64 = libc::MS_SLAVE;
-pub(crate) const MS_PRIVATE: u64 = libc::MS_PRIVATE;
-pub(crate) const MS_UNBINDABLE: u64 = libc::MS_UNBINDABLE;
+// The raw bits of the model's typed flags, for the mount calls.
+pub(crate) const MS_RDONLY: u64 = MsFlags::RDONLY.bits();
+pub(crate) const MS_NOSUID: u64 = MsFlags::NOSUID.bits();
+pub(crate) const MS_NODEV: u64 = MsFlags::NODEV.bits();
+pub(crate) const MS_NOEXEC: u64 = MsFlags::NOEXEC.bits();
+pub(crate) const MS_NOATIME: u64 = MsFlags::NOATIME.bits();
+pub(crate) const MS_NODIRATIME: u64 = MsFlags::NODIRATIME.bits();
+pub(crate) const MS_RELATIME: u64 = MsFlags::RELATIME.bits();
+pub(crate) const MS_STRICTATIME: u64 = MsFlags::STRICTATIME.bits();
+pub(crate) const MS_NOSYMFOLLOW: u64 = MsFlags::NOSYMFOLLOW.bits();
+pub(crate) const MS_BIND: u64 = MsFlags::BIND.bits();
+pub(crate) const MS_REC: u64 = MsFlags::REC.bits();
+pub(crate) const MS_REMOUNT: u64 = MsFlags::REMOUNT.bits();
+pub(crate) const MS_SHARED: u64 = MsFlags::SHARED.bits();
+pub(crate) const MS_SLAVE: u64 = MsFlags::SLAVE.bits();
+pub(crate) const MS_PRIVATE: u64 = MsFlags::PRIVATE.bits();
+pub(crate) const MS_UNBINDABLE: u64 = MsFlags::UNBINDABLE.bits();
 
 /// The atime-related `MS_*` flags.
 const MS_ATIME_FLAGS: u64 = MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use super::options::*;
 use super::{CgroupMountSource, RootfsError, RootfsParams};
-use crate::config::{Config, Device, Mount, Namespace, NamespaceType};
+use crate::config::{Config, Device, DeviceType, Mount, MsFlags, Namespace, NamespaceType};
 
 const CHILD_ENV: &str = "LASHING_ROOTFS_TEST_DIR";
 const OK_MARK: &str = "LASHING-ROOTFS-CHILD-OK";
@@ -66,8 +66,8 @@ fn mnt(source: &str, dest: &str, device: &str, flags: u64, data: &str) -> Mount 
         source: source.into(),
         destination: dest.into(),
         device: device.into(),
-        flags,
-        cleared_flags: 0,
+        flags: MsFlags::from_bits_retain(flags),
+        cleared_flags: MsFlags::empty(),
         propagation_flags: vec![],
         data: data.into(),
         rec_attr: None,
@@ -79,7 +79,7 @@ fn mnt(source: &str, dest: &str, device: &str, flags: u64, data: &str) -> Mount 
 fn dev(path: &str, major: i64, minor: i64) -> Device {
     Device {
         path: path.into(),
-        typ: 'c',
+        typ: DeviceType::Char,
         major,
         minor,
         file_mode: 0o666,

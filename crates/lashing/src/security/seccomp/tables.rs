@@ -2,7 +2,8 @@
 //! (`/usr/include/x86_64-linux-gnu/asm/unistd_{64,32,x32}.h`) plus the syscalls added up to
 //! Linux 6.18. x32 numbers are given without `__X32_SYSCALL_BIT`.
 //!
-//! Regenerate: parse `#define __NR_<name> <nr>` lines of those headers, sort by name.
+//! Generated: do not edit. Regenerate with
+//! `scripts/gen-syscall-tables > crates/lashing/src/security/seccomp/tables.rs`.
 
 /// X86_64: syscall name → number, sorted by name.
 pub(super) const X86_64: &[(&str, u32)] = &[

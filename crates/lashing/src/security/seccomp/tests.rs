@@ -1,6 +1,11 @@
 //! Tests of the seccomp compiler: a small cBPF interpreter runs the generated programs, and
 //! child processes load them for real.
 
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
+use std::path::Path;
+
 use super::bpf::{self, Insn};
 use super::*;
 use crate::config::SeccompArg;
