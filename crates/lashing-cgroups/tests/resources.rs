@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use lashing_cgroups::{Error, Manager, Resources};
-use support::{Guard, missing, unified};
+use support::{Guard, block_device, missing, unified};
 
 fn res(json: &str) -> Resources {
     serde_json::from_str(json).unwrap()
@@ -133,21 +133,9 @@ fn unified_map_is_written_on_v2() {
     assert_eq!(g.read("memory", "memory.high"), "99999744");
 }
 
-fn block_device() -> Option<(u32, u32)> {
-    let mut devs: Vec<_> = std::fs::read_dir("/sys/block")
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect();
-    devs.sort_by_key(|p| p.to_string_lossy().contains("loop"));
-    let dev = std::fs::read_to_string(devs.first()?.join("dev")).ok()?;
-    let (a, b) = dev.trim().split_once(':')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
-
 #[test]
 fn block_io_throttle_is_written() {
-    let Some((major, minor)) = block_device() else {
+    let Some((major, minor, _)) = block_device() else {
         missing("no block device");
         return;
     };

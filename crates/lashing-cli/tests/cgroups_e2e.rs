@@ -15,11 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Sandbox, sandbox, wait_for};
-
-fn unified() -> bool {
-    lashing_cgroups::detect() == lashing_cgroups::CgroupMode::Unified
-}
+use support::{Sandbox, block_device, sandbox, unified, wait_for};
 
 /// A [`Sandbox`] whose containers each have a cgroup of their own below the sandbox's.
 trait CgroupSandbox {
@@ -593,23 +589,6 @@ fn update_cpu_idle_on_v1_is_clean() {
     let o = sb.run(&["update", "-r", res.to_str().unwrap(), "idle"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(sb.read("idle", "pids", "pids.max"), "11");
-}
-
-/// A real block device of this host: (major, minor, scheduler line).
-fn block_device() -> Option<(u32, u32, String)> {
-    let mut devs: Vec<_> = std::fs::read_dir("/sys/block").ok()?.flatten().collect();
-    devs.sort_by_key(|d| {
-        let n = d.file_name().to_string_lossy().into_owned();
-        (
-            n.starts_with("loop") || n.starts_with("ram") || n.starts_with("zram"),
-            n,
-        )
-    });
-    let d = devs.first()?;
-    let dev = std::fs::read_to_string(d.path().join("dev")).ok()?;
-    let (maj, min) = dev.trim().split_once(':')?;
-    let sched = std::fs::read_to_string(d.path().join("queue/scheduler")).unwrap_or_default();
-    Some((maj.parse().ok()?, min.parse().ok()?, sched))
 }
 
 /// Issue 9.22: per-device blkio throttles and weights given with `update -r` are applied (they

@@ -11,7 +11,7 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Sandbox, sandbox};
+use support::{Sandbox, sandbox, time_factor};
 
 /// The container's loop: a counter in /tmp/counter, 10 times a second.
 const LOOP: &str = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done";
@@ -71,14 +71,6 @@ fn counter(sb: &Sandbox) -> Option<u64> {
         .trim()
         .parse()
         .ok()
-}
-
-fn time_factor() -> u32 {
-    std::env::var("LASHING_TEST_TIME_FACTOR")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
-        .max(1)
 }
 
 #[test]

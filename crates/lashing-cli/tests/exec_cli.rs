@@ -9,14 +9,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::json;
-use support::{Out, Sandbox, log_msg, sandbox};
-
-/// A `Key:` field of a `/proc/<pid>/status` text.
-fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
-        .map(str::trim)
-}
+use support::{Out, Sandbox, log_msg, sandbox, status_field};
 
 /// A running container `id` (`sleep 100`) in a new sandbox, with `/tmp`, `id` and `ionice` in
 /// its rootfs.
@@ -59,12 +52,12 @@ fn exec_process_json_applies_capabilities_and_no_new_privileges() {
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
     for k in ["CapEff", "CapPrm", "CapBnd"] {
-        assert_eq!(field(&o.stdout, k), Some("0000000000200001"), "{k}");
+        assert_eq!(status_field(&o.stdout, k), Some("0000000000200001"), "{k}");
     }
     for k in ["CapInh", "CapAmb"] {
-        assert_eq!(field(&o.stdout, k), Some("0000000000000000"), "{k}");
+        assert_eq!(status_field(&o.stdout, k), Some("0000000000000000"), "{k}");
     }
-    assert_eq!(field(&o.stdout, "NoNewPrivs"), Some("1"));
+    assert_eq!(status_field(&o.stdout, "NoNewPrivs"), Some("1"));
     // Without them: the container's capabilities, and noNewPrivileges false (runc's zero value,
     // though the container's process has it).
     let o = exec_json(
@@ -74,8 +67,8 @@ fn exec_process_json_applies_capabilities_and_no_new_privileges() {
         &[],
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(field(&o.stdout, "CapEff"), Some("0000000020000420"));
-    assert_eq!(field(&o.stdout, "NoNewPrivs"), Some("0"));
+    assert_eq!(status_field(&o.stdout, "CapEff"), Some("0000000020000420"));
+    assert_eq!(status_field(&o.stdout, "NoNewPrivs"), Some("0"));
     // The flags do not add to process.json (runc ignores them with -p).
     let o = exec_json(
         &sb,
@@ -85,15 +78,15 @@ fn exec_process_json_applies_capabilities_and_no_new_privileges() {
         &["--cap", "CAP_NET_ADMIN", "--no-new-privs"],
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(field(&o.stdout, "CapEff"), Some("0000000000200001"));
-    assert_eq!(field(&o.stdout, "NoNewPrivs"), Some("0"));
+    assert_eq!(status_field(&o.stdout, "CapEff"), Some("0000000000200001"));
+    assert_eq!(status_field(&o.stdout, "NoNewPrivs"), Some("0"));
 }
 
 /// Issue 9.1: user, additional gids, env, cwd, rlimits, scheduler, I/O priority and CPU affinity
 /// of process.json, as runc applies them; its umask is not (runc keeps the container's), and
 /// the process flags are ignored.
 #[test]
-fn exec_process_json_applies_every_field() {
+fn exec_process_json_applies_every_status_field() {
     let id = "ex-fields";
     let sb = running(id);
     let script = "id; umask; pwd; echo A=$A B=$B; ulimit -Sn; ulimit -Hn; \
@@ -125,7 +118,7 @@ fn exec_process_json_applies_every_field() {
         lines[6]
     );
     assert!(lines[7].starts_with("idle"), "{}", lines[7]);
-    assert_eq!(field(lines[8], "Cpus_allowed_list"), Some("0"));
+    assert_eq!(status_field(lines[8], "Cpus_allowed_list"), Some("0"));
     assert_eq!(lines[9], "no-tty", "-t is ignored with -p, as runc");
 }
 

@@ -8,41 +8,24 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use support::{Out, Sandbox, log_msg, sandbox, wait_for};
-
-/// Waits (`limit` at most) for a spawned `lashing` to exit; kills it (by its pid, ours) and fails
-/// the test if it does not: these tests are about commands that must never hang.
-fn wait_exit(mut child: Child, what: &str, limit: Duration) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code().unwrap_or(-1);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use support::{Out, Sandbox, log_msg, sandbox, wait_exit, wait_for};
 
 /// Runs `lashing --root <root> ARGS` (stdin /dev/null, output in files) and fails the test if
 /// it has not exited after `limit`.
 fn run_bounded(sb: &Sandbox, args: &[&str], limit: Duration) -> Out {
     let tmp = tempfile::tempdir().unwrap();
     let (o, e) = (tmp.path().join("out"), tmp.path().join("err"));
-    let child = sb
+    let mut child = sb
         .command(args)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&o).unwrap())
         .stderr(std::fs::File::create(&e).unwrap())
         .spawn()
         .unwrap();
-    let code = wait_exit(child, &format!("lashing {args:?}"), limit);
+    let code = wait_exit(&mut child, &format!("lashing {args:?}"), limit);
     Out {
         code,
         stdout: std::fs::read_to_string(&o).unwrap(),
@@ -158,7 +141,7 @@ fn start_racing_kill_or_delete_reports_the_real_state() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let other = sb
+        let mut other = sb
             .command(racer)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -166,7 +149,7 @@ fn start_racing_kill_or_delete_reports_the_real_state() {
             .spawn()
             .unwrap();
         let o = start.wait_with_output().unwrap();
-        wait_exit(other, "the racing command", Duration::from_secs(30));
+        wait_exit(&mut other, "the racing command", Duration::from_secs(30));
         let err = String::from_utf8_lossy(&o.stderr);
         if !o.status.success() {
             assert!(
@@ -327,7 +310,7 @@ fn exec_into_paused_container() {
         "exec failed: cannot exec in a paused container (use --ignore-paused to override)"
     );
     let out = sb.path("exec.out");
-    let exec = sb
+    let mut exec = sb
         .command(&["exec", "--ignore-paused", "c1", "echo", "hi"])
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap())
@@ -343,7 +326,7 @@ fn exec_into_paused_container() {
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "");
     sb.ok(&["resume", "c1"]);
     assert_eq!(
-        wait_exit(exec, "exec --ignore-paused", Duration::from_secs(30)),
+        wait_exit(&mut exec, "exec --ignore-paused", Duration::from_secs(30)),
         0
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "hi\n");
@@ -370,7 +353,7 @@ fn start_does_not_wait_for_a_frozen_container() {
         v["hooks"] = serde_json::json!({"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "100"]}]});
     });
     sb.ok(&["create", "c1"]);
-    let start = sb
+    let mut start = sb
         .command(&["start", "c1"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -383,7 +366,7 @@ fn start_does_not_wait_for_a_frozen_container() {
     });
     let (file, frozen) = freezer_file(&path);
     std::fs::write(&file, frozen).unwrap();
-    assert_eq!(wait_exit(start, "start", Duration::from_secs(30)), 0);
+    assert_eq!(wait_exit(&mut start, "start", Duration::from_secs(30)), 0);
     let thawed = if frozen == "1" { "0" } else { "THAWED" };
     std::fs::write(&file, thawed).unwrap();
     sb.ok(&["delete", "--force", "c1"]);

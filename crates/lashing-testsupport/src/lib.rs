@@ -17,6 +17,7 @@
 //! - [`cli`]: a runtime binary driven like runc: [`Sandbox`] (bundle, state root, cgroup, all
 //!   removed on drop), bounded runs ([`run_in`]), log lines ([`log_msg`]), fd passing.
 //! - [`suite`]: the `harness = false` suites ([`run_suite`]) and their cgroup parent.
+//! - Host facts: [`unified`], [`block_device`], [`status_field`] (of `/proc/PID/status`).
 //!
 //! How a test that cannot run reports: a root-only test calls [`require_root`] (fails without
 //! root; `cargo nextest run --profile unprivileged` lists it as skipped) or, in a custom harness,
@@ -40,6 +41,7 @@
 mod bundle;
 mod cleanup;
 pub mod cli;
+mod host;
 mod rootfs;
 pub mod suite;
 mod sys;
@@ -53,6 +55,7 @@ use tempfile::TempDir;
 pub use bundle::{Bundle, default_config, test_cgroup_path, unique_id};
 pub use cleanup::{CGROUP_PREFIX, Cleanup, hierarchies, mounts_under, test_cgroup_top};
 pub use cli::{Out, Sandbox, log_msg, require_containers, run_in};
+pub use host::{block_device, status_field, unified};
 pub use rootfs::{
     BUSYBOX_APPLETS, BUSYBOX_ENV, GROUP, PASSWD, TestRootfs, add_applets, busybox_path,
     install_busybox, populate as populate_rootfs, populate_busybox, rootfs,
@@ -62,7 +65,7 @@ pub use testinit::{
     TESTINIT_ENV, build_command as testinit_build_command, has_interp, static_target_dir,
     testinit_path, workspace_root,
 };
-pub use wait::{WAIT, read_until, wait_bounded, wait_for, wait_for_file};
+pub use wait::{WAIT, read_until, time_factor, wait_bounded, wait_exit, wait_for, wait_for_file};
 
 /// A temp dir to pass as a runtime's `--root` (state directory), removed on drop.
 #[derive(Debug)]

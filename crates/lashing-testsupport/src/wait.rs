@@ -66,6 +66,26 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     }
 }
 
+/// Waits for `child` ([`wait_bounded`]) and returns its exit code (-1 when killed by a signal);
+/// fails the test, naming `what`, when it is still running after `limit` (it is killed then).
+pub fn wait_exit(child: &mut Child, what: &str, limit: Duration) -> i32 {
+    match wait_bounded(child, limit) {
+        Some(st) => st.code().unwrap_or(-1),
+        None => panic!("{what}: still running after {limit:?} (killed)"),
+    }
+}
+
+/// `$LASHING_TEST_TIME_FACTOR` (at least 1, default 1): how many times slower than a normal host
+/// this machine is (`scripts/test-guest` sets 10 for its emulated guest), to lengthen the bound
+/// of a wait that a test chains several of.
+pub fn time_factor() -> u32 {
+    std::env::var("LASHING_TEST_TIME_FACTOR")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
 /// Reads from `fd` until `want` appears in what was read, the other end is closed, or `limit`
 /// passes; returns everything read (the caller asserts on it).
 pub fn read_until(fd: BorrowedFd<'_>, want: &str, limit: Duration) -> String {
@@ -108,6 +128,20 @@ mod tests {
             .unwrap();
         assert!(wait_bounded(&mut c, Duration::from_millis(1)).is_none());
         assert!(c.try_wait().unwrap().is_some(), "killed and reaped");
+        let mut c = std::process::Command::new("sh")
+            .args(["-c", "exit 7"])
+            .spawn()
+            .unwrap();
+        assert_eq!(wait_exit(&mut c, "sh", WAIT), 7);
+        let mut c = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_exit(&mut c, "sleep", Duration::from_millis(1))
+        }));
+        assert!(r.is_err(), "a hang fails the test");
+        assert!(time_factor() >= 1);
     }
 
     #[test]

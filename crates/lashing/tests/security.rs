@@ -174,13 +174,6 @@ fn entries(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The `Key:\tvalue` lines of a `/proc/<pid>/status` text.
-fn status_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
-        .map(str::trim)
-}
-
 /// A process for `exec` with the container's default env.
 fn exec_process(args: &[&str]) -> Process {
     let mut e = Process::new(args.iter().copied());

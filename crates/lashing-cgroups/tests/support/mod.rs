@@ -6,14 +6,9 @@
 use std::path::PathBuf;
 use std::process::{Child, Command};
 
-use lashing_cgroups::{CgroupMode, Manager};
+use lashing_cgroups::Manager;
 
-pub use lashing_testsupport::{WAIT, missing};
-
-/// Whether the host has the pure cgroup v2 layout.
-pub fn unified() -> bool {
-    lashing_cgroups::detect() == CgroupMode::Unified
-}
+pub use lashing_testsupport::{WAIT, block_device, missing, unified};
 
 /// Owns the test cgroups (a parent and its leaf `x`) and children; cleans up on drop.
 pub struct Guard {

@@ -7,7 +7,8 @@ use std::path::Path;
 
 pub use lashing_testsupport::cli::{accept_fd, listener, recv_fd};
 pub use lashing_testsupport::{
-    Out, Sandbox, log_msg, read_until, require_containers, wait_bounded, wait_for, wait_for_file,
+    Out, Sandbox, block_device, log_msg, read_until, require_containers, status_field, time_factor,
+    unified, wait_bounded, wait_exit, wait_for, wait_for_file,
 };
 
 /// The `lashing` binary.

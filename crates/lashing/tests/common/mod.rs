@@ -2,7 +2,7 @@
 //! `lashing_testsupport` (which provides the rootfs, the suite runner, the cgroup parent, waits):
 //! [`Env`] (a bundle and state root for `Container`, destroyed on drop), configs through
 //! `Config::from_bundle`, and runs of a process with its output.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use lashing::config::{Config, CreateOpts, Namespace, NamespaceType};
 use lashing::{Container, Process, Stdio};
 pub use lashing_testsupport::{
-    Test, WAIT, host_mounts_with, run_suite, suite_cgroup_parent as cgroup_parent, unique_id,
+    Test, WAIT, host_mounts_with, run_suite, status_field, suite_cgroup_parent as cgroup_parent,
+    unique_id,
 };
 
 /// A test environment: a temp dir with a busybox rootfs and a state root.
