@@ -61,9 +61,9 @@ mod sys;
 mod tty;
 
 pub use config::Config;
-pub use container::{Container, OciState, Status, criu, list, set_init_executable};
+pub use container::{Container, OciState, Status, criu, list, remove_remains, set_init_executable};
 pub use error::{Error, InitFailure, Result};
 pub use init::init;
 pub use process::{ExitStatus, Process, Stdio};
 pub use security::seccomp::features as seccomp;
-pub use state::State;
+pub use state::{ProcId, STATE_VERSION, State};

@@ -18,7 +18,8 @@ pub struct Args {
     quiet: bool,
 }
 
-/// Runs `lashing list`. Containers that cannot be loaded are reported on stderr and skipped.
+/// Runs `lashing list`. Containers that cannot be loaded are reported on stderr and skipped;
+/// those being created are not listed.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
     let ids = lashing::list(&g.root)?;
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
@@ -30,6 +31,9 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
                 s.owner = owner_name(&passwd, c.state().owner());
                 states.push(s);
             }
+            // Being created (or the remains of an interrupted create): not a container yet,
+            // as runc, which does not list a directory without a state file.
+            Err(lashing::Error::NotExist(_)) => {}
             Err(e) => eprintln!("load container {id}: {}", crate::error::chain(&e)),
         }
     }

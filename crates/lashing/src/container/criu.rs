@@ -302,6 +302,8 @@ impl Container {
             .ok()
             .and_then(|d| serde_json::from_slice(&d).ok())
             .unwrap_or_default();
+        self.state.cgroup_owned = true;
+        self.state.save(&self.dir)?;
         self.cgroup.create().map_err(Error::from)?;
         super::start::apply_resources(&self.cgroup, &self.state.config)?;
         let pidfile = self.dir.join("restore.pid");
@@ -333,6 +335,7 @@ impl Container {
         st.init_process_pid = pid;
         st.init_process_start = start;
         st.namespace_paths = namespace_paths(pid, &st.config);
+        st.creator = None;
         st.save(&self.dir)?;
         Ok(())
     }

@@ -23,7 +23,7 @@ use crate::config::{Config, HookKind};
 use crate::error::{Error, Result};
 use crate::hooks;
 use crate::process::Process;
-use crate::state::{self, FIFO, State};
+use crate::state::{self, FIFO, Remains, State};
 
 /// The status of a container, as `runc state` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +87,11 @@ pub struct Container {
 
 impl Container {
     /// Validates `config` and creates the container's state directory `<root>/<id>`. Nothing is
-    /// started; a directory with the id must not exist.
+    /// started; a directory with the id must not exist, unless it holds the remains of a create
+    /// whose process died (those are removed first, as [`remove_remains`] does).
+    ///
+    /// Until its init is started ([`Container::start`]), the container is being created:
+    /// [`Container::load`] and [`list`] do not see it yet (as runc).
     ///
     /// ```no_run
     /// use lashing::{Config, Container, config::NamespaceType};
@@ -114,27 +118,28 @@ impl Container {
                 path: path.map(Path::to_path_buf).unwrap_or_default(),
             });
         }
-        let dir = state::create_dir(root, id)?;
-        let state = State {
-            id: id.to_string(),
-            init_process_pid: 0,
-            init_process_start: 0,
-            created: state::now_rfc3339(),
-            cgroup_paths: cgroup.paths().clone(),
-            namespace_paths: BTreeMap::new(),
-            owner: rustix::process::geteuid().as_raw(),
-            config,
+        let (dir, lock) = match state::create_dir(root, id) {
+            Err(Error::Exists(_)) if state::stale(&root.join(id)) => {
+                remove_remains(root, id, false)?;
+                state::create_dir(root, id)?
+            }
+            r => r?,
         };
+        let state = State::new(id, cgroup.paths().clone(), config);
         tracing::debug!("create: container {id}: state directory {}", dir.display());
         let c = Container { dir, state, cgroup };
         if let Err(e) = c.state.save(&c.dir) {
             let _ = fs::remove_dir_all(&c.dir);
             return Err(e);
         }
+        drop(lock);
         Ok(c)
     }
 
     /// Loads the container `id` from its state directory (another process may have created it).
+    /// A container still being created (or whose create was interrupted) does not exist yet;
+    /// a state file of another format version is [`Error::State`] (such a container can still be
+    /// removed with [`remove_remains`]).
     ///
     /// ```no_run
     /// let c = lashing::Container::load("/run/my-runtime", "demo")?;
@@ -151,6 +156,9 @@ impl Container {
             }
             Err(e) => return Err(e),
         };
+        if st.creator.is_some() {
+            return Err(Error::NotExist(id.to_string()));
+        }
         let cgroup = Manager::from_paths(st.cgroup_paths.clone());
         Ok(Container {
             dir,
@@ -506,8 +514,16 @@ impl Container {
     /// }
     /// # Ok::<(), lashing::Error>(())
     /// ```
+    ///
+    /// Concurrent calls (from any process) are serialised by the state directory's lock: one
+    /// removes the container and runs the hooks, the others find it gone and return `Ok`.
     pub fn destroy(self) -> Result<()> {
-        let lock = state::lock(&self.dir)?;
+        let Some(lock) = state::lock_if_present(&self.dir)? else {
+            return Ok(());
+        };
+        if lock.gone() {
+            return Ok(());
+        }
         let status = self.status();
         match status {
             Status::Running | Status::Paused => {
@@ -523,18 +539,27 @@ impl Container {
             }
             Status::Stopped => {}
         }
-        drop(lock);
-        self.remove()
+        self.remove(&lock)
     }
 
-    /// Kills every process of the container (SIGKILL), waits for them, and removes it.
+    /// Kills every process of the container (SIGKILL), waits for them, and removes it. Like
+    /// [`Container::destroy`], idempotent under concurrency: the hooks run once.
     pub fn force_destroy(self) -> Result<()> {
-        if self.init_alive() {
-            let _ = self.cgroup.kill_all(libc::SIGKILL);
-            let _ = self.kill_init(libc::SIGKILL);
-            self.wait_dead(Duration::from_secs(10));
+        let Some(lock) = state::lock_if_present(&self.dir)? else {
+            return Ok(());
+        };
+        if lock.gone() {
+            return Ok(());
         }
-        self.remove()
+        let remains = Remains {
+            init: self.state.init(),
+            creator: self.state.creator,
+            cgroup_paths: self.state.cgroup_paths.clone(),
+            cgroup_owned: self.state.cgroup_owned,
+            found: true,
+        };
+        kill_remains(&remains, &self.cgroup);
+        self.remove(&lock)
     }
 
     /// Signals the init through a pidfd opened *before* its start time is checked, so that a
@@ -559,18 +584,21 @@ impl Container {
         }
     }
 
-    fn remove(self) -> Result<()> {
+    /// Removes the cgroup (when it is the container's) and the state directory, then runs the
+    /// poststop hooks; the caller holds the directory's `lock`.
+    fn remove(self, _lock: &state::Lock) -> Result<()> {
         let shared_pidns = !self
             .state
             .config
             .new_namespace(crate::config::NamespaceType::Pid);
-        // A container that never started never created (and so does not own) its cgroup: the
-        // path may name someone else's (a failed create, or a path shared by mistake).
-        let started = self.state.init_process_pid != 0;
-        if started && shared_pidns && self.cgroup.exists() {
+        // A cgroup lashing did not create is not the container's: the path may name someone
+        // else's (a failed create, or a path shared by mistake).
+        let owned = self.state.cgroup_owned;
+        if owned && shared_pidns && self.cgroup.exists() {
             let _ = self.cgroup.kill_all(libc::SIGKILL);
+            wait_empty(&self.cgroup, Duration::from_secs(10));
         }
-        if started {
+        if owned {
             // Keep the state when the cgroup stays (a process stuck in D state): a later delete
             // can still find and remove it.
             self.cgroup.destroy()?;
@@ -639,6 +667,77 @@ pub(crate) fn oom_cause(cgroup: &Manager, err: Error) -> Error {
         },
         _ => err,
     }
+}
+
+/// Removes what is left of container `id` when it cannot be loaded: a create that was
+/// interrupted (its process killed), a state file that is damaged or of another format
+/// version, or a directory without a state file. Whatever the state file still tells is used:
+/// the recorded init (killed if it still runs with its recorded start time), the cgroups that
+/// lashing created for it (every process in them killed, then removed), and the directory.
+/// Without `force`, only remains that no live process is still creating are removed.
+/// Removing a container that does not exist is not an error.
+pub fn remove_remains(root: impl AsRef<Path>, id: &str, force: bool) -> Result<()> {
+    state::validate_id(id)?;
+    let dir = root.as_ref().join(id);
+    let Some(_lock) = state::lock_if_present(&dir)? else {
+        return Ok(());
+    };
+    let mut r = Remains::read(&dir);
+    if !force && r.creator.is_some_and(|c| c.alive()) {
+        return Ok(());
+    }
+    // A cgroup that does not exist needs nothing (and a damaged path may name no hierarchy).
+    r.cgroup_paths.retain(|_, p| p.exists());
+    let cgroup = Manager::from_paths(r.cgroup_paths.clone());
+    kill_remains(&r, &cgroup);
+    if r.cgroup_owned {
+        cgroup.destroy()?;
+    }
+    fs::remove_dir_all(&dir).map_err(|e| Error::io("remove state directory", &dir, e))
+}
+
+/// Kills the recorded init (pid and start time checked through a pidfd) and, when the cgroup
+/// is the container's, every process in it; waits (10 s at most) until they are gone.
+fn kill_remains(r: &Remains, cgroup: &Manager) {
+    if let Some(init) = r.init
+        && init.alive()
+    {
+        let _ = kill_checked(init, libc::SIGKILL);
+    }
+    if r.cgroup_owned && cgroup.exists() {
+        let _ = cgroup.kill_all(libc::SIGKILL);
+        wait_empty(cgroup, Duration::from_secs(10));
+    }
+    if let Some(init) = r.init {
+        let start = std::time::Instant::now();
+        while init.alive() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Waits (at most `limit`) until no process is left in `cgroup`, killing stragglers (a process
+/// that forked while the cgroup was being killed).
+fn wait_empty(cgroup: &Manager, limit: Duration) {
+    let start = std::time::Instant::now();
+    while cgroup.pids().is_ok_and(|p| !p.is_empty()) && start.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(5));
+        let _ = cgroup.kill_all(libc::SIGKILL);
+    }
+}
+
+/// Signals `p` through a pidfd opened before its start time is checked, so that a pid reused
+/// in between is never signalled.
+fn kill_checked(p: state::ProcId, sig: i32) -> Result<()> {
+    let err = |e: std::io::Error| Error::io("signal", format!("pid {}", p.pid), e);
+    let pid = rustix::process::Pid::from_raw(p.pid)
+        .ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::ESRCH)))?;
+    let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| err(e.into()))?;
+    if !p.alive() {
+        return Err(err(std::io::Error::from_raw_os_error(libc::ESRCH)));
+    }
+    crate::sys::process::pidfd_signal(fd.as_fd(), sig).map_err(err)
 }
 
 /// Sends a signal to a pid through a pidfd (so that a reused pid is never signalled: the caller has

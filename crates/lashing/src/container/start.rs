@@ -86,9 +86,17 @@ pub(super) fn start_init(c: &mut Container, process: &mut Process) -> Result<()>
     .map_err(|e| Error::io("create exec fifo", &fifo, e))?;
     // mknod applies the umask: make the mode exact.
     let _ = rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622));
-    if let Err(e) = c.cgroup.create() {
+    // The cgroup is recorded as the container's before it is created, so that a create killed
+    // at any point leaves nothing `delete` cannot remove; someone else's busy cgroup is refused
+    // first (by `create`'s own check), and never recorded as ours.
+    if let Err(e) = own_cgroup(c) {
         let _ = fs::remove_file(&fifo);
-        return Err(e.into());
+        if c.state.cgroup_owned {
+            let _ = c.cgroup.destroy();
+            c.state.cgroup_owned = false;
+            let _ = c.state.save(&c.dir);
+        }
+        return Err(e);
     }
     // A new cgroup under a frozen parent is frozen too: init would freeze at its first step and
     // this call would never return.
@@ -106,12 +114,41 @@ pub(super) fn start_init(c: &mut Container, process: &mut Process) -> Result<()>
         // Before the cgroup goes: whatever failed, an OOM kill in it is the likely cause.
         r = Err(super::oom_cause(&c.cgroup, e));
         let _ = fs::remove_file(&fifo);
-        let _ = c.cgroup.destroy();
+        if c.cgroup.destroy().is_ok() {
+            c.state.cgroup_owned = false;
+        }
         c.state.init_process_pid = 0;
         c.state.init_process_start = 0;
         let _ = c.state.save(&c.dir);
     }
     r
+}
+
+/// Records the cgroup as the container's, then creates it.
+fn own_cgroup(c: &mut Container) -> Result<()> {
+    if c.cgroup.exists()
+        && (!c.cgroup.is_empty()?
+            || c.cgroup.freezer_state()? == lashing_cgroups::FreezerState::Frozen)
+    {
+        c.cgroup.create()?;
+    }
+    c.state.cgroup_owned = true;
+    c.state.save(&c.dir)?;
+    c.cgroup.create()?;
+    Ok(())
+}
+
+/// Records the container's (future) init `pid` with its start time in the state file as soon
+/// as it exists, so that it can be killed if this process dies before the container is
+/// created (the record in memory gets it once init is ready).
+fn record_init(c: &Container, pid: i32) -> Result<()> {
+    let Some((_, start)) = state::proc_stat(pid) else {
+        return Ok(());
+    };
+    let mut st = c.state.clone();
+    st.init_process_pid = pid;
+    st.init_process_start = start;
+    st.save(&c.dir)
 }
 
 fn id_map_text(maps: &[IdMap]) -> String {
@@ -325,6 +362,9 @@ fn start_inner(
         intermediate: None,
     });
     let child = out.as_mut().expect("just set");
+    if kind == InitKind::Standard {
+        record_init(c, child.pid)?;
+    }
 
     c.cgroup.add_pid(child.pid, into_cgroup)?;
     // oom_score_adj from here (host root, as runc's nsexec before it enters the user namespace):
@@ -490,6 +530,9 @@ fn start_inner(
                         return Err(Error::io("pidfd_open", format!("pid {pid}"), e));
                     }
                 }
+                if kind == InitKind::Standard {
+                    record_init(c, pid)?;
+                }
             }
             ToParent::MapsPlease => {
                 write_id_maps(child.pid, &c.state.config)?;
@@ -538,17 +581,8 @@ fn start_inner(
                 st.init_process_pid = child.pid;
                 st.init_process_start = start;
                 st.created = state::now_rfc3339();
-                st.namespace_paths = st
-                    .config
-                    .namespaces
-                    .iter()
-                    .map(|n| {
-                        (
-                            n.typ.proc_name().to_string(),
-                            PathBuf::from(format!("/proc/{}/ns/{}", child.pid, n.typ.proc_name())),
-                        )
-                    })
-                    .collect();
+                st.creator = None;
+                st.namespace_paths = st.derived_namespace_paths();
                 c.state.save(&c.dir)?;
                 tracing::debug!(
                     pid = child.pid,
