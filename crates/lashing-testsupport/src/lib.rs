@@ -12,7 +12,8 @@
 //! - [`become_subreaper`], [`require_root`]; [`missing`] / [`in_ci`] for tests that need a tool
 //!   (podman, containerd, criu, ...): skipped with a message locally, a failure in CI.
 //! - [`WAIT`]: the bound of every poll-until-done wait of a test (generous: CI machines are
-//!   loaded), [`wait_for`], [`wait_for_file`], [`wait_bounded`], [`read_until`];
+//!   loaded), [`wait_for`], [`wait_for_file`], [`wait_bounded`], [`wait_exit`], [`read_until`],
+//!   [`time_factor`] (a slow guest's `$LASHING_TEST_TIME_FACTOR`);
 //!   [`engine_lock`]: one container engine test at a time.
 //! - [`cli`]: a runtime binary driven like runc: [`Sandbox`] (bundle, state root, cgroup, all
 //!   removed on drop), bounded runs ([`run_in`]), log lines ([`log_msg`]), fd passing.
