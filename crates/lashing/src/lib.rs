@@ -54,6 +54,7 @@ pub mod error;
 mod hooks;
 mod init;
 mod process;
+mod procfs;
 mod rootfs;
 mod security;
 mod state;

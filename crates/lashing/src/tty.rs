@@ -18,7 +18,7 @@ use rustix::mount::{MoveMountFlags, OpenTreeFlags};
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
 use rustix::pty::OpenptFlags;
 
-use crate::security::lsm::{ProcFs, ProcPolicy};
+use crate::procfs::{ProcFs, ProcPolicy};
 
 /// The path of the pty multiplexer of the container's devpts instance.
 pub(crate) const PTMX: &str = "/dev/pts/ptmx";
@@ -104,20 +104,9 @@ pub(crate) fn alloc_pty(size: Option<(u16, u16)>) -> Result<Pty, TtyError> {
         .map_err(|m| TtyError::new("check", Some(PTMX), io::Error::other(m)))?;
     // Reopened through `self/fd` of a verified procfs (a private one, or the container's
     // `/proc` checked to be a procfs root): never whatever is mounted at `/proc`.
-    let procfs = ProcFs::open_with(ProcPolicy::PrivateOrContainer)
-        .map_err(|e| TtyError::new("reopen", Some(PTMX), io::Error::other(e)))?;
-    let fd_dir = procfs
-        .self_fd_dir()
-        .map_err(|e| TtyError::new("reopen", Some(PTMX), e))?;
-    let master = rustix::fs::openat(
-        &fd_dir,
-        handle.as_raw_fd().to_string().as_str(),
-        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| TtyError::new("reopen", Some(PTMX), e))?;
-    drop(fd_dir);
-    drop(procfs);
+    let master = ProcFs::open_with(ProcPolicy::PrivateOrContainer)
+        .and_then(|p| p.reopen(handle.as_fd(), OFlags::RDWR | OFlags::NOCTTY))
+        .map_err(|e| TtyError::new("reopen", Some(PTMX), e.into_io()))?;
     drop(handle);
     let got = check_ptmx(master.as_fd())
         .map_err(|m| TtyError::new("check", Some(PTMX), io::Error::other(m)))?;

@@ -157,13 +157,17 @@ fn id_map_text(maps: &[IdMap]) -> String {
         .collect()
 }
 
+/// Writes the child's id maps through a verified procfs (by pid, see [`crate::procfs`]).
 fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
+    let proc = crate::procfs::ProcFs::open_with(crate::procfs::ProcPolicy::PrivateOrHost)
+        .map_err(|e| Error::io("write id map", format!("/proc/{pid}"), e.into_io()))?;
     for (file, maps) in [
         ("uid_map", &config.uid_mappings),
         ("gid_map", &config.gid_mappings),
     ] {
         let path = PathBuf::from(format!("/proc/{pid}/{file}"));
-        fs::write(&path, id_map_text(maps)).map_err(|e| Error::io("write id map", &path, e))?;
+        proc.write_pid_file(pid, file, &id_map_text(maps))
+            .map_err(|e| Error::io("write id map", &path, e.into_io()))?;
     }
     Ok(())
 }
@@ -369,15 +373,14 @@ fn start_inner(
     c.cgroup.add_pid(child.pid, into_cgroup)?;
     // oom_score_adj from here (host root, as runc's nsexec before it enters the user namespace):
     // init, non-dumpable and maybe in a user namespace, may not open its own /proc file.
+    // Through a verified procfs, by pid (never a path that something could be mounted over).
     if let Some(adj) = process.merged(&config.process).oom_score_adj {
-        let path = PathBuf::from(format!("/proc/{}/oom_score_adj", child.pid));
-        fs::write(&path, adj.to_string()).map_err(|e| {
-            Error::io(
-                "set oom_score_adj",
-                format!("{} = {adj}", path.display()),
-                e,
-            )
-        })?;
+        use crate::procfs::ProcPolicy;
+        crate::security::attrs::set_oom_score_adj(child.pid, adj, ProcPolicy::PrivateOrHost)
+            .map_err(|e| {
+                let path = format!("/proc/{}/oom_score_adj = {adj}", child.pid);
+                Error::io("set oom_score_adj", path, std::io::Error::other(e))
+            })?;
     }
     // Linux >= 6.2 no longer resets the affinity on a cpuset join: a runtime started under a
     // narrow affinity must not pass it on. An exec'd process gets `execCPUAffinity.initial`.

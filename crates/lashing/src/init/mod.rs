@@ -19,9 +19,9 @@ use crate::channel::{self, InitKind, Payload, ToInit, ToParent};
 use crate::config::{Config, HookKind, NamespaceType, ProcessConfig};
 use crate::container::INIT_PIPE_ENV;
 use crate::error::InitFailure;
+use crate::procfs::{self, ProcFs, ProcPolicy};
 use crate::rootfs;
 use crate::security;
-use crate::security::lsm::{ProcFs, ProcPolicy};
 use crate::sys::process as sysp;
 
 /// Most log lines of one init that the parent re-emits.
@@ -173,7 +173,7 @@ struct Init {
     /// `self/fd` of a private procfs, opened before pivot_root to reopen the fifo handle, only
     /// when the container mounts no procfs on `/proc` (otherwise nothing procfs is held while
     /// waiting: see [`Init::wait_fifo`]).
-    fifo_procfs: Option<OwnedFd>,
+    fifo_procfs: Option<procfs::SelfFdDir>,
     /// Number of fd positions from 3 on that belong to the process (preserved fds and gaps).
     preserved: usize,
     /// The namespaces to join that came as fds with the payload (`exec`), `O_CLOEXEC`.
@@ -465,7 +465,11 @@ impl Init {
             let procfs =
                 ProcFs::open().map_err(|e| Fail::msg("open a private procfs", None, chain(&e)))?;
             self.fifo_procfs = Some(procfs.self_fd_dir().map_err(|e| {
-                Fail::io("open", Some("self/fd of a private procfs".to_string()), e)
+                Fail::msg(
+                    "open",
+                    Some("self/fd of a private procfs".to_string()),
+                    chain(&e),
+                )
             })?);
         }
         let sources: Vec<rootfs::CgroupMountSource> = p
@@ -482,19 +486,9 @@ impl Init {
             cgroup_v2_dir: p.cgroup_v2.as_deref(),
             cgroup_ns: config.has_namespace(NamespaceType::Cgroup),
         };
-        let mut hook_err = None;
-        let mut before_pivot = || -> Result<(), rootfs::RootfsError> {
-            if let Err(e) = self.hooks_sync(config, &p.id) {
-                hook_err = Some(e);
-                return Err(rootfs::RootfsError::aborted());
-            }
-            Ok(())
-        };
-        let r = rootfs::prepare_rootfs(&params, &mut before_pivot);
-        if let Some(e) = hook_err {
-            return Err(e);
-        }
-        r?;
+        let mounted = rootfs::Mounted::mount(&params)?;
+        self.hooks_sync(config, &p.id)?;
+        let pivoted = mounted.hooks_synced().pivot()?;
         // The terminal, allocated inside the container's root (runc's setupConsole).
         if let Some(sock) = self.console.take() {
             crate::tty::setup_console(sock, proc.console_size, proc.user.uid, true)
@@ -502,14 +496,12 @@ impl Init {
             clear_onlcr(&p)?;
         }
         // Hostname and sysctls before the read-only remounts and masks (as runc).
-        rootfs::set_hostname(config)?;
-        rootfs::write_sysctls(config)?;
+        pivoted.set_hostname()?;
+        pivoted.write_sysctls()?;
         // The cwd is created before the root may become read-only (runc's createCwd, as root,
         // 0755), resolved in the container's root (we are past the pivot).
         create_cwd(proc)?;
-        if config.has_namespace(NamespaceType::Mount) {
-            rootfs::finalize_rootfs(config)?;
-        }
+        pivoted.finalize()?;
         let exec = self.prepare_exec(&p)?;
 
         // A created container's init acts on the signals that end runc's (Go's defaults).
@@ -587,11 +579,7 @@ impl Init {
         apply_attributes(config, proc)?;
         // Past the pivot (or the join of the container's mount namespace), the mounted /proc is
         // the container's; without a mount namespace it would be the host's.
-        let policy = if config.has_namespace(NamespaceType::Mount) {
-            ProcPolicy::PrivateOrContainer
-        } else {
-            ProcPolicy::PrivateOnly
-        };
+        let policy = ProcPolicy::in_container_root(config.has_namespace(NamespaceType::Mount));
         apply_apparmor(proc, policy)?;
         self.send(&ToParent::Ready)?;
         self.expect(|m| matches!(m, ToInit::Run), "Run")?;
@@ -695,8 +683,10 @@ impl Init {
                 .map_err(|e| Fail::io("drop bounding capabilities", None, e))?;
         }
         sysp::set_keepcaps(true).map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;
+        let policy = ProcPolicy::in_container_root(config.has_namespace(NamespaceType::Mount));
         let setgroups_allowed = !config.has_namespace(NamespaceType::User)
-            || fs::read_to_string("/proc/self/setgroups")
+            || ProcFs::open_with(policy)
+                .and_then(|p| p.read("self/setgroups"))
                 .map(|s| s.trim() != "deny")
                 .unwrap_or(true);
         if setgroups_allowed {
@@ -722,31 +712,16 @@ impl Init {
         let Some(fifo) = self.fifo.take() else {
             return Ok(());
         };
-        let name = fifo.as_raw_fd().to_string();
         let flags = OFlags::WRONLY | OFlags::CLOEXEC;
         // Opening for writing blocks until `start` opens the fifo for reading.
         let w = match self.fifo_procfs.take() {
-            Some(dir) => rustix::fs::openat(&dir, name.as_str(), flags, Mode::empty()),
-            None => {
-                check_container_proc()?;
-                rustix::fs::open(format!("/proc/self/fd/{name}"), flags, Mode::empty())
-            }
+            Some(dir) => dir.reopen(fifo.as_fd(), flags),
+            None => procfs::reopen_through_container_proc(fifo.as_fd(), flags),
         }
-        .map_err(|e| Fail::io("open exec fifo", None, e))?;
-        let same = |a: &rustix::fs::Stat, b: &rustix::fs::Stat| {
-            (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-        };
-        let (want, got) = (rustix::fs::fstat(&fifo), rustix::fs::fstat(&w));
-        match (want, got) {
-            (Ok(a), Ok(b)) if same(&a, &b) => {}
-            _ => {
-                return Err(Fail::msg(
-                    "open exec fifo",
-                    None,
-                    "what /proc/self/fd gave is not the exec fifo (was /proc replaced?)",
-                ));
-            }
-        }
+        .map_err(|e| match e {
+            procfs::ProcError::Open { source, .. } => Fail::io("open exec fifo", None, source),
+            e => Fail::msg("open exec fifo", Some("/proc".to_string()), chain(&e)),
+        })?;
         drop(fifo);
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
         self.fifo_w = Some(w);
@@ -776,26 +751,6 @@ fn exec_failed(arg0: &str, e: std::io::Error) -> Fail {
         Some(arg0.to_string()),
         crate::error::go_error_text(&e),
     )
-}
-
-/// The container's `/proc` must be the root of a procfs (nothing mounted over it).
-fn check_container_proc() -> R<()> {
-    let root = rustix::fs::open(
-        "/proc",
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
-    )
-    .map_err(|e| Fail::io("open", Some("/proc".to_string()), e))?;
-    let st = rustix::fs::fstat(&root).map_err(|e| Fail::io("stat", Some("/proc".into()), e))?;
-    let fs = rustix::fs::fstatfs(&root).map_err(|e| Fail::io("statfs", Some("/proc".into()), e))?;
-    if fs.f_type != rustix::fs::PROC_SUPER_MAGIC || st.st_ino != 1 {
-        return Err(Fail::msg(
-            "open exec fifo",
-            Some("/proc".to_string()),
-            "the container's /proc is not the root of a procfs",
-        ));
-    }
-    Ok(())
 }
 
 /// Creates the process's cwd (as runc's createCwd: 0755, as root, before the root may become

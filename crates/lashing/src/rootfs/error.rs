@@ -43,6 +43,17 @@ pub(crate) enum RootfsError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// A procfs could not be opened or verified ([`crate::procfs`]).
+    #[error("{step} {path:?}")]
+    Proc {
+        /// The step.
+        step: &'static str,
+        /// The container path or value.
+        path: String,
+        /// The cause.
+        #[source]
+        source: Box<crate::procfs::ProcError>,
+    },
     /// A check that is not a system call failed (wrong file type, wrong device numbers, invalid
     /// key, ...).
     #[error("{step} {path:?}: {reason}")]
@@ -54,9 +65,6 @@ pub(crate) enum RootfsError {
         /// What is wrong.
         reason: String,
     },
-    /// The `before_pivot` callback asked to stop (it keeps its own error).
-    #[error("aborted by the before-pivot callback")]
-    Aborted,
 }
 
 impl RootfsError {
@@ -86,11 +94,6 @@ impl RootfsError {
         }
     }
 
-    /// The error a `before_pivot` callback returns to stop the setup when it keeps its own error.
-    pub fn aborted() -> Self {
-        RootfsError::Aborted
-    }
-
     /// The errno of a failed system call, if that is the cause.
     pub fn errno(&self) -> Option<i32> {
         match self {
@@ -105,9 +108,9 @@ impl RootfsError {
             RootfsError::Sys { step, .. }
             | RootfsError::OutsideRoot { step, .. }
             | RootfsError::IsRoot { step, .. }
-            | RootfsError::Invalid { step, .. } => step,
+            | RootfsError::Invalid { step, .. }
+            | RootfsError::Proc { step, .. } => step,
             RootfsError::ProcMount { .. } => "mount",
-            RootfsError::Aborted => "before-pivot",
         }
     }
 
@@ -118,8 +121,8 @@ impl RootfsError {
             | RootfsError::OutsideRoot { path, .. }
             | RootfsError::IsRoot { path, .. }
             | RootfsError::ProcMount { path, .. }
-            | RootfsError::Invalid { path, .. } => Some(path.clone()),
-            RootfsError::Aborted => None,
+            | RootfsError::Invalid { path, .. }
+            | RootfsError::Proc { path, .. } => Some(path.clone()),
         }
     }
 }

@@ -1,6 +1,5 @@
 //! After the pivot: read-only remounts, read-only paths and masked paths.
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -10,31 +9,13 @@ use rustix::fs::FileType;
 
 use super::error::{Result, RootfsError};
 use super::inroot::{Root, fd_path, is_errno};
-use super::mounts::{attach, clone_tree, mount_fs_at};
+use super::mounts::{DeferredRo, attach, clone_tree, mount_fs_at};
 use super::options::{
     MS_BIND, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_RELATIME,
     MS_REMOUNT, MS_STRICTATIME, clean_path,
 };
 use crate::config::Config;
 use crate::sys::mount::{AT_EMPTY_PATH, MOUNT_ATTR_RDONLY, MountAttr, mount_setattr};
-
-thread_local! {
-    /// The mounts to make read-only at finalize time: an fd of each one's root, taken right
-    /// after it was mounted (init is single-threaded; `prepare_rootfs` and `finalize_rootfs` run
-    /// on the same thread), with its container path for errors.
-    static PENDING_RO: RefCell<Vec<(OwnedFd, PathBuf)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Records the mount whose root `fd` is (taken just after the mount) to be made read-only by
-/// [`finalize_rootfs`], whatever is mounted over or redirects its path in between.
-pub(crate) fn defer_remount_ro(fd: OwnedFd, dest: &Path) {
-    PENDING_RO.with(|p| p.borrow_mut().push((fd, dest.to_path_buf())));
-}
-
-/// Forgets the deferred read-only remounts (start of a new setup).
-pub(crate) fn clear_deferred_ro() {
-    PENDING_RO.with(|p| p.borrow_mut().clear());
-}
 
 const RDONLY: MountAttr = MountAttr {
     attr_set: MOUNT_ATTR_RDONLY,
@@ -80,14 +61,13 @@ fn remount_ro(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
 
 /// runc's `finalizeRootfs` followed by its read-only paths and masked paths (see the module doc
 /// of [`super`] for the order relative to hostname and sysctls).
-pub(crate) fn finalize_rootfs(config: &Config) -> Result<()> {
+pub(crate) fn finalize_rootfs(config: &Config, deferred_ro: Vec<DeferredRo>) -> Result<()> {
     let root = Root::open(Path::new("/"))?;
     // The tmpfs (and /dev) mounts flagged read-only, through the fds taken when they were
     // mounted: never re-resolved by path, so a later mount over the same path (or a symlink
     // swapped in) cannot redirect the remount to another mount.
-    let pending = PENDING_RO.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    for (fd, dest) in &pending {
-        remount_ro(fd.as_fd(), dest)?;
+    for d in deferred_ro {
+        remount_ro(d.fd.as_fd(), &d.dest)?;
     }
     if config.readonly_rootfs {
         remount_ro(root.fd.as_fd(), Path::new("/"))?;

@@ -6,13 +6,20 @@
 //! every mount goes through an fd of its destination (the new mount API, or `mount(2)` on
 //! `/proc/self/fd/N`).
 //!
-//! Order expected from the caller (runc's standard init):
-//! 1. [`prepare_rootfs`] (its `before_pivot` callback runs the prestart/createRuntime hooks in the
-//!    parent and the createContainer hooks, with the cwd at the rootfs);
-//! 2. [`set_hostname`] and [`write_sysctls`] (runc writes sysctls before the read-only paths are
-//!    made read-only; `write_sysctls` prefers a private procfs instance so it also works after);
-//! 3. [`finalize_rootfs`] (read-only remounts, read-only rootfs, read-only paths, masked paths).
+//! The setup is a sequence of typed values, each step consuming the previous one and owning
+//! what is still to do (runc's standard init):
+//! 1. [`Mounted::mount`]: root propagation, the rootfs bind, the mounts and `/dev`; the cwd is at
+//!    the rootfs. The read-only remounts of tmpfs and `/dev` are deferred (held as fds).
+//! 2. [`Mounted::hooks_synced`]: the caller has met the parent at the `Hooks` sync point (the
+//!    prestart/createRuntime hooks ran there) and run the createContainer hooks, with the cwd at
+//!    the rootfs. A failure there just drops the [`Mounted`] (its fds close).
+//! 3. [`HooksSynced::pivot`]: `pivot_root` (or `MS_MOVE`+`chroot`, or `chroot`).
+//! 4. [`Pivoted::set_hostname`] and [`Pivoted::write_sysctls`] (runc writes sysctls before the
+//!    read-only paths are made read-only; the sysctls go through a verified procfs, so they also
+//!    work after), then [`Pivoted::finalize`]: the deferred read-only remounts, the read-only
+//!    rootfs, read-only paths and masked paths ([`Finalized`]).
 
+mod cgroup;
 mod copy;
 mod dev;
 mod error;
@@ -25,36 +32,36 @@ mod sysctl;
 #[cfg(test)]
 mod tests;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub(crate) use error::RootfsError;
-pub(crate) use finalize::finalize_rootfs;
-pub(crate) use sysctl::{set_hostname, write_sysctls};
+pub(crate) use mounts::{CgroupMountSource, RootfsParams};
+
+use error::Result;
+use inroot::Root;
+use mounts::DeferredRo;
 
 use crate::config::{Config, NamespaceType};
 
-/// A cgroup v1 hierarchy to show at `<cgroup mount>/<name>` (v1 and hybrid hosts).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CgroupMountSource {
-    /// The directory name under the cgroup mount: `cpu,cpuacct`, `memory`, `systemd`, ... A name
-    /// with commas also gets one symlink per controller (`cpu -> cpu,cpuacct`).
-    pub name: String,
-    /// The host directory of the container's cgroup in that hierarchy (bind-mounted).
-    pub host_dir: PathBuf,
-}
-
-/// The inputs of [`prepare_rootfs`].
-pub(crate) struct RootfsParams<'a> {
-    /// The container configuration.
-    pub config: &'a Config,
-    /// The v1 hierarchies to emulate `/sys/fs/cgroup` with (empty on a pure v2 host).
-    pub cgroup_v1_sources: &'a [CgroupMountSource],
-    /// Host directory of the container's v2 cgroup: the bind source when a fresh `cgroup2` mount
-    /// is refused (EPERM/EBUSY) and the container has a cgroup namespace; otherwise the whole
-    /// `/sys/fs/cgroup` is bound (as runc).
-    pub cgroup_v2_dir: Option<&'a Path>,
-    /// The container has a cgroup namespace.
-    pub cgroup_ns: bool,
+/// Sets up one mount of the config, by kind.
+fn mount_entry(ctx: &mut mounts::Ctx<'_>, m: &crate::config::Mount) -> Result<()> {
+    let dest = options::clean_path(&m.destination);
+    if m.id_mapping.is_some() {
+        return Err(RootfsError::invalid(
+            "mount",
+            dest.display(),
+            "idmapped mounts are not supported",
+        ));
+    }
+    if m.is_bind() {
+        return mounts::mount_bind(ctx, m, &dest);
+    }
+    match m.device.as_str() {
+        "proc" | "sysfs" => mounts::mount_proc_sys(ctx, m, &dest),
+        "tmpfs" => mounts::mount_tmpfs(ctx, m, &dest),
+        "cgroup" => cgroup::mount_cgroup(ctx, m, &dest),
+        _ => mounts::mount_generic(ctx, m, &dest),
+    }
 }
 
 /// Whether SELinux is enabled (only then may `context=` be added to mount data).
@@ -62,44 +69,125 @@ fn selinux_enabled() -> bool {
     Path::new("/sys/fs/selinux/enforce").exists()
 }
 
-/// Everything of runc's `prepareRootfs` up to and including the jail: root propagation, the
-/// rootfs bind, the mounts, `/dev`, then `before_pivot` (with the cwd at the rootfs), then
-/// `pivot_root` (or `MS_MOVE`+`chroot` with `no_pivot_root`, or `chroot` without a mount
-/// namespace), then a shared/unbindable root propagation.
-pub(crate) fn prepare_rootfs(
-    p: &RootfsParams<'_>,
-    before_pivot: &mut dyn FnMut() -> Result<(), RootfsError>,
-) -> Result<(), RootfsError> {
-    let config = p.config;
-    finalize::clear_deferred_ro();
-    let rootfs = std::fs::canonicalize(&config.rootfs)
-        .map_err(|e| RootfsError::sys("resolve rootfs", config.rootfs.display(), e))?;
-    jail::prepare_root(config, &rootfs)?;
-    let root = inroot::Root::open(&rootfs)?;
-    let label = config
-        .mount_label
-        .as_deref()
-        .filter(|l| !l.is_empty() && selinux_enabled());
-    let ctx = mounts::Ctx {
-        root: &root,
-        params: p,
-        label,
-    };
-    for m in &config.mounts {
-        mounts::mount_entry(&ctx, m)?;
+/// Step 1: the container's mounts are made, the cwd is at the rootfs (runc's `prepareRootfs` up
+/// to the jail). Owns the read-only remounts still to do.
+#[must_use = "the rootfs setup continues with `hooks_synced`, `pivot` and `finalize`"]
+pub(crate) struct Mounted<'a> {
+    config: &'a Config,
+    root: Root,
+    deferred_ro: Vec<DeferredRo>,
+}
+
+/// Step 2: the `Hooks` sync point is passed (the parent's prestart/createRuntime hooks and the
+/// createContainer hooks ran with the cwd at the rootfs); next is the jail.
+#[must_use = "the rootfs setup continues with `pivot` and `finalize`"]
+pub(crate) struct HooksSynced<'a>(Mounted<'a>);
+
+/// Step 3: the process is inside the container's root (`/` is the rootfs). Hostname and sysctls
+/// go here, then [`Pivoted::finalize`].
+#[must_use = "the rootfs setup ends with `finalize`"]
+pub(crate) struct Pivoted<'a> {
+    config: &'a Config,
+    deferred_ro: Vec<DeferredRo>,
+}
+
+/// Step 4: the rootfs is final (read-only remounts, read-only paths and masked paths applied).
+#[derive(Debug)]
+pub(crate) struct Finalized;
+
+impl<'a> Mounted<'a> {
+    /// Root propagation, the rootfs bind, the mounts of the config, `/dev`, then a `chdir` into
+    /// the rootfs (where the createContainer hooks run).
+    pub(crate) fn mount(p: &RootfsParams<'a>) -> Result<Mounted<'a>> {
+        let config = p.config;
+        let rootfs = std::fs::canonicalize(&config.rootfs)
+            .map_err(|e| RootfsError::sys("resolve rootfs", config.rootfs.display(), e))?;
+        jail::prepare_root(config, &rootfs)?;
+        let root = Root::open(&rootfs)?;
+        let label = config
+            .mount_label
+            .as_deref()
+            .filter(|l| !l.is_empty() && selinux_enabled());
+        let mut ctx = mounts::Ctx {
+            root: &root,
+            params: p,
+            label,
+            deferred_ro: Vec::new(),
+        };
+        for m in &config.mounts {
+            mount_entry(&mut ctx, m)?;
+        }
+        let deferred_ro = ctx.deferred_ro;
+        if dev::needs_setup_dev(config) {
+            dev::setup_dev(&root, config)?;
+        }
+        rustix::process::fchdir(&root.fd)
+            .map_err(|e| RootfsError::sys("chdir rootfs", rootfs.display(), e))?;
+        Ok(Mounted {
+            config,
+            root,
+            deferred_ro,
+        })
     }
-    if dev::needs_setup_dev(config) {
-        dev::setup_dev(&root, config)?;
+
+    /// The caller has passed the `Hooks` sync point with the parent and run the createContainer
+    /// hooks (with the cwd at the rootfs, where [`Mounted::mount`] left it).
+    pub(crate) fn hooks_synced(self) -> HooksSynced<'a> {
+        HooksSynced(self)
     }
-    rustix::process::fchdir(&root.fd)
-        .map_err(|e| RootfsError::sys("chdir rootfs", rootfs.display(), e))?;
-    before_pivot()?;
-    if config.no_pivot_root {
-        jail::move_root(&root)?;
-    } else if config.has_namespace(NamespaceType::Mount) {
-        jail::pivot_root(&root)?;
-    } else {
-        jail::chroot(&root)?;
+}
+
+impl<'a> HooksSynced<'a> {
+    /// The jail: `pivot_root` (or `MS_MOVE`+`chroot` with `no_pivot_root`, or `chroot` without a
+    /// mount namespace), then a shared/unbindable root propagation.
+    pub(crate) fn pivot(self) -> Result<Pivoted<'a>> {
+        let Mounted {
+            config,
+            root,
+            deferred_ro,
+        } = self.0;
+        if config.no_pivot_root {
+            jail::move_root(&root)?;
+        } else if config.has_namespace(NamespaceType::Mount) {
+            jail::pivot_root(&root)?;
+        } else {
+            jail::chroot(&root)?;
+        }
+        jail::apply_root_propagation(config)?;
+        Ok(Pivoted {
+            config,
+            deferred_ro,
+        })
     }
-    jail::apply_root_propagation(config)
+}
+
+impl Pivoted<'_> {
+    /// Sets the hostname and the NIS domain name of the container's UTS namespace.
+    pub(crate) fn set_hostname(&self) -> Result<()> {
+        sysctl::set_hostname(self.config)
+    }
+
+    /// Writes the config's sysctls through a verified procfs (see [`sysctl::write_sysctls`]).
+    pub(crate) fn write_sysctls(&self) -> Result<()> {
+        sysctl::write_sysctls(self.config, self.proc_policy())
+    }
+
+    /// Which procfs the process may use now: past `pivot_root` (or `MS_MOVE`) in the container's
+    /// mount namespace, the mounted `/proc` is the container's; without a mount namespace it
+    /// could be anything of the host, so only a private instance.
+    pub(crate) fn proc_policy(&self) -> crate::procfs::ProcPolicy {
+        crate::procfs::ProcPolicy::in_container_root(
+            self.config.has_namespace(NamespaceType::Mount),
+        )
+    }
+
+    /// runc's `finalizeRootfs` and its read-only and masked paths: the deferred read-only
+    /// remounts, then the read-only rootfs, the read-only paths and the masked paths. Without a
+    /// mount namespace nothing is remounted (the mounts would be the host's).
+    pub(crate) fn finalize(self) -> Result<Finalized> {
+        if self.config.has_namespace(NamespaceType::Mount) {
+            finalize::finalize_rootfs(self.config, self.deferred_ro)?;
+        }
+        Ok(Finalized)
+    }
 }

@@ -13,18 +13,40 @@ use rustix::mount::{
     OpenTreeFlags,
 };
 
-use super::RootfsParams;
 use super::copy::copy_tree;
 use super::error::{Result, RootfsError};
-use super::finalize::defer_remount_ro;
 use super::inroot::{Root, fd_path, is_errno};
 use super::options::{
     FsOption, MS_BIND, MS_RDONLY, MS_REC, ProcSource, append_option, bind_attr, bind_needs_remount,
     check_proc_mount, clean_path, fs_options, has_option, is_initial_uid_map, locked_retry_flags,
     ms_to_attr, rec_attr_for_kernel,
 };
-use crate::config::{Mount, MsFlags};
-use crate::sys::mount::{AT_EMPTY_PATH, AT_RECURSIVE, MOUNT_ATTR_RDONLY, MountAttr, mount_setattr};
+use crate::config::{Config, Mount, MsFlags};
+use crate::sys::mount::{AT_EMPTY_PATH, AT_RECURSIVE, mount_setattr};
+
+/// A cgroup v1 hierarchy to show at `<cgroup mount>/<name>` (v1 and hybrid hosts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CgroupMountSource {
+    /// The directory name under the cgroup mount: `cpu,cpuacct`, `memory`, `systemd`, ... A name
+    /// with commas also gets one symlink per controller (`cpu -> cpu,cpuacct`).
+    pub name: String,
+    /// The host directory of the container's cgroup in that hierarchy (bind-mounted).
+    pub host_dir: PathBuf,
+}
+
+/// The inputs of [`Mounted::mount`].
+pub(crate) struct RootfsParams<'a> {
+    /// The container configuration.
+    pub config: &'a Config,
+    /// The v1 hierarchies to emulate `/sys/fs/cgroup` with (empty on a pure v2 host).
+    pub cgroup_v1_sources: &'a [CgroupMountSource],
+    /// Host directory of the container's v2 cgroup: the bind source when a fresh `cgroup2` mount
+    /// is refused (EPERM/EBUSY) and the container has a cgroup namespace; otherwise the whole
+    /// `/sys/fs/cgroup` is bound (as runc).
+    pub cgroup_v2_dir: Option<&'a Path>,
+    /// The container has a cgroup namespace.
+    pub cgroup_ns: bool,
+}
 
 /// What the mount code needs besides the mount itself.
 pub(crate) struct Ctx<'a> {
@@ -34,6 +56,18 @@ pub(crate) struct Ctx<'a> {
     pub params: &'a RootfsParams<'a>,
     /// The SELinux mount label to add as `context=` (only when SELinux is enabled).
     pub label: Option<&'a str>,
+    /// The mounts made so far that become read-only at the end of the setup.
+    pub deferred_ro: Vec<DeferredRo>,
+}
+
+/// A mount to make read-only when the rootfs is finalized: an fd of its root, taken right after
+/// it was mounted (so that nothing mounted over its path later, or a symlink swapped in, can
+/// redirect the remount), with its container path for errors.
+pub(crate) struct DeferredRo {
+    /// `O_PATH` fd of the mount's root.
+    pub fd: OwnedFd,
+    /// Its path in the container.
+    pub dest: PathBuf,
 }
 
 /// Attaches a detached mount (from `fsmount` or `open_tree`) onto the target fd.
@@ -150,7 +184,7 @@ fn reopen(root: &Root, dest: &Path, cpath: &Path, flags: OFlags) -> Result<Owned
 }
 
 /// Applies the propagation flags of a mount to its (re-opened) destination.
-fn propagate(root: &Root, m: &Mount, dest: &Path, cpath: &Path) -> Result<()> {
+pub(crate) fn propagate(root: &Root, m: &Mount, dest: &Path, cpath: &Path) -> Result<()> {
     if m.propagation_flags.is_empty() {
         return Ok(());
     }
@@ -165,30 +199,9 @@ fn propagate(root: &Root, m: &Mount, dest: &Path, cpath: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Sets up one mount of the config.
-pub(crate) fn mount_entry(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
-    let dest = clean_path(&m.destination);
-    if m.id_mapping.is_some() {
-        return Err(RootfsError::invalid(
-            "mount",
-            dest.display(),
-            "idmapped mounts are not supported",
-        ));
-    }
-    if m.is_bind() {
-        return mount_bind(ctx, m, &dest);
-    }
-    match m.device.as_str() {
-        "proc" | "sysfs" => mount_proc_sys(ctx, m, &dest),
-        "tmpfs" => mount_tmpfs(ctx, m, &dest),
-        "cgroup" => mount_cgroup(ctx, m, &dest),
-        _ => mount_generic(ctx, m, &dest),
-    }
-}
-
 /// `proc` and `sysfs`: the destination must not exist or be a real directory (never a symlink,
 /// CVE-2023-27561/28642).
-fn mount_proc_sys(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
+pub(crate) fn mount_proc_sys(ctx: &mut Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
     let root = ctx.root;
     let target = match root.open_at(dest, OFlags::PATH | OFlags::NOFOLLOW) {
         Ok(fd) => {
@@ -231,7 +244,7 @@ fn proc_check(cpath: &Path, src: ProcSource) -> Result<()> {
 }
 
 /// Opens (creating when missing) a directory mount point and checks it.
-fn dir_mountpoint(root: &Root, dest: &Path) -> Result<(OwnedFd, PathBuf)> {
+pub(crate) fn dir_mountpoint(root: &Root, dest: &Path) -> Result<(OwnedFd, PathBuf)> {
     let target = root.mkdir_all(dest, 0o755)?;
     let cpath = root.mount_target("mount", dest, target.as_fd())?;
     proc_check(&cpath, ProcSource::Other)?;
@@ -256,10 +269,13 @@ fn initial_flags(m: &Mount, dest: &Path) -> u64 {
 
 /// For a read-only tmpfs or `/dev`: keeps an fd of the mount just made (re-resolved and checked
 /// to be the same container path) for `finalize_rootfs` to make read-only through it.
-fn defer_ro(root: &Root, m: &Mount, dest: &Path, cpath: &Path) -> Result<()> {
+fn defer_ro(ctx: &mut Ctx<'_>, m: &Mount, dest: &Path, cpath: &Path) -> Result<()> {
     if m.flags.contains(MsFlags::RDONLY) && ro_deferred(m, dest) {
-        let fd = reopen(root, dest, cpath, OFlags::PATH)?;
-        defer_remount_ro(fd, dest);
+        let fd = reopen(ctx.root, dest, cpath, OFlags::PATH)?;
+        ctx.deferred_ro.push(DeferredRo {
+            fd,
+            dest: dest.to_path_buf(),
+        });
     }
     Ok(())
 }
@@ -281,7 +297,7 @@ fn inherited_tmpfs_mode(root: &Root, dest: &Path) -> Result<Option<u32>> {
 }
 
 /// tmpfs: `mode=` of the existing directory unless given, the SELinux context, `tmpcopyup`.
-fn mount_tmpfs(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
+pub(crate) fn mount_tmpfs(ctx: &mut Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
     let root = ctx.root;
     let mut data = m.data.clone();
     if !has_option(&data, "mode")
@@ -319,12 +335,12 @@ fn mount_tmpfs(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
         copy_tree(src.as_fd(), dst.as_fd())
             .map_err(|e| RootfsError::sys("tmpcopyup", dest.display(), e))?;
     }
-    defer_ro(root, m, dest, &cpath)?;
+    defer_ro(ctx, m, dest, &cpath)?;
     propagate(root, m, dest, &cpath)
 }
 
 /// devpts, mqueue and any other file system.
-fn mount_generic(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
+pub(crate) fn mount_generic(ctx: &mut Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
     let root = ctx.root;
     let (target, cpath) = dir_mountpoint(root, dest)?;
     let mut data = m.data.clone();
@@ -339,7 +355,7 @@ fn mount_generic(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
         target.as_fd(),
     )
     .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
-    defer_ro(root, m, dest, &cpath)?;
+    defer_ro(ctx, m, dest, &cpath)?;
     propagate(root, m, dest, &cpath)
 }
 
@@ -383,7 +399,7 @@ pub(crate) fn source_in_root(source: &Path, cwd: &Path, rootfs: &[&Path]) -> Opt
 /// Opens the source of a bind mount when it lies inside the rootfs: resolved inside the root
 /// (`RESOLVE_IN_ROOT`), so that a symlink of the image (`rootfs/data -> /etc`) stays inside it
 /// instead of naming a host path. `None` for a source outside the rootfs (a host path).
-fn open_source_in_root(ctx: &Ctx<'_>, m: &Mount) -> Result<Option<OwnedFd>> {
+fn open_source_in_root(ctx: &mut Ctx<'_>, m: &Mount) -> Result<Option<OwnedFd>> {
     let cwd =
         std::env::current_dir().map_err(|e| RootfsError::sys("bind mount source", &m.source, e))?;
     let configured = cwd.join(&ctx.params.config.rootfs);
@@ -401,7 +417,7 @@ fn open_source_in_root(ctx: &Ctx<'_>, m: &Mount) -> Result<Option<OwnedFd>> {
 /// Bind mounts: `open_tree(OPEN_TREE_CLONE)` of the source (the host path, or an fd resolved
 /// inside the root when the source lies in the rootfs), `mount_setattr` for the flags and the
 /// recursive attributes, `move_mount` onto the destination fd.
-pub(crate) fn mount_bind(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
+pub(crate) fn mount_bind(ctx: &mut Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
     let root = ctx.root;
     let recursive = m.flags.contains(MsFlags::REC);
     let in_root = open_source_in_root(ctx, m)?;
@@ -450,7 +466,7 @@ pub(crate) fn mount_bind(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
 /// `in_root` is the source's fd when it lies inside the rootfs (mounted through
 /// `/proc/self/fd/N`).
 fn mount_bind_legacy(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     m: &Mount,
     dest: &Path,
     in_root: Option<&OwnedFd>,
@@ -493,105 +509,4 @@ fn mount_bind_legacy(
         }
     }
     propagate(root, m, dest, &cpath)
-}
-
-/// A bind mount entry derived from another mount (cgroup emulation).
-fn derived_bind(source: &Path, dest: PathBuf, m: &Mount) -> Mount {
-    Mount {
-        source: source.display().to_string(),
-        destination: dest,
-        device: "bind".into(),
-        flags: MsFlags::BIND | MsFlags::REC | m.flags,
-        cleared_flags: m.cleared_flags,
-        propagation_flags: m.propagation_flags.clone(),
-        data: String::new(),
-        rec_attr: None,
-        extensions: 0,
-        id_mapping: None,
-    }
-}
-
-/// `cgroup`: on a v1/hybrid host a tmpfs with a bind of each hierarchy; on a v2 host a fresh
-/// `cgroup2` mount, falling back to a bind of the container's cgroup.
-fn mount_cgroup(ctx: &Ctx<'_>, m: &Mount, dest: &Path) -> Result<()> {
-    let root = ctx.root;
-    let p = ctx.params;
-    if !p.cgroup_v1_sources.is_empty() {
-        let tmpfs = Mount {
-            source: "tmpfs".into(),
-            destination: dest.to_path_buf(),
-            device: "tmpfs".into(),
-            flags: MsFlags::NOSUID | MsFlags::NODEV | MsFlags::NOEXEC,
-            cleared_flags: MsFlags::empty(),
-            propagation_flags: m.propagation_flags.clone(),
-            data: "mode=755".into(),
-            rec_attr: None,
-            extensions: 0,
-            id_mapping: None,
-        };
-        mount_tmpfs(ctx, &tmpfs, dest)?;
-        for src in p.cgroup_v1_sources {
-            let sub = dest.join(&src.name);
-            mount_bind(ctx, &derived_bind(&src.host_dir, sub.clone(), m), &sub)?;
-            if src.name.contains(',') {
-                let dir = root.mkdir_all(dest, 0o755)?;
-                for part in src.name.split(',').filter(|s| !s.is_empty()) {
-                    match rustix::fs::symlinkat(src.name.as_str(), &dir, part) {
-                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                        Err(e) => {
-                            return Err(RootfsError::sys(
-                                "cgroup symlink",
-                                dest.join(part).display(),
-                                e,
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        if m.flags.bits() & MS_RDONLY != 0 {
-            let fd = root
-                .open_path(dest)
-                .map_err(|e| RootfsError::sys("remount read-only", dest.display(), e))?;
-            let attr = MountAttr {
-                attr_set: MOUNT_ATTR_RDONLY,
-                ..MountAttr::default()
-            };
-            mount_setattr(fd.as_fd(), c"", AT_EMPTY_PATH, &attr)
-                .map_err(|e| RootfsError::sys("remount read-only", dest.display(), e))?;
-        }
-        return Ok(());
-    }
-    let (target, cpath) = dir_mountpoint(root, dest)?;
-    let source = if m.source.is_empty() {
-        "cgroup2"
-    } else {
-        &m.source
-    };
-    match mount_fs_at("cgroup2", source, &m.data, m.flags.bits(), target.as_fd()) {
-        Ok(()) => propagate(root, m, dest, &cpath),
-        Err(e) if is_errno(&e, libc::EPERM) || is_errno(&e, libc::EBUSY) => {
-            // As runc: with a cgroup namespace, emulate it by binding the container's cgroup;
-            // without one, bind the whole hierarchy.
-            let (src, whole_host) = match (p.cgroup_ns, p.cgroup_v2_dir) {
-                (true, Some(dir)) => (dir, false),
-                _ => (Path::new("/sys/fs/cgroup"), true),
-            };
-            let mut bind = derived_bind(src, dest.to_path_buf(), m);
-            if whole_host {
-                // The host's whole hierarchy: never writable from the container.
-                bind.flags |= MsFlags::RDONLY;
-                bind.cleared_flags.remove(MsFlags::RDONLY);
-            }
-            match mount_bind(ctx, &bind, dest) {
-                Err(e) if e.errno() == Some(libc::ENOENT) => {
-                    // CVE-2023-25809: never leave the host's cgroupfs writable; mask instead.
-                    mount_fs_at("tmpfs", "tmpfs", "", MS_RDONLY, target.as_fd())
-                        .map_err(|e| RootfsError::sys("mount", dest.display(), e))
-                }
-                r => r,
-            }
-        }
-        Err(e) => Err(RootfsError::sys("mount", dest.display(), e)),
-    }
 }

@@ -1,16 +1,13 @@
 //! Hostname, domain name and sysctls (after the pivot).
 
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
 
-use rustix::fs::{Mode, OFlags, ResolveFlags};
-use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags};
+use rustix::fs::{OFlags, ResolveFlags};
 
 use super::error::{Result, RootfsError};
-use super::inroot::openat2_retry;
 use super::options::sysctl_path;
 use crate::config::Config;
+use crate::procfs::{Contents, ProcError, ProcFs, ProcPolicy};
 
 /// Sets the hostname and the NIS domain name of the container's UTS namespace.
 pub(crate) fn set_hostname(config: &Config) -> Result<()> {
@@ -25,85 +22,43 @@ pub(crate) fn set_hostname(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// Resolve flags of every lookup below `/proc/sys`: no symlinks, no crossing into another mount
-/// (so nothing mounted over a sysctl file can receive the write).
-const SYSCTL_RESOLVE: ResolveFlags = ResolveFlags::BENEATH
-    .union(ResolveFlags::NO_SYMLINKS)
-    .union(ResolveFlags::NO_MAGICLINKS)
-    .union(ResolveFlags::NO_XDEV);
+/// Resolve flags of every lookup below the procfs root (besides the `RESOLVE_NO_XDEV |
+/// RESOLVE_NO_MAGICLINKS` of every procfs lookup): no symlinks, nothing above the root (so
+/// nothing mounted over a sysctl file can receive the write).
+const SYSCTL_RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_SYMLINKS);
 
-fn is_procfs(fd: &OwnedFd) -> bool {
-    rustix::fs::fstatfs(fd).is_ok_and(|s| s.f_type == rustix::fs::PROC_SUPER_MAGIC)
+/// A procfs failure of the sysctl step, naming the key (or `/proc/sys`).
+fn proc_err(key: &str, e: ProcError) -> RootfsError {
+    match e {
+        ProcError::Open { source, .. } => RootfsError::sys("sysctl", key, source),
+        e => RootfsError::Proc {
+            step: "sysctl",
+            path: key.to_string(),
+            source: Box::new(e),
+        },
+    }
 }
 
-/// An `O_PATH` fd of `/proc/sys`: of a private, detached procfs instance when the kernel allows
-/// one (nothing the container mounted can interfere with it), else of the container's `/proc`;
-/// verified to be procfs either way.
-fn open_proc_sys() -> Result<OwnedFd> {
-    let private = || -> rustix::io::Result<OwnedFd> {
-        let fs = rustix::mount::fsopen("proc", FsOpenFlags::FSOPEN_CLOEXEC)?;
-        rustix::mount::fsconfig_create(&fs)?;
-        rustix::mount::fsmount(
-            &fs,
-            FsMountFlags::FSMOUNT_CLOEXEC,
-            MountAttrFlags::MOUNT_ATTR_NOSUID
-                | MountAttrFlags::MOUNT_ATTR_NODEV
-                | MountAttrFlags::MOUNT_ATTR_NOEXEC,
-        )
-    };
-    let dir_flags = OFlags::PATH | OFlags::DIRECTORY;
-    let fd = match private() {
-        Ok(mnt) => openat2_retry(
-            mnt.as_fd(),
-            Path::new("sys"),
-            dir_flags,
-            Mode::empty(),
-            SYSCTL_RESOLVE,
-        ),
-        Err(e) => {
-            tracing::debug!("private procfs for sysctls unavailable ({e}), using /proc/sys");
-            openat2_retry(
-                rustix::fs::CWD,
-                Path::new("/proc/sys"),
-                dir_flags,
-                Mode::empty(),
-                ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-            )
-        }
-    }
-    .map_err(|e| RootfsError::sys("sysctl", "/proc/sys", e))?;
-    if !is_procfs(&fd) {
-        return Err(RootfsError::invalid(
-            "sysctl",
-            "/proc/sys",
-            "is not on a procfs",
-        ));
-    }
-    Ok(fd)
-}
-
-/// Writes the config's sysctls through a verified procfs handle, each file resolved with
-/// `RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV`.
-pub(crate) fn write_sysctls(config: &Config) -> Result<()> {
+/// Writes the config's sysctls through a verified procfs handle ([`crate::procfs`]: a private
+/// instance, or the container's `/proc` when `policy` allows it), each file resolved with
+/// `RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS|RESOLVE_NO_XDEV` and checked to be
+/// a procfs file.
+pub(crate) fn write_sysctls(config: &Config, policy: ProcPolicy) -> Result<()> {
     if config.sysctl.is_empty() {
         return Ok(());
     }
-    let sys = open_proc_sys()?;
+    let proc = ProcFs::open_as(policy, Contents::All).map_err(|e| proc_err("/proc/sys", e))?;
     for (key, value) in &config.sysctl {
         let Some(rel) = sysctl_path(key) else {
             return Err(RootfsError::invalid("sysctl", key, "invalid sysctl name"));
         };
-        let fd = openat2_retry(
-            sys.as_fd(),
-            &rel,
-            OFlags::WRONLY | OFlags::NOFOLLOW,
-            Mode::empty(),
-            SYSCTL_RESOLVE,
-        )
-        .map_err(|e| RootfsError::sys("sysctl", key, e))?;
-        if !is_procfs(&fd) {
-            return Err(RootfsError::invalid("sysctl", key, "is not a procfs file"));
-        }
+        let rel = std::path::Path::new("sys").join(rel);
+        let Some(rel) = rel.to_str() else {
+            return Err(RootfsError::invalid("sysctl", key, "invalid sysctl name"));
+        };
+        let fd = proc
+            .open_resolved(rel, OFlags::WRONLY | OFlags::NOFOLLOW, SYSCTL_RESOLVE)
+            .map_err(|e| proc_err(key, e))?;
         // A sysctl value must be written in one write(2).
         let n = std::fs::File::from(fd)
             .write(value.as_bytes())

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::options::*;
-use super::{CgroupMountSource, RootfsError, RootfsParams};
+use super::{CgroupMountSource, Mounted, Pivoted, RootfsError, RootfsParams};
 use crate::config::{Config, Device, DeviceType, Mount, MsFlags, Namespace, NamespaceType};
 
 const CHILD_ENV: &str = "LASHING_ROOTFS_TEST_DIR";
@@ -110,6 +110,19 @@ fn params(config: &Config) -> RootfsParams<'_> {
         cgroup_v1_sources: &[],
         cgroup_v2_dir: None,
         cgroup_ns: false,
+    }
+}
+
+/// The whole setup up to the jail, with nothing run at the `Hooks` sync point.
+fn setup<'a>(p: &RootfsParams<'a>) -> Result<Pivoted<'a>, RootfsError> {
+    Mounted::mount(p)?.hooks_synced().pivot()
+}
+
+/// The error of a setup that must fail.
+fn setup_err(p: &RootfsParams<'_>) -> RootfsError {
+    match setup(p) {
+        Ok(_) => panic!("the setup succeeded"),
+        Err(e) => e,
     }
 }
 
@@ -287,23 +300,19 @@ fn full_setup_child(dir: &Path) {
         cgroup_ns: false,
     };
     let canonical_rootfs = std::fs::canonicalize(dir.join("rootfs")).unwrap();
-    let mut hook_cwd = None;
-    super::prepare_rootfs(&p, &mut || {
-        hook_cwd = Some(std::env::current_dir().unwrap());
-        Ok(())
-    })
-    .unwrap();
+    let mounted = Mounted::mount(&p).unwrap();
     assert_eq!(
-        hook_cwd.unwrap(),
+        std::env::current_dir().unwrap(),
         canonical_rootfs,
-        "before_pivot runs with the cwd at the rootfs"
+        "the hooks run with the cwd at the rootfs"
     );
-    super::set_hostname(&config).unwrap();
-    super::finalize_rootfs(&config).unwrap();
+    let pivoted = mounted.hooks_synced().pivot().unwrap();
+    pivoted.set_hostname().unwrap();
+    pivoted.finalize().unwrap();
     // Sysctls after finalize (/proc/sys is read-only by now): must go through a private procfs.
     let mut sc = config.clone();
     sc.sysctl = BTreeMap::from([("kernel.hostname".to_string(), "from-sysctl".to_string())]);
-    super::write_sysctls(&sc).unwrap();
+    super::sysctl::write_sysctls(&sc, crate::procfs::ProcPolicy::PrivateOnly).unwrap();
 
     // We are inside the new root.
     assert_eq!(std::env::current_dir().unwrap(), Path::new("/"));
@@ -432,7 +441,7 @@ fn proc_on_a_symlink_is_refused() {
     if let Some(dir) = child_dir() {
         let mut config = base_config(&dir.join("rootfs"));
         config.mounts = vec![mnt("proc", "/proc", "proc", 0, "")];
-        let err = super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap_err();
+        let err = setup_err(&params(&config));
         assert!(matches!(err, RootfsError::Invalid { .. }), "{err:?}");
         assert_eq!(err.step(), "mount");
         assert_eq!(err.path().as_deref(), Some("/proc"));
@@ -461,13 +470,13 @@ fn mounts_inside_proc_are_refused() {
             mnt("proc", "/proc", "proc", 0, ""),
             mnt("tmpfs", "/proc/sys", "tmpfs", 0, ""),
         ];
-        let err = super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap_err();
+        let err = setup_err(&params(&config));
         assert!(matches!(err, RootfsError::ProcMount { .. }), "{err:?}");
         assert_eq!(err.path().as_deref(), Some("/proc/sys"));
         // A bind of something that is not a procfs root onto /proc is refused too.
         let mut config = base_config(&dir.join("rootfs2"));
         config.mounts = vec![mnt(dir.to_str().unwrap(), "/proc", "bind", MS_BIND, "")];
-        let err = super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap_err();
+        let err = setup_err(&params(&config));
         assert!(matches!(err, RootfsError::ProcMount { .. }), "{err:?}");
         println!("{OK_MARK} {NAME}");
         return;
@@ -496,18 +505,13 @@ fn symlinks_to_the_host_stay_inside_the_root() {
         config.devices = vec![dev("/dev/null", 1, 3)];
         let outside = dir.join("outside");
         let in_root_outside = dir.join("rootfs").join(outside.strip_prefix("/").unwrap());
-        let mut checked = false;
-        super::prepare_rootfs(&params(&config), &mut || {
-            // Host view, before the pivot: the bind landed inside the root, not on the host.
-            assert!(!outside.join("hello.txt").exists(), "bind mount escaped");
-            assert!(in_root_outside.join("hello.txt").exists());
-            let mi = mountinfo();
-            assert!(!mi.iter().any(|(p, _, _)| Path::new(p) == outside));
-            checked = true;
-            Ok(())
-        })
-        .unwrap();
-        assert!(checked);
+        let mounted = Mounted::mount(&params(&config)).unwrap();
+        // Host view, before the pivot: the bind landed inside the root, not on the host.
+        assert!(!outside.join("hello.txt").exists(), "bind mount escaped");
+        assert!(in_root_outside.join("hello.txt").exists());
+        let mi = mountinfo();
+        assert!(!mi.iter().any(|(p, _, _)| Path::new(p) == outside));
+        let _pivoted = mounted.hooks_synced().pivot().unwrap();
         // Container view: the symlinks resolved inside the root.
         assert_eq!(
             std::fs::read_to_string(outside.join("hello.txt")).unwrap(),
@@ -554,7 +558,7 @@ fn no_pivot_root_moves_and_chroots() {
         let mut config = base_config(&dir.join("rootfs"));
         config.no_pivot_root = true;
         config.mounts = vec![mnt("proc", "/proc", "proc", 0, "")];
-        super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap();
+        let _pivoted = setup(&params(&config)).unwrap();
         assert_eq!(std::fs::read_to_string("/etc/marker").unwrap(), "no-pivot");
         assert_eq!(std::env::current_dir().unwrap(), Path::new("/"));
         // The only procfs left in our view is the container's.
@@ -680,8 +684,7 @@ fn read_only_tmpfs_remount_is_not_redirected() {
                 "",
             ),
         ];
-        super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap();
-        super::finalize_rootfs(&config).unwrap();
+        setup(&params(&config)).unwrap().finalize().unwrap();
         let mi = mountinfo();
         let at_a: Vec<_> = mi.iter().filter(|(p, _, _)| p == "/a").collect();
         assert_eq!(at_a.len(), 2, "{mi:#?}");
@@ -722,7 +725,7 @@ fn bind_source_in_rootfs_resolves_inside_the_root() {
             MS_BIND | MS_REC,
             "",
         )];
-        super::prepare_rootfs(&params(&config), &mut || Ok(())).unwrap();
+        let _pivoted = setup(&params(&config)).unwrap();
         assert_eq!(
             std::fs::read_to_string("/mnt/marker").unwrap(),
             "in-root",
@@ -744,4 +747,28 @@ fn bind_source_in_rootfs_resolves_inside_the_root() {
     std::fs::write(in_root.join("marker"), "in-root").unwrap();
     symlink(&host_secret, d.join("rootfs/data")).unwrap();
     run_child(NAME, &d);
+}
+
+/// A setup abandoned at the `Hooks` sync point (a prestart or createContainer hook failed) keeps
+/// nothing behind: dropping the [`Mounted`] closes the handles of the read-only remounts it still
+/// owned, so the mount is not busy. (They used to stay in a thread-local until the next setup.)
+#[test]
+fn abandoned_setup_releases_its_deferred_remounts() {
+    const NAME: &str = "rootfs::tests::abandoned_setup_releases_its_deferred_remounts";
+    if let Some(dir) = child_dir() {
+        let mut config = base_config(&dir.join("rootfs"));
+        config.mounts = vec![mnt("tmpfs", "/a", "tmpfs", MS_RDONLY, "")];
+        let mounted = Mounted::mount(&params(&config)).unwrap();
+        assert_eq!(mounted.deferred_ro.len(), 1);
+        drop(mounted);
+        let a = std::fs::canonicalize(dir.join("rootfs/a")).unwrap();
+        rustix::mount::unmount(&a, rustix::mount::UnmountFlags::empty())
+            .expect("the read-only tmpfs is still held open after the setup was dropped");
+        println!("{OK_MARK} {NAME}");
+        return;
+    }
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("rootfs")).unwrap();
+    run_child(NAME, tmp.path());
 }

@@ -9,8 +9,7 @@ use crate::config::{IoPriority, MemoryPolicy, Personality, Scheduler};
 use std::ffi::CString;
 use std::io;
 
-#[cfg(test)]
-use crate::security::lsm::{LsmError, ProcFs};
+use crate::procfs::{ProcError, ProcFs, ProcPolicy};
 use crate::sys::seccomp as sys;
 
 /// An error setting a process attribute: what, with which value, and why.
@@ -35,16 +34,16 @@ pub(crate) enum AttrError {
         #[source]
         source: io::Error,
     },
-    /// Writing `oom_score_adj` through procfs failed (the runtime writes it from the parent;
-    /// tests use the in-process writer).
-    #[cfg(test)]
-    #[error("oom_score_adj {value}")]
+    /// Writing `oom_score_adj` through procfs failed.
+    #[error("oom_score_adj of pid {pid} = {value}")]
     Proc {
+        /// The process.
+        pid: i32,
         /// The value.
         value: i32,
         /// The cause.
         #[source]
-        source: LsmError,
+        source: ProcError,
     },
 }
 
@@ -67,12 +66,18 @@ fn sys_err(
     }
 }
 
-/// Writes `/proc/self/oom_score_adj` (through a verified procfs handle).
-#[cfg(test)]
-pub(crate) fn set_oom_score_adj(adj: i32) -> Result<(), AttrError> {
-    let proc_err = |source| AttrError::Proc { value: adj, source };
-    let proc = ProcFs::open().map_err(proc_err)?;
-    proc.write_attr(&["self/oom_score_adj"], &adj.to_string())
+/// Writes `oom_score_adj` of the process `pid` through a verified procfs handle
+/// ([`crate::procfs`]: `<pid>/oom_score_adj`, nothing mounted on its path followed). The parent
+/// calls it for the container's init (as host root, with [`ProcPolicy::PrivateOrHost`]: init,
+/// non-dumpable and maybe in a user namespace, may not write its own).
+pub(crate) fn set_oom_score_adj(pid: i32, adj: i32, policy: ProcPolicy) -> Result<(), AttrError> {
+    let proc_err = |source| AttrError::Proc {
+        pid,
+        value: adj,
+        source,
+    };
+    let proc = ProcFs::open_with(policy).map_err(proc_err)?;
+    proc.write_pid_file(pid, "oom_score_adj", &adj.to_string())
         .map_err(proc_err)
 }
 
@@ -281,7 +286,11 @@ pub(crate) fn join_session_keyring(id: &str, user_ns: bool) -> Result<Option<i32
 #[cfg(test)]
 /// Reads the current `oom_score_adj` (for tests and diagnostics).
 pub(crate) fn oom_score_adj() -> Result<i32, AttrError> {
-    let proc_err = |source| AttrError::Proc { value: 0, source };
+    let proc_err = |source| AttrError::Proc {
+        pid: 0,
+        value: 0,
+        source,
+    };
     let proc = ProcFs::open().map_err(proc_err)?;
     let s = proc.read("self/oom_score_adj").map_err(proc_err)?;
     s.trim()
@@ -358,7 +367,8 @@ mod tests {
             run_in_child("security::attrs::tests::attributes_apply");
             return;
         }
-        set_oom_score_adj(123).unwrap();
+        let me = std::process::id() as i32;
+        set_oom_score_adj(me, 123, ProcPolicy::PrivateOnly).unwrap();
         assert_eq!(oom_score_adj().unwrap(), 123);
 
         set_personality(&Personality {
@@ -422,6 +432,37 @@ mod tests {
             .to_string();
         let perm = u32::from_str_radix(desc.split(';').nth(3).unwrap(), 16).unwrap();
         assert_eq!(perm & 0x8, 0x8, "{desc}");
+    }
+
+    /// The parent's write of a process's `oom_score_adj` goes through a verified procfs: a file
+    /// mounted over `/proc/<pid>/oom_score_adj` of the mounted `/proc` neither receives the value
+    /// nor stops it from reaching the process (a write by path, as before, filled the fake).
+    /// Without a private procfs (no `CAP_SYS_ADMIN`), the host's `/proc` is used only verified:
+    /// the overmount is refused, not written.
+    #[test]
+    fn oom_score_adj_by_pid_ignores_an_overmount() {
+        if !in_child() {
+            run_in_child("security::attrs::tests::oom_score_adj_by_pid_ignores_an_overmount");
+            return;
+        }
+        let (_dir, fake) = crate::procfs::tests::private_overmount("oom_score_adj");
+        let me = std::process::id() as i32;
+        set_oom_score_adj(me, 321, ProcPolicy::PrivateOrHost).unwrap();
+        assert_eq!(oom_score_adj().unwrap(), 321);
+        assert_eq!(std::fs::read_to_string(&fake).unwrap(), "");
+        let mut sets = rustix::thread::capabilities(None).unwrap();
+        sets.effective
+            .remove(rustix::thread::CapabilitySet::SYS_ADMIN);
+        rustix::thread::set_capabilities(None, sets).unwrap();
+        let e = set_oom_score_adj(me, 322, ProcPolicy::PrivateOrHost).unwrap_err();
+        let chain = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+        assert!(
+            chain.starts_with(&format!(
+                "oom_score_adj of pid {me} = 322: open /proc/{me}/"
+            )),
+            "{chain}"
+        );
+        assert_eq!(std::fs::read_to_string(&fake).unwrap(), "");
     }
 
     #[test]
