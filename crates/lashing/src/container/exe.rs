@@ -120,10 +120,7 @@ mod tests {
 
     #[test]
     fn ro_bind_refuses_writes() {
-        assert!(
-            rustix::process::geteuid().is_root(),
-            "this test needs root (or run `cargo nextest run --profile unprivileged` to skip it)"
-        );
+        lashing_testsupport::require_root();
         let fd = ro_bind(std::path::Path::new("/proc/self/exe")).unwrap();
         let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
         let r = rustix::fs::open(path, OFlags::WRONLY, Mode::empty());
