@@ -105,21 +105,7 @@ impl CliError {
     }
 }
 
-/// `err: cause: cause...`; a cause whose text already ends the message (an error that prints
-/// its source itself) is not repeated.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut msg = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let t = e.to_string();
-        if !t.is_empty() && !msg.ends_with(&t) {
-            msg.push_str(": ");
-            msg.push_str(&t);
-        }
-        cur = e.source();
-    }
-    msg
-}
+pub use lashing::error::chain;
 
 #[cfg(test)]
 mod tests {

@@ -35,7 +35,7 @@ fn walk(bundle: &str, root: &str, id: &str) -> Result<i32, lashing::Error> {
     let mut container = Container::create(root, id, config)?;
     let started = container
         .start(&mut process)
-        .and_then(|()| container.exec());
+        .and_then(|()| container.release());
     if let Err(e) = started {
         let _ = container.force_destroy();
         return Err(e);

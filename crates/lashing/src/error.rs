@@ -71,6 +71,48 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A system call that works on no path failed (`clone3` of the init, `socketpair`, a send
+    /// on a caller's socket, ...).
+    #[error("{op}")]
+    Sys {
+        /// What was being done, with the object concerned (`clone3 the container's init`).
+        op: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The init socket (the `SOCK_SEQPACKET` pair between the runtime and `lashing init`)
+    /// failed.
+    #[error("{op} the init socket")]
+    InitSocket {
+        /// What was being done (`read from`, `write to`, `send the payload on`, ...).
+        op: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `lashing init` sent something the protocol does not allow there (a message out of
+    /// order, one that does not parse, a message without its fd).
+    #[error("lashing init broke the protocol: {what}")]
+    InitProtocol {
+        /// What was wrong.
+        what: String,
+        /// The cause (a parse error), if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The [`Process`](crate::Process) was never started: it cannot be waited for or signalled.
+    #[error("cannot {op} a process that was not started")]
+    NotStarted {
+        /// The operation (`wait for`, `signal`).
+        op: &'static str,
+    },
+    /// The [`Process`](crate::Process) asks for something it cannot have.
+    #[error("invalid process: {reason}")]
+    InvalidProcess {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The state file is damaged.
     #[error("state file {path}: {reason}")]
     State {
@@ -132,6 +174,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// [`Error::InitSocket`].
+    pub(crate) fn init_socket(op: &'static str, source: impl Into<std::io::Error>) -> Self {
+        Error::InitSocket {
+            op,
+            source: source.into(),
+        }
+    }
+
     pub(crate) fn io(
         op: &'static str,
         path: impl Into<PathBuf>,
@@ -143,6 +193,31 @@ impl Error {
             source: source.into(),
         }
     }
+}
+
+/// An error and its causes on one line, `error: cause: cause...` (runc's and logrus' way of
+/// printing a wrapped error); a cause whose text the message already ends with (an error that
+/// prints its source itself) is not repeated.
+///
+/// ```
+/// let e = lashing::Error::NotStarted { op: "wait for" };
+/// assert_eq!(lashing::error::chain(&e), "cannot wait for a process that was not started");
+/// let io = std::io::Error::other("gone");
+/// let e = lashing::Error::Sys { op: "clone3 the container's init", source: io };
+/// assert_eq!(lashing::error::chain(&e), "clone3 the container's init: gone");
+/// ```
+pub fn chain(err: &(dyn std::error::Error + '_)) -> String {
+    let mut msg = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let t = e.to_string();
+        if !t.is_empty() && !msg.ends_with(&t) {
+            msg.push_str(": ");
+            msg.push_str(&t);
+        }
+        cur = e.source();
+    }
+    msg
 }
 
 /// An errno as Go (and so runc) prints it: the C library's text with a lower-case first letter
@@ -174,6 +249,46 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The variants that replaced `Io` errors with made-up paths say what happened, and
+    /// [`chain`] prints each cause once.
+    #[test]
+    fn errors_say_what_happened() {
+        let e = Error::InitSocket {
+            op: "read from",
+            source: std::io::Error::from_raw_os_error(libc::ECONNRESET),
+        };
+        assert_eq!(
+            chain(&e),
+            "read from the init socket: Connection reset by peer (os error 104)"
+        );
+        let bad = serde_json::from_str::<InitFailure>("{").unwrap_err();
+        let e = Error::InitProtocol {
+            what: "a failure report that does not parse".into(),
+            source: Some(Box::new(bad)),
+        };
+        assert_eq!(
+            chain(&e),
+            "lashing init broke the protocol: a failure report that does not parse: EOF while parsing an object at line 1 column 1"
+        );
+        let e = Error::OomKilled {
+            source: Box::new(Error::NotStarted { op: "signal" }),
+        };
+        assert_eq!(
+            chain(&e),
+            "container init was OOM-killed (memory limit too low?): cannot signal a process that was not started"
+        );
+        // A cause the message already ends with is not repeated.
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer: inner")]
+        struct Outer(#[source] std::io::Error);
+        assert_eq!(
+            chain(&Outer(std::io::Error::other("inner"))),
+            "outer: inner"
+        );
+    }
+
     #[test]
     fn errno_texts_are_gos() {
         use rustix::io::Errno;

@@ -6,44 +6,39 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::config::{Hook, HookKind};
-use crate::container::{Container, OciState};
 use crate::error::{Error, Result};
+use crate::status::{OciState, Status};
 
 fn kind_name(kind: HookKind) -> &'static str {
     kind.oci_name()
 }
 
-/// Runs the hooks of `kind` with the container's current OCI state.
-pub(crate) fn run_all(c: &Container, kind: HookKind) -> Result<()> {
-    let Some(list) = c.config().hooks.get(&kind).filter(|l| !l.is_empty()) else {
+/// Runs `hooks` (the config's hooks of `kind`) in order, each with `state` as JSON on its stdin,
+/// as the OCI spec has them see it: `creating` for prestart and createRuntime (they run while
+/// the container is created), `stopped` with no pid for poststop.
+pub(crate) fn run_all(hooks: &[Hook], kind: HookKind, state: &OciState) -> Result<()> {
+    if hooks.is_empty() {
         return Ok(());
-    };
-    let mut st = c.oci_state();
-    if kind == HookKind::Poststop {
-        st.status = crate::Status::Stopped;
-        st.pid = 0;
     }
-    let json = serde_json::to_string(&st).unwrap_or_default();
-    for (i, h) in list.iter().enumerate() {
+    let json = state_for(kind, state).to_string();
+    for (i, h) in hooks.iter().enumerate() {
         run(h, kind, i, &json)?;
     }
     Ok(())
 }
 
-/// Runs prestart/createRuntime hooks: status `creating`, pid of init.
-pub(crate) fn run_creating(c: &Container, pid: i32, kind: HookKind) -> Result<()> {
-    let Some(list) = c.config().hooks.get(&kind).filter(|l| !l.is_empty()) else {
-        return Ok(());
-    };
-    let mut st: OciState = c.oci_state();
-    st.pid = pid;
-    let mut v = serde_json::to_value(&st).unwrap_or_default();
-    v["status"] = "creating".into();
-    let json = v.to_string();
-    for (i, h) in list.iter().enumerate() {
-        run(h, kind, i, &json)?;
+/// The state JSON a hook of `kind` reads.
+fn state_for(kind: HookKind, state: &OciState) -> serde_json::Value {
+    let mut st = state.clone();
+    if kind == HookKind::Poststop {
+        st.status = Status::Stopped;
+        st.pid = 0;
     }
-    Ok(())
+    let mut v = serde_json::to_value(&st).unwrap_or_default();
+    if matches!(kind, HookKind::Prestart | HookKind::CreateRuntime) {
+        v["status"] = "creating".into();
+    }
+    v
 }
 
 /// Runs one hook (the `index`-th of its kind) with `state` on its stdin. Failures are worded as
@@ -166,6 +161,52 @@ mod tests {
             env: vec![],
             timeout,
         }
+    }
+
+    /// Hooks see the state the OCI spec gives their kind; they take the list and the state, not
+    /// a container.
+    #[test]
+    fn each_kind_sees_its_state() {
+        let st = OciState {
+            oci_version: "1.2.0".into(),
+            id: "c".into(),
+            pid: 42,
+            status: Status::Created,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            annotations: Default::default(),
+            owner: "root".into(),
+        };
+        for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
+            let v = state_for(kind, &st);
+            assert_eq!(
+                (v["status"].as_str(), v["pid"].as_i64()),
+                (Some("creating"), Some(42))
+            );
+        }
+        let v = state_for(HookKind::Poststart, &st);
+        assert_eq!(
+            (v["status"].as_str(), v["pid"].as_i64()),
+            (Some("created"), Some(42))
+        );
+        let v = state_for(HookKind::Poststop, &st);
+        assert_eq!(
+            (v["status"].as_str(), v["pid"].as_i64()),
+            (Some("stopped"), Some(0))
+        );
+        // A hook that writes its stdin where the test can read it gets exactly that state.
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let h = hook(
+            "/bin/sh",
+            &["sh", "-c", &format!("cat > {}", out.path().display())],
+            None,
+        );
+        run_all(std::slice::from_ref(&h), HookKind::Prestart, &st).unwrap();
+        let got: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.path()).unwrap()).unwrap();
+        assert_eq!(got, state_for(HookKind::Prestart, &st));
+        run_all(&[], HookKind::Poststop, &st).unwrap();
     }
 
     /// runc's texts, which engines and users grep: `error running <kind> hook #<index>: ...`.

@@ -37,8 +37,9 @@ impl ExitStatus {
     }
 }
 
-/// A process to start in a container: the container's init (`init = true`, with
-/// [`Container::start`](crate::Container::start)) or one more process (`exec`).
+/// A process to start in a container: the container's init (with
+/// [`Container::start`](crate::Container::start) or [`Container::run`](crate::Container::run)) or
+/// one more process (with [`Container::exec`](crate::Container::exec)).
 ///
 /// ```
 /// let mut p = lashing::Process::new(["/bin/echo", "hello"]);
@@ -72,8 +73,9 @@ pub struct Process {
     /// Positions among 3, 4, ... (0 = fd 3) that stay closed in the process (the caller had
     /// those fds closed); `extra_files` fill the other positions in order.
     pub extra_files_gaps: Vec<usize>,
-    /// Whether this is the container's init process.
-    pub init: bool,
+    /// Whether this is the container's init process: set by the entry point it is given to
+    /// (`start`/`run`: true, `exec`: false), never by the caller.
+    pub(crate) init: bool,
     /// Capabilities (`None`: those of the config's process).
     pub capabilities: Option<crate::config::Capabilities>,
     /// `no_new_privileges` (`None`: the config's).
@@ -119,7 +121,6 @@ impl Process {
         Process {
             args: args.into_iter().map(Into::into).collect(),
             cwd: PathBuf::from("/"),
-            init: true,
             ..Default::default()
         }
     }
@@ -145,7 +146,6 @@ impl Process {
             scheduler: p.scheduler.clone(),
             io_priority: p.io_priority.clone(),
             exec_cpu_affinity: p.exec_cpu_affinity.clone(),
-            init: true,
             ..Default::default()
         }
     }
@@ -184,9 +184,7 @@ impl Process {
         if let Some(s) = self.status {
             return Ok(s);
         }
-        let pid = self.pid.ok_or_else(|| {
-            Error::io("wait for", "process", std::io::Error::other("not started"))
-        })?;
+        let pid = self.pid.ok_or(Error::NotStarted { op: "wait for" })?;
         let st = wait_pid(pid)?;
         self.status = Some(st);
         self.pidfd = None;
@@ -195,9 +193,7 @@ impl Process {
 
     /// Sends a signal to the process (through its pidfd when there is one).
     pub fn signal(&self, sig: i32) -> Result<()> {
-        let pid = self
-            .pid
-            .ok_or_else(|| Error::io("signal", "process", std::io::Error::other("not started")))?;
+        let pid = self.pid.ok_or(Error::NotStarted { op: "signal" })?;
         // After `wait` the pid may belong to another process already.
         if self.status.is_some() {
             return Err(Error::io(
@@ -209,7 +205,9 @@ impl Process {
         match &self.pidfd {
             Some(fd) => crate::sys::process::pidfd_signal(fd.as_fd(), sig)
                 .map_err(|e| Error::io("signal", format!("pid {pid}"), e)),
-            None => crate::container::kill_pid(pid, sig),
+            // The caller has just checked the pid (its start time) when there is no pidfd.
+            None => crate::sys::process::kill_pid(pid, sig, || true)
+                .map_err(|e| Error::io("signal", format!("pid {pid}"), e)),
         }
     }
 
@@ -349,7 +347,7 @@ mod tests {
             ..ProcessConfig::default()
         };
         let mut p = Process::from_config(&json);
-        p.init = false;
+        p.init = false; // as `Container::exec` sets it
         let m = p.merged(&base);
         assert_eq!(m.args, ["sh"]);
         assert_eq!(m.cwd, PathBuf::from("/tmp"));
@@ -382,10 +380,23 @@ mod tests {
             ..ProcessConfig::default()
         };
         let mut p = Process::from_config(&json);
-        p.init = false;
+        p.init = false; // as `Container::exec` sets it
         let m = p.merged(&base);
         assert_eq!(m.capabilities, base.capabilities);
         assert!(m.no_new_privileges);
+    }
+
+    /// A process never started is said to be so, not an I/O failure on a made-up path.
+    #[test]
+    fn a_process_not_started_cannot_be_waited_for_or_signalled() {
+        let mut p = Process::new(["true"]);
+        let e = p.wait().unwrap_err();
+        assert!(matches!(e, Error::NotStarted { op: "wait for" }), "{e:?}");
+        let e = p.signal(libc::SIGTERM).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot signal a process that was not started"
+        );
     }
 
     #[test]

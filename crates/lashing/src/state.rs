@@ -217,23 +217,36 @@ pub(crate) fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Lock)> {
         .create(root)
         .map_err(|e| Error::io("create state root", root, e))?;
     let dir = root.join(id);
-    match fs::DirBuilder::new().mode(0o711).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(Error::Exists(id.to_string()));
+    // The directory is made and locked under a temporary name, then renamed into place without
+    // replacing anything: `<root>/<id>` never exists unlocked while its creator lives, so
+    // another create can never take it for the remains of a dead one ([`stale`]) and remove it
+    // under us.
+    let tmp = root.join(format!(".{id}.new-{}", std::process::id()));
+    let _ = fs::remove_dir(&tmp);
+    fs::DirBuilder::new()
+        .mode(0o711)
+        .create(&tmp)
+        .map_err(|e| Error::io("create state directory", &tmp, e))?;
+    let placed = lock(&tmp).and_then(|l| {
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &tmp,
+            rustix::fs::CWD,
+            &dir,
+            rustix::fs::RenameFlags::NOREPLACE,
+        )
+        .map(|()| l)
+        .map_err(|e| match e {
+            rustix::io::Errno::EXIST | rustix::io::Errno::NOTEMPTY => Error::Exists(id.to_string()),
+            e => Error::io("create state directory", &dir, std::io::Error::from(e)),
+        })
+    });
+    match placed {
+        Ok(l) => Ok((dir, l)),
+        Err(e) => {
+            let _ = fs::remove_dir(&tmp);
+            Err(e)
         }
-        Err(e) => return Err(Error::io("create state directory", dir, e)),
-    }
-    match lock_if_present(&dir)? {
-        // Ours has no state file yet. One with a state file is another create's, which removed
-        // ours as stale and made its own at the same path before we opened it.
-        Some(l)
-            if rustix::fs::statat(l.0.as_fd(), STATE_FILE, AtFlags::SYMLINK_NOFOLLOW).is_err() =>
-        {
-            Ok((dir, l))
-        }
-        // Removed as stale before we could lock it: another create may own the id by now.
-        _ => Err(Error::Exists(id.to_string())),
     }
 }
 
@@ -273,7 +286,7 @@ impl State {
             creator: ProcId::current(),
             cgroup_owned: false,
             cgroup_paths,
-            created: now_rfc3339(),
+            created: crate::time::now_rfc3339_nanos(),
             owner: rustix::process::geteuid().as_raw(),
             namespace_paths: BTreeMap::new(),
             config,
@@ -672,33 +685,6 @@ pub(crate) fn alive(pid: i32, start: u64) -> bool {
     matches!(proc_stat(pid), Some((s, t)) if t == start && s != 'Z' && s != 'X')
 }
 
-/// The current time as RFC 3339 with nanoseconds, UTC (as runc's `created`).
-pub(crate) fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        now.subsec_nanos()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -732,7 +718,7 @@ mod tests {
 
     #[test]
     fn rfc3339_shape() {
-        let t = now_rfc3339();
+        let t = crate::time::now_rfc3339_nanos();
         assert_eq!(t.len(), "2026-11-29T06:00:00.000000000Z".len(), "{t}");
         assert!(t.starts_with("20"), "{t}");
         assert!(t.ends_with('Z'));

@@ -37,6 +37,10 @@ const TESTS: &[Test] = &[
     ("destroy_running_is_refused", destroy_running_is_refused),
     ("exec_into_running_container", exec_into_running_container),
     (
+        "the_entry_point_decides_init_or_exec",
+        the_entry_point_decides_init_or_exec,
+    ),
+    (
         "exec_joins_every_namespace_of_the_init",
         exec_joins_every_namespace_of_the_init,
     ),
@@ -150,7 +154,7 @@ fn create_start_split() {
         rustix::io::read(&out, &mut buf).is_err(),
         "the process must not run before exec"
     );
-    c.exec().unwrap();
+    c.release().unwrap();
     p.stdout = Stdio::Inherit;
     let st = p.wait().unwrap();
     rustix::fs::fcntl_setfl(&out, rustix::fs::OFlags::empty()).unwrap();
@@ -168,7 +172,7 @@ fn start_twice_is_refused() {
     let mut p = Process::from_config(&config.process);
     let mut c = env.create(config);
     c.run(&mut p).unwrap();
-    let e = c.exec().unwrap_err();
+    let e = c.release().unwrap_err();
     assert_bad_status(&e, Status::Running);
     let mut p2 = Process::from_config(&c.config().process);
     let e = c.start(&mut p2).unwrap_err();
@@ -259,11 +263,10 @@ fn exec_into_running_container() {
         "-c",
         "hostname; echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; pwd",
     ]);
-    e.init = false;
     e.env = vec!["PATH=/bin".into()];
     e.cwd = "/tmp".into();
     let out = output_pipe(&mut e);
-    c.start(&mut e).unwrap();
+    c.exec(&mut e).unwrap();
     e.stdout = Stdio::Inherit;
     let text = read_all(out);
     assert_eq!(e.wait().unwrap().code(), 0);
@@ -285,6 +288,36 @@ fn exec_into_running_container() {
 }
 
 /// The namespace link of `pid` for `typ` (as seen from the host).
+/// The same kind of [`Process`] (from the config's process section, as `runc exec` builds it)
+/// is an init given to `start`/`run` and an additional process given to `exec`: no flag of the
+/// caller's switches between the two (the process keeps the container's umask, as runc's exec).
+fn the_entry_point_decides_init_or_exec() {
+    let env = Env::new("entry");
+    let mut config = env.config(&["sleep", "100"]);
+    config.process.user.umask = Some(0o077);
+    let mut p = Process::from_config(&config.process);
+    let mut c = env.create(config);
+    c.run(&mut p).unwrap();
+    let mut e = Process::from_config(&c.config().process);
+    e.args = vec!["sh".into(), "-c".into(), "umask".into()];
+    e.user.umask = Some(0o002);
+    let out = output_pipe(&mut e);
+    c.exec(&mut e).unwrap();
+    e.stdout = Stdio::Inherit;
+    let text = read_all(out);
+    assert_eq!(e.wait().unwrap().code(), 0);
+    assert_eq!(text.trim(), "0077", "exec keeps the container's umask");
+    // The init is still the only init: `start` refuses a second one.
+    let mut again = Process::from_config(&c.config().process);
+    assert!(matches!(
+        c.start(&mut again).unwrap_err(),
+        Error::BadStatus { .. }
+    ));
+    c.signal(libc::SIGKILL, false).unwrap();
+    p.wait().unwrap();
+    c.destroy().unwrap();
+}
+
 fn ns_link(pid: i32, typ: NamespaceType) -> std::path::PathBuf {
     std::fs::read_link(format!("/proc/{pid}/ns/{}", typ.proc_name())).unwrap()
 }
@@ -300,9 +333,8 @@ fn exec_joins_every_namespace_of_the_init() {
     c.run(&mut p).unwrap();
     let init = p.pid().unwrap();
     let mut e = Process::new(["sleep", "100"]);
-    e.init = false;
     e.env = vec!["PATH=/bin:/usr/bin".into()];
-    c.start(&mut e).unwrap();
+    c.exec(&mut e).unwrap();
     let pid = e.pid().unwrap();
     for typ in types {
         let own = ns_link(pid, typ);
@@ -332,8 +364,7 @@ fn exec_after_init_died_is_refused() {
             p.wait().unwrap();
         }
         let mut e = Process::new(["true"]);
-        e.init = false;
-        match c.start(&mut e) {
+        match c.exec(&mut e) {
             Err(Error::BadStatus { status, .. }) => {
                 assert_eq!(status, Status::Stopped, "reaped: {reaped}")
             }
@@ -351,8 +382,7 @@ fn exec_missing_binary_is_clear_and_harmless() {
     let mut c = env.create(config);
     c.run(&mut p).unwrap();
     let mut e = Process::new(["/no/such/program"]);
-    e.init = false;
-    let err = c.start(&mut e).unwrap_err();
+    let err = c.exec(&mut e).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("/no/such/program"), "{msg}");
     assert_eq!(
@@ -361,9 +391,8 @@ fn exec_missing_binary_is_clear_and_harmless() {
         "a failed exec must not disturb the container"
     );
     let mut e = Process::new(["true"]);
-    e.init = false;
     e.cwd = "/no/such/dir".into();
-    let err = c.start(&mut e).unwrap_err();
+    let err = c.exec(&mut e).unwrap_err();
     assert!(err.to_string().contains("/no/such/dir"), "{err}");
     assert_eq!(c.status(), Status::Running);
     c.force_destroy().unwrap();
@@ -904,9 +933,8 @@ fn cpu_affinity_reset_and_exec_affinity() {
         "init's affinity reset to every CPU"
     );
     let mut e = Process::new(["grep", "Cpus_allowed_list", "/proc/self/status"]);
-    e.init = false;
     let out = output_pipe(&mut e);
-    c.start(&mut e).unwrap();
+    c.exec(&mut e).unwrap();
     e.stdout = Stdio::Inherit;
     let text = read_all(out);
     assert_eq!(e.wait().unwrap().code(), 0);
@@ -1060,7 +1088,7 @@ fn start_after_an_interrupted_start() {
     {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let e = c.exec().unwrap_err();
+    let e = c.release().unwrap_err();
     assert_bad_status(&e, Status::Running);
     assert_eq!(c.status(), Status::Running);
     c.force_destroy().unwrap();
@@ -1429,7 +1457,7 @@ fn locked_bind_flags_only_in_a_user_namespace() {
     }
 }
 
-/// `start` of a process in a paused container is refused; `start_ignore_paused` (runc's
+/// `exec` of a process in a paused container is refused; `exec_ignore_paused` (runc's
 /// `exec --ignore-paused`) runs it once the container is resumed.
 fn exec_into_paused_container() {
     let env = Env::new("exec-paused");
@@ -1440,18 +1468,17 @@ fn exec_into_paused_container() {
     c.pause().unwrap();
     let exec = || {
         let mut e = Process::new(["sh", "-c", "exit 3"]);
-        e.init = false;
         e.env = vec!["PATH=/bin".into()];
         e
     };
     let mut e = exec();
-    assert_bad_status(&c.start(&mut e).unwrap_err(), Status::Paused);
+    assert_bad_status(&c.exec(&mut e).unwrap_err(), Status::Paused);
     assert!(e.pid().is_none());
     let (root, id) = (env.root(), env.id.clone());
     let t = std::thread::spawn(move || {
         let mut c = Container::load(root, &id).unwrap();
         let mut e = exec();
-        c.start_ignore_paused(&mut e).unwrap();
+        c.exec_ignore_paused(&mut e).unwrap();
         e.wait().unwrap().code()
     });
     // Frozen with the container: it shows up in the cgroup, and nothing finishes until resume.

@@ -123,17 +123,7 @@ const TESTS: &[Test] = &[
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// The whole chain of an error, as one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
+use lashing::error::chain;
 
 /// Adds busybox applets to the rootfs of `env`.
 fn applets(env: &Env, names: &[&str]) {
@@ -177,7 +167,6 @@ fn entries(dir: &Path) -> Vec<String> {
 /// A process for `exec` with the container's default env.
 fn exec_process(args: &[&str]) -> Process {
     let mut e = Process::new(args.iter().copied());
-    e.init = false;
     e.env = vec!["PATH=/bin".into()];
     e
 }
@@ -187,7 +176,7 @@ fn exec_in(c: &mut Container, mut e: Process) -> (i32, String) {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     e.stderr = Stdio::Fd(w.try_clone().unwrap());
     e.stdout = Stdio::Fd(w);
-    c.start(&mut e).expect("exec");
+    c.exec(&mut e).expect("exec");
     e.stdout = Stdio::Inherit;
     e.stderr = Stdio::Inherit;
     let text = read_all(r);
@@ -286,7 +275,7 @@ fn cve_2016_9962_init_is_not_dumpable_while_created() {
     assert!(created.contains("exe-denied"), "{created}");
     // Same uid and capabilities as the probe: only dumpability stands in the way.
     assert!(created.contains("CapEff:\t0000000020000420"), "{created}");
-    c.exec().unwrap();
+    c.release().unwrap();
     // `exec` returns when init has opened the fifo: wait until it has exec'd the user process
     // (a loaded machine may take its time).
     let deadline = std::time::Instant::now() + WAIT;
@@ -737,7 +726,7 @@ fn cve_2024_21626_only_stdio_reaches_the_container() {
     // last command (`true` follows), so that the listed fds are exactly the shell's.
     let list = "ls /proc/$$/fd; true";
     let (_, created) = exec_in(&mut c, exec_process(&["sh", "-c", list]));
-    c.exec().unwrap();
+    c.release().unwrap();
     drop(out);
     let (_, running) = exec_in(&mut c, exec_process(&["sh", "-c", list]));
     drop(leak);
@@ -798,7 +787,7 @@ fn cve_2024_21626_cwd_on_a_leaked_fd_is_refused() {
         e.cwd = format!("/proc/self/fd/{n}").into();
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
         e.stdout = Stdio::Fd(w);
-        if c.start(&mut e).is_ok() {
+        if c.exec(&mut e).is_ok() {
             e.stdout = Stdio::Inherit;
             let out = read_all(r);
             e.wait().unwrap();

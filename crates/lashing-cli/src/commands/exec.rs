@@ -104,11 +104,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
 /// with the command line and the flags applied.
 fn process_of(container: &Container, a: &Args) -> Result<Process, CliError> {
     let process = match &a.process {
-        Some(path) => {
-            let mut p = Process::from_config(&ProcessConfig::from_json_file(Path::new(path))?);
-            p.init = false;
-            p
-        }
+        Some(path) => Process::from_config(&ProcessConfig::from_json_file(Path::new(path))?),
         None => process_from_flags(container, a)?,
     };
     validate_process_spec(&process)?;
@@ -142,7 +138,6 @@ fn validate_process_spec(p: &Process) -> Result<(), CliError> {
 fn process_from_flags(container: &Container, a: &Args) -> Result<Process, CliError> {
     let base = &container.config().process;
     let mut process = Process::from_config(base);
-    process.init = false;
     process.args = a.command().to_vec();
     process.terminal = a.tty;
     if let Some(cwd) = &a.cwd {
@@ -276,9 +271,9 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
     };
     tracing::debug!("exec: starting {:?} in container {}", process.args, a.id());
     if a.ignore_paused {
-        container.start_ignore_paused(&mut process)?;
+        container.exec_ignore_paused(&mut process)?;
     } else {
-        container.start(&mut process)?;
+        container.exec(&mut process)?;
     }
     let pid = process.pid().unwrap_or(0);
     let kill = |process: &mut Process| {

@@ -69,7 +69,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
     // it and exits 255 while `run` waits for it).
     let started = match container.start(&mut process) {
         Err(e) => Err(CliError::from(e)),
-        Ok(()) => match container.exec() {
+        Ok(()) => match container.release() {
             Err(e @ lashing::Error::Init(_)) if !a.detach => {
                 tracing::error!("{}", crate::error::chain(&e));
                 cleanup(container);

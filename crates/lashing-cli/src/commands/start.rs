@@ -26,7 +26,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
                 }
                 None => None,
             };
-            container.exec().map_err(refusal)?;
+            container.release().map_err(refusal)?;
             if let Some(n) = notify {
                 let pid = container.state().init_process_pid();
                 n.wait_and_relay(pid, || container.status() != Status::Stopped)?;
@@ -35,7 +35,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         }
         // The library checks again under the container's lock and says what the state really
         // is (a `kill` or `delete` may be changing it right now).
-        _ => match container.exec() {
+        _ => match container.release() {
             Ok(()) => Ok(0),
             Err(e) => Err(refusal(e)),
         },

@@ -1,79 +1,29 @@
-//! [`Container`]: the lifecycle of one container (create, start, exec, signal, state, destroy).
+//! [`Container`]: the lifecycle of one container (create, start, release, run, exec, signal,
+//! state, destroy).
 
 mod cgroups;
 pub mod criu;
 mod exe;
 mod start;
 
+pub use crate::status::{OciState, Status};
 pub use exe::set_init_executable;
 pub(crate) use start::INIT_PIPE_ENV;
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lashing_cgroups::{FreezerState::Frozen, Manager};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
-use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, HookKind};
 use crate::error::{Error, Result};
 use crate::hooks;
 use crate::process::Process;
 use crate::state::{self, FIFO, Remains, State};
-
-/// The status of a container, as `runc state` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// The init process is set up and waits for `start`.
-    Created,
-    /// The user process runs.
-    Running,
-    /// The container's cgroup is frozen.
-    Paused,
-    /// No process runs (never started, or exited).
-    Stopped,
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Stopped => "stopped",
-        })
-    }
-}
-
-/// The OCI runtime state of a container (`runc state` output, with runc's extra fields).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OciState {
-    /// OCI version of the bundle.
-    pub oci_version: String,
-    /// Container id.
-    pub id: String,
-    /// Host pid of init (0 when stopped).
-    pub pid: i32,
-    /// Status.
-    pub status: Status,
-    /// Absolute path of the bundle.
-    pub bundle: PathBuf,
-    /// Absolute path of the root file system.
-    pub rootfs: PathBuf,
-    /// Creation time (RFC 3339).
-    pub created: String,
-    /// Annotations.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    /// Owner (user name of the creator; runc prints "" for root as "root").
-    pub owner: String,
-}
 
 /// A container: its state directory under a state root, its configuration and its cgroup.
 ///
@@ -243,38 +193,12 @@ impl Container {
         }
     }
 
-    /// Starts `process`. For the init process (`process.init`), sets the container up and returns
-    /// once init waits on the exec fifo (status `created`); [`Container::exec`] then runs the user
-    /// process. Only one init may ever be started. Another process (`init == false`) is run in the
-    /// created or running container at once, as `runc exec` does: it joins every namespace of the
-    /// init and the container's cgroup, and `start` returns once it has executed its program (a
-    /// missing program or a bad cwd is an error here, and the container is not disturbed).
+    /// Starts the container's init `process` (`runc create`; libcontainer's `Start` of an init
+    /// process): sets the container up and returns once init waits on the exec fifo (status
+    /// `created`); [`Container::release`] then lets it execute the user process. Only one init
+    /// may ever be started.
     pub fn start(&mut self, process: &mut Process) -> Result<()> {
-        self.start_process(process, false)
-    }
-
-    /// [`Container::start`] for a process run in the container (`init == false`) that also
-    /// accepts a paused container (runc's `exec --ignore-paused`): the process joins the frozen
-    /// cgroup and freezes at once, and this call returns only after the container is resumed
-    /// and the process has executed its program.
-    pub fn start_ignore_paused(&mut self, process: &mut Process) -> Result<()> {
-        self.start_process(process, true)
-    }
-
-    fn start_process(&mut self, process: &mut Process, allow_paused: bool) -> Result<()> {
-        if !process.init {
-            let status = self.status();
-            let ok = matches!(status, Status::Created | Status::Running)
-                || (allow_paused && status == Status::Paused);
-            if !ok {
-                return Err(Error::BadStatus {
-                    id: self.state.id.clone(),
-                    status,
-                    op: "exec a process in it",
-                });
-            }
-            return start::start_setns(self, process);
-        }
+        process.init = true;
         if self.state.init_process_pid != 0 {
             return Err(Error::BadStatus {
                 id: self.state.id.clone(),
@@ -286,21 +210,50 @@ impl Container {
         start::start_init(self, process)
     }
 
-    /// Starts `process` and, for an init process, lets it run at once (`create` + `start`).
+    /// Starts the init `process` and lets it run at once (`runc run`: [`Container::start`] then
+    /// [`Container::release`]; libcontainer's `Run`).
     pub fn run(&mut self, process: &mut Process) -> Result<()> {
         self.start(process)?;
-        if process.init {
-            self.exec()?;
+        self.release()
+    }
+
+    /// Runs one more `process` in the created or running container (`runc exec`; libcontainer's
+    /// `Start` of a non-init process): it joins every namespace of the init and the container's
+    /// cgroup, and `exec` returns once it has executed its program (a missing program or a bad
+    /// cwd is an error here, and the container is not disturbed). A paused container is refused.
+    pub fn exec(&mut self, process: &mut Process) -> Result<()> {
+        self.exec_process(process, false)
+    }
+
+    /// [`Container::exec`] that also accepts a paused container (runc's `exec --ignore-paused`):
+    /// the process joins the frozen cgroup and freezes at once, and this call returns only after
+    /// the container is resumed and the process has executed its program.
+    pub fn exec_ignore_paused(&mut self, process: &mut Process) -> Result<()> {
+        self.exec_process(process, true)
+    }
+
+    fn exec_process(&mut self, process: &mut Process, allow_paused: bool) -> Result<()> {
+        process.init = false;
+        let status = self.status();
+        let ok = matches!(status, Status::Created | Status::Running)
+            || (allow_paused && status == Status::Paused);
+        if !ok {
+            return Err(Error::BadStatus {
+                id: self.state.id.clone(),
+                status,
+                op: "exec a process in it",
+            });
         }
-        Ok(())
+        start::start_setns(self, process)
     }
 
     /// Lets a created container's user process run (`runc start`): reads the exec fifo, waits
     /// until init has executed the user process (a failure of init after `create` returned, in
     /// a startContainer hook or at `execve`, is reported here), then runs the poststart hooks (a
     /// failing one kills the container). A container that is not `created` is refused with its
-    /// real status, also when a `kill` or `delete` races with this call.
-    pub fn exec(&mut self) -> Result<()> {
+    /// real status, also when a `kill` or `delete` races with this call. libcontainer calls this
+    /// `Exec`.
+    pub fn release(&mut self) -> Result<()> {
         let _lock = self.lock_existing()?;
         let status = self.status();
         if status == Status::Running && self.init_cmdline() == b"lashing\0init\0" {
@@ -387,20 +340,18 @@ impl Container {
         }
         let _ = fs::remove_file(&fifo_path);
         if !report.is_empty() {
-            let f: crate::error::InitFailure = serde_json::from_slice(&report).map_err(|e| {
-                Error::io(
-                    "parse the failure report of",
-                    "lashing init",
-                    std::io::Error::other(e),
-                )
-            })?;
+            let f: crate::error::InitFailure =
+                serde_json::from_slice(&report).map_err(|e| Error::InitProtocol {
+                    what: "a failure report on the exec fifo that does not parse".into(),
+                    source: Some(Box::new(e)),
+                })?;
             return Err(oom_cause(&self.cgroup, Error::Init(f)));
         }
         tracing::debug!(
             pid,
             "start: the init read the exec fifo: the user process runs"
         );
-        if let Err(e) = hooks::run_all(self, HookKind::Poststart) {
+        if let Err(e) = self.run_hooks(HookKind::Poststart, None) {
             let _ = self.signal(libc::SIGKILL, false);
             return Err(e);
         }
@@ -566,15 +517,27 @@ impl Container {
     /// pid reused in between is never signalled.
     fn kill_init(&self, sig: i32) -> Result<()> {
         let pid = self.state.init_process_pid;
-        let err = |e: std::io::Error| Error::io("signal", format!("pid {pid}"), e);
-        let p = rustix::process::Pid::from_raw(pid)
-            .ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::ESRCH)))?;
-        let fd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
-            .map_err(|e| err(e.into()))?;
-        if !self.init_alive() {
-            return Err(err(std::io::Error::from_raw_os_error(libc::ESRCH)));
+        crate::sys::process::kill_pid(pid, sig, || self.init_alive())
+            .map_err(|e| Error::io("signal", format!("pid {pid}"), e))
+    }
+
+    /// Runs the hooks of `kind` with the container's OCI state; `pid` is the init's while the
+    /// container is being created (prestart, createRuntime).
+    pub(crate) fn run_hooks(&self, kind: HookKind, pid: Option<i32>) -> Result<()> {
+        let list = self
+            .state
+            .config
+            .hooks
+            .get(&kind)
+            .map_or(&[][..], Vec::as_slice);
+        if list.is_empty() {
+            return Ok(());
         }
-        crate::sys::process::pidfd_signal(fd.as_fd(), sig).map_err(err)
+        let mut st = self.oci_state();
+        if let Some(pid) = pid {
+            st.pid = pid;
+        }
+        hooks::run_all(list, kind, &st)
     }
 
     fn wait_dead(&self, limit: Duration) {
@@ -605,7 +568,7 @@ impl Container {
         }
         let rm = fs::remove_dir_all(&self.dir)
             .map_err(|e| Error::io("remove state directory", &self.dir, e));
-        let hooks = hooks::run_all(&self, HookKind::Poststop);
+        let hooks = self.run_hooks(HookKind::Poststop, None);
         rm?;
         if let Err(e) = hooks {
             tracing::warn!("{e}");
@@ -729,24 +692,6 @@ fn wait_empty(cgroup: &Manager, limit: Duration) {
 /// Signals `p` through a pidfd opened before its start time is checked, so that a pid reused
 /// in between is never signalled.
 fn kill_checked(p: state::ProcId, sig: i32) -> Result<()> {
-    let err = |e: std::io::Error| Error::io("signal", format!("pid {}", p.pid), e);
-    let pid = rustix::process::Pid::from_raw(p.pid)
-        .ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::ESRCH)))?;
-    let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
-        .map_err(|e| err(e.into()))?;
-    if !p.alive() {
-        return Err(err(std::io::Error::from_raw_os_error(libc::ESRCH)));
-    }
-    crate::sys::process::pidfd_signal(fd.as_fd(), sig).map_err(err)
-}
-
-/// Sends a signal to a pid through a pidfd (so that a reused pid is never signalled: the caller has
-/// checked the start time just before).
-pub(crate) fn kill_pid(pid: i32, sig: i32) -> Result<()> {
-    let err = |e: std::io::Error| Error::io("signal", format!("pid {pid}"), e);
-    let p = rustix::process::Pid::from_raw(pid)
-        .ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::ESRCH)))?;
-    let fd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
-        .map_err(|e| err(e.into()))?;
-    crate::sys::process::pidfd_signal(fd.as_fd(), sig).map_err(err)
+    crate::sys::process::kill_pid(p.pid, sig, || p.alive())
+        .map_err(|e| Error::io("signal", format!("pid {}", p.pid), e))
 }

@@ -14,7 +14,7 @@ use crate::config::{Config, HookKind, IdMap, NamespaceType};
 use crate::error::{Error, InitFailure, Result};
 use crate::process::{Process, Stdio};
 use crate::state::{self, FIFO};
-use crate::{hooks, sys};
+use crate::sys;
 
 /// The environment variable that tells `lashing init` which fd is its socket.
 pub(crate) const INIT_PIPE_ENV: &str = "_LASHING_INITPIPE";
@@ -261,11 +261,9 @@ fn start_inner(
     // validation (runc's env rules, NGROUPS_MAX, ...) before anything is started.
     crate::config::validate_process(&process.merged(&config.process))?;
     if process.terminal && process.console_socket.is_none() {
-        return Err(Error::io(
-            "allocate a terminal for",
-            "the process",
-            std::io::Error::other("it has no console socket to send the terminal's master to"),
-        ));
+        return Err(Error::InvalidProcess {
+            reason: "it asks for a terminal but has no console socket to send its master to",
+        });
     }
     let kind = if fifo.is_some() {
         InitKind::Standard
@@ -298,8 +296,10 @@ fn start_inner(
         plan.unshare |= cgroupns;
     }
     let exe = exe::protected_exe()?;
-    let (parent_sock, child_sock) =
-        channel::pair().map_err(|e| Error::io("create init socket", "socketpair", e))?;
+    let (parent_sock, child_sock) = channel::pair().map_err(|e| Error::Sys {
+        op: "create the init socket (socketpair)",
+        source: e,
+    })?;
     // Room for the payload in one datagram.
     // (SO_SNDBUF is capped by net.core.wmem_max; root may force it past that.)
     if rustix::net::sockopt::set_socket_send_buffer_size_force(&parent_sock, 4 << 20).is_err() {
@@ -344,11 +344,18 @@ fn start_inner(
                 spec.clone_flags &= !cgroupns;
                 plan.unshare |= cgroupns;
             }
-            let s = sys::process::spawn_init(&spec)
-                .map_err(|e| Error::io("clone3", "lashing init", e))?;
+            let s = sys::process::spawn_init(&spec).map_err(|e| Error::Sys {
+                op: "clone3 the container's init",
+                source: e,
+            })?;
             (s, false)
         }
-        Err(e) => return Err(Error::io("clone3", "lashing init", e)),
+        Err(e) => {
+            return Err(Error::Sys {
+                op: "clone3 the container's init",
+                source: e,
+            });
+        }
     };
     drop(child_sock);
     drop(exe);
@@ -398,8 +405,10 @@ fn start_inner(
     );
     if new_userns {
         write_id_maps(child.pid, config)?;
-        rustix::io::write(&child.sock, &[1])
-            .map_err(|e| Error::io("signal init", "init socket", e))?;
+        rustix::io::write(&child.sock, &[1]).map_err(|e| Error::InitSocket {
+            op: "write the id maps' signal to",
+            source: e.into(),
+        })?;
     }
 
     // The payload and its fds.
@@ -478,7 +487,10 @@ fn start_inner(
         // A child that failed before reading (its exec, say) has closed its end: what it sent
         // is still queued, and the loop below reports it rather than "broken pipe".
         if !matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) {
-            return Err(Error::io("send payload to", "lashing init", e));
+            return Err(Error::InitSocket {
+                op: "send the payload on",
+                source: e,
+            });
         }
     }
     drop(fifo_fd);
@@ -492,7 +504,12 @@ fn start_inner(
     loop {
         let raw = match channel::recv_raw(&child.sock) {
             Ok(r) => r,
-            Err(e) => return Err(Error::io("read from", "lashing init", e)),
+            Err(e) => {
+                return Err(Error::InitSocket {
+                    op: "read from",
+                    source: e,
+                });
+            }
         };
         let Some(raw) = raw else {
             if created || (ready && kind == InitKind::Setns) {
@@ -509,8 +526,10 @@ fn start_inner(
                 message: std::io::Error::from_raw_os_error(errno).to_string(),
             }));
         }
-        let msg: ToParent = channel::parse(&raw.data)
-            .map_err(|e| Error::io("parse message of", "lashing init", e))?;
+        let msg: ToParent = channel::parse(&raw.data).map_err(|e| Error::InitProtocol {
+            what: "a message that does not parse".into(),
+            source: Some(Box::new(e)),
+        })?;
         tracing::debug!(elapsed = ?t0.elapsed(), "read sync type:{}", msg.name());
         match msg {
             ToParent::Pid(pid) => {
@@ -540,16 +559,16 @@ fn start_inner(
             ToParent::MapsPlease => {
                 write_id_maps(child.pid, &c.state.config)?;
                 channel::send(&child.sock, &ToInit::MapsDone, &[])
-                    .map_err(|e| Error::io("write to", "lashing init", e))?;
+                    .map_err(|e| Error::init_socket("write to", e))?;
             }
             ToParent::Hooks => {
                 c.state.init_process_pid = child.pid;
                 apply_resources(&c.cgroup, &c.state.config)?;
-                hooks::run_creating(c, child.pid, HookKind::Prestart)?;
-                hooks::run_creating(c, child.pid, HookKind::CreateRuntime)?;
+                c.run_hooks(HookKind::Prestart, Some(child.pid))?;
+                c.run_hooks(HookKind::CreateRuntime, Some(child.pid))?;
                 tracing::debug!("writing sync type:hooksDone");
                 channel::send(&child.sock, &ToInit::HooksDone, &[])
-                    .map_err(|e| Error::io("write to", "lashing init", e))?;
+                    .map_err(|e| Error::init_socket("write to", e))?;
             }
             ToParent::Ready => {
                 for r in &process.merged(&c.state.config.process).rlimits {
@@ -568,14 +587,18 @@ fn start_inner(
                         InitKind::Standard => "standard",
                         InitKind::Setns => "setns",
                     };
-                    crate::tty::send_fd(sock.as_fd(), name, child.pidfd.as_fd())
-                        .map_err(|e| Error::io("send a pidfd to", "the pidfd socket", e))?;
+                    crate::tty::send_fd(sock.as_fd(), name, child.pidfd.as_fd()).map_err(|e| {
+                        Error::Sys {
+                            op: "send a pidfd to the pidfd socket",
+                            source: e,
+                        }
+                    })?;
                 }
                 if kind == InitKind::Setns {
                     set_affinity(child.pid, affinity.final_.as_deref());
                     tracing::debug!("writing sync type:run");
                     channel::send(&child.sock, &ToInit::Run, &[])
-                        .map_err(|e| Error::io("write to", "lashing init", e))?;
+                        .map_err(|e| Error::init_socket("write to", e))?;
                     ready = true;
                     continue;
                 }
@@ -583,7 +606,7 @@ fn start_inner(
                 let st = c.state_mut();
                 st.init_process_pid = child.pid;
                 st.init_process_start = start;
-                st.created = state::now_rfc3339();
+                st.created = crate::time::now_rfc3339_nanos();
                 st.creator = None;
                 st.namespace_paths = st.derived_namespace_paths();
                 c.state.save(&c.dir)?;
@@ -594,20 +617,21 @@ fn start_inner(
                     c.state.id
                 );
                 channel::send(&child.sock, &ToInit::Run, &[])
-                    .map_err(|e| Error::io("write to", "lashing init", e))?;
+                    .map_err(|e| Error::init_socket("write to", e))?;
                 ready = true;
             }
             ToParent::SeccompFd => {
-                let fd = raw.fds.into_iter().next().ok_or_else(|| {
-                    Error::io(
-                        "receive seccomp listener",
-                        "lashing init",
-                        std::io::Error::other("no fd"),
-                    )
-                })?;
+                let fd = raw
+                    .fds
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::InitProtocol {
+                        what: "SeccompFd came without the seccomp listener's fd".into(),
+                        source: None,
+                    })?;
                 send_seccomp_listener(c, child.pid, fd.as_fd())?;
                 channel::send(&child.sock, &ToInit::SeccompDone, &[])
-                    .map_err(|e| Error::io("write to", "lashing init", e))?;
+                    .map_err(|e| Error::init_socket("write to", e))?;
             }
             ToParent::Log { level, message } => {
                 logged += 1;
@@ -622,11 +646,10 @@ fn start_inner(
             }
             ToParent::Created if ready && kind == InitKind::Standard => created = true,
             ToParent::Created => {
-                return Err(Error::io(
-                    "sync with",
-                    "lashing init",
-                    std::io::Error::other("Created before Ready"),
-                ));
+                return Err(Error::InitProtocol {
+                    what: "Created before Ready".into(),
+                    source: None,
+                });
             }
             ToParent::Error(f) => return Err(Error::Init(f)),
         }

@@ -462,13 +462,13 @@ impl Init {
             .iter()
             .any(|m| m.device == "proc" && m.destination == Path::new("/proc"));
         if self.fifo.is_some() && !mounts_proc {
-            let procfs =
-                ProcFs::open().map_err(|e| Fail::msg("open a private procfs", None, chain(&e)))?;
+            let procfs = ProcFs::open()
+                .map_err(|e| Fail::msg("open a private procfs", None, crate::error::chain(&e)))?;
             self.fifo_procfs = Some(procfs.self_fd_dir().map_err(|e| {
                 Fail::msg(
                     "open",
                     Some("self/fd of a private procfs".to_string()),
-                    chain(&e),
+                    crate::error::chain(&e),
                 )
             })?);
         }
@@ -720,7 +720,11 @@ impl Init {
         }
         .map_err(|e| match e {
             procfs::ProcError::Open { source, .. } => Fail::io("open exec fifo", None, source),
-            e => Fail::msg("open exec fifo", Some("/proc".to_string()), chain(&e)),
+            e => Fail::msg(
+                "open exec fifo",
+                Some("/proc".to_string()),
+                crate::error::chain(&e),
+            ),
         })?;
         drop(fifo);
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
@@ -824,21 +828,6 @@ fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
-/// The whole chain of an error, as one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = c.source();
-    }
-    s
-}
-
 /// The session keyring `_ses.<id>` (unless `--no-new-keyring`).
 fn join_keyring(p: &Payload) -> R<()> {
     let config = &p.config;
@@ -848,7 +837,7 @@ fn join_keyring(p: &Payload) -> R<()> {
             Fail::msg(
                 "join session keyring",
                 Some(format!("_ses.{}", p.id)),
-                chain(&e),
+                crate::error::chain(&e),
             )
         })?;
     }
@@ -859,7 +848,8 @@ fn join_keyring(p: &Payload) -> R<()> {
 /// Scheduler, I/O priority, personality and memory policy (runc's order, before `Ready`).
 fn apply_attributes(config: &Config, proc: &ProcessConfig) -> R<()> {
     use security::attrs;
-    let fail = |step: &'static str, e: attrs::AttrError| Fail::msg(step, None, chain(&e));
+    let fail =
+        |step: &'static str, e: attrs::AttrError| Fail::msg(step, None, crate::error::chain(&e));
     if let Some(s) = &proc.scheduler {
         attrs::set_scheduler(s).map_err(|e| fail("set scheduler", e))?;
     }
@@ -881,7 +871,7 @@ fn apply_apparmor(proc: &ProcessConfig, policy: ProcPolicy) -> R<()> {
             Fail::msg(
                 "apply AppArmor profile",
                 Some(profile.to_string()),
-                chain(&e),
+                crate::error::chain(&e),
             )
         }),
         None => Ok(()),
@@ -890,8 +880,13 @@ fn apply_apparmor(proc: &ProcessConfig, policy: ProcPolicy) -> R<()> {
 
 fn apply_selinux(proc: &ProcessConfig, policy: ProcPolicy) -> R<()> {
     match proc.selinux_label.as_deref().filter(|l| !l.is_empty()) {
-        Some(label) => security::lsm::apply_selinux_exec_label(label, policy)
-            .map_err(|e| Fail::msg("apply SELinux label", Some(label.to_string()), chain(&e))),
+        Some(label) => security::lsm::apply_selinux_exec_label(label, policy).map_err(|e| {
+            Fail::msg(
+                "apply SELinux label",
+                Some(label.to_string()),
+                crate::error::chain(&e),
+            )
+        }),
         None => Ok(()),
     }
 }

@@ -8,9 +8,9 @@
 //! - [`attrs`]: `oom_score_adj`, personality, scheduler, I/O priority, memory policy and the
 //!   session keyring.
 //!
-//! Nothing here is wired into init yet: the order of the calls (runc's) is in the integration
-//! notes of the report; in short: keyring first, then LSM/attributes, seccomp before dropping
-//! capabilities without `no_new_privs`, or last before `execve` with it.
+//! Init applies them in runc's order (`init/`): the session keyring first, then the LSM labels
+//! and attributes; the seccomp filter before the user and capability switch without
+//! `no_new_privs`, or last before `execve` with it.
 
 pub(crate) mod attrs;
 pub(crate) mod lsm;

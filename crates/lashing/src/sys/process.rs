@@ -414,6 +414,19 @@ pub(crate) fn setgroups(gids: &[u32]) -> io::Result<()> {
     }
 }
 
+/// Sends `sig` to `pid` through a pidfd opened first; `still_ours` (a check of the pid's start
+/// time) runs between the open and the signal, so that a pid reused in between is never
+/// signalled: a `false` is `ESRCH`.
+pub(crate) fn kill_pid(pid: i32, sig: i32, still_ours: impl FnOnce() -> bool) -> io::Result<()> {
+    let esrch = || io::Error::from_raw_os_error(libc::ESRCH);
+    let p = rustix::process::Pid::from_raw(pid).ok_or_else(esrch)?;
+    let fd = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())?;
+    if !still_ours() {
+        return Err(esrch());
+    }
+    pidfd_signal(std::os::fd::AsFd::as_fd(&fd), sig)
+}
+
 /// `pidfd_send_signal(pidfd, sig, NULL, 0)`: works for every signal number, real-time ones too.
 pub(crate) fn pidfd_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
     // SAFETY: pidfd_send_signal with a valid fd, a signal number, no siginfo and no flags.

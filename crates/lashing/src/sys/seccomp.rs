@@ -4,8 +4,6 @@
 //!
 //! The loader runs in init and does not allocate; everything else only takes plain values.
 
-// Wired into init by the integrator; until then only tests call these.
-
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
