@@ -47,9 +47,22 @@ fn asserts(src: &str) -> Vec<(usize, String)> {
         let name = &after[..open];
         if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             let mut depth = 0;
-            let mut end = open + 1;
+            // Without a closing parenthesis (a parse this scan gets wrong), the rest of the file.
+            let mut end = after.len();
+            // Parentheses inside string literals do not count.
+            let (mut in_str, mut escaped) = (false, false);
             for (j, c) in after[open + 1..].char_indices() {
+                if in_str {
+                    match c {
+                        _ if escaped => escaped = false,
+                        '\\' => escaped = true,
+                        '"' => in_str = false,
+                        _ => {}
+                    }
+                    continue;
+                }
                 match c {
+                    '"' => in_str = true,
                     '(' => depth += 1,
                     ')' => {
                         depth -= 1;

@@ -82,6 +82,11 @@ mod channel;
 pub mod config;
 mod container;
 pub mod error;
+#[cfg(debug_assertions)]
+mod fault;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hooks;
 mod init;
 mod process;

@@ -667,6 +667,11 @@ pub(crate) mod pack {
 /// The state letter and start time of a process from `/proc/<pid>/stat`, or `None` if it is gone.
 pub(crate) fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let data = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_proc_stat(&data)
+}
+
+/// The state letter and start time in the text of a `/proc/<pid>/stat` file.
+pub(crate) fn parse_proc_stat(data: &str) -> Option<(char, u64)> {
     // The command name may hold spaces and parentheses: parse after the last ')'.
     let rest = &data[data.rfind(')')? + 1..];
     let mut fields = rest.split_ascii_whitespace();

@@ -531,6 +531,10 @@ fn start_inner(
             source: Some(Box::new(e)),
         })?;
         tracing::debug!(elapsed = ?t0.elapsed(), "read sync type:{}", msg.name());
+        #[cfg(debug_assertions)]
+        if crate::fault::kill_init_at(msg.name()) {
+            crate::fault::kill_and_wait_exit(child.pidfd.as_fd());
+        }
         match msg {
             ToParent::Pid(pid) => {
                 let inter = child.pid;
@@ -558,8 +562,7 @@ fn start_inner(
             }
             ToParent::MapsPlease => {
                 write_id_maps(child.pid, &c.state.config)?;
-                channel::send(&child.sock, &ToInit::MapsDone, &[])
-                    .map_err(|e| Error::init_socket("write to", e))?;
+                send_init(child, &ToInit::MapsDone)?;
             }
             ToParent::Hooks => {
                 c.state.init_process_pid = child.pid;
@@ -567,8 +570,7 @@ fn start_inner(
                 c.run_hooks(HookKind::Prestart, Some(child.pid))?;
                 c.run_hooks(HookKind::CreateRuntime, Some(child.pid))?;
                 tracing::debug!("writing sync type:hooksDone");
-                channel::send(&child.sock, &ToInit::HooksDone, &[])
-                    .map_err(|e| Error::init_socket("write to", e))?;
+                send_init(child, &ToInit::HooksDone)?;
             }
             ToParent::Ready => {
                 for r in &process.merged(&c.state.config.process).rlimits {
@@ -597,8 +599,7 @@ fn start_inner(
                 if kind == InitKind::Setns {
                     set_affinity(child.pid, affinity.final_.as_deref());
                     tracing::debug!("writing sync type:run");
-                    channel::send(&child.sock, &ToInit::Run, &[])
-                        .map_err(|e| Error::init_socket("write to", e))?;
+                    send_init(child, &ToInit::Run)?;
                     ready = true;
                     continue;
                 }
@@ -616,8 +617,7 @@ fn start_inner(
                     "container {} is created: state saved; writing sync type:run",
                     c.state.id
                 );
-                channel::send(&child.sock, &ToInit::Run, &[])
-                    .map_err(|e| Error::init_socket("write to", e))?;
+                send_init(child, &ToInit::Run)?;
                 ready = true;
             }
             ToParent::SeccompFd => {
@@ -630,8 +630,7 @@ fn start_inner(
                         source: None,
                     })?;
                 send_seccomp_listener(c, child.pid, fd.as_fd())?;
-                channel::send(&child.sock, &ToInit::SeccompDone, &[])
-                    .map_err(|e| Error::init_socket("write to", e))?;
+                send_init(child, &ToInit::SeccompDone)?;
             }
             ToParent::Log { level, message } => {
                 logged += 1;
@@ -762,6 +761,14 @@ fn reemit(level: channel::LogLevel, message: &str) {
         channel::LogLevel::Debug => tracing::debug!("{message}"),
         channel::LogLevel::Trace => tracing::trace!("{message}"),
     }
+}
+
+/// Sends `msg` to init; a socket init has closed means init died: say that, with how.
+fn send_init(child: &mut Child, msg: &ToInit) -> Result<()> {
+    channel::send(&child.sock, msg, &[]).map_err(|e| match e.raw_os_error() {
+        Some(libc::EPIPE | libc::ECONNRESET) => died(child),
+        _ => Error::init_socket("write to", e),
+    })
 }
 
 fn died(child: &mut Child) -> Error {

@@ -28,6 +28,8 @@ mod inroot;
 mod jail;
 mod mounts;
 mod options;
+#[cfg(feature = "fuzzing")]
+pub(crate) use options::host_proc_sys_mounts;
 mod sysctl;
 #[cfg(test)]
 mod tests;
