@@ -15,11 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Sandbox, wait_for};
-
-fn unified() -> bool {
-    lashing_cgroups::detect() == lashing_cgroups::CgroupMode::Unified
-}
+use support::{Sandbox, block_device, sandbox, unified, wait_for};
 
 /// A [`Sandbox`] whose containers each have a cgroup of their own below the sandbox's.
 trait CgroupSandbox {
@@ -87,9 +83,7 @@ fn total_cpu(stats: &serde_json::Value) -> u64 {
 
 #[test]
 fn pause_resume_under_load_and_stats() {
-    let Some(sb) = Sandbox::new(&["sh"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh"]);
     sb.config("busy", "while :; do :; done", |_| {});
     sb.run_detached("busy");
     assert_eq!(sb.status("busy"), "running");
@@ -157,9 +151,7 @@ fn pause_resume_under_load_and_stats() {
 
 #[test]
 fn update_writes_reads_back_and_rolls_back() {
-    let Some(sb) = Sandbox::new(&["sh"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh"]);
     sb.config("upd", "sleep 600", |_| {});
     sb.run_detached("upd");
     sb.ok(&[
@@ -261,9 +253,7 @@ fn update_writes_reads_back_and_rolls_back() {
 
 #[test]
 fn memory_limit_oom_is_reported_by_events() {
-    let Some(sb) = Sandbox::new(&["sh"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh"]);
     sb.config(
         "oom",
         "while [ ! -e /go ]; do sleep 0.1; done; (x=$(head -c 134217728 /dev/zero | tr '\\0' a)); sleep 600",
@@ -321,9 +311,7 @@ fn memory_limit_oom_is_reported_by_events() {
 
 #[test]
 fn pids_limit_stops_a_fork_bomb() {
-    let Some(sb) = Sandbox::new(&["sh"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh"]);
     sb.config(
         "bomb",
         "(i=0; while [ $i -lt 40 ]; do sleep 600 & i=$((i+1)); done) 2>/err; echo done > /done; sleep 600",
@@ -345,9 +333,7 @@ fn pids_limit_stops_a_fork_bomb() {
 
 #[test]
 fn denied_device_cannot_be_opened() {
-    let Some(sb) = Sandbox::new(&["sh"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh"]);
     // /dev/kmsg (c 1:11) bind-mounted in, but not in the device allow list.
     std::fs::write(sb.rootfs().join("kmsg"), "").unwrap();
     sb.config(
@@ -368,9 +354,7 @@ fn denied_device_cannot_be_opened() {
 
 #[test]
 fn cpu_quota_throttles() {
-    let Some(sb) = Sandbox::new(&["sh"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh"]);
     sb.config("quota", "while :; do :; done", |v| {
         v["linux"]["resources"]["cpu"] = serde_json::json!({"quota": 10000, "period": 100000});
     });
@@ -407,9 +391,7 @@ fn cpu_quota_throttles() {
 
 #[test]
 fn busy_or_frozen_cgroup_is_refused() {
-    let Some(sb) = Sandbox::new(&["sh"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh"]);
     // A cgroup that already holds a process.
     let m = lashing_cgroups::Manager::new(&sb.cgroups_path("busy"), "busy").unwrap();
     m.create().unwrap();
@@ -470,9 +452,7 @@ fn resources_of_a_missing_controller_are_refused() {
         lashing_testsupport::missing("v1 controllers only: a unified host");
         return;
     }
-    let Some(sb) = Sandbox::new(&["sh"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh"]);
     let mut checked = 0;
     for (ctl, res) in [
         (
@@ -526,9 +506,7 @@ fn resources_of_a_missing_controller_are_refused() {
 /// Issue 9.5: runc's wording for v2 resources on a v1 host, and for a busy cgroup.
 #[test]
 fn cgroup_refusals_use_runcs_wording() {
-    let Some(sb) = Sandbox::new(&["sh"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh"]);
     if !unified() {
         sb.config("v2res", "true", |v| {
             v["linux"]["resources"]["unified"] = serde_json::json!({"memory.high": "max"});
@@ -572,9 +550,7 @@ fn update_cpu_idle_on_v1_is_clean() {
         lashing_testsupport::missing("v1 only: a unified host");
         return;
     }
-    let Some(sb) = Sandbox::new(&["sh"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh"]);
     sb.config("idle", "sleep 600", |v| {
         v["linux"]["resources"]["cpu"] = serde_json::json!({"shares": 512});
     });
@@ -615,30 +591,11 @@ fn update_cpu_idle_on_v1_is_clean() {
     assert_eq!(sb.read("idle", "pids", "pids.max"), "11");
 }
 
-/// A real block device of this host: (major, minor, scheduler line).
-fn block_device() -> Option<(u32, u32, String)> {
-    let mut devs: Vec<_> = std::fs::read_dir("/sys/block").ok()?.flatten().collect();
-    devs.sort_by_key(|d| {
-        let n = d.file_name().to_string_lossy().into_owned();
-        (
-            n.starts_with("loop") || n.starts_with("ram") || n.starts_with("zram"),
-            n,
-        )
-    });
-    let d = devs.first()?;
-    let dev = std::fs::read_to_string(d.path().join("dev")).ok()?;
-    let (maj, min) = dev.trim().split_once(':')?;
-    let sched = std::fs::read_to_string(d.path().join("queue/scheduler")).unwrap_or_default();
-    Some((maj.parse().ok()?, min.parse().ok()?, sched))
-}
-
 /// Issue 9.22: per-device blkio throttles and weights given with `update -r` are applied (they
 /// were dropped with exit 0); a weight the device's scheduler cannot take is an error, as runc.
 #[test]
 fn update_applies_per_device_blkio() {
-    let Some(sb) = Sandbox::new(&["sh"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh"]);
     let Some((maj, min, sched)) = block_device() else {
         lashing_testsupport::missing("no block device");
         return;

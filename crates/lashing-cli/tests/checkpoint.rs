@@ -11,7 +11,7 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::Sandbox;
+use support::{Sandbox, sandbox, time_factor};
 
 /// The container's loop: a counter in /tmp/counter, 10 times a second.
 const LOOP: &str = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done";
@@ -73,22 +73,12 @@ fn counter(sb: &Sandbox) -> Option<u64> {
         .ok()
 }
 
-fn time_factor() -> u32 {
-    std::env::var("LASHING_TEST_TIME_FACTOR")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
-        .max(1)
-}
-
 #[test]
 #[ignore = "needs a CRIU that works with this kernel (Debian's 3.17 fails on kernels >= 6.13): \
             run by scripts/test-guest"]
 fn checkpoint_stops_and_restore_resumes_the_counter() {
     require_criu();
-    let Some(sb) = Sandbox::new(&["sh", "-c", LOOP]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", LOOP]);
     let limit = lashing_testsupport::WAIT * time_factor();
     // The loop writes into the rootfs (runc's example spec has a read-only one).
     sb.edit(|v| v["root"]["readonly"] = false.into());
@@ -159,9 +149,7 @@ fn checkpoint_stops_and_restore_resumes_the_counter() {
             run by scripts/test-guest"]
 fn checkpoint_refuses_a_created_container() {
     require_criu();
-    let Some(sb) = Sandbox::new(&["sh", "-c", LOOP]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", LOOP]);
     let mut create = spawn_piped(&sb, &["create", "cr2"]);
     wait_ok(&mut create, "create");
     let image = sb.path("image");
@@ -186,9 +174,7 @@ fn checkpoint_refuses_a_created_container() {
 /// end of CRIU's log. Either way the container keeps running.
 #[test]
 fn checkpoint_errors_leave_the_container_running() {
-    let Some(sb) = Sandbox::new(&["sh", "-c", LOOP]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", LOOP]);
     sb.edit(|v| v["root"]["readonly"] = false.into());
     let mut run = spawn_piped(&sb, &["run", "-d", "cr4"]);
     wait_ok(&mut run, "run -d");

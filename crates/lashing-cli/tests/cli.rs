@@ -11,7 +11,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use support::{BIN, Sandbox, lashing, lashing_in, wait_for_file};
+use support::{BIN, lashing, lashing_in, sandbox, wait_for_file};
 
 /// A state root in a fresh temporary directory (not created: `list` must not create it).
 fn root() -> (tempfile::TempDir, String) {
@@ -370,9 +370,7 @@ fn create_failures_leave_nothing_behind() {
 
 #[test]
 fn run_true_exits_zero_and_is_deleted() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     let o = sb.run(&["run", "c1"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(sb.run(&["list", "-q"]).stdout, "", "deleted after the run");
@@ -380,9 +378,7 @@ fn run_true_exits_zero_and_is_deleted() {
 
 #[test]
 fn run_propagates_exit_code_and_output() {
-    let Some(sb) = Sandbox::new(&["sh", "-c", "echo out; echo err >&2; exit 42"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", "echo out; echo err >&2; exit 42"]);
     let o = sb.run(&["run", "c1"]);
     assert_eq!(o.code, 42, "{}", o.stderr);
     assert_eq!(o.stdout, "out\n");
@@ -391,9 +387,7 @@ fn run_propagates_exit_code_and_output() {
 
 #[test]
 fn run_keep_then_delete_and_killed_status() {
-    let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "30"]);
     let mut child = sb
         .command(&["run", "--keep", "-b", sb.bundle().to_str().unwrap(), "c1"])
         .stdin(Stdio::null())
@@ -413,13 +407,11 @@ fn run_keep_then_delete_and_killed_status() {
 
 #[test]
 fn run_forwards_signals_to_the_container() {
-    let Some(sb) = Sandbox::new(&[
+    let sb = sandbox(&[
         "sh",
         "-c",
         "trap 'exit 7' TERM; echo ready; sleep 30 & wait",
-    ]) else {
-        return;
-    };
+    ]);
     let out = sb.path("out");
     let mut child = sb
         .command(&["run", "-b", sb.bundle().to_str().unwrap(), "c1"])
@@ -441,9 +433,7 @@ fn run_forwards_signals_to_the_container() {
 
 #[test]
 fn run_preserves_fds() {
-    let Some(sb) = Sandbox::new(&["sh", "-c", "echo three >&3"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", "echo three >&3"]);
     let file = sb.path("fd3");
     let script = format!(
         "exec {BIN} --root {} run --preserve-fds 1 -b {} c1 3>{}",
@@ -458,9 +448,7 @@ fn run_preserves_fds() {
 
 #[test]
 fn create_start_state_kill_delete_walk() {
-    let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "30"]);
     let pid_file = sb.path("pid");
     let o = sb.run(&["create", "--pid-file", pid_file.to_str().unwrap(), "c1"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -533,9 +521,7 @@ fn create_start_state_kill_delete_walk() {
 
 #[test]
 fn delete_of_created_and_force_delete_of_running() {
-    let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "30"]);
     assert_eq!(sb.run(&["create", "c1"]).code, 0);
     let p1 = sb.pid("c1");
     assert_eq!(

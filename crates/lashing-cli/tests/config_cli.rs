@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{Sandbox, lashing, lashing_in, log_msg};
+use support::{Sandbox, lashing, lashing_in, log_msg, sandbox};
 
 /// `/etc/passwd` of the containers here: a user with a home, one with an empty home field.
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
@@ -16,14 +16,14 @@ const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
                       nohome:x:1001:1001:::/bin/sh\n";
 
 /// A sandbox running `args` with `/etc/passwd` and `/tmp` in its rootfs.
-fn sandbox(args: &[&str]) -> Option<Sandbox> {
-    let sb = Sandbox::new(args)?;
+fn passwd_sandbox(args: &[&str]) -> Sandbox {
+    let sb = sandbox(args);
     let root = sb.rootfs();
     for d in ["etc", "tmp", "proc", "sys", "dev"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
     std::fs::write(root.join("etc/passwd"), PASSWD).unwrap();
-    Some(sb)
+    sb
 }
 
 /// `lashing run` of the sandbox's bundle as container `id`.
@@ -187,7 +187,7 @@ fn events_interval_values() {
 /// Environment entries runc refuses are refused at create, with runc's text, leaving nothing.
 #[test]
 fn bad_env_entries_refused_at_create() {
-    let Some(sb) = sandbox(&["true"]) else { return };
+    let sb = passwd_sandbox(&["true"]);
     for (entry, text) in [
         ("=x", "invalid environment variable: name cannot be empty"),
         ("=", "invalid environment variable: name cannot be empty"),
@@ -213,7 +213,7 @@ fn bad_env_entries_refused_at_create() {
 /// (it used to succeed, and `start` then said "stopped").
 #[test]
 fn too_many_additional_gids_refused_at_create() {
-    let Some(sb) = sandbox(&["true"]) else { return };
+    let sb = passwd_sandbox(&["true"]);
     sb.edit(|v| {
         v["process"]["user"]["additionalGids"] = (0..=65536u32).collect::<Vec<_>>().into();
     });
@@ -238,7 +238,7 @@ fn too_many_additional_gids_refused_at_create() {
 /// `Instant + Duration` in the middle of create).
 #[test]
 fn absurd_hook_timeout_refused_at_create() {
-    let Some(sb) = sandbox(&["true"]) else { return };
+    let sb = passwd_sandbox(&["true"]);
     sb.edit(|v| {
         v["hooks"] = serde_json::json!({
             "prestart": [{"path": "/bin/true"}, {"path": "/bin/true", "timeout": i64::MAX}]
@@ -264,9 +264,7 @@ fn absurd_hook_timeout_refused_at_create() {
 /// home of the user in the container's /etc/passwd, `/` for a user not listed there.
 #[test]
 fn home_from_passwd_as_runc() {
-    let Some(sb) = sandbox(&["sh", "-c", "env | grep ^HOME= ; env | grep -c ^HOME="]) else {
-        return;
-    };
+    let sb = passwd_sandbox(&["sh", "-c", "env | grep ^HOME= ; env | grep -c ^HOME="]);
     for (uid, env, want) in [
         (0, &["HOME="][..], "/root"),
         (0, &[], "/root"),
@@ -294,9 +292,7 @@ fn home_from_passwd_as_runc() {
 /// A soft RLIMIT_NOFILE below the hard one stays the configured soft value.
 #[test]
 fn rlimit_soft_and_hard_as_configured() {
-    let Some(sb) = sandbox(&["sh", "-c", "cat /proc/self/limits"]) else {
-        return;
-    };
+    let sb = passwd_sandbox(&["sh", "-c", "cat /proc/self/limits"]);
     sb.edit(|v| {
         v["process"]["rlimits"] = serde_json::json!([
             {"type": "RLIMIT_NOFILE", "hard": 4000, "soft": 3000},
@@ -324,7 +320,7 @@ fn rlimit_soft_and_hard_as_configured() {
 /// Scheduler flags under the OCI spec's names are accepted (they used to be a parse error).
 #[test]
 fn scheduler_flags_with_spec_names() {
-    let Some(sb) = sandbox(&["true"]) else { return };
+    let sb = passwd_sandbox(&["true"]);
     sb.edit(|v| {
         v["process"]["scheduler"] = serde_json::json!({
             "policy": "SCHED_BATCH",
@@ -346,9 +342,7 @@ fn scheduler_flags_with_spec_names() {
 /// reaches the devices cgroup is runc's.
 #[test]
 fn device_access_letters_as_runc() {
-    let Some(sb) = sandbox(&["sh", "-c", "cat /sys/fs/cgroup/devices/devices.list"]) else {
-        return;
-    };
+    let sb = passwd_sandbox(&["sh", "-c", "cat /sys/fs/cgroup/devices/devices.list"]);
     if !Path::new("/sys/fs/cgroup/devices").is_dir() {
         lashing_testsupport::missing("no v1 devices hierarchy");
         return;
@@ -392,13 +386,11 @@ fn device_access_letters_as_runc() {
 /// Relative `linux.readonlyPaths`/`maskedPaths` entries are taken from the container's `/`.
 #[test]
 fn relative_readonly_and_masked_paths() {
-    let Some(sb) = sandbox(&[
+    let sb = passwd_sandbox(&[
         "sh",
         "-c",
         "wc -c < /proc/cpuinfo; touch /tmp/x 2>/dev/null && echo writable || echo read-only",
-    ]) else {
-        return;
-    };
+    ]);
     sb.edit(|v| {
         v["root"]["readonly"] = false.into();
         v["linux"]["readonlyPaths"]
@@ -420,9 +412,7 @@ fn relative_readonly_and_masked_paths() {
 /// error or works; none makes lashing panic.
 #[test]
 fn no_flag_value_panics() {
-    let Some(sb) = sandbox(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = passwd_sandbox(&["sleep", "100"]);
     let o = sb.run(&["run", "-d", "flags"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let huge = [
@@ -490,9 +480,7 @@ fn no_flag_value_panics() {
 /// `=x` entry) and the same HOME rule.
 #[test]
 fn exec_env_rules_and_home() {
-    let Some(sb) = sandbox(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = passwd_sandbox(&["sleep", "100"]);
     let o = sb.run(&["run", "-d", "execenv"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     for (entry, text) in [

@@ -60,22 +60,6 @@ fn installed(prog: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Waits for `child` (`limit` at most, then kills it by pid and panics).
-fn wait_limited(child: &mut Child, what: &str, limit: Duration) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code().unwrap_or(-1);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 impl Containerd {
     fn start(name: &str) -> Option<Containerd> {
         let lock = lashing_testsupport::engine_lock();
@@ -92,7 +76,7 @@ impl Containerd {
         }
         // The shims double-fork: they come back to us, and we reap them (this machine's PID 1
         // does not).
-        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+        lashing_testsupport::become_subreaper();
         let host_dirs: Vec<PathBuf> = [
             "/run/containerd/s",
             "/run/containerd/fifo",
@@ -205,7 +189,7 @@ impl Containerd {
             .stderr(std::fs::File::create(&e).unwrap())
             .spawn()
             .unwrap();
-        let code = wait_limited(&mut child, what, lashing_testsupport::WAIT);
+        let code = lashing_testsupport::wait_exit(&mut child, what, lashing_testsupport::WAIT);
         let r = Out {
             code,
             stdout: std::fs::read_to_string(&o).unwrap(),

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use lashing_testsupport::{Cleanup, WAIT};
-use support::{BIN, busybox_rootfs, wait_bounded};
+use support::{BIN, wait_bounded};
 
 /// Debian's docker.io client and daemon (not whatever else is on PATH).
 const DOCKER: &str = "/usr/bin/docker";
@@ -58,7 +58,7 @@ impl Docker {
     /// A private dockerd with lashing as a runtime and the busybox image; `None` (skipped, but a
     /// failure in CI) when docker.io is not installed.
     fn start() -> Option<Docker> {
-        support::can_run_containers();
+        support::require_containers();
         if !Path::new(DOCKER).is_file() || !Path::new(DOCKERD).is_file() {
             lashing_testsupport::missing("dockerd is not installed (Debian package `docker.io`)");
             return None;
@@ -194,13 +194,14 @@ impl Docker {
     /// `/etc/passwd`, `/tmp`; no `/newdir`.
     fn import_image(&self) {
         let rootfs = self.path("image");
-        busybox_rootfs(
+        lashing_testsupport::install_busybox(
             &rootfs,
             &[
                 "sh", "true", "false", "sleep", "echo", "cat", "id", "grep", "touch", "stat",
                 "tty", "ls",
             ],
-        );
+        )
+        .expect("a busybox rootfs");
         std::fs::create_dir_all(rootfs.join("etc")).unwrap();
         std::fs::write(
             rootfs.join("etc/passwd"),

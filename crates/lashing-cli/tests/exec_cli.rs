@@ -9,19 +9,12 @@ mod support;
 use std::path::Path;
 
 use serde_json::json;
-use support::{Out, Sandbox, log_msg};
-
-/// A `Key:` field of a `/proc/<pid>/status` text.
-fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
-        .map(str::trim)
-}
+use support::{Out, Sandbox, log_msg, sandbox, status_field};
 
 /// A running container `id` (`sleep 100`) in a new sandbox, with `/tmp`, `id` and `ionice` in
 /// its rootfs.
-fn running(id: &str) -> Option<Sandbox> {
-    let sb = Sandbox::new(&["sleep", "100"])?;
+fn running(id: &str) -> Sandbox {
+    let sb = sandbox(&["sleep", "100"]);
     let root = sb.rootfs();
     std::fs::create_dir_all(root.join("tmp")).unwrap();
     for applet in ["id", "ionice", "grep"] {
@@ -29,7 +22,7 @@ fn running(id: &str) -> Option<Sandbox> {
     }
     let o = sb.run(&["run", "-d", id]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    Some(sb)
+    sb
 }
 
 /// `lashing exec [flags] -p <file with process> id`.
@@ -47,9 +40,7 @@ fn exec_json(sb: &Sandbox, id: &str, process: &serde_json::Value, flags: &[&str]
 #[test]
 fn exec_process_json_applies_capabilities_and_no_new_privileges() {
     let id = "ex-caps";
-    let Some(sb) = running(id) else {
-        return;
-    };
+    let sb = running(id);
     let caps = json!(["CAP_CHOWN", "CAP_SYS_ADMIN"]);
     let o = exec_json(
         &sb,
@@ -61,12 +52,12 @@ fn exec_process_json_applies_capabilities_and_no_new_privileges() {
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
     for k in ["CapEff", "CapPrm", "CapBnd"] {
-        assert_eq!(field(&o.stdout, k), Some("0000000000200001"), "{k}");
+        assert_eq!(status_field(&o.stdout, k), Some("0000000000200001"), "{k}");
     }
     for k in ["CapInh", "CapAmb"] {
-        assert_eq!(field(&o.stdout, k), Some("0000000000000000"), "{k}");
+        assert_eq!(status_field(&o.stdout, k), Some("0000000000000000"), "{k}");
     }
-    assert_eq!(field(&o.stdout, "NoNewPrivs"), Some("1"));
+    assert_eq!(status_field(&o.stdout, "NoNewPrivs"), Some("1"));
     // Without them: the container's capabilities, and noNewPrivileges false (runc's zero value,
     // though the container's process has it).
     let o = exec_json(
@@ -76,8 +67,8 @@ fn exec_process_json_applies_capabilities_and_no_new_privileges() {
         &[],
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(field(&o.stdout, "CapEff"), Some("0000000020000420"));
-    assert_eq!(field(&o.stdout, "NoNewPrivs"), Some("0"));
+    assert_eq!(status_field(&o.stdout, "CapEff"), Some("0000000020000420"));
+    assert_eq!(status_field(&o.stdout, "NoNewPrivs"), Some("0"));
     // The flags do not add to process.json (runc ignores them with -p).
     let o = exec_json(
         &sb,
@@ -87,19 +78,17 @@ fn exec_process_json_applies_capabilities_and_no_new_privileges() {
         &["--cap", "CAP_NET_ADMIN", "--no-new-privs"],
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(field(&o.stdout, "CapEff"), Some("0000000000200001"));
-    assert_eq!(field(&o.stdout, "NoNewPrivs"), Some("0"));
+    assert_eq!(status_field(&o.stdout, "CapEff"), Some("0000000000200001"));
+    assert_eq!(status_field(&o.stdout, "NoNewPrivs"), Some("0"));
 }
 
 /// Issue 9.1: user, additional gids, env, cwd, rlimits, scheduler, I/O priority and CPU affinity
 /// of process.json, as runc applies them; its umask is not (runc keeps the container's), and
 /// the process flags are ignored.
 #[test]
-fn exec_process_json_applies_every_field() {
+fn exec_process_json_applies_every_status_field() {
     let id = "ex-fields";
-    let Some(sb) = running(id) else {
-        return;
-    };
+    let sb = running(id);
     let script = "id; umask; pwd; echo A=$A B=$B; ulimit -Sn; ulimit -Hn; \
                   grep -E '^policy' /proc/self/sched; ionice; \
                   grep Cpus_allowed_list /proc/self/status; \
@@ -129,7 +118,7 @@ fn exec_process_json_applies_every_field() {
         lines[6]
     );
     assert!(lines[7].starts_with("idle"), "{}", lines[7]);
-    assert_eq!(field(lines[8], "Cpus_allowed_list"), Some("0"));
+    assert_eq!(status_field(lines[8], "Cpus_allowed_list"), Some("0"));
     assert_eq!(lines[9], "no-tty", "-t is ignored with -p, as runc");
 }
 
@@ -138,9 +127,7 @@ fn exec_process_json_applies_every_field() {
 #[test]
 fn exec_process_json_may_leave_out_optional_fields() {
     let id = "ex-minimal";
-    let Some(sb) = running(id) else {
-        return;
-    };
+    let sb = running(id);
     let o = exec_json(
         &sb,
         id,
@@ -193,9 +180,7 @@ fn bad_programs(root: &Path) {
 #[test]
 fn exec_of_a_program_that_cannot_run_is_worded_as_runc() {
     let id = "ex-bad";
-    let Some(sb) = running(id) else {
-        return;
-    };
+    let sb = running(id);
     bad_programs(&sb.rootfs());
     for (prog, want) in [
         ("/x", r#"exec: "/x": stat /x: no such file or directory"#),
@@ -252,9 +237,7 @@ fn exec_of_a_program_that_cannot_run_is_worded_as_runc() {
 /// `execve` fails (bad ELF, missing interpreter) exits 255 with runc's words on stderr.
 #[test]
 fn run_of_a_program_that_cannot_run_is_worded_as_runc() {
-    let Some(sb) = Sandbox::new(&["/x"]) else {
-        return;
-    };
+    let sb = sandbox(&["/x"]);
     bad_programs(&sb.rootfs());
     let o = sb.run(&["run", "r1"]);
     assert_eq!(o.code, 1, "{}", o.stderr);
@@ -282,9 +265,7 @@ fn run_of_a_program_that_cannot_run_is_worded_as_runc() {
 /// Issue 9.5: `proc` on a symlink is refused with runc's words.
 #[test]
 fn proc_on_a_symlink_is_refused_with_runcs_words() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     std::os::unix::fs::symlink("/tmp", sb.rootfs().join("proc")).unwrap();
     let o = sb.run(&["run", "r1"]);
     assert_eq!(o.code, 1, "{}", o.stderr);
@@ -300,9 +281,7 @@ fn proc_on_a_symlink_is_refused_with_runcs_words() {
 /// (runc clears ONLCR on the pty): `run -t` and `exec -t`.
 #[test]
 fn terminal_output_keeps_newlines_as_written() {
-    let Some(sb) = Sandbox::new(&["printf", r"a\nb\n"]) else {
-        return;
-    };
+    let sb = sandbox(&["printf", r"a\nb\n"]);
     sb.edit(|v| v["process"]["terminal"] = true.into());
     let o = sb.run(&["run", "t1"]);
     assert_eq!((o.code, o.stdout.as_str()), (0, "a\nb\n"), "{}", o.stderr);
@@ -332,9 +311,7 @@ fn debug_msgs(log: &Path) -> Vec<String> {
 /// `--log` in JSON (or to stderr in text); without it, none.
 #[test]
 fn debug_logs_each_step_of_create_start_and_exec() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     let log = sb.path("debug.json");
     let l = log.to_str().unwrap();
     let quiet = sb.path("quiet.json");
@@ -405,9 +382,7 @@ fn debug_logs_each_step_of_create_start_and_exec() {
 #[test]
 fn exec_flags_are_checked_and_parsed_as_runc() {
     let id = "ex-flags";
-    let Some(sb) = running(id) else {
-        return;
-    };
+    let sb = running(id);
     let mut cases = vec![
         (&["--cwd", "tmp"][..], "Cwd must be an absolute path"),
         (

@@ -7,13 +7,11 @@ use std::io::Read;
 
 use lashing::config::NamespaceType;
 use lashing::{Config, Container, Process, Stdio};
-use support::{BIN, busybox_rootfs, can_run_containers};
+use support::{BIN, require_containers};
 
 #[test]
 fn the_lashing_binary_can_be_the_init_of_a_library_user() {
-    if !can_run_containers() {
-        return;
-    }
+    require_containers();
     assert!(lashing::set_init_executable(BIN));
     assert!(
         !lashing::set_init_executable("/other"),
@@ -21,7 +19,7 @@ fn the_lashing_binary_can_be_the_init_of_a_library_user() {
     );
     let dir = tempfile::tempdir().unwrap();
     let rootfs = dir.path().join("rootfs");
-    busybox_rootfs(&rootfs, &["sh", "echo"]);
+    lashing_testsupport::install_busybox(&rootfs, &["sh", "echo"]).unwrap();
     for d in ["proc", "dev", "tmp"] {
         std::fs::create_dir_all(rootfs.join(d)).unwrap();
     }

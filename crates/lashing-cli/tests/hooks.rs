@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use support::{Sandbox, log_msg};
+use support::{Sandbox, log_msg, sandbox};
 
 /// The hooks directory of a sandbox (bind-mounted at `/hooks` in the container) with `log.sh`,
 /// which appends `KIND <stdin>` as one line to `$2`.
@@ -64,13 +64,11 @@ fn assert_nothing_left(sb: &Sandbox) {
 fn all_six_kinds_run_in_order_with_the_state_on_stdin() {
     // The process lives until the poststart hook has run, so that hook sees it running (a
     // process that had already exited would be reported `stopped`, by runc too).
-    let Some(sb) = Sandbox::new(&[
+    let sb = sandbox(&[
         "sh",
         "-c",
         "until grep -q '^poststart ' /hooks/log; do sleep 0.05; done",
-    ]) else {
-        return;
-    };
+    ]);
     let dir = hooks_dir(&sb);
     let log = dir.join("log");
     let inside = Path::new("/hooks");
@@ -137,9 +135,7 @@ fn all_six_kinds_run_in_order_with_the_state_on_stdin() {
 
 #[test]
 fn hook_timeout_kills_the_hook_and_fails_create() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     // The hook would run for 10 minutes: `create` returns only because it kills it (a create that
     // waited for it would hang: `Sandbox::run` fails a command that hangs).
     let pidfile = sb.path("hook-pid");
@@ -163,9 +159,7 @@ fn hook_timeout_kills_the_hook_and_fails_create() {
 
 #[test]
 fn failing_create_runtime_fails_create_and_leaves_nothing() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     sb.edit(|v| v["hooks"] = json!({"createRuntime": [sh_hook("echo boom >&2; exit 3", None)]}));
     let o = sb.run(&["create", "h1"]);
     assert_eq!(o.code, 1);
@@ -183,9 +177,7 @@ fn failing_create_runtime_fails_create_and_leaves_nothing() {
 
 #[test]
 fn failing_create_container_hook_fails_create_and_leaves_nothing() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     sb.edit(|v| {
         v["hooks"] = json!({"createContainer": [sh_hook("echo inside >&2; exit 4", None)]})
     });
@@ -203,9 +195,7 @@ fn failing_create_container_hook_fails_create_and_leaves_nothing() {
 
 #[test]
 fn failing_poststart_kills_the_container() {
-    let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "30"]);
     sb.edit(|v| v["hooks"] = json!({"poststart": [sh_hook("exit 7", None)]}));
     assert_eq!(sb.run(&["create", "h1"]).code, 0);
     let init = sb.pid("h1");
@@ -224,9 +214,7 @@ fn failing_poststart_kills_the_container() {
 
 #[test]
 fn failing_poststop_is_only_a_warning() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     sb.edit(|v| v["hooks"] = json!({"poststop": [sh_hook("echo late >&2; exit 2", None)]}));
     let o = sb.run(&["run", "h1"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -242,9 +230,7 @@ fn failing_poststop_is_only_a_warning() {
 
 #[test]
 fn start_container_hook_without_env_gets_the_process_env() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     let dir = hooks_dir(&sb);
     sb.edit(|v| {
         v["process"]["env"]
@@ -272,9 +258,7 @@ fn start_container_hook_without_env_gets_the_process_env() {
 
 #[test]
 fn missing_hook_program_is_a_clear_error() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     sb.edit(|v| v["hooks"] = json!({"prestart": [{"path": "/nonexistent/hook"}]}));
     let o = sb.run(&["create", "h1"]);
     assert_eq!(o.code, 1);

@@ -8,7 +8,7 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use support::{BIN, Sandbox};
+use support::{BIN, Sandbox, sandbox};
 
 /// Runs `script` with `sh` in the sandbox's bundle dir, `$L` being `lashing --root <root>`.
 fn shell(sb: &Sandbox, script: &str) -> support::Out {
@@ -54,9 +54,7 @@ fn fds_of(pid: i32) -> Vec<(u32, String)> {
 /// numbers above 64).
 #[test]
 fn runs_with_a_tiny_nofile_limit() {
-    let Some(sb) = Sandbox::new(&["sh", "-c", "echo ok"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", "echo ok"]);
     sb.edit(|v| {
         v["process"].as_object_mut().unwrap().remove("rlimits");
     });
@@ -71,9 +69,7 @@ fn runs_with_a_tiny_nofile_limit() {
 fn preserve_fds_keeps_closed_fds_closed() {
     // No command substitution: its pipe would take the lowest free fd of the shell.
     let script = "for i in 3 4 5 6 7 8 9; do echo -n \"$i \"; readlink /proc/1/fd/$i || echo; done";
-    let Some(sb) = Sandbox::new(&["sh", "-c", script]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", script]);
     let (a, b) = (sb.path("a"), sb.path("b"));
     std::fs::write(&a, "a").unwrap();
     std::fs::write(&b, "b").unwrap();
@@ -109,9 +105,7 @@ fn preserve_fds_keeps_closed_fds_closed() {
 #[test]
 fn listen_fds_with_a_closed_fd_keep_their_positions() {
     let script = "echo fds=$LISTEN_FDS; for i in 3 4 5; do echo -n \"$i \"; readlink /proc/1/fd/$i || echo; done";
-    let Some(sb) = Sandbox::new(&["sh", "-c", script]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", script]);
     let (a, b) = (sb.path("a"), sb.path("b"));
     std::fs::write(&a, "a").unwrap();
     std::fs::write(&b, "b").unwrap();
@@ -132,9 +126,7 @@ fn listen_fds_with_a_closed_fd_keep_their_positions() {
 /// The same through `exec --preserve-fds`.
 #[test]
 fn exec_preserve_fds_keeps_closed_fds_closed() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     sb.ok(&["run", "-d", "ex"]);
     let a = sb.path("a");
     std::fs::write(&a, "a").unwrap();
@@ -156,9 +148,7 @@ fn exec_preserve_fds_keeps_closed_fds_closed() {
 /// procfs (it used to hold a private procfs and its `self/fd` while it waited).
 #[test]
 fn created_init_holds_no_procfs_fd() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     sb.ok(&["create", "fds"]);
     let pid = sb.pid("fds");
     let fds = fds_of(pid);
@@ -184,9 +174,7 @@ fn created_init_holds_no_procfs_fd() {
 /// fifo) ends it, as runc's (Go's default action); pid 1 of a namespace used to ignore them.
 #[test]
 fn signals_end_a_created_init() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     for sig in ["TERM", "INT", "HUP"] {
         let id = format!("sig{}", sig.to_lowercase());
         sb.ok(&["create", &id]);
@@ -203,9 +191,7 @@ fn signals_end_a_created_init() {
 /// init ends it.
 #[test]
 fn pidfd_signal_ends_a_created_init() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     let sock = sb.path("pidfd.sock");
     let l = support::listener(&sock);
     sb.ok(&["create", "--pidfd-socket", sock.to_str().unwrap(), "pfd"]);
@@ -223,9 +209,7 @@ fn pidfd_signal_ends_a_created_init() {
 /// user switch), and the cwd is still checked to be inside the container afterwards.
 #[test]
 fn cwd_with_readonly_root_and_unreachable_for_the_user() {
-    let Some(sb) = Sandbox::new(&["sh", "-c", "pwd; id -u 2>/dev/null || true"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", "pwd; id -u 2>/dev/null || true"]);
     sb.edit(|v| {
         v["root"]["readonly"] = true.into();
         v["process"]["cwd"] = "/does/not/exist".into();
@@ -261,9 +245,7 @@ fn cwd_with_readonly_root_and_unreachable_for_the_user() {
 /// without it.
 #[test]
 fn init_warnings_reach_the_log() {
-    let Some(sb) = Sandbox::new(&["cat", "/proc/self/status"]) else {
-        return;
-    };
+    let sb = sandbox(&["cat", "/proc/self/status"]);
     sb.edit(|v| {
         let caps = &mut v["process"]["capabilities"];
         caps["inheritable"] = serde_json::json!(["CAP_KILL"]);

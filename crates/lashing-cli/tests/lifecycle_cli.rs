@@ -8,41 +8,24 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use support::{Out, Sandbox, log_msg, wait_for};
-
-/// Waits (`limit` at most) for a spawned `lashing` to exit; kills it (by its pid, ours) and fails
-/// the test if it does not: these tests are about commands that must never hang.
-fn wait_exit(mut child: Child, what: &str, limit: Duration) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code().unwrap_or(-1);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use support::{Out, Sandbox, log_msg, sandbox, wait_exit, wait_for};
 
 /// Runs `lashing --root <root> ARGS` (stdin /dev/null, output in files) and fails the test if
 /// it has not exited after `limit`.
 fn run_bounded(sb: &Sandbox, args: &[&str], limit: Duration) -> Out {
     let tmp = tempfile::tempdir().unwrap();
     let (o, e) = (tmp.path().join("out"), tmp.path().join("err"));
-    let child = sb
+    let mut child = sb
         .command(args)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&o).unwrap())
         .stderr(std::fs::File::create(&e).unwrap())
         .spawn()
         .unwrap();
-    let code = wait_exit(child, &format!("lashing {args:?}"), limit);
+    let code = wait_exit(&mut child, &format!("lashing {args:?}"), limit);
     Out {
         code,
         stdout: std::fs::read_to_string(&o).unwrap(),
@@ -73,9 +56,7 @@ fn freezer_file(cgroups_path: &str) -> (PathBuf, &'static str) {
 /// `start` opened the fifo) is reported by `start` with its cause, not as "stopped" or success.
 #[test]
 fn start_reports_init_failure_after_create() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into();
         v["hooks"] = serde_json::json!({"startContainer": [{"path": "/bin/false"}]});
@@ -96,9 +77,7 @@ fn start_reports_init_failure_after_create() {
 /// before, `create` succeeded and `start` said the container had stopped.
 #[test]
 fn init_killed_after_ready_fails_create() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into();
         // Without NNP the filter is loaded before the user switch (while init may still).
@@ -119,9 +98,7 @@ fn init_killed_after_ready_fails_create() {
 /// `setgroups` or by validation): `create` fails naming it, nothing is left behind.
 #[test]
 fn huge_init_failure_is_reported_by_create() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into();
         v["process"]["user"]["additionalGids"] = (1..=65_538u32).collect::<Vec<_>>().into();
@@ -147,9 +124,7 @@ fn huge_init_failure_is_reported_by_create() {
 /// failing `start` never claims that the container runs (nothing else started it).
 #[test]
 fn start_racing_kill_or_delete_reports_the_real_state() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     for i in 0..20 {
         let id = format!("r{i}");
         sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path(&id).into());
@@ -166,7 +141,7 @@ fn start_racing_kill_or_delete_reports_the_real_state() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let other = sb
+        let mut other = sb
             .command(racer)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -174,7 +149,7 @@ fn start_racing_kill_or_delete_reports_the_real_state() {
             .spawn()
             .unwrap();
         let o = start.wait_with_output().unwrap();
-        wait_exit(other, "the racing command", Duration::from_secs(30));
+        wait_exit(&mut other, "the racing command", Duration::from_secs(30));
         let err = String::from_utf8_lossy(&o.stderr);
         if !o.status.success() {
             assert!(
@@ -192,9 +167,7 @@ fn start_racing_kill_or_delete_reports_the_real_state() {
 /// hook that runs in it allocates past the memory limit): `create` says so in runc's words.
 #[test]
 fn oom_killed_init_is_named() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into();
         v["linux"]["resources"] = serde_json::json!({"memory": {"limit": 16 << 20}});
@@ -219,9 +192,7 @@ fn oom_killed_init_is_named() {
 /// runc's message (before, `run -d` hung forever), and nothing is left behind.
 #[test]
 fn frozen_cgroup_is_refused_not_hung() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     let path = sb.cgroups_path("c1");
     sb.edit(|v| v["linux"]["cgroupsPath"] = path.clone().into());
     let (file, frozen) = freezer_file(&path);
@@ -265,9 +236,7 @@ fn frozen_cgroup_is_refused_not_hung() {
 /// "container not running".
 #[test]
 fn kill_all_of_stopped_container_succeeds() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into());
     sb.ok(&["run", "-d", "c1"]);
     sb.wait_status("c1", "stopped");
@@ -285,9 +254,7 @@ fn kill_all_of_stopped_container_succeeds() {
 /// kills what is left in the container's cgroup (runc does), `kill TERM` is refused.
 #[test]
 fn sigkill_without_pid_namespace_kills_leftovers_of_stopped_container() {
-    let Some(sb) = Sandbox::new(&["sh", "-c", "sleep 1000 & exit 0"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", "sleep 1000 & exit 0"]);
     let path = sb.cgroups_path("c1");
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = path.clone().into();
@@ -332,9 +299,7 @@ fn sigkill_without_pid_namespace_kills_leftovers_of_stopped_container() {
 /// `--ignore-paused` the process runs once the container is resumed.
 #[test]
 fn exec_into_paused_container() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into());
     sb.ok(&["run", "-d", "c1"]);
     sb.ok(&["pause", "c1"]);
@@ -345,7 +310,7 @@ fn exec_into_paused_container() {
         "exec failed: cannot exec in a paused container (use --ignore-paused to override)"
     );
     let out = sb.path("exec.out");
-    let exec = sb
+    let mut exec = sb
         .command(&["exec", "--ignore-paused", "c1", "echo", "hi"])
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap())
@@ -361,7 +326,7 @@ fn exec_into_paused_container() {
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "");
     sb.ok(&["resume", "c1"]);
     assert_eq!(
-        wait_exit(exec, "exec --ignore-paused", Duration::from_secs(30)),
+        wait_exit(&mut exec, "exec --ignore-paused", Duration::from_secs(30)),
         0
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "hi\n");
@@ -381,16 +346,14 @@ fn exec_into_paused_container() {
 /// waiting until a resume: it is started, as runc reports it.
 #[test]
 fn start_does_not_wait_for_a_frozen_container() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     let path = sb.cgroups_path("c1");
     sb.edit(|v| {
         v["linux"]["cgroupsPath"] = path.clone().into();
         v["hooks"] = serde_json::json!({"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "100"]}]});
     });
     sb.ok(&["create", "c1"]);
-    let start = sb
+    let mut start = sb
         .command(&["start", "c1"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -403,7 +366,7 @@ fn start_does_not_wait_for_a_frozen_container() {
     });
     let (file, frozen) = freezer_file(&path);
     std::fs::write(&file, frozen).unwrap();
-    assert_eq!(wait_exit(start, "start", Duration::from_secs(30)), 0);
+    assert_eq!(wait_exit(&mut start, "start", Duration::from_secs(30)), 0);
     let thawed = if frozen == "1" { "0" } else { "THAWED" };
     std::fs::write(&file, thawed).unwrap();
     sb.ok(&["delete", "--force", "c1"]);

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use lashing_testsupport::Cleanup;
-use support::{BIN, busybox_rootfs, can_run_containers};
+use support::{BIN, require_containers};
 
 struct Podman {
     /// Removes the cgroup parent and detaches any mount podman left under `dir`: declared
@@ -25,9 +25,7 @@ struct Podman {
 
 impl Podman {
     fn new() -> Option<Podman> {
-        if !can_run_containers() {
-            return None;
-        }
+        require_containers();
         match Command::new("podman").arg("--version").output() {
             Ok(o) if o.status.success() => {}
             _ => {
@@ -59,7 +57,8 @@ impl Podman {
     /// A fresh copy of a busybox rootfs (`--rootfs` writes into it).
     fn rootfs(&self, name: &str) -> PathBuf {
         let r = self.dir.path().join(name);
-        busybox_rootfs(&r, &["sh", "echo", "sleep", "true", "cat", "tty"]);
+        lashing_testsupport::install_busybox(&r, &["sh", "echo", "sleep", "true", "cat", "tty"])
+            .unwrap();
         r
     }
 

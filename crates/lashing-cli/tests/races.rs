@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Out, Sandbox};
+use support::{Out, Sandbox, sandbox};
 
 /// A command that has not exited after this long is hung (kill it, fail the test).
 const HANG: Duration = Duration::from_secs(60);
@@ -87,9 +87,7 @@ fn assert_gone(sb: &Sandbox, id: &str, what: &str) {
 /// `delete --force` removes everything).
 #[test]
 fn n_way_create_of_one_id() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     let tmp = tempfile::tempdir().unwrap();
     for round in 0..3 {
         let id = format!("c{round}");
@@ -141,9 +139,7 @@ fn n_way_create_of_one_id() {
 /// (Two `delete --force` at once: `state.rs`, `concurrent_force_deletes_all_succeed_and_hooks_run_once`.)
 #[test]
 fn delete_force_against_start_exec_kill_pause() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     let tmp = tempfile::tempdir().unwrap();
     let racers: [&[&str]; 4] = [
         &["start"],
@@ -199,9 +195,7 @@ fn delete_force_against_start_exec_kill_pause() {
 /// (no half-written state is ever read), and `state` of a container that is gone says so.
 #[test]
 fn list_and_state_during_churn() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     let tmp = tempfile::tempdir().unwrap();
     // The churn: 4 ids, each run -d and deleted 4 times, in a child shell of ours.
     let script = (0..4)
@@ -257,9 +251,7 @@ fn list_and_state_during_churn() {
 /// and the last successful `--pids-limit` is what the cgroup holds.
 #[test]
 fn update_during_pause() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     let tmp = tempfile::tempdir().unwrap();
     let id = "u";
     sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path(id).into());

@@ -4,22 +4,13 @@
 
 mod support;
 
-use support::Sandbox;
-
-/// A `Key:` field of a `/proc/<pid>/status` text.
-fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
-        .map(str::trim)
-}
+use support::{sandbox, status_field};
 
 /// CVE-2022-29162: `exec --cap CAP_SYS_ADMIN` adds the capability to the bounding, effective and
 /// permitted sets only; inheritable and ambient stay empty (the spec has no inheritable caps).
 #[test]
 fn exec_cap_adds_no_inheritable_capabilities() {
-    let Some(sb) = Sandbox::new(&["sleep", "100"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "100"]);
     let id = format!("seccli-cap-{}", std::process::id());
     let o = sb.run(&["run", "-d", &id]);
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -37,20 +28,31 @@ fn exec_cap_adds_no_inheritable_capabilities() {
     assert_eq!(k.code, 0, "{}", k.stderr);
     assert_eq!(plain.code, 0, "{}", plain.stderr);
     assert_eq!(more.code, 0, "{}", more.stderr);
-    assert_eq!(field(&plain.stdout, "CapEff"), Some("0000000020000420"));
+    assert_eq!(
+        status_field(&plain.stdout, "CapEff"),
+        Some("0000000020000420")
+    );
     // CAP_SYS_ADMIN is bit 21.
     let with_admin = format!("{:016x}", 0x2000_0420u64 | 1 << 21);
     for k in ["CapEff", "CapPrm", "CapBnd"] {
         assert_eq!(
-            field(&more.stdout, k),
+            status_field(&more.stdout, k),
             Some(with_admin.as_str()),
             "{k}: {}",
             more.stdout
         );
     }
     for k in ["CapInh", "CapAmb"] {
-        assert_eq!(field(&more.stdout, k), Some("0000000000000000"), "{k}");
-        assert_eq!(field(&plain.stdout, k), Some("0000000000000000"), "{k}");
+        assert_eq!(
+            status_field(&more.stdout, k),
+            Some("0000000000000000"),
+            "{k}"
+        );
+        assert_eq!(
+            status_field(&plain.stdout, k),
+            Some("0000000000000000"),
+            "{k}"
+        );
     }
     // runc: an unknown name is dropped with a warning, and the process runs.
     assert_eq!(bad.code, 0, "{}", bad.stderr);
@@ -68,9 +70,7 @@ fn exec_cap_adds_no_inheritable_capabilities() {
 /// ones are applied.
 #[test]
 fn unknown_capability_is_warned_and_dropped() {
-    let Some(sb) = Sandbox::new(&["cat", "/proc/self/status"]) else {
-        return;
-    };
+    let sb = sandbox(&["cat", "/proc/self/status"]);
     sb.edit(|v| {
         for set in ["bounding", "effective", "permitted"] {
             v["process"]["capabilities"][set]
@@ -89,7 +89,7 @@ fn unknown_capability_is_warned_and_dropped() {
     );
     for k in ["CapEff", "CapPrm", "CapBnd"] {
         assert_eq!(
-            field(&o.stdout, k),
+            status_field(&o.stdout, k),
             Some("0000000020000420"),
             "{}",
             o.stdout

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{BIN, Sandbox, accept_fd, listener, log_msg, wait_for_file};
+use support::{BIN, accept_fd, listener, log_msg, sandbox, wait_for_file};
 
 /// Whether a pidfd refers to a process that has exited (readable pidfd).
 fn pidfd_exited(fd: std::os::fd::BorrowedFd<'_>, wait: Duration) -> bool {
@@ -25,9 +25,7 @@ fn pidfd_exited(fd: std::os::fd::BorrowedFd<'_>, wait: Duration) -> bool {
 
 #[test]
 fn pidfd_socket_for_create_and_exec() {
-    let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "30"]);
     let sock = sb.path("pidfd.sock");
     let l = listener(&sock);
     let o = sb.run(&["create", "--pidfd-socket", sock.to_str().unwrap(), "p1"]);
@@ -126,16 +124,14 @@ fn notify_socket_is_relayed_by_start_with_the_init_pid() {
         );
         return;
     }
-    let Some(sb) = Sandbox::new(&[
+    let sb = sandbox(&[
         "sh",
         "-c",
         "test -S $NOTIFY_SOCKET || exit 9; sleep 0.2; /usr/bin/python3 -c \
          'import os, socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); \
          s.sendto(b\"STATUS=up\", os.environ[\"NOTIFY_SOCKET\"]); \
          s.sendto(b\"STATUS=x\\nREADY=1\", os.environ[\"NOTIFY_SOCKET\"])'; sleep 30",
-    ]) else {
-        return;
-    };
+    ]);
     let rootfs = sb.rootfs();
     for l in ["lib", "lib64"] {
         if let Ok(t) = std::fs::read_link(format!("/{l}")) {
@@ -179,9 +175,7 @@ fn notify_socket_is_relayed_by_start_with_the_init_pid() {
 
 #[test]
 fn notify_socket_run_detached_returns_after_ready_and_a_dead_container_does_not_hang() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     let host_path = sb.path("host.sock");
     let host = UnixDatagram::bind(&host_path).unwrap();
     let env = [("NOTIFY_SOCKET", host_path.to_str().unwrap())];
@@ -189,7 +183,7 @@ fn notify_socket_run_detached_returns_after_ready_and_a_dead_container_does_not_
     // hangs), with nothing relayed.
     let o = sb.run_env(&["run", "-d", "n2"], &env);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let _ = sb.run(&["delete", "n2"]);
+    sb.ok(&["delete", "--force", "n2"]);
     host.set_nonblocking(true).unwrap();
     let mut buf = [0u8; 64];
     assert!(host.recv(&mut buf).is_err(), "nothing relayed");
@@ -215,13 +209,11 @@ fn notify_socket_run_detached_returns_after_ready_and_a_dead_container_does_not_
 
 #[test]
 fn listen_fds_are_passed_as_socket_activation() {
-    let Some(sb) = Sandbox::new(&[
+    let sb = sandbox(&[
         "sh",
         "-c",
         "echo fds=$LISTEN_FDS pid=$LISTEN_PID; echo to-three >&3; echo to-four >&4",
-    ]) else {
-        return;
-    };
+    ]);
     let three = sb.path("three");
     let four = sb.path("four");
     // LISTEN_PID must be the runtime's own pid: `exec` keeps the shell's.
@@ -267,9 +259,7 @@ fn listen_fds_are_passed_as_socket_activation() {
 
 #[test]
 fn run_exit_codes_signals_and_no_subreaper() {
-    let Some(sb) = Sandbox::new(&["sh", "-c", "kill -TERM $$; sleep 5"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", "kill -TERM $$; sleep 5"]);
     // Killed by a signal: 128 + the signal (without a pid namespace, so that the shell is not a
     // namespace init, which ignores signals it has no handler for).
     sb.edit(|v| {

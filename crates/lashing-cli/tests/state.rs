@@ -13,11 +13,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use support::Sandbox;
+use support::{Sandbox, sandbox};
 
 /// A sandbox running `sleep 1000` whose poststop hook appends a line to `<sandbox>/poststop`.
-fn sandbox_with_poststop_hook() -> Option<(Sandbox, PathBuf)> {
-    let sb = Sandbox::new(&["sleep", "1000"])?;
+fn sandbox_with_poststop_hook() -> (Sandbox, PathBuf) {
+    let sb = sandbox(&["sleep", "1000"]);
     let log = sb.path("poststop");
     sb.edit(|v| {
         v["hooks"] = json!({"poststop": [{
@@ -25,7 +25,7 @@ fn sandbox_with_poststop_hook() -> Option<(Sandbox, PathBuf)> {
             "args": ["sh", "-c", format!("echo once >> {}", log.display())],
         }]});
     });
-    Some((sb, log))
+    (sb, log)
 }
 
 fn lines(path: &Path) -> usize {
@@ -36,9 +36,7 @@ fn lines(path: &Path) -> usize {
 /// poststop hook runs exactly once.
 #[test]
 fn concurrent_force_deletes_all_succeed_and_hooks_run_once() {
-    let Some((sb, log)) = sandbox_with_poststop_hook() else {
-        return;
-    };
+    let (sb, log) = sandbox_with_poststop_hook();
     for round in 0..3 {
         let id = format!("c{round}");
         sb.ok(&["run", "-d", &id]);
@@ -72,9 +70,7 @@ fn concurrent_force_deletes_all_succeed_and_hooks_run_once() {
 /// `lashing delete` (no force): one hook line, and each either succeeds or finds no container.
 #[test]
 fn concurrent_destroys_are_idempotent() {
-    let Some((sb, log)) = sandbox_with_poststop_hook() else {
-        return;
-    };
+    let (sb, log) = sandbox_with_poststop_hook();
     sb.ok(&["create", "c1"]);
     let loaded: Vec<lashing::Container> = (0..20)
         .map(|_| lashing::Container::load(&sb.root, "c1").unwrap())
@@ -368,9 +364,7 @@ fn sweep(trials: u32) {
     let mut failures = Vec::new();
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     for verb in Verb::ALL {
-        let Some(sb) = Sandbox::new(&["sleep", "1000"]) else {
-            return;
-        };
+        let sb = sandbox(&["sleep", "1000"]);
         let mut clean = 0;
         for n in 0..trials {
             // xorshift: delays in 0..=40 ms, every verb a different order.
@@ -435,9 +429,7 @@ fn force_delete_removes_everything(sb: &Sandbox, id: &str, pid: i32) {
 /// `list`, and `delete --force` still kills the container and removes all of it.
 #[test]
 fn damaged_state_is_reported_and_force_deleted() {
-    let Some(sb) = Sandbox::new(&["sleep", "1000"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "1000"]);
     sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into());
     sb.ok(&["run", "-d", "c1"]);
     let pid = sb.pid("c1");
@@ -457,9 +449,7 @@ fn damaged_state_is_reported_and_force_deleted() {
 /// `state` with the reason, and `delete --force` still removes the container.
 #[test]
 fn other_version_state_is_refused_and_force_deleted() {
-    let Some(sb) = Sandbox::new(&["sleep", "1000"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "1000"]);
     for (id, version) in [("old", None), ("new", Some(3))] {
         sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path(id).into());
         sb.ok(&["run", "-d", id]);
@@ -523,9 +513,7 @@ impl Drop for Tmpfs {
 /// for `create`, `start` and `delete`, as for runc.
 #[test]
 fn create_works_in_an_8k_state_root() {
-    let Some(sb) = Sandbox::new(&["sleep", "1000"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "1000"]);
     sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into());
     let fs = Tmpfs::new("8k");
     let root = fs.path().join("root");
@@ -557,9 +545,7 @@ fn create_works_in_an_8k_state_root() {
 /// process.
 #[test]
 fn full_state_root_fails_clearly_and_leaves_nothing() {
-    let Some(sb) = Sandbox::new(&["sleep", "1000"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "1000"]);
     for (size, fill) in [("4k", false), ("16k", true)] {
         let fs = Tmpfs::new(size);
         let root = fs.path().join("root");
@@ -597,9 +583,7 @@ fn full_state_root_fails_clearly_and_leaves_nothing() {
 /// `state`.
 #[test]
 fn create_finishes_the_cleanup_of_an_interrupted_create() {
-    let Some(sb) = Sandbox::new(&["sleep", "1000"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "1000"]);
     sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into());
     std::fs::create_dir_all(Path::new(&sb.root).join("c1")).unwrap();
     sb.ok(&["create", "c1"]);
@@ -629,9 +613,7 @@ fn create_finishes_the_cleanup_of_an_interrupted_create() {
 /// nothing else is left after the delete.
 #[test]
 fn concurrent_creates_of_one_id_make_one_container() {
-    let Some(sb) = Sandbox::new(&["sleep", "1000"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "1000"]);
     sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path("c1").into());
     // stderr in files: the container's init inherits it (a pipe would never reach EOF).
     let children: Vec<_> = (0..20)

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::Stdio;
 
-use support::{Sandbox, accept_fd, listener, log_msg, read_until};
+use support::{accept_fd, listener, log_msg, read_until, sandbox};
 
 /// A pty of the test's own (master, peer), to stand for the user's terminal.
 fn host_pty() -> Option<(OwnedFd, OwnedFd)> {
@@ -30,14 +30,12 @@ fn winsize(rows: u16, cols: u16) -> rustix::termios::Winsize {
 
 #[test]
 fn run_in_the_foreground_gets_a_terminal_inside_the_container() {
-    let Some(sb) = Sandbox::new(&[
+    let sb = sandbox(&[
         "sh",
         "-c",
         "tty; readlink /proc/self/fd/1; stat -c 'owner %u:%g' $(tty); \
          stat -c 'console %t:%T' /dev/console; stty size",
-    ]) else {
-        return;
-    };
+    ]);
     sb.edit(|v| {
         v["process"]["terminal"] = true.into();
         v["process"]["consoleSize"] = serde_json::json!({"height": 40, "width": 120});
@@ -68,9 +66,7 @@ fn run_in_the_foreground_gets_a_terminal_inside_the_container() {
 
 #[test]
 fn foreground_terminal_relays_stdin() {
-    let Some(sb) = Sandbox::new(&["sh", "-c", "read x; echo got:$x; exit 3"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", "read x; echo got:$x; exit 3"]);
     sb.edit(|v| v["process"]["terminal"] = true.into());
     let mut child = sb
         .command(&["run", "t1"])
@@ -92,9 +88,7 @@ fn host_terminal_is_raw_resized_on_sigwinch_and_restored() {
     // SIGWINCH, whenever the loaded machine gets to it) and prints it.
     let script = "stty size; read x; until [ \"$(stty size)\" = '30 90' ]; do sleep 0.05; done; \
                   stty size; read y";
-    let Some(sb) = Sandbox::new(&["sh", "-c", script]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", script]);
     let Some((master, peer)) = host_pty() else {
         lashing_testsupport::missing("no pty (devpts) on this host");
         return;
@@ -137,9 +131,7 @@ fn host_terminal_is_raw_resized_on_sigwinch_and_restored() {
 
 #[test]
 fn create_with_console_socket_sends_the_master() {
-    let Some(sb) = Sandbox::new(&["sh", "-c", "echo hello; read x; echo got:$x"]) else {
-        return;
-    };
+    let sb = sandbox(&["sh", "-c", "echo hello; read x; echo got:$x"]);
     sb.edit(|v| {
         v["process"]["terminal"] = true.into();
         v["process"]["consoleSize"] = serde_json::json!({"height": 11, "width": 22});
@@ -167,9 +159,7 @@ fn create_with_console_socket_sends_the_master() {
 
 #[test]
 fn exec_with_a_terminal_foreground_and_console_socket() {
-    let Some(sb) = Sandbox::new(&["sleep", "30"]) else {
-        return;
-    };
+    let sb = sandbox(&["sleep", "30"]);
     assert_eq!(sb.run(&["run", "-d", "t1"]).code, 0);
     // Foreground: the runtime relays.
     let o = sb.run(&["exec", "-t", "t1", "sh", "-c", "tty; exit 4"]);
@@ -212,9 +202,7 @@ fn exec_with_a_terminal_foreground_and_console_socket() {
 
 #[test]
 fn terminal_errors_are_clear_and_leave_nothing_behind() {
-    let Some(sb) = Sandbox::new(&["true"]) else {
-        return;
-    };
+    let sb = sandbox(&["true"]);
     sb.edit(|v| v["process"]["terminal"] = true.into());
     let o = sb.run(&["create", "t1"]);
     assert_eq!(o.code, 1);

@@ -197,7 +197,7 @@ pub fn hierarchies() -> Vec<PathBuf> {
 
 /// Remove the test cgroup tree `top` (e.g. `/lashing-test-1-0`) in every hierarchy: thaw it,
 /// kill its processes, then rmdir leaf first, retrying for a while as processes die.
-fn remove_cgroup_tree(top: &str) -> io::Result<()> {
+pub(crate) fn remove_cgroup_tree(top: &str) -> io::Result<()> {
     assert!(
         test_cgroup_top(top).as_deref() == Some(top),
         "not a test cgroup top: {top}"

@@ -1,14 +1,29 @@
-//! Test helpers shared by lashing's crates (a dev-dependency only).
+//! The one test harness of lashing's crates (a dev-dependency only): everything the test
+//! binaries share lives here; each keeps only what is specific to it (`lashing/tests/common`:
+//! containers through the library; `lashing-cli/tests/support`: the `lashing` binary;
+//! `lashing-cgroups/tests/support`: a cgroup `Manager` guard).
 //!
 //! - [`testinit_path`]: the static `lashing-testinit` helper (built once if missing or stale).
-//! - [`rootfs`] / [`TestRootfs`]: a fresh rootfs with `/init` (testinit) and a static busybox.
+//! - [`rootfs`] / [`TestRootfs`]: a fresh rootfs with `/init` (testinit) and a static busybox;
+//!   [`populate_busybox`] (no `/init`), [`install_busybox`] (`/bin` only), [`add_applets`].
 //! - [`Bundle`]: a bundle dir with a rootfs and a `runc spec`-like config for tests, with an
 //!   absolute cgroup path `/lashing-test-PID-N/ID` and a [`Cleanup`] guard.
 //! - [`StateRoot`]: a temp dir for `--root`; [`unique_id`]: container ids.
 //! - [`become_subreaper`], [`require_root`]; [`missing`] / [`in_ci`] for tests that need a tool
 //!   (podman, containerd, criu, ...): skipped with a message locally, a failure in CI.
 //! - [`WAIT`]: the bound of every poll-until-done wait of a test (generous: CI machines are
-//!   loaded); [`engine_lock`]: one container engine test at a time.
+//!   loaded), [`wait_for`], [`wait_for_file`], [`wait_bounded`], [`wait_exit`], [`read_until`],
+//!   [`time_factor`] (a slow guest's `$LASHING_TEST_TIME_FACTOR`);
+//!   [`engine_lock`]: one container engine test at a time.
+//! - [`cli`]: a runtime binary driven like runc: [`Sandbox`] (bundle, state root, cgroup, all
+//!   removed on drop), bounded runs ([`run_in`]), log lines ([`log_msg`]), fd passing.
+//! - [`suite`]: the `harness = false` suites ([`run_suite`]) and their cgroup parent.
+//! - Host facts: [`unified`], [`block_device`], [`status_field`] (of `/proc/PID/status`).
+//!
+//! How a test that cannot run reports: a root-only test calls [`require_root`] (fails without
+//! root; `cargo nextest run --profile unprivileged` lists it as skipped) or, in a custom harness,
+//! is marked ignored; a test that needs a tool or a kernel feature calls [`missing`] and returns
+//! (`skipped: …` locally, a failure in CI). Nothing else may end a test early.
 //!
 //! ```no_run
 //! use lashing_testsupport::{Bundle, StateRoot, become_subreaper, require_root};
@@ -26,9 +41,13 @@
 
 mod bundle;
 mod cleanup;
+pub mod cli;
+mod host;
 mod rootfs;
+pub mod suite;
 mod sys;
 mod testinit;
+mod wait;
 
 use std::path::Path;
 
@@ -36,14 +55,18 @@ use tempfile::TempDir;
 
 pub use bundle::{Bundle, default_config, test_cgroup_path, unique_id};
 pub use cleanup::{CGROUP_PREFIX, Cleanup, hierarchies, mounts_under, test_cgroup_top};
+pub use cli::{Out, Sandbox, log_msg, require_containers, run_in};
+pub use host::{block_device, status_field, unified};
 pub use rootfs::{
-    BUSYBOX_APPLETS, BUSYBOX_ENV, GROUP, PASSWD, TestRootfs, busybox_path,
-    populate as populate_rootfs, rootfs,
+    BUSYBOX_APPLETS, BUSYBOX_ENV, GROUP, PASSWD, TestRootfs, add_applets, busybox_path,
+    install_busybox, populate as populate_rootfs, populate_busybox, rootfs,
 };
+pub use suite::{Test, host_mounts_with, run_suite, suite_cgroup_parent};
 pub use testinit::{
     TESTINIT_ENV, build_command as testinit_build_command, has_interp, static_target_dir,
     testinit_path, workspace_root,
 };
+pub use wait::{WAIT, read_until, time_factor, wait_bounded, wait_exit, wait_for, wait_for_file};
 
 /// A temp dir to pass as a runtime's `--root` (state directory), removed on drop.
 #[derive(Debug)]
@@ -52,7 +75,7 @@ pub struct StateRoot {
 }
 
 impl StateRoot {
-    /// A fresh, empty state root; panics on failure.
+    /// A fresh, empty state root in the temp dir; panics on failure.
     pub fn new() -> StateRoot {
         let dir = tempfile::Builder::new()
             .prefix("lashing-state-")
@@ -79,11 +102,6 @@ impl Default for StateRoot {
 pub fn become_subreaper() {
     sys::set_child_subreaper().expect("prctl(PR_SET_CHILD_SUBREAPER) failed");
 }
-
-/// The bound of a test's poll-until-done waits (a container to stop, a file to appear, a daemon to
-/// answer): generous, because a loaded 2-core CI machine can be many times slower than a quiet
-/// one. It only bounds a wait that normally ends much earlier; no test asserts a duration.
-pub const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Whether this is a CI run: `CI` is set to `true` or `1` (`.ci/run` exports `CI=true`, as most
 /// CI services do).

@@ -16,7 +16,7 @@ pub const BUSYBOX_ENV: &str = "LASHING_BUSYBOX";
 pub const BUSYBOX_APPLETS: &[&str] = &[
     "sh", "ash", "ls", "cat", "echo", "sleep", "true", "false", "id", "env", "mount", "umount",
     "ps", "grep", "hostname", "pwd", "stat", "readlink", "touch", "mkdir", "rm", "wc", "head",
-    "tail", "kill", "test", "printf", "chmod", "ln", "uname", "whoami", "nproc", "dd",
+    "tail", "kill", "test", "printf", "chmod", "ln", "uname", "whoami", "nproc", "dd", "tr", "cut",
 ];
 
 /// The `/etc/passwd` of every test rootfs: root and nobody.
@@ -39,22 +39,75 @@ pub fn busybox_path() -> PathBuf {
     p
 }
 
-/// Fill `dir` (which must exist) with a test rootfs: `/init` (the static testinit),
-/// `/bin/busybox` with applet symlinks, empty `proc sys dev tmp etc root`, `/etc/passwd` and
-/// `/etc/group`. Binaries are copied, not hard-linked, so a test that changes them in its
-/// container cannot affect other tests.
-pub fn populate(dir: &Path) -> io::Result<()> {
+/// Copy an executable `src` to `dst` through `cp`, a process of its own: a copy made in this
+/// process holds a writable fd that every process forked meanwhile by another thread (a
+/// container's clone before its exec) inherits, and the exec of the copy in a container run by
+/// a third thread then fails with ETXTBSY (`multithreaded_host_runs_50_containers`).
+fn copy_executable(src: &Path, dst: &Path) -> io::Result<()> {
+    let out = std::process::Command::new("cp")
+        .arg("--")
+        .arg(src)
+        .arg(dst)
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "cp {} {}: {}: {}",
+        src.display(),
+        dst.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    )))
+}
+
+/// Make `rootfs/bin` with a copy of the static busybox ([`busybox_path`]) and `applets` linked to
+/// it (`rootfs` need not exist). A copy, not a hard link, so that a test that changes it in its
+/// container cannot affect other tests or the host.
+pub fn install_busybox(rootfs: &Path, applets: &[&str]) -> io::Result<()> {
+    let bin = rootfs.join("bin");
+    fs::create_dir_all(&bin)?;
+    copy_executable(&busybox_path(), &bin.join("busybox"))?;
+    for applet in applets {
+        symlink("busybox", bin.join(applet))?;
+    }
+    Ok(())
+}
+
+/// Link more busybox applets in `rootfs/bin` (after [`install_busybox`]); an applet that is
+/// already there is kept. Panics on any other failure.
+pub fn add_applets(rootfs: &Path, applets: &[&str]) {
+    for applet in applets {
+        let link = rootfs.join("bin").join(applet);
+        match symlink("busybox", &link) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => panic!("cannot link {}: {e}", link.display()),
+        }
+    }
+}
+
+/// Fill `dir` (which must exist) with a busybox rootfs: `/bin/busybox` with the
+/// [`BUSYBOX_APPLETS`] linked to it, empty `proc sys dev tmp etc root` (`tmp` mode 1777),
+/// `/etc/passwd` and `/etc/group`. No `/init`: see [`populate`].
+pub fn populate_busybox(dir: &Path) -> io::Result<()> {
     for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root"] {
         fs::create_dir(dir.join(d))?;
     }
     fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777))?;
-    fs::copy(testinit_path(), dir.join("init"))?;
-    fs::copy(busybox_path(), dir.join("bin/busybox"))?;
-    for applet in BUSYBOX_APPLETS {
-        symlink("busybox", dir.join("bin").join(applet))?;
-    }
+    install_busybox(dir, BUSYBOX_APPLETS)?;
     fs::write(dir.join("etc/passwd"), PASSWD)?;
     fs::write(dir.join("etc/group"), GROUP)?;
+    Ok(())
+}
+
+/// Fill `dir` (which must exist) with a test rootfs: [`populate_busybox`] and `/init` (the
+/// static testinit). Binaries are copied, not hard-linked, so a test that changes them in its
+/// container cannot affect other tests.
+pub fn populate(dir: &Path) -> io::Result<()> {
+    populate_busybox(dir)?;
+    copy_executable(&testinit_path(), &dir.join("init"))?;
     Ok(())
 }
 
@@ -136,6 +189,21 @@ mod tests {
         let path = r.keep();
         assert!(path.is_dir());
         fs::remove_dir_all(path).unwrap();
+    }
+
+    #[test]
+    fn busybox_rootfs_without_init_and_more_applets() {
+        let d = tempfile::tempdir().unwrap();
+        populate_busybox(d.path()).unwrap();
+        assert!(!d.path().join("init").exists());
+        assert!(d.path().join("bin/tr").is_file());
+        add_applets(d.path(), &["tr", "ionice"]);
+        assert_eq!(
+            fs::read_link(d.path().join("bin/ionice")).unwrap(),
+            Path::new("busybox")
+        );
+        let r = std::panic::catch_unwind(|| add_applets(Path::new("/nonexistent"), &["sh"]));
+        assert!(r.is_err(), "a link that cannot be made fails the test");
     }
 
     /// Every test rootfs is removed when dropped. (How long one takes to make is never asserted:

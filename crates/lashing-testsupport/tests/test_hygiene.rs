@@ -7,7 +7,10 @@
 //!   names that promise speed;
 //! - no test passes silently without running (8.20): a "skipped" message must come with a CI
 //!   check (`lashing_testsupport::missing` or `in_ci`: in CI it fails), and a root check must
-//!   not return early.
+//!   not return early;
+//! - no test asserts nothing when a step fails (issue 10.12): a `let Some(..)/Ok(..) = step else
+//!   { return }` reports the skip (`missing`, there or in the called helper), and an
+//!   `if let Ok(..)/Some(..) = step { assert… }` has an `else` (the failure is asserted on too).
 
 use std::path::{Path, PathBuf};
 
@@ -254,4 +257,201 @@ fn the_scan_sees_timing_assertions() {
         .map(|(_, t)| times_something(t, &timed))
         .collect();
     assert_eq!(found, [true, true, true, false, false, false]);
+}
+
+/// The index of the `}` that closes the `{` at `open` in `src` (or the end).
+fn block_end(src: &str, open: usize) -> usize {
+    let mut depth = 0;
+    for (i, c) in src[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return open + i;
+                }
+            }
+            _ => {}
+        }
+    }
+    src.len()
+}
+
+/// The byte ranges of test code in `src`: all of a test file, else the bodies of its `#[test]`
+/// functions.
+fn test_code(src: &str, test_file: bool) -> Vec<(usize, usize)> {
+    if test_file {
+        return vec![(0, src.len())];
+    }
+    let mut ranges = Vec::new();
+    let mut from = 0;
+    while let Some(i) = src[from..].find("#[test]") {
+        let at = from + i;
+        let Some(open) = src[at..].find('{').map(|o| at + o) else {
+            break;
+        };
+        let end = block_end(src, open);
+        ranges.push((open, end));
+        from = end.max(at + 1);
+    }
+    ranges
+}
+
+/// Whether `text` calls `assert…!` itself (not `prop_assert…!`, a property's condition).
+fn plain_assert(text: &str) -> bool {
+    text.match_indices("assert")
+        .any(|(i, _)| !text[..i].ends_with("prop_") && !text[..i].ends_with("debug_"))
+}
+
+/// The body of `fn name(` in `src`, if defined there.
+fn fn_body<'a>(src: &'a str, name: &str) -> Option<&'a str> {
+    let at = src.find(&format!("fn {name}("))?;
+    let open = at + src[at..].find('{')?;
+    Some(&src[open..block_end(src, open)])
+}
+
+/// Steps of test code in `src` whose failure ends or skips a test without a word: `let Some(..)
+/// = f(..) else { return }` with no `missing(` in the else block nor in `f` (when `f` is defined
+/// in `src`), and `if let Ok(..)/Some(..) = step { assert… }` without an `else` (unless the
+/// block returns: a re-executed child's branch).
+fn unchecked_steps(src: &str, test_file: bool) -> Vec<(usize, String)> {
+    let line_of = |i: usize| src[..i].lines().count().max(1);
+    let first_line = |i: usize| src[i..].lines().next().unwrap_or("").trim().to_string();
+    let mut bad = Vec::new();
+    for (start, end) in test_code(src, test_file) {
+        let code = &src[start..end];
+        for pat in ["let Some(", "let Ok("] {
+            for (i, _) in code.match_indices(pat) {
+                let at = start + i;
+                let stmt_end = code[i..].find(';').map_or(end, |e| start + i + e);
+                let Some(els) = src[at..stmt_end].find(" else {").map(|e| at + e) else {
+                    continue;
+                };
+                if src[at..els].starts_with("let Some(") && src[at..els].contains("if let") {
+                    continue;
+                }
+                let open = els + " else ".len();
+                let block = &src[open..block_end(src, open)];
+                if !block.contains("return") || block.contains("missing(") {
+                    continue;
+                }
+                // The callee: the last identifier before the first `(` of the initializer.
+                let init = &src[at..els];
+                let init = init.split_once(" = ").map_or("", |(_, r)| r);
+                let callee = init
+                    .split('(')
+                    .next()
+                    .unwrap_or("")
+                    .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or("");
+                if !callee.is_empty()
+                    && fn_body(src, callee).is_some_and(|b| b.contains("missing("))
+                {
+                    continue;
+                }
+                bad.push((line_of(at), first_line(at)));
+            }
+        }
+        for pat in ["if let Ok(", "if let Some("] {
+            for (i, _) in code.match_indices(pat) {
+                let at = start + i;
+                let Some(open) = src[at..end].find(" {\n").map(|o| at + o + 1) else {
+                    continue;
+                };
+                let close = block_end(src, open);
+                let body = &src[open..close];
+                let has_else = src[close + 1..].trim_start().starts_with("else");
+                if plain_assert(body) && !body.contains("return") && !has_else {
+                    bad.push((line_of(at), first_line(at)));
+                }
+            }
+        }
+    }
+    bad.sort();
+    bad
+}
+
+#[test]
+fn no_test_ignores_a_failed_step() {
+    let root = lashing_testsupport::workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    let me = Path::new(file!()).file_name().unwrap();
+    let mut bad = Vec::new();
+    for f in &files {
+        if f.file_name() == Some(me) {
+            continue;
+        }
+        let src = std::fs::read_to_string(f).unwrap();
+        let test_file = f.components().any(|c| c.as_os_str() == "tests")
+            || f.file_name().is_some_and(|n| n == "tests.rs");
+        bad.extend(
+            unchecked_steps(&src, test_file)
+                .into_iter()
+                .map(|(n, l)| format!("{}:{n}: {l}", f.display())),
+        );
+    }
+    assert!(
+        bad.is_empty(),
+        "a test step that fails must fail the test, or report the skip \
+         (lashing_testsupport::missing), never end the test silently:\n{}",
+        bad.join("\n")
+    );
+}
+
+/// The scan finds what issue 10.12 removed (exe.rs's reopen, a helper that returns `None`
+/// without a word) and passes reported skips, asserted failures and non-test code.
+#[test]
+fn the_scan_sees_unchecked_steps() {
+    let src = r#"fn sandbox() -> Option<u8> { None }
+fn engine() -> Option<u8> {
+    lashing_testsupport::missing("no engine");
+    None
+}
+#[test]
+fn a() {
+    let Some(sb) = sandbox() else {
+        return;
+    };
+    let Some(e) = Engine::engine() else {
+        return;
+    };
+    let Some(t) = tool() else {
+        missing("no tool");
+        return;
+    };
+    if let Ok(w) = open(path) {
+        assert!(write(&w).is_err());
+    }
+    if let Ok(w) = open(path) {
+        assert!(write(&w).is_err());
+    } else {
+        assert_eq!(errno(), EPERM);
+    }
+    if let Some(dir) = child_dir() {
+        assert!(dir.exists());
+        return;
+    }
+    if let Some(ra) = rec_attr {
+        prop_assert_eq!(ra, 0);
+    }
+}
+fn not_a_test() {
+    let Some(v) = parse() else {
+        return;
+    };
+}
+"#;
+    let found: Vec<usize> = unchecked_steps(src, false)
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(found, [8, 18]);
+    let all: Vec<usize> = unchecked_steps(src, true).iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        all,
+        [8, 18, 35],
+        "in a test file, every function is test code"
+    );
 }

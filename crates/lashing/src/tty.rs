@@ -327,8 +327,9 @@ mod tests {
     #[test]
     fn host_ptmx_passes_the_check_and_other_files_do_not() {
         // The host's /dev/pts/ptmx is a devpts ptmx (when /dev/pts is mounted).
-        if let Ok(fd) = rustix::fs::open(PTMX, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) {
-            assert!(check_ptmx(fd.as_fd()).is_ok());
+        match rustix::fs::open(PTMX, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => assert!(check_ptmx(fd.as_fd()).is_ok()),
+            Err(e) => lashing_testsupport::missing(&format!("{PTMX}: {e} (no devpts here)")),
         }
         let f =
             rustix::fs::open("/dev/null", OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).unwrap();

@@ -1,26 +1,14 @@
-//! Shared by `host.rs` and `resources.rs`: a test cgroup `/lashing-test-<tag>-<pid>-<name>/x`
-//! with the processes a test started in it, all removed on drop (even when the test fails).
-#![allow(dead_code)]
+//! What `host.rs` and `resources.rs` need beyond `lashing_testsupport` (waits, skips, root
+//! checks): a test cgroup `/lashing-test-<tag>-<pid>-<name>/x` held by this crate's `Manager`, with
+//! the processes a test started in it, all removed on drop (even when the test fails).
+#![allow(dead_code, unused_imports)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
 
-use lashing_cgroups::{CgroupMode, Manager};
+use lashing_cgroups::Manager;
 
-/// The bound of the tests' poll-until-done waits: generous, for a loaded CI machine (no test
-/// asserts a duration).
-pub const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Whether this is a CI run (`CI=true` or `1`, exported by `.ci/run`): a check that cannot run
-/// for lack of something on the machine fails there instead of being skipped.
-pub fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
-/// Whether the host has the pure cgroup v2 layout.
-pub fn unified() -> bool {
-    lashing_cgroups::detect() == CgroupMode::Unified
-}
+pub use lashing_testsupport::{WAIT, block_device, missing, unified};
 
 /// Owns the test cgroups (a parent and its leaf `x`) and children; cleans up on drop.
 pub struct Guard {
@@ -32,11 +20,7 @@ pub struct Guard {
 impl Guard {
     /// The cgroups `/lashing-test-<tag>-<pid>-<name>` and its leaf `x`, not created yet.
     pub fn new(tag: &str, name: &str) -> Guard {
-        assert!(
-            rustix::process::geteuid().is_root(),
-            "the cgroup tests need root (as another user: `cargo nextest run --profile \
-             unprivileged` reports them as skipped)"
-        );
+        lashing_testsupport::require_root();
         let top = format!("/lashing-test-{tag}-{}-{name}", std::process::id());
         Guard {
             parent: Manager::new(&top, "p").unwrap(),

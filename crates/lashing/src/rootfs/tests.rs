@@ -21,14 +21,9 @@ fn child_dir() -> Option<PathBuf> {
     std::env::var_os(CHILD_ENV).map(PathBuf::from)
 }
 
-/// Panics unless root: a root-only test must never pass without running (as another user,
-/// `cargo nextest run --profile unprivileged` reports these tests as skipped).
-fn require_root() {
-    assert!(
-        rustix::process::geteuid().is_root(),
-        "this test needs root (or run `cargo nextest run --profile unprivileged` to skip it)"
-    );
-}
+// Panics unless root: a root-only test must never pass without running (as another user,
+// `cargo nextest run --profile unprivileged` reports these tests as skipped).
+use lashing_testsupport::require_root;
 
 /// Runs the test `name` again inside new mount/pid/uts/ipc namespaces.
 fn run_child(name: &str, dir: &Path) {

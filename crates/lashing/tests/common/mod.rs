@@ -1,64 +1,19 @@
-//! Shared helpers of the library's end-to-end tests: a busybox rootfs, configs with an absolute
-//! cgroup path under a parent of this test process, output pipes, and cleanup.
-#![allow(dead_code)]
+//! What the library's end-to-end suites (`lifecycle.rs`, `security.rs`) need beyond
+//! `lashing_testsupport` (which provides the rootfs, the suite runner, the cgroup parent, waits):
+//! [`Env`] (a bundle and state root for `Container`, destroyed on drop), configs through
+//! `Config::from_bundle`, and runs of a process with its output.
+#![allow(dead_code, unused_imports)]
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
 
 use lashing::config::{Config, CreateOpts, Namespace, NamespaceType};
 use lashing::{Container, Process, Stdio};
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// The bound of the tests' poll-until-done waits: generous, for a loaded CI machine (no test
-/// asserts a duration).
-pub const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// The cgroup parent of this test process (under every hierarchy).
-pub fn cgroup_parent() -> String {
-    format!("/lashing-test-{}", std::process::id())
-}
-
-/// A named test of a `harness = false` suite.
-pub type Test = (&'static str, fn());
-
-/// Runs a suite with libtest-mimic (so nextest and `cargo test` filters work): each test is
-/// ignored unless running as root; `extra` trials are added as they are. Afterwards this
-/// process's test cgroups are removed, and the run fails if a test left one behind.
-pub fn run_suite(suite: &str, tests: &[Test], extra: Vec<libtest_mimic::Trial>) -> ! {
-    let args = libtest_mimic::Arguments::from_args();
-    let root = rustix::process::geteuid().is_root();
-    let mut trials: Vec<libtest_mimic::Trial> = tests
-        .iter()
-        .map(|(name, f)| {
-            let f = *f;
-            libtest_mimic::Trial::test(format!("{suite}::{name}"), move || {
-                f();
-                Ok::<(), libtest_mimic::Failed>(())
-            })
-            .with_ignored_flag(!root)
-        })
-        .collect();
-    trials.extend(extra);
-    let conclusion = libtest_mimic::run(&args, trials);
-    let leaked = cleanup_cgroups();
-    if !leaked.is_empty() {
-        eprintln!("cgroups left behind by the tests: {leaked:?}");
-        std::process::exit(101);
-    }
-    conclusion.exit()
-}
-
-/// A unique container id.
-pub fn unique_id(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
+pub use lashing_testsupport::{
+    Test, WAIT, host_mounts_with, run_suite, status_field, suite_cgroup_parent as cgroup_parent,
+    unique_id,
+};
 
 /// A test environment: a temp dir with a busybox rootfs and a state root.
 pub struct Env {
@@ -73,27 +28,9 @@ impl Env {
             .tempdir()
             .expect("tempdir");
         let rootfs = dir.path().join("bundle/rootfs");
-        for d in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
-            std::fs::create_dir_all(rootfs.join(d)).expect("mkdir");
-        }
-        let bb = rootfs.join("bin/busybox");
-        if std::fs::hard_link("/bin/busybox", &bb).is_err() {
-            std::fs::copy("/bin/busybox", &bb)
-                .expect("busybox-static must be installed (/bin/busybox)");
-        }
-        for app in [
-            "sh", "cat", "echo", "ls", "id", "sleep", "hostname", "true", "false", "env", "pwd",
-            "stat", "readlink", "grep", "touch", "mkdir", "tr", "wc", "cut", "head", "tail",
-            "kill", "ps", "uname",
-        ] {
-            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(app)).expect("symlink");
-        }
-        std::fs::write(
-            rootfs.join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-        )
-        .unwrap();
-        std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnobody:x:65534:\n").unwrap();
+        std::fs::create_dir_all(&rootfs)
+            .and_then(|()| lashing_testsupport::populate_busybox(&rootfs))
+            .unwrap_or_else(|e| panic!("cannot make the rootfs {}: {e}", rootfs.display()));
         Env {
             dir,
             id: unique_id(prefix),
@@ -110,21 +47,7 @@ impl Env {
 
     /// A config like `runc spec`'s, without a terminal, writable root, with our cgroup path.
     pub fn config(&self, args: &[&str]) -> Config {
-        let mut spec = lashing::config::example_spec_json();
-        spec["process"]["terminal"] = false.into();
-        spec["process"]["args"] = serde_json::json!(args);
-        spec["root"]["readonly"] = false.into();
-        spec["linux"]["cgroupsPath"] = format!("{}/{}", cgroup_parent(), self.id).into();
-        std::fs::write(
-            self.bundle().join("config.json"),
-            serde_json::to_vec_pretty(&spec).unwrap(),
-        )
-        .unwrap();
-        Config::from_bundle(&CreateOpts {
-            bundle: self.bundle(),
-            ..Default::default()
-        })
-        .expect("config")
+        self.config_json(args, |_| {}).expect("config")
     }
 
     pub fn create(&self, config: Config) -> Container {
@@ -133,10 +56,13 @@ impl Env {
 }
 
 impl Drop for Env {
-    /// A test that failed half-way must not leave its container behind: kill and remove it.
+    /// A test that failed half-way must not leave its container behind: kill and remove it (a
+    /// container that was never created or is gone already is fine).
     fn drop(&mut self) {
-        if let Ok(c) = Container::load(self.root(), &self.id) {
-            let _ = c.force_destroy();
+        if let Ok(c) = Container::load(self.root(), &self.id)
+            && let Err(e) = c.force_destroy()
+        {
+            eprintln!("cannot destroy the container {}: {e}", self.id);
         }
     }
 }
@@ -186,39 +112,6 @@ pub fn add_ns(config: &mut Config, typ: NamespaceType) {
 /// Removes a namespace.
 pub fn remove_ns(config: &mut Config, typ: NamespaceType) {
     config.namespaces.retain(|n| n.typ != typ);
-}
-
-/// Removes this process's cgroup parents. Returns the container cgroups that were still there
-/// (a leak: every test removes its own).
-pub fn cleanup_cgroups() -> Vec<PathBuf> {
-    let parent = cgroup_parent();
-    let mut dirs = vec![Path::new("/sys/fs/cgroup").join(parent.trim_start_matches('/'))];
-    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
-        for e in entries.flatten() {
-            dirs.push(e.path().join(parent.trim_start_matches('/')));
-        }
-    }
-    let mut leaked = Vec::new();
-    for d in dirs.iter().filter(|d| d.is_dir()) {
-        if let Ok(children) = std::fs::read_dir(d) {
-            for c in children.flatten().filter(|c| c.path().is_dir()) {
-                leaked.push(c.path());
-                let _ = std::fs::remove_dir(c.path());
-            }
-        }
-        let _ = std::fs::remove_dir(d);
-    }
-    leaked
-}
-
-/// Mount points of the host whose path mentions `needle` (leaks).
-pub fn host_mounts_with(needle: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let n = needle.to_string_lossy();
-    text.lines()
-        .filter(|l| l.contains(n.as_ref()))
-        .map(|l| l.to_string())
-        .collect()
 }
 
 impl Env {
