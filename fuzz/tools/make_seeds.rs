@@ -67,13 +67,12 @@ fn make() {
     std::fs::remove_dir_all(&dir).unwrap();
 
     // A state.json as `create` writes it.
-    let state = lashing::State {
-        id: "seed".into(),
-        init_process_pid: 4242,
-        init_process_start: 123_456,
-        created: "2026-12-01T15:00:00.000000000Z".into(),
-        config: config.clone(),
-        cgroup_paths: [
+    let state = lashing::fuzzing::state_json(
+        "seed",
+        config.clone(),
+        4242,
+        123_456,
+        [
             ("".to_string(), PathBuf::from("/sys/fs/cgroup/unified/seed")),
             (
                 "memory".to_string(),
@@ -81,12 +80,10 @@ fn make() {
             ),
         ]
         .into(),
-        namespace_paths: [("pid".to_string(), PathBuf::from("/proc/4242/ns/pid"))].into(),
-        owner: 0,
-    };
+    );
     std::fs::write(
         out.join("state_json/state.json"),
-        serde_json::to_vec(&state).unwrap(),
+        &state,
     )
     .unwrap();
 

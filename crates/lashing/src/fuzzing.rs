@@ -74,3 +74,20 @@ pub fn recv_init_message(data: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) -> Re
 pub fn host_proc_sys_mounts(mountinfo: &str, rootfs: &Path) -> Vec<std::path::PathBuf> {
     crate::rootfs::host_proc_sys_mounts(mountinfo, rootfs)
 }
+
+/// A `state.json` as `create` writes it (a seed of the state target): container `id` created
+/// with `config`, its init `pid` with start time `start`, and its own cgroups at `cgroup_paths`.
+pub fn state_json(
+    id: &str,
+    config: crate::Config,
+    pid: i32,
+    start: u64,
+    cgroup_paths: std::collections::BTreeMap<String, std::path::PathBuf>,
+) -> Vec<u8> {
+    let mut st = crate::state::State::new(id, cgroup_paths, config);
+    st.init_process_pid = pid;
+    st.init_process_start = start;
+    st.creator = None;
+    st.cgroup_owned = true;
+    serde_json::to_vec(&st).unwrap_or_default()
+}
