@@ -4,6 +4,7 @@
 mod cgroups;
 pub mod criu;
 mod exe;
+mod namespaces;
 mod start;
 
 pub use crate::status::{OciState, Status};
@@ -206,7 +207,7 @@ impl Container {
             });
         }
         let _lock = state::lock(&self.dir)?;
-        start::start_init(self, process)
+        self.start_init(process)
     }
 
     /// Starts the init `process` and lets it run at once (`runc run`: [`Container::start`] then
@@ -243,7 +244,7 @@ impl Container {
                 op: "exec a process in it",
             });
         }
-        start::start_setns(self, process)
+        self.start_setns(process)
     }
 
     /// Lets a created container's user process run (`runc start`): reads the exec fifo, waits
