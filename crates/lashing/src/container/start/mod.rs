@@ -276,7 +276,7 @@ impl<'a> Bootstrap<'a> {
             },
             InitKind::Standard => c.cgroup.clone_into_fd()?,
         };
-        let mut spec = sys::process::SpawnSpec {
+        let mut spec = sys::clone::SpawnSpec {
             clone_flags: self.plan.clone,
             cgroup_fd: cgroup_fd.as_ref().map(|f| f.as_fd()),
             exe: exe.as_fd(),
@@ -286,7 +286,7 @@ impl<'a> Bootstrap<'a> {
             argv: &argv,
             envp: &envp,
         };
-        let (spawned, into_cgroup) = match sys::process::spawn_init(&spec) {
+        let (spawned, into_cgroup) = match sys::clone::spawn_init(&spec) {
             Ok(s) => (s, spec.cgroup_fd.is_some()),
             Err(e) if spec.cgroup_fd.is_some() => {
                 tracing::debug!("clone3 with CLONE_INTO_CGROUP failed ({e}); retrying without it");
@@ -298,7 +298,7 @@ impl<'a> Bootstrap<'a> {
                     spec.clone_flags &= !cgroupns;
                     self.plan.unshare |= cgroupns;
                 }
-                let s = sys::process::spawn_init(&spec).map_err(|e| Error::Sys {
+                let s = sys::clone::spawn_init(&spec).map_err(|e| Error::Sys {
                     op: "clone3 the container's init",
                     source: e,
                 })?;

@@ -26,7 +26,7 @@ impl Bootstrap<'_> {
                 }
                 return Err(init.child.died());
             };
-            if raw.data.first() == Some(&sys::process::EXEC_FAILED) && raw.data.len() == 5 {
+            if raw.data.first() == Some(&sys::clone::EXEC_FAILED) && raw.data.len() == 5 {
                 let errno = i32::from_le_bytes(raw.data[1..5].try_into().expect("4 bytes"));
                 return Err(handle_exec_failed(errno));
             }
