@@ -15,7 +15,7 @@
 //! | step | init → parent | parent → init |
 //! |---|---|---|
 //! | spawn, user namespace made by `clone3` | (the child waits before its exec) | one raw byte, once `uid_map`/`gid_map` are written |
-//! | spawn | exec failure: 5 raw bytes, [`crate::sys::process::EXEC_FAILED`] + errno (little endian), then exit | `Payload` + fds, in [`FdLayout`]'s order: stdin, stdout, stderr (those present), exec fifo `O_PATH` handle (*standard*), console socket, preserved fds, namespace fds (*setns*) |
+//! | spawn | exec failure: 5 raw bytes, [`crate::sys::clone::EXEC_FAILED`] + errno (little endian), then exit | `Payload` + fds, in [`FdLayout`]'s order: stdin, stdout, stderr (those present), exec fifo `O_PATH` handle (*standard*), console socket, preserved fds, namespace fds (*setns*) |
 //! | any time from here | `Log { level, message }` (bounded: [`crate::init`]'s log module; the parent re-emits a bounded number) | |
 //! | user namespace made by init (`unshare`) | `MapsPlease` | `MapsDone` (uid/gid maps written) |
 //! | fork into a pid/time namespace | `Pid(pid)` from the intermediate process, which then exits (the parent reaps it and follows `pid`) | |

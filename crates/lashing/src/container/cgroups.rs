@@ -150,6 +150,20 @@ impl Container {
     }
 }
 
+/// Applies the `linux.resources` of the config and its device rules to the container's cgroup:
+/// v1 `devices.allow`/`devices.deny`, or on cgroup v2 an eBPF device filter (always attached,
+/// so a failure to filter devices is an error, never a warning).
+pub(crate) fn apply_resources(cgroup: &lashing_cgroups::Manager, config: &Config) -> Result<()> {
+    let res = resources_of(config)?;
+    cgroup.set(&res)?;
+    if let Some(rules) = device_rules(config) {
+        cgroup.set_devices(&rules)?;
+    } else if !res.devices.is_empty() {
+        cgroup.set_devices(&res.devices)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Raw system-call wrappers: the only module of lashing with `unsafe` code. Every block carries a
 //! `// SAFETY:` comment; everything else in the crate uses these wrappers or rustix.
 
+pub(crate) mod clone;
 pub(crate) mod net;
 pub(crate) mod process;
 

@@ -1,0 +1,449 @@
+//! The parent side of the bootstrap (see ARCHITECTURE.md): exec fifo, cgroup, protected exe,
+//! `clone3` into the namespaces and the cgroup, id maps, the payload, and the sync loop with init.
+
+use std::ffi::CString;
+use std::fs;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rustix::fs::{FileType, Mode, OFlags};
+
+use super::namespaces::{NsPlan, open_init_namespaces, plan_exec, plan_namespaces};
+use super::{Container, exe};
+use crate::channel::{self, INIT_PIPE_ENV, InitKind, ToInit};
+use crate::config::{Config, IdMap, NamespaceType, ProcessConfig};
+use crate::error::{Error, Result};
+use crate::process::Process;
+use crate::state::{self, FIFO};
+use crate::sys;
+
+mod child;
+mod payload;
+mod sync;
+
+use child::{ChildGuard, Spawned};
+
+impl Container {
+    /// Starts the container's init (`Container::start`): see the module documentation.
+    pub(super) fn start_init(&mut self, process: &mut Process) -> Result<()> {
+        let c = self;
+        let fifo = c.dir.join(FIFO);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            FileType::Fifo,
+            Mode::from_raw_mode(0o622),
+            0,
+        )
+        .map_err(|e| Error::io("create exec fifo", &fifo, e))?;
+        // mknod applies the umask: make the mode exact.
+        let _ = rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622));
+        // The cgroup is recorded as the container's before it is created, so that a create killed
+        // at any point leaves nothing `delete` cannot remove; someone else's busy cgroup is refused
+        // first (by `create`'s own check), and never recorded as ours.
+        if let Err(e) = own_cgroup(c) {
+            let _ = fs::remove_file(&fifo);
+            if c.state.cgroup_owned {
+                let _ = c.cgroup.destroy();
+                c.state.cgroup_owned = false;
+                let _ = c.state.save(&c.dir);
+            }
+            return Err(e);
+        }
+        // A new cgroup under a frozen parent is frozen too: init would freeze at its first step and
+        // this call would never return.
+        if let Some(path) = super::cgroups::effectively_frozen(&c.cgroup) {
+            let _ = fs::remove_file(&fifo);
+            let _ = c.cgroup.destroy();
+            return Err(Error::CgroupFrozen { path });
+        }
+        let mut r = Bootstrap::new(c, process, Some(&fifo)).and_then(Bootstrap::run);
+        if let Err(e) = r {
+            // Before the cgroup goes: whatever failed, an OOM kill in it is the likely cause.
+            r = Err(super::oom_cause(&c.cgroup, e));
+            let _ = fs::remove_file(&fifo);
+            if c.cgroup.destroy().is_ok() {
+                c.state.cgroup_owned = false;
+            }
+            c.state.init_process_pid = 0;
+            c.state.init_process_start = 0;
+            let _ = c.state.save(&c.dir);
+        }
+        r
+    }
+}
+
+/// Records the cgroup as the container's, then creates it.
+fn own_cgroup(c: &mut Container) -> Result<()> {
+    if c.cgroup.exists()
+        && (!c.cgroup.is_empty()?
+            || c.cgroup.freezer_state()? == lashing_cgroups::FreezerState::Frozen)
+    {
+        c.cgroup.create()?;
+    }
+    c.state.cgroup_owned = true;
+    c.state.save(&c.dir)?;
+    c.cgroup.create()?;
+    Ok(())
+}
+
+/// Records the container's (future) init `pid` with its start time in the state file as soon
+/// as it exists, so that it can be killed if this process dies before the container is
+/// created (the record in memory gets it once init is ready).
+fn record_init(c: &Container, pid: i32) -> Result<()> {
+    let Some((_, start)) = state::proc_stat(pid) else {
+        return Ok(());
+    };
+    let mut st = c.state.clone();
+    st.init_process_pid = pid;
+    st.init_process_start = start;
+    st.save(&c.dir)
+}
+
+fn id_map_text(maps: &[IdMap]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+        .collect()
+}
+
+/// Writes the child's id maps through a verified procfs (by pid, see [`crate::procfs`]).
+fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
+    let proc = crate::procfs::ProcFs::open_with(crate::procfs::ProcPolicy::PrivateOrHost)
+        .map_err(|e| Error::io("write id map", format!("/proc/{pid}"), e.into_io()))?;
+    for (file, maps) in [
+        ("uid_map", &config.uid_mappings),
+        ("gid_map", &config.gid_mappings),
+    ] {
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        proc.write_pid_file(pid, file, &id_map_text(maps))
+            .map_err(|e| Error::io("write id map", &path, e.into_io()))?;
+    }
+    Ok(())
+}
+
+/// Starts one more process in a running container (`exec`): it joins every namespace of the init
+/// and the container's cgroup.
+impl Container {
+    /// Starts a process in the running container (`Container::exec`).
+    pub(super) fn start_setns(&mut self, process: &mut Process) -> Result<()> {
+        Bootstrap::new(self, process, None)?.run()
+    }
+}
+
+/// One start of `lashing init` and the conversation with it (the parent's column of the
+/// protocol table in [`crate::channel`]): a new container's init ([`InitKind::Standard`], with
+/// the exec fifo) or an `exec`'s ([`InitKind::Setns`]). [`Bootstrap::run`] goes through the
+/// phases in order: [`Bootstrap::spawn`], [`Bootstrap::place`], [`Bootstrap::send_payload`] and
+/// [`Bootstrap::sync`], which serves each [`ToParent`] message with its `handle_*` method. From
+/// `spawn` on the process is in a [`ChildGuard`]: any failure kills and reaps it.
+struct Bootstrap<'a> {
+    c: &'a mut Container,
+    process: &'a mut Process,
+    /// The process init runs: `config.process` overridden by the caller's [`Process`].
+    merged: ProcessConfig,
+    kind: InitKind,
+    /// The exec fifo (new container only).
+    fifo: Option<&'a Path>,
+    plan: NsPlan,
+    /// `exec`: the init's namespaces, opened here race-free and sent with the payload (init
+    /// opening `/proc/<pid>/ns/*` itself could join those of a process that reused a dead
+    /// init's pid).
+    ns_fds: Vec<(NamespaceType, OwnedFd)>,
+    /// Phase timings for `--debug` (the `elapsed` field of the debug lines).
+    t0: Instant,
+    /// `Ready` was served (`Run` sent).
+    ready: bool,
+    /// `Created` was received.
+    created: bool,
+    /// `Log` messages received (re-emitted up to [`channel::MAX_LOG_LINES`]).
+    logged: usize,
+}
+
+impl<'a> Bootstrap<'a> {
+    /// Checks the process and plans the namespaces; nothing is started yet.
+    fn new(
+        c: &'a mut Container,
+        process: &'a mut Process,
+        fifo: Option<&'a Path>,
+    ) -> Result<Bootstrap<'a>> {
+        let t0 = Instant::now();
+        let config = &c.state.config;
+        let merged = process.merged(&config.process);
+        // Every process (the container's, or one given to exec) passes the process checks of
+        // validation (runc's env rules, NGROUPS_MAX, ...) before anything is started.
+        crate::config::validate_process(&merged)?;
+        if process.terminal && process.console_socket.is_none() {
+            return Err(Error::InvalidProcess {
+                reason: "it asks for a terminal but has no console socket to send its master to",
+            });
+        }
+        let kind = if fifo.is_some() {
+            InitKind::Standard
+        } else {
+            InitKind::Setns
+        };
+        let mut plan = match kind {
+            InitKind::Standard => plan_namespaces(config),
+            InitKind::Setns => plan_exec(config, c.state.init_process_pid),
+        };
+        let ns_fds = match kind {
+            InitKind::Setns => {
+                let types: Vec<NamespaceType> = plan.join.drain(..).map(|(t, _)| t).collect();
+                open_init_namespaces(
+                    &c.state.id,
+                    c.state.init_process_pid,
+                    c.state.init_process_start,
+                    &types,
+                )?
+            }
+            InitKind::Standard => Vec::new(),
+        };
+        // A cgroup namespace is rooted at the cgroups of its creator: with v1 hierarchies, which
+        // the pid joins only after the clone, init creates it once it is in all of them.
+        let cgroupns = NamespaceType::Cgroup.clone_flag();
+        if plan.clone & cgroupns != 0 && c.cgroup.paths().keys().any(|k| !k.is_empty()) {
+            plan.clone &= !cgroupns;
+            plan.unshare |= cgroupns;
+        }
+        Ok(Bootstrap {
+            c,
+            process,
+            merged,
+            kind,
+            fifo,
+            plan,
+            ns_fds,
+            t0,
+            ready: false,
+            created: false,
+            logged: 0,
+        })
+    }
+
+    /// Every phase in order; on success the process's pid and pidfd go to the [`Process`].
+    fn run(mut self) -> Result<()> {
+        let (mut init, into_cgroup) = self.spawn()?;
+        if self.kind == InitKind::Standard {
+            record_init(self.c, init.child.pid())?;
+        }
+        self.place(&init, into_cgroup)?;
+        self.send_payload(&init)?;
+        self.sync(&mut init)?;
+        tracing::debug!(
+            pid = init.child.pid(),
+            elapsed = ?self.t0.elapsed(),
+            "init socket closed: {} done",
+            self.kind.name()
+        );
+        if let Some((pid, pidfd)) = init.child.release() {
+            self.process.pid = Some(pid);
+            self.process.pidfd = Some(pidfd);
+        }
+        Ok(())
+    }
+
+    /// Opens the protected executable and the socketpair and `clone3`s `lashing init` into its
+    /// namespaces and (`CLONE_INTO_CGROUP`) its v2 cgroup, retried without the cgroup if the
+    /// kernel refuses it. Returns the spawned init and whether it is in the cgroup already.
+    fn spawn(&mut self) -> Result<(Spawned, bool)> {
+        let exe = exe::protected_exe()?;
+        let (parent_sock, child_sock) = channel::pair().map_err(|e| Error::Sys {
+            op: "create the init socket (socketpair)",
+            source: e,
+        })?;
+        // Room for the payload in one datagram.
+        // (SO_SNDBUF is capped by net.core.wmem_max; root may force it past that.)
+        if rustix::net::sockopt::set_socket_send_buffer_size_force(&parent_sock, 4 << 20).is_err() {
+            let _ = rustix::net::sockopt::set_socket_send_buffer_size(&parent_sock, 4 << 20);
+        }
+
+        let argv0 = CString::new("lashing").expect("no NUL");
+        let argv1 = CString::new("init").expect("no NUL");
+        let env0 =
+            CString::new(format!("{INIT_PIPE_ENV}={}", child_sock.as_raw_fd())).expect("no NUL");
+        let argv = [argv0.as_ptr(), argv1.as_ptr(), std::ptr::null()];
+        let envp = [env0.as_ptr(), std::ptr::null()];
+
+        let c = &*self.c;
+        let cgroup_fd = match self.kind {
+            // `exec`: into the init's own cgroup, which may be below the container's (a
+            // container that manages sub-cgroups, as systemd does, leaves its top cgroup
+            // without processes).
+            InitKind::Setns => match init_v2_cgroup(c) {
+                Some(fd) => Some(fd),
+                None => c.cgroup.clone_into_fd()?,
+            },
+            InitKind::Standard => c.cgroup.clone_into_fd()?,
+        };
+        let mut spec = sys::clone::SpawnSpec {
+            clone_flags: self.plan.clone,
+            cgroup_fd: cgroup_fd.as_ref().map(|f| f.as_fd()),
+            exe: exe.as_fd(),
+            sock: child_sock.as_fd(),
+            wait_for_maps: self.new_userns(),
+            pdeathsig: c.state.config.parent_death_signal,
+            argv: &argv,
+            envp: &envp,
+        };
+        let (spawned, into_cgroup) = match sys::clone::spawn_init(&spec) {
+            Ok(s) => (s, spec.cgroup_fd.is_some()),
+            Err(e) if spec.cgroup_fd.is_some() => {
+                tracing::debug!("clone3 with CLONE_INTO_CGROUP failed ({e}); retrying without it");
+                spec.cgroup_fd = None;
+                // The new cgroup namespace would be rooted at our own cgroup: init makes it
+                // once it has been moved into the container's.
+                let cgroupns = NamespaceType::Cgroup.clone_flag();
+                if spec.clone_flags & cgroupns != 0 {
+                    spec.clone_flags &= !cgroupns;
+                    self.plan.unshare |= cgroupns;
+                }
+                let s = sys::clone::spawn_init(&spec).map_err(|e| Error::Sys {
+                    op: "clone3 the container's init",
+                    source: e,
+                })?;
+                (s, false)
+            }
+            Err(e) => {
+                return Err(Error::Sys {
+                    op: "clone3 the container's init",
+                    source: e,
+                });
+            }
+        };
+        tracing::debug!(
+            pid = spawned.pid,
+            elapsed = ?self.t0.elapsed(),
+            "started lashing init ({}) for container {}",
+            self.kind.name(),
+            c.state.id
+        );
+        let init = Spawned {
+            child: ChildGuard(Some((spawned.pid, spawned.pidfd))),
+            sock: parent_sock,
+        };
+        Ok((init, into_cgroup))
+    }
+
+    /// Whether clone3 made a new user namespace (the child waits for its id maps).
+    fn new_userns(&self) -> bool {
+        self.plan.clone & NamespaceType::User.clone_flag() != 0
+    }
+
+    /// What the parent does to the new process from outside, as host root: the v1 cgroups,
+    /// `oom_score_adj`, the CPU affinity and the id maps of a user namespace made by clone3
+    /// (then the one byte the child waits for).
+    fn place(&self, init: &Spawned, into_cgroup: bool) -> Result<()> {
+        let pid = init.child.pid();
+        self.c.cgroup.add_pid(pid, into_cgroup)?;
+        // oom_score_adj from here (host root, as runc's nsexec before it enters the user
+        // namespace): init, non-dumpable and maybe in a user namespace, may not open its own
+        // /proc file.
+        // Through a verified procfs, by pid (never a path that something could be mounted over).
+        if let Some(adj) = self.merged.oom_score_adj {
+            use crate::procfs::ProcPolicy;
+            crate::security::attrs::set_oom_score_adj(pid, adj, ProcPolicy::PrivateOrHost)
+                .map_err(|e| {
+                    let path = format!("/proc/{pid}/oom_score_adj = {adj}");
+                    Error::io("set oom_score_adj", path, std::io::Error::other(e))
+                })?;
+        }
+        // Linux >= 6.2 no longer resets the affinity on a cpuset join: a runtime started under
+        // a narrow affinity must not pass it on. An exec'd process gets
+        // `execCPUAffinity.initial`.
+        let initial = match self.kind {
+            InitKind::Setns => self.exec_affinity().initial,
+            InitKind::Standard => None,
+        };
+        set_affinity(pid, initial.as_deref());
+        if self.new_userns() {
+            write_id_maps(pid, &self.c.state.config)?;
+            rustix::io::write(&init.sock, &[1]).map_err(|e| Error::InitSocket {
+                op: "write the id maps' signal to",
+                source: e.into(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// `execCPUAffinity` of the process (empty when unset).
+    fn exec_affinity(&self) -> crate::config::CpuAffinity {
+        self.merged.exec_cpu_affinity.clone().unwrap_or_default()
+    }
+}
+
+/// Sends a reply to init.
+fn send(init: &Spawned, msg: &ToInit) -> Result<()> {
+    channel::send(&init.sock, msg, &[]).map_err(|e| Error::init_socket("write to", e))
+}
+
+/// An fd of the v2 cgroup the container's init is in (which may be a sub-cgroup of the
+/// container's), for `exec`'s CLONE_INTO_CGROUP: `None` when there is no v2 hierarchy or the
+/// init's cgroup is not under the container's.
+fn init_v2_cgroup(c: &Container) -> Option<OwnedFd> {
+    let top = c.cgroup.paths().get("")?;
+    let text = fs::read_to_string(format!("/proc/{}/cgroup", c.state.init_process_pid)).ok()?;
+    let own = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    // Walk down from the container's cgroup to the init's by name: the init's path ends with the
+    // container's path plus the sub-cgroups (no `..`, checked by the component walk).
+    let top_str = top.to_str()?;
+    let rel_top = top_str.split_once("/sys/fs/cgroup").map(|(_, r)| r)?;
+    let rel_top = rel_top.strip_prefix("/unified").unwrap_or(rel_top);
+    let sub = own.strip_prefix(rel_top)?;
+    let mut dir = top.clone();
+    for comp in sub.split('/').filter(|s| !s.is_empty()) {
+        if comp == "." || comp == ".." {
+            return None;
+        }
+        dir.push(comp);
+    }
+    if dir == *top {
+        return None;
+    }
+    rustix::fs::open(
+        &dir,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
+}
+
+/// Sets the CPU affinity of `pid` to a CPU list, or to every CPU (the kernel clamps it to the
+/// cpuset). Best effort, as runc: a failure is logged.
+fn set_affinity(pid: i32, list: Option<&str>) {
+    let mut set = rustix::thread::CpuSet::new();
+    match list.map(crate::config::parse_cpu_list) {
+        Some(Ok(cpus)) => cpus
+            .into_iter()
+            .filter(|c| *c < rustix::thread::CpuSet::MAX_CPU)
+            .for_each(|c| set.set(c)),
+        Some(Err(e)) => {
+            tracing::warn!("CPU affinity: {e}");
+            return;
+        }
+        None => (0..rustix::thread::CpuSet::MAX_CPU).for_each(|c| set.set(c)),
+    }
+    if let Err(e) = rustix::thread::sched_setaffinity(rustix::process::Pid::from_raw(pid), &set) {
+        tracing::debug!("cannot set the CPU affinity of pid {pid}: {e}");
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn id_maps_render() {
+        let m = [
+            IdMap {
+                container_id: 0,
+                host_id: 100000,
+                size: 65536,
+            },
+            IdMap {
+                container_id: 65536,
+                host_id: 1,
+                size: 1,
+            },
+        ];
+        assert_eq!(id_map_text(&m), "0 100000 65536\n65536 1 1\n");
+    }
+}
