@@ -320,20 +320,22 @@ impl SelfFdDir {
     /// Reopens `fd` with `flags` through `self/fd/N` and checks that the result is the same file
     /// (device and inode). Blocks as `open(2)` does (a fifo until its other end is opened).
     pub(crate) fn reopen(&self, fd: BorrowedFd<'_>, flags: OFlags) -> Result<OwnedFd, ProcError> {
-        let n = fd.as_raw_fd();
-        let new = rustix::fs::openat(
-            &self.0,
-            n.to_string().as_str(),
-            flags | OFlags::CLOEXEC,
-            Mode::empty(),
+        let n = fd.as_raw_fd().to_string();
+        reopened(
+            fd,
+            rustix::fs::openat(&self.0, n.as_str(), flags | OFlags::CLOEXEC, Mode::empty()),
         )
-        .map_err(|e| ProcError::Open {
-            path: format!("self/fd/{n}"),
-            source: e.into(),
-        })?;
-        check_same_file(fd, new.as_fd())?;
-        Ok(new)
     }
+}
+
+/// What reopening `fd` through `self/fd/N` gave, checked to be the same file as `fd`.
+fn reopened(fd: BorrowedFd<'_>, opened: rustix::io::Result<OwnedFd>) -> Result<OwnedFd, ProcError> {
+    let new = opened.map_err(|e| ProcError::Open {
+        path: format!("self/fd/{}", fd.as_raw_fd()),
+        source: e.into(),
+    })?;
+    check_same_file(fd, new.as_fd())?;
+    Ok(new)
 }
 
 /// Reopens `fd` with `flags` through `self/fd/N` of the container's mounted `/proc`, verified
@@ -346,18 +348,11 @@ pub(crate) fn reopen_through_container_proc(
     flags: OFlags,
 ) -> Result<OwnedFd, ProcError> {
     drop(open_mounted_root()?);
-    let n = fd.as_raw_fd();
-    let new = rustix::fs::open(
-        format!("/proc/self/fd/{n}"),
-        flags | OFlags::CLOEXEC,
-        Mode::empty(),
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    reopened(
+        fd,
+        rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::empty()),
     )
-    .map_err(|e| ProcError::Open {
-        path: format!("self/fd/{n}"),
-        source: e.into(),
-    })?;
-    check_same_file(fd, new.as_fd())?;
-    Ok(new)
 }
 
 fn check_same_file(want: BorrowedFd<'_>, got: BorrowedFd<'_>) -> Result<(), ProcError> {
