@@ -28,9 +28,33 @@ const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
     .union(ResolveFlags::NO_SYMLINKS)
     .union(ResolveFlags::NO_XDEV);
 
-/// An errno as an I/O error (the `source` of this crate's errors).
+/// An errno as an I/O error (the `source` of this crate's errors). `EXDEV` is what every open
+/// beneath a hierarchy gets when the path crosses another mount (say, a read-only bind mount over
+/// part of the cgroup tree): it is said in those words, not as "Invalid cross-device link".
 pub(crate) fn io_err(e: Errno) -> std::io::Error {
+    if e == Errno::XDEV {
+        return std::io::Error::new(
+            std::io::ErrorKind::CrossesDevices,
+            "the path crosses another mount than the cgroup hierarchy's own (something is mounted \
+             over the cgroup tree); cgroup files are only opened on the hierarchy's mount",
+        );
+    }
     std::io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+#[cfg(test)]
+mod io_err_tests {
+    use super::*;
+
+    /// A crossing into another mount is said as such (scripts/faults' read-only cgroup parent
+    /// read "Invalid cross-device link").
+    #[test]
+    fn crossing_a_mount_is_named() {
+        let e = io_err(Errno::XDEV);
+        assert_eq!(e.kind(), std::io::ErrorKind::CrossesDevices);
+        assert!(e.to_string().contains("crosses another mount"), "{e}");
+        assert_eq!(io_err(Errno::NOENT).raw_os_error(), Some(libc::ENOENT));
+    }
 }
 
 /// Opens (or returns the cached) root fd of the hierarchy mounted at `mount`.
