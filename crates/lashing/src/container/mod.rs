@@ -68,6 +68,7 @@ impl Container {
                 path: path.map(Path::to_path_buf).unwrap_or_default(),
             });
         }
+        let creating = state::lock_root(root)?;
         let (dir, lock) = match state::create_dir(root, id) {
             Err(Error::Exists(_)) if state::stale(&root.join(id)) => {
                 remove_remains(root, id, false)?;
@@ -83,6 +84,7 @@ impl Container {
             return Err(e);
         }
         drop(lock);
+        drop(creating);
         Ok(c)
     }
 
@@ -481,7 +483,10 @@ pub fn remove_remains(root: impl AsRef<Path>, id: &str, force: bool) -> Result<(
         return Ok(());
     };
     let mut r = Remains::read(&dir);
-    if !force && r.creator.is_some_and(|c| c.alive()) {
+    // Judged again under the lock (what the caller saw before may have changed): without
+    // `force`, only a directory without a record (its creator, which holds the lock until the
+    // first record, died) or the record of a dead creator is removed, never a container.
+    if !force && r.found && !r.abandoned() {
         return Ok(());
     }
     // A cgroup that does not exist needs nothing (and a damaged path may name no hierarchy).

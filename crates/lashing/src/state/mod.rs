@@ -252,6 +252,25 @@ pub(crate) fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Lock)> {
     }
 }
 
+/// Creates `root` (0700, if missing) and locks it: `create` holds this lock from its first look
+/// at `<root>/<id>` until the first record is written, so that two creates never interleave
+/// their existence and staleness checks (creates of other ids wait only for that short step).
+pub(crate) fn lock_root(root: &Path) -> Result<Lock> {
+    if root.as_os_str().is_empty() {
+        return Err(Error::io(
+            "use state root",
+            root,
+            std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        ));
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(|e| Error::io("create state root", root, e))?;
+    lock(root)
+}
+
 /// Whether the existing `dir` holds the remains of a create whose process died: its recorded
 /// creator is gone, or it has no state file and nobody holds it locked (its creator died
 /// between `mkdir` and the first write).
