@@ -329,7 +329,7 @@ fn trial(sb: &Sandbox, verb: Verb, id: &str, delay: Duration, recreate: bool) ->
     // A killed process leaves its cgroup before it has finished exiting: give those a moment.
     let mut procs = live_children();
     let since = std::time::Instant::now();
-    while !procs.is_empty() && since.elapsed() < Duration::from_secs(5) {
+    while !procs.is_empty() && since.elapsed() < lashing_testsupport::WAIT {
         std::thread::sleep(Duration::from_millis(10));
         procs = live_children();
     }

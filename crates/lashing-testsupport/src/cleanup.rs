@@ -53,8 +53,15 @@ pub fn test_cgroup_top(path: &str) -> Option<String> {
 }
 
 impl Cleanup {
-    /// An empty guard.
+    /// An empty guard. The first one of a process also removes the test cgroups that a test
+    /// process killed before its own cleanup left behind ([`remove_orphaned_test_cgroups`]).
     pub fn new() -> Cleanup {
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(|| {
+            for top in remove_orphaned_test_cgroups() {
+                eprintln!("lashing-testsupport: removed the orphaned test cgroup {top}");
+            }
+        });
         Cleanup::default()
     }
 
@@ -193,6 +200,44 @@ pub fn hierarchies() -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
+}
+
+/// The pid a test cgroup's top directory is named after (`lashing-test-cli-12591-0` -> 12591):
+/// its first all-digit field.
+fn owner_pid(top: &str) -> Option<i32> {
+    top.strip_prefix(CGROUP_PREFIX)?
+        .split('-')
+        .find(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))?
+        .parse()
+        .ok()
+}
+
+/// Removes, in every hierarchy, the test cgroup trees (`/lashing-test-...-<pid>-...`) whose
+/// owning test process no longer exists: a test killed (a timeout, SIGKILL) before its
+/// [`Cleanup`] ran leaves them behind, with whatever it started still inside (killed here).
+/// A tree whose pid is alive (its owner, or a reused pid) is left alone. Returns the tops removed.
+pub fn remove_orphaned_test_cgroups() -> Vec<String> {
+    let mut tops = std::collections::BTreeSet::new();
+    for h in hierarchies() {
+        for e in fs::read_dir(&h).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = owner_pid(&name)
+                && e.file_type().is_ok_and(|t| t.is_dir())
+                && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                tops.insert(format!("/{name}"));
+            }
+        }
+    }
+    tops.into_iter()
+        .filter(|top| match remove_cgroup_tree(top) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("lashing-testsupport: cannot remove the orphaned test cgroup {top}: {e}");
+                false
+            }
+        })
+        .collect()
 }
 
 /// Remove the test cgroup tree `top` (e.g. `/lashing-test-1-0`) in every hierarchy: thaw it,
@@ -354,6 +399,39 @@ mod tests {
             !Path::new(&format!("/proc/{pid}")).exists(),
             "the child is killed and reaped"
         );
+    }
+
+    #[test]
+    fn orphaned_test_cgroups_are_removed() {
+        crate::require_root();
+        // A pid that no longer exists: a child that already exited and was reaped.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let top = format!("/{CGROUP_PREFIX}orphan-{pid}-0");
+        let live = format!("/{CGROUP_PREFIX}orphan-{}-0", std::process::id());
+        let mut made = Vec::new();
+        for h in hierarchies() {
+            for t in [&top, &live] {
+                if fs::create_dir_all(h.join(&t[1..]).join("c1")).is_ok() {
+                    made.push(h.join(&t[1..]));
+                }
+            }
+        }
+        assert!(!made.is_empty(), "no cgroup hierarchy accepted mkdir");
+        let removed = remove_orphaned_test_cgroups();
+        let left: Vec<_> = made.iter().filter(|d| d.exists()).cloned().collect();
+        // The live process's tree stays; then it is removed here.
+        remove_cgroup_tree(&live).unwrap();
+        assert!(removed.contains(&top), "{removed:?}");
+        assert!(!removed.contains(&live), "{removed:?}");
+        assert!(
+            left.iter().all(|d| d.ends_with(&live[1..])),
+            "orphan left: {left:?}"
+        );
+        assert_eq!(owner_pid("lashing-test-cli-12591-0"), Some(12591));
+        assert_eq!(owner_pid("lashing-test-cgres-77-bpf"), Some(77));
+        assert_eq!(owner_pid("lashing-test-no-pid"), None);
     }
 
     #[test]
