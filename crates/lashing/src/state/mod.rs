@@ -206,18 +206,7 @@ pub(crate) fn lock_if_present(dir: &Path) -> Result<Option<Lock>> {
 /// died right after `mkdir` ([`stale`]).
 pub(crate) fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Lock)> {
     validate_id(id)?;
-    if root.as_os_str().is_empty() {
-        return Err(Error::io(
-            "use state root",
-            root,
-            std::io::Error::from(std::io::ErrorKind::InvalidInput),
-        ));
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(root)
-        .map_err(|e| Error::io("create state root", root, e))?;
+    make_root(root)?;
     let dir = root.join(id);
     // The directory is made and locked under a temporary name, then renamed into place without
     // replacing anything: `<root>/<id>` never exists unlocked while its creator lives, so
@@ -256,6 +245,12 @@ pub(crate) fn create_dir(root: &Path, id: &str) -> Result<(PathBuf, Lock)> {
 /// at `<root>/<id>` until the first record is written, so that two creates never interleave
 /// their existence and staleness checks (creates of other ids wait only for that short step).
 pub(crate) fn lock_root(root: &Path) -> Result<Lock> {
+    make_root(root)?;
+    lock(root)
+}
+
+/// Creates the state root `root` (0700) if it is missing; an empty path is refused.
+fn make_root(root: &Path) -> Result<()> {
     if root.as_os_str().is_empty() {
         return Err(Error::io(
             "use state root",
@@ -267,8 +262,7 @@ pub(crate) fn lock_root(root: &Path) -> Result<Lock> {
         .recursive(true)
         .mode(0o700)
         .create(root)
-        .map_err(|e| Error::io("create state root", root, e))?;
-    lock(root)
+        .map_err(|e| Error::io("create state root", root, e))
 }
 
 /// Whether the existing `dir` holds the remains of a create whose process died: its recorded
