@@ -364,15 +364,61 @@ pub fn compute_paths(
 
 /// Finds the hierarchy whose mount point contains `path` (the longest match).
 pub(crate) fn hierarchy_of<'a>(hierarchies: &'a [Hierarchy], path: &Path) -> Option<&'a Hierarchy> {
+    let normal = is_normal(path);
     hierarchies
         .iter()
-        .filter(|h| path.starts_with(&h.mount_point))
+        .filter(|h| {
+            if normal && is_normal(&h.mount_point) {
+                is_under_normal(path, &h.mount_point)
+            } else {
+                path.starts_with(&h.mount_point)
+            }
+        })
         .max_by_key(|h| h.mount_point.as_os_str().len())
+}
+
+/// Whether `path` has no empty and no `.` component (as lashing writes cgroup paths and
+/// mountinfo shows mount points), so that bytes compare as components do.
+fn is_normal(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str()
+        .as_bytes()
+        .split(|&b| b == b'/')
+        .skip(1)
+        .all(|c| !c.is_empty() && c != b".")
+        || path.as_os_str().as_bytes() == b"/"
+}
+
+/// `path.starts_with(dir)` (whole components) by bytes, for paths in normal form ([`is_normal`]):
+/// `list` asks it of every cgroup path of every container against every mount point, and the
+/// component walk was most of its time.
+fn is_under_normal(path: &Path, dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+    p.starts_with(d) && (p.len() == d.len() || d == b"/" || p[d.len()] == b'/')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The byte comparison agrees with the component one on every path it decides.
+        #[test]
+        fn bytes_agree_with_components_on_normal_paths(
+            p in proptest::collection::vec("[a-c]{0,2}|\\.", 0..5),
+            d in proptest::collection::vec("[a-c]{0,2}|\\.", 0..4),
+            rel_p in proptest::bool::ANY,
+            slash in proptest::bool::ANY,
+        ) {
+            let p = format!("{}{}{}", if rel_p { "" } else { "/" }, p.join("/"), if slash { "/" } else { "" });
+            let d = format!("/{}", d.join("/"));
+            let (pp, dp) = (Path::new(&p), Path::new(&d));
+            if is_normal(pp) && is_normal(dp) {
+                proptest::prop_assert_eq!(is_under_normal(pp, dp), pp.starts_with(dp), "{} under {}", p, d);
+            }
+        }
+    }
 
     const HYBRID_MOUNTINFO: &str = "\
 22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw

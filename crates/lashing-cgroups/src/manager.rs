@@ -12,7 +12,9 @@ use crate::dir::Dir;
 use crate::error::{Error, Result};
 use crate::freezer::FreezerState;
 use crate::fs::{Node, io_err};
-use crate::hierarchy::{self, CgroupMode, compute_paths, hierarchy_of, mounted_hierarchies};
+use crate::hierarchy::{
+    self, CgroupMode, Hierarchy, compute_paths, hierarchy_of, mounted_hierarchies,
+};
 use crate::oom::OomNotifier;
 use crate::resources::{DeviceCgroup, Resources};
 use crate::stats::Stats;
@@ -63,18 +65,24 @@ impl Manager {
 
     /// Resolves every path to its hierarchy.
     pub(crate) fn dirs(&self) -> Result<Vec<Dir>> {
+        self.dirs_of(|_| true)
+    }
+
+    /// Resolves the paths whose hierarchy `want` accepts (the others are not opened).
+    fn dirs_of(&self, want: impl Fn(&Hierarchy) -> bool) -> Result<Vec<Dir>> {
         let hierarchies = mounted_hierarchies()?;
-        self.paths
-            .values()
-            .map(|path| {
-                let hierarchy = hierarchy_of(hierarchies, path)
-                    .ok_or_else(|| Error::NotInHierarchy { path: path.clone() })?;
-                Ok(Dir {
+        let mut dirs = Vec::new();
+        for path in self.paths.values() {
+            let hierarchy = hierarchy_of(hierarchies, path)
+                .ok_or_else(|| Error::NotInHierarchy { path: path.clone() })?;
+            if want(hierarchy) {
+                dirs.push(Dir {
                     hierarchy,
                     node: Node::new(&hierarchy.mount_point, path)?,
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        Ok(dirs)
     }
 
     /// The directory used to list processes and check existence: v2 if present, else the v1
@@ -99,7 +107,9 @@ impl Manager {
 
     /// The directory whose freezer is used: the v1 freezer hierarchy, else v2.
     fn freezer_dir(&self) -> Result<Option<Dir>> {
-        let mut dirs = self.dirs()?;
+        // Only those are opened (`list` asks the status of every container).
+        let mut dirs =
+            self.dirs_of(|h| h.unified || h.controllers.iter().any(|c| c == "freezer"))?;
         let pos = dirs
             .iter()
             .position(|d| !d.node.unified() && d.has_controller("freezer"))

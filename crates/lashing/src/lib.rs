@@ -100,7 +100,10 @@ pub mod time;
 mod tty;
 
 pub use config::Config;
-pub use container::{Container, OciState, Status, criu, list, remove_remains, set_init_executable};
+pub use container::{
+    Container, OciState, Status, Summary, criu, list, remove_remains, set_init_executable,
+    summaries,
+};
 pub use error::{Error, InitFailure, Result};
 pub use init::init;
 pub use process::{ExitStatus, Process, Stdio};

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use lashing::{Container, OciState};
+use lashing::OciState;
 
 use super::{CmdResult, Format, FormatArg};
 use crate::cli::Globals;
@@ -19,20 +19,19 @@ pub struct Args {
 }
 
 /// Runs `lashing list`. Containers that cannot be loaded are reported on stderr and skipped;
-/// those being created are not listed.
+/// those being created (or the remains of an interrupted create) are not listed, as runc,
+/// which does not list a directory without a state file. Each state file is read up to what
+/// the OCI state shows ([`lashing::summaries`]).
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
-    let ids = lashing::list(&g.root)?;
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let mut states = Vec::with_capacity(ids.len());
-    for id in &ids {
-        match Container::load(&g.root, id) {
-            Ok(c) => {
-                let mut s = c.oci_state();
-                s.owner = owner_name(&passwd, c.state().owner());
-                states.push(s);
+    let mut states = Vec::new();
+    for (id, summary) in lashing::summaries(&g.root)? {
+        match summary {
+            Ok(lashing::Summary { mut state, owner }) => {
+                state.owner = owner_name(&passwd, owner);
+                states.push(state);
             }
-            // Being created (or the remains of an interrupted create): not a container yet,
-            // as runc, which does not list a directory without a state file.
+            // Gone since the directory was read.
             Err(lashing::Error::NotExist(_)) => {}
             Err(e) => eprintln!("load container {id}: {}", crate::error::chain(&e)),
         }

@@ -7,9 +7,11 @@ mod exe;
 mod kill;
 mod namespaces;
 mod start;
+mod summary;
 
 pub use crate::status::{OciState, Status};
 pub use exe::set_init_executable;
+pub use summary::{Summary, summaries};
 
 use std::fs;
 use std::os::fd::OwnedFd;
@@ -150,49 +152,23 @@ impl Container {
 
     /// The current status (checks the init process, the exec fifo and the freezer).
     pub fn status(&self) -> Status {
-        if !self.init_alive() {
-            return Status::Stopped;
-        }
-        if matches!(
-            self.cgroup.freezer_state(),
-            Ok(lashing_cgroups::FreezerState::Frozen)
-        ) {
-            return Status::Paused;
-        }
-        if self.dir.join(FIFO).exists() {
-            Status::Created
-        } else {
-            Status::Running
-        }
+        summary::status_of(&self.dir, self.state.init(), &self.cgroup)
     }
 
     /// The OCI state.
     pub fn oci_state(&self) -> OciState {
-        let status = self.status();
-        let owner = if self.state.owner == 0 {
-            "root".to_string()
-        } else {
-            self.state.owner.to_string()
-        };
-        OciState {
-            oci_version: if self.state.config.oci_version.is_empty() {
-                "1.2.0".to_string()
-            } else {
-                self.state.config.oci_version.clone()
-            },
-            id: self.state.id.clone(),
-            pid: if status == Status::Stopped {
-                0
-            } else {
-                self.state.init_process_pid
-            },
-            status,
-            bundle: self.state.config.bundle.clone(),
-            rootfs: self.state.config.rootfs.clone(),
-            created: self.state.created.clone(),
-            annotations: self.state.config.annotations.clone(),
-            owner,
+        let (st, c) = (&self.state, &self.state.config);
+        summary::Parts {
+            id: &st.id,
+            init_pid: st.init_process_pid,
+            oci_version: &c.oci_version,
+            bundle: &c.bundle,
+            rootfs: &c.rootfs,
+            created: &st.created,
+            annotations: &c.annotations,
+            owner: st.owner,
         }
+        .oci_state(self.status())
     }
 
     /// Starts the container's init `process` (`runc create`; libcontainer's `Start` of an init

@@ -20,7 +20,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
+mod head;
 pub(crate) mod pack;
+
+pub(crate) use head::Head;
 
 /// The name of the state file.
 pub(crate) const STATE_FILE: &str = "state.json";
@@ -346,23 +349,8 @@ impl State {
             path: path.clone(),
             reason,
         };
-        let value: serde_json::Value =
-            serde_json::from_slice(&data).map_err(|e| bad(e.to_string()))?;
-        match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(STATE_VERSION) => {}
-            Some(v) => {
-                return Err(bad(format!(
-                    "format version {v} is not the one this lashing reads ({STATE_VERSION})"
-                )));
-            }
-            None => {
-                return Err(bad(format!(
-                    "no format version (written by an older lashing; this one reads version \
-                     {STATE_VERSION})"
-                )));
-            }
-        }
-        let mut st: State = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        check_version(&data).map_err(bad)?;
+        let mut st: State = serde_json::from_slice(&data).map_err(|e| bad(e.to_string()))?;
         st.namespace_paths = st.derived_namespace_paths();
         Ok(st)
     }
@@ -391,6 +379,26 @@ impl State {
             pid: self.init_process_pid,
             start: self.init_process_start,
         })
+    }
+}
+
+/// `Ok` when the state file `data` is JSON of the format version this lashing reads; the reason
+/// otherwise. Only `version` is parsed: a file of another version need not have this layout.
+pub(crate) fn check_version(data: &[u8]) -> std::result::Result<(), String> {
+    #[derive(Deserialize)]
+    struct Version {
+        version: Option<u64>,
+    }
+    let v: Version = serde_json::from_slice(data).map_err(|e| e.to_string())?;
+    match v.version {
+        Some(v) if v == u64::from(STATE_VERSION) => Ok(()),
+        Some(v) => Err(format!(
+            "format version {v} is not the one this lashing reads ({STATE_VERSION})"
+        )),
+        None => Err(format!(
+            "no format version (written by an older lashing; this one reads version \
+             {STATE_VERSION})"
+        )),
     }
 }
 
@@ -681,6 +689,47 @@ mod tests {
             PathBuf::from(format!("/proc/7/ns/{first}"))
         );
         assert!(!dir.join(format!(".{STATE_FILE}.tmp")).exists());
+    }
+
+    /// `list` reads the head of a state file only: it tells what the whole load tells of the
+    /// OCI state (annotations included), and refuses another version with the same reason.
+    #[test]
+    fn head_reads_what_load_reads() {
+        let root = tempfile::tempdir().unwrap();
+        let (dir, _creating) = create_dir(root.path(), "c1").unwrap();
+        let mut config = example_config(root.path());
+        config
+            .annotations
+            .insert("org.example/a".into(), "1".into());
+        config.oci_version = "1.1.0".into();
+        let mut st = State::new("c1", cgroup_paths(), config);
+        st.init_process_pid = 7;
+        st.init_process_start = 9;
+        st.owner = 1000;
+        st.save(&dir).unwrap();
+        let full = State::load(&dir).unwrap();
+        let head = Head::read(&dir).unwrap();
+        assert_eq!(head.id, full.id);
+        assert_eq!(head.init(), full.init());
+        assert_eq!(head.creator, full.creator);
+        assert_eq!(head.cgroup_paths, full.cgroup_paths);
+        assert_eq!(head.created, full.created);
+        assert_eq!(head.owner, 1000);
+        assert_eq!(head.config.oci_version, "1.1.0");
+        assert_eq!(head.config.rootfs, full.config.rootfs);
+        assert_eq!(head.config.bundle, full.config.bundle);
+        assert_eq!(head.config.annotations, full.config.annotations);
+        let text = fs::read_to_string(dir.join(STATE_FILE)).unwrap();
+        let other = text.replacen(&format!("\"version\":{STATE_VERSION}"), "\"version\":99", 1);
+        assert_ne!(other, text);
+        fs::write(dir.join(STATE_FILE), other).unwrap();
+        let (Err(Error::State { reason: a, .. }), Err(Error::State { reason: b, .. })) =
+            (Head::read(&dir), State::load(&dir))
+        else {
+            panic!("another version was read");
+        };
+        assert_eq!(a, b);
+        assert!(a.contains("format version 99"), "{a}");
     }
 
     /// Issue 8.16: the state of `lashing spec`'s container fits in one page (4 KiB), so that a

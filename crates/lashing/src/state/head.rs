@@ -1,0 +1,73 @@
+//! [`Head`]: what `list` and `state` show of a container, read from `state.json` without its
+//! configuration (of which only the four fields of the OCI state are read; the rest, most of the
+//! file, is skipped by the parser without building anything).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{ProcId, STATE_FILE, STATE_VERSION};
+use crate::error::{Error, Result};
+
+/// The fields of a state file that the OCI state and the status need.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Head {
+    pub(crate) version: Option<u64>,
+    pub(crate) id: String,
+    pub(crate) init_process_pid: i32,
+    pub(crate) init_process_start: u64,
+    #[serde(default)]
+    pub(crate) creator: Option<ProcId>,
+    pub(crate) cgroup_paths: BTreeMap<String, PathBuf>,
+    pub(crate) created: String,
+    #[serde(default)]
+    pub(crate) owner: u32,
+    pub(crate) config: HeadConfig,
+}
+
+/// The fields of the (packed) configuration that the OCI state shows: none of them is inside an
+/// array, so packing leaves them as they are. Unknown fields (all the others) are skipped
+/// unparsed, as serde does by default.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HeadConfig {
+    #[serde(default)]
+    pub(crate) oci_version: String,
+    pub(crate) rootfs: PathBuf,
+    #[serde(default)]
+    pub(crate) annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(crate) bundle: PathBuf,
+}
+
+impl Head {
+    /// Reads the head of `dir/state.json`, with the same errors as [`super::State::load`]
+    /// (a missing file is an I/O error of kind `NotFound`; another format version is named).
+    pub(crate) fn read(dir: &Path) -> Result<Head> {
+        let path = dir.join(STATE_FILE);
+        let data = fs::read(&path).map_err(|e| Error::io("read state", &path, e))?;
+        Head::parse(&data).map_err(|reason| Error::State { path, reason })
+    }
+
+    /// Parses the head of a state file's bytes; `Err` is the reason it is not one.
+    pub(crate) fn parse(data: &[u8]) -> std::result::Result<Head, String> {
+        // One pass when the file is of this version; the version check names the reason when
+        // it is not (a file of another version need not have this layout).
+        match serde_json::from_slice::<Head>(data) {
+            Ok(head) if head.version == Some(u64::from(STATE_VERSION)) => Ok(head),
+            parsed => {
+                super::check_version(data)?;
+                parsed.map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// The recorded init process, if any.
+    pub(crate) fn init(&self) -> Option<ProcId> {
+        (self.init_process_pid > 0).then_some(ProcId {
+            pid: self.init_process_pid,
+            start: self.init_process_start,
+        })
+    }
+}
