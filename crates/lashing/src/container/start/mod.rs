@@ -146,6 +146,9 @@ struct Bootstrap<'a> {
     /// The exec fifo (new container only).
     fifo: Option<&'a Path>,
     plan: NsPlan,
+    /// `exec` into sub-cgroups ([`Process::sub_cgroups`]): the cgroup the process is placed in
+    /// instead of the container's.
+    exec_cgroup: Option<lashing_cgroups::Manager>,
     /// `exec`: the init's namespaces, opened here race-free and sent with the payload (init
     /// opening `/proc/<pid>/ns/*` itself could join those of a process that reused a dead
     /// init's pid).
@@ -187,6 +190,12 @@ impl<'a> Bootstrap<'a> {
             InitKind::Standard => plan_namespaces(config),
             InitKind::Setns => plan_exec(config, c.state.init_process_pid),
         };
+        let exec_cgroup = match kind {
+            InitKind::Setns if !process.sub_cgroups.is_empty() => {
+                Some(c.cgroup.sub_cgroup(&process.sub_cgroups)?)
+            }
+            _ => None,
+        };
         let ns_fds = match kind {
             InitKind::Setns => {
                 let types: Vec<NamespaceType> = plan.join.drain(..).map(|(t, _)| t).collect();
@@ -213,6 +222,7 @@ impl<'a> Bootstrap<'a> {
             kind,
             fifo,
             plan,
+            exec_cgroup,
             ns_fds,
             t0,
             ready: false,
@@ -266,15 +276,17 @@ impl<'a> Bootstrap<'a> {
         let envp = [env0.as_ptr(), std::ptr::null()];
 
         let c = &*self.c;
-        let cgroup_fd = match self.kind {
+        let cgroup_fd = match (self.kind, &self.exec_cgroup) {
+            // `exec --cgroup`: into the sub-cgroup, which must exist (no fallback, as runc).
+            (InitKind::Setns, Some(sub)) => sub.clone_into_fd()?,
             // `exec`: into the init's own cgroup, which may be below the container's (a
             // container that manages sub-cgroups, as systemd does, leaves its top cgroup
             // without processes).
-            InitKind::Setns => match init_v2_cgroup(c) {
+            (InitKind::Setns, None) => match init_v2_cgroup(c) {
                 Some(fd) => Some(fd),
                 None => c.cgroup.clone_into_fd()?,
             },
-            InitKind::Standard => c.cgroup.clone_into_fd()?,
+            (InitKind::Standard, _) => c.cgroup.clone_into_fd()?,
         };
         let mut spec = sys::clone::SpawnSpec {
             clone_flags: self.plan.clone,
@@ -335,7 +347,10 @@ impl<'a> Bootstrap<'a> {
     /// (then the one byte the child waits for).
     fn place(&self, init: &Spawned, into_cgroup: bool) -> Result<()> {
         let pid = init.child.pid();
-        self.c.cgroup.add_pid(pid, into_cgroup)?;
+        self.exec_cgroup
+            .as_ref()
+            .unwrap_or(&self.c.cgroup)
+            .add_pid(pid, into_cgroup)?;
         // oom_score_adj from here (host root, as runc's nsexec before it enters the user
         // namespace): init, non-dumpable and maybe in a user namespace, may not open its own
         // /proc file.
