@@ -9,5 +9,7 @@ pub(crate) mod mount;
 
 pub(crate) mod seccomp;
 
+pub(crate) mod userns;
+
 #[cfg(test)]
 pub(crate) mod libseccomp;

@@ -356,7 +356,7 @@ impl Config {
                     "MOUNT_ATTR_IDMAP cannot be set as a recursive attribute: use idmap/ridmap",
                 ));
             }
-            if m.id_mapping.is_some() {
+            if let Some(idm) = &m.id_mapping {
                 if !m.is_bind() {
                     return Err(ConfigError::invalid(
                         format!("{field}.options"),
@@ -366,10 +366,25 @@ impl Config {
                         ),
                     ));
                 }
-                return Err(ConfigError::unsupported(
-                    format!("{field}.options"),
-                    format!("id-mapped mount of {:?}", m.source),
-                ));
+                // runc: "id-mapped mounts must have both uid and gid mappings specified" (an
+                // idmap/ridmap mount without maps of its own takes the container's).
+                if idm.uid_mappings.is_empty() || idm.gid_mappings.is_empty() {
+                    return Err(ConfigError::invalid(
+                        format!("{field}.uidMappings"),
+                        "id-mapped mounts must have both uid and gid mappings specified (idmap/ridmap without them take the container's, which has none)",
+                    ));
+                }
+                for (what, maps) in [
+                    ("uidMappings", &idm.uid_mappings),
+                    ("gidMappings", &idm.gid_mappings),
+                ] {
+                    if let Some(bad) = maps.iter().find(|m| m.size == 0) {
+                        return Err(ConfigError::invalid(
+                            format!("{field}.{what}"),
+                            format!("mapping of size 0 at container id {}", bad.container_id),
+                        ));
+                    }
+                }
             }
         }
         Ok(())

@@ -155,6 +155,8 @@ struct Bootstrap<'a> {
     ns_fds: Vec<(NamespaceType, OwnedFd)>,
     /// Phase timings for `--debug` (the `elapsed` field of the debug lines).
     t0: Instant,
+    /// The user namespaces made for idmapped mounts, by their maps.
+    idmap_userns: Vec<(crate::config::MountIdMapping, OwnedFd)>,
     /// `Ready` was served (`Run` sent).
     ready: bool,
     /// `Created` was received.
@@ -225,6 +227,7 @@ impl<'a> Bootstrap<'a> {
             exec_cgroup,
             ns_fds,
             t0,
+            idmap_userns: Vec::new(),
             ready: false,
             created: false,
             logged: 0,
