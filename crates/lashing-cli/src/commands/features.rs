@@ -38,6 +38,7 @@ struct Linux {
     apparmor: Enabled,
     selinux: Enabled,
     mount_extensions: MountExtensions,
+    net_devices: Enabled,
 }
 
 /// `linux.mountExtensions`: idmapped mounts (`idmap`/`ridmap`, `uidMappings`/`gidMappings`).
@@ -139,6 +140,7 @@ pub fn features() -> Features {
             mount_extensions: MountExtensions {
                 idmap: Enabled { enabled: true },
             },
+            net_devices: Enabled { enabled: true },
         },
         annotations,
     }

@@ -39,6 +39,7 @@ impl Config {
         self.check_sysctl()?;
         self.check_mounts()?;
         self.check_devices()?;
+        self.check_net_devices()?;
         self.check_hooks()?;
         if self.process != ProcessConfig::default() {
             check_process(&self.process)?;
@@ -410,6 +411,31 @@ impl Config {
         Ok(())
     }
 
+    /// `linux.netDevices` (runc's checks and messages): a network namespace of the container's
+    /// own to move them into, and valid interface names.
+    fn check_net_devices(&self) -> Result<(), ConfigError> {
+        if self.net_devices.is_empty() {
+            return Ok(());
+        }
+        if !self.has_namespace(NamespaceType::Network) {
+            return Err(ConfigError::invalid(
+                "linux.netDevices",
+                "unable to move network devices without a NET namespace",
+            ));
+        }
+        for (host, name) in &self.net_devices {
+            for n in [host, name] {
+                if !valid_netdev_name(n) {
+                    return Err(ConfigError::invalid(
+                        format!("linux.netDevices[{host:?}]"),
+                        format!("invalid network device name {n:?}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn check_hooks(&self) -> Result<(), ConfigError> {
         for (kind, hooks) in &self.hooks {
             let kind = hook_field(*kind);
@@ -492,3 +518,15 @@ mod tests;
 
 use process::check_process;
 pub use process::{NGROUPS_MAX, validate_process};
+
+/// The kernel's `dev_valid_name`: 1 to 15 bytes (`IFNAMSIZ` - 1), not `.` or `..`, no `/`,
+/// `:` or white space.
+pub(crate) fn valid_netdev_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() < 16
+        && n != "."
+        && n != ".."
+        && !n
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+}

@@ -240,9 +240,18 @@ impl<'a> Bootstrap<'a> {
         if self.kind == InitKind::Standard {
             record_init(self.c, init.child.pid())?;
         }
-        self.place(&init, into_cgroup)?;
-        self.send_payload(&init)?;
-        self.sync(&mut init)?;
+        let mut r = self.place(&init, into_cgroup);
+        if r.is_ok() {
+            r = self.send_payload(&init);
+        }
+        if r.is_ok() {
+            r = self.sync(&mut init);
+        }
+        if r.is_err() && self.kind == InitKind::Standard {
+            // Before the guard kills init: its network namespace would take the devices.
+            super::netdev::detach_from_pid(&self.c.state.config, init.child.pid());
+        }
+        r?;
         tracing::debug!(
             pid = init.child.pid(),
             elapsed = ?self.t0.elapsed(),
@@ -374,6 +383,10 @@ impl<'a> Bootstrap<'a> {
             InitKind::Standard => None,
         };
         set_affinity(pid, initial.as_deref());
+        // linux.netDevices: into the new network namespace, made by clone3 (as host root).
+        if self.kind == InitKind::Standard {
+            super::netdev::attach(&self.c.state.config, pid)?;
+        }
         if self.new_userns() {
             write_id_maps(pid, &self.c.state.config)?;
             rustix::io::write(&init.sock, &[1]).map_err(|e| Error::InitSocket {
