@@ -122,6 +122,72 @@ fn idmapped_mount_with_the_containers_user_namespace() {
     assert_eq!(host_owner(&src.join("made")), "0:0", "on disk");
 }
 
+/// A process holding a user namespace (0 -> 100000, 65536 ids) for a container to join by
+/// path; killed on drop.
+struct HeldUserns(std::process::Child);
+
+impl HeldUserns {
+    fn new() -> HeldUserns {
+        let child = std::process::Command::new("unshare")
+            .args(["--user", "sleep", "1000"])
+            .spawn()
+            .expect("unshare (util-linux)");
+        let held = HeldUserns(child);
+        let pid = held.0.id();
+        let own = std::fs::read_link("/proc/self/ns/user").unwrap();
+        support::wait_for(
+            "the user namespace of unshare",
+            lashing_testsupport::WAIT,
+            || std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok_and(|ns| ns != own),
+        );
+        for f in ["uid_map", "gid_map"] {
+            std::fs::write(format!("/proc/{pid}/{f}"), "0 100000 65536\n").unwrap();
+        }
+        held
+    }
+
+    fn path(&self) -> String {
+        format!("/proc/{}/ns/user", self.0.id())
+    }
+}
+
+impl Drop for HeldUserns {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A container that joins a user namespace by path: `idmap` without maps of its own uses that
+/// user namespace (runc's UserNSPath), so the on-disk owners are the ones seen inside.
+#[test]
+fn idmapped_mount_with_a_joined_user_namespace() {
+    let sb = with_source(&format!("{LIST}; id -u"));
+    let src = sb.path("src");
+    let userns = HeldUserns::new();
+    sb.edit(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user", "path": userns.path()}));
+        v["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/m", "type": "bind",
+            "source": src, "options": ["rbind", "idmap"]}));
+    });
+    let o = sb.run(&["run", "idm-joined"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let seen = owners(&o.stdout);
+    assert_eq!(seen["/m/root"], "0:0", "{}", o.stdout);
+    assert_eq!(seen["/m/five"], "5:6", "{}", o.stdout);
+    assert!(
+        o.stdout.lines().any(|l| l == "0"),
+        "container root: {}",
+        o.stdout
+    );
+}
+
 /// `ridmap` idmaps every mount of an `rbind` tree; `idmap` only its top (a submount keeps its
 /// on-disk owners).
 #[test]

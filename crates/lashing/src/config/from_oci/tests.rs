@@ -838,3 +838,19 @@ fn validated(v: Value) -> Result<Config, ConfigError> {
     c.rootfs = "/".into();
     c.validate().map(|()| c)
 }
+
+#[test]
+fn idmapped_mounts_in_a_joined_user_namespace_use_it() {
+    let mut v = example_with(
+        "/mounts",
+        json!([{"destination": "/a", "type": "bind", "source": "/a", "options": ["ridmap"]}]),
+    );
+    v["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user", "path": "/proc/7/ns/user"}));
+    let c = convert(v).unwrap();
+    let a = c.mounts[0].id_mapping.as_ref().unwrap();
+    assert!(a.recursive && a.uid_mappings.is_empty());
+    assert_eq!(a.userns_path.as_deref(), Some(Path::new("/proc/7/ns/user")));
+}

@@ -369,7 +369,9 @@ impl Config {
                 }
                 // runc: "id-mapped mounts must have both uid and gid mappings specified" (an
                 // idmap/ridmap mount without maps of its own takes the container's).
-                if idm.uid_mappings.is_empty() || idm.gid_mappings.is_empty() {
+                if idm.userns_path.is_none()
+                    && (idm.uid_mappings.is_empty() || idm.gid_mappings.is_empty())
+                {
                     return Err(ConfigError::invalid(
                         format!("{field}.uidMappings"),
                         "id-mapped mounts must have both uid and gid mappings specified (idmap/ridmap without them take the container's, which has none)",

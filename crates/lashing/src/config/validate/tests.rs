@@ -282,6 +282,7 @@ fn mounts() {
         recursive: false,
         uid_mappings: vec![],
         gid_mappings: vec![],
+        userns_path: None,
     });
     let mut bad = c.clone();
     bad.mounts[1].id_mapping = idmap.clone();
@@ -303,6 +304,7 @@ fn mounts() {
             recursive: true,
             uid_mappings: vec![map],
             gid_mappings: vec![map],
+            userns_path: None,
         }),
         ..bind.clone()
     });

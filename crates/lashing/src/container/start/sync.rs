@@ -97,6 +97,22 @@ impl Bootstrap<'_> {
                 source: None,
             });
         };
+        // A user namespace the container joins by path carries the mapping (runc's UserNSPath).
+        if let Some(path) = &idm.userns_path {
+            let userns = rustix::fs::open(
+                path,
+                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| Error::io("open the user namespace of an idmapped mount", path, e))?;
+            crate::rootfs::idmap::idmap_tree(
+                tree.as_fd(),
+                userns.as_fd(),
+                idm.recursive,
+                &m.source,
+            )?;
+            return send(init, &ToInit::IdmapDone);
+        }
         let known = self.idmap_userns.iter().position(|(maps, _)| {
             maps.uid_mappings == idm.uid_mappings && maps.gid_mappings == idm.gid_mappings
         });
