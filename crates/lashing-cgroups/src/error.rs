@@ -65,6 +65,15 @@ pub enum Error {
         /// Why it is rejected.
         reason: &'static str,
     },
+    /// A sub-cgroup of `exec --cgroup` is not acceptable (runc's messages:
+    /// `<path> is not a sub cgroup path`, `unknown controller <c> in SubCgroupPaths`).
+    #[error("{reason}")]
+    SubCgroup {
+        /// The sub-cgroup path as given.
+        sub: String,
+        /// The message.
+        reason: String,
+    },
     /// The container id cannot be used as a cgroup name.
     #[error("invalid container id {id:?} for a cgroup name")]
     InvalidId {

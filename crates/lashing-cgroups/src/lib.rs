@@ -40,6 +40,7 @@ mod manager;
 pub mod oom;
 pub mod resources;
 pub mod stats;
+mod sub;
 mod sys;
 mod v1;
 mod v2;

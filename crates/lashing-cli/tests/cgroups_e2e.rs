@@ -653,3 +653,201 @@ fn update_applies_per_device_blkio() {
         assert!(o.stderr.contains("weight"), "{}", o.stderr);
     }
 }
+
+/// The cgroup lines of a process run by `exec [flags] id cat /proc/self/cgroup` in a container
+/// without a cgroup namespace (the lines name host paths), as `(hierarchy, path)`.
+fn exec_cgroups(sb: &Sandbox, id: &str, flags: &[&str]) -> Vec<(String, String)> {
+    let mut args = vec!["exec"];
+    args.extend(flags);
+    args.extend([id, "cat", "/proc/self/cgroup"]);
+    let out = sb.ok(&args);
+    out.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, h, p) = (f.next()?, f.next()?, f.next()?);
+            Some((h.to_owned(), p.to_owned()))
+        })
+        .collect()
+}
+
+/// Makes the cgroup `dir` and its missing parents (a v1 cpuset gets its parent's cpus and mems,
+/// without which no process can join it).
+fn mkdir_cgroup(dir: &std::path::Path) {
+    if dir.exists() {
+        return;
+    }
+    mkdir_cgroup(dir.parent().unwrap());
+    std::fs::create_dir(dir).unwrap();
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let (own, parent) = (dir.join(f), dir.parent().unwrap().join(f));
+        if !unified() && own.exists() && std::fs::read_to_string(&own).unwrap().trim().is_empty() {
+            std::fs::write(&own, std::fs::read_to_string(&parent).unwrap()).unwrap();
+        }
+    }
+}
+
+/// A running container `id` (`sleep`) without a cgroup namespace, and its cgroup manager.
+fn running_without_cgroupns(sb: &Sandbox, id: &str) -> lashing_cgroups::Manager {
+    sb.config(id, "sleep 1000", |v| {
+        let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "cgroup");
+    });
+    sb.run_detached(id);
+    lashing_cgroups::Manager::new(&sb.cgroups_path(id), id).unwrap()
+}
+
+/// Issue 11 item 9: `exec --cgroup PATH` runs the process in an existing sub-cgroup of the
+/// container's in every hierarchy (the cgroup v2 form, also accepted on v1 as by runc), with
+/// runc's refusals: a path out of the container's cgroup (also into a sibling sharing its name
+/// prefix), a missing sub-cgroup, bad flags; nothing is left running after a refusal.
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let sb = sandbox(&["sh"]);
+    let id = "exsub";
+    let m = running_without_cgroupns(&sb, id);
+    let base = format!("{}/{id}", sb.cgroup);
+    for dir in m.paths().values() {
+        mkdir_cgroup(&dir.join("sub/deeper"));
+    }
+    // Every line in the container's tree names `want`; the ones that must be there are.
+    let check = |lines: &[(String, String)], want: &str, what: &str| {
+        for (h, p) in lines {
+            if p.starts_with(&sb.cgroup) {
+                assert_eq!(p, want, "{what}: hierarchy {h:?}");
+            }
+        }
+        let key = if unified() { "" } else { "memory" };
+        assert!(
+            lines.iter().any(|(h, p)| h == key && p == want),
+            "{what}: {lines:?}"
+        );
+    };
+    check(&exec_cgroups(&sb, id, &[]), &base, "no --cgroup");
+    for flag in ["sub", "/sub", "sub/deeper/..", "../exsub/sub", "./sub/"] {
+        let lines = exec_cgroups(&sb, id, &["--cgroup", flag]);
+        check(&lines, &format!("{base}/sub"), flag);
+    }
+    let lines = exec_cgroups(&sb, id, &["--cgroup", "sub/deeper"]);
+    check(&lines, &format!("{base}/sub/deeper"), "sub/deeper");
+
+    // A sibling sharing the container's name as a prefix is not a sub-cgroup.
+    for dir in m.paths().values() {
+        mkdir_cgroup(&dir.with_file_name(format!("{id}x")));
+    }
+    let refusals = [
+        (
+            vec!["--cgroup", "../exsubx"],
+            "../exsubx is not a sub cgroup path".to_owned(),
+        ),
+        (
+            vec!["--cgroup", ".."],
+            ".. is not a sub cgroup path".to_owned(),
+        ),
+        (
+            vec!["--cgroup", ":x"],
+            "invalid --cgroup argument: :x (empty <controller> prefix)".to_owned(),
+        ),
+        (
+            vec!["--cgroup", "a", "--cgroup", "b"],
+            "invalid --cgroup argument: a (missing <controller>: prefix)".to_owned(),
+        ),
+        (
+            vec!["--cgroup", "nosuchctl:x"],
+            "unknown controller nosuchctl in SubCgroupPaths".to_owned(),
+        ),
+    ];
+    let before = m.pids().unwrap().len();
+    for (flags, msg) in refusals {
+        let mut args = vec!["exec"];
+        args.extend(&flags);
+        args.extend([id, "true"]);
+        let o = sb.run(&args);
+        assert_eq!(o.code, 255, "{flags:?}: {}", o.stderr);
+        let got = support::log_msg(&o.stderr);
+        assert!(
+            got.starts_with("exec failed: ") && got.ends_with(&msg),
+            "{flags:?}: {got}"
+        );
+    }
+    // A missing sub-cgroup: the error names it; the process that was started is gone.
+    let o = sb.run(&["exec", "--cgroup", "nosuch", id, "true"]);
+    assert_eq!(o.code, 255, "{}", o.stderr);
+    let got = support::log_msg(&o.stderr);
+    assert!(got.contains(&format!("{base}/nosuch")), "{got}");
+    assert!(
+        got.contains("No such file or directory") || got.contains("no such file"),
+        "{got}"
+    );
+    assert_eq!(
+        m.pids().unwrap().len(),
+        before,
+        "a refused exec left a process"
+    );
+    sb.ok(&["delete", "-f", id]);
+}
+
+/// Issue 11 item 9, controller prefixes: on cgroup v1 `exec --cgroup ctrl[,ctrl]:path`
+/// (repeatable) moves the process into a sub-cgroup per controller and the hierarchies not named
+/// keep the container's cgroup; on cgroup v2 a controller names no hierarchy (runc's refusal).
+#[test]
+fn exec_into_per_controller_sub_cgroups() {
+    let sb = sandbox(&["sh"]);
+    let id = "exsubctl";
+    let m = running_without_cgroupns(&sb, id);
+    let refused = |flags: &[&str], msg: &str| {
+        let mut args = vec!["exec"];
+        args.extend(flags);
+        args.extend([id, "true"]);
+        let o = sb.run(&args);
+        assert_eq!(o.code, 255, "{flags:?}: {}", o.stderr);
+        assert!(
+            support::log_msg(&o.stderr).ends_with(msg),
+            "{flags:?}: {}",
+            o.stderr
+        );
+    };
+    if unified() {
+        refused(
+            &["--cgroup", "memory:x"],
+            "unknown controller memory in SubCgroupPaths",
+        );
+        sb.ok(&["delete", "-f", id]);
+        return;
+    }
+    let base = format!("{}/{id}", sb.cgroup);
+    let dir = |ctrl: &str| {
+        m.paths()
+            .iter()
+            .find(|(k, _)| k.split(',').any(|c| c == ctrl))
+            .map(|(_, p)| p.clone())
+            .unwrap()
+    };
+    mkdir_cgroup(&dir("memory").join("m"));
+    mkdir_cgroup(&dir("pids").join("p"));
+    mkdir_cgroup(&dir("freezer").join("p"));
+    let lines = exec_cgroups(
+        &sb,
+        id,
+        &["--cgroup", "memory:m", "--cgroup", "pids,freezer:p"],
+    );
+    let of = |ctrl: &str| {
+        lines
+            .iter()
+            .find(|(h, _)| h.split(',').any(|c| c == ctrl))
+            .map(|(_, p)| p.as_str())
+            .unwrap_or_else(|| panic!("no {ctrl} in {lines:?}"))
+    };
+    assert_eq!(of("memory"), format!("{base}/m"));
+    assert_eq!(of("pids"), format!("{base}/p"));
+    assert_eq!(of("freezer"), format!("{base}/p"));
+    assert_eq!(of("devices"), base, "not named: the container's cgroup");
+    refused(
+        &["--cgroup", "memory:a", "--cgroup", "memory:b"],
+        "invalid --cgroup argument(s): controller memory specified multiple times",
+    );
+    refused(
+        &["--cgroup", "systemd:x"],
+        "unknown controller systemd in SubCgroupPaths",
+    );
+    sb.ok(&["delete", "-f", id]);
+}

@@ -18,6 +18,7 @@
 //! | spawn | exec failure: 5 raw bytes, [`crate::sys::clone::EXEC_FAILED`] + errno (little endian), then exit | `Payload` + fds, in [`FdLayout`]'s order: stdin, stdout, stderr (those present), exec fifo `O_PATH` handle (*standard*), console socket, preserved fds, namespace fds (*setns*) |
 //! | any time from here | `Log { level, message }` (bounded: [`crate::init`]'s log module; the parent re-emits a bounded number) | |
 //! | user namespace made by init (`unshare`) | `MapsPlease` | `MapsDone` (uid/gid maps written) |
+//! | an idmapped mount (*standard*), once per such mount, in the rootfs setup | `IdmapPlease { mount }` + the detached tree (`open_tree` clone of its source) | `IdmapDone` (the tree is idmapped: `mount_setattr(MOUNT_ATTR_IDMAP)`) |
 //! | fork into a pid/time namespace | `Pid(pid)` from the intermediate process, which then exits (the parent reaps it and follows `pid`) | |
 //! | before `pivot_root` (*standard*) | `Hooks` | `HooksDone` (resources set, prestart/createRuntime hooks ran) |
 //! | set up, cwd and program found, before the user switch | `Ready` | `Run` (rlimits set, pidfd sent to `--pidfd-socket`; *standard*: state saved; *setns*: final CPU affinity set) |
@@ -205,6 +206,8 @@ pub(crate) enum ToInit {
     SeccompDone,
     /// Prestart/createRuntime hooks ran and resources are set: go on to pivot_root.
     HooksDone,
+    /// The tree sent with `IdmapPlease` is idmapped.
+    IdmapDone,
     /// State saved: finish and wait on the exec fifo.
     Run,
 }
@@ -216,6 +219,12 @@ pub(crate) enum ToParent {
     Pid(i32),
     /// Init unshared a user namespace: write its uid/gid maps, then reply `MapsDone`.
     MapsPlease,
+    /// Make the detached mount tree that comes with this message (the clone of the source of
+    /// `config.mounts[mount]`) idmapped with that mount's maps, then reply `IdmapDone`.
+    IdmapPlease {
+        /// Index of the mount in `config.mounts`.
+        mount: usize,
+    },
     /// Mounts done: run prestart/createRuntime hooks, set resources, then reply `HooksDone`.
     Hooks,
     /// Setup done up to the security step: set rlimits, save state, reply `Run`.
@@ -245,6 +254,7 @@ impl ToParent {
         match self {
             ToParent::Pid(_) => "pid",
             ToParent::MapsPlease => "mapsPlease",
+            ToParent::IdmapPlease { .. } => "idmapPlease",
             ToParent::Hooks => "hooks",
             ToParent::Ready => "ready",
             ToParent::SeccompFd => "seccompFd",

@@ -106,6 +106,13 @@ pub struct Process {
     /// A connected unix socket that receives a pidfd of the process once it is set up (with
     /// `standard` for an init, `setns` for an exec as the payload, as runc's `--pidfd-socket`).
     pub pidfd_socket: Option<OwnedFd>,
+    /// `exec` only: run the process in existing sub-cgroups of the container's cgroup (runc's
+    /// `exec --cgroup`, libcontainer's `SubCgroupPaths`): a controller (`"memory"`,
+    /// `"name=systemd"`) to a path relative to the container's cgroup in its hierarchy, or the
+    /// single key `""` for one path in every hierarchy (the only form on cgroup v2). Empty: the
+    /// container's cgroup (on v2, the init's own cgroup when it is below the container's).
+    /// See [`lashing_cgroups::Manager::sub_cgroup`] for the rules.
+    pub sub_cgroups: std::collections::BTreeMap<String, String>,
     pub(crate) pid: Option<i32>,
     pub(crate) pidfd: Option<OwnedFd>,
     pub(crate) status: Option<ExitStatus>,

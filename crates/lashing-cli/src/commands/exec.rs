@@ -3,6 +3,7 @@
 use lashing::config::ProcessConfig;
 use lashing::{Container, Process, Status};
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::CmdResult;
@@ -60,8 +61,8 @@ pub struct Args {
     /// Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub(crate) preserve_fds: u32,
-    /// run the process in an (existing) sub-cgroup(s)
-    #[arg(long, value_name = "PATH")]
+    /// run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.
+    #[arg(long, value_name = "value")]
     cgroup: Vec<String>,
     /// allow exec in a paused container
     #[arg(long)]
@@ -223,12 +224,40 @@ fn parse_id(s: &str) -> Result<u32, String> {
     })
 }
 
-fn exec(g: &Globals, a: &Args) -> CmdResult {
-    if !a.cgroup.is_empty() {
-        return Err(CliError::Unsupported {
-            what: "--cgroup (exec into a sub-cgroup)",
-        });
+/// runc's `getSubCgroupPaths`, with its messages: one `path` (every hierarchy; the cgroup v2
+/// form) or any number of `ctrl[,ctrl...]:path` (cgroup v1), each controller named once.
+fn sub_cgroups(args: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+    let mut paths = BTreeMap::new();
+    for arg in args {
+        match arg.split_once(':') {
+            Some((ctrls, path)) => {
+                for ctrl in ctrls.split(',') {
+                    if ctrl.is_empty() {
+                        return Err(CliError::Refused(format!(
+                            "invalid --cgroup argument: {arg} (empty <controller> prefix)"
+                        )));
+                    }
+                    if paths.insert(ctrl.to_owned(), path.to_owned()).is_some() {
+                        return Err(CliError::Refused(format!(
+                            "invalid --cgroup argument(s): controller {ctrl} specified multiple times"
+                        )));
+                    }
+                }
+            }
+            None if args.len() != 1 => {
+                return Err(CliError::Refused(format!(
+                    "invalid --cgroup argument: {arg} (missing <controller>: prefix)"
+                )));
+            }
+            None => {
+                paths.insert(String::new(), arg.clone());
+            }
+        }
     }
+    Ok(paths)
+}
+
+fn exec(g: &Globals, a: &Args) -> CmdResult {
     let mut container = Container::load(&g.root, a.id())?;
     // runc: `exec failed: <why>`, exit status 255 (`run` wraps every error so).
     let refused = match container.status() {
@@ -245,6 +274,8 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
         return Err(CliError::Refused("exec args cannot be empty".into()));
     }
     let mut process = process_of(&container, a)?;
+    // After the process, as runc's execProcess.
+    process.sub_cgroups = sub_cgroups(&a.cgroup)?;
     super::create::check_terminal(process.terminal, a.detach, a.console_socket.is_some())?;
     let mut console = None;
     if let Some(p) = &a.console_socket {
@@ -310,4 +341,45 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
         }
     };
     forward_until_exit(&mut attached, pid, &forward, &|| false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Vec<(String, String)>, String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        sub_cgroups(&args)
+            .map(|m| m.into_iter().collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn cgroup_flags_as_runc() {
+        let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(parse(&[]).unwrap(), vec![]);
+        assert_eq!(parse(&["a/b"]).unwrap(), vec![kv("", "a/b")]);
+        assert_eq!(
+            parse(&["memory,pids:x", "cpu:y"]).unwrap(),
+            vec![kv("cpu", "y"), kv("memory", "x"), kv("pids", "x")]
+        );
+        // Only the first ':' splits (runc's strings.Cut).
+        assert_eq!(parse(&["memory:a:b"]).unwrap(), vec![kv("memory", "a:b")]);
+        assert_eq!(parse(&["memory:"]).unwrap(), vec![kv("memory", "")]);
+        let err = |a: &[&str]| parse(a).unwrap_err();
+        assert!(
+            err(&[":x"]).ends_with("invalid --cgroup argument: :x (empty <controller> prefix)")
+        );
+        assert!(err(&["a,,b:x"]).contains("(empty <controller> prefix)"));
+        assert!(
+            err(&["memory:a", "memory:b"]).ends_with(
+                "invalid --cgroup argument(s): controller memory specified multiple times"
+            )
+        );
+        assert!(
+            err(&["a", "b"])
+                .ends_with("invalid --cgroup argument: a (missing <controller>: prefix)")
+        );
+        assert!(err(&["memory:a", "b"]).contains("(missing <controller>: prefix)"));
+    }
 }

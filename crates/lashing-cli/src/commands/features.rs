@@ -29,6 +29,7 @@ pub struct Features {
 
 /// The `linux` section.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Linux {
     namespaces: Vec<String>,
     capabilities: Vec<String>,
@@ -36,6 +37,14 @@ struct Linux {
     seccomp: Seccomp,
     apparmor: Enabled,
     selinux: Enabled,
+    mount_extensions: MountExtensions,
+    net_devices: Enabled,
+}
+
+/// `linux.mountExtensions`: idmapped mounts (`idmap`/`ridmap`, `uidMappings`/`gidMappings`).
+#[derive(Debug, Serialize)]
+struct MountExtensions {
+    idmap: Enabled,
 }
 
 /// The `linux.seccomp` section: what profiles may use, from the library's compiler.
@@ -126,6 +135,12 @@ pub fn features() -> Features {
             selinux: Enabled {
                 enabled: selinux_enabled(),
             },
+            // As runc: supported by the runtime; a kernel or file system that cannot is an
+            // error of `create` naming them.
+            mount_extensions: MountExtensions {
+                idmap: Enabled { enabled: true },
+            },
+            net_devices: Enabled { enabled: true },
         },
         annotations,
     }

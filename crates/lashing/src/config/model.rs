@@ -342,6 +342,11 @@ pub struct Config {
     /// Time namespace offsets: clock name (`monotonic`, `boottime`) → (secs, nanosecs).
     #[serde(default)]
     pub time_offsets: BTreeMap<String, (i64, u32)>,
+    /// `linux.netDevices`: host network interfaces moved into the container's network
+    /// namespace, by their name in the runtime's namespace → their name in the container
+    /// (the same when `name` is not given).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub net_devices: BTreeMap<String, String>,
     /// Parent death signal of the init process (0 = none).
     #[serde(default)]
     pub parent_death_signal: i32,

@@ -120,7 +120,7 @@ pub struct Mount {
     /// Extensions: [`Mount::EXT_COPYUP`] (`tmpcopyup`).
     #[serde(default)]
     pub extensions: u32,
-    /// uid map of an idmapped mount (`idmap`/`ridmap`; not supported yet: rejected by validation).
+    /// The id mapping of an idmapped mount (`idmap`/`ridmap`, `uidMappings`/`gidMappings`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_mapping: Option<MountIdMapping>,
 }
@@ -144,4 +144,8 @@ pub struct MountIdMapping {
     pub uid_mappings: Vec<IdMap>,
     /// gid mappings.
     pub gid_mappings: Vec<IdMap>,
+    /// `idmap`/`ridmap` without maps of its own in a container that joins a user namespace by
+    /// path: that user namespace carries the mapping (runc's `UserNSPath`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns_path: Option<std::path::PathBuf>,
 }

@@ -84,6 +84,7 @@ impl Container {
                 });
             }
             Status::Created => {
+                self.return_net_devices();
                 let _ = self.kill_init(libc::SIGKILL);
                 self.wait_dead(Duration::from_secs(10));
             }
@@ -108,6 +109,7 @@ impl Container {
             cgroup_owned: self.state.cgroup_owned,
             found: true,
         };
+        self.return_net_devices();
         kill_remains(&remains, &self.cgroup);
         self.remove(&lock)
     }

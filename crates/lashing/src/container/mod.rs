@@ -6,6 +6,7 @@ pub mod criu;
 mod exe;
 mod kill;
 mod namespaces;
+mod netdev;
 mod start;
 mod summary;
 

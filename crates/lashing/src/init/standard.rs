@@ -59,11 +59,17 @@ impl Init {
                 host_dir: s.host_dir.clone(),
             })
             .collect();
+        // Only the socket is borrowed (the rest of `self` stays free for the steps below).
+        let sock = &self.sock;
+        let idmap = move |mount: usize, tree: std::os::fd::BorrowedFd<'_>| {
+            idmap_sync(sock.as_ref(), mount, tree)
+        };
         let params = rootfs::RootfsParams {
             config,
             cgroup_v1_sources: &sources,
             cgroup_v2_dir: p.cgroup_v2.as_deref(),
             cgroup_ns: config.has_namespace(NamespaceType::Cgroup),
+            idmap: Some(&idmap),
         };
         let mounted = rootfs::Mounted::mount(&params)?;
         self.hooks_sync(config, &p.id)?;
@@ -154,5 +160,23 @@ impl Init {
         rustix::io::write(&w, b"0").map_err(|e| Fail::io("write exec fifo", None, e))?;
         self.fifo_w = Some(w);
         Ok(())
+    }
+}
+
+/// `IdmapPlease` with the detached tree of mount `mount`; the parent answers `IdmapDone` (or
+/// fails the container: its error is the one reported).
+fn idmap_sync(
+    sock: Option<&std::os::fd::OwnedFd>,
+    mount: usize,
+    tree: std::os::fd::BorrowedFd<'_>,
+) -> Result<(), String> {
+    let sock = sock.ok_or("init socket already closed")?;
+    crate::channel::send(sock, &ToParent::IdmapPlease { mount }, &[tree])
+        .map_err(|e| format!("send the tree to the parent: {e}"))?;
+    match crate::channel::recv::<ToInit>(sock) {
+        Ok(Some((ToInit::IdmapDone, _))) => Ok(()),
+        Ok(Some((m, _))) => Err(format!("expected IdmapDone, got {m:?}")),
+        Ok(None) => Err("parent went away while waiting for IdmapDone".into()),
+        Err(e) => Err(format!("read from parent: {e}")),
     }
 }

@@ -24,6 +24,7 @@ mod copy;
 mod dev;
 mod error;
 mod finalize;
+pub(crate) mod idmap;
 mod inroot;
 mod jail;
 mod mounts;
@@ -48,13 +49,6 @@ use crate::config::{Config, NamespaceType};
 /// Sets up one mount of the config, by kind.
 fn mount_entry(ctx: &mut mounts::Ctx<'_>, m: &crate::config::Mount) -> Result<()> {
     let dest = options::clean_path(&m.destination);
-    if m.id_mapping.is_some() {
-        return Err(RootfsError::invalid(
-            "mount",
-            dest.display(),
-            "idmapped mounts are not supported",
-        ));
-    }
     if m.is_bind() {
         return mounts::mount_bind(ctx, m, &dest);
     }
@@ -115,8 +109,10 @@ impl<'a> Mounted<'a> {
             params: p,
             label,
             deferred_ro: Vec::new(),
+            index: 0,
         };
-        for m in &config.mounts {
+        for (i, m) in config.mounts.iter().enumerate() {
+            ctx.index = i;
             mount_entry(&mut ctx, m)?;
         }
         let deferred_ro = ctx.deferred_ro;

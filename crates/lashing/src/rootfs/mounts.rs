@@ -34,6 +34,10 @@ pub(crate) struct CgroupMountSource {
     pub host_dir: PathBuf,
 }
 
+/// How init gets the detached tree of an idmapped mount (index in `config.mounts`, the tree)
+/// made idmapped: the parent does it (see [`super::idmap`]); the error is a message.
+pub(crate) type IdmapFn<'a> = dyn Fn(usize, BorrowedFd<'_>) -> std::result::Result<(), String> + 'a;
+
 /// The inputs of [`Mounted::mount`].
 pub(crate) struct RootfsParams<'a> {
     /// The container configuration.
@@ -46,6 +50,9 @@ pub(crate) struct RootfsParams<'a> {
     pub cgroup_v2_dir: Option<&'a Path>,
     /// The container has a cgroup namespace.
     pub cgroup_ns: bool,
+    /// Makes the detached tree of an idmapped mount (by its index in `config.mounts`) idmapped:
+    /// the parent does it ([`super::idmap`]); `None` refuses idmapped mounts.
+    pub idmap: Option<&'a IdmapFn<'a>>,
 }
 
 /// What the mount code needs besides the mount itself.
@@ -58,6 +65,8 @@ pub(crate) struct Ctx<'a> {
     pub label: Option<&'a str>,
     /// The mounts made so far that become read-only at the end of the setup.
     pub deferred_ro: Vec<DeferredRo>,
+    /// The index in `config.mounts` of the mount being made.
+    pub index: usize,
 }
 
 /// A mount to make read-only when the rootfs is finalized: an fd of its root, taken right after
@@ -427,6 +436,13 @@ pub(crate) fn mount_bind(ctx: &mut Ctx<'_>, m: &Mount, dest: &Path) -> Result<()
     };
     let tree = match cloned {
         Ok(t) => t,
+        Err(e) if is_errno(&e, libc::ENOSYS) && m.id_mapping.is_some() => {
+            return Err(RootfsError::sys(
+                "idmapped mount source (open_tree, Linux >= 5.2, is needed)",
+                &m.source,
+                e,
+            ));
+        }
         Err(e) if is_errno(&e, libc::ENOSYS) => {
             return mount_bind_legacy(ctx, m, dest, in_root.as_ref());
         }
@@ -449,6 +465,17 @@ pub(crate) fn mount_bind(ctx: &mut Ctx<'_>, m: &Mount, dest: &Path) -> Result<()
         ProcSource::Other
     };
     proc_check(&cpath, src_kind)?;
+    if m.id_mapping.is_some() {
+        let idmap = ctx.params.idmap.ok_or_else(|| {
+            RootfsError::invalid(
+                "mount",
+                dest.display(),
+                "idmapped mounts are not supported here",
+            )
+        })?;
+        idmap(ctx.index, tree.as_fd())
+            .map_err(|r| RootfsError::invalid("idmapped mount", dest.display(), r))?;
+    }
     if bind_needs_remount(m.flags.bits(), m.cleared_flags.bits()) {
         set_bind_flags(tree.as_fd(), m, dest)?;
     }

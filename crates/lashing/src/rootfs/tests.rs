@@ -105,6 +105,7 @@ fn params(config: &Config) -> RootfsParams<'_> {
         cgroup_v1_sources: &[],
         cgroup_v2_dir: None,
         cgroup_ns: false,
+        idmap: None,
     }
 }
 
@@ -293,6 +294,7 @@ fn full_setup_child(dir: &Path) {
         cgroup_v1_sources: &cg,
         cgroup_v2_dir: None,
         cgroup_ns: false,
+        idmap: None,
     };
     let canonical_rootfs = std::fs::canonicalize(dir.join("rootfs")).unwrap();
     let mounted = Mounted::mount(&p).unwrap();

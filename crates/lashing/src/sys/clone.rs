@@ -178,10 +178,10 @@ pub(super) unsafe fn raw_clone(flags: u64, pidfd: &mut RawFd) -> libc::c_long {
 }
 
 /// Blocks all signals of the calling thread until dropped (then restores the old mask).
-struct BlockSignals(Option<libc::sigset_t>);
+pub(super) struct BlockSignals(Option<libc::sigset_t>);
 
 impl BlockSignals {
-    fn new() -> BlockSignals {
+    pub(super) fn new() -> BlockSignals {
         // SAFETY: sigfillset fills a zeroed set; pthread_sigmask with valid pointers only changes
         // this thread's mask and stores the old one.
         unsafe {

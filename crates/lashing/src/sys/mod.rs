@@ -3,11 +3,14 @@
 
 pub(crate) mod clone;
 pub(crate) mod net;
+pub(crate) mod netlink;
 pub(crate) mod process;
 
 pub(crate) mod mount;
 
 pub(crate) mod seccomp;
+
+pub(crate) mod userns;
 
 #[cfg(test)]
 pub(crate) mod libseccomp;

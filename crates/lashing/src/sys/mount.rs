@@ -88,6 +88,44 @@ pub(crate) fn mount_setattr(
     }
 }
 
+/// `MOUNT_ATTR_IDMAP`: the mount's ids are mapped through a user namespace.
+pub(crate) const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// `mount_setattr(tree, "", AT_EMPTY_PATH [| AT_RECURSIVE], {MOUNT_ATTR_IDMAP, userns})`: makes the
+/// detached mount `tree` (and, with `recursive`, every mount below it) idmapped through the
+/// user namespace `userns`.
+pub(crate) fn mount_setattr_idmap(
+    tree: BorrowedFd<'_>,
+    userns: BorrowedFd<'_>,
+    recursive: bool,
+) -> io::Result<()> {
+    let raw = RawMountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let flags = AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: the empty path is a valid NUL-terminated string, `raw` is a properly initialised
+    // `struct mount_attr` whose exact size is passed, and both descriptors are live for the
+    // duration of the call. The kernel only reads these arguments.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            flags as libc::c_uint,
+            &raw as *const RawMountAttr,
+            std::mem::size_of::<RawMountAttr>(),
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,13 +15,12 @@ pub(super) fn convert_linux(
     no_pivot_root: bool,
     c: &mut Config,
 ) -> Result<(), ConfigError> {
-    // Fields lashing does not implement yet.
-    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(ConfigError::unsupported(
-            "linux.netDevices",
-            "moving network devices into the container",
-        ));
+    for (host, dev) in linux.net_devices().iter().flatten() {
+        let name = dev.name().clone().filter(|n| !n.is_empty());
+        c.net_devices
+            .insert(host.clone(), name.unwrap_or_else(|| host.clone()));
     }
+    // Fields lashing does not implement yet.
     if linux.intel_rdt().is_some() {
         return Err(ConfigError::unsupported("linux.intelRdt", "Intel RDT"));
     }

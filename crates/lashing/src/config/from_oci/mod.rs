@@ -115,14 +115,23 @@ impl Config {
                 c.mounts.push(convert_mount(i, m, &bundle)?);
             }
         }
-        // idmap/ridmap mounts without mappings of their own use the container's.
+        // idmap/ridmap mounts without mappings of their own use the container's: its maps, or
+        // the user namespace it joins by path (runc's UserNSPath).
+        let joined_userns = c
+            .namespace(crate::config::NamespaceType::User)
+            .and_then(|n| n.path.clone());
         for m in &mut c.mounts {
             if let Some(idm) = &mut m.id_mapping
                 && idm.uid_mappings.is_empty()
                 && idm.gid_mappings.is_empty()
             {
-                idm.uid_mappings = c.uid_mappings.clone();
-                idm.gid_mappings = c.gid_mappings.clone();
+                match &joined_userns {
+                    Some(p) if c.uid_mappings.is_empty() => idm.userns_path = Some(p.clone()),
+                    _ => {
+                        idm.uid_mappings = c.uid_mappings.clone();
+                        idm.gid_mappings = c.gid_mappings.clone();
+                    }
+                }
             }
         }
         convert_devices(spec.linux().as_ref(), &mut c)?;

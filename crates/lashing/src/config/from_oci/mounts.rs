@@ -54,12 +54,14 @@ pub(super) fn convert_mount(i: usize, m: &oci::Mount, bundle: &Path) -> Result<M
         recursive,
         uid_mappings: Vec::new(),
         gid_mappings: Vec::new(),
+        userns_path: None,
     });
     if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
         let idm = id_mapping.get_or_insert(MountIdMapping {
             recursive: false,
             uid_mappings: Vec::new(),
             gid_mappings: Vec::new(),
+            userns_path: None,
         });
         idm.uid_mappings = id_maps(m.uid_mappings());
         idm.gid_mappings = id_maps(m.gid_mappings());

@@ -405,19 +405,10 @@ fn rootfs_propagation() {
 
 #[test]
 fn unsupported_fields() {
-    for (ptr, value, field) in [
-        ("/linux/intelRdt", json!({"closID": "x"}), "linux.intelRdt"),
-        (
-            "/linux/netDevices",
-            json!({"eth1": {"name": "eth0"}}),
-            "linux.netDevices",
-        ),
-    ] {
-        let e = convert(example_with(ptr, value)).unwrap_err();
-        assert!(matches!(e, ConfigError::Unsupported { .. }), "{ptr}: {e}");
-        assert_eq!(field_of(&e), field);
-        assert!(e.to_string().contains("not supported yet"), "{e}");
-    }
+    let e = convert(example_with("/linux/intelRdt", json!({"closID": "x"}))).unwrap_err();
+    assert!(matches!(e, ConfigError::Unsupported { .. }), "{e}");
+    assert_eq!(field_of(&e), "linux.intelRdt");
+    assert!(e.to_string().contains("not supported yet"), "{e}");
     // The default personality is what every process has: accepted.
     convert(example_with(
         "/linux/personality",
@@ -799,4 +790,67 @@ fn unknown_fields_are_found() {
     );
     let spec: oci::Spec = serde_json::from_value(example_spec_json()).unwrap();
     assert!(unknown_fields(&example_spec_json(), &serde_json::to_value(&spec).unwrap()).is_empty());
+}
+
+#[test]
+fn net_devices_are_converted_and_checked() {
+    let c = convert(example_with(
+        "/linux/netDevices",
+        json!({"eth1": {"name": "ctr0"}, "eth2": {}}),
+    ))
+    .unwrap();
+    assert_eq!(c.net_devices["eth1"], "ctr0");
+    assert_eq!(c.net_devices["eth2"], "eth2", "no name: the same");
+    for (devs, msg) in [
+        (
+            json!({"eth1": {"name": "a/b"}}),
+            "invalid network device name \"a/b\"",
+        ),
+        (
+            json!({"0123456789abcdef": {}}),
+            "invalid network device name",
+        ),
+        (json!({"..": {}}), "invalid network device name"),
+        (
+            json!({"eth1": {"name": "a b"}}),
+            "invalid network device name",
+        ),
+    ] {
+        let e = validated(example_with("/linux/netDevices", devs)).unwrap_err();
+        assert!(e.to_string().contains(msg), "{e}");
+    }
+    let mut v = example_with("/linux/netDevices", json!({"eth1": {}}));
+    v["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "network");
+    let e = validated(v).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("unable to move network devices without a NET namespace"),
+        "{e}"
+    );
+}
+
+/// Converted, then validated with an existing rootfs.
+fn validated(v: Value) -> Result<Config, ConfigError> {
+    let mut c = convert(v)?;
+    c.rootfs = "/".into();
+    c.validate().map(|()| c)
+}
+
+#[test]
+fn idmapped_mounts_in_a_joined_user_namespace_use_it() {
+    let mut v = example_with(
+        "/mounts",
+        json!([{"destination": "/a", "type": "bind", "source": "/a", "options": ["ridmap"]}]),
+    );
+    v["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user", "path": "/proc/7/ns/user"}));
+    let c = convert(v).unwrap();
+    let a = c.mounts[0].id_mapping.as_ref().unwrap();
+    assert!(a.recursive && a.uid_mappings.is_empty());
+    assert_eq!(a.userns_path.as_deref(), Some(Path::new("/proc/7/ns/user")));
 }

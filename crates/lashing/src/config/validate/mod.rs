@@ -39,6 +39,7 @@ impl Config {
         self.check_sysctl()?;
         self.check_mounts()?;
         self.check_devices()?;
+        self.check_net_devices()?;
         self.check_hooks()?;
         if self.process != ProcessConfig::default() {
             check_process(&self.process)?;
@@ -356,7 +357,7 @@ impl Config {
                     "MOUNT_ATTR_IDMAP cannot be set as a recursive attribute: use idmap/ridmap",
                 ));
             }
-            if m.id_mapping.is_some() {
+            if let Some(idm) = &m.id_mapping {
                 if !m.is_bind() {
                     return Err(ConfigError::invalid(
                         format!("{field}.options"),
@@ -366,10 +367,27 @@ impl Config {
                         ),
                     ));
                 }
-                return Err(ConfigError::unsupported(
-                    format!("{field}.options"),
-                    format!("id-mapped mount of {:?}", m.source),
-                ));
+                // runc: "id-mapped mounts must have both uid and gid mappings specified" (an
+                // idmap/ridmap mount without maps of its own takes the container's).
+                if idm.userns_path.is_none()
+                    && (idm.uid_mappings.is_empty() || idm.gid_mappings.is_empty())
+                {
+                    return Err(ConfigError::invalid(
+                        format!("{field}.uidMappings"),
+                        "id-mapped mounts must have both uid and gid mappings specified (idmap/ridmap without them take the container's, which has none)",
+                    ));
+                }
+                for (what, maps) in [
+                    ("uidMappings", &idm.uid_mappings),
+                    ("gidMappings", &idm.gid_mappings),
+                ] {
+                    if let Some(bad) = maps.iter().find(|m| m.size == 0) {
+                        return Err(ConfigError::invalid(
+                            format!("{field}.{what}"),
+                            format!("mapping of size 0 at container id {}", bad.container_id),
+                        ));
+                    }
+                }
             }
         }
         Ok(())
@@ -390,6 +408,31 @@ impl Config {
                     format!("linux.resources.devices[{i}].access"),
                     format!("{:?} is not a subset of \"rwm\"", r.permissions),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `linux.netDevices` (runc's checks and messages): a network namespace of the container's
+    /// own to move them into, and valid interface names.
+    fn check_net_devices(&self) -> Result<(), ConfigError> {
+        if self.net_devices.is_empty() {
+            return Ok(());
+        }
+        if !self.has_namespace(NamespaceType::Network) {
+            return Err(ConfigError::invalid(
+                "linux.netDevices",
+                "unable to move network devices without a NET namespace",
+            ));
+        }
+        for (host, name) in &self.net_devices {
+            for n in [host, name] {
+                if !valid_netdev_name(n) {
+                    return Err(ConfigError::invalid(
+                        format!("linux.netDevices[{host:?}]"),
+                        format!("invalid network device name {n:?}"),
+                    ));
+                }
             }
         }
         Ok(())
@@ -477,3 +520,15 @@ mod tests;
 
 use process::check_process;
 pub use process::{NGROUPS_MAX, validate_process};
+
+/// The kernel's `dev_valid_name`: 1 to 15 bytes (`IFNAMSIZ` - 1), not `.` or `..`, no `/`,
+/// `:` or white space.
+pub(crate) fn valid_netdev_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() < 16
+        && n != "."
+        && n != ".."
+        && !n
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+}

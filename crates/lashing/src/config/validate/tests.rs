@@ -282,6 +282,7 @@ fn mounts() {
         recursive: false,
         uid_mappings: vec![],
         gid_mappings: vec![],
+        userns_path: None,
     });
     let mut bad = c.clone();
     bad.mounts[1].id_mapping = idmap.clone();
@@ -291,8 +292,26 @@ fn mounts() {
         id_mapping: idmap,
         ..bind.clone()
     });
-    let e = bad.validate().unwrap_err();
-    assert!(matches!(e, ConfigError::Unsupported { .. }), "{e}");
+    fails(&bad, "mounts[7].uidMappings", "both uid and gid mappings");
+    let map = IdMap {
+        container_id: 0,
+        host_id: 100000,
+        size: 65536,
+    };
+    let mut ok = c.clone();
+    ok.mounts.push(Mount {
+        id_mapping: Some(MountIdMapping {
+            recursive: true,
+            uid_mappings: vec![map],
+            gid_mappings: vec![map],
+            userns_path: None,
+        }),
+        ..bind.clone()
+    });
+    ok.validate().unwrap();
+    let mut bad = ok.clone();
+    bad.mounts[7].id_mapping.as_mut().unwrap().gid_mappings[0].size = 0;
+    fails(&bad, "mounts[7].gidMappings", "size 0");
 
     let mut bad = c.clone();
     bad.mounts.push(Mount {

@@ -146,12 +146,17 @@ struct Bootstrap<'a> {
     /// The exec fifo (new container only).
     fifo: Option<&'a Path>,
     plan: NsPlan,
+    /// `exec` into sub-cgroups ([`Process::sub_cgroups`]): the cgroup the process is placed in
+    /// instead of the container's.
+    exec_cgroup: Option<lashing_cgroups::Manager>,
     /// `exec`: the init's namespaces, opened here race-free and sent with the payload (init
     /// opening `/proc/<pid>/ns/*` itself could join those of a process that reused a dead
     /// init's pid).
     ns_fds: Vec<(NamespaceType, OwnedFd)>,
     /// Phase timings for `--debug` (the `elapsed` field of the debug lines).
     t0: Instant,
+    /// The user namespaces made for idmapped mounts, by their maps.
+    idmap_userns: Vec<(crate::config::MountIdMapping, OwnedFd)>,
     /// `Ready` was served (`Run` sent).
     ready: bool,
     /// `Created` was received.
@@ -187,6 +192,12 @@ impl<'a> Bootstrap<'a> {
             InitKind::Standard => plan_namespaces(config),
             InitKind::Setns => plan_exec(config, c.state.init_process_pid),
         };
+        let exec_cgroup = match kind {
+            InitKind::Setns if !process.sub_cgroups.is_empty() => {
+                Some(c.cgroup.sub_cgroup(&process.sub_cgroups)?)
+            }
+            _ => None,
+        };
         let ns_fds = match kind {
             InitKind::Setns => {
                 let types: Vec<NamespaceType> = plan.join.drain(..).map(|(t, _)| t).collect();
@@ -213,8 +224,10 @@ impl<'a> Bootstrap<'a> {
             kind,
             fifo,
             plan,
+            exec_cgroup,
             ns_fds,
             t0,
+            idmap_userns: Vec::new(),
             ready: false,
             created: false,
             logged: 0,
@@ -227,9 +240,18 @@ impl<'a> Bootstrap<'a> {
         if self.kind == InitKind::Standard {
             record_init(self.c, init.child.pid())?;
         }
-        self.place(&init, into_cgroup)?;
-        self.send_payload(&init)?;
-        self.sync(&mut init)?;
+        let mut r = self.place(&init, into_cgroup);
+        if r.is_ok() {
+            r = self.send_payload(&init);
+        }
+        if r.is_ok() {
+            r = self.sync(&mut init);
+        }
+        if r.is_err() && self.kind == InitKind::Standard {
+            // Before the guard kills init: its network namespace would take the devices.
+            super::netdev::detach_from_pid(&self.c.state.config, init.child.pid());
+        }
+        r?;
         tracing::debug!(
             pid = init.child.pid(),
             elapsed = ?self.t0.elapsed(),
@@ -266,15 +288,17 @@ impl<'a> Bootstrap<'a> {
         let envp = [env0.as_ptr(), std::ptr::null()];
 
         let c = &*self.c;
-        let cgroup_fd = match self.kind {
+        let cgroup_fd = match (self.kind, &self.exec_cgroup) {
+            // `exec --cgroup`: into the sub-cgroup, which must exist (no fallback, as runc).
+            (InitKind::Setns, Some(sub)) => sub.clone_into_fd()?,
             // `exec`: into the init's own cgroup, which may be below the container's (a
             // container that manages sub-cgroups, as systemd does, leaves its top cgroup
             // without processes).
-            InitKind::Setns => match init_v2_cgroup(c) {
+            (InitKind::Setns, None) => match init_v2_cgroup(c) {
                 Some(fd) => Some(fd),
                 None => c.cgroup.clone_into_fd()?,
             },
-            InitKind::Standard => c.cgroup.clone_into_fd()?,
+            (InitKind::Standard, _) => c.cgroup.clone_into_fd()?,
         };
         let mut spec = sys::clone::SpawnSpec {
             clone_flags: self.plan.clone,
@@ -335,7 +359,10 @@ impl<'a> Bootstrap<'a> {
     /// (then the one byte the child waits for).
     fn place(&self, init: &Spawned, into_cgroup: bool) -> Result<()> {
         let pid = init.child.pid();
-        self.c.cgroup.add_pid(pid, into_cgroup)?;
+        self.exec_cgroup
+            .as_ref()
+            .unwrap_or(&self.c.cgroup)
+            .add_pid(pid, into_cgroup)?;
         // oom_score_adj from here (host root, as runc's nsexec before it enters the user
         // namespace): init, non-dumpable and maybe in a user namespace, may not open its own
         // /proc file.
@@ -356,6 +383,10 @@ impl<'a> Bootstrap<'a> {
             InitKind::Standard => None,
         };
         set_affinity(pid, initial.as_deref());
+        // linux.netDevices: into the new network namespace, made by clone3 (as host root).
+        if self.kind == InitKind::Standard {
+            super::netdev::attach(&self.c.state.config, pid)?;
+        }
         if self.new_userns() {
             write_id_maps(pid, &self.c.state.config)?;
             rustix::io::write(&init.sock, &[1]).map_err(|e| Error::InitSocket {

@@ -51,6 +51,7 @@ impl Bootstrap<'_> {
                     }
                 }),
                 ToParent::MapsPlease => self.handle_maps_please(init),
+                ToParent::IdmapPlease { mount } => self.handle_idmap(init, mount, raw.fds),
                 ToParent::Hooks => self.handle_hooks(init),
                 ToParent::Ready => self.handle_ready(init),
                 ToParent::SeccompFd => self.handle_seccomp_fd(init, raw.fds),
@@ -77,6 +78,60 @@ impl Bootstrap<'_> {
     fn handle_maps_please(&self, init: &Spawned) -> Result<()> {
         write_id_maps(init.child.pid(), &self.c.state.config)?;
         send(init, &ToInit::MapsDone)
+    }
+
+    /// `IdmapPlease`: make the detached tree init sent (the clone of the source of mount
+    /// `index`) idmapped with that mount's maps, answer `IdmapDone`. Only a mount of the config
+    /// that asks for it is idmapped, with its own maps (one user namespace per distinct maps).
+    fn handle_idmap(&mut self, init: &Spawned, index: usize, fds: Vec<OwnedFd>) -> Result<()> {
+        let config = &self.c.state.config;
+        let (Some(m), [tree]) = (config.mounts.get(index), fds.as_slice()) else {
+            return Err(Error::InitProtocol {
+                what: format!("idmapPlease for mount {index} with {} fds", fds.len()),
+                source: None,
+            });
+        };
+        let Some(idm) = &m.id_mapping else {
+            return Err(Error::InitProtocol {
+                what: format!("idmapPlease for mount {index}, which is not idmapped"),
+                source: None,
+            });
+        };
+        // A user namespace the container joins by path carries the mapping (runc's UserNSPath).
+        if let Some(path) = &idm.userns_path {
+            let userns = rustix::fs::open(
+                path,
+                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| Error::io("open the user namespace of an idmapped mount", path, e))?;
+            crate::rootfs::idmap::idmap_tree(
+                tree.as_fd(),
+                userns.as_fd(),
+                idm.recursive,
+                &m.source,
+            )?;
+            return send(init, &ToInit::IdmapDone);
+        }
+        let known = self.idmap_userns.iter().position(|(maps, _)| {
+            maps.uid_mappings == idm.uid_mappings && maps.gid_mappings == idm.gid_mappings
+        });
+        let pos = match known {
+            Some(i) => i,
+            None => {
+                let fd = crate::rootfs::idmap::userns_for(idm)?;
+                self.idmap_userns.push((idm.clone(), fd));
+                self.idmap_userns.len() - 1
+            }
+        };
+        crate::rootfs::idmap::idmap_tree(
+            tree.as_fd(),
+            self.idmap_userns[pos].1.as_fd(),
+            idm.recursive,
+            &m.source,
+        )?;
+        tracing::debug!(mount = index, source = %m.source, recursive = idm.recursive, "idmapped");
+        send(init, &ToInit::IdmapDone)
     }
 
     /// `Hooks`: init is about to `pivot_root`; set the cgroup resources, run the prestart and
