@@ -56,9 +56,13 @@ pub fn summaries(root: impl AsRef<Path>) -> Result<Vec<(String, Result<Summary>)
                 continue;
             }
             Err(e) => Err(e),
-            Ok(h) if h.creator.is_some() => continue,
+            Ok(h) if h.being_created() => continue,
             Ok(h) => {
-                let status = status_of(&dir, h.init(), &Manager::from_paths(h.cgroup_paths));
+                let init = (h.init_process_pid > 0).then_some(ProcId {
+                    pid: h.init_process_pid,
+                    start: h.init_process_start,
+                });
+                let status = status_of(&dir, init, &Manager::from_paths(h.cgroup_paths));
                 let parts = Parts {
                     id: &h.id,
                     init_pid: h.init_process_pid,

@@ -1,6 +1,7 @@
-//! [`Head`]: what `list` and `state` show of a container, read from `state.json` without its
-//! configuration (of which only the four fields of the OCI state are read; the rest, most of the
-//! file, is skipped by the parser without building anything).
+//! The format's leaf: the state file's name and version, and [`Head`]: what `list` shows of a
+//! container, read from `state.json` without its configuration (of which only the four fields
+//! of the OCI state are read; the rest, most of the file, is skipped by the parser without
+//! building anything).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -8,8 +9,35 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ProcId, STATE_FILE, STATE_VERSION};
 use crate::error::{Error, Result};
+
+/// The name of the state file.
+pub(crate) const STATE_FILE: &str = "state.json";
+/// The name of the exec fifo.
+pub(crate) const FIFO: &str = "exec.fifo";
+/// The format version of `state.json` written and read by this lashing (version 1, before it
+/// was recorded, had no `version` field and embedded the configuration unpacked).
+pub const STATE_VERSION: u32 = 2;
+
+/// `Ok` when the state file `data` is JSON of the format version this lashing reads; the reason
+/// otherwise. Only `version` is parsed: a file of another version need not have this layout.
+pub(crate) fn check_version(data: &[u8]) -> std::result::Result<(), String> {
+    #[derive(Deserialize)]
+    struct Version {
+        version: Option<u64>,
+    }
+    let v: Version = serde_json::from_slice(data).map_err(|e| e.to_string())?;
+    match v.version {
+        Some(v) if v == u64::from(STATE_VERSION) => Ok(()),
+        Some(v) => Err(format!(
+            "format version {v} is not the one this lashing reads ({STATE_VERSION})"
+        )),
+        None => Err(format!(
+            "no format version (written by an older lashing; this one reads version \
+             {STATE_VERSION})"
+        )),
+    }
+}
 
 /// The fields of a state file that the OCI state and the status need.
 #[derive(Debug, Deserialize)]
@@ -18,8 +46,9 @@ pub(crate) struct Head {
     pub(crate) id: String,
     pub(crate) init_process_pid: i32,
     pub(crate) init_process_start: u64,
+    /// Set while the container is being created (what it holds is [`super::ProcId`]'s).
     #[serde(default)]
-    pub(crate) creator: Option<ProcId>,
+    pub(crate) creator: Option<serde::de::IgnoredAny>,
     pub(crate) cgroup_paths: BTreeMap<String, PathBuf>,
     pub(crate) created: String,
     #[serde(default)]
@@ -57,17 +86,14 @@ impl Head {
         match serde_json::from_slice::<Head>(data) {
             Ok(head) if head.version == Some(u64::from(STATE_VERSION)) => Ok(head),
             parsed => {
-                super::check_version(data)?;
+                check_version(data)?;
                 parsed.map_err(|e| e.to_string())
             }
         }
     }
 
-    /// The recorded init process, if any.
-    pub(crate) fn init(&self) -> Option<ProcId> {
-        (self.init_process_pid > 0).then_some(ProcId {
-            pid: self.init_process_pid,
-            start: self.init_process_start,
-        })
+    /// Whether the container is still being created (not listed, as runc).
+    pub(crate) fn being_created(&self) -> bool {
+        self.creator.is_some()
     }
 }

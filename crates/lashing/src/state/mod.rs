@@ -23,15 +23,8 @@ use crate::error::{Error, Result};
 mod head;
 pub(crate) mod pack;
 
-pub(crate) use head::Head;
-
-/// The name of the state file.
-pub(crate) const STATE_FILE: &str = "state.json";
-/// The name of the exec fifo.
-pub(crate) const FIFO: &str = "exec.fifo";
-/// The format version of `state.json` written and read by this lashing (version 1, before it
-/// was recorded, had no `version` field and embedded the configuration unpacked).
-pub const STATE_VERSION: u32 = 2;
+pub use head::STATE_VERSION;
+pub(crate) use head::{FIFO, Head, STATE_FILE, check_version};
 
 /// A process named by pid and start time (clock ticks since boot, `/proc/<pid>/stat` field 22),
 /// so that a reused pid is never taken for it.
@@ -382,26 +375,6 @@ impl State {
     }
 }
 
-/// `Ok` when the state file `data` is JSON of the format version this lashing reads; the reason
-/// otherwise. Only `version` is parsed: a file of another version need not have this layout.
-pub(crate) fn check_version(data: &[u8]) -> std::result::Result<(), String> {
-    #[derive(Deserialize)]
-    struct Version {
-        version: Option<u64>,
-    }
-    let v: Version = serde_json::from_slice(data).map_err(|e| e.to_string())?;
-    match v.version {
-        Some(v) if v == u64::from(STATE_VERSION) => Ok(()),
-        Some(v) => Err(format!(
-            "format version {v} is not the one this lashing reads ({STATE_VERSION})"
-        )),
-        None => Err(format!(
-            "no format version (written by an older lashing; this one reads version \
-             {STATE_VERSION})"
-        )),
-    }
-}
-
 /// What cleanup needs of a state file, read from any version and from a damaged (truncated,
 /// garbled) file as far as it goes: the init process, the creator, and the cgroups.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -710,8 +683,11 @@ mod tests {
         let full = State::load(&dir).unwrap();
         let head = Head::read(&dir).unwrap();
         assert_eq!(head.id, full.id);
-        assert_eq!(head.init(), full.init());
-        assert_eq!(head.creator, full.creator);
+        assert_eq!(
+            (head.init_process_pid, head.init_process_start),
+            (full.init_process_pid, full.init_process_start)
+        );
+        assert_eq!(head.being_created(), full.creator.is_some());
         assert_eq!(head.cgroup_paths, full.cgroup_paths);
         assert_eq!(head.created, full.created);
         assert_eq!(head.owner, 1000);
