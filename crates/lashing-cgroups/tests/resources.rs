@@ -380,10 +380,14 @@ fn oom_is_notified() {
         .set(&res(r#"{"memory": {"limit": 33554432, "swap": 33554432}}"#))
         .unwrap();
     let before = g.leaf.oom_kill_count().unwrap();
-    // A hog allocating 64 MiB in a shell variable, in a subshell (the one the OOM killer picks).
+    // A hog allocating 64 MiB in a shell variable, in a subshell that makes itself the OOM
+    // killer's first choice (it weighs memory: under load the shell could be picked first).
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg("read go; (x=$(head -c 67108864 /dev/zero | tr '\\0' a)); echo survived; sleep 30")
+        .arg(
+            "read go; (echo 1000 >/proc/self/oom_score_adj; x=$(head -c 67108864 /dev/zero | tr '\\0' a)); \
+             echo survived; sleep 30",
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
