@@ -405,19 +405,11 @@ fn rootfs_propagation() {
 
 #[test]
 fn unsupported_fields() {
-    for (ptr, value, field) in [
-        ("/linux/intelRdt", json!({"closID": "x"}), "linux.intelRdt"),
-        (
-            "/linux/netDevices",
-            json!({"eth1": {"name": "eth0"}}),
-            "linux.netDevices",
-        ),
-    ] {
-        let e = convert(example_with(ptr, value)).unwrap_err();
-        assert!(matches!(e, ConfigError::Unsupported { .. }), "{ptr}: {e}");
-        assert_eq!(field_of(&e), field);
-        assert!(e.to_string().contains("not supported yet"), "{e}");
-    }
+    let value = json!({"eth1": {"name": "eth0"}});
+    let e = convert(example_with("/linux/netDevices", value)).unwrap_err();
+    assert!(matches!(e, ConfigError::Unsupported { .. }), "{e}");
+    assert_eq!(field_of(&e), "linux.netDevices");
+    assert!(e.to_string().contains("not supported yet"), "{e}");
     // The default personality is what every process has: accepted.
     convert(example_with(
         "/linux/personality",
@@ -799,4 +791,37 @@ fn unknown_fields_are_found() {
     );
     let spec: oci::Spec = serde_json::from_value(example_spec_json()).unwrap();
     assert!(unknown_fields(&example_spec_json(), &serde_json::to_value(&spec).unwrap()).is_empty());
+}
+
+#[test]
+fn intel_rdt_converts_and_closid_is_checked() {
+    let c = convert(example_with(
+        "/linux/intelRdt",
+        json!({"closID": "gold", "l3CacheSchema": "L3:0=f", "memBwSchema": "",
+               "schemata": ["MB:0=50"], "enableMonitoring": true}),
+    ))
+    .unwrap();
+    let rdt = c.intel_rdt.clone().unwrap();
+    assert_eq!(rdt.clos_id.as_deref(), Some("gold"));
+    assert_eq!(rdt.l3_cache_schema.as_deref(), Some("L3:0=f"));
+    assert_eq!(rdt.mem_bw_schema, None);
+    assert_eq!(rdt.schemata, ["MB:0=50"]);
+    assert!(rdt.enable_monitoring);
+    let rootfs = tempfile::tempdir().unwrap();
+    let mut c = c;
+    c.rootfs = rootfs.path().to_path_buf();
+    c.validate().unwrap();
+    c.intel_rdt.as_mut().unwrap().clos_id = Some("..".into());
+    let e = c.validate().unwrap_err();
+    assert_eq!(field_of(&e), "linux.intelRdt");
+    assert!(
+        e.to_string().contains(r#"invalid intelRdt.ClosID "..""#),
+        "{e}"
+    );
+    assert!(
+        convert(example_with("/linux/intelRdt", json!({})))
+            .unwrap()
+            .intel_rdt
+            .is_some()
+    );
 }
