@@ -36,6 +36,9 @@ struct Linux {
     seccomp: Seccomp,
     apparmor: Enabled,
     selinux: Enabled,
+    /// Intel RDT through resctrl (compiled in, as runc reports it; untested on RDT hardware).
+    #[serde(rename = "intelRdt")]
+    intel_rdt: Enabled,
 }
 
 /// The `linux.seccomp` section: what profiles may use, from the library's compiler.
@@ -126,6 +129,7 @@ pub fn features() -> Features {
             selinux: Enabled {
                 enabled: selinux_enabled(),
             },
+            intel_rdt: Enabled { enabled: true },
         },
         annotations,
     }

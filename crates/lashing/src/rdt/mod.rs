@@ -355,8 +355,23 @@ impl Resctrl {
 }
 
 /// `create`, before anything is made: resctrl is there and offers what `rdt` asks for.
+/// Without resctrl a schema is refused with runc's text for its feature; anything else
+/// (`closID` alone, monitoring), which runc 1.3 would silently ignore, with why there is none.
 pub(crate) fn precheck(rdt: &IntelRdt) -> Result<(), RdtError> {
-    Resctrl::find()?.check(rdt)
+    rdt.validate()?;
+    match Resctrl::find() {
+        Ok(r) => r.check(rdt),
+        Err(e @ (RdtError::NotSupported | RdtError::NotMounted)) => {
+            let none = Resctrl::at("/nonexistent");
+            match none.check(rdt) {
+                Err(f @ RdtError::FeatureMissing { field, .. }) if field != "enableMonitoring" => {
+                    Err(f)
+                }
+                _ => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Puts a new process of the container `id` in its groups: the init (`init`, creating them) or
