@@ -2,12 +2,7 @@
 //! names): the read-only `info/` values, the root's and the group's schemata lines, and the
 //! monitoring counters per L3 domain.
 
-use std::fs;
-use std::path::Path;
-
 use serde::Serialize;
-
-use super::{IntelRdt, RdtError, Resctrl};
 
 /// `info/L3`: the cache allocation's parameters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -86,107 +81,15 @@ pub struct RdtStats {
     pub cmt_stats: Option<Vec<CmtStats>>,
 }
 
-fn is_zero(n: &u64) -> bool {
-    *n == 0
+/// The line of resource `res` in schemata text (trimmed), or "".
+pub(super) fn line_of(text: &str, res: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.split(':').next().map(str::trim) == Some(res))
+        .unwrap_or("")
+        .to_string()
 }
 
-impl Resctrl {
-    /// The statistics of the container `id`'s groups.
-    pub fn stats(&self, id: &str, rdt: &IntelRdt) -> Result<RdtStats, RdtError> {
-        let mut st = RdtStats::default();
-        let root_lines = self.read(&self.root.join("schemata"))?;
-        let group = self.group(id, rdt);
-        let lines = self.read(&group.join("schemata"))?;
-        let line_of = |text: &str, res: &str| {
-            text.lines()
-                .map(str::trim)
-                .find(|l| l.split(':').next().map(str::trim) == Some(res))
-                .unwrap_or("")
-                .to_string()
-        };
-        let info = self.root.join("info");
-        if self.cat {
-            let d = info.join("L3");
-            st.l3_cache_info = Some(CacheInfo {
-                cbm_mask: self.read(&d.join("cbm_mask"))?.trim().to_string(),
-                min_cbm_bits: self.number(&d.join("min_cbm_bits"))?,
-                num_closids: self.number(&d.join("num_closids"))?,
-            });
-            st.l3_cache_schema_root = line_of(&root_lines, "L3");
-            st.l3_cache_schema = line_of(&lines, "L3");
-        }
-        if self.mba {
-            let d = info.join("MB");
-            st.mem_bw_info = Some(MemBwInfo {
-                bandwidth_gran: self.number(&d.join("bandwidth_gran"))?,
-                delay_linear: self.number(&d.join("delay_linear"))?,
-                min_bandwidth: self.number(&d.join("min_bandwidth"))?,
-                num_closids: self.number(&d.join("num_closids"))?,
-            });
-            st.mem_bw_schema_root = line_of(&root_lines, "MB");
-            st.mem_bw_schema = line_of(&lines, "MB");
-        }
-        if self.monitoring {
-            let features = self.read(&info.join("L3_MON/mon_features"))?;
-            let has = |f: &str| features.lines().any(|l| l.trim() == f);
-            let (mbm, cmt) = (
-                has("mbm_total_bytes") || has("mbm_local_bytes"),
-                has("llc_occupancy"),
-            );
-            let counted = if rdt.enable_monitoring {
-                self.mon_group(id, rdt)
-            } else {
-                group
-            };
-            let mut domains = self.mon_domains(&counted.join("mon_data"))?;
-            domains.sort();
-            if mbm {
-                let mut v = Vec::new();
-                for d in &domains {
-                    v.push(MbmStats {
-                        mbm_total_bytes: self.counter(d, "mbm_total_bytes", has)?,
-                        mbm_local_bytes: self.counter(d, "mbm_local_bytes", has)?,
-                    });
-                }
-                st.mbm_stats = Some(v);
-            }
-            if cmt {
-                let mut v = Vec::new();
-                for d in &domains {
-                    v.push(CmtStats {
-                        llc_occupancy: self.counter(d, "llc_occupancy", has)?,
-                    });
-                }
-                st.cmt_stats = Some(v);
-            }
-        }
-        Ok(st)
-    }
-
-    /// The `mon_data/mon_L3_*` directories.
-    fn mon_domains(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>, RdtError> {
-        let rd = fs::read_dir(dir).map_err(|e| self.io("read", dir, e))?;
-        Ok(rd
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with("mon_L3_"))
-            .map(|e| e.path())
-            .collect())
-    }
-
-    /// A counter the features list, else 0.
-    fn counter(&self, dir: &Path, name: &str, has: impl Fn(&str) -> bool) -> Result<u64, RdtError> {
-        if has(name) {
-            self.number(&dir.join(name))
-        } else {
-            Ok(0)
-        }
-    }
-
-    fn number(&self, path: &Path) -> Result<u64, RdtError> {
-        let text = self.read(path)?;
-        text.trim().parse().map_err(|_| {
-            let e = std::io::Error::other(format!("not a number: {:?}", text.trim()));
-            self.io("parse", path, e)
-        })
-    }
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
