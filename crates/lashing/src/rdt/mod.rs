@@ -471,13 +471,15 @@ pub(crate) fn precheck(rdt: &IntelRdt) -> Result<(), RdtError> {
 }
 
 /// Puts a new process of the container `id` in its groups: the init (`init`, creating them) or
-/// an `exec`'d process.
+/// an `exec`'d process, which joins the group only where it still exists (as runc's setns
+/// process: a resctrl unmounted or a group removed since `create` is not an `exec` error).
 pub(crate) fn place(id: &str, rdt: &IntelRdt, pid: i32, init: bool) -> Result<(), RdtError> {
-    let r = Resctrl::find()?;
     if init {
-        r.apply(id, rdt, pid)
-    } else {
-        r.join_pid(id, rdt, pid, false)
+        return Resctrl::find()?.apply(id, rdt, pid);
+    }
+    match Resctrl::find() {
+        Ok(r) if r.group(id, rdt).is_dir() => r.join_pid(id, rdt, pid, false),
+        _ => Ok(()),
     }
 }
 
