@@ -336,8 +336,8 @@ impl<'a> Bootstrap<'a> {
         self.plan.clone & NamespaceType::User.clone_flag() != 0
     }
 
-    /// What the parent does to the new process from outside, as host root: the v1 cgroups,
-    /// `oom_score_adj`, the CPU affinity and the id maps of a user namespace made by clone3
+    /// What the parent does to the new process from outside, as host root: the v1 cgroups, the
+    /// resctrl groups (`linux.intelRdt` only), `oom_score_adj`, the CPU affinity and the id maps of a user namespace made by clone3
     /// (then the one byte the child waits for).
     fn place(&self, init: &Spawned, into_cgroup: bool) -> Result<()> {
         let pid = init.child.pid();
