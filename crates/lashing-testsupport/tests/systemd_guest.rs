@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::process::{Command, Stdio};
 
-use lashing_testsupport::{WAIT, missing, time_factor, wait_exit};
+use lashing_testsupport::{WAIT, missing, time_factor, wait_exit, wait_for};
 
 /// `$VM_RUN_SYSTEMD` (`v2`, `v1` or `hybrid`), set by `vm-run --systemd` for its command; `None`
 /// (after reporting it) outside the systemd guest.
@@ -213,18 +213,25 @@ fn transient_service_and_scope_run_and_go_away() {
         out.contains(&format!("/lashing.slice/lashing-smoke.slice/{scope}")),
         "the scope ran elsewhere: {out}"
     );
-    // Both ended: systemd collected them (nothing left for `list-units`).
-    let left = ok(
-        "systemctl",
-        &[
-            "list-units",
-            "--all",
-            "--plain",
-            "--no-legend",
-            "lashing-smoke-*",
-        ],
+    // Both ended: systemd collects them (the scope once it has seen its cgroup empty, which it
+    // learns asynchronously), and nothing is left for `list-units`.
+    let listed = || {
+        ok(
+            "systemctl",
+            &[
+                "list-units",
+                "--all",
+                "--plain",
+                "--no-legend",
+                "lashing-smoke-*",
+            ],
+        )
+    };
+    wait_for(
+        "systemd to collect the smoke units",
+        WAIT * time_factor(),
+        || listed().trim().is_empty(),
     );
-    assert_eq!(left.trim(), "", "units left behind");
 }
 
 #[test]
