@@ -77,3 +77,50 @@ fn a_container_without_intel_rdt_runs_on_a_host_without_it() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(sb.left().is_empty());
 }
+
+#[test]
+fn update_of_intel_rdt_schemas_is_refused_with_runcs_texts() {
+    if !no_rdt() {
+        return;
+    }
+    let sb = sandbox(&["true"]);
+    sb.ok(&["create", "c1"]);
+    for (flag, want) in [
+        (
+            "--l3-cache-schema",
+            "Intel RDT/CAT: l3 cache schema is not enabled",
+        ),
+        (
+            "--mem-bw-schema",
+            "Intel RDT/MBA: memory bandwidth schema is not enabled",
+        ),
+    ] {
+        let o = sb.run(&["update", flag, "L3:0=f", "--pids-limit", "40", "c1"]);
+        assert_eq!(o.code, 1, "{flag}: {}", o.stderr);
+        assert_eq!(log_msg(&o.stderr), want, "{flag}");
+    }
+    // Refused before anything changed: the pids limit was not applied.
+    let state: serde_json::Value = serde_json::from_str(&sb.ok(&["state", "c1"])).unwrap();
+    assert_eq!(state["status"], "created");
+    let pids_max = || {
+        lashing_testsupport::hierarchies()
+            .iter()
+            .map(|h| h.join(sb.cgroup.trim_start_matches('/')).join("pids.max"))
+            .find(|p| p.exists())
+            .map(|p| std::fs::read_to_string(p).unwrap().trim().to_string())
+            .expect("the container's pids.max")
+    };
+    assert_ne!(pids_max(), "40");
+    // An empty schema is no Intel RDT update (as runc): the rest applies.
+    sb.ok(&[
+        "update",
+        "--l3-cache-schema",
+        "",
+        "--pids-limit",
+        "40",
+        "c1",
+    ]);
+    assert_eq!(pids_max(), "40");
+    sb.ok(&["delete", "--force", "c1"]);
+    assert!(sb.left().is_empty());
+}

@@ -127,6 +127,12 @@ pub enum RdtError {
         /// The first difference.
         why: String,
     },
+    /// `update` of a schema whose feature resctrl does not offer (runc's text).
+    #[error("Intel RDT/{0} is not enabled")]
+    UpdateNotEnabled(&'static str),
+    /// `update` of a schema for a container without `linux.intelRdt` (runc's text).
+    #[error("updating a non-existent Intel RDT configuration is not supported")]
+    NoConfig,
     /// A resctrl file operation failed; `status` is the kernel's `info/last_cmd_status`.
     #[error("intelrdt: {op} {path}: {source}{}", status.as_ref().map(|s| format!(", last_cmd_status: {s}")).unwrap_or_default())]
     Io {
@@ -254,13 +260,9 @@ impl Resctrl {
                 self.mkdir(&group)?;
                 created = true;
             }
-            if !lines.is_empty() {
-                let mut text = lines.join("\n");
-                text.push('\n');
-                if let Err(e) = self.write(&group.join("schemata"), &text, "write schemata to") {
-                    self.undo(created.then_some(&group), None);
-                    return Err(e);
-                }
+            if let Err(e) = self.write_schemata(id, rdt) {
+                self.undo(created.then_some(&group), None);
+                return Err(e);
             }
         }
         let r = self.join_pid(id, rdt, pid, true);
@@ -338,6 +340,21 @@ impl Resctrl {
 
     fn read(&self, path: &Path) -> Result<String, RdtError> {
         fs::read_to_string(path).map_err(|e| self.io("read", path, e))
+    }
+
+    /// Writes the schemata lines of `rdt` to the container's CLOS group (`update`).
+    pub fn write_schemata(&self, id: &str, rdt: &IntelRdt) -> Result<(), RdtError> {
+        let lines = rdt.lines();
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        self.write(
+            &self.group(id, rdt).join("schemata"),
+            &text,
+            "write schemata to",
+        )
     }
 
     /// An I/O error with the kernel's `info/last_cmd_status` (runc's newLastCmdError).

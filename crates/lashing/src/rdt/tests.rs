@@ -265,3 +265,17 @@ fn this_host_says_why_there_is_no_rdt() {
         "{text}"
     );
 }
+
+#[test]
+fn update_rewrites_the_groups_schemata() {
+    let d = fake(true, true, false);
+    let r = Resctrl::at(d.path());
+    let mut cfg = rdt(None, Some("L3:0=ff"), None);
+    r.apply("c1", &cfg, 3).unwrap();
+    cfg.mem_bw_schema = Some("MB:0=30".into());
+    r.write_schemata("c1", &cfg).unwrap();
+    assert_eq!(read(d.path().join("c1/schemata")), "L3:0=ff\nMB:0=30\n");
+    // Nothing to write: nothing written.
+    r.write_schemata("c1", &IntelRdt::default()).unwrap();
+    assert_eq!(read(d.path().join("c1/schemata")), "L3:0=ff\nMB:0=30\n");
+}
