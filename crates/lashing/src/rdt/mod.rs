@@ -372,7 +372,7 @@ impl Resctrl {
     }
 }
 
-/// Statistics (see [`stats`]).
+/// Statistics (the types are in `stats.rs`).
 impl Resctrl {
     /// The statistics of the container `id`'s groups.
     pub fn stats(&self, id: &str, rdt: &IntelRdt) -> Result<RdtStats, RdtError> {
