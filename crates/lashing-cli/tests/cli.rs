@@ -196,6 +196,7 @@ fn features_json_shape() {
     );
     assert_eq!(v["linux"]["apparmor"]["enabled"], false);
     assert_eq!(v["linux"]["selinux"]["enabled"], false);
+    assert_eq!(v["linux"]["intelRdt"], serde_json::json!({"enabled": true}));
     assert_eq!(
         v["annotations"]["io.github.lashing.version"],
         env!("CARGO_PKG_VERSION")

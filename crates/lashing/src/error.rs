@@ -124,6 +124,9 @@ pub enum Error {
     /// A cgroup operation failed.
     #[error(transparent)]
     Cgroup(#[from] lashing_cgroups::Error),
+    /// An Intel RDT (resctrl) operation failed.
+    #[error(transparent)]
+    IntelRdt(#[from] crate::rdt::RdtError),
     /// The container's init reported a failure.
     #[error(transparent)]
     Init(#[from] InitFailure),

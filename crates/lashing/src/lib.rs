@@ -91,6 +91,7 @@ mod hooks;
 mod init;
 mod process;
 mod procfs;
+pub mod rdt;
 mod rootfs;
 mod security;
 mod state;

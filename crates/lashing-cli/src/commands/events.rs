@@ -293,6 +293,20 @@ pub fn convert(s: &lashing_cgroups::Stats) -> Stats {
     }
 }
 
+/// The container's Intel RDT statistics (runc's `intel_rdt` object; empty without `intelRdt`).
+fn intel_rdt(c: &Container) -> Result<BTreeMap<String, serde_json::Value>, CliError> {
+    let Some(rdt) = &c.config().intel_rdt else {
+        return Ok(BTreeMap::new());
+    };
+    let st = lashing::rdt::Resctrl::find()
+        .and_then(|r| r.stats(c.id(), rdt))
+        .map_err(lashing::Error::from)?;
+    Ok(match serde_json::to_value(st) {
+        Ok(serde_json::Value::Object(m)) => m.into_iter().collect(),
+        _ => BTreeMap::new(),
+    })
+}
+
 /// Go's largest duration: `i64::MAX` nanoseconds (about 292 years).
 const MAX_DURATION_NS: u128 = i64::MAX as u128;
 
@@ -416,10 +430,12 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
     let id = container.id().to_owned();
     let mut out = std::io::stdout().lock();
     let stats_event = |c: &Container| -> Result<Event<'_>, CliError> {
+        let mut data = convert(&c.stats()?);
+        data.intel_rdt = intel_rdt(c)?;
         Ok(Event {
             typ: "stats",
             id: &a.id,
-            data: Some(convert(&c.stats()?)),
+            data: Some(data),
         })
     };
     if a.stats {

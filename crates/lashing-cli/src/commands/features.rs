@@ -39,6 +39,9 @@ struct Linux {
     selinux: Enabled,
     mount_extensions: MountExtensions,
     net_devices: Enabled,
+    /// Intel RDT through resctrl (compiled in, as runc reports it; untested on RDT hardware).
+    #[serde(rename = "intelRdt")]
+    intel_rdt: Enabled,
 }
 
 /// `linux.mountExtensions`: idmapped mounts (`idmap`/`ridmap`, `uidMappings`/`gidMappings`).
@@ -141,6 +144,7 @@ pub fn features() -> Features {
                 idmap: Enabled { enabled: true },
             },
             net_devices: Enabled { enabled: true },
+            intel_rdt: Enabled { enabled: true },
         },
         annotations,
     }

@@ -79,15 +79,21 @@ pub struct Args {
 /// Runs `lashing update`.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
     let mut container = Container::load(&g.root, &a.id)?;
-    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
-        return Err(CliError::Refused(
-            "Intel RDT is not enabled for this container".into(),
-        ));
-    }
+    let (l3, mb) = (a.l3_cache_schema.as_deref(), a.mem_bw_schema.as_deref());
+    // runc's order: the Intel RDT checks, the cgroup resources, then the schemata (a failure
+    // there restores the previous resources).
+    container.check_intel_rdt_update(l3, mb)?;
     let patch = patch_of(a)?;
-    let mut res = container.resources()?;
+    let old = container.resources()?;
+    let mut res = old.clone();
     merge(&mut res, patch);
     container.set(&res)?;
+    if let Err(e) = container.update_intel_rdt(l3, mb) {
+        if let Err(re) = container.set(&old) {
+            tracing::warn!(error = %re, "rolling back the previous resources failed");
+        }
+        return Err(e.into());
+    }
     Ok(0)
 }
 

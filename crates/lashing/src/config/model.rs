@@ -356,6 +356,9 @@ pub struct Config {
     /// Absolute path of the bundle directory (empty when built by hand).
     #[serde(default)]
     pub bundle: PathBuf,
+    /// Intel RDT (`linux.intelRdt`): the resctrl groups of the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<crate::rdt::IntelRdt>,
 }
 
 impl Config {

@@ -280,6 +280,9 @@ impl Container {
                     let _ = c.cgroup.kill_all(libc::SIGKILL);
                 }
                 let _ = c.cgroup.destroy();
+                if let Some(rdt) = &c.state.config.intel_rdt {
+                    let _ = crate::rdt::remove(&c.state.id, rdt);
+                }
                 let _ = fs::remove_dir_all(&c.dir);
                 Err(e)
             }
@@ -331,6 +334,10 @@ impl Container {
             .map_err(|_| bad(format!("not a pid: {:?}", text.trim())))?;
         let (_, start) =
             state::proc_stat(pid).ok_or_else(|| bad(format!("process {pid} is gone")))?;
+        // The restored init joins its resctrl groups, as runc's restore (linux.intelRdt only).
+        if let Some(rdt) = &self.state.config.intel_rdt {
+            crate::rdt::place(&self.state.id, rdt, pid, true).map_err(Error::from)?;
+        }
         let st: &mut State = &mut self.state;
         st.init_process_pid = pid;
         st.init_process_start = start;

@@ -167,6 +167,9 @@ impl Container {
             // can still find and remove it.
             self.cgroup.destroy()?;
         }
+        if let Some(rdt) = &self.state.config.intel_rdt {
+            crate::rdt::remove(&self.state.id, rdt)?;
+        }
         let rm = fs::remove_dir_all(&self.dir)
             .map_err(|e| Error::io("remove state directory", &self.dir, e));
         let hooks = self.run_hooks(HookKind::Poststop, None);

@@ -4,6 +4,7 @@
 mod cgroups;
 pub mod criu;
 mod exe;
+mod intel_rdt;
 mod kill;
 mod namespaces;
 mod netdev;

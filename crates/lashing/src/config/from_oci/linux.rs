@@ -20,10 +20,7 @@ pub(super) fn convert_linux(
         c.net_devices
             .insert(host.clone(), name.unwrap_or_else(|| host.clone()));
     }
-    // Fields lashing does not implement yet.
-    if linux.intel_rdt().is_some() {
-        return Err(ConfigError::unsupported("linux.intelRdt", "Intel RDT"));
-    }
+    c.intel_rdt = linux.intel_rdt().as_ref().map(intel_rdt);
     c.memory_policy = via_json("linux.memoryPolicy", linux.memory_policy())?;
     c.personality = via_json("linux.personality", linux.personality())?;
 
@@ -120,4 +117,16 @@ pub(super) fn id_maps(maps: &Option<Vec<oci::LinuxIdMapping>>) -> Vec<IdMap> {
             size: m.size(),
         })
         .collect()
+}
+
+/// `linux.intelRdt`. The deprecated `enableCMT`/`enableMBM` are not read (as runc 1.3, which
+/// reports the monitoring counters whenever resctrl has them).
+fn intel_rdt(r: &oci::LinuxIntelRdt) -> crate::rdt::IntelRdt {
+    crate::rdt::IntelRdt {
+        clos_id: r.clos_id().clone(),
+        l3_cache_schema: r.l3_cache_schema().clone().filter(|s| !s.is_empty()),
+        mem_bw_schema: r.mem_bw_schema().clone().filter(|s| !s.is_empty()),
+        schemata: r.schemata().clone().unwrap_or_default(),
+        enable_monitoring: r.enable_monitoring().unwrap_or(false),
+    }
 }

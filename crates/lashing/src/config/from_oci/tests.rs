@@ -403,12 +403,10 @@ fn rootfs_propagation() {
     assert!(Config::from_oci(&spec, &no_pivot).is_ok());
 }
 
+/// Fields once refused as unsupported (netDevices, intelRdt: now implemented) and the
+/// default personality convert.
 #[test]
-fn unsupported_fields() {
-    let e = convert(example_with("/linux/intelRdt", json!({"closID": "x"}))).unwrap_err();
-    assert!(matches!(e, ConfigError::Unsupported { .. }), "{e}");
-    assert_eq!(field_of(&e), "linux.intelRdt");
-    assert!(e.to_string().contains("not supported yet"), "{e}");
+fn formerly_unsupported_fields_convert() {
     // The default personality is what every process has: accepted.
     convert(example_with(
         "/linux/personality",
@@ -853,4 +851,37 @@ fn idmapped_mounts_in_a_joined_user_namespace_use_it() {
     let a = c.mounts[0].id_mapping.as_ref().unwrap();
     assert!(a.recursive && a.uid_mappings.is_empty());
     assert_eq!(a.userns_path.as_deref(), Some(Path::new("/proc/7/ns/user")));
+}
+
+#[test]
+fn intel_rdt_converts_and_closid_is_checked() {
+    let c = convert(example_with(
+        "/linux/intelRdt",
+        json!({"closID": "gold", "l3CacheSchema": "L3:0=f", "memBwSchema": "",
+               "schemata": ["MB:0=50"], "enableMonitoring": true}),
+    ))
+    .unwrap();
+    let rdt = c.intel_rdt.clone().unwrap();
+    assert_eq!(rdt.clos_id.as_deref(), Some("gold"));
+    assert_eq!(rdt.l3_cache_schema.as_deref(), Some("L3:0=f"));
+    assert_eq!(rdt.mem_bw_schema, None);
+    assert_eq!(rdt.schemata, ["MB:0=50"]);
+    assert!(rdt.enable_monitoring);
+    let rootfs = tempfile::tempdir().unwrap();
+    let mut c = c;
+    c.rootfs = rootfs.path().to_path_buf();
+    c.validate().unwrap();
+    c.intel_rdt.as_mut().unwrap().clos_id = Some("..".into());
+    let e = c.validate().unwrap_err();
+    assert_eq!(field_of(&e), "linux.intelRdt");
+    assert!(
+        e.to_string().contains(r#"invalid intelRdt.ClosID "..""#),
+        "{e}"
+    );
+    assert!(
+        convert(example_with("/linux/intelRdt", json!({})))
+            .unwrap()
+            .intel_rdt
+            .is_some()
+    );
 }

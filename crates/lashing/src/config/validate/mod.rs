@@ -41,6 +41,10 @@ impl Config {
         self.check_devices()?;
         self.check_net_devices()?;
         self.check_hooks()?;
+        if let Some(rdt) = &self.intel_rdt {
+            rdt.validate()
+                .map_err(|e| ConfigError::invalid("linux.intelRdt", e.to_string()))?;
+        }
         if self.process != ProcessConfig::default() {
             check_process(&self.process)?;
         }

@@ -66,6 +66,9 @@ impl Container {
             if c.cgroup.destroy().is_ok() {
                 c.state.cgroup_owned = false;
             }
+            if let Some(rdt) = &c.state.config.intel_rdt {
+                let _ = crate::rdt::remove(&c.state.id, rdt);
+            }
             c.state.init_process_pid = 0;
             c.state.init_process_start = 0;
             let _ = c.state.save(&c.dir);
@@ -188,6 +191,9 @@ impl<'a> Bootstrap<'a> {
         } else {
             InitKind::Setns
         };
+        if let (InitKind::Standard, Some(rdt)) = (kind, &config.intel_rdt) {
+            crate::rdt::precheck(rdt)?;
+        }
         let mut plan = match kind {
             InitKind::Standard => plan_namespaces(config),
             InitKind::Setns => plan_exec(config, c.state.init_process_pid),
@@ -354,8 +360,8 @@ impl<'a> Bootstrap<'a> {
         self.plan.clone & NamespaceType::User.clone_flag() != 0
     }
 
-    /// What the parent does to the new process from outside, as host root: the v1 cgroups,
-    /// `oom_score_adj`, the CPU affinity and the id maps of a user namespace made by clone3
+    /// What the parent does to the new process from outside, as host root: the v1 cgroups, the
+    /// resctrl groups (`linux.intelRdt` only), `oom_score_adj`, the CPU affinity and the id maps of a user namespace made by clone3
     /// (then the one byte the child waits for).
     fn place(&self, init: &Spawned, into_cgroup: bool) -> Result<()> {
         let pid = init.child.pid();
@@ -363,6 +369,10 @@ impl<'a> Bootstrap<'a> {
             .as_ref()
             .unwrap_or(&self.c.cgroup)
             .add_pid(pid, into_cgroup)?;
+        if let Some(rdt) = &self.c.state.config.intel_rdt {
+            let init = self.kind == InitKind::Standard;
+            crate::rdt::place(&self.c.state.id, rdt, pid, init)?;
+        }
         // oom_score_adj from here (host root, as runc's nsexec before it enters the user
         // namespace): init, non-dumpable and maybe in a user namespace, may not open its own
         // /proc file.
