@@ -92,6 +92,7 @@ mod init;
 mod process;
 mod procfs;
 mod rootfs;
+pub mod rootless;
 mod security;
 mod state;
 mod status;
