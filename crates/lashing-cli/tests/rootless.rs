@@ -1,0 +1,219 @@
+//! Rootless: `lashing` run by an unprivileged user (made by the harness, with subordinate id
+//! ranges) from a bundle of `lashing spec --rootless`, with its own `XDG_RUNTIME_DIR`: the
+//! default state root, the lifecycle, id maps of one and several ranges, cgroup rules without
+//! delegation, and the CVE-2023-25809 regression.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use lashing_testsupport::unprivileged::UserSandbox;
+use lashing_testsupport::{Cleanup, log_msg, wait_for};
+use support::{APPLETS, BIN};
+
+fn sandbox(args: &[&str]) -> Option<UserSandbox> {
+    let mut applets = APPLETS.to_vec();
+    applets.extend(["id", "mkdir", "touch", "grep"]);
+    UserSandbox::new(Path::new(BIN), args, &applets)
+}
+
+fn state_json(sb: &UserSandbox, id: &str) -> serde_json::Value {
+    let path = sb.xdg().join("lashing").join(id).join("state.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+#[test]
+fn rootless_run_maps_the_callers_ids_and_uses_xdg_runtime_dir() {
+    let Some(sb) = sandbox(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g",
+    ]) else {
+        return;
+    };
+    let out = sb.ok(&["run", "r1"]);
+    let (uid, gid) = (sb.user.uid, sb.user.gid);
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            "0",
+            &uid.to_string(),
+            "1",
+            "0",
+            &gid.to_string(),
+            "1",
+            "0",
+            "0"
+        ],
+        "{out}"
+    );
+    // runc's default root for a non-root user: $XDG_RUNTIME_DIR/<name>, 0700 with the sticky bit.
+    let root = sb.xdg().join("lashing");
+    let mode = std::fs::metadata(&root)
+        .unwrap_or_else(|e| panic!("no default state root {}: {e}", root.display()))
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o1700, "{}", root.display());
+    assert!(sb.left().is_empty(), "run left {:?}", sb.left());
+}
+
+#[test]
+fn rootless_lifecycle_create_start_exec_kill_delete() {
+    let Some(sb) = sandbox(&["sleep", "1000"]) else {
+        return;
+    };
+    sb.ok(&["create", "l1"]);
+    let st = state_json(&sb, "l1");
+    assert_eq!(st["rootless"], true, "state.json: {st}");
+    let state: serde_json::Value = serde_json::from_str(&sb.ok(&["state", "l1"])).unwrap();
+    assert_eq!(state["status"], "created");
+    sb.ok(&["start", "l1"]);
+    let out = sb.ok(&["exec", "l1", "sh", "-c", "echo exec-as-$(id -u)"]);
+    assert_eq!(out.trim(), "exec-as-0");
+    sb.ok(&["kill", "l1", "KILL"]);
+    wait_for("l1 to stop", lashing_testsupport::WAIT, || {
+        let o = sb.run(&["state", "l1"]);
+        o.stdout.contains("\"stopped\"")
+    });
+    sb.ok(&["delete", "l1"]);
+    assert!(sb.left().is_empty(), "delete left {:?}", sb.left());
+}
+
+#[test]
+fn rootless_user_namespace_with_several_ranges_uses_newuidmap() {
+    let Some(sb) = sandbox(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u",
+    ]) else {
+        return;
+    };
+    let (uid, gid) = (sb.user.uid, sb.user.gid);
+    let (su, sg) = (sb.user.subuid, sb.user.subgid);
+    sb.edit(|v| {
+        v["linux"]["uidMappings"] = serde_json::json!([
+            {"containerID": 0, "hostID": uid, "size": 1},
+            {"containerID": 1, "hostID": su.0, "size": 1000},
+        ]);
+        v["linux"]["gidMappings"] = serde_json::json!([
+            {"containerID": 0, "hostID": gid, "size": 1},
+            {"containerID": 1, "hostID": sg.0, "size": 1000},
+        ]);
+    });
+    let out = sb.ok(&["run", "m1"]);
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let u = |a: u32, b: u32, c: u32| vec![a.to_string(), b.to_string(), c.to_string()];
+    let got: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| l.iter().map(|s| s.to_string()).collect())
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            u(0, uid, 1),
+            u(1, su.0, 1000),
+            u(0, gid, 1),
+            u(1, sg.0, 1000),
+            vec!["0".to_string()]
+        ],
+        "{out}"
+    );
+
+    // A range the user was not given (right past its own): newuidmap refuses it, the error
+    // says so, nothing is left.
+    sb.edit(|v| {
+        v["linux"]["uidMappings"][1]["hostID"] = (su.0 + su.1).into();
+    });
+    let o = sb.run(&["run", "m2"]);
+    assert_ne!(o.code, 0);
+    let msg = log_msg(&o.stderr);
+    assert!(
+        msg.contains("uid_map") && msg.contains("newuidmap") && msg.contains("/etc/subuid"),
+        "{msg}"
+    );
+    assert!(sb.left().is_empty(), "a failed run left {:?}", sb.left());
+    assert!(
+        !sb.xdg().join("lashing/m2").exists(),
+        "a failed run left its state directory"
+    );
+}
+
+#[test]
+fn rootless_limits_without_a_cgroup_of_its_own_fail_clearly() {
+    let Some(sb) = sandbox(&["true"]) else {
+        return;
+    };
+    // No limits: the cgroups the user may not create are skipped (runc's rule).
+    sb.ok(&["run", "c1"]);
+    sb.edit(|v| v["linux"]["resources"] = serde_json::json!({"pids": {"limit": 100}}));
+    let o = sb.run(&["run", "c2"]);
+    assert_ne!(o.code, 0, "a pids limit without a pids cgroup must fail");
+    assert_eq!(
+        log_msg(&o.stderr),
+        "cannot set pids limit: container could not join or create cgroup"
+    );
+    assert!(sb.left().is_empty(), "a failed run left {:?}", sb.left());
+    // --rootless false: cgroup permission errors are errors.
+    sb.edit(|v| v["linux"]["resources"] = serde_json::json!({}));
+    let o = sb.run(&["--rootless", "false", "run", "c3"]);
+    assert_ne!(o.code, 0, "--rootless false must not skip the cgroups");
+    assert!(
+        log_msg(&o.stderr).contains("ermission denied"),
+        "{}",
+        o.stderr
+    );
+    assert!(sb.left().is_empty(), "a failed run left {:?}", sb.left());
+}
+
+/// CVE-2023-25809: without a cgroup namespace, a rootless container's `/sys/fs/cgroup` (the
+/// host's, bound) must be read-only throughout, even where the user owns a cgroup.
+#[test]
+fn rootless_sys_fs_cgroup_is_not_writable_without_cgroupns() {
+    let Some(sb) = sandbox(&["true"]) else {
+        return;
+    };
+    let name = format!("lashing-test-rootless-{}", std::process::id());
+    let cleanup = Cleanup::new();
+    cleanup.cgroup(&format!("/{name}"));
+    // A cgroup the user owns, in the first hierarchy: writable for the user on the host.
+    let hierarchy = lashing_testsupport::hierarchies()
+        .into_iter()
+        .find(|h| h.ends_with("pids") || h == Path::new("/sys/fs/cgroup"))
+        .expect("a pids or v2 hierarchy");
+    let own = hierarchy.join(&name);
+    std::fs::create_dir(&own).unwrap_or_else(|e| panic!("mkdir {}: {e}", own.display()));
+    std::os::unix::fs::chown(&own, Some(sb.user.uid), Some(sb.user.gid)).expect("chown");
+    let inside = Path::new("/sys/fs/cgroup")
+        .join(hierarchy.strip_prefix("/sys/fs/cgroup").unwrap())
+        .join(&name)
+        .join("x");
+    let script = format!(
+        "mkdir {} && echo WRITABLE; mkdir /sys/fs/cgroup/y && echo WRITABLE-TOP; true",
+        inside.display()
+    );
+    sb.edit(|v| {
+        v["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+        let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "cgroup");
+    });
+    let o = sb.run(&["run", "cve"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        !o.stdout.contains("WRITABLE"),
+        "writable cgroupfs: {}",
+        o.stdout
+    );
+    assert!(
+        o.stderr.contains("Read-only file system"),
+        "the owned cgroup must be refused as read-only: {}",
+        o.stderr
+    );
+    assert!(!own.join("x").exists());
+}
