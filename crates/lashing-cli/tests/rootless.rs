@@ -5,12 +5,13 @@
 
 mod support;
 
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use lashing_testsupport::unprivileged::UserSandbox;
 use lashing_testsupport::{Cleanup, log_msg, wait_for};
-use support::{APPLETS, BIN};
+use support::{APPLETS, BIN, accept_fd, listener, read_until};
 
 fn sandbox(args: &[&str]) -> Option<UserSandbox> {
     let mut applets = APPLETS.to_vec();
@@ -216,4 +217,39 @@ fn rootless_sys_fs_cgroup_is_not_writable_without_cgroupns() {
         o.stderr
     );
     assert!(!own.join("x").exists());
+}
+
+#[test]
+fn rootless_terminal_through_a_console_socket() {
+    let Some(sb) = sandbox(&["sh", "-c", "tty; read x; echo got:$x"]) else {
+        return;
+    };
+    sb.edit(|v| v["process"]["terminal"] = true.into());
+    let sock = sb.path("console.sock");
+    let l = listener(&sock);
+    // The user's runtime connects to it.
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    sb.ok(&["create", "--console-socket", sock.to_str().unwrap(), "t1"]);
+    let (name, master) = accept_fd(&l);
+    assert_eq!(name, "/dev/pts/ptmx", "runc's payload");
+    sb.ok(&["start", "t1"]);
+    let text = read_until(master.as_fd(), "/dev/pts/0", lashing_testsupport::WAIT);
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    rustix::io::write(&master, b"xyz\n").unwrap();
+    let text = read_until(master.as_fd(), "got:xyz", lashing_testsupport::WAIT);
+    assert!(text.contains("got:xyz"), "{text:?}");
+    wait_for("t1 to stop", lashing_testsupport::WAIT, || {
+        sb.run(&["state", "t1"]).stdout.contains("\"stopped\"")
+    });
+    sb.ok(&["delete", "t1"]);
+    // exec -t in the foreground: the runtime relays (stdin is /dev/null here).
+    sb.edit(|v| {
+        v["process"]["terminal"] = false.into();
+        v["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+    });
+    sb.ok(&["run", "-d", "t2"]);
+    let o = sb.run(&["exec", "-t", "t2", "sh", "-c", "tty; exit 4"]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(o.stdout.contains("/dev/pts/"), "{}", o.stdout);
+    sb.ok(&["delete", "--force", "t2"]);
 }
