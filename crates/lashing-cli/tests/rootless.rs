@@ -253,3 +253,78 @@ fn rootless_terminal_through_a_console_socket() {
     assert!(o.stdout.contains("/dev/pts/"), "{}", o.stdout);
     sb.ok(&["delete", "--force", "t2"]);
 }
+
+/// As root: a container joining another's user namespace by path; maps in its config must be
+/// that namespace's (runc's check), and a multi-range map works as root.
+#[test]
+fn joined_user_namespace_maps_are_checked_against_the_config() {
+    let sb = support::sandbox(&["sleep", "1000"]);
+    for d in ["proc", "dev", "sys", "tmp"] {
+        std::fs::create_dir_all(sb.rootfs().join(d)).unwrap();
+    }
+    let maps = serde_json::json!([
+        {"containerID": 0, "hostID": 100000, "size": 1000},
+        {"containerID": 1000, "hostID": 200000, "size": 1000},
+    ]);
+    sb.edit(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        v["linux"]["uidMappings"] = maps.clone();
+        v["linux"]["gidMappings"] = maps.clone();
+        v["linux"]["cgroupsPath"] = sb.cgroups_path("owner").into();
+    });
+    sb.ok(&["run", "-d", "owner"]);
+    let pid = sb.pid("owner");
+    let joined = format!("/proc/{pid}/ns/user");
+    let set = |id: &str, uid: serde_json::Value| {
+        sb.edit(|v| {
+            v["linux"]["cgroupsPath"] = sb.cgroups_path(id).into();
+            v["process"]["args"] = serde_json::json!(["sh", "-c", "cat /proc/self/uid_map"]);
+            for ns in v["linux"]["namespaces"].as_array_mut().unwrap() {
+                if ns["type"] == "user" {
+                    ns["path"] = joined.clone().into();
+                }
+            }
+            v["linux"]["uidMappings"] = uid.clone();
+            v["linux"]["gidMappings"] = uid;
+        })
+    };
+    // Other maps than the namespace's: runc's error, nothing created.
+    set(
+        "j1",
+        serde_json::json!([{"containerID": 0, "hostID": 300000, "size": 1000}]),
+    );
+    let o = sb.run(&["run", "j1"]);
+    assert_ne!(o.code, 0, "mismatching maps must be refused");
+    assert!(
+        log_msg(&o.stderr).contains("non-matching mapping specified"),
+        "{}",
+        o.stderr
+    );
+    assert!(!sb.left().contains(&"j1".to_string()), "{:?}", sb.left());
+    // The same ranges in another order: accepted (with runc's warning).
+    let mut reversed = maps.clone();
+    reversed.as_array_mut().unwrap().reverse();
+    set("j2", reversed);
+    let o = sb.run(&["run", "j2"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("you may only provide one"),
+        "{}",
+        o.stderr
+    );
+    let lines: Vec<&str> = o.stdout.lines().map(str::trim).collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the joined namespace's two ranges: {}",
+        o.stdout
+    );
+    // No maps: the namespace's are used.
+    set("j3", serde_json::Value::Null);
+    let o = sb.run(&["run", "j3"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    sb.ok(&["delete", "--force", "owner"]);
+}
