@@ -60,6 +60,17 @@ fn rootless_run_maps_the_callers_ids_and_uses_xdg_runtime_dir() {
         .mode();
     assert_eq!(mode & 0o7777, 0o1700, "{}", root.display());
     assert!(sb.left().is_empty(), "run left {:?}", sb.left());
+    let f: serde_json::Value = serde_json::from_str(&sb.ok(&["features"])).unwrap();
+    assert_eq!(
+        f["annotations"]["io.github.lashing.rootless"], "true",
+        "{f}"
+    );
+    let f: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["--rootless", "false", "features"])).unwrap();
+    assert_eq!(
+        f["annotations"]["io.github.lashing.rootless"], "true",
+        "euid: {f}"
+    );
 }
 
 #[test]
