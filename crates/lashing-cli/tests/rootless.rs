@@ -339,3 +339,63 @@ fn joined_user_namespace_maps_are_checked_against_the_config() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     sb.ok(&["delete", "--force", "owner"]);
 }
+
+/// cgroup v2 with delegation: the user owns a cgroup and runs the runtime from a child of it
+/// (its session scope). On a pure v2 host (the guest) the container's cgroup is made next to
+/// that scope (runc's fs2 rule) with the controllers the owner enabled, and gets its limit; the
+/// device eBPF program, which a user namespace may not load, is skipped as runc does. On a
+/// hybrid host the v2 hierarchy holds no limits: the container's cgroup is made below the scope
+/// (runc's v1 manager rule for it) and holds the init, while the v1 hierarchies are skipped.
+#[test]
+fn rootless_v2_delegated_cgroup_is_used() {
+    let Some(sb) = sandbox(&["sleep", "1000"]) else {
+        return;
+    };
+    let pure = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let base = if pure {
+        Path::new("/sys/fs/cgroup")
+    } else {
+        Path::new("/sys/fs/cgroup/unified")
+    };
+    let name = format!("lashing-test-rootless-deleg-{}", std::process::id());
+    let cleanup = Cleanup::new();
+    cleanup.cgroup(&format!("/{name}"));
+    let deleg = base.join(&name);
+    let scope = deleg.join("session.scope");
+    std::fs::create_dir(&deleg).unwrap();
+    if pure {
+        std::fs::write(deleg.join("cgroup.subtree_control"), "+pids +memory").unwrap();
+        sb.edit(|v| v["linux"]["resources"] = serde_json::json!({"pids": {"limit": 42}}));
+    }
+    std::fs::create_dir(&scope).unwrap();
+    let (uid, gid) = (sb.user.uid, sb.user.gid);
+    for p in [
+        deleg.clone(),
+        deleg.join("cgroup.procs"),
+        deleg.join("cgroup.subtree_control"),
+        deleg.join("cgroup.threads"),
+        scope.clone(),
+        scope.join("cgroup.procs"),
+        scope.join("cgroup.threads"),
+    ] {
+        std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
+    }
+    let o = sb.run_in_cgroup(&scope, &["run", "-d", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let ctr = if pure {
+        deleg.join("d1")
+    } else {
+        scope.join("d1")
+    };
+    if pure {
+        let max = std::fs::read_to_string(ctr.join("pids.max"))
+            .unwrap_or_else(|e| panic!("no container cgroup next to the scope: {e}"));
+        assert_eq!(max.trim(), "42");
+    }
+    let procs = std::fs::read_to_string(ctr.join("cgroup.procs"))
+        .unwrap_or_else(|e| panic!("no container cgroup {}: {e}", ctr.display()));
+    assert!(!procs.trim().is_empty(), "the init is in its cgroup");
+    let o = sb.run_in_cgroup(&scope, &["delete", "--force", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!ctr.exists(), "delete removes the container's cgroup");
+}

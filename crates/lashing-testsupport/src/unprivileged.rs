@@ -222,6 +222,34 @@ impl UserSandbox {
         c
     }
 
+    /// Runs `RUNTIME ARGS` as the user, started in the cgroup directory `cgroup` (moved there
+    /// by root before it drops to the user, as a login session is placed in its delegated
+    /// scope).
+    pub fn run_in_cgroup(&self, cgroup: &Path, args: &[&str]) -> Out {
+        let inner = self.command(args);
+        let mut c = Command::new("/bin/sh");
+        c.args(["-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\""])
+            .arg(cgroup)
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .current_dir(self.bundle())
+            .env_clear();
+        for (k, v) in inner.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        run_command(
+            c,
+            &format!(
+                "{} {args:?} as {} in {}",
+                self.runtime.display(),
+                self.user.name,
+                cgroup.display()
+            ),
+        )
+    }
+
     /// Runs `RUNTIME ARGS` as the user (bounded, see [`crate::run_in`]).
     pub fn run(&self, args: &[&str]) -> Out {
         run_command(
