@@ -7,9 +7,10 @@ mod support;
 
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use lashing_testsupport::unprivileged::UserSandbox;
+use lashing_testsupport::unprivileged::{UserSandbox, find_tool};
 use lashing_testsupport::{Cleanup, log_msg, wait_for};
 use support::{APPLETS, BIN, accept_fd, listener, read_until};
 
@@ -84,6 +85,15 @@ fn rootless_lifecycle_create_start_exec_kill_delete() {
     let state: serde_json::Value = serde_json::from_str(&sb.ok(&["state", "l1"])).unwrap();
     assert_eq!(state["status"], "created");
     sb.ok(&["start", "l1"]);
+    // No pids cgroup of its own (hybrid host, no delegation): runc's error for a new limit.
+    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let o = sb.run(&["update", "--pids-limit", "10", "l1"]);
+        assert_ne!(o.code, 0);
+        assert_eq!(
+            log_msg(&o.stderr),
+            "cannot set pids limit: container could not join or create cgroup"
+        );
+    }
     let out = sb.ok(&["exec", "l1", "sh", "-c", "echo exec-as-$(id -u)"]);
     assert_eq!(out.trim(), "exec-as-0");
     sb.ok(&["kill", "l1", "KILL"]);
@@ -398,4 +408,169 @@ fn rootless_v2_delegated_cgroup_is_used() {
     let o = sb.run_in_cgroup(&scope, &["delete", "--force", "d1"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(!ctr.exists(), "delete removes the container's cgroup");
+}
+
+/// Rootless podman's pause process (the holder of its user namespace), ended on drop, also when
+/// the test fails: started by the test, re-parented to it (a subreaper).
+struct PausePid(PathBuf);
+
+impl Drop for PausePid {
+    fn drop(&mut self) {
+        let Ok(text) = std::fs::read_to_string(&self.0) else {
+            return;
+        };
+        let Some(pid) = text
+            .trim()
+            .parse()
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return;
+        };
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        // ECHILD: not re-parented to us (then not ours to wait for).
+        let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+    }
+}
+
+/// Rootless podman with lashing as its runtime: podman makes the user namespace itself (from the
+/// user's subordinate ranges) and runs lashing inside it as root of that namespace, so this is
+/// the in-userns path (rootless cgroups detected from the uid map). Private storage (vfs),
+/// runroot and containers.conf (ulimits within this machine's hard limits), no network, an
+/// image imported from the busybox rootfs.
+#[test]
+fn rootless_podman_runs_execs_stops_and_removes_with_lashing() {
+    let Some(sb) = sandbox(&["true"]) else {
+        return;
+    };
+    let Some(podman) = find_tool("podman") else {
+        lashing_testsupport::missing("podman is not installed (Debian package `podman`)");
+        return;
+    };
+    let d = sb.path("podman");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(
+        d.join("containers.conf"),
+        "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
+         [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+    )
+    .unwrap();
+    let tar = d.join("busybox.tar");
+    let o = Command::new("tar")
+        .arg("-C")
+        .arg(sb.bundle().join("rootfs"))
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "tar: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let owner = format!("{}:{}", sb.user.uid, sb.user.gid);
+    assert!(
+        Command::new("chown")
+            .arg("-R")
+            .arg(owner)
+            .arg(&d)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _pause = PausePid(d.join("tmp/pause.pid"));
+    let dir = |name: &str| d.join(name).to_string_lossy().into_owned();
+    let (root, runroot, tmp) = (dir("root"), dir("runroot"), dir("tmp"));
+    let run = |args: &[&str]| {
+        let mut full = vec![
+            "--root",
+            &root,
+            "--runroot",
+            &runroot,
+            "--tmpdir",
+            &tmp,
+            "--storage-driver",
+            "vfs",
+            "--runtime",
+            BIN,
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "file",
+        ];
+        full.extend(args);
+        let mut c = sb.as_user(&podman, &full);
+        c.env("CONTAINERS_CONF", d.join("containers.conf"))
+            .env("XDG_CONFIG_HOME", d.join("config"));
+        lashing_testsupport::run_command(c, &format!("podman {args:?}"))
+    };
+    let ok = |args: &[&str]| {
+        let o = run(args);
+        assert_eq!(o.code, 0, "podman {args:?}: {}\n{}", o.stdout, o.stderr);
+        o.stdout
+    };
+    ok(&["import", tar.to_str().unwrap(), "localhost/lashing-bb"]);
+    let out = ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "localhost/lashing-bb",
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map",
+    ]);
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let (uid, su) = (sb.user.uid.to_string(), sb.user.subuid.0.to_string());
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], ["0"], "{out}");
+    assert_eq!(lines[1], ["0", uid.as_str(), "1"], "{out}");
+    assert_eq!(
+        lines[2][1],
+        su.as_str(),
+        "podman maps the subordinate range: {out}"
+    );
+    // --userns=keep-id: the user's own uid inside.
+    let out = ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--userns=keep-id",
+        "localhost/lashing-bb",
+        "id",
+        "-u",
+    ]);
+    assert_eq!(out.trim(), uid, "keep-id");
+    // -d, exec (plain and with a terminal), stop, rm.
+    ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rl1",
+        "--network",
+        "none",
+        "localhost/lashing-bb",
+        "sleep",
+        "1000",
+    ]);
+    let out = ok(&["exec", "rl1", "sh", "-c", "echo exec-ok"]);
+    assert_eq!(out.trim(), "exec-ok");
+    let out = ok(&[
+        "exec",
+        "-t",
+        "rl1",
+        "sh",
+        "-c",
+        "test -t 0 && echo is-a-tty",
+    ]);
+    assert!(out.contains("is-a-tty"), "{out}");
+    ok(&["stop", "-t", "1", "rl1"]);
+    ok(&["rm", "rl1"]);
+    let out = ok(&["ps", "-a", "-q"]);
+    assert!(out.trim().is_empty(), "left: {out}");
 }

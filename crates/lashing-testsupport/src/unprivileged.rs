@@ -38,7 +38,9 @@ pub fn sub_range(text: &str, user: &str) -> Option<(u32, u32)> {
     })
 }
 
-fn tool(name: &str) -> Option<PathBuf> {
+/// The path of a system program `name` in the usual directories (`/usr/sbin`, `/usr/bin`,
+/// `/sbin`, `/bin`), if installed.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
     ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
         .iter()
         .map(|d| Path::new(d).join(name))
@@ -64,7 +66,7 @@ fn sh(cmd: &mut Command) -> Result<(), String> {
 /// uidmap). Serialized across test processes by a file lock.
 pub fn test_user() -> Option<TestUser> {
     for t in ["useradd", "usermod", "setpriv", "newuidmap", "newgidmap"] {
-        if tool(t).is_none() {
+        if find_tool(t).is_none() {
             crate::missing(&format!(
                 "{t} is not installed (packages passwd, util-linux, uidmap)"
             ));
@@ -84,7 +86,7 @@ pub fn test_user() -> Option<TestUser> {
         String::from_utf8_lossy(&o.stdout).trim().parse().ok()
     };
     if id("-u").is_none() {
-        sh(Command::new(tool("useradd").expect("useradd")).args([
+        sh(Command::new(find_tool("useradd").expect("useradd")).args([
             "--no-create-home",
             "--shell",
             "/usr/sbin/nologin",
@@ -101,7 +103,7 @@ pub fn test_user() -> Option<TestUser> {
             // Above what useradd hands out by default (100000 + 65536 per user).
             let first = 3_000_000u32;
             let range = format!("{first}-{}", first + 65535);
-            sh(Command::new(tool("usermod").expect("usermod")).args([flag, &range, USER]))
+            sh(Command::new(find_tool("usermod").expect("usermod")).args([flag, &range, USER]))
                 .unwrap_or_else(|e| panic!("cannot give the test user {file} ranges: {e}"));
         }
     }
@@ -201,17 +203,22 @@ impl UserSandbox {
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", cfg.display()));
     }
 
-    /// `RUNTIME ARGS` as the user, in the bundle, with only `PATH`, `HOME` and the sandbox's
-    /// `XDG_RUNTIME_DIR` in its environment, to spawn.
+    /// `RUNTIME ARGS` as the user, in the bundle, with only `PATH`, `HOME` (the sandbox's
+    /// directory), `USER` and the sandbox's `XDG_RUNTIME_DIR` in its environment, to spawn.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(tool("setpriv").expect("setpriv"));
+        self.as_user(&self.runtime, args)
+    }
+
+    /// Any `PROGRAM ARGS` as the user, with the environment of [`UserSandbox::command`].
+    pub fn as_user(&self, program: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(find_tool("setpriv").expect("setpriv"));
         c.args([
             format!("--reuid={}", self.user.uid),
             format!("--regid={}", self.user.gid),
             "--clear-groups".to_string(),
             "--".to_string(),
         ])
-        .arg(&self.runtime)
+        .arg(program)
         .args(args)
         .current_dir(self.bundle())
         .env_clear()

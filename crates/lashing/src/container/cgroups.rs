@@ -112,6 +112,14 @@ impl Container {
                 op: "update its resources (it is stopped)",
             });
         }
+        // Rootless: a limit for a controller the container has no cgroup of is runc's error.
+        if self.state.config.rootless_cgroups
+            && let Some(controller) = missing_controller(self, r)
+        {
+            return Err(Error::RootlessCgroup {
+                controller: controller.to_owned(),
+            });
+        }
         let old = self.resources()?;
         let apply = |res: &Resources| -> Result<()> {
             self.cgroup.set(res)?;
