@@ -192,7 +192,7 @@ impl Cli {
     /// runc's preparation of a default root under `$XDG_RUNTIME_DIR` (no `--root`): created
     /// 0700 and given the sticky bit, so that the XDG cleanup does not prune it. The error is
     /// runc's two lines: a hint and the cause.
-    pub fn prepare_xdg_root(&self) -> Result<(), (&'static str, std::io::Error)> {
+    pub fn prepare_xdg_root(&self) -> Result<(), (&'static str, String)> {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         if self.root.is_some() || xdg_runtime_dir().is_none() || !honor_xdg_runtime_dir() {
             return Ok(());
@@ -205,13 +205,13 @@ impl Cli {
             .map_err(|e| {
                 (
                     "the path in $XDG_RUNTIME_DIR must be writable by the user",
-                    e,
+                    format!("mkdir {}: {e}", root.display()),
                 )
             })?;
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o1700)).map_err(|e| {
             (
                 "you should check permission of the path in $XDG_RUNTIME_DIR",
-                e,
+                format!("chmod {}: {e}", root.display()),
             )
         })
     }

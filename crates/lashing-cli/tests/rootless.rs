@@ -61,6 +61,24 @@ fn rootless_run_maps_the_callers_ids_and_uses_xdg_runtime_dir() {
         .mode();
     assert_eq!(mode & 0o7777, 0o1700, "{}", root.display());
     assert!(sb.left().is_empty(), "run left {:?}", sb.left());
+    // An XDG_RUNTIME_DIR the user cannot write: runc's two lines, status 1; `--root` skips it.
+    let unwritable = sb.bundle().join("rootfs/proc");
+    let mut c = sb.command(&["list"]);
+    c.env("XDG_RUNTIME_DIR", &unwritable);
+    std::fs::set_permissions(&unwritable, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let o = lashing_testsupport::run_command(c, "lashing list");
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .starts_with("the path in $XDG_RUNTIME_DIR must be writable by the user\n"),
+        "{}",
+        o.stderr
+    );
+    assert!(log_msg(&o.stderr).starts_with("mkdir "), "{}", o.stderr);
+    let mut c = sb.command(&["--root", sb.xdg().join("lashing").to_str().unwrap(), "list"]);
+    c.env("XDG_RUNTIME_DIR", &unwritable);
+    let o = lashing_testsupport::run_command(c, "lashing --root list");
+    assert_eq!(o.code, 0, "{}", o.stderr);
     let f: serde_json::Value = serde_json::from_str(&sb.ok(&["features"])).unwrap();
     assert_eq!(
         f["annotations"]["io.github.lashing.rootless"], "true",
