@@ -14,7 +14,10 @@ use lashing_testsupport::unprivileged::{UserSandbox, find_tool};
 use lashing_testsupport::{Cleanup, log_msg, wait_for};
 use support::{APPLETS, BIN, accept_fd, listener, read_until};
 
+/// A rootless sandbox, or `None` when the test user cannot be made here.
 fn sandbox(args: &[&str]) -> Option<UserSandbox> {
+    // On `None`, `UserSandbox::new` has reported the skip with `lashing_testsupport::missing(..)`
+    // (a failure in CI).
     let mut applets = APPLETS.to_vec();
     applets.extend(["id", "mkdir", "touch", "grep"]);
     UserSandbox::new(Path::new(BIN), args, &applets)
@@ -434,20 +437,18 @@ struct PausePid(PathBuf);
 
 impl Drop for PausePid {
     fn drop(&mut self) {
-        let Ok(text) = std::fs::read_to_string(&self.0) else {
-            return;
-        };
-        let Some(pid) = text
+        // No pid file: podman never started its pause process.
+        let text = std::fs::read_to_string(&self.0).unwrap_or_default();
+        if let Some(pid) = text
             .trim()
             .parse()
             .ok()
             .and_then(rustix::process::Pid::from_raw)
-        else {
-            return;
-        };
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        // ECHILD: not re-parented to us (then not ours to wait for).
-        let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            // ECHILD: not re-parented to us (then not ours to wait for).
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        }
     }
 }
 
