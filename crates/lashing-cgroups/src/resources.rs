@@ -358,6 +358,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn controllers_wanted_are_those_with_a_value() {
+        assert!(Resources::default().controllers_wanted().is_empty());
+        let empty_parts = Resources {
+            memory: Some(Memory::default()),
+            cpu: Some(Cpu::default()),
+            pids: Some(Pids::default()),
+            block_io: Some(BlockIo::default()),
+            network: Some(Network::default()),
+            devices: vec![DeviceCgroup::default()],
+            ..Resources::default()
+        };
+        assert!(
+            empty_parts.controllers_wanted().is_empty(),
+            "objects without values"
+        );
+        let r = Resources {
+            memory: Some(Memory {
+                limit: Some(1 << 20),
+                ..Memory::default()
+            }),
+            cpu: Some(Cpu {
+                cpus: Some("0".into()),
+                ..Cpu::default()
+            }),
+            pids: Some(Pids { limit: Some(5) }),
+            unified: BTreeMap::from([("memory.high".into(), "max".into())]),
+            ..Resources::default()
+        };
+        assert_eq!(
+            r.controllers_wanted(),
+            ["cpuset", "memory", "pids", "unified"]
+        );
+        let r = Resources {
+            cpu: Some(Cpu {
+                shares: Some(512),
+                mems: Some("0".into()),
+                ..Cpu::default()
+            }),
+            ..Resources::default()
+        };
+        assert_eq!(r.controllers_wanted(), ["cpuset", "cpu"]);
+    }
+
+    #[test]
     fn oci_json_deserializes() {
         let json = r#"{
             "devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"}],
