@@ -223,7 +223,7 @@ mod tests {
         };
         let c = Config::builder(&root)
             .namespaces(&[NamespaceType::User, NamespaceType::Mount])
-            .id_mappings(map.clone(), map)
+            .id_mappings(map, map)
             .rootless(rootless)
             .args(["true"])
             .build()
@@ -233,7 +233,7 @@ mod tests {
         let with_opt = |opt: &str| {
             Config::builder(&root)
                 .namespaces(&[NamespaceType::User, NamespaceType::Mount])
-                .id_mappings(map.clone(), map.clone())
+                .id_mappings(map, map)
                 .mount("tmpfs", "/t", "tmpfs", &[opt])
                 .rootless(rootless)
                 .args(["true"])
