@@ -106,8 +106,16 @@ fn rootless_lifecycle_create_start_exec_kill_delete() {
     let state: serde_json::Value = serde_json::from_str(&sb.ok(&["state", "l1"])).unwrap();
     assert_eq!(state["status"], "created");
     sb.ok(&["start", "l1"]);
-    // No pids cgroup of its own (hybrid host, no delegation): runc's error for a new limit.
+    // No cgroup of its own (hybrid host, no delegation): runc's error for a new limit, and no
+    // process list (runc: `unable to get all container pids`).
     if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let o = sb.run(&["ps", "l1"]);
+        assert_ne!(o.code, 0);
+        assert!(
+            log_msg(&o.stderr).contains("has no cgroup of its own"),
+            "{}",
+            o.stderr
+        );
         let o = sb.run(&["update", "--pids-limit", "10", "l1"]);
         assert_ne!(o.code, 0);
         assert_eq!(

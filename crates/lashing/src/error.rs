@@ -157,6 +157,17 @@ pub enum Error {
         /// The controller (`memory`, `pids`, ...).
         controller: String,
     },
+    /// Rootless: the container runs without a cgroup of its own (none could be created), so
+    /// what needs one (listing its processes) cannot be done.
+    #[error(
+        "container {id:?} has no cgroup of its own (rootless, without permission): cannot {op}"
+    )]
+    NoCgroup {
+        /// Container id.
+        id: String,
+        /// The operation that was refused.
+        op: &'static str,
+    },
     /// An id map of the container's user namespace could not be written, directly nor with the
     /// setuid helper (`newuidmap`/`newgidmap`).
     #[error("cannot write {file} of pid {pid} ({maps}): {reason}")]
