@@ -225,4 +225,14 @@ impl Error {
             _ => None,
         }
     }
+
+    /// Whether this is a permission error in the loose sense runc's rootless mode ignores
+    /// (`EPERM`, `EACCES`, `EROFS`: what an unprivileged caller gets from a cgroup it does not
+    /// own).
+    pub fn is_permission(&self) -> bool {
+        matches!(
+            self.raw_os_error(),
+            Some(libc::EPERM | libc::EACCES | libc::EROFS)
+        )
+    }
 }

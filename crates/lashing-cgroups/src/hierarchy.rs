@@ -294,8 +294,10 @@ pub(crate) fn validate_id(id: &str) -> Result<()> {
 /// Computes the cgroup directory of every hierarchy by runc's rules:
 /// - an absolute `cgroups_path` is the same relative path under every hierarchy's mount point;
 /// - a relative one is under the caller's own cgroup of each hierarchy (from
-///   `proc_self_cgroup`, the content of `/proc/self/cgroup`);
-/// - an empty one is the caller's own cgroup + `/` + `container_id`.
+///   `proc_self_cgroup`, the content of `/proc/self/cgroup`), on a pure v2 host under the
+///   *parent* of the caller's cgroup (runc's fs2: the caller's own cgroup has processes, so no
+///   controller can be enabled below it; rootless, the parent is the delegated slice);
+/// - an empty one is that base + `/` + `container_id`.
 ///
 /// A `..` that escapes the starting point is rejected. Hierarchies the caller does not belong to
 /// are skipped for relative paths.
@@ -326,6 +328,7 @@ pub fn compute_paths(
             reason: "names the cgroup root or the caller's own cgroup, not a cgroup of the container",
         });
     }
+    let pure_v2 = hierarchies.len() == 1 && hierarchies[0].unified;
     let mut paths = BTreeMap::new();
     for h in hierarchies {
         let base = if absolute {
@@ -349,6 +352,16 @@ pub fn compute_paths(
                     cgroup: own.to_owned(),
                     root: h.root.clone(),
                 });
+            };
+            // runc's fs2 rule on a pure v2 host: the caller's own cgroup most probably holds
+            // processes already (a user's session scope), so that no controller could be
+            // enabled for a child of it; its parent (the delegated slice) is used instead.
+            let own_rel = if pure_v2 {
+                own_rel
+                    .rsplit_once('/')
+                    .map_or(own_rel, |(parent, _)| parent)
+            } else {
+                own_rel
             };
             join(h.mount_point.clone(), &clean_components(own_rel, own)?)
         };
@@ -531,7 +544,8 @@ mod tests {
     fn mount_root_is_stripped() {
         let mi = "1 1 0:5 /ns /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
         let h = parse_mountinfo(mi);
-        let paths = compute_paths(&h, "0::/ns/me\n", "c", "id").unwrap();
+        // A pure v2 host: under the parent of the caller's cgroup (runc's fs2).
+        let paths = compute_paths(&h, "0::/ns/me/scope\n", "c", "id").unwrap();
         assert_eq!(paths[""], p("/sys/fs/cgroup/me/c"));
         let paths = compute_paths(&h, "0::/ns\n", "c", "id").unwrap();
         assert_eq!(paths[""], p("/sys/fs/cgroup/c"));
@@ -545,11 +559,14 @@ mod tests {
     fn unified_only() {
         let mi = "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
         let h = parse_mountinfo(mi);
+        // runc's fs2: the parent of the caller's (busy) cgroup, the delegated slice.
         let paths = compute_paths(&h, "0::/user.slice/s.scope\n", "", "abc").unwrap();
         assert_eq!(
             paths.into_iter().collect::<Vec<_>>(),
-            vec![(String::new(), p("/sys/fs/cgroup/user.slice/s.scope/abc"))]
+            vec![(String::new(), p("/sys/fs/cgroup/user.slice/abc"))]
         );
+        let paths = compute_paths(&h, "0::/top\n", "x", "abc").unwrap();
+        assert_eq!(paths[""], p("/sys/fs/cgroup/x"));
     }
 
     #[test]

@@ -53,6 +53,30 @@ impl Manager {
         Manager { paths }
     }
 
+    /// Runs `op` on each hierarchy's directory alone and drops from this manager every hierarchy
+    /// where it failed with a permission error ([`Error::is_permission`]): runc's rootless rule
+    /// for a cgroup the caller may not create or join (its `Apply`/`AddPid` delete such a path
+    /// from the manager). Other errors are returned at once. Returns the dropped hierarchies
+    /// with their errors, for the caller's warning.
+    pub fn tolerate(
+        &mut self,
+        mut op: impl FnMut(&Manager) -> Result<()>,
+    ) -> Result<Vec<(String, Error)>> {
+        let mut dropped = Vec::new();
+        for (key, path) in self.paths.clone() {
+            let one = Manager::from_paths(BTreeMap::from([(key.clone(), path)]));
+            match op(&one) {
+                Ok(()) => {}
+                Err(e) if e.is_permission() => {
+                    self.paths.remove(&key);
+                    dropped.push((key, e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(dropped)
+    }
+
     /// The cgroup directory of every hierarchy.
     pub fn paths(&self) -> &BTreeMap<String, PathBuf> {
         &self.paths

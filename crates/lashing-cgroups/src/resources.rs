@@ -42,6 +42,64 @@ pub struct Resources {
     pub unified: BTreeMap<String, String>,
 }
 
+impl Resources {
+    /// The controllers whose limits these resources set (device rules left out: the caller owns
+    /// the device policy), in runc's order of names: `cpuset`, `memory`, `cpu`, `pids`,
+    /// `blkio`, `hugetlb`, `net_cls`, `net_prio`, `rdma`, and `unified` for raw v2 files. An
+    /// empty list means nothing needs a cgroup of the container's own (runc's
+    /// `needAnyControllers`), which is when rootless mode may run without one.
+    pub fn controllers_wanted(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let cpu = self.cpu.clone().unwrap_or_default();
+        if cpu.cpus.is_some() || cpu.mems.is_some() {
+            out.push("cpuset");
+        }
+        if self
+            .memory
+            .as_ref()
+            .is_some_and(|m| *m != Memory::default())
+        {
+            out.push("memory");
+        }
+        let plain_cpu = Cpu {
+            cpus: None,
+            mems: None,
+            ..cpu
+        };
+        if plain_cpu != Cpu::default() {
+            out.push("cpu");
+        }
+        if self.pids.as_ref().is_some_and(|p| p.limit.is_some()) {
+            out.push("pids");
+        }
+        if self
+            .block_io
+            .as_ref()
+            .is_some_and(|b| *b != BlockIo::default())
+        {
+            out.push("blkio");
+        }
+        if !self.hugepage_limits.is_empty() {
+            out.push("hugetlb");
+        }
+        if let Some(n) = &self.network {
+            if n.class_id.is_some() {
+                out.push("net_cls");
+            }
+            if !n.priorities.is_empty() {
+                out.push("net_prio");
+            }
+        }
+        if !self.rdma.is_empty() {
+            out.push("rdma");
+        }
+        if !self.unified.is_empty() {
+            out.push("unified");
+        }
+        out
+    }
+}
+
 /// One device cgroup rule of the OCI spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceCgroup {
@@ -298,6 +356,50 @@ pub fn convert_blkio_weight_to_io_weight(weight: u16) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controllers_wanted_are_those_with_a_value() {
+        assert!(Resources::default().controllers_wanted().is_empty());
+        let empty_parts = Resources {
+            memory: Some(Memory::default()),
+            cpu: Some(Cpu::default()),
+            pids: Some(Pids::default()),
+            block_io: Some(BlockIo::default()),
+            network: Some(Network::default()),
+            devices: vec![DeviceCgroup::default()],
+            ..Resources::default()
+        };
+        assert!(
+            empty_parts.controllers_wanted().is_empty(),
+            "objects without values"
+        );
+        let r = Resources {
+            memory: Some(Memory {
+                limit: Some(1 << 20),
+                ..Memory::default()
+            }),
+            cpu: Some(Cpu {
+                cpus: Some("0".into()),
+                ..Cpu::default()
+            }),
+            pids: Some(Pids { limit: Some(5) }),
+            unified: BTreeMap::from([("memory.high".into(), "max".into())]),
+            ..Resources::default()
+        };
+        assert_eq!(
+            r.controllers_wanted(),
+            ["cpuset", "memory", "pids", "unified"]
+        );
+        let r = Resources {
+            cpu: Some(Cpu {
+                shares: Some(512),
+                mems: Some("0".into()),
+                ..Cpu::default()
+            }),
+            ..Resources::default()
+        };
+        assert_eq!(r.controllers_wanted(), ["cpuset", "cpu"]);
+    }
 
     #[test]
     fn oci_json_deserializes() {

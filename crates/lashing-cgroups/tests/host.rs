@@ -179,6 +179,17 @@ fn relative_path_is_under_own_cgroup() {
         assert!(e.paths()[k].ends_with("ctr"));
     }
     assert!(!own.is_empty());
+    // A pure v2 host: under the parent of the caller's cgroup (runc's fs2 rule).
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let own_v2 = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+        let parent = std::path::Path::new(own_v2)
+            .parent()
+            .unwrap_or(std::path::Path::new("/"));
+        let want = std::path::Path::new("/sys/fs/cgroup")
+            .join(parent.strip_prefix("/").unwrap())
+            .join("rel/x");
+        assert_eq!(m.paths()[""], want, "own cgroup {own_v2}");
+    }
     assert!(matches!(
         Manager::new("../../etc", "id"),
         Err(Error::InvalidPath { .. })

@@ -172,30 +172,83 @@ pub struct Globals {
     pub root: PathBuf,
     /// `--systemd-cgroup`.
     pub systemd_cgroup: bool,
+    /// `--rootless`.
+    pub rootless: lashing::rootless::RootlessFlag,
 }
 
 impl Cli {
-    /// The state root: `--root`, or `/run/lashing` for root, or `$XDG_RUNTIME_DIR/lashing` for
-    /// another user that has one (runc's rule).
+    /// The state root: `--root`, else `$XDG_RUNTIME_DIR/lashing` when [`honor_xdg_runtime_dir`]
+    /// (runc's rule), else `/run/lashing`.
     pub fn state_root(&self) -> PathBuf {
         if let Some(r) = &self.root {
             return r.clone();
         }
-        if !rustix::process::geteuid().is_root()
-            && let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty())
-        {
-            return PathBuf::from(x).join("lashing");
+        match xdg_runtime_dir() {
+            Some(x) if honor_xdg_runtime_dir() => x.join("lashing"),
+            _ => PathBuf::from("/run/lashing"),
         }
-        PathBuf::from("/run/lashing")
+    }
+
+    /// runc's preparation of a default root under `$XDG_RUNTIME_DIR` (no `--root`): created
+    /// 0700 and given the sticky bit, so that the XDG cleanup does not prune it. The error is
+    /// runc's two lines: a hint and the cause.
+    pub fn prepare_xdg_root(&self) -> Result<(), (&'static str, String)> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if self.root.is_some() || xdg_runtime_dir().is_none() || !honor_xdg_runtime_dir() {
+            return Ok(());
+        }
+        let root = self.state_root();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&root)
+            .map_err(|e| {
+                (
+                    "the path in $XDG_RUNTIME_DIR must be writable by the user",
+                    format!("mkdir {}: {e}", root.display()),
+                )
+            })?;
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o1700)).map_err(|e| {
+            (
+                "you should check permission of the path in $XDG_RUNTIME_DIR",
+                format!("chmod {}: {e}", root.display()),
+            )
+        })
     }
 
     /// The options the commands use.
     pub fn globals(&self) -> Globals {
+        use lashing::rootless::RootlessFlag;
         Globals {
             root: self.state_root(),
             systemd_cgroup: self.systemd_cgroup,
+            rootless: match self.rootless.as_str() {
+                "true" => RootlessFlag::Yes,
+                "false" => RootlessFlag::No,
+                _ => RootlessFlag::Auto,
+            },
         }
     }
+}
+
+/// `$XDG_RUNTIME_DIR` when set and not empty.
+fn xdg_runtime_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|x| !x.is_empty())
+        .map(PathBuf::from)
+}
+
+/// runc's `shouldHonorXDGRuntimeDir`: a non-root user uses `$XDG_RUNTIME_DIR`; real root (in
+/// the initial user namespace) never does; root in a user namespace (rootless podman) does
+/// unless `$USER` is `root`.
+pub fn honor_xdg_runtime_dir() -> bool {
+    if !rustix::process::geteuid().is_root() {
+        return true;
+    }
+    if !lashing::rootless::running_in_userns() {
+        return false;
+    }
+    std::env::var_os("USER").is_none_or(|u| u != "root")
 }
 
 /// The text of `lashing --version`.

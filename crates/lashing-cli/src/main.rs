@@ -93,6 +93,11 @@ fn real_main() -> i32 {
         }
         None => {}
     }
+    if let Err((hint, e)) = cli.prepare_xdg_root() {
+        eprintln!("{hint}");
+        tracing::error!("{e}");
+        return 1;
+    }
     let g = cli.globals();
     let result = match command {
         Command::Checkpoint(a) => commands::checkpoint::run(&g, a),

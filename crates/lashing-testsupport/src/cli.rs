@@ -41,21 +41,26 @@ pub fn command(runtime: &Path, dir: &Path, args: &[&str]) -> Command {
 /// command that has not returned after [`WAIT`] hangs: it is killed and the test fails (a bound
 /// on the wait, not a time budget).
 pub fn run_in(runtime: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut cmd = command(runtime, dir, args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_command(cmd, &format!("{} {args:?}", runtime.display()))
+}
+
+/// Runs `cmd` as [`run_in`] does (stdin from /dev/null, output in files, bounded by [`WAIT`]);
+/// `what` names it in a panic.
+pub fn run_command(mut cmd: Command, what: &str) -> Out {
     let tmp = tempfile::tempdir().expect("a temp dir for a command's output");
     let (o, e) = (tmp.path().join("out"), tmp.path().join("err"));
     let file = |p: &Path| {
         std::fs::File::create(p).unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()))
     };
-    let mut cmd = command(runtime, dir, args);
     cmd.stdin(Stdio::null()).stdout(file(&o)).stderr(file(&e));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
     let mut child = cmd
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", runtime.display()));
-    let status = wait_bounded(&mut child, WAIT)
-        .unwrap_or_else(|| panic!("{} {args:?} hangs: killed", runtime.display()));
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let status = wait_bounded(&mut child, WAIT).unwrap_or_else(|| panic!("{what} hangs: killed"));
     let read = |p: &Path| {
         std::fs::read_to_string(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
     };

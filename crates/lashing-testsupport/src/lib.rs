@@ -17,6 +17,9 @@
 //!   [`engine_lock`]: one container engine test at a time.
 //! - [`cli`]: a runtime binary driven like runc: [`Sandbox`] (bundle, state root, cgroup, all
 //!   removed on drop), bounded runs ([`run_in`]), log lines ([`log_msg`]), fd passing.
+//! - [`unprivileged`]: rootless tests: the test user ([`unprivileged::test_user`], with
+//!   `/etc/subuid`/`/etc/subgid` ranges) and [`unprivileged::UserSandbox`] (the runtime run as
+//!   that user with a private `XDG_RUNTIME_DIR`).
 //! - [`suite`]: the `harness = false` suites ([`run_suite`]) and their cgroup parent.
 //! - Host facts: [`unified`], [`block_device`], [`status_field`] (of `/proc/PID/status`).
 //!
@@ -47,6 +50,7 @@ mod rootfs;
 pub mod suite;
 mod sys;
 mod testinit;
+pub mod unprivileged;
 mod wait;
 
 use std::path::Path;
@@ -55,7 +59,7 @@ use tempfile::TempDir;
 
 pub use bundle::{Bundle, default_config, test_cgroup_path, unique_id};
 pub use cleanup::{CGROUP_PREFIX, Cleanup, hierarchies, mounts_under, test_cgroup_top};
-pub use cli::{Out, Sandbox, log_msg, require_containers, run_in};
+pub use cli::{Out, Sandbox, log_msg, require_containers, run_command, run_in};
 pub use host::{block_device, status_field, unified};
 pub use rootfs::{
     BUSYBOX_APPLETS, BUSYBOX_ENV, GROUP, PASSWD, TestRootfs, add_applets, busybox_path,

@@ -153,6 +153,37 @@ pub enum Error {
         /// The freezer directory.
         path: PathBuf,
     },
+    /// Rootless: the container asks for a limit of a controller whose cgroup it could not
+    /// create or join (runc's text; the permission error was logged as a warning then).
+    #[error("cannot set {controller} limit: container could not join or create cgroup")]
+    RootlessCgroup {
+        /// The controller (`memory`, `pids`, ...).
+        controller: String,
+    },
+    /// Rootless: the container runs without a cgroup of its own (none could be created), so
+    /// what needs one (listing its processes) cannot be done.
+    #[error(
+        "container {id:?} has no cgroup of its own (rootless, without permission): cannot {op}"
+    )]
+    NoCgroup {
+        /// Container id.
+        id: String,
+        /// The operation that was refused.
+        op: &'static str,
+    },
+    /// An id map of the container's user namespace could not be written, directly nor with the
+    /// setuid helper (`newuidmap`/`newgidmap`).
+    #[error("cannot write {file} of pid {pid} ({maps}): {reason}")]
+    IdMap {
+        /// `uid_map` or `gid_map`.
+        file: &'static str,
+        /// The container's init.
+        pid: i32,
+        /// The mappings, as written.
+        maps: String,
+        /// What failed (the direct write's error and the helper's).
+        reason: String,
+    },
     /// A security setting (seccomp profile, LSM label, process attribute) failed.
     #[error("{what}")]
     Security {

@@ -93,6 +93,7 @@ mod process;
 mod procfs;
 pub mod rdt;
 mod rootfs;
+pub mod rootless;
 mod security;
 mod state;
 mod status;

@@ -121,6 +121,9 @@ pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Pr
         no_new_keyring: a.no_new_keyring,
     };
     let mut config = Config::from_bundle(&opts)?;
+    let rootless = lashing::rootless::detect(g.rootless);
+    config.rootless_euid = rootless.euid;
+    config.rootless_cgroups = rootless.cgroups;
     check_terminal(config.process.terminal, detach, a.console_socket.is_some())?;
     // Sockets first: a bad path is refused before anything is created.
     let console_socket = match &a.console_socket {

@@ -182,18 +182,26 @@ pub(crate) fn selinux_enabled() -> bool {
 }
 
 /// Runs `lashing features`: the document indented with 4 spaces and a final newline, as runc.
-pub fn run(_g: &Globals, _a: &Args) -> CmdResult {
+///
+/// Beside runc's document, the annotation `io.github.lashing.rootless` says whether this
+/// invocation runs rootless (`--rootless` and the caller, as `create` would decide: `"true"`
+/// for a non-root user or root in a user namespace that is not the initial one).
+pub fn run(g: &Globals, _a: &Args) -> CmdResult {
     let mut buf = Vec::new();
+    let mut doc = features();
+    let r = lashing::rootless::detect(g.rootless);
+    doc.annotations.insert(
+        "io.github.lashing.rootless".to_string(),
+        (r.euid || r.cgroups).to_string(),
+    );
     let mut ser = serde_json::Serializer::with_formatter(
         &mut buf,
         serde_json::ser::PrettyFormatter::with_indent(b"    "),
     );
-    features()
-        .serialize(&mut ser)
-        .map_err(|source| CliError::Json {
-            what: "features",
-            source,
-        })?;
+    doc.serialize(&mut ser).map_err(|source| CliError::Json {
+        what: "features",
+        source,
+    })?;
     buf.push(b'\n');
     let mut out = std::io::stdout().lock();
     out.write_all(&buf)

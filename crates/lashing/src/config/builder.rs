@@ -153,6 +153,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// Rootless mode (see [`crate::rootless`]): usually `rootless::detect(RootlessFlag::Auto)`,
+    /// what the CLI does for `--rootless auto`.
+    pub fn rootless(mut self, r: crate::rootless::Rootless) -> Self {
+        self.config.rootless_euid = r.euid;
+        self.config.rootless_cgroups = r.cgroups;
+        self
+    }
+
     /// Any other change, on the model itself.
     pub fn with(mut self, f: impl FnOnce(&mut Config)) -> Self {
         f(&mut self.config);
@@ -193,5 +201,55 @@ mod tests {
         assert_eq!(c.mounts.len(), 2);
         assert!(c.mounts[1].is_bind());
         assert_eq!(c.process.cwd, PathBuf::from("/"));
+        // Rootless needs a user namespace with maps (runc's check).
+        let rootless = crate::rootless::Rootless {
+            euid: true,
+            cgroups: true,
+        };
+        let e = Config::builder(&root)
+            .rootless(rootless)
+            .args(["true"])
+            .build()
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("rootless container requires user namespaces"),
+            "{e}"
+        );
+        let map = IdMap {
+            container_id: 0,
+            host_id: 1000,
+            size: 1,
+        };
+        let c = Config::builder(&root)
+            .namespaces(&[NamespaceType::User, NamespaceType::Mount])
+            .id_mappings(map, map)
+            .rootless(rootless)
+            .args(["true"])
+            .build()
+            .unwrap();
+        assert!(c.rootless_euid && c.rootless_cgroups);
+        // uid=/gid= mount options must be mapped (runc's rootlessEUIDMount).
+        let with_opt = |opt: &str| {
+            Config::builder(&root)
+                .namespaces(&[NamespaceType::User, NamespaceType::Mount])
+                .id_mappings(map, map)
+                .mount("tmpfs", "/t", "tmpfs", &[opt])
+                .rootless(rootless)
+                .args(["true"])
+                .build()
+        };
+        let e = with_opt("uid=5").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cannot specify uid=5 mount option for rootless container"),
+            "{e}"
+        );
+        assert!(with_opt("gid=7").is_err());
+        assert!(with_opt("uid=0").is_ok());
+        assert!(
+            with_opt("uid=x").is_ok(),
+            "unknown values are left to the kernel"
+        );
     }
 }

@@ -359,6 +359,15 @@ pub struct Config {
     /// Intel RDT (`linux.intelRdt`): the resctrl groups of the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intel_rdt: Option<crate::rdt::IntelRdt>,
+    /// The runtime runs with a non-root effective uid (runc's `RootlessEUID`): the container
+    /// needs a user namespace, id maps beyond the caller's own ids go through
+    /// `newuidmap`/`newgidmap`, and device nodes are bind-mounted. See [`crate::rootless`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootless_euid: bool,
+    /// Cgroup permission errors are tolerated when no resources are asked for (runc's
+    /// `RootlessCgroups`). See [`crate::rootless`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootless_cgroups: bool,
 }
 
 impl Config {

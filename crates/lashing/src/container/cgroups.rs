@@ -112,6 +112,14 @@ impl Container {
                 op: "update its resources (it is stopped)",
             });
         }
+        // Rootless: a limit for a controller the container has no cgroup of is runc's error.
+        if self.state.config.rootless_cgroups
+            && let Some(controller) = missing_controller(self, r)
+        {
+            return Err(Error::RootlessCgroup {
+                controller: controller.to_owned(),
+            });
+        }
         let old = self.resources()?;
         let apply = |res: &Resources| -> Result<()> {
             self.cgroup.set(res)?;
@@ -153,15 +161,75 @@ impl Container {
 /// Applies the `linux.resources` of the config and its device rules to the container's cgroup:
 /// v1 `devices.allow`/`devices.deny`, or on cgroup v2 an eBPF device filter (always attached,
 /// so a failure to filter devices is an error, never a warning).
-pub(crate) fn apply_resources(cgroup: &lashing_cgroups::Manager, config: &Config) -> Result<()> {
+///
+/// Rootless (runc's rules): a limit for a controller whose hierarchy could not be created is
+/// [`Error::RootlessCgroup`]; device rules that cannot be applied (no devices hierarchy of our
+/// own, or an eBPF program refused in a user namespace) are ignored with a debug line.
+pub(crate) fn apply_resources(c: &Container) -> Result<()> {
+    let (cgroup, config) = (&c.cgroup, &c.state.config);
     let res = resources_of(config)?;
+    if config.rootless_cgroups
+        && let Some(controller) = missing_controller(c, &res)
+    {
+        return Err(Error::RootlessCgroup {
+            controller: controller.to_owned(),
+        });
+    }
     cgroup.set(&res)?;
-    if let Some(rules) = device_rules(config) {
-        cgroup.set_devices(&rules)?;
-    } else if !res.devices.is_empty() {
-        cgroup.set_devices(&res.devices)?;
+    let rules =
+        device_rules(config).or_else(|| (!res.devices.is_empty()).then(|| res.devices.clone()));
+    if let Some(rules) = rules {
+        match cgroup.set_devices(&rules) {
+            Err(e) if config.rootless_cgroups => {
+                tracing::debug!("rootless: device rules not applied: {e}");
+            }
+            r => r?,
+        }
     }
     Ok(())
+}
+
+/// The first controller `res` needs whose hierarchy was dropped as not ours (rootless).
+fn missing_controller(c: &Container, res: &lashing_cgroups::Resources) -> Option<&'static str> {
+    let unified_host = lashing_cgroups::detect() == lashing_cgroups::CgroupMode::Unified;
+    let paths = c.cgroup.paths();
+    let has = |ctrl: &str| {
+        paths.contains_key("") && (unified_host || ctrl == "unified")
+            || paths.keys().any(|k| k.split(',').any(|p| p == ctrl))
+    };
+    res.controllers_wanted().into_iter().find(|w| !has(w))
+}
+
+/// Rootless: logs the hierarchies [`lashing_cgroups::Manager::tolerate`] dropped (debug lines;
+/// runc's one warning when the container has no private pid namespace either, so that nothing
+/// can kill all its processes) and records the paths that are left.
+pub(crate) fn forget_dropped(
+    c: &mut Container,
+    dropped: Vec<(String, lashing_cgroups::Error)>,
+) -> Result<()> {
+    if dropped.is_empty() {
+        return Ok(());
+    }
+    for (key, e) in &dropped {
+        let name = if key.is_empty() { "unified" } else { key };
+        tracing::debug!(
+            "rootless: running without the {name} cgroup: {}",
+            crate::error::chain(e)
+        );
+    }
+    if !c
+        .state
+        .config
+        .new_namespace(crate::config::NamespaceType::Pid)
+    {
+        tracing::warn!(
+            "Creating a rootless container with no cgroup and no private pid namespace. Such \
+             configuration is strongly discouraged (as it is impossible to properly kill all \
+             container's processes) and will result in an error in a future runc version."
+        );
+    }
+    c.state.cgroup_paths = c.cgroup.paths().clone();
+    c.state.save(&c.dir)
 }
 
 #[cfg(test)]

@@ -308,7 +308,7 @@ impl Container {
         self.state.cgroup_owned = true;
         self.state.save(&self.dir)?;
         self.cgroup.create().map_err(Error::from)?;
-        super::cgroups::apply_resources(&self.cgroup, &self.state.config)?;
+        super::cgroups::apply_resources(self)?;
         let pidfile = self.dir.join("restore.pid");
         let mut args = vec![
             "--root".to_string(),

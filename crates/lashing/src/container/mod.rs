@@ -393,6 +393,13 @@ impl Container {
 
     /// The host pids of every process in the container's cgroup.
     pub fn processes(&self) -> Result<Vec<i32>> {
+        if self.cgroup.paths().is_empty() {
+            // runc fails too (`unable to get all container pids`).
+            return Err(Error::NoCgroup {
+                id: self.state.id.clone(),
+                op: "list its processes",
+            });
+        }
         Ok(self.cgroup.pids()?)
     }
 

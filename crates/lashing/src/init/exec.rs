@@ -141,11 +141,14 @@ impl Init {
         rustix::thread::set_keep_capabilities(true)
             .map_err(|e| Fail::io("prctl(PR_SET_KEEPCAPS)", None, e))?;
         let policy = ProcPolicy::in_container_root(config.has_namespace(NamespaceType::Mount));
-        let setgroups_allowed = !config.has_namespace(NamespaceType::User)
-            || ProcFs::open_with(policy)
-                .and_then(|p| p.read("self/setgroups"))
-                .map(|s| s.trim() != "deny")
-                .unwrap_or(true);
+        // runc: a rootless runtime never sets the supplementary groups (the process keeps the
+        // mapped groups it was started with), nor does anyone where setgroups is denied.
+        let setgroups_allowed = !config.rootless_euid
+            && (!config.has_namespace(NamespaceType::User)
+                || ProcFs::open_with(policy)
+                    .and_then(|p| p.read("self/setgroups"))
+                    .map(|s| s.trim() != "deny")
+                    .unwrap_or(true));
         if setgroups_allowed {
             sysp::setgroups(&u.additional_gids)
                 .map_err(|e| Fail::io("setgroups", Some(format!("{:?}", u.additional_gids)), e))?;

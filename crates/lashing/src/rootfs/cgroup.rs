@@ -9,7 +9,7 @@ use super::error::{Result, RootfsError};
 use super::inroot::is_errno;
 use super::mounts::{Ctx, dir_mountpoint, mount_bind, mount_fs_at, mount_tmpfs, propagate};
 use super::options::MS_RDONLY;
-use crate::config::{Mount, MsFlags};
+use crate::config::{Mount, MsFlags, RecAttr};
 use crate::sys::mount::{AT_EMPTY_PATH, MOUNT_ATTR_RDONLY, MountAttr, mount_setattr};
 
 /// A bind mount entry derived from another mount (cgroup emulation).
@@ -96,9 +96,15 @@ pub(crate) fn mount_cgroup(ctx: &mut Ctx<'_>, m: &Mount, dest: &Path) -> Result<
             };
             let mut bind = derived_bind(src, dest.to_path_buf(), m);
             if whole_host {
-                // The host's whole hierarchy: never writable from the container.
+                // The host's whole hierarchy: never writable from the container, nor any
+                // hierarchy mounted below it (a hybrid host's, or a v1 one a rootless caller
+                // was delegated): recursively read-only (CVE-2023-25809).
                 bind.flags |= MsFlags::RDONLY;
                 bind.cleared_flags.remove(MsFlags::RDONLY);
+                bind.rec_attr = Some(RecAttr {
+                    attr_set: MOUNT_ATTR_RDONLY,
+                    attr_clr: 0,
+                });
             }
             match mount_bind(ctx, &bind, dest) {
                 Err(e) if e.errno() == Some(libc::ENOENT) => {

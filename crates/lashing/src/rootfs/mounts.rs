@@ -21,8 +21,11 @@ use super::options::{
     check_proc_mount, clean_path, fs_options, has_option, is_initial_uid_map, locked_retry_flags,
     ms_to_attr, rec_attr_for_kernel,
 };
-use crate::config::{Config, Mount, MsFlags};
-use crate::sys::mount::{AT_EMPTY_PATH, AT_RECURSIVE, mount_setattr};
+use crate::config::{Config, Mount, MsFlags, NamespaceType};
+use crate::sys::mount::{
+    AT_EMPTY_PATH, AT_RECURSIVE, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
+    MOUNT_ATTR_RDONLY, MountAttr, mount_setattr,
+};
 
 /// A cgroup v1 hierarchy to show at `<cgroup mount>/<name>` (v1 and hybrid hosts).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,9 +243,40 @@ pub(crate) fn mount_proc_sys(ctx: &mut Ctx<'_>, m: &Mount, dest: &Path) -> Resul
     };
     proc_check(&cpath, src)?;
     let flags = m.flags.bits();
-    mount_fs_at(&m.device, &m.source, &m.data, flags, target.as_fd())
-        .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+    match mount_fs_at(&m.device, &m.source, &m.data, flags, target.as_fd()) {
+        Ok(()) => {}
+        // A user namespace may mount sysfs only in a network namespace it owns: without one,
+        // the host's /sys is bound read-only instead (what runc's `spec --rootless` writes).
+        Err(e) if m.device == "sysfs" && is_errno(&e, libc::EPERM) && sysfs_needs_bind(ctx) => {
+            tracing::debug!(
+                "sysfs on {}: {e}; binding the host's /sys read-only",
+                dest.display()
+            );
+            bind_host_sys(target.as_fd())
+                .map_err(|e| RootfsError::sys("mount", dest.display(), e))?;
+        }
+        Err(e) => return Err(RootfsError::sys("mount", dest.display(), e)),
+    }
     propagate(root, m, dest, &cpath)
+}
+
+/// Whether a refused sysfs mount is the user-namespace case a read-only bind replaces: a user
+/// namespace and no network namespace of the container's own.
+fn sysfs_needs_bind(ctx: &Ctx<'_>) -> bool {
+    let c = ctx.params.config;
+    c.has_namespace(NamespaceType::User) && !c.new_namespace(NamespaceType::Network)
+}
+
+/// Binds the host's `/sys` (recursively, read-only, nosuid, nodev, noexec) onto `target`.
+fn bind_host_sys(target: BorrowedFd<'_>) -> io::Result<()> {
+    let tree = clone_tree(CWD, Path::new("/sys"), true)?;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+        attr_clr: 0,
+        propagation: 0,
+    };
+    mount_setattr(tree.as_fd(), c"", AT_EMPTY_PATH | AT_RECURSIVE, &attr)?;
+    attach(tree.as_fd(), target)
 }
 
 fn proc_check(cpath: &Path, src: ProcSource) -> Result<()> {

@@ -77,6 +77,10 @@ pub struct State {
     /// uid of the user that created the container.
     #[serde(default)]
     pub(crate) owner: u32,
+    /// Created by a runtime without root, with rootless cgroups (runc's state.json `rootless`:
+    /// `RootlessEUID && RootlessCgroups`).
+    #[serde(default)]
+    pub(crate) rootless: bool,
     /// `/proc/<pid>/ns/*` paths of the init's namespaces by type name (derived, not stored).
     #[serde(skip)]
     pub(crate) namespace_paths: BTreeMap<String, PathBuf>,
@@ -115,6 +119,11 @@ impl State {
     /// The configuration the container was created with (resources as last updated).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Whether the container was created rootless (runc's state.json `rootless`).
+    pub fn rootless(&self) -> bool {
+        self.rootless
     }
 
     /// cgroup paths by hierarchy (`""` for v2).
@@ -299,6 +308,7 @@ impl State {
             cgroup_paths,
             created: crate::time::now_rfc3339_nanos(),
             owner: rustix::process::geteuid().as_raw(),
+            rootless: config.rootless_euid && config.rootless_cgroups,
             namespace_paths: BTreeMap::new(),
             config,
         }

@@ -43,6 +43,7 @@ pub(super) fn convert_linux(
     }
     c.uid_mappings = id_maps(linux.uid_mappings());
     c.gid_mappings = id_maps(linux.gid_mappings());
+    super::userns::cache_joined_maps(c)?;
 
     c.cgroup.path = linux
         .cgroups_path()

@@ -24,6 +24,7 @@ mod resources;
 mod seccomp;
 #[cfg(test)]
 mod tests;
+mod userns;
 
 use common::{check_nul, non_empty};
 use devices::convert_devices;

@@ -37,6 +37,7 @@ impl Config {
         self.check_uts()?;
         self.check_paths()?;
         self.check_sysctl()?;
+        self.check_rootless()?;
         self.check_mounts()?;
         self.check_devices()?;
         self.check_net_devices()?;
@@ -190,6 +191,60 @@ impl Config {
                     return Err(ConfigError::invalid(
                         format!("linux.timeOffsets.{clock}.nanosecs"),
                         format!("{nanos} is not below one second"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// runc's `rootlessEUIDCheck`: a runtime without root needs a user namespace with maps (or
+    /// one to join), and `uid=`/`gid=` mount options must name mapped ids.
+    fn check_rootless(&self) -> Result<(), ConfigError> {
+        if !self.rootless_euid {
+            return Ok(());
+        }
+        let Some(ns) = self.namespace(NamespaceType::User) else {
+            return Err(ConfigError::invalid(
+                "linux.namespaces",
+                "rootless container requires user namespaces",
+            ));
+        };
+        if ns.path.is_none() {
+            if self.uid_mappings.is_empty() {
+                return Err(ConfigError::invalid(
+                    "linux.uidMappings",
+                    "rootless containers requires at least one UID mapping",
+                ));
+            }
+            if self.gid_mappings.is_empty() {
+                return Err(ConfigError::invalid(
+                    "linux.gidMappings",
+                    "rootless containers requires at least one GID mapping",
+                ));
+            }
+        }
+        for (i, m) in self.mounts.iter().enumerate() {
+            for opt in m.data.split(',') {
+                let (kind, id) = match (opt.strip_prefix("uid="), opt.strip_prefix("gid=")) {
+                    (Some(v), _) => ("uid", v),
+                    (_, Some(v)) => ("gid", v),
+                    _ => continue,
+                };
+                // Unknown values are left to the kernel, as runc does.
+                let Ok(id) = id.parse::<u32>() else { continue };
+                let mapped = if kind == "uid" {
+                    self.host_uid(id)
+                } else {
+                    self.host_gid(id)
+                };
+                if mapped.is_none() {
+                    return Err(ConfigError::invalid(
+                        format!("mounts[{i}].options"),
+                        format!(
+                            "cannot specify {kind}={id} mount option for rootless container: \
+                             {kind} {id} is not mapped in the user namespace"
+                        ),
                     ));
                 }
             }

@@ -4,7 +4,7 @@
 use std::ffi::CString;
 use std::fs;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use rustix::fs::{FileType, Mode, OFlags};
@@ -12,17 +12,19 @@ use rustix::fs::{FileType, Mode, OFlags};
 use super::namespaces::{NsPlan, open_init_namespaces, plan_exec, plan_namespaces};
 use super::{Container, exe};
 use crate::channel::{self, INIT_PIPE_ENV, InitKind, ToInit};
-use crate::config::{Config, IdMap, NamespaceType, ProcessConfig};
+use crate::config::{NamespaceType, ProcessConfig};
 use crate::error::{Error, Result};
 use crate::process::Process;
 use crate::state::{self, FIFO};
 use crate::sys;
 
 mod child;
+mod idmap;
 mod payload;
 mod sync;
 
 use child::{ChildGuard, Spawned};
+use idmap::write_id_maps;
 
 impl Container {
     /// Starts the container's init (`Container::start`): see the module documentation.
@@ -87,8 +89,21 @@ fn own_cgroup(c: &mut Container) -> Result<()> {
     }
     c.state.cgroup_owned = true;
     c.state.save(&c.dir)?;
-    c.cgroup.create()?;
+    if rootless_tolerates(c) {
+        let dropped = c.cgroup.tolerate(|m| m.create())?;
+        super::cgroups::forget_dropped(c, dropped)?;
+    } else {
+        c.cgroup.create()?;
+    }
     Ok(())
+}
+
+/// runc's rootless cgroup rule: with rootless cgroups and no explicit `cgroupsPath`, a
+/// hierarchy the caller may not create or join is left out (with a warning) rather than
+/// failing; a limit asked for in it fails later, when resources are set.
+fn rootless_tolerates(c: &Container) -> bool {
+    let config = &c.state.config;
+    config.rootless_cgroups && config.cgroup.path.is_empty()
 }
 
 /// Records the container's (future) init `pid` with its start time in the state file as soon
@@ -102,27 +117,6 @@ fn record_init(c: &Container, pid: i32) -> Result<()> {
     st.init_process_pid = pid;
     st.init_process_start = start;
     st.save(&c.dir)
-}
-
-fn id_map_text(maps: &[IdMap]) -> String {
-    maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
-        .collect()
-}
-
-/// Writes the child's id maps through a verified procfs (by pid, see [`crate::procfs`]).
-fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
-    let proc = crate::procfs::ProcFs::open_with(crate::procfs::ProcPolicy::PrivateOrHost)
-        .map_err(|e| Error::io("write id map", format!("/proc/{pid}"), e.into_io()))?;
-    for (file, maps) in [
-        ("uid_map", &config.uid_mappings),
-        ("gid_map", &config.gid_mappings),
-    ] {
-        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
-        proc.write_pid_file(pid, file, &id_map_text(maps))
-            .map_err(|e| Error::io("write id map", &path, e.into_io()))?;
-    }
-    Ok(())
 }
 
 /// Starts one more process in a running container (`exec`): it joins every namespace of the init
@@ -363,12 +357,17 @@ impl<'a> Bootstrap<'a> {
     /// What the parent does to the new process from outside, as host root: the v1 cgroups, the
     /// resctrl groups (`linux.intelRdt` only), `oom_score_adj`, the CPU affinity and the id maps of a user namespace made by clone3
     /// (then the one byte the child waits for).
-    fn place(&self, init: &Spawned, into_cgroup: bool) -> Result<()> {
+    fn place(&mut self, init: &Spawned, into_cgroup: bool) -> Result<()> {
         let pid = init.child.pid();
-        self.exec_cgroup
-            .as_ref()
-            .unwrap_or(&self.c.cgroup)
-            .add_pid(pid, into_cgroup)?;
+        if self.exec_cgroup.is_none() && rootless_tolerates(self.c) {
+            let dropped = self.c.cgroup.tolerate(|m| m.add_pid(pid, into_cgroup))?;
+            super::cgroups::forget_dropped(self.c, dropped)?;
+        } else {
+            self.exec_cgroup
+                .as_ref()
+                .unwrap_or(&self.c.cgroup)
+                .add_pid(pid, into_cgroup)?;
+        }
         if let Some(rdt) = &self.c.state.config.intel_rdt {
             let init = self.kind == InitKind::Standard;
             crate::rdt::place(&self.c.state.id, rdt, pid, init)?;
@@ -466,25 +465,5 @@ fn set_affinity(pid: i32, list: Option<&str>) {
     }
     if let Err(e) = rustix::thread::sched_setaffinity(rustix::process::Pid::from_raw(pid), &set) {
         tracing::debug!("cannot set the CPU affinity of pid {pid}: {e}");
-    }
-}
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn id_maps_render() {
-        let m = [
-            IdMap {
-                container_id: 0,
-                host_id: 100000,
-                size: 65536,
-            },
-            IdMap {
-                container_id: 65536,
-                host_id: 1,
-                size: 1,
-            },
-        ];
-        assert_eq!(id_map_text(&m), "0 100000 65536\n65536 1 1\n");
     }
 }

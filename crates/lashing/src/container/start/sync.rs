@@ -139,7 +139,7 @@ impl Bootstrap<'_> {
     fn handle_hooks(&mut self, init: &Spawned) -> Result<()> {
         let pid = init.child.pid();
         self.c.state.init_process_pid = pid;
-        crate::container::cgroups::apply_resources(&self.c.cgroup, &self.c.state.config)?;
+        crate::container::cgroups::apply_resources(self.c)?;
         self.c.run_hooks(HookKind::Prestart, Some(pid))?;
         self.c.run_hooks(HookKind::CreateRuntime, Some(pid))?;
         tracing::debug!("writing sync type:hooksDone");
