@@ -127,7 +127,8 @@ impl Config {
                 && idm.gid_mappings.is_empty()
             {
                 match &joined_userns {
-                    Some(p) if c.uid_mappings.is_empty() => idm.userns_path = Some(p.clone()),
+                    // That namespace itself, not the copy of its maps cached in the config.
+                    Some(p) => idm.userns_path = Some(p.clone()),
                     _ => {
                         idm.uid_mappings = c.uid_mappings.clone();
                         idm.gid_mappings = c.gid_mappings.clone();
