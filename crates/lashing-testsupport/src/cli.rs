@@ -170,14 +170,7 @@ impl Sandbox {
 
     /// Edits the bundle's config.json.
     pub fn edit(&self, f: impl FnOnce(&mut serde_json::Value)) {
-        let cfg = self.bundle().join("config.json");
-        let text = std::fs::read_to_string(&cfg)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", cfg.display()));
-        let mut v: serde_json::Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", cfg.display()));
-        f(&mut v);
-        std::fs::write(&cfg, v.to_string())
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", cfg.display()));
+        edit_json(&self.bundle().join("config.json"), f);
     }
 
     /// The bundle directory.
@@ -374,6 +367,18 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> (String, OwnedFd) {
         String::from_utf8_lossy(&buf[..got.bytes]).into_owned(),
         fds.pop().expect("one fd"),
     )
+}
+
+/// Edits the JSON file `path` (a bundle's config.json) in place; panics naming the file when it
+/// cannot be read, parsed or written.
+pub fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut v: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    f(&mut v);
+    std::fs::write(path, v.to_string())
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
 #[cfg(test)]

@@ -193,14 +193,7 @@ impl UserSandbox {
 
     /// Edits the bundle's config.json.
     pub fn edit(&self, f: impl FnOnce(&mut serde_json::Value)) {
-        let cfg = self.bundle().join("config.json");
-        let text = std::fs::read_to_string(&cfg)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", cfg.display()));
-        let mut v: serde_json::Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", cfg.display()));
-        f(&mut v);
-        std::fs::write(&cfg, v.to_string())
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", cfg.display()));
+        crate::cli::edit_json(&self.bundle().join("config.json"), f);
     }
 
     /// `RUNTIME ARGS` as the user, in the bundle, with only `PATH`, `HOME` (the sandbox's

@@ -51,6 +51,18 @@ pub(crate) fn effectively_frozen(cgroup: &lashing_cgroups::Manager) -> Option<Pa
 }
 
 impl Container {
+    /// `update` of a stopped container is runc's error (called under the state lock).
+    pub(crate) fn refuse_stopped_update(&self) -> Result<()> {
+        match self.status() {
+            Status::Stopped => Err(Error::BadStatus {
+                id: self.state.id.clone(),
+                status: Status::Stopped,
+                op: "update its resources (it is stopped)",
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Freezes every process of the container (`runc pause`). Only a running or created
     /// container can be paused.
     pub fn pause(&self) -> Result<()> {
@@ -104,14 +116,7 @@ impl Container {
     /// ```
     pub fn set(&mut self, r: &Resources) -> Result<()> {
         let _lock = state::lock(&self.dir)?;
-        let status = self.status();
-        if status == Status::Stopped {
-            return Err(Error::BadStatus {
-                id: self.state.id.clone(),
-                status,
-                op: "update its resources (it is stopped)",
-            });
-        }
+        self.refuse_stopped_update()?;
         // Rootless: a limit for a controller the container has no cgroup of is runc's error.
         if self.state.config.rootless_cgroups
             && let Some(controller) = missing_controller(self, r)

@@ -1,10 +1,9 @@
 //! `runc update --l3-cache-schema/--mem-bw-schema`: new schemas for a container's CLOS group.
 
 use super::Container;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::rdt::{RdtError, Resctrl};
 use crate::state;
-use crate::status::Status;
 
 impl Container {
     /// Checks an Intel RDT update before anything changes (runc's order and texts): a schema
@@ -39,14 +38,7 @@ impl Container {
             return Ok(());
         };
         let _lock = state::lock(&self.dir)?;
-        let status = self.status();
-        if status == Status::Stopped {
-            return Err(Error::BadStatus {
-                id: self.state.id.clone(),
-                status,
-                op: "update its resources (it is stopped)",
-            });
-        }
+        self.refuse_stopped_update()?;
         if let Some(s) = l3 {
             rdt.l3_cache_schema = Some(s.to_string());
         }
