@@ -837,6 +837,35 @@ fn validated(v: Value) -> Result<Config, ConfigError> {
     c.validate().map(|()| c)
 }
 
+/// An idmapped mount needs the parent's CAP_SYS_ADMIN over the source's file system: refused
+/// for a rootless caller, with the mount named.
+#[test]
+fn idmapped_mounts_are_refused_when_rootless() {
+    let mut v = example_with(
+        "/mounts",
+        json!([{"destination": "/a", "type": "bind", "source": "/a", "options": ["idmap"],
+                "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}]),
+    );
+    v["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+    v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+    let mut c = convert(v).unwrap();
+    c.rootfs = "/".into();
+    c.validate().unwrap();
+    c.rootless_euid = true;
+    let e = c.validate().unwrap_err();
+    assert_eq!(field_of(&e), "mounts[0].options");
+    assert!(
+        e.to_string()
+            .contains("not supported for rootless containers"),
+        "{e}"
+    );
+}
+
 #[test]
 fn idmapped_mounts_in_a_joined_user_namespace_use_it() {
     let mut v = example_with(

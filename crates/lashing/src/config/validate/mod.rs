@@ -417,6 +417,14 @@ impl Config {
                 ));
             }
             if let Some(idm) = &m.id_mapping {
+                // The tree is idmapped by the parent, which needs CAP_SYS_ADMIN over the source's
+                // file system: a rootless caller has not (runc refuses them too).
+                if self.rootless_euid {
+                    return Err(ConfigError::invalid(
+                        format!("{field}.options"),
+                        "id-mapped mounts are not supported for rootless containers",
+                    ));
+                }
                 if !m.is_bind() {
                     return Err(ConfigError::invalid(
                         format!("{field}.options"),
