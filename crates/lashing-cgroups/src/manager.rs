@@ -94,9 +94,18 @@ impl Manager {
 
     /// Resolves the paths whose hierarchy `want` accepts (the others are not opened).
     fn dirs_of(&self, want: impl Fn(&Hierarchy) -> bool) -> Result<Vec<Dir>> {
+        self.dirs_of_keys(|_| true, want)
+    }
+
+    /// [`Manager::dirs_of`] among the paths whose key `key` accepts.
+    fn dirs_of_keys(
+        &self,
+        key: impl Fn(&str) -> bool,
+        want: impl Fn(&Hierarchy) -> bool,
+    ) -> Result<Vec<Dir>> {
         let hierarchies = mounted_hierarchies()?;
         let mut dirs = Vec::new();
-        for path in self.paths.values() {
+        for (_, path) in self.paths.iter().filter(|(k, _)| key(k)) {
             let hierarchy = hierarchy_of(hierarchies, path)
                 .ok_or_else(|| Error::NotInHierarchy { path: path.clone() })?;
             if want(hierarchy) {
@@ -131,9 +140,15 @@ impl Manager {
 
     /// The directory whose freezer is used: the v1 freezer hierarchy, else v2.
     fn freezer_dir(&self) -> Result<Option<Dir>> {
-        // Only those are opened (`list` asks the status of every container).
-        let mut dirs =
-            self.dirs_of(|h| h.unified || h.controllers.iter().any(|c| c == "freezer"))?;
+        // Only those are opened (`list` asks the status of every container), and the paths whose
+        // key names them are tried first (a key is its hierarchy's mount directory's name, which
+        // names its controllers on every usual host): the others need not be matched to a mount.
+        let freezer = |h: &Hierarchy| h.unified || h.controllers.iter().any(|c| c == "freezer");
+        let likely = |key: &str| key.is_empty() || key.split(',').any(|c| c == "freezer");
+        let mut dirs = match self.dirs_of_keys(likely, freezer)? {
+            d if d.is_empty() => self.dirs_of(freezer)?,
+            d => d,
+        };
         let pos = dirs
             .iter()
             .position(|d| !d.node.unified() && d.has_controller("freezer"))

@@ -75,7 +75,7 @@ impl Head {
     /// (a missing file is an I/O error of kind `NotFound`; another format version is named).
     pub(crate) fn read(dir: &Path) -> Result<Head> {
         let path = dir.join(STATE_FILE);
-        let data = fs::read(&path).map_err(|e| Error::io("read state", &path, e))?;
+        let data = read_small(&path).map_err(|e| Error::io("read state", &path, e))?;
         Head::parse(&data).map_err(|reason| Error::State { path, reason })
     }
 
@@ -96,4 +96,27 @@ impl Head {
     pub(crate) fn being_created(&self) -> bool {
         self.creator.is_some()
     }
+}
+
+/// Reads a small file (a state file, a `/proc/<pid>/stat`) whole: into a 4 KiB buffer first,
+/// without the `statx` that `fs::read` asks for its size and without the 32-byte first reads it
+/// makes of a procfs file (whose size is 0). `list` reads two of them per container.
+pub(crate) fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
 }

@@ -544,8 +544,8 @@ fn is_cgroup_below_root(p: &Path) -> bool {
 
 /// The state letter and start time of a process from `/proc/<pid>/stat`, or `None` if it is gone.
 pub(crate) fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let data = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_proc_stat(&data)
+    let data = head::read_small(Path::new(&format!("/proc/{pid}/stat"))).ok()?;
+    parse_proc_stat(std::str::from_utf8(&data).ok()?)
 }
 
 /// The state letter and start time in the text of a `/proc/<pid>/stat` file.
