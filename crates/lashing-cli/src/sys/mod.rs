@@ -49,7 +49,8 @@ pub struct SignalPipe {
 }
 
 impl SignalPipe {
-    /// Creates the pipe and installs the handler (with `SA_RESTART`) for every signal of `signals`.
+    /// Creates the pipe and installs the handler (with `SA_RESTART`) for every signal of `signals`
+    /// that this process may catch (`EINVAL` from `sigaction`: skipped).
     pub fn install(signals: &[i32]) -> io::Result<SignalPipe> {
         let (read, write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
         WRITE_FD.store(std::os::fd::AsRawFd::as_raw_fd(&write), Ordering::SeqCst);
@@ -65,7 +66,13 @@ impl SignalPipe {
             // is not needed.
             let r = unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) };
             if r != 0 {
-                return Err(io::Error::last_os_error());
+                let e = io::Error::last_os_error();
+                // A signal this process may not catch (reserved by a tool it runs under, such as
+                // valgrind) is not forwarded, as Go's signal.Notify leaves it: not an error.
+                if e.raw_os_error() == Some(libc::EINVAL) {
+                    continue;
+                }
+                return Err(e);
             }
         }
         Ok(SignalPipe {
