@@ -41,6 +41,7 @@ pub mod oom;
 pub mod resources;
 pub mod stats;
 mod sys;
+pub mod systemd;
 mod v1;
 mod v2;
 
