@@ -209,6 +209,9 @@ pub enum Error {
         #[source]
         source: crate::systemd::dbus::DbusError,
     },
+    /// The systemd driver was asked for on a host not booted with systemd (runc's wording).
+    #[error("systemd not running on this host, cannot use systemd cgroups manager")]
+    SystemdNotRunning,
     /// A systemd job did not succeed (runc's wording).
     #[error("error {op} systemd unit `{unit}`: got `{result}`")]
     SystemdJob {

@@ -10,6 +10,8 @@ pub struct UnitSpec {
     pub slice: String,
     /// The unit's name: `<prefix>-<name>.scope`, or `<name>` when it ends in `.slice`.
     pub unit: String,
+    /// The name part (the container id when `cgroupsPath` is empty).
+    pub name: String,
     /// The unit's cgroup relative to the manager's root cgroup, e.g.
     /// `/system.slice/lashing-ctr.scope` (for a user manager, below its own cgroup).
     pub cgroup: String,
@@ -126,6 +128,7 @@ pub fn parse(
     Ok(UnitSpec {
         slice: slice.to_owned(),
         unit,
+        name: name.to_owned(),
         cgroup,
     })
 }

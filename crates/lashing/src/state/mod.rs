@@ -76,6 +76,10 @@ pub struct State {
     pub(crate) cgroup_owned: bool,
     /// cgroup paths by hierarchy (`""` for v2).
     pub(crate) cgroup_paths: BTreeMap<String, PathBuf>,
+    /// The systemd unit of the container's cgroup (systemd cgroup driver), recorded before the
+    /// unit is started so that cleanup can stop it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) systemd: Option<SystemdUnit>,
     /// Creation time, RFC 3339.
     pub(crate) created: String,
     /// uid of the user that created the container.
@@ -144,6 +148,11 @@ impl State {
     /// Whether the cgroup is the container's own (lashing created it).
     pub fn cgroup_owned(&self) -> bool {
         self.cgroup_owned
+    }
+
+    /// The systemd unit that is the container's cgroup (systemd cgroup driver only).
+    pub fn systemd_unit(&self) -> Option<&SystemdUnit> {
+        self.systemd.as_ref()
     }
 }
 
@@ -301,6 +310,7 @@ impl State {
             creator: ProcId::current(),
             cgroup_owned: false,
             cgroup_paths,
+            systemd: None,
             created: crate::time::now_rfc3339_nanos(),
             owner: rustix::process::geteuid().as_raw(),
             namespace_paths: BTreeMap::new(),
@@ -394,6 +404,25 @@ impl State {
     }
 }
 
+/// The systemd unit that is a container's cgroup (the systemd cgroup driver).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemdUnit {
+    /// The unit's name (`lashing-<id>.scope`).
+    pub unit: String,
+    /// Whether it belongs to the user's manager rather than the system's.
+    #[serde(default)]
+    pub user: bool,
+}
+
+impl SystemdUnit {
+    /// What a (maybe damaged) state file says after `"systemd":`.
+    fn scan(text: &str) -> Option<SystemdUnit> {
+        let at = text.find("\"systemd\":{")? + "\"systemd\":".len();
+        let body = &text[at..];
+        serde_json::from_str(&body[..=body.find('}')?]).ok()
+    }
+}
+
 /// What cleanup needs of a state file, read from any version and from a damaged (truncated,
 /// garbled) file as far as it goes: the init process, the creator, and the cgroups.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -406,6 +435,8 @@ pub(crate) struct Remains {
     pub cgroup_paths: BTreeMap<String, PathBuf>,
     /// Whether those cgroups are the container's (to kill what runs there and remove them).
     pub cgroup_owned: bool,
+    /// The systemd unit of those cgroups (stopped with them).
+    pub systemd: Option<SystemdUnit>,
     /// Whether a state file was found at all.
     pub found: bool,
 }
@@ -466,6 +497,9 @@ impl Remains {
             creator,
             cgroup_paths,
             cgroup_owned,
+            systemd: v
+                .get("systemd")
+                .and_then(|s| serde_json::from_value(s.clone()).ok()),
             found: true,
         }
     }
@@ -515,6 +549,7 @@ impl Remains {
             creator,
             cgroup_paths,
             cgroup_owned,
+            systemd: SystemdUnit::scan(text),
             found: true,
         }
     }
@@ -737,6 +772,10 @@ mod tests {
         st.init_process_pid = 42;
         st.init_process_start = 4242;
         st.cgroup_owned = true;
+        st.systemd = Some(SystemdUnit {
+            unit: "lashing-c1.scope".into(),
+            user: false,
+        });
         let data = serde_json::to_vec(&st).unwrap();
         let want = Remains {
             init: Some(ProcId {
@@ -746,6 +785,7 @@ mod tests {
             creator: st.creator,
             cgroup_paths: [("".to_string(), "/sys/fs/cgroup/unified/no/such".into())].into(),
             cgroup_owned: true,
+            systemd: st.systemd.clone(),
             found: true,
         };
         assert_eq!(Remains::parse(&data), want, "whole file");

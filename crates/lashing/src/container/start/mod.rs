@@ -63,6 +63,9 @@ impl Container {
             // Before the cgroup goes: whatever failed, an OOM kill in it is the likely cause.
             r = Err(super::oom_cause(&c.cgroup, e));
             let _ = fs::remove_file(&fifo);
+            if let Some(unit) = &c.state.systemd {
+                let _ = super::systemd::stop(unit);
+            }
             if c.cgroup.destroy().is_ok() {
                 c.state.cgroup_owned = false;
             }
@@ -228,6 +231,12 @@ impl<'a> Bootstrap<'a> {
             record_init(self.c, init.child.pid())?;
         }
         self.place(&init, into_cgroup)?;
+        if self.kind == InitKind::Standard
+            && let Some(unit) = &self.c.state.systemd
+        {
+            let c = &self.c.state;
+            super::systemd::start_unit(&c.config, &c.id, unit, init.child.pid())?;
+        }
         self.send_payload(&init)?;
         self.sync(&mut init)?;
         tracing::debug!(
