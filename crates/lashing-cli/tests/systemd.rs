@@ -305,6 +305,7 @@ fn started_from_a_unit_with_cpu_affinity_0_runs_on_every_cpu() {
     let sb = sd_sandbox("c4", "cat /proc/self/status; sleep 1000", |_| {});
     let bundle = sb.bundle();
     let lashing = support::BIN;
+    let log = sb.path("lashing.log");
     // The seed's case: lashing itself runs on CPU 0 only (a unit with CPUAffinity=0). Not
     // `--pipe`: the detached container would hold the pipe open (its stdio is the service's).
     let o = Command::new("systemd-run")
@@ -316,13 +317,16 @@ fn started_from_a_unit_with_cpu_affinity_0_runs_on_every_cpu() {
             "--collect",
             lashing,
         ])
+        .arg("--log")
+        .arg(&log)
         .args(["--root", &sb.root, "--systemd-cgroup", "run", "-d", "-b"])
         .arg(&bundle)
         .arg("c4")
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(o.status.success(), "{o:?}");
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(o.status.success(), "{o:?}: {}", log_text());
     let pid = sb.pid("c4");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert_eq!(allowed(&status), all, "the container's init");
@@ -338,11 +342,13 @@ fn started_from_a_unit_with_cpu_affinity_0_runs_on_every_cpu() {
             "--collect",
             lashing,
         ])
+        .arg("--log")
+        .arg(&log)
         .args(["--root", &sb.root, "exec", "c4", "cat", "/proc/self/status"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(o.status.success(), "{o:?}");
+    assert!(o.status.success(), "{o:?}: {}", log_text());
     assert_eq!(
         allowed(&String::from_utf8_lossy(&o.stdout)),
         all,

@@ -3,6 +3,7 @@
 //! cgroup, updated with `SetUnitProperties` plus the cgroup files, and stopped at `delete`.
 //! Only containers that use the driver reach this module: no D-Bus otherwise.
 
+use lashing_cgroups::resources::DeviceCgroup;
 use lashing_cgroups::systemd::{self as sd, Systemd, annotations, props};
 use lashing_cgroups::{Manager, Resources};
 
@@ -56,7 +57,14 @@ pub(crate) fn plan(config: &Config, id: &str) -> Result<(SystemdUnit, String)> {
 /// runc's `Apply` properties, the annotations, `OOMPolicy`, and the resources as properties
 /// (runc sets those with `SetUnitProperties` right after the start; here they go with it, one
 /// round trip less). The cgroup files are written afterwards as without systemd.
-pub(crate) fn start_unit(config: &Config, id: &str, unit: &SystemdUnit, pid: i32) -> Result<()> {
+/// `devices`: the container's device rules in OCI form.
+pub(crate) fn start_unit(
+    config: &Config,
+    id: &str,
+    unit: &SystemdUnit,
+    pid: i32,
+    devices: Option<&[DeviceCgroup]>,
+) -> Result<()> {
     let t0 = std::time::Instant::now();
     let spec = sd::path::parse(&config.cgroup.path, id, DEFAULT_PREFIX, unit.user, "/")?;
     let mut m = Systemd::connect(unit.user)?;
@@ -68,8 +76,7 @@ pub(crate) fn start_unit(config: &Config, id: &str, unit: &SystemdUnit, pid: i32
     if !legacy {
         p.extend(props::oom_policy(&res)?);
     }
-    let devices = super::cgroups::device_rules(config);
-    p.extend(m.resource_properties(&res, devices.as_deref())?);
+    p.extend(m.resource_properties(&res, devices)?);
     m.start_unit(&unit.unit, p)?;
     tracing::debug!(unit = %unit.unit, elapsed = ?t0.elapsed(), "systemd: unit started");
     Ok(())

@@ -235,7 +235,9 @@ impl<'a> Bootstrap<'a> {
             && let Some(unit) = &self.c.state.systemd
         {
             let c = &self.c.state;
-            super::systemd::start_unit(&c.config, &c.id, unit, init.child.pid())?;
+            let devices = super::cgroups::device_rules(&c.config);
+            let pid = init.child.pid();
+            super::systemd::start_unit(&c.config, &c.id, unit, pid, devices.as_deref())?;
         }
         self.send_payload(&init)?;
         self.sync(&mut init)?;
