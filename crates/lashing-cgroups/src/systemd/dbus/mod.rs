@@ -171,8 +171,12 @@ impl Connection {
         }
     }
 
+    /// `AUTH EXTERNAL` and `BEGIN` in one write, then the server's `OK` line (as sd-bus does).
+    /// `BEGIN` goes before the `OK` is read: sent after it, together with the first message in
+    /// one segment, systemd's server (sd-bus) switches to messages but leaves that first message
+    /// unread until more bytes come (a call hung 30 s in the systemd guest).
     fn authenticate(&mut self, uid: u32) -> Result<()> {
-        let line = format!("\0{}", auth_line(uid));
+        let line = format!("\0{}BEGIN\r\n", auth_line(uid));
         self.sock
             .set_read_timeout(Some(CALL_TIMEOUT))
             .map_err(self.io("setting a timeout"))?;
@@ -198,9 +202,6 @@ impl Connection {
                 reply,
             });
         }
-        self.sock
-            .write_all(b"BEGIN\r\n")
-            .map_err(self.io("authenticating"))?;
         Ok(())
     }
 
@@ -287,9 +288,11 @@ impl Connection {
     ) -> Result<Vec<Value>> {
         let method = format!("{iface}.{member}");
         let serial = self.send(&Message::call(dest, path, iface, member, body))?;
+        tracing::trace!(serial, method, "dbus: call sent");
         let deadline = Instant::now() + CALL_TIMEOUT;
         loop {
             let m = self.recv(deadline, &method)?;
+            tracing::trace!(kind = m.kind, serial = m.serial, reply = ?m.reply_serial, member = ?m.member, "dbus: received");
             if m.reply_serial == Some(serial) {
                 if m.kind == Kind::Error as u8 {
                     return Err(DbusError::Remote {

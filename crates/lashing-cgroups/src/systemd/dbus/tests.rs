@@ -144,6 +144,7 @@ fn fake_peer(
         if !auth_reply.starts_with("OK") {
             return auth;
         }
+        // BEGIN comes with the AUTH line (pipelined, as sd-bus does).
         line.clear();
         r.read_line(&mut line).unwrap();
         assert_eq!(line, "BEGIN\r\n");
