@@ -21,6 +21,9 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 
 pub(crate) mod pack;
+mod unit;
+
+pub use unit::SystemdUnit;
 
 /// The name of the state file.
 pub(crate) const STATE_FILE: &str = "state.json";
@@ -401,25 +404,6 @@ impl State {
             pid: self.init_process_pid,
             start: self.init_process_start,
         })
-    }
-}
-
-/// The systemd unit that is a container's cgroup (the systemd cgroup driver).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SystemdUnit {
-    /// The unit's name (`lashing-<id>.scope`).
-    pub unit: String,
-    /// Whether it belongs to the user's manager rather than the system's.
-    #[serde(default)]
-    pub user: bool,
-}
-
-impl SystemdUnit {
-    /// What a (maybe damaged) state file says after `"systemd":`.
-    fn scan(text: &str) -> Option<SystemdUnit> {
-        let at = text.find("\"systemd\":{")? + "\"systemd\":".len();
-        let body = &text[at..];
-        serde_json::from_str(&body[..=body.find('}')?]).ok()
     }
 }
 
