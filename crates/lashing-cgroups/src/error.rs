@@ -206,6 +206,31 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A call to systemd (the systemd cgroup driver) failed; the cause has systemd's error
+    /// name and message.
+    #[error("systemd: cannot {op} {unit}")]
+    Systemd {
+        /// What was being done (`start`, `stop`, `set properties of`, ...).
+        op: String,
+        /// The unit (or the manager).
+        unit: String,
+        /// The cause.
+        #[source]
+        source: crate::systemd::dbus::DbusError,
+    },
+    /// The systemd driver was asked for on a host not booted with systemd (runc's wording).
+    #[error("systemd not running on this host, cannot use systemd cgroups manager")]
+    SystemdNotRunning,
+    /// A systemd job did not succeed (runc's wording).
+    #[error("error {op} systemd unit `{unit}`: got `{result}`")]
+    SystemdJob {
+        /// The unit.
+        unit: String,
+        /// `creating` or `removing`.
+        op: String,
+        /// The job's result (`failed`, `timeout`, ...).
+        result: String,
+    },
 }
 
 /// A [`Result`](std::result::Result) with this crate's [`Error`].

@@ -42,6 +42,7 @@ pub mod resources;
 pub mod stats;
 mod sub;
 mod sys;
+pub mod systemd;
 mod v1;
 mod v2;
 

@@ -52,7 +52,7 @@ pub struct Cli {
     /// path to the criu binary used for checkpoint and restore
     #[arg(long, value_name = "PATH", default_value = "criu")]
     pub criu: PathBuf,
-    /// enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name" (not supported yet)
+    /// enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name" for e.g. "system.slice:runc:434234"
     #[arg(long)]
     pub systemd_cgroup: bool,
     /// ignore cgroup permission errors ('true', 'false', or 'auto')

@@ -187,7 +187,7 @@ fn features_json_shape() {
     assert!(ns.iter().any(|n| n == "mount") && ns.iter().any(|n| n == "user"));
     assert_eq!(
         v["linux"]["cgroup"],
-        serde_json::json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false})
+        serde_json::json!({"v1": true, "v2": true, "systemd": true, "systemdUser": true})
     );
     // The seccomp compiler's lists (x86_64 only).
     assert_eq!(
@@ -350,17 +350,39 @@ fn create_failures_leave_nothing_behind() {
         text_log_msg(o.stderr.trim_end()),
         "cannot allocate tty if lashing will detach without setting console socket"
     );
-    let o = lashing(&[
-        "--root",
-        &r,
-        "--systemd-cgroup",
-        "run",
-        "-b",
-        b.to_str().unwrap(),
-        "c1",
-    ]);
+    // The systemd driver: a cgroupsPath not of the form slice:prefix:name, then (on a host
+    // without systemd as PID 1) the host itself, are refused before anything exists.
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    spec["process"]["terminal"] = false.into();
+    spec["linux"]["cgroupsPath"] = "/not/systemd".into();
+    std::fs::create_dir(b.join("rootfs")).unwrap();
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let sd_run = || {
+        lashing(&[
+            "--root",
+            &r,
+            "--systemd-cgroup",
+            "run",
+            "-b",
+            b.to_str().unwrap(),
+            "c1",
+        ])
+    };
+    let o = sd_run();
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("not supported yet"), "{}", o.stderr);
+    assert!(o.stderr.contains("slice:prefix:name"), "{}", o.stderr);
+    if !lashing_cgroups::systemd::is_running_systemd() {
+        spec["linux"]["cgroupsPath"] = "system.slice:lashing-test:c1".into();
+        std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+        let o = sd_run();
+        assert_eq!(o.code, 1);
+        assert!(
+            o.stderr.contains("systemd not running on this host"),
+            "{}",
+            o.stderr
+        );
+    }
     let left: Vec<_> = std::fs::read_dir(&r)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();

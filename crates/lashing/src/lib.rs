@@ -110,7 +110,7 @@ pub use error::{Error, InitFailure, Result};
 pub use init::init;
 pub use process::{ExitStatus, Process, Stdio};
 pub use security::seccomp::features as seccomp;
-pub use state::{ProcId, STATE_VERSION, State};
+pub use state::{ProcId, STATE_VERSION, State, SystemdUnit};
 
 #[cfg(test)]
 mod tests {

@@ -108,11 +108,6 @@ pub struct Prepared {
 /// the caller's stdio, the socket-activation fds (`LISTEN_FDS`) and the preserved fds).
 /// `detach`: the runtime will not stay attached (`create`, `run -d`).
 pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Prepared, CliError> {
-    if g.systemd_cgroup {
-        return Err(CliError::Unsupported {
-            what: "the systemd cgroup driver (--systemd-cgroup)",
-        });
-    }
     let bundle =
         std::path::absolute(&a.bundle).map_err(|e| CliError::io("resolve bundle", &a.bundle, e))?;
     let opts = CreateOpts {
@@ -124,6 +119,7 @@ pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Pr
     let rootless = lashing::rootless::detect(g.rootless);
     config.rootless_euid = rootless.euid;
     config.rootless_cgroups = rootless.cgroups;
+    config.cgroup.systemd = g.systemd_cgroup;
     check_terminal(config.process.terminal, detach, a.console_socket.is_some())?;
     // Sockets first: a bad path is refused before anything is created.
     let console_socket = match &a.console_socket {

@@ -128,8 +128,8 @@ pub fn features() -> Features {
             cgroup: Cgroup {
                 v1: true,
                 v2: true,
-                systemd: false,
-                systemd_user: false,
+                systemd: true,
+                systemd_user: true,
             },
             seccomp: seccomp(),
             apparmor: Enabled {

@@ -141,6 +141,12 @@ impl ConfigBuilder {
         self
     }
 
+    /// Use the systemd cgroup driver (the cgroups path is then `slice:prefix:name`).
+    pub fn systemd_cgroup(mut self, on: bool) -> Self {
+        self.config.cgroup.systemd = on;
+        self
+    }
+
     /// Masked paths.
     pub fn masked_paths<I: IntoIterator<Item = S>, S: Into<PathBuf>>(mut self, paths: I) -> Self {
         self.config.masked_paths = paths.into_iter().map(Into::into).collect();

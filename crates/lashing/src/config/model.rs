@@ -177,6 +177,10 @@ pub struct CgroupConfig {
     /// rules (last, so that a leading "deny all" cannot remove them).
     #[serde(default)]
     pub device_rules: Vec<DeviceRule>,
+    /// Use the systemd cgroup driver (runc's `--systemd-cgroup`): `path` is then
+    /// `slice:prefix:name` (or empty), and the cgroup is a transient systemd unit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub systemd: bool,
 }
 
 /// The process that runs in the container (or is executed in it).

@@ -127,6 +127,9 @@ impl Container {
         }
         let old = self.resources()?;
         let apply = |res: &Resources| -> Result<()> {
+            if let Some(unit) = &self.state.systemd {
+                return super::systemd::set(unit, &self.cgroup, res);
+            }
             self.cgroup.set(res)?;
             if !res.devices.is_empty() {
                 self.cgroup.set_devices(&res.devices)?;

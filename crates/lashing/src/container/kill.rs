@@ -107,6 +107,7 @@ impl Container {
             creator: self.state.creator,
             cgroup_paths: self.state.cgroup_paths.clone(),
             cgroup_owned: self.state.cgroup_owned,
+            systemd: self.state.systemd.clone(),
             found: true,
         };
         self.return_net_devices();
@@ -163,6 +164,9 @@ impl Container {
             wait_empty(&self.cgroup, Duration::from_secs(10));
         }
         if owned {
+            if let Some(unit) = &self.state.systemd {
+                super::systemd::stop(unit)?;
+            }
             // Keep the state when the cgroup stays (a process stuck in D state): a later delete
             // can still find and remove it.
             self.cgroup.destroy()?;

@@ -10,6 +10,7 @@ mod namespaces;
 mod netdev;
 mod start;
 mod summary;
+mod systemd;
 
 pub use crate::status::{OciState, Status};
 pub use exe::set_init_executable;
@@ -63,7 +64,12 @@ impl Container {
         let root = root.as_ref();
         state::validate_id(id)?;
         config.validate()?;
-        let cgroup = Manager::new(&config.cgroup.path, id)?;
+        let (cgroup, unit) = if config.cgroup.systemd {
+            let (unit, path) = systemd::plan(&config, id)?;
+            (Manager::new(&path, id)?, Some(unit))
+        } else {
+            (Manager::new(&config.cgroup.path, id)?, None)
+        };
         // A frozen cgroup would freeze the init at its first step and `create` would hang: refuse
         // it before anything exists, as runc does.
         if cgroup.freezer_state()? == lashing_cgroups::FreezerState::Frozen {
@@ -80,7 +86,8 @@ impl Container {
             }
             r => r?,
         };
-        let state = State::new(id, cgroup.paths().clone(), config);
+        let mut state = State::new(id, cgroup.paths().clone(), config);
+        state.systemd = unit;
         tracing::debug!("create: container {id}: state directory {}", dir.display());
         let c = Container { dir, state, cgroup };
         if let Err(e) = c.state.save(&c.dir) {
@@ -479,6 +486,9 @@ pub fn remove_remains(root: impl AsRef<Path>, id: &str, force: bool) -> Result<(
     let cgroup = Manager::from_paths(r.cgroup_paths.clone());
     kill_remains(&r, &cgroup);
     if r.cgroup_owned {
+        if let Some(unit) = &r.systemd {
+            systemd::stop(unit)?;
+        }
         cgroup.destroy()?;
     }
     fs::remove_dir_all(&dir).map_err(|e| Error::io("remove state directory", &dir, e))

@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 
 mod head;
 pub(crate) mod pack;
+mod unit;
+
+pub use unit::SystemdUnit;
 
 pub use head::STATE_VERSION;
 pub(crate) use head::{FIFO, Head, STATE_FILE, check_version};
@@ -72,6 +75,10 @@ pub struct State {
     pub(crate) cgroup_owned: bool,
     /// cgroup paths by hierarchy (`""` for v2).
     pub(crate) cgroup_paths: BTreeMap<String, PathBuf>,
+    /// The systemd unit of the container's cgroup (systemd cgroup driver), recorded before the
+    /// unit is started so that cleanup can stop it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) systemd: Option<SystemdUnit>,
     /// Creation time, RFC 3339.
     pub(crate) created: String,
     /// uid of the user that created the container.
@@ -149,6 +156,11 @@ impl State {
     /// Whether the cgroup is the container's own (lashing created it).
     pub fn cgroup_owned(&self) -> bool {
         self.cgroup_owned
+    }
+
+    /// The systemd unit that is the container's cgroup (systemd cgroup driver only).
+    pub fn systemd_unit(&self) -> Option<&SystemdUnit> {
+        self.systemd.as_ref()
     }
 }
 
@@ -306,6 +318,7 @@ impl State {
             creator: ProcId::current(),
             cgroup_owned: false,
             cgroup_paths,
+            systemd: None,
             created: crate::time::now_rfc3339_nanos(),
             owner: rustix::process::geteuid().as_raw(),
             rootless: config.rootless_euid && config.rootless_cgroups,
@@ -397,6 +410,8 @@ pub(crate) struct Remains {
     pub cgroup_paths: BTreeMap<String, PathBuf>,
     /// Whether those cgroups are the container's (to kill what runs there and remove them).
     pub cgroup_owned: bool,
+    /// The systemd unit of those cgroups (stopped with them).
+    pub systemd: Option<SystemdUnit>,
     /// Whether a state file was found at all.
     pub found: bool,
 }
@@ -457,6 +472,9 @@ impl Remains {
             creator,
             cgroup_paths,
             cgroup_owned,
+            systemd: v
+                .get("systemd")
+                .and_then(|s| serde_json::from_value(s.clone()).ok()),
             found: true,
         }
     }
@@ -506,6 +524,7 @@ impl Remains {
             creator,
             cgroup_paths,
             cgroup_owned,
+            systemd: SystemdUnit::scan(text),
             found: true,
         }
     }
@@ -772,6 +791,10 @@ mod tests {
         st.init_process_pid = 42;
         st.init_process_start = 4242;
         st.cgroup_owned = true;
+        st.systemd = Some(SystemdUnit {
+            unit: "lashing-c1.scope".into(),
+            user: false,
+        });
         let data = serde_json::to_vec(&st).unwrap();
         let want = Remains {
             init: Some(ProcId {
@@ -781,6 +804,7 @@ mod tests {
             creator: st.creator,
             cgroup_paths: [("".to_string(), "/sys/fs/cgroup/unified/no/such".into())].into(),
             cgroup_owned: true,
+            systemd: st.systemd.clone(),
             found: true,
         };
         assert_eq!(Remains::parse(&data), want, "whole file");

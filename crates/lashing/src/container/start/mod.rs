@@ -65,6 +65,9 @@ impl Container {
             // Before the cgroup goes: whatever failed, an OOM kill in it is the likely cause.
             r = Err(super::oom_cause(&c.cgroup, e));
             let _ = fs::remove_file(&fifo);
+            if let Some(unit) = &c.state.systemd {
+                let _ = super::systemd::stop(unit);
+            }
             if c.cgroup.destroy().is_ok() {
                 c.state.cgroup_owned = false;
             }
@@ -241,6 +244,15 @@ impl<'a> Bootstrap<'a> {
             record_init(self.c, init.child.pid())?;
         }
         let mut r = self.place(&init, into_cgroup);
+        if r.is_ok()
+            && self.kind == InitKind::Standard
+            && let Some(unit) = &self.c.state.systemd
+        {
+            let c = &self.c.state;
+            let devices = super::cgroups::device_rules(&c.config);
+            let pid = init.child.pid();
+            r = super::systemd::start_unit(&c.config, &c.id, unit, pid, devices.as_deref());
+        }
         if r.is_ok() {
             r = self.send_payload(&init);
         }
