@@ -156,8 +156,9 @@ fn no_test_asserts_a_duration_or_a_rate() {
     );
 }
 
-#[test]
-fn no_test_skips_silently() {
+/// Runs `check` (source, whether it is a test file) over every Rust file of the workspace's
+/// crates but this one, and returns its findings as `path:line: text`.
+fn scan_crates(check: fn(&str, bool) -> Vec<(usize, String)>) -> Vec<String> {
     let root = lashing_testsupport::workspace_root();
     let mut files = Vec::new();
     rust_files(&root.join("crates"), &mut files);
@@ -171,11 +172,17 @@ fn no_test_skips_silently() {
         let test_file = f.components().any(|c| c.as_os_str() == "tests")
             || f.file_name().is_some_and(|n| n == "tests.rs");
         bad.extend(
-            silent_skips(&src, test_file)
+            check(&src, test_file)
                 .into_iter()
                 .map(|(n, l)| format!("{}:{n}: {l}", f.display())),
         );
     }
+    bad
+}
+
+#[test]
+fn no_test_skips_silently() {
+    let bad = scan_crates(silent_skips);
     assert!(
         bad.is_empty(),
         "a test that cannot run here must fail in CI (lashing_testsupport::missing) or be \
@@ -374,24 +381,7 @@ fn unchecked_steps(src: &str, test_file: bool) -> Vec<(usize, String)> {
 
 #[test]
 fn no_test_ignores_a_failed_step() {
-    let root = lashing_testsupport::workspace_root();
-    let mut files = Vec::new();
-    rust_files(&root.join("crates"), &mut files);
-    let me = Path::new(file!()).file_name().unwrap();
-    let mut bad = Vec::new();
-    for f in &files {
-        if f.file_name() == Some(me) {
-            continue;
-        }
-        let src = std::fs::read_to_string(f).unwrap();
-        let test_file = f.components().any(|c| c.as_os_str() == "tests")
-            || f.file_name().is_some_and(|n| n == "tests.rs");
-        bad.extend(
-            unchecked_steps(&src, test_file)
-                .into_iter()
-                .map(|(n, l)| format!("{}:{n}: {l}", f.display())),
-        );
-    }
+    let bad = scan_crates(unchecked_steps);
     assert!(
         bad.is_empty(),
         "a test step that fails must fail the test, or report the skip \
