@@ -191,6 +191,45 @@ fn delete_force_against_start_exec_kill_pause() {
     }
 }
 
+/// `delete --force` while an `exec` caller is stopped: the exec'd process is killed but stays a
+/// zombie of that caller (it was forked with `CLONE_PARENT`, so its parent is outside the pid
+/// namespace), which keeps the container's init exiting in the kernel until the caller reaps it.
+/// `delete` must not depend on that: it succeeds and removes everything while the caller is
+/// still stopped; the caller, resumed, reports the kill.
+#[test]
+fn delete_force_while_an_exec_caller_is_stopped() {
+    let sb = sandbox(&["sleep", "100"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let id = "stopped-exec";
+    sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path(id).into());
+    sb.ok(&["run", "-d", id]);
+    let init = sb.pid(id);
+    let exec = spawn(&sb, &["exec", id, "sleep", "1000"], tmp.path(), "exec");
+    let start = Instant::now();
+    while sb.ok(&["ps", id]).lines().count() < 3 {
+        assert!(start.elapsed() < HANG, "the exec'd process never appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let caller = rustix::process::Pid::from_raw(exec.id() as i32).unwrap();
+    rustix::process::kill_process(caller, rustix::process::Signal::STOP).unwrap();
+    let del = spawn(&sb, &["delete", "--force", id], tmp.path(), "del");
+    let o = finish(del, tmp.path(), "del");
+    // The situation under test held: the init has not finished exiting (no zombie yet).
+    let init_state = std::fs::read_to_string(format!("/proc/{init}/stat"));
+    rustix::process::kill_process(caller, rustix::process::Signal::CONT).unwrap();
+    let e = finish(exec, tmp.path(), "exec");
+    assert_eq!(o.code, 0, "delete --force: {}", o.stderr);
+    assert_gone(&sb, id, "delete --force with a stopped exec caller");
+    assert!(sb.status(id).is_empty(), "state still answers");
+    let init_state = init_state.expect("the init is gone before its zombie was reaped");
+    let letter = init_state
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().next());
+    assert_ne!(letter, Some("Z"), "init finished exiting: {init_state}");
+    assert_eq!(e.code, 137, "the exec'd process was killed: {}", e.stderr);
+}
+
 /// `list` and `state` while other commands create and delete containers: every answer parses
 /// (no half-written state is ever read), and `state` of a container that is gone says so.
 #[test]

@@ -508,7 +508,9 @@ fn kill_remains(r: &Remains, cgroup: &Manager) {
     }
     if let Some(init) = r.init {
         let start = std::time::Instant::now();
-        while init.alive() && start.elapsed() < Duration::from_secs(10) {
+        // An exiting init is as good as gone: its cgroup and resources are released, and it
+        // may wait in the kernel on a zombie that only its (outside) parent can reap.
+        while init.alive() && !init.exiting() && start.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(5));
         }
     }

@@ -50,6 +50,32 @@ impl ProcId {
     pub fn alive(&self) -> bool {
         alive(self.pid, self.start)
     }
+
+    /// Whether the process has begun to exit (`PF_EXITING`): it holds no memory, files or
+    /// cgroup any more, only its pid. A pid namespace's init stays so until every zombie of its
+    /// namespace is reaped, and a zombie whose parent is outside the namespace (a process `exec`
+    /// forked with `CLONE_PARENT`, its caller slow to reap) can keep it there for as long as that
+    /// parent likes.
+    pub(crate) fn exiting(&self) -> bool {
+        const PF_EXITING: u64 = 0x4;
+        let Ok(data) = head::read_small(Path::new(&format!("/proc/{}/stat", self.pid))) else {
+            return true;
+        };
+        std::str::from_utf8(&data)
+            .ok()
+            .and_then(parse_proc_flags)
+            .is_some_and(|(start, flags)| start != self.start || flags & PF_EXITING != 0)
+    }
+}
+
+/// The start time and the flags (field 9, `PF_*`) in the text of a `/proc/<pid>/stat` file.
+pub(crate) fn parse_proc_flags(data: &str) -> Option<(u64, u64)> {
+    let rest = &data[data.rfind(')')? + 1..];
+    let mut fields = rest.split_ascii_whitespace();
+    // After the name: state (3), ppid, pgrp, session, tty_nr, tpgid, flags (9), ... start (22).
+    let flags = fields.nth(6)?.parse().ok()?;
+    let start = fields.nth(12)?.parse().ok()?;
+    Some((start, flags))
 }
 
 /// What lashing keeps about a container (`state.json`).
@@ -606,6 +632,14 @@ mod tests {
     }
 
     #[test]
+    fn flags_and_start_time() {
+        let line = "77 (a) b) c) S 1 77 77 0 -1 4194564 93 0 0 0 1 2 0 0 20 0 1 0 12345 2600 1";
+        assert_eq!(parse_proc_flags(line), Some((12345, 4194564)));
+        assert_eq!(parse_proc_stat(line), Some(('S', 12345)));
+        assert_eq!(parse_proc_flags("77 (a) S 1 2"), None);
+    }
+
+    #[test]
     fn own_stat_is_alive() {
         let pid = std::process::id() as i32;
         let (state, start) = proc_stat(pid).unwrap();
@@ -616,6 +650,7 @@ mod tests {
             "another start time means a reused pid"
         );
         assert!(ProcId::current().unwrap().alive());
+        assert!(!ProcId::current().unwrap().exiting());
     }
 
     #[test]
