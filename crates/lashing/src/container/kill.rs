@@ -144,7 +144,9 @@ impl Container {
 
     fn wait_dead(&self, limit: Duration) {
         let start = std::time::Instant::now();
-        while self.init_alive() && start.elapsed() < limit {
+        let init = self.state.init();
+        // An exiting init is as good as gone (see `ProcId::exiting`).
+        while self.init_alive() && !init.is_some_and(|p| p.exiting()) && start.elapsed() < limit {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
