@@ -20,13 +20,16 @@
 //! | user namespace made by init (`unshare`) | `MapsPlease` | `MapsDone` (uid/gid maps written) |
 //! | an idmapped mount (*standard*), once per such mount, in the rootfs setup | `IdmapPlease { mount }` + the detached tree (`open_tree` clone of its source) | `IdmapDone` (the tree is idmapped: `mount_setattr(MOUNT_ATTR_IDMAP)`) |
 //! | fork into a pid/time namespace | `Pid(pid)` from the intermediate process, which then exits (the parent reaps it and follows `pid`) | |
-//! | before `pivot_root` (*standard*) | `Hooks` | `HooksDone` (resources set, prestart/createRuntime hooks ran) |
-//! | set up, cwd and program found, before the user switch | `Ready` | `Run` (rlimits set, pidfd sent to `--pidfd-socket`; *standard*: state saved; *setns*: final CPU affinity set) |
+//! | before `pivot_root` (*standard*, only with prestart, createRuntime or createContainer hooks: [`Payload::hooks_sync`]) | `Hooks` | `HooksDone` (resources set, prestart/createRuntime hooks ran) |
+//! | set up, cwd and program found, before the user switch | `Ready` | `Run` (rlimits set, pidfd sent to `--pidfd-socket`; *standard*: resources set if no `Hooks` came, state saved; *setns*: final CPU affinity set) |
 //! | seccomp with a listener | `SeccompFd` + the listener fd | `SeccompDone` (the fd reached the agent at `listenerPath`) |
 //! | failure, any step | `Error(InitFailure)`, then exit | |
 //! | set up (user, caps, seccomp) (*standard*) | `Created`, then EOF (init waits on the exec fifo) | |
 //! | (*setns*) | EOF at `execve` (close-on-exec) | |
 //! | after `Created` (*standard*) | a failure goes to the exec fifo after its byte (JSON `InitFailure`), read by `start` | |
+//!
+//! With the start waterfall on ([`Payload::waterfall`]), `Hooks`, `Ready` and `Created` carry
+//! init's phase stamps taken since its previous message ([`crate::waterfall`]): no extra datagram.
 //!
 //! No fd number is fixed: the socket's number is passed in `_LASHING_INITPIPE`, the fds of the
 //! payload arrive wherever the kernel puts them and init moves them (`F_DUPFD_CLOEXEC` above the
@@ -154,7 +157,19 @@ pub(crate) struct Payload {
     /// The most verbose level of init's log lines the parent wants ([`ToParent::Log`]).
     #[serde(default)]
     pub log_level: LogLevel,
+    /// Init stops before `pivot_root` with [`ToParent::Hooks`] and waits for
+    /// [`ToInit::HooksDone`]: the config has prestart, createRuntime or createContainer hooks
+    /// (which run after the resources are set, as runc's). Without hooks, the parent sets the
+    /// resources at [`ToParent::Ready`] instead: one answered message less per container.
+    #[serde(default)]
+    pub hooks_sync: bool,
+    /// Init stamps its phases and sends the stamps with its messages ([`crate::waterfall`]).
+    #[serde(default)]
+    pub waterfall: bool,
 }
+
+/// Init's phase stamps that travel with a message (empty unless [`Payload::waterfall`]).
+pub(crate) type Stamps = Vec<crate::waterfall::Stamp>;
 
 /// The level of a forwarded log line, most severe first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -226,9 +241,18 @@ pub(crate) enum ToParent {
         mount: usize,
     },
     /// Mounts done: run prestart/createRuntime hooks, set resources, then reply `HooksDone`.
-    Hooks,
-    /// Setup done up to the security step: set rlimits, save state, reply `Run`.
-    Ready,
+    Hooks {
+        /// Init's stamps ([`crate::waterfall`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stamps: Stamps,
+    },
+    /// Setup done up to the security step: set rlimits (and the resources, when no `Hooks`
+    /// came), save state, reply `Run`.
+    Ready {
+        /// Init's stamps ([`crate::waterfall`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stamps: Stamps,
+    },
     /// Init loaded a seccomp filter with a notify listener; the fd comes with this message: send
     /// it to the agent at `listenerPath`, then reply `SeccompDone`.
     SeccompFd,
@@ -243,7 +267,11 @@ pub(crate) enum ToParent {
     /// Setup finished (user, capabilities, seccomp): init closes the socket and waits on the
     /// exec fifo. A failure after this point is written to the exec fifo (after its byte), where
     /// `start` reads it.
-    Created,
+    Created {
+        /// Init's stamps ([`crate::waterfall`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stamps: Stamps,
+    },
     /// Init failed.
     Error(InitFailure),
 }
@@ -255,11 +283,11 @@ impl ToParent {
             ToParent::Pid(_) => "pid",
             ToParent::MapsPlease => "mapsPlease",
             ToParent::IdmapPlease { .. } => "idmapPlease",
-            ToParent::Hooks => "hooks",
-            ToParent::Ready => "ready",
+            ToParent::Hooks { .. } => "hooks",
+            ToParent::Ready { .. } => "ready",
             ToParent::SeccompFd => "seccompFd",
             ToParent::Log { .. } => "log",
-            ToParent::Created => "created",
+            ToParent::Created { .. } => "created",
             ToParent::Error(_) => "error",
         }
     }

@@ -159,6 +159,7 @@ impl Container {
         // A cgroup lashing did not create is not the container's: the path may name someone
         // else's (a failed create, or a path shared by mistake).
         let owned = self.state.cgroup_owned;
+        crate::waterfall::mark("delete: locked, status read");
         if owned && shared_pidns && self.cgroup.exists() {
             let _ = self.cgroup.kill_all(libc::SIGKILL);
             wait_empty(&self.cgroup, Duration::from_secs(10));
@@ -170,12 +171,14 @@ impl Container {
             // Keep the state when the cgroup stays (a process stuck in D state): a later delete
             // can still find and remove it.
             self.cgroup.destroy()?;
+            crate::waterfall::mark("delete: cgroups removed");
         }
         if let Some(rdt) = &self.state.config.intel_rdt {
             crate::rdt::remove(&self.state.id, rdt)?;
         }
         let rm = fs::remove_dir_all(&self.dir)
             .map_err(|e| Error::io("remove state directory", &self.dir, e));
+        crate::waterfall::mark("delete: state directory removed");
         let hooks = self.run_hooks(HookKind::Poststop, None);
         rm?;
         if let Err(e) = hooks {

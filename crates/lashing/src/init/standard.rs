@@ -11,6 +11,7 @@ use crate::config::{Config, HookKind, NamespaceType};
 use crate::procfs::{self, ProcFs};
 use crate::rootfs;
 use crate::sys::process as sysp;
+use crate::waterfall;
 
 use super::context::Init;
 use super::context::Never;
@@ -72,8 +73,12 @@ impl Init {
             idmap: Some(&idmap),
         };
         let mounted = rootfs::Mounted::mount(&params)?;
-        self.hooks_sync(config, &p.id)?;
+        waterfall::mark_init("rootfs mounted");
+        if p.hooks_sync {
+            self.hooks_sync(config, &p.id)?;
+        }
         let pivoted = mounted.hooks_synced().pivot()?;
+        waterfall::mark_init("pivot_root done");
         // The terminal, allocated inside the container's root (runc's setupConsole).
         if let Some(sock) = self.console.take() {
             crate::tty::setup_console(&self.thread, sock, proc.console_size, proc.user.uid, true)
@@ -87,6 +92,7 @@ impl Init {
         // 0755), resolved in the container's root (we are past the pivot).
         create_cwd(proc)?;
         pivoted.finalize()?;
+        waterfall::mark_init("rootfs finalized (masks, read-only)");
         let exec = self.prepare_exec(&p)?;
 
         // A created container's init acts on the signals that end runc's (Go's defaults).
@@ -94,7 +100,10 @@ impl Init {
             .map_err(|e| Fail::io("install signal handlers", None, e))?;
         // Done with the parent: it sees `Created`, then EOF, and returns from `create`. From here
         // on, failures go to `start` through the exec fifo (see `report`).
-        self.send(&ToParent::Created)?;
+        waterfall::mark_init("created: waits on the exec fifo");
+        self.send(&ToParent::Created {
+            stamps: waterfall::drain(),
+        })?;
         log::detach();
         self.sock = None;
         self.wait_fifo()?;
@@ -108,8 +117,11 @@ impl Init {
     }
 
     pub(super) fn hooks_sync(&self, config: &Config, id: &str) -> R<()> {
-        self.send(&ToParent::Hooks)?;
+        self.send(&ToParent::Hooks {
+            stamps: waterfall::drain(),
+        })?;
         self.expect(|m| matches!(m, ToInit::HooksDone), "HooksDone")?;
+        waterfall::mark_init("hooksDone received");
         // createContainer hooks: in the container's namespaces, before pivot_root (as runc).
         let Some(list) = config.hooks.get(&HookKind::CreateContainer) else {
             return Ok(());

@@ -417,6 +417,20 @@ pub(crate) fn set_pdeathsig(sig: i32) -> io::Result<()> {
     }
 }
 
+/// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process of the machine (the start
+/// waterfall's stamps, compared across the runtime and init). A vDSO call, no system call.
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::fd::IntoRawFd;
