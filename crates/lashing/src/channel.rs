@@ -415,6 +415,59 @@ pub(crate) fn recv_raw(sock: impl AsFd) -> io::Result<Option<Received>> {
     Ok(Some(Received { data, fds }))
 }
 
+/// The largest message init sends ([`ToParent`]): its failure reports and log lines are cut
+/// well below this (a few KiB, even with every byte escaped in JSON), so the parent reads each
+/// message with one `recvmsg` into a buffer of this size ([`recv_bounded`]).
+pub(crate) const MAX_TO_PARENT: usize = 64 << 10;
+
+/// The largest reply to init after the payload (`Run`, `HooksDone`, ...): a unit variant's name.
+pub(crate) const MAX_REPLY: usize = 64;
+
+/// Receives one datagram of at most `buf.len()` bytes with a single `recvmsg` (no size probe:
+/// for peers whose messages are bounded by construction); `Ok(None)` on EOF. A longer datagram
+/// is an error (its tail is lost).
+pub(crate) fn recv_bounded(sock: impl AsFd, buf: &mut [u8]) -> io::Result<Option<Received>> {
+    let sock = sock.as_fd();
+    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let r = loop {
+        match recvmsg(
+            sock,
+            &mut [IoSliceMut::new(buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC | RecvFlags::TRUNC,
+        ) {
+            Ok(r) => break r,
+            // As in `recv_raw`: what the peer sent before it exited is queued behind this.
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::CONNRESET) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut fds = Vec::new();
+    for msg in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(rights) = msg {
+            fds.extend(rights);
+        }
+    }
+    if r.bytes > buf.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "init message of {} bytes is larger than {} bytes",
+                r.bytes,
+                buf.len()
+            ),
+        ));
+    }
+    if r.bytes == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Received {
+        data: buf[..r.bytes].to_vec(),
+        fds,
+    }))
+}
+
 /// Parses a datagram as a message.
 pub(crate) fn parse<T: for<'de> Deserialize<'de>>(data: &[u8]) -> io::Result<T> {
     serde_json::from_slice(data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
@@ -444,6 +497,59 @@ mod tests {
         assert_eq!(fds.len(), 1);
         drop(a);
         assert!(recv::<ToParent>(&b).unwrap().is_none());
+    }
+
+    #[test]
+    fn bounded_receive_reads_one_datagram_and_refuses_a_longer_one() {
+        let (a, b) = pair().unwrap();
+        let (r, _w) = rustix::pipe::pipe().unwrap();
+        let mut buf = vec![0u8; MAX_TO_PARENT];
+        send(&a, &ToParent::Pid(7), &[r.as_fd()]).unwrap();
+        send(&a, &ToParent::Pid(8), &[]).unwrap();
+        let got = recv_bounded(&b, &mut buf).unwrap().unwrap();
+        assert!(matches!(parse(&got.data).unwrap(), ToParent::Pid(7)));
+        assert_eq!(got.fds.len(), 1);
+        let got = recv_bounded(&b, &mut buf).unwrap().unwrap();
+        assert!(matches!(parse(&got.data).unwrap(), ToParent::Pid(8)));
+        assert!(got.fds.is_empty());
+        send(&a, &ToParent::Pid(123456), &[]).unwrap();
+        let e = recv_bounded(&b, &mut [0u8; 4]).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        drop(a);
+        assert!(recv_bounded(&b, &mut buf).unwrap().is_none());
+    }
+
+    /// What init may send stays under [`MAX_TO_PARENT`] at its bounds, every byte escaped.
+    #[test]
+    fn init_messages_fit_the_bounded_receive() {
+        let worst = "\u{1}".repeat(MAX_LOG_LINE);
+        let log = ToParent::Log {
+            level: LogLevel::Trace,
+            message: worst.clone(),
+        };
+        let fail = ToParent::Error(InitFailure {
+            step: "s".repeat(64),
+            path: Some(worst[..2048].to_string()),
+            errno: Some(1),
+            message: worst,
+        });
+        for m in [log, fail] {
+            let n = serde_json::to_vec(&m).unwrap().len();
+            assert!(n < MAX_TO_PARENT, "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn replies_to_init_fit_max_reply() {
+        for m in [
+            ToInit::MapsDone,
+            ToInit::SeccompDone,
+            ToInit::HooksDone,
+            ToInit::IdmapDone,
+            ToInit::Run,
+        ] {
+            assert!(serde_json::to_vec(&m).unwrap().len() <= MAX_REPLY, "{m:?}");
+        }
     }
 
     #[test]

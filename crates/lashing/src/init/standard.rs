@@ -107,7 +107,9 @@ impl Init {
         log::detach();
         self.sock = None;
         self.wait_fifo()?;
-        sysp::reset_signals().map_err(|e| Fail::io("reset signal dispositions", None, e))?;
+        // Init reset every signal at its start: only the handlers installed since go.
+        sysp::reset_waiting_signal_handlers()
+            .map_err(|e| Fail::io("reset signal dispositions", None, e))?;
         self.start_container_hooks(config, &p.id, &exec.env)?;
         // The fifo's write end stays (close-on-exec) so that an exec failure still reaches `start`.
         let keep = self.fifo_w.as_ref().map(|w| w.as_raw_fd() as u32);

@@ -15,11 +15,14 @@ impl Bootstrap<'_> {
     /// and then EOF; an exec's init keeps its socket until `execve` (close-on-exec), so an EOF
     /// after `Ready` is its success. Any other EOF is a death.
     pub(super) fn sync(&mut self, init: &mut Spawned) -> Result<()> {
+        // Init's messages are bounded: one `recvmsg` each into this buffer.
+        let mut buf = vec![0u8; channel::MAX_TO_PARENT];
         loop {
-            let raw = channel::recv_raw(&init.sock).map_err(|e| Error::InitSocket {
-                op: "read from",
-                source: e,
-            })?;
+            let raw =
+                channel::recv_bounded(&init.sock, &mut buf).map_err(|e| Error::InitSocket {
+                    op: "read from",
+                    source: e,
+                })?;
             let Some(raw) = raw else {
                 if self.created || (self.ready && self.kind == InitKind::Setns) {
                     return Ok(());
