@@ -21,7 +21,7 @@
 //! | an idmapped mount (*standard*), once per such mount, in the rootfs setup | `IdmapPlease { mount }` + the detached tree (`open_tree` clone of its source) | `IdmapDone` (the tree is idmapped: `mount_setattr(MOUNT_ATTR_IDMAP)`) |
 //! | fork into a pid/time namespace | `Pid(pid)` from the intermediate process, which then exits (the parent reaps it and follows `pid`) | |
 //! | before `pivot_root` (*standard*, only with prestart, createRuntime or createContainer hooks: [`Payload::hooks_sync`]) | `Hooks` | `HooksDone` (resources set, prestart/createRuntime hooks ran) |
-//! | set up, cwd and program found, before the user switch | `Ready` | `Run` (rlimits set, pidfd sent to `--pidfd-socket`; *standard*: resources set if no `Hooks` came, state saved; *setns*: final CPU affinity set) |
+//! | set up, cwd and program found, before the user switch | `Ready` | `Run` (rlimits set, pidfd sent to `--pidfd-socket`; *standard*: resources set if no `Hooks` came; *setns*: final CPU affinity set); *standard*: then the state is saved, while init goes on |
 //! | seccomp with a listener | `SeccompFd` + the listener fd | `SeccompDone` (the fd reached the agent at `listenerPath`) |
 //! | failure, any step | `Error(InitFailure)`, then exit | |
 //! | set up (user, caps, seccomp) (*standard*) | `Created`, then EOF (init waits on the exec fifo) | |

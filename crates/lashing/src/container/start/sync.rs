@@ -176,7 +176,8 @@ impl Bootstrap<'_> {
     }
 
     /// `Ready`: set the rlimits, hand the pidfd to `--pidfd-socket`, then (exec) the final
-    /// affinity or (new container) save the state; answer `Run`.
+    /// affinity or (new container) the resources (without hooks) and the state's record of the
+    /// init; answer `Run`, then (new container) save the state.
     fn handle_ready(&mut self, init: &mut Spawned) -> Result<()> {
         let pid = init.child.pid();
         for r in &self.merged.rlimits {
@@ -226,6 +227,16 @@ impl Bootstrap<'_> {
             st.created = crate::time::now_rfc3339_nanos();
             st.creator = None;
             st.namespace_paths = st.derived_namespace_paths();
+        }
+        tracing::debug!("writing sync type:run");
+        send(init, &ToInit::Run)?;
+        crate::waterfall::mark("run sent");
+        self.ready = true;
+        if self.kind == InitKind::Standard {
+            // Saved while init finishes (user, capabilities, seccomp): nothing of init reads the
+            // file, and `create` returns only after it (at `Created`); a failure here fails
+            // `create` and the guard kills init.
+            let c = &*self.c;
             c.state.save(&c.dir)?;
             crate::waterfall::mark("state saved (created)");
             tracing::debug!(
@@ -235,10 +246,6 @@ impl Bootstrap<'_> {
                 c.state.id
             );
         }
-        tracing::debug!("writing sync type:run");
-        send(init, &ToInit::Run)?;
-        crate::waterfall::mark("run sent");
-        self.ready = true;
         Ok(())
     }
 
