@@ -210,7 +210,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   struct cargs a = {.rootfs = argv[1], .argv = argc > 3 ? argv + 3 : deflt};
-  timing = getenv("FLOOR_TIMES") != NULL;
+  const char *t = getenv("FLOOR_TIMES");
+  timing = t && *t && strcmp(t, "0");
   stamp("parent", "main");
   for (size_t i = 0; i < N(ctrls); i++) { /* 1. cgroups, in every hierarchy present */
     snprintf(p, sizeof p, CG "%s/cgroup.procs", ctrls[i]);

@@ -111,9 +111,10 @@ fn rootless_tolerates(c: &Container) -> bool {
     config.rootless_cgroups && config.cgroup.path.is_empty()
 }
 
-/// Records the container's (future) init `pid` with its start time in the state file as soon
-/// as it exists, so that it can be killed if this process dies before the container is
-/// created (the record in memory gets it once init is ready).
+/// Records the container's (future) init `pid` with its start time in the state file once its
+/// payload is sent (before that it only waits on its socket, which a dead runtime closes), so
+/// that it can be killed if this process dies before the container is created (the record in
+/// memory gets it once init is ready).
 fn record_init(c: &Container, pid: i32) -> Result<()> {
     let Some((_, start)) = state::proc_stat(pid) else {
         return Ok(());
@@ -258,10 +259,6 @@ impl<'a> Bootstrap<'a> {
     fn run(mut self) -> Result<()> {
         crate::waterfall::mark("bootstrap planned");
         let (mut init, into_cgroup) = self.spawn()?;
-        if self.kind == InitKind::Standard {
-            record_init(self.c, init.child.pid())?;
-            crate::waterfall::mark("init pid recorded");
-        }
         let mut r = self.place(&init, into_cgroup);
         crate::waterfall::mark("init placed (cgroups, oom_score_adj, affinity, maps)");
         if r.is_ok()
@@ -275,6 +272,13 @@ impl<'a> Bootstrap<'a> {
         }
         if r.is_ok() {
             r = self.send_payload(&init);
+        }
+        // The init's pid goes on record while init works on its payload (not before: until it
+        // has its payload, init only waits on its socket, and ends at the EOF of a runtime
+        // that died; it is in the container's cgroup already).
+        if r.is_ok() && self.kind == InitKind::Standard {
+            r = record_init(self.c, init.child.pid());
+            crate::waterfall::mark("init pid recorded");
         }
         if r.is_ok() {
             r = self.sync(&mut init);
