@@ -416,9 +416,11 @@ pub(crate) fn recv_raw(sock: impl AsFd) -> io::Result<Option<Received>> {
 }
 
 /// The largest message init sends ([`ToParent`]): its failure reports and log lines are cut
-/// well below this (a few KiB, even with every byte escaped in JSON), so the parent reads each
-/// message with one `recvmsg` into a buffer of this size ([`recv_bounded`]).
-pub(crate) const MAX_TO_PARENT: usize = 64 << 10;
+/// well below this (tens of KiB at most, even with every byte escaped in JSON), so the parent
+/// reads each message with one `recvmsg` into a buffer of this size ([`recv_bounded`]). Above
+/// the allocator's mmap threshold on purpose: the buffer comes zeroed from the kernel, and only
+/// the pages a message fills become resident (a heap buffer would be cleared, all of it).
+pub(crate) const MAX_TO_PARENT: usize = 256 << 10;
 
 /// The largest reply to init after the payload (`Run`, `HooksDone`, ...): a unit variant's name.
 pub(crate) const MAX_REPLY: usize = 64;
