@@ -30,6 +30,9 @@
  *   (default /bin/true). CGROUP_NAME is one new path component (e.g. floor-$$),
  *   created directly under /sys/fs/cgroup/<hierarchy>/ and removed on exit.
  *   Exit status: the program's (128+signal if killed), 1 on a setup error.
+ *   FLOOR_TIMES=1 in the environment: each phase's CLOCK_MONOTONIC stamp goes to stderr as
+ *   "floor-stamp NS SIDE PHASE" (SIDE parent or child; scripts/bench prints them as a waterfall
+ *   next to lashing's --debug one). Without it, nothing is read or printed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,6 +49,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CG "/sys/fs/cgroup/"
@@ -55,6 +59,15 @@ static const char *ctrls[] = {"cpu", "cpuacct", "cpuset", "memory", "devices",
 static char cgdir[N(ctrls)][512]; /* cgroups we created ("" = none) */
 static int in_child, sync_w = -1;
 static pid_t child_pid;
+static int timing; /* FLOOR_TIMES */
+
+static void stamp(const char *side, const char *phase) {
+  struct timespec ts;
+  if (!timing) return;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  fprintf(stderr, "floor-stamp %lld %s %s\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, side,
+          phase);
+}
 
 static void cleanup(void) {
   for (size_t i = 0; i < N(ctrls); i++) {
@@ -116,6 +129,7 @@ static int child(void *arg) {
   close(sync_w);
   if (read(a->pr, &c, 1) != 1) _exit(1); /* parent failed to set up the cgroups */
   close(a->pr);
+  stamp("child", "cgroups joined (parent's signal read)");
   CHK(unshare(CLONE_NEWCGROUP), "unshare", "CLONE_NEWCGROUP");
   mnt(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL);
   mnt(a->rootfs, a->rootfs, NULL, MS_BIND | MS_REC, NULL);
@@ -155,11 +169,13 @@ static int child(void *arg) {
     mnt(ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL);
     mnt(ro[i], ro[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   }
+  stamp("child", "rootfs mounted (devices, masks, read-only paths)");
   CHK(sethostname("floor", 5), "sethostname", "floor");
   CHK(syscall(SYS_pivot_root, ".", "."), "pivot_root", a->rootfs);
   mnt(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL); /* old root: never propagate to host */
   CHK(umount2(".", MNT_DETACH), "umount2", "old root");
   CHK(chdir("/"), "chdir", "/");
+  stamp("child", "pivot_root done (old root detached)");
   mnt(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
   struct rlimit rl = {1024, 1024};
   CHK(setrlimit(RLIMIT_NOFILE, &rl), "setrlimit", "RLIMIT_NOFILE");
@@ -175,6 +191,7 @@ static int child(void *arg) {
   CHK(syscall(SYS_capset, &hdr, cd), "capset", NULL);
   static char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                          "TERM=xterm", "HOME=/root", NULL};
+  stamp("child", "caps set: execve");
   execve(a->argv[0], a->argv, envp);
   die("execve", a->argv[0]);
   return 1;
@@ -193,6 +210,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   struct cargs a = {.rootfs = argv[1], .argv = argc > 3 ? argv + 3 : deflt};
+  const char *t = getenv("FLOOR_TIMES");
+  timing = t && *t && strcmp(t, "0");
+  stamp("parent", "main");
   for (size_t i = 0; i < N(ctrls); i++) { /* 1. cgroups, in every hierarchy present */
     snprintf(p, sizeof p, CG "%s/cgroup.procs", ctrls[i]);
     if (access(p, F_OK) < 0) continue;
@@ -209,6 +229,7 @@ int main(int argc, char **argv) {
       for (size_t j = 0; j < N(allow); j++) wr(p, "devices.allow", allow[j]);
     }
   }
+  stamp("parent", "cgroups made (cpuset, limits, devices)");
   CHK(pipe2(fds, O_CLOEXEC), "pipe2", NULL); /* 2. clone, child waits for the cgroup join */
   a.pr = fds[0];
   sync_w = fds[1];
@@ -216,15 +237,19 @@ int main(int argc, char **argv) {
                     CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | SIGCHLD, &a);
   CHK(child_pid, "clone", NULL);
   close(fds[0]);
+  stamp("parent", "clone returned");
   snprintf(pid, sizeof pid, "%d", child_pid);
   for (size_t i = 0; i < N(ctrls); i++)
     if (cgdir[i][0]) wr(cgdir[i], "cgroup.procs", pid);
+  stamp("parent", "child in every cgroup");
   if (write(sync_w, "x", 1) != 1) die("write", "sync pipe");
   close(sync_w);
   sync_w = -1;
   while (waitpid(child_pid, &st, 0) < 0) /* 4. wait, remove cgroups, pass the status on */
     if (errno != EINTR) die("waitpid", pid);
   child_pid = 0;
+  stamp("parent", "child exited");
   cleanup();
+  stamp("parent", "cgroups removed");
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

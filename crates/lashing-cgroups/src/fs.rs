@@ -301,9 +301,57 @@ impl Node {
         }
     }
 
+    /// Writes each of `values` into the file `name`, in order, one `write` each, through one
+    /// open file (a v1 `devices.allow` takes one rule per write).
+    pub(crate) fn write_each<'v>(
+        &self,
+        name: &str,
+        values: impl IntoIterator<Item = &'v str>,
+    ) -> Result<()> {
+        check_name(name)?;
+        let mut fd = None;
+        for value in values {
+            let werr = |e: std::io::Error| Error::Write {
+                path: self.path().join(name),
+                value: value.to_owned(),
+                source: e,
+            };
+            let fd = match &mut fd {
+                Some(fd) => fd,
+                None => fd.insert(
+                    self.open_rel(&self.rel_of(Some(name)), OFlags::WRONLY | OFlags::TRUNC)
+                        .map_err(|e| werr(io_err(e)))?,
+                ),
+            };
+            loop {
+                match rustix::io::write(&*fd, value.as_bytes()) {
+                    Ok(n) if n == value.len() => break,
+                    Ok(_) => return Err(werr(std::io::ErrorKind::WriteZero.into())),
+                    Err(Errno::INTR) => {}
+                    Err(e) => return Err(werr(io_err(e))),
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Creates this directory if needed, with every missing ancestor. Returns the directories
     /// created, outermost first.
     pub(crate) fn mkdir_all(&self) -> Result<Vec<Node>> {
+        // The common case first: the parent exists (one open and one mkdir, not two per level).
+        if let (Some(parent), Some(name)) = (self.parent(), self.rel.file_name())
+            && let Ok(parent_fd) = parent.open_dir(OFlags::PATH)
+        {
+            return match rustix::fs::mkdirat(&parent_fd, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) => Ok(vec![self.clone()]),
+                Err(Errno::EXIST) => Ok(Vec::new()),
+                Err(e) => Err(Error::Io {
+                    op: "mkdir",
+                    path: self.path(),
+                    source: io_err(e),
+                }),
+            };
+        }
         let mut created = Vec::new();
         let mut cur = Node {
             root: self.root.clone(),

@@ -22,11 +22,13 @@ fn main() {
     // Must come first: when this process was started by lashing as a container's init, this
     // takes over and never returns.
     lashing::init();
-    std::process::exit(real_main());
+    let entry = lashing::waterfall::now();
+    std::process::exit(real_main(entry));
 }
 
-/// Parses, dispatches and returns the exit status.
-fn real_main() -> i32 {
+/// Parses, dispatches and returns the exit status. `entry`: when `main` began (the start
+/// waterfall's first stamp, `--debug`).
+fn real_main(entry: u64) -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -69,6 +71,12 @@ fn real_main() -> i32 {
     if let Err(e) = logging::init(cli.log_format, cli.log.as_deref(), cli.debug) {
         eprintln!("{}", e.message());
         return 1;
+    }
+    // --debug: every phase's time, logged when the command is done (`lashing::waterfall`).
+    if cli.debug {
+        lashing::waterfall::enable();
+        lashing::waterfall::mark_at("lashing main", entry);
+        lashing::waterfall::mark("command line parsed, logging set up");
     }
     // Unknown commands and help topics: runc's error line and status 3.
     let help = match command {
@@ -120,6 +128,10 @@ fn real_main() -> i32 {
         Command::Init(a) => commands::init::run(&g, a),
         Command::Help(_) | Command::Unknown(_) => Ok(0),
     };
+    if cli.debug {
+        lashing::waterfall::mark("command done");
+        lashing::waterfall::report();
+    }
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -353,7 +353,6 @@ fn debug_logs_each_step_of_create_start_and_exec() {
     for want in [
         "create: container d1",
         "started lashing init (standard) for container d1",
-        "read sync type:hooks",
         "read sync type:ready",
         "container d1 is created",
         "start: waiting for the init on the exec fifo",
@@ -366,6 +365,7 @@ fn debug_logs_each_step_of_create_start_and_exec() {
             "no debug line {want:?} in {msgs:#?}"
         );
     }
+    check_waterfall(&msgs);
     let o = sb.run(&["--debug", "exec", "d1", "true"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
@@ -375,6 +375,63 @@ fn debug_logs_each_step_of_create_start_and_exec() {
         "{}",
         o.stderr
     );
+}
+
+/// Issue 13.1: the start waterfall of `--debug` (`lashing::waterfall`): each command (create,
+/// start, exec) logs every phase's stamp, the runtime's and its init's, on one clock and in
+/// time order, from the command's entry (0 ms) on.
+fn check_waterfall(msgs: &[String]) {
+    // (milliseconds since the command's entry, side and phase), one list per command.
+    let mut commands: Vec<Vec<(f64, String)>> = Vec::new();
+    for m in msgs {
+        let Some(rest) = m.strip_prefix("waterfall") else {
+            continue;
+        };
+        let (ms, phase) = rest.trim_start().split_once(" ms (+").expect(m);
+        let ms: f64 = ms.parse().expect(m);
+        let phase = phase.split_once(") ").expect(m).1;
+        let phase = phase.split_whitespace().collect::<Vec<_>>().join(" ");
+        if phase == "runtime lashing main" {
+            assert_eq!(ms, 0.0, "{m}");
+            commands.push(Vec::new());
+        }
+        commands
+            .last_mut()
+            .expect("a waterfall starts at main")
+            .push((ms, phase));
+    }
+    assert_eq!(commands.len(), 3, "create, start, exec: {msgs:#?}");
+    for (c, want) in commands.iter().zip([
+        &[
+            "runtime config.json read and converted",
+            "runtime clone3 returned",
+            "init lashing init entered",
+            "init payload received",
+            "init rootfs mounted",
+            "init pivot_root done",
+            "init ready: cwd and program found",
+            "runtime cgroup resources set",
+            "runtime state saved (created)",
+            "init created: waits on the exec fifo",
+            "runtime init socket closed",
+            "runtime command done",
+        ][..],
+        &["runtime start: fifo byte read", "runtime start: done"],
+        &[
+            "runtime clone3 returned",
+            "init namespaces entered",
+            "init ready: cwd and program found",
+            "runtime init socket closed",
+        ],
+    ]) {
+        for w in want {
+            assert!(c.iter().any(|(_, p)| p == w), "no stamp {w:?} in {c:#?}");
+        }
+        assert!(
+            c.windows(2).all(|w| w[0].0 <= w[1].0),
+            "stamps out of order: {c:#?}"
+        );
+    }
 }
 
 /// Issue 9.3 (exec errors): runc's checks of the flags, with its messages and status 255, and

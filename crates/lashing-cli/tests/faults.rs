@@ -31,10 +31,11 @@ fn init_killed_at_each_sync_point_leaves_nothing_delete_cannot_remove() {
         let hooks = sb.path(&format!("hooks-{n}"));
         sb.edit(|v| {
             v["linux"]["cgroupsPath"] = sb.cgroups_path(&id).into();
+            // A createRuntime hook makes init stop at `hooks` (without hooks it does not).
             v["hooks"] = serde_json::json!({"poststop": [{
                 "path": "/bin/sh",
                 "args": ["sh", "-c", format!("echo poststop >> {}", hooks.display())],
-            }]});
+            }], "createRuntime": [{"path": "/bin/true"}]});
         });
         let o = sb.run_env(&["create", &id], &[("_LASHING_TEST_KILL_INIT_AT", point)]);
         eprintln!(

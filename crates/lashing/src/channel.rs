@@ -20,13 +20,16 @@
 //! | user namespace made by init (`unshare`) | `MapsPlease` | `MapsDone` (uid/gid maps written) |
 //! | an idmapped mount (*standard*), once per such mount, in the rootfs setup | `IdmapPlease { mount }` + the detached tree (`open_tree` clone of its source) | `IdmapDone` (the tree is idmapped: `mount_setattr(MOUNT_ATTR_IDMAP)`) |
 //! | fork into a pid/time namespace | `Pid(pid)` from the intermediate process, which then exits (the parent reaps it and follows `pid`) | |
-//! | before `pivot_root` (*standard*) | `Hooks` | `HooksDone` (resources set, prestart/createRuntime hooks ran) |
-//! | set up, cwd and program found, before the user switch | `Ready` | `Run` (rlimits set, pidfd sent to `--pidfd-socket`; *standard*: state saved; *setns*: final CPU affinity set) |
+//! | before `pivot_root` (*standard*, only with prestart, createRuntime or createContainer hooks: [`Payload::hooks_sync`]) | `Hooks` | `HooksDone` (resources set, prestart/createRuntime hooks ran) |
+//! | set up, cwd and program found, before the user switch | `Ready` | `Run` (rlimits set, pidfd sent to `--pidfd-socket`; *standard*: resources set if no `Hooks` came; *setns*: final CPU affinity set); *standard*: then the state is saved, while init goes on |
 //! | seccomp with a listener | `SeccompFd` + the listener fd | `SeccompDone` (the fd reached the agent at `listenerPath`) |
 //! | failure, any step | `Error(InitFailure)`, then exit | |
 //! | set up (user, caps, seccomp) (*standard*) | `Created`, then EOF (init waits on the exec fifo) | |
 //! | (*setns*) | EOF at `execve` (close-on-exec) | |
 //! | after `Created` (*standard*) | a failure goes to the exec fifo after its byte (JSON `InitFailure`), read by `start` | |
+//!
+//! With the start waterfall on ([`Payload::waterfall`]), `Hooks`, `Ready` and `Created` carry
+//! init's phase stamps taken since its previous message ([`crate::waterfall`]): no extra datagram.
 //!
 //! No fd number is fixed: the socket's number is passed in `_LASHING_INITPIPE`, the fds of the
 //! payload arrive wherever the kernel puts them and init moves them (`F_DUPFD_CLOEXEC` above the
@@ -154,7 +157,19 @@ pub(crate) struct Payload {
     /// The most verbose level of init's log lines the parent wants ([`ToParent::Log`]).
     #[serde(default)]
     pub log_level: LogLevel,
+    /// Init stops before `pivot_root` with [`ToParent::Hooks`] and waits for
+    /// [`ToInit::HooksDone`]: the config has prestart, createRuntime or createContainer hooks
+    /// (which run after the resources are set, as runc's). Without hooks, the parent sets the
+    /// resources at [`ToParent::Ready`] instead: one answered message less per container.
+    #[serde(default)]
+    pub hooks_sync: bool,
+    /// Init stamps its phases and sends the stamps with its messages ([`crate::waterfall`]).
+    #[serde(default)]
+    pub waterfall: bool,
 }
+
+/// Init's phase stamps that travel with a message (empty unless [`Payload::waterfall`]).
+pub(crate) type Stamps = Vec<crate::waterfall::Stamp>;
 
 /// The level of a forwarded log line, most severe first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -226,9 +241,18 @@ pub(crate) enum ToParent {
         mount: usize,
     },
     /// Mounts done: run prestart/createRuntime hooks, set resources, then reply `HooksDone`.
-    Hooks,
-    /// Setup done up to the security step: set rlimits, save state, reply `Run`.
-    Ready,
+    Hooks {
+        /// Init's stamps ([`crate::waterfall`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stamps: Stamps,
+    },
+    /// Setup done up to the security step: set rlimits (and the resources, when no `Hooks`
+    /// came), save state, reply `Run`.
+    Ready {
+        /// Init's stamps ([`crate::waterfall`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stamps: Stamps,
+    },
     /// Init loaded a seccomp filter with a notify listener; the fd comes with this message: send
     /// it to the agent at `listenerPath`, then reply `SeccompDone`.
     SeccompFd,
@@ -243,7 +267,11 @@ pub(crate) enum ToParent {
     /// Setup finished (user, capabilities, seccomp): init closes the socket and waits on the
     /// exec fifo. A failure after this point is written to the exec fifo (after its byte), where
     /// `start` reads it.
-    Created,
+    Created {
+        /// Init's stamps ([`crate::waterfall`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stamps: Stamps,
+    },
     /// Init failed.
     Error(InitFailure),
 }
@@ -255,11 +283,11 @@ impl ToParent {
             ToParent::Pid(_) => "pid",
             ToParent::MapsPlease => "mapsPlease",
             ToParent::IdmapPlease { .. } => "idmapPlease",
-            ToParent::Hooks => "hooks",
-            ToParent::Ready => "ready",
+            ToParent::Hooks { .. } => "hooks",
+            ToParent::Ready { .. } => "ready",
             ToParent::SeccompFd => "seccompFd",
             ToParent::Log { .. } => "log",
-            ToParent::Created => "created",
+            ToParent::Created { .. } => "created",
             ToParent::Error(_) => "error",
         }
     }
@@ -387,6 +415,61 @@ pub(crate) fn recv_raw(sock: impl AsFd) -> io::Result<Option<Received>> {
     Ok(Some(Received { data, fds }))
 }
 
+/// The largest message init sends ([`ToParent`]): its failure reports and log lines are cut
+/// well below this (tens of KiB at most, even with every byte escaped in JSON), so the parent
+/// reads each message with one `recvmsg` into a buffer of this size ([`recv_bounded`]). Above
+/// the allocator's mmap threshold on purpose: the buffer comes zeroed from the kernel, and only
+/// the pages a message fills become resident (a heap buffer would be cleared, all of it).
+pub(crate) const MAX_TO_PARENT: usize = 256 << 10;
+
+/// The largest reply to init after the payload (`Run`, `HooksDone`, ...): a unit variant's name.
+pub(crate) const MAX_REPLY: usize = 64;
+
+/// Receives one datagram of at most `buf.len()` bytes with a single `recvmsg` (no size probe:
+/// for peers whose messages are bounded by construction); `Ok(None)` on EOF. A longer datagram
+/// is an error (its tail is lost).
+pub(crate) fn recv_bounded(sock: impl AsFd, buf: &mut [u8]) -> io::Result<Option<Received>> {
+    let sock = sock.as_fd();
+    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let r = loop {
+        match recvmsg(
+            sock,
+            &mut [IoSliceMut::new(buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC | RecvFlags::TRUNC,
+        ) {
+            Ok(r) => break r,
+            // As in `recv_raw`: what the peer sent before it exited is queued behind this.
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::CONNRESET) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut fds = Vec::new();
+    for msg in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(rights) = msg {
+            fds.extend(rights);
+        }
+    }
+    if r.bytes > buf.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "init message of {} bytes is larger than {} bytes",
+                r.bytes,
+                buf.len()
+            ),
+        ));
+    }
+    if r.bytes == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Received {
+        data: buf[..r.bytes].to_vec(),
+        fds,
+    }))
+}
+
 /// Parses a datagram as a message.
 pub(crate) fn parse<T: for<'de> Deserialize<'de>>(data: &[u8]) -> io::Result<T> {
     serde_json::from_slice(data).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
@@ -416,6 +499,59 @@ mod tests {
         assert_eq!(fds.len(), 1);
         drop(a);
         assert!(recv::<ToParent>(&b).unwrap().is_none());
+    }
+
+    #[test]
+    fn bounded_receive_reads_one_datagram_and_refuses_a_longer_one() {
+        let (a, b) = pair().unwrap();
+        let (r, _w) = rustix::pipe::pipe().unwrap();
+        let mut buf = vec![0u8; MAX_TO_PARENT];
+        send(&a, &ToParent::Pid(7), &[r.as_fd()]).unwrap();
+        send(&a, &ToParent::Pid(8), &[]).unwrap();
+        let got = recv_bounded(&b, &mut buf).unwrap().unwrap();
+        assert!(matches!(parse(&got.data).unwrap(), ToParent::Pid(7)));
+        assert_eq!(got.fds.len(), 1);
+        let got = recv_bounded(&b, &mut buf).unwrap().unwrap();
+        assert!(matches!(parse(&got.data).unwrap(), ToParent::Pid(8)));
+        assert!(got.fds.is_empty());
+        send(&a, &ToParent::Pid(123456), &[]).unwrap();
+        let e = recv_bounded(&b, &mut [0u8; 4]).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        drop(a);
+        assert!(recv_bounded(&b, &mut buf).unwrap().is_none());
+    }
+
+    /// What init may send stays under [`MAX_TO_PARENT`] at its bounds, every byte escaped.
+    #[test]
+    fn init_messages_fit_the_bounded_receive() {
+        let worst = "\u{1}".repeat(MAX_LOG_LINE);
+        let log = ToParent::Log {
+            level: LogLevel::Trace,
+            message: worst.clone(),
+        };
+        let fail = ToParent::Error(InitFailure {
+            step: "s".repeat(64),
+            path: Some(worst[..2048].to_string()),
+            errno: Some(1),
+            message: worst,
+        });
+        for m in [log, fail] {
+            let n = serde_json::to_vec(&m).unwrap().len();
+            assert!(n < MAX_TO_PARENT, "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn replies_to_init_fit_max_reply() {
+        for m in [
+            ToInit::MapsDone,
+            ToInit::SeccompDone,
+            ToInit::HooksDone,
+            ToInit::IdmapDone,
+            ToInit::Run,
+        ] {
+            assert!(serde_json::to_vec(&m).unwrap().len() <= MAX_REPLY, "{m:?}");
+        }
     }
 
     #[test]

@@ -100,6 +100,7 @@ mod status;
 mod sys;
 pub mod time;
 mod tty;
+pub mod waterfall;
 
 pub use config::Config;
 pub use container::{

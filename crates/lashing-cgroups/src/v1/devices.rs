@@ -12,13 +12,17 @@ use crate::resources::DeviceCgroup;
 pub(crate) fn set(node: &Node, rules: &[DeviceCgroup]) -> Result<()> {
     let target = Emulator::from_oci(rules)?;
     let current = Emulator::from_list(&node.read("devices.list")?)?;
-    for rule in current.transition(&target) {
-        let file = if rule.allow {
+    // Runs of rules for the same file go through one open file (one rule per write): the
+    // usual transition is one deny-all and a dozen allows, 3 opens instead of 13.
+    let transition = current.transition(&target);
+    for run in transition.chunk_by(|a, b| a.allow == b.allow) {
+        let file = if run[0].allow {
             "devices.allow"
         } else {
             "devices.deny"
         };
-        node.write(file, &rule.cgroup_string())?;
+        let lines: Vec<String> = run.iter().map(|r| r.cgroup_string()).collect();
+        node.write_each(file, lines.iter().map(String::as_str))?;
     }
     let after = Emulator::from_list(&node.read("devices.list")?)?;
     let ok = if target.is_blacklist() {

@@ -116,6 +116,7 @@ pub fn prepare(g: &Globals, id: &str, a: &CreateArgs, detach: bool) -> Result<Pr
         no_new_keyring: a.no_new_keyring,
     };
     let mut config = Config::from_bundle(&opts)?;
+    lashing::waterfall::mark("config.json read and converted");
     let rootless = lashing::rootless::detect(g.rootless);
     config.rootless_euid = rootless.euid;
     config.rootless_cgroups = rootless.cgroups;

@@ -340,7 +340,9 @@ fn exec(g: &Globals, a: &Args) -> CmdResult {
             tracing::warn!("forward signal {sig}: {}", crate::error::chain(&e));
         }
     };
-    forward_until_exit(&mut attached, pid, &forward, &|| false)
+    let code = forward_until_exit(&mut attached, pid, &forward, &|| false);
+    lashing::waterfall::mark("exec: the process exited");
+    code
 }
 
 #[cfg(test)]

@@ -108,7 +108,10 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
     };
     let gone = || container.status() == Status::Stopped;
     let code = match forward_until_exit(&mut attached, init_pid, &forward, &gone) {
-        Ok(code) => code,
+        Ok(code) => {
+            lashing::waterfall::mark("run: the container's process exited");
+            code
+        }
         Err(e) => {
             drop(attached);
             if !a.keep {

@@ -96,6 +96,7 @@ impl Container {
         }
         drop(lock);
         drop(creating);
+        crate::waterfall::mark("create: validated, state recorded");
         Ok(c)
     }
 
@@ -274,6 +275,7 @@ impl Container {
         // user process was executed (close-on-exec), a failure report otherwise.
         let mut got_byte = false;
         let mut report = Vec::new();
+        crate::waterfall::mark("start: exec fifo opened");
         tracing::debug!(pid, "start: waiting for the init on the exec fifo");
         loop {
             let mut fds = [
@@ -315,6 +317,9 @@ impl Container {
                     }
                 }
                 Ok(n) => {
+                    if !got_byte {
+                        crate::waterfall::mark("start: fifo byte read");
+                    }
                     let data = if got_byte { &buf[..n] } else { &buf[1..n] };
                     got_byte = true;
                     if report.len() < crate::channel::MAX_MSG {
@@ -325,6 +330,7 @@ impl Container {
                 Err(e) => return Err(Error::io("read exec fifo", &fifo_path, e)),
             }
         }
+        crate::waterfall::mark("start: fifo closed (the user process was executed)");
         let _ = fs::remove_file(&fifo_path);
         if !report.is_empty() {
             let f: crate::error::InitFailure =
@@ -342,6 +348,7 @@ impl Container {
             let _ = self.signal(libc::SIGKILL, false);
             return Err(e);
         }
+        crate::waterfall::mark("start: done");
         Ok(())
     }
 

@@ -43,7 +43,12 @@ impl Init {
     }
 
     pub(super) fn expect(&self, want: fn(&ToInit) -> bool, what: &str) -> R<()> {
-        match channel::recv::<ToInit>(self.sock()?) {
+        let mut buf = [0u8; channel::MAX_REPLY];
+        let msg = channel::recv_bounded(self.sock()?, &mut buf).and_then(|r| {
+            r.map(|r| channel::parse::<ToInit>(&r.data).map(|m| (m, ())))
+                .transpose()
+        });
+        match msg {
             Ok(Some((m, _))) if want(&m) => Ok(()),
             Ok(Some((m, _))) => Err(Fail::msg(
                 "sync",

@@ -57,13 +57,18 @@ impl Init {
         // the container's; without a mount namespace it would be the host's.
         let policy = ProcPolicy::in_container_root(config.has_namespace(NamespaceType::Mount));
         apply_apparmor(proc, policy)?;
-        self.send(&ToParent::Ready)?;
+        crate::waterfall::mark_init("ready: cwd and program found");
+        self.send(&ToParent::Ready {
+            stamps: crate::waterfall::drain(),
+        })?;
         self.expect(|m| matches!(m, ToInit::Run), "Run")?;
+        crate::waterfall::mark_init("run received");
         apply_selinux(proc, policy)?;
         if !proc.no_new_privileges {
             self.load_seccomp(p)?;
         }
         self.switch_user(config, proc)?;
+        crate::waterfall::mark_init("user and capabilities set");
         // The uid switch cleared the parent-death signal: set it again (as runc).
         if config.parent_death_signal != 0 {
             sysp::set_pdeathsig(config.parent_death_signal)

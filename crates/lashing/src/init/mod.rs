@@ -39,6 +39,8 @@ pub fn init() {
     let Some(fd) = std::env::var_os(INIT_PIPE_ENV) else {
         return;
     };
+    // The start waterfall's first stamp of init (kept only if the parent asks for stamps).
+    let entry = sysp::monotonic_ns();
     let fd: RawFd = match fd.to_str().and_then(|s| s.parse().ok()) {
         Some(fd) => fd,
         None => {
@@ -65,7 +67,7 @@ pub fn init() {
         preserved: 0,
         ns_fds: Vec::new(),
     };
-    let err = match init.run() {
+    let err = match init.run(entry) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -96,7 +98,7 @@ impl Init {
         sysp::exit_now(255)
     }
 
-    fn run(&mut self) -> R<Never> {
+    fn run(&mut self, entry: u64) -> R<Never> {
         let sock_fd = self.sock()?.as_raw_fd() as u32;
         // Nothing the caller leaked may reach the container (CVE-2024-21626).
         close_from_except(&self.thread, 3, Some(sock_fd));
@@ -126,6 +128,11 @@ impl Init {
             ));
         };
         log::set_level(payload.log_level);
+        if payload.waterfall {
+            crate::waterfall::enable();
+            crate::waterfall::stamp_init_at("lashing init entered", entry);
+            crate::waterfall::mark_init("payload received");
+        }
         self.install_fds(&payload, fds)?;
         match payload.kind {
             InitKind::Standard => self.standard(*payload),

@@ -96,9 +96,34 @@ impl Init {
                     drop(w);
                     let mut b = [0u8; 1];
                     let _ = rustix::io::read(&r, &mut b);
+                    if crate::waterfall::enabled() {
+                        time_ns_offset();
+                    }
                 }
             }
         }
+        crate::waterfall::mark_init("namespaces entered");
         Ok(())
+    }
+}
+
+/// The waterfall's stamps of a process in a time namespace are taken off its monotonic offset
+/// (best effort: `timens_offsets` may not be readable).
+fn time_ns_offset() {
+    let Ok(text) = fs::read_to_string("/proc/self/timens_offsets") else {
+        return;
+    };
+    let offset = text.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let clock = f.next()?;
+        if clock != "monotonic" && clock != "1" {
+            return None;
+        }
+        let secs: i64 = f.next()?.parse().ok()?;
+        let nanos: i64 = f.next()?.parse().ok()?;
+        Some(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+    });
+    if let Some(ns) = offset {
+        crate::waterfall::set_clock_offset(ns);
     }
 }

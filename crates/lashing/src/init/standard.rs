@@ -11,6 +11,7 @@ use crate::config::{Config, HookKind, NamespaceType};
 use crate::procfs::{self, ProcFs};
 use crate::rootfs;
 use crate::sys::process as sysp;
+use crate::waterfall;
 
 use super::context::Init;
 use super::context::Never;
@@ -72,8 +73,12 @@ impl Init {
             idmap: Some(&idmap),
         };
         let mounted = rootfs::Mounted::mount(&params)?;
-        self.hooks_sync(config, &p.id)?;
+        waterfall::mark_init("rootfs mounted");
+        if p.hooks_sync {
+            self.hooks_sync(config, &p.id)?;
+        }
         let pivoted = mounted.hooks_synced().pivot()?;
+        waterfall::mark_init("pivot_root done");
         // The terminal, allocated inside the container's root (runc's setupConsole).
         if let Some(sock) = self.console.take() {
             crate::tty::setup_console(&self.thread, sock, proc.console_size, proc.user.uid, true)
@@ -87,6 +92,7 @@ impl Init {
         // 0755), resolved in the container's root (we are past the pivot).
         create_cwd(proc)?;
         pivoted.finalize()?;
+        waterfall::mark_init("rootfs finalized (masks, read-only)");
         let exec = self.prepare_exec(&p)?;
 
         // A created container's init acts on the signals that end runc's (Go's defaults).
@@ -94,11 +100,16 @@ impl Init {
             .map_err(|e| Fail::io("install signal handlers", None, e))?;
         // Done with the parent: it sees `Created`, then EOF, and returns from `create`. From here
         // on, failures go to `start` through the exec fifo (see `report`).
-        self.send(&ToParent::Created)?;
+        waterfall::mark_init("created: waits on the exec fifo");
+        self.send(&ToParent::Created {
+            stamps: waterfall::drain(),
+        })?;
         log::detach();
         self.sock = None;
         self.wait_fifo()?;
-        sysp::reset_signals().map_err(|e| Fail::io("reset signal dispositions", None, e))?;
+        // Init reset every signal at its start: only the handlers installed since go.
+        sysp::reset_waiting_signal_handlers()
+            .map_err(|e| Fail::io("reset signal dispositions", None, e))?;
         self.start_container_hooks(config, &p.id, &exec.env)?;
         // The fifo's write end stays (close-on-exec) so that an exec failure still reaches `start`.
         let keep = self.fifo_w.as_ref().map(|w| w.as_raw_fd() as u32);
@@ -108,8 +119,11 @@ impl Init {
     }
 
     pub(super) fn hooks_sync(&self, config: &Config, id: &str) -> R<()> {
-        self.send(&ToParent::Hooks)?;
+        self.send(&ToParent::Hooks {
+            stamps: waterfall::drain(),
+        })?;
         self.expect(|m| matches!(m, ToInit::HooksDone), "HooksDone")?;
+        waterfall::mark_init("hooksDone received");
         // createContainer hooks: in the container's namespaces, before pivot_root (as runc).
         let Some(list) = config.hooks.get(&HookKind::CreateContainer) else {
             return Ok(());

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 
 mod head;
 pub(crate) mod pack;
+mod replace;
 mod unit;
 
 pub use unit::SystemdUnit;
@@ -376,7 +377,7 @@ impl State {
             let _ = fs::remove_file(&tmp);
             return Err(Error::io("write state", &tmp, e));
         }
-        fs::rename(&tmp, &path).map_err(|e| {
+        replace::replace(&tmp, &path).map_err(|e| {
             let _ = fs::remove_file(&tmp);
             Error::io("rename state into place", &path, e)
         })

@@ -363,6 +363,28 @@ pub(crate) fn reset_signals() -> io::Result<()> {
     }
 }
 
+/// Undoes [`set_waiting_signal_handlers`] (the default disposition of
+/// [`WAITING_EXIT_SIGNALS`]) and unblocks every signal: what [`reset_signals`] would do to a
+/// process that reset its signals and then installed only those handlers, without a system call
+/// for each of the other signals.
+pub(crate) fn reset_waiting_signal_handlers() -> io::Result<()> {
+    for sig in WAITING_EXIT_SIGNALS {
+        // SAFETY: installing SIG_DFL for a valid signal number.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: an all-empty signal set built by sigemptyset, then SIG_SETMASK with it.
+    let r = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// The signals whose default action in a Go program (runc's init) is to exit: a created
 /// container's init waiting on the exec fifo ends on them, as runc's does, rather than ignore
 /// them as a pid namespace's init ignores signals it has no handler for.
@@ -415,6 +437,20 @@ pub(crate) fn set_pdeathsig(sig: i32) -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process of the machine (the start
+/// waterfall's stamps, compared across the runtime and init). A vDSO call, no system call.
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use rustix::fs::{FileType, Mode, OFlags};
 use super::namespaces::{NsPlan, open_init_namespaces, plan_exec, plan_namespaces};
 use super::{Container, exe};
 use crate::channel::{self, INIT_PIPE_ENV, InitKind, ToInit};
-use crate::config::{NamespaceType, ProcessConfig};
+use crate::config::{HookKind, NamespaceType, ProcessConfig};
 use crate::error::{Error, Result};
 use crate::process::Process;
 use crate::state::{self, FIFO};
@@ -41,6 +41,7 @@ impl Container {
         .map_err(|e| Error::io("create exec fifo", &fifo, e))?;
         // mknod applies the umask: make the mode exact.
         let _ = rustix::fs::chmod(&fifo, Mode::from_raw_mode(0o622));
+        crate::waterfall::mark("exec fifo made");
         // The cgroup is recorded as the container's before it is created, so that a create killed
         // at any point leaves nothing `delete` cannot remove; someone else's busy cgroup is refused
         // first (by `create`'s own check), and never recorded as ours.
@@ -53,6 +54,7 @@ impl Container {
             }
             return Err(e);
         }
+        crate::waterfall::mark("cgroups recorded and created");
         // A new cgroup under a frozen parent is frozen too: init would freeze at its first step and
         // this call would never return.
         if let Some(path) = super::cgroups::effectively_frozen(&c.cgroup) {
@@ -109,9 +111,10 @@ fn rootless_tolerates(c: &Container) -> bool {
     config.rootless_cgroups && config.cgroup.path.is_empty()
 }
 
-/// Records the container's (future) init `pid` with its start time in the state file as soon
-/// as it exists, so that it can be killed if this process dies before the container is
-/// created (the record in memory gets it once init is ready).
+/// Records the container's (future) init `pid` with its start time in the state file once its
+/// payload is sent (before that it only waits on its socket, which a dead runtime closes), so
+/// that it can be killed if this process dies before the container is created (the record in
+/// memory gets it once init is ready).
 fn record_init(c: &Container, pid: i32) -> Result<()> {
     let Some((_, start)) = state::proc_stat(pid) else {
         return Ok(());
@@ -163,6 +166,11 @@ struct Bootstrap<'a> {
     created: bool,
     /// `Log` messages received (re-emitted up to [`channel::MAX_LOG_LINES`]).
     logged: usize,
+    /// Init stops for the hooks before `pivot_root` ([`channel::Payload::hooks_sync`]);
+    /// otherwise the resources are set at `Ready`.
+    hooks_sync: bool,
+    /// The cgroup resources are set (at `Hooks`, or at `Ready` when no `Hooks` came).
+    resources_set: bool,
 }
 
 impl<'a> Bootstrap<'a> {
@@ -220,6 +228,14 @@ impl<'a> Bootstrap<'a> {
             plan.clone &= !cgroupns;
             plan.unshare |= cgroupns;
         }
+        let hooks_sync = kind == InitKind::Standard
+            && [
+                HookKind::Prestart,
+                HookKind::CreateRuntime,
+                HookKind::CreateContainer,
+            ]
+            .iter()
+            .any(|k| config.hooks.get(k).is_some_and(|l| !l.is_empty()));
         Ok(Bootstrap {
             c,
             process,
@@ -234,16 +250,17 @@ impl<'a> Bootstrap<'a> {
             ready: false,
             created: false,
             logged: 0,
+            hooks_sync,
+            resources_set: false,
         })
     }
 
     /// Every phase in order; on success the process's pid and pidfd go to the [`Process`].
     fn run(mut self) -> Result<()> {
+        crate::waterfall::mark("bootstrap planned");
         let (mut init, into_cgroup) = self.spawn()?;
-        if self.kind == InitKind::Standard {
-            record_init(self.c, init.child.pid())?;
-        }
         let mut r = self.place(&init, into_cgroup);
+        crate::waterfall::mark("init placed (cgroups, oom_score_adj, affinity, maps)");
         if r.is_ok()
             && self.kind == InitKind::Standard
             && let Some(unit) = &self.c.state.systemd
@@ -256,6 +273,13 @@ impl<'a> Bootstrap<'a> {
         if r.is_ok() {
             r = self.send_payload(&init);
         }
+        // The init's pid goes on record while init works on its payload (not before: until it
+        // has its payload, init only waits on its socket, and ends at the EOF of a runtime
+        // that died; it is in the container's cgroup already).
+        if r.is_ok() && self.kind == InitKind::Standard {
+            r = record_init(self.c, init.child.pid());
+            crate::waterfall::mark("init pid recorded");
+        }
         if r.is_ok() {
             r = self.sync(&mut init);
         }
@@ -264,6 +288,7 @@ impl<'a> Bootstrap<'a> {
             super::netdev::detach_from_pid(&self.c.state.config, init.child.pid());
         }
         r?;
+        crate::waterfall::mark("init socket closed");
         tracing::debug!(
             pid = init.child.pid(),
             elapsed = ?self.t0.elapsed(),
@@ -282,6 +307,7 @@ impl<'a> Bootstrap<'a> {
     /// kernel refuses it. Returns the spawned init and whether it is in the cgroup already.
     fn spawn(&mut self) -> Result<(Spawned, bool)> {
         let exe = exe::protected_exe()?;
+        crate::waterfall::mark("protected executable opened");
         let (parent_sock, child_sock) = channel::pair().map_err(|e| Error::Sys {
             op: "create the init socket (socketpair)",
             source: e,
@@ -347,6 +373,7 @@ impl<'a> Bootstrap<'a> {
                 });
             }
         };
+        crate::waterfall::mark("clone3 returned");
         tracing::debug!(
             pid = spawned.pid,
             elapsed = ?self.t0.elapsed(),

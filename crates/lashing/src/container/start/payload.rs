@@ -65,6 +65,7 @@ impl Bootstrap<'_> {
             ),
             None => None,
         };
+        crate::waterfall::mark("payload built (seccomp compiled)");
         let payload = Payload {
             kind: self.kind,
             id: c.state.id.clone(),
@@ -86,6 +87,8 @@ impl Bootstrap<'_> {
             hook_state: None,
             clear_onlcr: process.clear_onlcr && process.terminal,
             log_level: channel::LogLevel::current(),
+            hooks_sync: self.hooks_sync,
+            waterfall: crate::waterfall::enabled(),
         };
         tracing::debug!("writing sync type:payload");
         if let Err(e) = channel::send(&init.sock, &ToInit::Payload(Box::new(payload)), &fds) {
@@ -98,6 +101,7 @@ impl Bootstrap<'_> {
                 });
             }
         }
+        crate::waterfall::mark("payload sent");
         drop(fifo_fd);
         self.ns_fds.clear();
         Ok(())

@@ -15,11 +15,14 @@ impl Bootstrap<'_> {
     /// and then EOF; an exec's init keeps its socket until `execve` (close-on-exec), so an EOF
     /// after `Ready` is its success. Any other EOF is a death.
     pub(super) fn sync(&mut self, init: &mut Spawned) -> Result<()> {
+        // Init's messages are bounded: one `recvmsg` each into this buffer.
+        let mut buf = vec![0u8; channel::MAX_TO_PARENT];
         loop {
-            let raw = channel::recv_raw(&init.sock).map_err(|e| Error::InitSocket {
-                op: "read from",
-                source: e,
-            })?;
+            let raw =
+                channel::recv_bounded(&init.sock, &mut buf).map_err(|e| Error::InitSocket {
+                    op: "read from",
+                    source: e,
+                })?;
             let Some(raw) = raw else {
                 if self.created || (self.ready && self.kind == InitKind::Setns) {
                     return Ok(());
@@ -52,14 +55,23 @@ impl Bootstrap<'_> {
                 }),
                 ToParent::MapsPlease => self.handle_maps_please(init),
                 ToParent::IdmapPlease { mount } => self.handle_idmap(init, mount, raw.fds),
-                ToParent::Hooks => self.handle_hooks(init),
-                ToParent::Ready => self.handle_ready(init),
+                ToParent::Hooks { stamps } => {
+                    crate::waterfall::add(stamps);
+                    self.handle_hooks(init)
+                }
+                ToParent::Ready { stamps } => {
+                    crate::waterfall::add(stamps);
+                    self.handle_ready(init)
+                }
                 ToParent::SeccompFd => self.handle_seccomp_fd(init, raw.fds),
                 ToParent::Log { level, message } => {
                     self.handle_log(level, &message);
                     Ok(())
                 }
-                ToParent::Created => self.handle_created(),
+                ToParent::Created { stamps } => {
+                    crate::waterfall::add(stamps);
+                    self.handle_created()
+                }
                 ToParent::Error(f) => Err(Error::Init(f)),
             };
             // A reply that init could not take (it closed its socket): init died; say how.
@@ -137,17 +149,35 @@ impl Bootstrap<'_> {
     /// `Hooks`: init is about to `pivot_root`; set the cgroup resources, run the prestart and
     /// createRuntime hooks, answer `HooksDone`.
     fn handle_hooks(&mut self, init: &Spawned) -> Result<()> {
+        if self.kind != InitKind::Standard || !self.hooks_sync {
+            return Err(Error::InitProtocol {
+                what: "Hooks without hooks to run".into(),
+                source: None,
+            });
+        }
         let pid = init.child.pid();
         self.c.state.init_process_pid = pid;
-        crate::container::cgroups::apply_resources(self.c)?;
+        self.apply_resources()?;
         self.c.run_hooks(HookKind::Prestart, Some(pid))?;
         self.c.run_hooks(HookKind::CreateRuntime, Some(pid))?;
+        crate::waterfall::mark("prestart and createRuntime hooks ran");
         tracing::debug!("writing sync type:hooksDone");
         send(init, &ToInit::HooksDone)
     }
 
+    /// Sets the container's cgroup resources, once.
+    fn apply_resources(&mut self) -> Result<()> {
+        if !self.resources_set {
+            crate::container::cgroups::apply_resources(self.c)?;
+            self.resources_set = true;
+            crate::waterfall::mark("cgroup resources set");
+        }
+        Ok(())
+    }
+
     /// `Ready`: set the rlimits, hand the pidfd to `--pidfd-socket`, then (exec) the final
-    /// affinity or (new container) save the state; answer `Run`.
+    /// affinity or (new container) the resources (without hooks) and the state's record of the
+    /// init; answer `Run`, then (new container) save the state.
     fn handle_ready(&mut self, init: &mut Spawned) -> Result<()> {
         let pid = init.child.pid();
         for r in &self.merged.rlimits {
@@ -184,6 +214,9 @@ impl Bootstrap<'_> {
         if self.kind == InitKind::Setns {
             set_affinity(pid, self.exec_affinity().final_.as_deref());
         } else {
+            // Without hooks init did not stop before `pivot_root`: the resources are set here,
+            // before the user switch and the exec (runc's order without a mount namespace).
+            self.apply_resources()?;
             let Some((_, start)) = state::proc_stat(pid) else {
                 return Err(init.child.died());
             };
@@ -194,7 +227,18 @@ impl Bootstrap<'_> {
             st.created = crate::time::now_rfc3339_nanos();
             st.creator = None;
             st.namespace_paths = st.derived_namespace_paths();
+        }
+        tracing::debug!("writing sync type:run");
+        send(init, &ToInit::Run)?;
+        crate::waterfall::mark("run sent");
+        self.ready = true;
+        if self.kind == InitKind::Standard {
+            // Saved while init finishes (user, capabilities, seccomp): nothing of init reads the
+            // file, and `create` returns only after it (at `Created`); a failure here fails
+            // `create` and the guard kills init.
+            let c = &*self.c;
             c.state.save(&c.dir)?;
+            crate::waterfall::mark("state saved (created)");
             tracing::debug!(
                 pid,
                 elapsed = ?self.t0.elapsed(),
@@ -202,9 +246,6 @@ impl Bootstrap<'_> {
                 c.state.id
             );
         }
-        tracing::debug!("writing sync type:run");
-        send(init, &ToInit::Run)?;
-        self.ready = true;
         Ok(())
     }
 
