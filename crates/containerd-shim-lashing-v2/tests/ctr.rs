@@ -1,0 +1,194 @@
+//! `containerd-shim-lashing-v2` under the installed containerd (1.6 here), driven by `ctr run
+//! --runtime io.containerd.lashing.v2`: output and exit status, `-t`, `-d`, `task exec`, `ps`,
+//! `pause`/`resume`, `metrics`, `kill`, `delete`; an image through containerd's snapshotter (the
+//! rootfs mounts the shim receives); one shim for the containers of a pod sandbox; many
+//! concurrent starts and execs in one shim. Skipped with a message when containerd/ctr are not
+//! installed (CI installs them), when not root, or without /bin/busybox.
+
+mod support;
+
+use std::process::Command;
+
+use support::{Containerd, RUNTIME};
+
+#[test]
+fn ctr_runs_execs_pauses_kills_and_deletes() {
+    let Some(c) = Containerd::start("basic") else {
+        return;
+    };
+    // run --rm: output and exit status.
+    let o = c.run(
+        &["--rm"],
+        "r1",
+        &["/bin/sh", "-c", "echo hello; echo err >&2; exit 3"],
+    );
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert_eq!(o.stdout, "hello\n");
+    assert!(o.stderr.contains("err"), "{}", o.stderr);
+    assert!(!c.cgroup_exists("r1"));
+    assert!(!c.left().contains(&"r1".to_string()), "{:?}", c.left());
+
+    // run -d, then exec (attached: output and status), ps, pause/resume, metrics.
+    let o = c.run(&["-d"], "d1", &["/bin/sleep", "1000"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let (pid, status) = c.task("d1").expect("task d1");
+    assert_eq!(status, "RUNNING");
+    assert!(c.cgroup_exists("d1"));
+    let o = c.exec(
+        &[],
+        "e1",
+        "d1",
+        &["/bin/sh", "-c", "echo from-exec; exit 5"],
+    );
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (5, "from-exec\n"),
+        "{}",
+        o.stderr
+    );
+    let o = c.ctr(&["task", "ps", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains(&pid.to_string()), "{}", o.stdout);
+    assert_eq!(c.ctr(&["task", "pause", "d1"]).code, 0);
+    c.wait_status("d1", "PAUSED");
+    assert_eq!(c.ctr(&["task", "resume", "d1"]).code, 0);
+    c.wait_status("d1", "RUNNING");
+    let o = c.ctr(&["task", "metrics", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("memory.usage_in_bytes") || o.stdout.contains("memory.usage"),
+        "{}",
+        o.stdout
+    );
+    // A detached exec, signalled by its exec id.
+    let o = c.exec(&["-d"], "e2", "d1", &["/bin/sleep", "1000"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = c.ctr(&["task", "kill", "--exec-id", "e2", "-s", "SIGKILL", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+
+    // kill: the init ends by the signal (137), delete removes everything.
+    let o = c.ctr(&["task", "kill", "-s", "SIGKILL", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    c.wait_status("d1", "STOPPED");
+    // Killing a stopped task is refused as with the runc shim.
+    let o = c.ctr(&["task", "kill", "-s", "SIGKILL", "d1"]);
+    assert_ne!(o.code, 0);
+    assert!(
+        o.stderr.contains("process already finished"),
+        "{}",
+        o.stderr
+    );
+    let o = c.ctr(&["task", "delete", "d1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(c.ctr(&["container", "delete", "d1"]).code, 0);
+    assert!(!c.cgroup_exists("d1"));
+    assert!(c.left().is_empty(), "{:?}", c.left());
+    // Every shim exited with its last container.
+    let start = std::time::Instant::now();
+    while !c.shims().is_empty() {
+        assert!(
+            start.elapsed() < lashing_testsupport::WAIT,
+            "shims left: {:?}",
+            c.shims()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `run -t` (a pty allocated in the container, its master relayed by the shim), under
+/// `script` for the controlling terminal ctr wants.
+#[test]
+fn ctr_runs_with_a_terminal() {
+    let Some(c) = Containerd::start("tty") else {
+        return;
+    };
+    if !support::have("script") {
+        lashing_testsupport::missing("the `run -t` check needs `script` (Debian package bsdutils)");
+        return;
+    }
+    let rootfs = c.rootfs("t1");
+    let opts = c.run_opts("t1").join(" ");
+    let line = format!(
+        "ctr --address {} -n {} run --rm -t {opts} --rootfs {rootfs} t1 /bin/sh -c 'tty; exit 6'",
+        c.sock().display(),
+        c.namespace
+    );
+    let o = c.collect(
+        Command::new("script").args(["-qec", &line, "/dev/null"]),
+        "script ctr run -t",
+    );
+    assert_eq!(o.code, 6, "{}", o.stderr);
+    assert!(o.stdout.contains("/dev/pts/"), "{}", o.stdout);
+}
+
+/// Containers with the same `io.kubernetes.cri.sandbox-id` share one shim (one shim per pod).
+#[test]
+fn containers_of_one_sandbox_share_a_shim() {
+    let Some(c) = Containerd::start("pod") else {
+        return;
+    };
+    let pod = "--annotation=io.kubernetes.cri.sandbox-id=pod1";
+    for id in ["p1", "p2", "p3"] {
+        let o = c.run(&["-d", pod], id, &["/bin/sleep", "1000"]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    }
+    let o = c.run(&["-d"], "other", &["/bin/sleep", "1000"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(c.shims().len(), 2, "one shim for the pod, one for `other`");
+    for id in ["p1", "p2", "p3", "other"] {
+        assert_eq!(c.task(id).map(|t| t.1).as_deref(), Some("RUNNING"));
+        let o = c.exec(&[], "x", id, &["/bin/echo", id]);
+        assert_eq!(o.stdout, format!("{id}\n"), "{}", o.stderr);
+        assert_eq!(c.ctr(&["task", "kill", "-s", "SIGKILL", id]).code, 0);
+        c.wait_status(id, "STOPPED");
+        assert_eq!(c.ctr(&["task", "delete", id]).code, 0);
+    }
+    assert!(c.left().is_empty(), "{:?}", c.left());
+}
+
+/// Fork safety in practice: the shim is multithreaded (the TTRPC server's threads, the reaper,
+/// the relays) and starts containers from any of them; many concurrent execs in one shim, and
+/// concurrent starts of containers sharing a shim.
+#[test]
+fn concurrent_starts_and_execs_in_one_shim() {
+    let Some(c) = Containerd::start("load") else {
+        return;
+    };
+    let pod = "--annotation=io.kubernetes.cri.sandbox-id=load";
+    let ids: Vec<String> = (0..6).map(|i| format!("l{i}")).collect();
+    // The first creates the shim; the others start at once into it.
+    let o = c.run(&["-d", pod], &ids[0], &["/bin/sleep", "1000"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    std::thread::scope(|s| {
+        for id in &ids[1..] {
+            let c = &c;
+            s.spawn(move || {
+                let o = c.run(&["-d", pod], id, &["/bin/sleep", "1000"]);
+                assert_eq!(o.code, 0, "{id}: {}", o.stderr);
+            });
+        }
+    });
+    assert_eq!(c.shims().len(), 1);
+    std::thread::scope(|s| {
+        for (n, id) in ids.iter().enumerate() {
+            for k in 0..4 {
+                let c = &c;
+                s.spawn(move || {
+                    let exec_id = format!("x{k}");
+                    let script = format!("echo {id}-{k}; exit {}", n + k);
+                    let o = c.exec(&[], &exec_id, id, &["/bin/sh", "-c", &script]);
+                    assert_eq!(o.code as usize, n + k, "{id}/{exec_id}: {}", o.stderr);
+                    assert_eq!(o.stdout, format!("{id}-{k}\n"));
+                });
+            }
+        }
+    });
+    for id in &ids {
+        assert_eq!(c.task(id).map(|t| t.1).as_deref(), Some("RUNNING"));
+        assert_eq!(c.ctr(&["task", "kill", "-s", "SIGKILL", id]).code, 0);
+        c.wait_status(id, "STOPPED");
+        assert_eq!(c.ctr(&["task", "delete", id]).code, 0);
+    }
+    assert!(c.left().is_empty(), "{:?}", c.left());
+    let _ = RUNTIME;
+}
