@@ -24,12 +24,7 @@ pub fn mount(bundle: &Path, mounts: &[Mount]) -> Result<Option<PathBuf>, MountEr
     let target = bundle.join("rootfs");
     let _ = std::fs::create_dir_all(&target);
     for (i, m) in mounts.iter().enumerate() {
-        if let Err(e) = containerd_shim::mount::mount_rootfs(
-            Some(m.type_.as_str()),
-            Some(m.source.as_str()),
-            &m.options,
-            &target,
-        ) {
+        if let Err(e) = mount_one(m, &target) {
             for _ in 0..i {
                 unmount(&target);
             }
@@ -42,6 +37,38 @@ pub fn mount(bundle: &Path, mounts: &[Mount]) -> Result<Option<PathBuf>, MountEr
         }
     }
     Ok(Some(target))
+}
+
+/// One mount of containerd's (an overlay of the snapshot's layers, or a bind mount of a
+/// directory), its options parsed as runc parses mount options; in this process, no fork.
+fn mount_one(m: &Mount, target: &Path) -> std::io::Result<()> {
+    use rustix::mount::MountFlags;
+    let o = lashing::config::parse_mount_options(&m.options);
+    let flags = MountFlags::from_bits_retain(o.flags.bits() as _);
+    let data = std::ffi::CString::new(o.data).map_err(std::io::Error::other)?;
+    let fstype = if m.type_ == "bind" {
+        "none"
+    } else {
+        m.type_.as_str()
+    };
+    rustix::mount::mount(
+        m.source.as_str(),
+        target,
+        fstype,
+        flags,
+        Some(data.as_c_str()),
+    )?;
+    // A bind mount takes its read-only (and other) flags at a remount.
+    if flags.contains(MountFlags::BIND) && flags.contains(MountFlags::RDONLY) {
+        rustix::mount::mount_remount(target, flags | MountFlags::BIND, "")?;
+    }
+    for p in &o.propagation_flags {
+        rustix::mount::mount_change(
+            target,
+            rustix::mount::MountPropagationFlags::from_bits_retain(p.bits() as _),
+        )?;
+    }
+    Ok(())
 }
 
 /// Unmounts the rootfs (lazily: nothing of the container uses it any more).

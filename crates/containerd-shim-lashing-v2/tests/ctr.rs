@@ -192,3 +192,32 @@ fn concurrent_starts_and_execs_in_one_shim() {
     assert!(c.left().is_empty(), "{:?}", c.left());
     let _ = RUNTIME;
 }
+
+/// An image through containerd's overlayfs snapshotter: the shim mounts the rootfs containerd
+/// sends (overlay) on the bundle's rootfs and unmounts it at delete; the image's Cmd, Env and
+/// WorkingDir; a writable rootfs.
+#[test]
+fn ctr_runs_an_imported_image() {
+    let Some(c) = Containerd::start("image") else {
+        return;
+    };
+    let image = support::busybox_image(&c);
+    let o = c.ctr(&["image", "import", image.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let name = "lashing-test/busybox:1";
+    let o = c.run_image(&["--rm"], name, "i1", &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "image-default-cmd\n");
+    let script = "echo $FROM_IMAGE $PWD; echo w > /f && cat /f; grep ' / ' /proc/self/mountinfo";
+    let o = c.run_image(&["--rm"], name, "i2", &["/bin/sh", "-c", script]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.starts_with("yes /bin\nw\n"), "{}", o.stdout);
+    assert!(o.stdout.contains(" - overlay "), "{}", o.stdout);
+    // Nothing of the rootfs stays mounted.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let state = c.dir.path().join("state").to_string_lossy().into_owned();
+    assert!(
+        !mounts.lines().any(|l| l.contains(&state)),
+        "rootfs left mounted: {mounts}"
+    );
+}

@@ -385,3 +385,79 @@ fn rmdir_tree(dir: &Path) {
     }
     let _ = std::fs::remove_dir(dir);
 }
+
+fn sha256(path: &Path) -> String {
+    let o = Command::new("sha256sum").arg(path).output().unwrap();
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    format!("sha256:{}", text.split_whitespace().next().unwrap())
+}
+
+/// Writes `data` as a blob of the OCI layout `oci`; its descriptor's digest and size.
+fn blob(oci: &Path, data: &[u8]) -> (String, usize) {
+    let dir = oci.join("blobs/sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = dir.join("tmp");
+    std::fs::write(&tmp, data).unwrap();
+    let digest = sha256(&tmp);
+    std::fs::rename(&tmp, dir.join(digest.trim_start_matches("sha256:"))).unwrap();
+    (digest, data.len())
+}
+
+/// A one-layer busybox OCI image tarball named `lashing-test/busybox:1`, built locally (no
+/// registry), for `ctr image import`.
+pub fn busybox_image(c: &Containerd) -> PathBuf {
+    let d = c.dir.path();
+    let rootfs = c.rootfs("image-src");
+    let layer = d.join("layer.tar");
+    let st = Command::new("tar")
+        .args(["-C", &rootfs, "-cf"])
+        .arg(&layer)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let oci = d.join("oci");
+    let (layer_digest, layer_size) = blob(&oci, &std::fs::read(&layer).unwrap());
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {
+            "Env": ["PATH=/bin", "FROM_IMAGE=yes"],
+            "Cmd": ["/bin/sh", "-c", "echo image-default-cmd"],
+            "WorkingDir": "/bin"
+        },
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]}
+    });
+    let (config_digest, config_size) = blob(&oci, config.to_string().as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": layer_digest, "size": layer_size}]
+    });
+    let (manifest_digest, manifest_size) = blob(&oci, manifest.to_string().as_bytes());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest, "size": manifest_size,
+            "annotations": {"org.opencontainers.image.ref.name": "lashing-test/busybox:1"},
+            "platform": {"architecture": "amd64", "os": "linux"}
+        }]
+    });
+    std::fs::write(oci.join("index.json"), index.to_string()).unwrap();
+    std::fs::write(oci.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let image = d.join("image.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&oci)
+        .arg("-cf")
+        .arg(&image)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    image
+}
