@@ -221,3 +221,80 @@ fn ctr_runs_an_imported_image() {
         "rootfs left mounted: {mounts}"
     );
 }
+
+/// The events containerd gets from the shim (`ctr events`): create, start, exec added and
+/// started, exit, paused, resumed, delete, and an OOM kill of a container over its memory limit
+/// (the library's OOM notification).
+#[test]
+fn events_reach_containerd_including_oom() {
+    let Some(c) = Containerd::start("events") else {
+        return;
+    };
+    let log = c.dir.path().join("events.log");
+    let mut events = c
+        .ctr_command(&["events"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // `ctr events` subscribes asynchronously: wait until it sees something of ours.
+    let seen = |topic: &str, id: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(topic) && l.contains(id))
+    };
+    let until = |topic: &str, id: &str| {
+        let start = std::time::Instant::now();
+        while !seen(topic, id) {
+            assert!(
+                start.elapsed() < lashing_testsupport::WAIT,
+                "no {topic} of {id}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let _ = c.ctr(&["namespace", "label", &c.namespace, "probe=1"]);
+        if seen("/namespaces/update", &c.namespace) {
+            break;
+        }
+        assert!(
+            start.elapsed() < lashing_testsupport::WAIT,
+            "ctr events saw nothing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = c.run(&["-d"], "ev", &["/bin/sleep", "1000"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(c.exec(&[], "x1", "ev", &["/bin/true"]).code, 0);
+    assert_eq!(c.ctr(&["task", "pause", "ev"]).code, 0);
+    assert_eq!(c.ctr(&["task", "resume", "ev"]).code, 0);
+    assert_eq!(c.ctr(&["task", "kill", "-s", "SIGKILL", "ev"]).code, 0);
+    c.wait_status("ev", "STOPPED");
+    assert_eq!(c.ctr(&["task", "delete", "ev"]).code, 0);
+    for topic in [
+        "/tasks/create",
+        "/tasks/start",
+        "/tasks/exec-added",
+        "/tasks/exec-started",
+        "/tasks/paused",
+        "/tasks/resumed",
+        "/tasks/exit",
+        "/tasks/delete",
+    ] {
+        until(topic, "\"ev\"");
+    }
+    // busybox `tail` keeps a line without a newline in memory: over a 32 MiB limit.
+    let o = c.run(
+        &["--rm", "--memory-limit", "33554432"],
+        "oom",
+        &["/bin/sh", "-c", "head -c 268435456 /dev/zero | tail"],
+    );
+    assert_ne!(o.code, 0, "{}", o.stdout);
+    until("/tasks/oom", "\"oom\"");
+    let _ = events.kill();
+    let _ = events.wait();
+}

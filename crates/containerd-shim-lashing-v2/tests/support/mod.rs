@@ -158,7 +158,9 @@ impl Containerd {
         let bin = r.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        for l in ["sh", "echo", "sleep", "true", "cat", "tty", "grep", "stat"] {
+        for l in [
+            "sh", "echo", "sleep", "true", "cat", "tty", "grep", "stat", "head", "tail",
+        ] {
             std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
         }
         r.to_str().unwrap().to_string()
