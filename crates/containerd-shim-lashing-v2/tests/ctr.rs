@@ -11,9 +11,20 @@ use std::process::Command;
 
 use support::{Containerd, RUNTIME};
 
+/// A private containerd for test `name`, or `None` once `missing` said why there is none.
+fn containerd(name: &str) -> Option<Containerd> {
+    if !Containerd::installed() {
+        lashing_testsupport::missing(
+            "containerd and ctr are not installed (Debian package `containerd`)",
+        );
+        return None;
+    }
+    Some(Containerd::start(name))
+}
+
 #[test]
 fn ctr_runs_execs_pauses_kills_and_deletes() {
-    let Some(c) = Containerd::start("basic") else {
+    let Some(c) = containerd("basic") else {
         return;
     };
     // run --rm: output and exit status.
@@ -99,7 +110,7 @@ fn ctr_runs_execs_pauses_kills_and_deletes() {
 /// `script` for the controlling terminal ctr wants.
 #[test]
 fn ctr_runs_with_a_terminal() {
-    let Some(c) = Containerd::start("tty") else {
+    let Some(c) = containerd("tty") else {
         return;
     };
     if !support::have("script") {
@@ -124,7 +135,7 @@ fn ctr_runs_with_a_terminal() {
 /// Containers with the same `io.kubernetes.cri.sandbox-id` share one shim (one shim per pod).
 #[test]
 fn containers_of_one_sandbox_share_a_shim() {
-    let Some(c) = Containerd::start("pod") else {
+    let Some(c) = containerd("pod") else {
         return;
     };
     let pod = "--annotation=io.kubernetes.cri.sandbox-id=pod1";
@@ -151,7 +162,7 @@ fn containers_of_one_sandbox_share_a_shim() {
 /// concurrent starts of containers sharing a shim.
 #[test]
 fn concurrent_starts_and_execs_in_one_shim() {
-    let Some(c) = Containerd::start("load") else {
+    let Some(c) = containerd("load") else {
         return;
     };
     let pod = "--annotation=io.kubernetes.cri.sandbox-id=load";
@@ -198,7 +209,7 @@ fn concurrent_starts_and_execs_in_one_shim() {
 /// WorkingDir; a writable rootfs.
 #[test]
 fn ctr_runs_an_imported_image() {
-    let Some(c) = Containerd::start("image") else {
+    let Some(c) = containerd("image") else {
         return;
     };
     let image = support::busybox_image(&c);
@@ -227,7 +238,7 @@ fn ctr_runs_an_imported_image() {
 /// (the library's OOM notification).
 #[test]
 fn events_reach_containerd_including_oom() {
-    let Some(c) = Containerd::start("events") else {
+    let Some(c) = containerd("events") else {
         return;
     };
     let log = c.dir.path().join("events.log");

@@ -54,20 +54,19 @@ pub fn have(prog: &str) -> bool {
 }
 
 impl Containerd {
-    /// Starts one (`None`: containerd is not installed, and this is not CI).
-    pub fn start(name: &str) -> Option<Containerd> {
+    /// Whether containerd and ctr are installed.
+    pub fn installed() -> bool {
+        installed("containerd") && installed("ctr")
+    }
+
+    /// Starts one (containerd and ctr must be installed: [`Containerd::installed`]).
+    pub fn start(name: &str) -> Containerd {
         let lock = lashing_testsupport::engine_lock();
         lashing_testsupport::require_root();
         assert!(
             Path::new("/bin/busybox").is_file(),
             "needs a static /bin/busybox (Debian package busybox-static)"
         );
-        if !installed("containerd") || !installed("ctr") {
-            lashing_testsupport::missing(
-                "containerd and ctr are not installed (Debian package `containerd`)",
-            );
-            return None;
-        }
         lashing_testsupport::become_subreaper();
         let host_dirs: Vec<PathBuf> = [
             "/run/containerd/s",
@@ -131,7 +130,7 @@ impl Containerd {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(c)
+        c
     }
 
     pub fn sock(&self) -> PathBuf {
