@@ -309,3 +309,81 @@ fn events_reach_containerd_including_oom() {
     let _ = events.kill();
     let _ = events.wait();
 }
+
+/// `Update` (what CRI sends for `crictl update`/in-place resize; `ctr` 1.6 has no command for
+/// it) straight to the shim over its TTRPC socket: the OCI `LinuxResources` JSON is overlaid on
+/// the container's resources (runc's `update` rules) and lands in its cgroup; `Stats` answers
+/// containerd's cgroup metrics type for this host.
+#[test]
+fn update_and_stats_over_the_shim_socket() {
+    use containerd_shim::protos::protobuf::Message;
+    use containerd_shim::protos::protobuf::well_known_types::any::Any;
+    use containerd_shim::protos::shim::shim::{StatsRequest, UpdateTaskRequest};
+    use containerd_shim::protos::shim::shim_ttrpc::TaskClient;
+    use containerd_shim::protos::ttrpc;
+
+    let Some(c) = containerd("update") else {
+        return;
+    };
+    let o = c.run(&["-d"], "u1", &["/bin/sleep", "1000"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let bundle = c
+        .dir
+        .path()
+        .join("state/io.containerd.runtime.v2.task")
+        .join(&c.namespace)
+        .join("u1");
+    let address = std::fs::read_to_string(bundle.join("address")).unwrap();
+    let client = TaskClient::new(ttrpc::Client::connect(address.trim()).unwrap());
+    let limit: i64 = 48 << 20;
+    let req = UpdateTaskRequest {
+        id: "u1".into(),
+        resources: Some(Any {
+            type_url: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources".into(),
+            value: serde_json::json!({"memory": {"limit": limit}, "pids": {"limit": 77}})
+                .to_string()
+                .into_bytes(),
+            ..Default::default()
+        })
+        .into(),
+        ..Default::default()
+    };
+    client
+        .update(ttrpc::context::with_timeout(0), &req)
+        .expect("update");
+    let stats = client
+        .stats(
+            ttrpc::context::with_timeout(0),
+            &StatsRequest {
+                id: "u1".into(),
+                ..Default::default()
+            },
+        )
+        .expect("stats");
+    let any = stats.stats.unwrap();
+    if lashing_cgroups::detect() == lashing_cgroups::CgroupMode::Unified {
+        use containerd_shim::protos::cgroups_v2::metrics::Metrics;
+        assert_eq!(any.type_url, "io.containerd.cgroups.v2.Metrics");
+        let m = Metrics::parse_from_bytes(&any.value).unwrap();
+        assert_eq!(m.memory.usage_limit, limit as u64);
+        assert_eq!(m.pids.limit, 77);
+        assert!(m.pids.current >= 1);
+    } else {
+        use containerd_shim::protos::cgroups::metrics::Metrics;
+        assert_eq!(any.type_url, "io.containerd.cgroups.v1.Metrics");
+        let m = Metrics::parse_from_bytes(&any.value).unwrap();
+        assert_eq!(m.memory.usage.limit, limit as u64);
+        assert_eq!(m.pids.limit, 77);
+        assert!(m.pids.current >= 1);
+    }
+    // A resources document that is not JSON is refused, naming it.
+    let mut bad = req.clone();
+    bad.resources.as_mut().unwrap().value = b"{".to_vec();
+    let e = client
+        .update(ttrpc::context::with_timeout(0), &bad)
+        .unwrap_err();
+    assert!(e.to_string().contains("resources"), "{e}");
+    assert_eq!(c.ctr(&["task", "kill", "-s", "SIGKILL", "u1"]).code, 0);
+    c.wait_status("u1", "STOPPED");
+    assert_eq!(c.ctr(&["task", "delete", "u1"]).code, 0);
+}
