@@ -77,14 +77,15 @@ impl Service {
         Ok((c, p))
     }
 
-    /// Starts `p` (the init when `init`), watches its pid and takes its I/O over.
-    fn launch(
-        &self,
+    /// Starts `p` (the init when `init`), watches its pid and takes its I/O over. The gate is
+    /// returned held: the caller publishes the start before the process's exit can be.
+    fn launch<'g>(
+        &'g self,
         c_id: &str,
         container: &mut Container,
         p: &Arc<Proc>,
         init: bool,
-    ) -> TtrpcResult<u32> {
+    ) -> TtrpcResult<(u32, std::sync::RwLockReadGuard<'g, ()>)> {
         let mut guard = lock(&p.process);
         let process = guard
             .as_mut()
@@ -124,10 +125,9 @@ impl Service {
                 );
             }),
         );
-        drop(hold);
         p.io.started(&p.paths, process)
             .map_err(|e| err(Code::UNKNOWN, e))?;
-        Ok(pid)
+        Ok((pid, hold))
     }
 
     /// Sends the container's OOM events to containerd, from a thread of its own.
@@ -198,6 +198,7 @@ impl Service {
             let _ = container.force_destroy();
             return Err(undo(e));
         }
+        // (An init waits for `Start` until it is killed: no exit to order after the create.)
         let pid = init.state().pid;
         let c = Arc::new(Ctr {
             id: req.id.clone(),
@@ -262,11 +263,12 @@ impl containerd_shim::Task for Service {
             );
             pid
         } else {
-            let pid = {
+            let (pid, _hold) = {
                 let mut container = lock(&c.container);
                 self.launch(&c.id, &mut container, &p, false)?
             };
             p.set_running();
+            // `_hold` until the start is published: its exit comes after it.
             self.events.publish(
                 TASK_EXEC_STARTED_EVENT_TOPIC,
                 Box::new(TaskExecStarted {
