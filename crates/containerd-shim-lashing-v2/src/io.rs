@@ -273,3 +273,22 @@ fn recv_fd(sock: BorrowedFd<'_>) -> std::io::Result<OwnedFd> {
     fds.pop()
         .ok_or_else(|| std::io::Error::other("no fd received on the console socket"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_are_null_files_or_fifos_and_other_schemes_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(output("").is_ok());
+        let f = d.path().join("log");
+        let fd = output(&format!("file://{}", f.display())).unwrap();
+        rustix::io::write(&fd, b"x").unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), b"x");
+        let e = output("binary:///usr/bin/logger?x=1").unwrap_err();
+        assert!(matches!(e, IoError::Scheme(_)), "{e}");
+        let e = output(d.path().join("nosuch/fifo").to_str().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("nosuch/fifo"), "{e}");
+    }
+}

@@ -114,3 +114,32 @@ impl containerd_shim::Shim for Shim {
         Service::new(root, gate, events, self.exit.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouping_is_the_sandbox_id_or_the_container_id() {
+        let d = tempfile::tempdir().unwrap();
+        // No config.json: the container's own id.
+        assert_eq!(grouping(d.path(), "c1"), "c1");
+        let config = serde_json::json!({"annotations": {SANDBOX_ID: "pod-7"}});
+        std::fs::write(d.path().join("config.json"), config.to_string()).unwrap();
+        assert_eq!(grouping(d.path(), "c1"), "pod-7");
+        // An empty annotation, or none, is no sandbox.
+        let config = serde_json::json!({"annotations": {SANDBOX_ID: ""}});
+        std::fs::write(d.path().join("config.json"), config.to_string()).unwrap();
+        assert_eq!(grouping(d.path(), "c2"), "c2");
+        std::fs::write(d.path().join("config.json"), "{}").unwrap();
+        assert_eq!(grouping(d.path(), "c3"), "c3");
+    }
+
+    #[test]
+    fn state_root_is_per_namespace() {
+        assert_eq!(
+            state_root("k8s.io"),
+            Path::new("/run/containerd/lashing/k8s.io")
+        );
+    }
+}
