@@ -23,6 +23,8 @@ pub fn state_root(namespace: &str) -> PathBuf {
 pub struct Shim {
     namespace: String,
     id: String,
+    /// The socket this instance serves (`unix://...`; empty for `start`/`delete`).
+    socket: String,
     exit: Arc<ExitSignal>,
 }
 
@@ -66,6 +68,7 @@ impl containerd_shim::Shim for Shim {
         Shim {
             namespace: args.namespace.clone(),
             id: args.id.clone(),
+            socket: args.socket.clone(),
             exit: Arc::new(ExitSignal::default()),
         }
     }
@@ -99,6 +102,13 @@ impl containerd_shim::Shim for Shim {
 
     fn wait(&mut self) {
         self.exit.wait();
+        // The crate removes the socket named in the `address` file of its working directory: the
+        // first container's bundle, which containerd may have removed already (a pod's shim
+        // outlives its first container). Ours is removed here in any case.
+        let path = self.socket.trim_start_matches("unix://");
+        if !path.is_empty() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Service {

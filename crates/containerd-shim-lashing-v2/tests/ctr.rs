@@ -138,6 +138,12 @@ fn containers_of_one_sandbox_share_a_shim() {
     let Some(c) = containerd("pod") else {
         return;
     };
+    let sockets = || -> std::collections::BTreeSet<_> {
+        std::fs::read_dir("/run/containerd/s")
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default()
+    };
+    let before = sockets();
     let pod = "--annotation=io.kubernetes.cri.sandbox-id=pod1";
     for id in ["p1", "p2", "p3"] {
         let o = c.run(&["-d", pod], id, &["/bin/sleep", "1000"]);
@@ -153,8 +159,18 @@ fn containers_of_one_sandbox_share_a_shim() {
         assert_eq!(c.ctr(&["task", "kill", "-s", "SIGKILL", id]).code, 0);
         c.wait_status(id, "STOPPED");
         assert_eq!(c.ctr(&["task", "delete", id]).code, 0);
+        assert_eq!(c.ctr(&["container", "delete", id]).code, 0);
     }
     assert!(c.left().is_empty(), "{:?}", c.left());
+    // The shims end with their last container and remove their sockets (the pod's shim too,
+    // whose first container's bundle is gone by then).
+    let start = std::time::Instant::now();
+    while !c.shims().is_empty() {
+        assert!(start.elapsed() < lashing_testsupport::WAIT, "shims left");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let left: Vec<_> = sockets().difference(&before).cloned().collect();
+    assert!(left.is_empty(), "shim sockets left: {left:?}");
 }
 
 /// Fork safety in practice: the shim is multithreaded (the TTRPC server's threads, the reaper,
