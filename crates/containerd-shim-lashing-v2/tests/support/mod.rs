@@ -285,13 +285,14 @@ impl Containerd {
             .unwrap_or_default()
     }
 
-    /// Whether the cgroup of `id` exists in any hierarchy.
+    /// Whether the cgroup of `id` exists: in the unified hierarchy, or in any v1 one.
     pub fn cgroup_exists(&self, id: &str) -> bool {
         let name = self.cgroup(id);
         let name = name.trim_start_matches('/');
-        std::fs::read_dir("/sys/fs/cgroup")
-            .map(|d| d.flatten().any(|e| e.path().join(name).is_dir()))
-            .unwrap_or(false)
+        Path::new("/sys/fs/cgroup").join(name).is_dir()
+            || std::fs::read_dir("/sys/fs/cgroup")
+                .map(|d| d.flatten().any(|e| e.path().join(name).is_dir()))
+                .unwrap_or(false)
     }
 
     /// Our children named `containerd-shim*` (the orphaned shims), by pid.
@@ -353,9 +354,10 @@ impl Drop for Containerd {
         }
         let _ = std::fs::remove_dir(self.state_root());
         let name = self.cgroup_parent.trim_start_matches('/');
-        let tops: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        let mut tops: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
             .map(|d| d.flatten().map(|e| e.path().join(name)).collect())
             .unwrap_or_default();
+        tops.push(Path::new("/sys/fs/cgroup").join(name));
         for top in tops.into_iter().filter(|t| t.is_dir()) {
             rmdir_tree(&top);
         }
