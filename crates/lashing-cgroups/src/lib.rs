@@ -37,6 +37,7 @@ mod freezer;
 mod fs;
 pub mod hierarchy;
 mod manager;
+mod merge;
 pub mod oom;
 pub mod resources;
 pub mod stats;

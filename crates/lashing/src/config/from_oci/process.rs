@@ -21,7 +21,13 @@ impl ProcessConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let p: oci::Process = parse_normalized(path, &text, |v| {
+        Self::from_json(path, &text)
+    }
+
+    /// Converts an OCI `process` object given as JSON text (e.g. the process spec of a
+    /// containerd exec request); `origin` names it in errors.
+    pub fn from_json(origin: &Path, text: &str) -> Result<ProcessConfig, ConfigError> {
+        let p: oci::Process = parse_normalized(origin, text, |v| {
             default_process_fields(v);
             normalize_process(v);
         })?;
