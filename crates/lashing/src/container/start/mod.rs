@@ -243,15 +243,22 @@ impl<'a> Bootstrap<'a> {
         if self.kind == InitKind::Standard {
             record_init(self.c, init.child.pid())?;
         }
-        let mut r = self.place(&init, into_cgroup);
-        if r.is_ok()
-            && self.kind == InitKind::Standard
-            && let Some(unit) = &self.c.state.systemd
-        {
-            let c = &self.c.state;
-            let devices = super::cgroups::device_rules(&c.config);
-            let pid = init.child.pid();
-            r = super::systemd::start_unit(&c.config, &c.id, unit, pid, devices.as_deref());
+        // The systemd driver on the legacy hierarchy starts the unit with the init first (runc's
+        // order): systemd trims the directories of its controllers that no unit claims, so the
+        // ones made at create may be gone until the unit holds them.
+        let unit_first = self.kind == InitKind::Standard
+            && self.c.state.systemd.is_some()
+            && lashing_cgroups::systemd::legacy();
+        let mut r = if unit_first {
+            self.start_unit(&init)
+        } else {
+            Ok(())
+        };
+        if r.is_ok() {
+            r = self.place(&init, into_cgroup);
+        }
+        if r.is_ok() && !unit_first {
+            r = self.start_unit(&init);
         }
         if r.is_ok() {
             r = self.send_payload(&init);
@@ -275,6 +282,17 @@ impl<'a> Bootstrap<'a> {
             self.process.pidfd = Some(pidfd);
         }
         Ok(())
+    }
+
+    /// Starts the systemd unit of a new container (the driver only) with `init` in it.
+    fn start_unit(&self, init: &Spawned) -> Result<()> {
+        let c = &self.c.state;
+        let (InitKind::Standard, Some(unit)) = (self.kind, &c.systemd) else {
+            return Ok(());
+        };
+        let devices = super::cgroups::device_rules(&c.config);
+        let pid = init.child.pid();
+        super::systemd::start_unit(&c.config, &c.id, unit, pid, devices.as_deref())
     }
 
     /// Opens the protected executable and the socketpair and `clone3`s `lashing init` into its
