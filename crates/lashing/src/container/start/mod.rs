@@ -243,12 +243,18 @@ impl<'a> Bootstrap<'a> {
         if self.kind == InitKind::Standard {
             record_init(self.c, init.child.pid())?;
         }
-        // The systemd driver on the legacy hierarchy starts the unit with the init first (runc's
-        // order): systemd trims the directories of its controllers that no unit claims, so the
-        // ones made at create may be gone until the unit holds them.
+        // The systemd driver starts the unit with the init first (runc's order) on the legacy
+        // hierarchy, where systemd trims the directories of its controllers that no unit claims
+        // (the ones made at create may be gone until the unit holds them), and for a user
+        // manager, which moves the init into its subtree (asking PID 1 when it must): the
+        // caller, outside that subtree, may not (cgroup v2 delegation).
         let unit_first = self.kind == InitKind::Standard
-            && self.c.state.systemd.is_some()
-            && lashing_cgroups::systemd::legacy();
+            && self
+                .c
+                .state
+                .systemd
+                .as_ref()
+                .is_some_and(|u| u.user || lashing_cgroups::systemd::legacy());
         let mut r = if unit_first {
             self.start_unit(&init)
         } else {
