@@ -64,11 +64,9 @@ fn installed(prog: &str) -> bool {
 }
 
 impl Containerd {
-    fn start(name: &str) -> Option<Containerd> {
-        Containerd::start_with(name, false)
-    }
-
-    fn start_with(name: &str, systemd: bool) -> Option<Containerd> {
+    /// A private containerd for test `name`; `systemd`: its shim runs lashing with the systemd
+    /// driver.
+    fn start(name: &str, systemd: bool) -> Option<Containerd> {
         let lock = lashing_testsupport::engine_lock();
         lashing_testsupport::require_root();
         assert!(
@@ -461,7 +459,7 @@ fn memory_cgroup(pid: i32) -> String {
 
 #[test]
 fn ctr_runs_execs_pauses_kills_and_deletes_with_lashing() {
-    let Some(c) = Containerd::start("main") else {
+    let Some(c) = Containerd::start("main", false) else {
         return;
     };
 
@@ -584,7 +582,7 @@ fn ctr_runs_execs_pauses_kills_and_deletes_with_lashing() {
 /// lashing's kill error on a stopped task ("container not running") to "not found".
 #[test]
 fn ctr_reports_lashing_errors_like_runc() {
-    let Some(c) = Containerd::start("errors") else {
+    let Some(c) = Containerd::start("errors", false) else {
         return;
     };
     let o = c.run(&["--rm"], "e1", &["/bin/nonexistent"]);
@@ -699,7 +697,7 @@ fn busybox_image(c: &Containerd) -> PathBuf {
 /// writable rootfs, and a user namespace over a remapped (chowned) snapshot (`--uidmap`).
 #[test]
 fn ctr_runs_an_imported_image_with_lashing() {
-    let Some(c) = Containerd::start("image") else {
+    let Some(c) = Containerd::start("image", false) else {
         return;
     };
     let image = busybox_image(&c);
@@ -775,7 +773,7 @@ fn ctr_with_the_systemd_driver_makes_and_removes_a_unit() {
         lashing_testsupport::missing("systemd as PID 1 (tools/vm-run --systemd)");
         return;
     }
-    let Some(c) = Containerd::start_with("sd", true) else {
+    let Some(c) = Containerd::start("sd", true) else {
         return;
     };
     let unit = lashing_testsupport::systemd::unit(&c.unit_name("s1"));

@@ -26,11 +26,8 @@ struct Podman {
 }
 
 impl Podman {
-    fn new() -> Option<Podman> {
-        Podman::with_manager("cgroupfs")
-    }
-
-    fn with_manager(manager: &'static str) -> Option<Podman> {
+    /// A private podman with `--cgroup-manager MANAGER` (`cgroupfs`, or `systemd`).
+    fn new(manager: &'static str) -> Option<Podman> {
         require_containers();
         match Command::new("podman").arg("--version").output() {
             Ok(o) if o.status.success() => {}
@@ -108,7 +105,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn podman_runs_execs_stops_and_removes_with_lashing() {
-    let Some(pm) = Podman::new() else {
+    let Some(pm) = Podman::new("cgroupfs") else {
         return;
     };
     let cg = pm.cgroup_parent.clone();
@@ -182,7 +179,7 @@ fn podman_with_the_systemd_cgroup_manager() {
         lashing_testsupport::missing("systemd as PID 1 (tools/vm-run --systemd)");
         return;
     }
-    let Some(pm) = Podman::with_manager("systemd") else {
+    let Some(pm) = Podman::new("systemd") else {
         return;
     };
     let r = pm.rootfs("r1");
