@@ -586,6 +586,11 @@ fn rootless_through_the_user_manager() {
             .is_some_and(|n| n != "0")
     });
     assert!(file("pids.current").parse::<u32>().unwrap() <= 20);
+    // exec, as runc: the caller (outside the user manager's subtree) may not join the scope, and
+    // the process stays in the caller's cgroup.
+    let o = sb.run(&["exec", "r1", "cat", "/proc/self/status"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("Cpus_allowed_list"), "{o:?}");
     let mut del = sb.command(&["--systemd-cgroup", "delete", "--force", "r1"]);
     del.env("DBUS_SESSION_BUS_ADDRESS", &bus);
     let o = lashing_testsupport::run_command(del, "lashing delete --force");

@@ -395,7 +395,18 @@ impl<'a> Bootstrap<'a> {
     /// (then the one byte the child waits for).
     fn place(&mut self, init: &Spawned, into_cgroup: bool) -> Result<()> {
         let pid = init.child.pid();
-        if self.exec_cgroup.is_none() && rootless_tolerates(self.c) {
+        if self.kind == InitKind::Setns
+            && self.exec_cgroup.is_none()
+            && self.c.state.config.rootless_cgroups
+        {
+            // runc: a rootless exec that may not join the container's cgroup (e.g. a scope of
+            // the user manager, outside the caller's subtree) stays where it is.
+            let mut m = self.c.cgroup.clone();
+            for (key, e) in m.tolerate(|m| m.add_pid(pid, into_cgroup))? {
+                let e = crate::error::chain(&e);
+                tracing::debug!("rootless: exec not in the {key:?} cgroup: {e}");
+            }
+        } else if self.exec_cgroup.is_none() && rootless_tolerates(self.c) {
             let dropped = self.c.cgroup.tolerate(|m| m.add_pid(pid, into_cgroup))?;
             super::cgroups::forget_dropped(self.c, dropped)?;
         } else {
