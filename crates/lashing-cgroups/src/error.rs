@@ -221,6 +221,10 @@ pub enum Error {
     /// The systemd driver was asked for on a host not booted with systemd (runc's wording).
     #[error("systemd not running on this host, cannot use systemd cgroups manager")]
     SystemdNotRunning,
+    /// Rootless cgroups with the systemd driver on the legacy hierarchy, where a user manager
+    /// cannot delegate (runc's wording).
+    #[error("cannot use rootless systemd cgroups manager on cgroup v1")]
+    SystemdRootlessV1,
     /// A systemd job did not succeed (runc's wording).
     #[error("error {op} systemd unit `{unit}`: got `{result}`")]
     SystemdJob {

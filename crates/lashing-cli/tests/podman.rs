@@ -21,10 +21,13 @@ struct Podman {
     _cleanup: Cleanup,
     dir: tempfile::TempDir,
     cgroup_parent: String,
+    /// podman's `--cgroup-manager`: `cgroupfs`, or `systemd` (in the systemd guest).
+    manager: &'static str,
 }
 
 impl Podman {
-    fn new() -> Option<Podman> {
+    /// A private podman with `--cgroup-manager MANAGER` (`cgroupfs`, or `systemd`).
+    fn new(manager: &'static str) -> Option<Podman> {
         require_containers();
         match Command::new("podman").arg("--version").output() {
             Ok(o) if o.status.success() => {}
@@ -40,7 +43,7 @@ impl Podman {
         std::fs::write(
             dir.path().join("containers.conf"),
             "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
-             [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+             [engine]\nevents_logger = \"file\"\n",
         )
         .unwrap();
         let cgroup_parent = format!("/lashing-test-podman-{}", std::process::id());
@@ -51,6 +54,7 @@ impl Podman {
             _cleanup: cleanup,
             dir,
             cgroup_parent,
+            manager,
         })
     }
 
@@ -73,7 +77,7 @@ impl Podman {
             .arg("--tmpdir")
             .arg(d.join("tmp"))
             .args(["--runtime", BIN])
-            .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
+            .args(["--cgroup-manager", self.manager, "--events-backend", "file"])
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -101,7 +105,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn podman_runs_execs_stops_and_removes_with_lashing() {
-    let Some(pm) = Podman::new() else {
+    let Some(pm) = Podman::new("cgroupfs") else {
         return;
     };
     let cg = pm.cgroup_parent.clone();
@@ -160,6 +164,80 @@ fn podman_runs_execs_stops_and_removes_with_lashing() {
     assert_eq!(text(&o.stdout).trim(), "exited");
     let o = pm.podman(&["rm", "c1"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = pm.podman(&["ps", "-a", "-q"]);
+    assert_eq!(text(&o.stdout).trim(), "", "nothing left");
+}
+
+/// Item 7 of issue 12: podman `--cgroup-manager systemd --runtime <lashing>` against systemd as
+/// PID 1 (the systemd guest): podman asks for `machine.slice:libpod:<id>`, so the container is
+/// the transient unit `libpod-<id>.scope` with podman's memory limit; run -d, exec, stop, rm,
+/// and no unit of the container is left after rm.
+#[test]
+#[ignore = "needs systemd as PID 1: run in the systemd guest (scripts/test-guest-systemd)"]
+fn podman_with_the_systemd_cgroup_manager() {
+    if !lashing_cgroups::systemd::is_running_systemd() {
+        lashing_testsupport::missing("systemd as PID 1 (tools/vm-run --systemd)");
+        return;
+    }
+    let Some(pm) = Podman::new("systemd") else {
+        return;
+    };
+    let r = pm.rootfs("r1");
+    let o = pm.podman(&[
+        "run",
+        "-d",
+        "--name",
+        "s1",
+        "--network",
+        "none",
+        "--memory",
+        "64m",
+        "--rootfs",
+        r.to_str().unwrap(),
+        "/bin/sleep",
+        "100",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let id = text(&pm.podman(&["inspect", "--format", "{{.Id}}", "s1"]).stdout)
+        .trim()
+        .to_owned();
+    let unit = format!("libpod-{id}.scope");
+    let units = || lashing_testsupport::systemd::leftover_units(&[format!("libpod-*{id}*.scope")]);
+    let p = lashing_testsupport::systemd::show(
+        &unit,
+        &[
+            "ActiveState",
+            "Slice",
+            "Delegate",
+            "MemoryMax",
+            "MemoryLimit",
+        ],
+    );
+    assert_eq!(p["ActiveState"], "active", "{p:?}");
+    assert_eq!(p["Slice"], "machine.slice");
+    assert_eq!(p["Delegate"], "yes");
+    let limit = if lashing_testsupport::unified() {
+        &p["MemoryMax"]
+    } else {
+        &p["MemoryLimit"]
+    };
+    assert_eq!(limit, "67108864", "{p:?}");
+    let pid = text(
+        &pm.podman(&["inspect", "--format", "{{.State.Pid}}", "s1"])
+            .stdout,
+    );
+    let cg = std::fs::read_to_string(format!("/proc/{}/cgroup", pid.trim())).unwrap();
+    assert!(cg.contains(&format!("/machine.slice/{unit}")), "{cg}");
+    let o = pm.podman(&["exec", "s1", "/bin/sh", "-c", "echo from-exec; exit 4"]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "from-exec\n");
+    let o = pm.podman(&["stop", "-t", "1", "s1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = pm.podman(&["rm", "s1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    lashing_testsupport::wait_for("the units to go", lashing_testsupport::WAIT, || {
+        units().is_empty()
+    });
     let o = pm.podman(&["ps", "-a", "-q"]);
     assert_eq!(text(&o.stdout).trim(), "", "nothing left");
 }

@@ -110,8 +110,13 @@ pub struct Sandbox {
     pub dir: tempfile::TempDir,
     /// The state root (`--root`).
     pub root: String,
-    /// The cgroups path of the bundle: `/lashing-test-cli-<pid>-<n>`.
+    /// The cgroups path of the bundle: `/lashing-test-cli-<pid>-<n>`, or with the systemd driver
+    /// forced on ([`crate::systemd`]) `system.slice:lashing-test:cli-<pid>-<n>`.
     pub cgroup: String,
+    /// The sandbox's name, `cli-<pid>-<n>`: its units are `lashing-test-<name>[-<id>].scope`.
+    name: String,
+    /// Whether the runtime runs with `--systemd-cgroup` ([`crate::systemd::enabled`]).
+    pub systemd: bool,
     /// The state root's directory (see `STATE_PARENT`), removed on drop.
     _state: tempfile::TempDir,
 }
@@ -132,13 +137,21 @@ impl Sandbox {
         std::fs::create_dir_all(STATE_PARENT)
             .unwrap_or_else(|e| panic!("cannot create {STATE_PARENT}: {e}"));
         let state = tempfile::tempdir_in(STATE_PARENT).expect("a state root under /run");
-        let cgroup = format!(
-            "/lashing-test-cli-{}-{}",
+        let name = format!(
+            "cli-{}-{}",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
+        // The fs tree is recorded in both modes: a test may make cgroups by hand below it.
+        let fs_cgroup = format!("/{}{name}", crate::CGROUP_PREFIX);
         let cleanup = Cleanup::new();
-        cleanup.cgroup(&cgroup);
+        cleanup.cgroup(&fs_cgroup);
+        let systemd = crate::systemd::enabled();
+        let cgroup = if systemd {
+            crate::systemd::cgroups_path(&name)
+        } else {
+            fs_cgroup
+        };
         cleanup.watch_mounts(dir.path());
         let sb = Sandbox {
             root: state
@@ -149,6 +162,8 @@ impl Sandbox {
             runtime: runtime.to_path_buf(),
             dir,
             cgroup,
+            name,
+            systemd,
             _state: state,
             _cleanup: cleanup,
         };
@@ -188,9 +203,36 @@ impl Sandbox {
         self.dir.path().join(name)
     }
 
-    /// A cgroups path below the sandbox's cgroup: `<cgroup>/<id>`.
+    /// The cgroups path of a container `id` of the sandbox: `<cgroup>/<id>`, or with the systemd
+    /// driver `system.slice:lashing-test:<name>-<id>`.
     pub fn cgroups_path(&self, id: &str) -> String {
-        format!("{}/{id}", self.cgroup)
+        if self.systemd {
+            crate::systemd::cgroups_path(&format!("{}-{id}", self.name))
+        } else {
+            format!("{}/{id}", self.cgroup)
+        }
+    }
+
+    /// The cgroup of [`Sandbox::cgroups_path`]`(id)` relative to every hierarchy's root (what
+    /// `/proc/PID/cgroup` shows): the same path with the fs driver, the unit's
+    /// `/system.slice/lashing-test-<name>-<id>.scope` with the systemd one.
+    pub fn cgroup_dir(&self, id: &str) -> String {
+        if self.systemd {
+            crate::systemd::cgroup(&format!("{}-{id}", self.name))
+        } else {
+            self.cgroups_path(id)
+        }
+    }
+
+    /// The global flags of every command: `--root <root>`, and `--systemd-cgroup` with the
+    /// systemd driver unless `args` has it already.
+    fn full_args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut full = vec!["--root", self.root.as_str()];
+        if self.systemd && !args.contains(&"--systemd-cgroup") {
+            full.push("--systemd-cgroup");
+        }
+        full.extend(args);
+        full
     }
 
     /// `RUNTIME --root <root> ARGS` in the bundle.
@@ -200,8 +242,7 @@ impl Sandbox {
 
     /// The same with more environment variables.
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
-        let mut full = vec!["--root", &self.root];
-        full.extend(args);
+        let full = self.full_args(args);
         run_in(&self.runtime, &self.bundle(), &full, env)
     }
 
@@ -220,8 +261,7 @@ impl Sandbox {
 
     /// A `RUNTIME --root <root> ARGS` command in the bundle, to spawn.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut full = vec!["--root", &self.root];
-        full.extend(args);
+        let full = self.full_args(args);
         command(&self.runtime, &self.bundle(), &full)
     }
 
@@ -279,10 +319,24 @@ impl Sandbox {
         }
     }
 
-    /// Whether the test cgroup exists in any hierarchy.
+    /// Whether the test cgroup (with the systemd driver: the bundle's unit's) exists in any
+    /// hierarchy.
     pub fn cgroup_exists(&self) -> bool {
-        let name = self.cgroup.trim_start_matches('/');
-        crate::hierarchies().iter().any(|h| h.join(name).is_dir())
+        let dir = if self.systemd {
+            crate::systemd::cgroup(&self.name)
+        } else {
+            self.cgroup.clone()
+        };
+        let rel = dir.trim_start_matches('/');
+        crate::hierarchies().iter().any(|h| h.join(rel).is_dir())
+    }
+
+    /// The glob patterns of the sandbox's units (the bundle's and every `cgroups_path(id)`'s).
+    pub fn unit_patterns(&self) -> Vec<String> {
+        vec![
+            crate::systemd::unit(&self.name),
+            crate::systemd::unit(&format!("{}-*", self.name)),
+        ]
     }
 
     /// Reaps a pid of ours (an orphaned init) if it has exited, never any other child.
@@ -313,6 +367,17 @@ impl Drop for Sandbox {
                 let o = self.run(&["delete", "--force", &id]);
                 if o.code != 0 {
                     eprintln!("lashing-testsupport: delete --force {id}: {}", o.stderr);
+                }
+            }
+        }
+        // With the systemd driver: no unit of the sandbox may be left (checked after every test
+        // that uses a sandbox); what is left is stopped, and fails the test.
+        if self.systemd {
+            let left = crate::systemd::sweep(&self.unit_patterns());
+            if !left.is_empty() {
+                eprintln!("lashing-testsupport: units left behind: {left:?}");
+                if !std::thread::panicking() {
+                    panic!("systemd units left behind by the test: {left:?}");
                 }
             }
         }

@@ -20,6 +20,8 @@
 //! - [`unprivileged`]: rootless tests: the test user ([`unprivileged::test_user`], with
 //!   `/etc/subuid`/`/etc/subgid` ranges) and [`unprivileged::UserSandbox`] (the runtime run as
 //!   that user with a private `XDG_RUNTIME_DIR`).
+//! - [`systemd`]: the suites with the systemd cgroup driver forced on
+//!   (`LASHING_TEST_CGROUP_DRIVER=systemd`): units, their cgroups, the check that none is left.
 //! - [`suite`]: the `harness = false` suites ([`run_suite`]) and their cgroup parent.
 //! - Host facts: [`unified`], [`block_device`], [`status_field`] (of `/proc/PID/status`).
 //!
@@ -49,6 +51,7 @@ mod host;
 mod rootfs;
 pub mod suite;
 mod sys;
+pub mod systemd;
 mod testinit;
 pub mod unprivileged;
 mod wait;

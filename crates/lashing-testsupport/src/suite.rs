@@ -15,8 +15,8 @@ pub fn suite_cgroup_parent() -> String {
 
 /// Runs a suite with libtest-mimic (so nextest and `cargo test` filters work): each test is
 /// ignored unless running as root (reported as such, never passed); `extra` trials are added as
-/// they are. Afterwards this process's test cgroups are removed, and the run fails if a test left
-/// one behind.
+/// they are. Afterwards this process's test cgroups (and, with the systemd driver forced on, its
+/// units) are removed, and the run fails if a test left one behind.
 pub fn run_suite(suite: &str, tests: &[Test], extra: Vec<libtest_mimic::Trial>) -> ! {
     let args = libtest_mimic::Arguments::from_args();
     let root = crate::sys::geteuid() == 0;
@@ -31,11 +31,22 @@ pub fn run_suite(suite: &str, tests: &[Test], extra: Vec<libtest_mimic::Trial>) 
         })
         .collect();
     trials.extend(extra);
+    let listing = args.list;
     let conclusion = libtest_mimic::run(&args, trials);
     let leaked = remove_suite_cgroups();
     if !leaked.is_empty() {
         eprintln!("cgroups left behind by the tests: {leaked:?}");
         std::process::exit(101);
+    }
+    // With the systemd driver forced on, the units of this process's containers (ids end in
+    // `-<pid>-<n>`); under nextest each test is its own process, so this runs after every test.
+    if !listing && crate::systemd::enabled() {
+        let pattern = crate::systemd::unit(&format!("*-{}-*", std::process::id()));
+        let left = crate::systemd::sweep(&[pattern]);
+        if !left.is_empty() {
+            eprintln!("systemd units left behind by the tests: {left:?}");
+            std::process::exit(101);
+        }
     }
     conclusion.exit()
 }

@@ -30,6 +30,10 @@ pub(crate) fn plan(config: &Config, id: &str) -> Result<(SystemdUnit, String)> {
     if !sd::is_running_systemd() {
         return Err(lashing_cgroups::Error::SystemdNotRunning.into());
     }
+    // runc's legacy manager refuses rootless cgroups (nothing is delegated on v1).
+    if config.rootless_cgroups && sd::legacy() {
+        return Err(lashing_cgroups::Error::SystemdRootlessV1.into());
+    }
     let user = user_manager();
     let manager_cgroup = if user {
         Systemd::connect(true)?.manager_cgroup()?

@@ -126,17 +126,39 @@ impl Env {
         spec["process"]["terminal"] = false.into();
         spec["process"]["args"] = serde_json::json!(args);
         spec["root"]["readonly"] = false.into();
-        spec["linux"]["cgroupsPath"] = format!("{}/{}", cgroup_parent(), self.id).into();
+        spec["linux"]["cgroupsPath"] = self.cgroups_path().into();
         edit(&mut spec);
         std::fs::write(
             self.bundle().join("config.json"),
             serde_json::to_vec_pretty(&spec).unwrap(),
         )
         .unwrap();
-        Ok(Config::from_bundle(&CreateOpts {
+        let mut config = Config::from_bundle(&CreateOpts {
             bundle: self.bundle(),
             ..Default::default()
-        })?)
+        })?;
+        config.cgroup.systemd = lashing_testsupport::systemd::enabled();
+        Ok(config)
+    }
+
+    /// The container's `cgroupsPath`: `<suite parent>/<id>`, or with the systemd driver forced on
+    /// (`LASHING_TEST_CGROUP_DRIVER=systemd`) `system.slice:lashing-test:lib-<id>`.
+    pub fn cgroups_path(&self) -> String {
+        if lashing_testsupport::systemd::enabled() {
+            lashing_testsupport::systemd::cgroups_path(&format!("lib-{}", self.id))
+        } else {
+            format!("{}/{}", cgroup_parent(), self.id)
+        }
+    }
+
+    /// The container's cgroup relative to every hierarchy's root (what `/proc/PID/cgroup`
+    /// shows): [`Env::cgroups_path`] with the fs driver, the unit's cgroup with systemd's.
+    pub fn cgroup_dir(&self) -> String {
+        if lashing_testsupport::systemd::enabled() {
+            lashing_testsupport::systemd::cgroup(&format!("lib-{}", self.id))
+        } else {
+            self.cgroups_path()
+        }
     }
 
     /// The container's root file system on the host.

@@ -259,16 +259,29 @@ impl<'a> Bootstrap<'a> {
     fn run(mut self) -> Result<()> {
         crate::waterfall::mark("bootstrap planned");
         let (mut init, into_cgroup) = self.spawn()?;
-        let mut r = self.place(&init, into_cgroup);
-        crate::waterfall::mark("init placed (cgroups, oom_score_adj, affinity, maps)");
-        if r.is_ok()
-            && self.kind == InitKind::Standard
-            && let Some(unit) = &self.c.state.systemd
-        {
-            let c = &self.c.state;
-            let devices = super::cgroups::device_rules(&c.config);
-            let pid = init.child.pid();
-            r = super::systemd::start_unit(&c.config, &c.id, unit, pid, devices.as_deref());
+        // The systemd driver starts the unit with the init first (runc's order) on the legacy
+        // hierarchy, where systemd trims the directories of its controllers that no unit claims
+        // (the ones made at create may be gone until the unit holds them), and for a user
+        // manager, which moves the init into its subtree (asking PID 1 when it must): the
+        // caller, outside that subtree, may not (cgroup v2 delegation).
+        let unit_first = self.kind == InitKind::Standard
+            && self
+                .c
+                .state
+                .systemd
+                .as_ref()
+                .is_some_and(|u| u.user || lashing_cgroups::systemd::legacy());
+        let mut r = if unit_first {
+            self.start_unit(&init)
+        } else {
+            Ok(())
+        };
+        if r.is_ok() {
+            r = self.place(&init, into_cgroup);
+            crate::waterfall::mark("init placed (cgroups, oom_score_adj, affinity, maps)");
+        }
+        if r.is_ok() && !unit_first {
+            r = self.start_unit(&init);
         }
         if r.is_ok() {
             r = self.send_payload(&init);
@@ -300,6 +313,17 @@ impl<'a> Bootstrap<'a> {
             self.process.pidfd = Some(pidfd);
         }
         Ok(())
+    }
+
+    /// Starts the systemd unit of a new container (the driver only) with `init` in it.
+    fn start_unit(&self, init: &Spawned) -> Result<()> {
+        let c = &self.c.state;
+        let (InitKind::Standard, Some(unit)) = (self.kind, &c.systemd) else {
+            return Ok(());
+        };
+        let devices = super::cgroups::device_rules(&c.config);
+        let pid = init.child.pid();
+        super::systemd::start_unit(&c.config, &c.id, unit, pid, devices.as_deref())
     }
 
     /// Opens the protected executable and the socketpair and `clone3`s `lashing init` into its
@@ -398,7 +422,18 @@ impl<'a> Bootstrap<'a> {
     /// (then the one byte the child waits for).
     fn place(&mut self, init: &Spawned, into_cgroup: bool) -> Result<()> {
         let pid = init.child.pid();
-        if self.exec_cgroup.is_none() && rootless_tolerates(self.c) {
+        if self.kind == InitKind::Setns
+            && self.exec_cgroup.is_none()
+            && self.c.state.config.rootless_cgroups
+        {
+            // runc: a rootless exec that may not join the container's cgroup (e.g. a scope of
+            // the user manager, outside the caller's subtree) stays where it is.
+            let mut m = self.c.cgroup.clone();
+            for (key, e) in m.tolerate(|m| m.add_pid(pid, into_cgroup))? {
+                let e = crate::error::chain(&e);
+                tracing::debug!("rootless: exec not in the {key:?} cgroup: {e}");
+            }
+        } else if self.exec_cgroup.is_none() && rootless_tolerates(self.c) {
             let dropped = self.c.cgroup.tolerate(|m| m.add_pid(pid, into_cgroup))?;
             super::cgroups::forget_dropped(self.c, dropped)?;
         } else {
