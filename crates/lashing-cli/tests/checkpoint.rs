@@ -187,6 +187,28 @@ fn checkpoint_errors_leave_the_container_running() {
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("criu not found in PATH"), "{}", o.stderr);
     assert_eq!(sb.status("cr4"), "running");
+    // Bad options are refused with runc's messages, before CRIU is asked anything.
+    for (flags, want) in [
+        (
+            &["--page-server", "nohost"][..],
+            "Use --page-server ADDRESS:PORT to specify page server",
+        ),
+        (&["--page-server", "h:x"], "Invalid port number"),
+        (
+            &["--manage-cgroups-mode", "bogus"],
+            "Invalid manage-cgroups-mode value",
+        ),
+        (&["--empty-ns", "pid"], "is not supported"),
+        (&["--status-fd", "999"], "invalid --status-fd argument 999"),
+    ] {
+        let mut args = vec!["checkpoint", "--image-path", image_arg];
+        args.extend(flags);
+        args.push("cr4");
+        let o = sb.run(&args);
+        assert_eq!(o.code, 1, "{flags:?}: {}", o.stderr);
+        assert!(o.stderr.contains(want), "{flags:?}: {}", o.stderr);
+        assert_eq!(sb.status("cr4"), "running");
+    }
     let installed = Command::new("criu")
         .arg("--version")
         .stdout(Stdio::null())

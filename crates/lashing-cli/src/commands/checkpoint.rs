@@ -170,6 +170,8 @@ fn status_fd(n: i32) -> Result<Option<OwnedFd>, CliError> {
 
 /// Runs `lashing checkpoint`.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
+    // runc's order: the container first, then the options.
+    let mut container = Container::load(&g.root, &a.id)?;
     let mut opts = CheckpointOpts {
         criu: a.criu.opts(a.image_path.as_deref())?,
         leave_running: a.leave_running,
@@ -187,7 +189,6 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
             .transpose()?,
         status_fd: status_fd(a.status_fd.unwrap_or(-1))?,
     };
-    let mut container = Container::load(&g.root, &a.id)?;
     container.checkpoint(&mut opts).map_err(criu_error)?;
     if !(a.leave_running || a.pre_dump) {
         // CRIU has killed the processes: wait (bounded) for the init to be gone, then remove
