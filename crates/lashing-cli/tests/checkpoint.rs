@@ -228,15 +228,18 @@ fn checkpoint_errors_leave_the_container_running() {
     drop(run);
 }
 
-/// The applets the CRIU tests use beyond the sandbox's: `nc` (TCP), `flock` (file locks).
-const CRIU_APPLETS: &[&str] = &[
-    "sh", "true", "sleep", "echo", "cat", "test", "kill", "nc", "flock", "seq",
-];
+/// The applets the CRIU tests use (`nc`: TCP).
+const CRIU_APPLETS: &[&str] = &["sh", "true", "sleep", "echo", "cat", "test", "kill", "nc"];
 
 /// A sandbox for CRIU: `args` in a writable rootfs with `/tmp`, and the [`CRIU_APPLETS`].
 fn criu_sandbox(args: &[&str]) -> Sandbox {
     let sb = Sandbox::new(std::path::Path::new(support::BIN), args, CRIU_APPLETS);
-    sb.edit(|v| v["root"]["readonly"] = false.into());
+    // In a cgroup of its own below the sandbox's, so that a second bundle's is a sibling (a
+    // v2 cgroup with processes cannot have children that take processes).
+    sb.edit(|v| {
+        v["root"]["readonly"] = false.into();
+        v["linux"]["cgroupsPath"] = sb.cgroups_path("b1").into();
+    });
     std::fs::create_dir_all(sb.rootfs().join("tmp")).unwrap();
     sb
 }
@@ -535,7 +538,8 @@ fn tcp_established_connection_survives() {
     require_criu();
     let limit = lashing_testsupport::WAIT * time_factor();
     let ns = NetNs::new(&format!("lashing-cr-{}", std::process::id()));
-    let script = "nc -l -p 5000 > /tmp/received & sleep 1; \
+    // The server's stdin stays open (busybox nc ends at its EOF).
+    let script = "sleep 100000 | nc -l -p 5000 > /tmp/received & sleep 1; \
         i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done | nc 127.0.0.1 5000";
     let sb = criu_sandbox(&["sh", "-c", script]);
     let path = format!("/run/netns/{}", ns.0);
@@ -666,22 +670,24 @@ fn shell_job_restores_with_a_console_socket() {
 /// Whether someone holds a lock on `path` (a non-blocking exclusive flock fails).
 fn locked(path: &std::path::Path) -> bool {
     let f = std::fs::File::open(path).unwrap();
-    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+    match f.try_lock() {
         Ok(()) => false,
-        Err(rustix::io::Errno::WOULDBLOCK) => true,
-        Err(e) => panic!("flock {}: {e}", path.display()),
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(e)) => panic!("flock {}: {e}", path.display()),
     }
 }
 
-/// A container holding a file lock: refused without `--file-locks`, the lock released at
-/// checkpoint and held again after restore with it.
+/// A container holding a file lock (testinit's `lock-count`: busybox has no `flock`): refused
+/// without `--file-locks`, the lock released at checkpoint and held again after restore with
+/// it.
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn file_locks_are_restored() {
     require_criu();
     let limit = lashing_testsupport::WAIT * time_factor();
-    let sb = criu_sandbox(&["flock", "/tmp/lock", "sh", "-c", LOOP]);
-    std::fs::write(sb.rootfs().join("tmp/lock"), "").unwrap();
+    let sb = criu_sandbox(&["/init", "lock-count", "/tmp/lock", "/tmp/counter"]);
+    let init = sb.rootfs().join("init");
+    std::fs::copy(lashing_testsupport::testinit_path(), &init).unwrap();
     let lock = sb.rootfs().join("tmp/lock");
     ok_piped(&sb, &["run", "-d", "crf"]);
     wait_counter(&sb, 3);

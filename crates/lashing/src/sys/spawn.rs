@@ -8,13 +8,19 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
 /// Spawns `cmd` with `fds[i]` at fd `3 + i` in the new program (without `FD_CLOEXEC`); every
-/// other fd of the caller stays close-on-exec as it is. The caller's fds are not changed.
+/// other fd of the caller stays close-on-exec as it is. The caller's fds are not changed. The
+/// program is killed (`PR_SET_PDEATHSIG`) if the calling thread ends first: a helper the caller
+/// talks to must not outlive it (a CRIU page server would wait forever).
 pub(crate) fn spawn_with_fds(cmd: &mut Command, fds: &[BorrowedFd<'_>]) -> io::Result<Child> {
     let sources: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
     let n = sources.len() as RawFd;
     // Filled in the child: the copies above the target range (no allocation after the fork).
     let mut high: Vec<RawFd> = vec![-1; sources.len()];
     let hook = move || -> io::Result<()> {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) with a signal number; async-signal-safe.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
         // First every source above 3 + n (a source may sit on a target number), then down to its
         // place: dup2 clears FD_CLOEXEC on the target; the high copies close at exec.
         for (i, &fd) in sources.iter().enumerate() {
@@ -36,7 +42,7 @@ pub(crate) fn spawn_with_fds(cmd: &mut Command, fds: &[BorrowedFd<'_>]) -> io::R
         Ok(())
     };
     // SAFETY: the hook runs between fork and exec and makes only async-signal-safe calls
-    // (fcntl, dup2) on memory allocated before the fork.
+    // (prctl, fcntl, dup2) on memory allocated before the fork.
     unsafe { cmd.pre_exec(hook) };
     cmd.spawn()
 }
