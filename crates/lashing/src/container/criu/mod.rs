@@ -189,9 +189,17 @@ impl CriuOpts {
         self.work_path.as_deref().unwrap_or(&self.image_path)
     }
 
-    /// `empty_ns` as CRIU's flags: always the network namespace (runc's rule).
-    fn empty_ns_flags(&self) -> Result<u32, CriuError> {
-        let mut flags = libc::CLONE_NEWNET as u32;
+    /// `empty_ns` as CRIU's flags: the network namespace (runc's rule), unless the container
+    /// joins one by path: CRIU then neither dumps nor creates it (an external namespace), and an
+    /// "empty" one would make the restore lock the network of that namespace a second time,
+    /// so that CRIU 3.17 cannot unlock it (its `iptables-restore` fails with status 4 and every
+    /// restored connection stays blocked).
+    fn empty_ns_flags(&self, config: &Config) -> Result<u32, CriuError> {
+        let joined = config
+            .namespaces
+            .iter()
+            .any(|n| n.typ == NamespaceType::Network && n.path.is_some());
+        let mut flags = if joined { 0 } else { libc::CLONE_NEWNET as u32 };
         for ns in &self.empty_ns {
             if *ns != NamespaceType::Network {
                 return Err(CriuError::Option(format!(
@@ -237,7 +245,7 @@ impl CriuOpts {
             tcp_established: self.tcp_established,
             ext_unix_sk: self.ext_unix_sk,
             file_locks: self.file_locks,
-            empty_ns: Some(self.empty_ns_flags()?),
+            empty_ns: Some(self.empty_ns_flags(config)?),
             orphan_pts_master: true,
             auto_dedup: self.auto_dedup,
             lazy_pages: self.lazy_pages,
@@ -580,13 +588,22 @@ mod tests {
     }
 
     #[test]
-    fn empty_ns_always_has_the_network() {
+    fn empty_ns_has_the_network_unless_joined() {
         let mut o = CriuOpts::default();
-        assert_eq!(o.empty_ns_flags().unwrap(), libc::CLONE_NEWNET as u32);
+        let mut c = Config::default();
+        c.namespaces.push(crate::config::Namespace {
+            typ: NamespaceType::Network,
+            path: None,
+        });
+        assert_eq!(o.empty_ns_flags(&c).unwrap(), libc::CLONE_NEWNET as u32);
         o.empty_ns = vec![NamespaceType::Network];
-        assert_eq!(o.empty_ns_flags().unwrap(), libc::CLONE_NEWNET as u32);
+        assert_eq!(o.empty_ns_flags(&c).unwrap(), libc::CLONE_NEWNET as u32);
+        // A network namespace joined by path is external: never created empty.
+        o.empty_ns.clear();
+        c.namespaces[0].path = Some("/run/netns/x".into());
+        assert_eq!(o.empty_ns_flags(&c).unwrap(), 0);
         o.empty_ns = vec![NamespaceType::Pid];
-        let e = o.empty_ns_flags().unwrap_err().to_string();
+        let e = o.empty_ns_flags(&c).unwrap_err().to_string();
         assert_eq!(e, "namespace \"pid\" is not supported");
     }
 
