@@ -136,7 +136,12 @@ fn converse(
         let resp = Response::decode(&buf[..n]).map_err(CriuError::Decode)?;
         if !resp.success {
             let mut what = format!("criu failed: type {}", resp.typ.name());
-            if let Some(m) = resp.errmsg.as_deref().filter(|m| !m.is_empty()) {
+            if let Some(m) = resp
+                .errmsg
+                .as_deref()
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+            {
                 what.push_str(&format!(": {m}"));
             }
             return Err(s.failed(what, resp.errno.filter(|&e| e > 0)));
