@@ -163,3 +163,90 @@ fn podman_runs_execs_stops_and_removes_with_lashing() {
     let o = pm.podman(&["ps", "-a", "-q"]);
     assert_eq!(text(&o.stdout).trim(), "", "nothing left");
 }
+
+/// `podman container checkpoint` / `restore` with lashing as the runtime (CRIU, so in the guest):
+/// in place, then exported to a tarball and imported under a new name.
+#[test]
+#[ignore = "needs a CRIU that works with this kernel (Debian's 3.17 fails on kernels >= 6.13): \
+            run by scripts/test-guest"]
+fn podman_checkpoints_and_restores_with_lashing() {
+    let Some(pm) = Podman::new() else {
+        return;
+    };
+    let cg = pm.cgroup_parent.clone();
+    let r = pm.rootfs("r");
+    let count = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done";
+    std::fs::create_dir_all(r.join("tmp")).unwrap();
+    let o = pm.podman(&[
+        "run",
+        "-d",
+        "--name",
+        "cp1",
+        "--cgroup-parent",
+        &cg,
+        "--network",
+        "none",
+        "--rootfs",
+        r.to_str().unwrap(),
+        "/bin/sh",
+        "-c",
+        count,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let counter = || -> u64 {
+        std::fs::read_to_string(r.join("tmp/counter"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let limit = lashing_testsupport::WAIT * lashing_testsupport::time_factor();
+    lashing_testsupport::wait_for("the counter", limit, || counter() >= 3);
+    let state = |name: &str| {
+        text(
+            &pm.podman(&["inspect", "--format", "{{.State.Status}}", name])
+                .stdout,
+        )
+        .trim()
+        .to_string()
+    };
+
+    let o = pm.podman(&["container", "checkpoint", "cp1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(state("cp1"), "exited");
+    let stopped = counter();
+    let o = pm.podman(&["container", "restore", "cp1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(state("cp1"), "running");
+    lashing_testsupport::wait_for("the counter after restore", limit, || {
+        counter() >= stopped + 3
+    });
+
+    // Export, remove, import under a new name.
+    let tar = pm.dir.path().join("cp1.tar.gz");
+    let o = pm.podman(&[
+        "container",
+        "checkpoint",
+        "--export",
+        tar.to_str().unwrap(),
+        "cp1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = pm.podman(&["rm", "-f", "cp1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stopped = counter();
+    let o = pm.podman(&[
+        "container",
+        "restore",
+        "--import",
+        tar.to_str().unwrap(),
+        "--name",
+        "cp2",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(state("cp2"), "running");
+    lashing_testsupport::wait_for("the counter after import", limit, || {
+        counter() >= stopped + 3
+    });
+    let o = pm.podman(&["rm", "-f", "cp2"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}

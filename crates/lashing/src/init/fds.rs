@@ -151,3 +151,36 @@ pub(super) fn close_fallback(
         .min(1 << 20) as u32;
     (first..limit).for_each(close);
 }
+
+/// runc's `reOpenDevNull`, once inside the container's root: a stdio fd that is a `/dev/null`
+/// (by device number: the caller's, e.g. conmon's, on the host's `/dev`) is replaced by the
+/// container's own `/dev/null`, so that no file of a host mount stays open in the container
+/// (CRIU cannot dump a file whose mount is not in the container: podman's checkpoint).
+pub(super) fn reopen_dev_null(thread: &InitThread) -> R<()> {
+    use rustix::fs::{Mode, OFlags};
+    let null = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| {
+            Fail::io(
+                "reopen /dev/null inside the container",
+                "/dev/null".to_string(),
+                e,
+            )
+        })?;
+    let rdev = rustix::fs::fstat(&null)
+        .map_err(|e| Fail::io("stat /dev/null", "/dev/null".to_string(), e))?
+        .st_rdev;
+    for n in 0..3 {
+        let st = match n {
+            0 => rustix::fs::fstat(std::io::stdin().as_fd()),
+            1 => rustix::fs::fstat(std::io::stdout().as_fd()),
+            _ => rustix::fs::fstat(std::io::stderr().as_fd()),
+        };
+        // A closed position stays closed.
+        if st.is_ok_and(|st| st.st_rdev == rdev) {
+            thread
+                .dup_to(null.as_fd(), n as RawFd)
+                .map_err(|e| Fail::io("reopen /dev/null as stdio", format!("fd {n}"), e))?;
+        }
+    }
+    Ok(())
+}
