@@ -165,7 +165,9 @@ fn podman_runs_execs_stops_and_removes_with_lashing() {
 }
 
 /// `podman container checkpoint` / `restore` with lashing as the runtime (CRIU, so in the guest):
-/// in place, then exported to a tarball and imported under a new name.
+/// in place, then exported to a tarball and imported under a new name. The container is made
+/// from an image (`podman import` of a busybox rootfs: an import needs one) and writes its
+/// counter into a bind-mounted host directory (an external mount for CRIU).
 #[test]
 #[ignore = "needs a CRIU that works with this kernel (Debian's 3.17 fails on kernels >= 6.13): \
             run by scripts/test-guest"]
@@ -175,8 +177,24 @@ fn podman_checkpoints_and_restores_with_lashing() {
     };
     let cg = pm.cgroup_parent.clone();
     let r = pm.rootfs("r");
-    let count = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done";
     std::fs::create_dir_all(r.join("tmp")).unwrap();
+    std::fs::create_dir_all(r.join("out")).unwrap();
+    let tar = pm.dir.path().join("rootfs.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&r)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    let o = pm.podman(&["import", tar.to_str().unwrap(), "localhost/lashing-cr:1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = pm.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let vol = format!("{}:/out", out.display());
+    let count = "i=0; while true; do i=$((i+1)); echo $i > /out/counter; sleep 0.1; done";
     let o = pm.podman(&[
         "run",
         "-d",
@@ -186,20 +204,21 @@ fn podman_checkpoints_and_restores_with_lashing() {
         &cg,
         "--network",
         "none",
-        "--rootfs",
-        r.to_str().unwrap(),
+        "-v",
+        &vol,
+        "localhost/lashing-cr:1",
         "/bin/sh",
         "-c",
         count,
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let counter = || -> u64 {
-        std::fs::read_to_string(r.join("tmp/counter"))
+        std::fs::read_to_string(out.join("counter"))
             .ok()
             .and_then(|t| t.trim().parse().ok())
             .unwrap_or(0)
     };
-    let limit = lashing_testsupport::WAIT * lashing_testsupport::time_factor();
+    let limit = lashing_testsupport::WAIT * 3;
     lashing_testsupport::wait_for("the counter", limit, || counter() >= 3);
     let state = |name: &str| {
         text(
@@ -222,12 +241,12 @@ fn podman_checkpoints_and_restores_with_lashing() {
     });
 
     // Export, remove, import under a new name.
-    let tar = pm.dir.path().join("cp1.tar.gz");
+    let exp = pm.dir.path().join("cp1.tar.gz");
     let o = pm.podman(&[
         "container",
         "checkpoint",
         "--export",
-        tar.to_str().unwrap(),
+        exp.to_str().unwrap(),
         "cp1",
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -238,7 +257,7 @@ fn podman_checkpoints_and_restores_with_lashing() {
         "container",
         "restore",
         "--import",
-        tar.to_str().unwrap(),
+        exp.to_str().unwrap(),
         "--name",
         "cp2",
     ]);
@@ -248,5 +267,7 @@ fn podman_checkpoints_and_restores_with_lashing() {
         counter() >= stopped + 3
     });
     let o = pm.podman(&["rm", "-f", "cp2"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = pm.podman(&["rmi", "-f", "localhost/lashing-cr:1"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
