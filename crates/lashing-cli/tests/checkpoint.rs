@@ -718,3 +718,30 @@ fn file_locks_are_restored() {
     wait_counter(&sb, stopped_at + 5);
     delete(&sb, "crf");
 }
+
+/// A stdio that is the caller's `/dev/null` (on the host's `/dev`: conmon gives one to podman's
+/// containers) is reopened as the container's own `/dev/null` (runc's `reOpenDevNull`), so that
+/// CRIU finds its mount in the container. Runs on the host.
+#[test]
+fn host_dev_null_stdio_becomes_the_containers() {
+    let sb = sandbox(&[
+        "sh",
+        "-c",
+        "cat /proc/self/fdinfo/0; echo ---; cat /proc/self/mountinfo",
+    ]);
+    // `run` gives the container its stdin: /dev/null of the host (the harness's).
+    let out = sb.ok(&["run", "crnull"]);
+    let (fdinfo, mountinfo) = out.split_once("---").expect("two parts");
+    let mnt = fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .expect("a mnt_id line")
+        .trim()
+        .to_string();
+    assert!(
+        mountinfo
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(mnt.as_str())),
+        "stdin's mount {mnt} is not in the container:\n{mountinfo}"
+    );
+}
