@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 
 use rustix::mount::UnmountFlags;
 
+use super::common::{
+    CriuOpts, DESCRIPTORS, MIN_VERSION, criu_version, ext_ns_key, external_mounts, require_version,
+};
+use super::error::CriuError;
 use super::rpc::{ReqType, Request};
 use super::swrk::{self, CriuStdio, Session};
-use super::{
-    CriuError, CriuOpts, DESCRIPTORS, MIN_VERSION, criu_version, ext_ns_key, external_mounts,
-    require_version,
-};
 use crate::config::{Config, HookKind, NamespaceType};
 use crate::container::Container;
 use crate::error::Error;
@@ -353,7 +353,7 @@ impl Container {
 
 #[cfg(test)]
 mod tests {
-    use super::super::dest_key;
+    use super::super::common::dest_key;
     use super::*;
 
     #[test]

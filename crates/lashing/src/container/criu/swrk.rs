@@ -2,10 +2,11 @@
 //! `SOCK_SEQPACKET` socketpair at fd 3 (and the caller's extra fds at 4, 5, ...), one request
 //! sent, notifications answered until the final response, then CRIU waited for.
 
+use std::fs;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use rustix::net::{
@@ -13,7 +14,7 @@ use rustix::net::{
     SendFlags, Shutdown, SocketFlags, SocketType,
 };
 
-use super::CriuError;
+use super::error::CriuError;
 use super::rpc::{Notify, ReqType, Request, Response};
 
 /// The largest response lashing accepts (runc's buffer: 10 pages).
@@ -98,7 +99,7 @@ impl Session<'_> {
     /// A failure of the action, quoting CRIU's log.
     fn failed(&self, what: String, errno: Option<i32>) -> CriuError {
         let (log, quote) = match &self.log {
-            Some(p) => (p.display().to_string(), super::log_quote(p)),
+            Some(p) => (p.display().to_string(), log_quote(p)),
             None => (String::new(), String::new()),
         };
         CriuError::Failed {
@@ -220,4 +221,68 @@ fn recv(sock: &OwnedFd, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>), Criu
         }
     }
     Ok((got.bytes, fd))
+}
+
+/// The lines of a CRIU log worth showing: each line with `Error` and up to five lines before
+/// it (runc's `logCriuErrors`, with `...` for a gap), at most 60 lines; a log without any
+/// `Error` shows its last 12 lines.
+fn log_quote(path: &Path) -> String {
+    let Ok(text) = fs::read_to_string(path) else {
+        return format!("(cannot read {})", path.display());
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut printed = 0usize; // 1-based number of the last line shown
+    for (i, l) in lines.iter().enumerate() {
+        if !l.contains("Error") {
+            continue;
+        }
+        let first = (i + 1).saturating_sub(5).max(printed + 1).max(1);
+        if printed != 0 && first > printed + 1 {
+            out.push("...".into());
+        }
+        for n in first..=i + 1 {
+            out.push(format!("{n}:{}", lines[n - 1]));
+        }
+        printed = i + 1;
+    }
+    if out.is_empty() {
+        let from = lines.len().saturating_sub(12);
+        out = lines[from..].iter().map(|l| l.to_string()).collect();
+    }
+    if out.len() > 60 {
+        out.drain(..out.len() - 60);
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_quote_shows_errors_with_context() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dump.log");
+        let mut text = String::new();
+        for i in 1..=20 {
+            text.push_str(&format!("line {i}\n"));
+        }
+        text.push_str("Error (criu/x.c:1): boom\n");
+        for i in 22..=40 {
+            text.push_str(&format!("line {i}\n"));
+        }
+        text.push_str("Error (criu/y.c:2): bang\n");
+        fs::write(&p, &text).unwrap();
+        let q = log_quote(&p);
+        let lines: Vec<&str> = q.lines().collect();
+        assert_eq!(lines[0], "16:line 16", "{q}");
+        assert_eq!(lines[5], "21:Error (criu/x.c:1): boom", "{q}");
+        assert_eq!(lines[6], "...", "{q}");
+        assert_eq!(lines[7], "36:line 36", "{q}");
+        assert_eq!(*lines.last().unwrap(), "41:Error (criu/y.c:2): bang");
+        fs::write(&p, "a\nb\nc\n").unwrap();
+        assert_eq!(log_quote(&p), "a\nb\nc");
+        assert!(log_quote(&dir.path().join("none")).contains("cannot read"));
+    }
 }
