@@ -11,12 +11,6 @@ pub enum CliError {
     /// The configuration in the bundle could not be loaded.
     #[error(transparent)]
     Config(#[from] lashing::config::ConfigError),
-    /// A feature that lashing does not implement yet.
-    #[error("{what} is not supported yet")]
-    Unsupported {
-        /// The command, flag or setting.
-        what: &'static str,
-    },
     /// A request that is refused as runc refuses it (the message is runc's text).
     #[error("{0}")]
     Refused(String),
@@ -130,8 +124,6 @@ mod tests {
             e.message(),
             "write pid file /x/y: No such file or directory (os error 2)"
         );
-        let e = CliError::Unsupported { what: "pause" };
-        assert_eq!(e.message(), "pause is not supported yet");
     }
 
     #[test]

@@ -241,3 +241,111 @@ fn podman_with_the_systemd_cgroup_manager() {
     let o = pm.podman(&["ps", "-a", "-q"]);
     assert_eq!(text(&o.stdout).trim(), "", "nothing left");
 }
+
+/// `podman container checkpoint` / `restore` with lashing as the runtime (CRIU, so in the guest):
+/// in place, then exported to a tarball and imported under a new name. The container is made
+/// from an image (`podman import` of a busybox rootfs: an import needs one) and writes its
+/// counter into a bind-mounted host directory (an external mount for CRIU).
+#[test]
+#[ignore = "needs a CRIU that works with this kernel (Debian's 3.17 fails on kernels >= 6.13): \
+            run by scripts/test-guest"]
+fn podman_checkpoints_and_restores_with_lashing() {
+    let Some(pm) = Podman::new("cgroupfs") else {
+        return;
+    };
+    let cg = pm.cgroup_parent.clone();
+    let r = pm.rootfs("r");
+    std::fs::create_dir_all(r.join("tmp")).unwrap();
+    std::fs::create_dir_all(r.join("out")).unwrap();
+    let tar = pm.dir.path().join("rootfs.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&r)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    let o = pm.podman(&["import", tar.to_str().unwrap(), "localhost/lashing-cr:1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = pm.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let vol = format!("{}:/out", out.display());
+    let count = "i=0; while true; do i=$((i+1)); echo $i > /out/counter; sleep 0.1; done";
+    let o = pm.podman(&[
+        "run",
+        "-d",
+        "--name",
+        "cp1",
+        "--cgroup-parent",
+        &cg,
+        "--network",
+        "none",
+        "-v",
+        &vol,
+        "localhost/lashing-cr:1",
+        "/bin/sh",
+        "-c",
+        count,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let counter = || -> u64 {
+        std::fs::read_to_string(out.join("counter"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let limit = lashing_testsupport::WAIT * 3;
+    lashing_testsupport::wait_for("the counter", limit, || counter() >= 3);
+    let state = |name: &str| {
+        text(
+            &pm.podman(&["inspect", "--format", "{{.State.Status}}", name])
+                .stdout,
+        )
+        .trim()
+        .to_string()
+    };
+
+    let o = pm.podman(&["container", "checkpoint", "cp1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(state("cp1"), "exited");
+    let stopped = counter();
+    let o = pm.podman(&["container", "restore", "cp1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(state("cp1"), "running");
+    lashing_testsupport::wait_for("the counter after restore", limit, || {
+        counter() >= stopped + 3
+    });
+
+    // Export, remove, import under a new name.
+    let exp = pm.dir.path().join("cp1.tar.gz");
+    let o = pm.podman(&[
+        "container",
+        "checkpoint",
+        "--export",
+        exp.to_str().unwrap(),
+        "cp1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = pm.podman(&["rm", "-f", "cp1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stopped = counter();
+    let o = pm.podman(&[
+        "container",
+        "restore",
+        "--import",
+        exp.to_str().unwrap(),
+        "--name",
+        "cp2",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(state("cp2"), "running");
+    lashing_testsupport::wait_for("the counter after import", limit, || {
+        counter() >= stopped + 3
+    });
+    let o = pm.podman(&["rm", "-f", "cp2"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = pm.podman(&["rmi", "-f", "localhost/lashing-cr:1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}

@@ -27,6 +27,7 @@ usage: init COMMAND [ARGS...]
   stat PATH                      lstat: MODE TYPE UID GID [MAJOR:MINOR for devices]
   pause                          wait for SIGTERM/SIGINT, then exit 0
   sleep SECS                     sleep (fractions allowed)
+  lock-count LOCK FILE           flock LOCK (created), then write 1, 2, ... to FILE, 10 a second, forever
   id                             uid=N gid=N groups=A,B
   cwd | env | umask              working dir | environment | umask (octal)
   rlimit NAME                    SOFT HARD (NAME like nofile or RLIMIT_NOFILE)
@@ -140,6 +141,19 @@ fn run(cmd: &str, a: &[&str]) -> CmdResult {
             } else {
                 128 + sig as u8
             }))
+        }
+        ("lock-count", [lock, file]) => {
+            let l = fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(lock)?;
+            l.lock()?;
+            for i in 1u64.. {
+                fs::write(file, format!("{i}\n"))?;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            ok()
         }
         ("sleep", [secs]) => match secs.parse::<f64>() {
             Ok(s) if s >= 0.0 && s.is_finite() => {

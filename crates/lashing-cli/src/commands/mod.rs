@@ -41,8 +41,3 @@ pub struct FormatArg {
 
 /// The result of a command: its exit status.
 pub type CmdResult = Result<i32, CliError>;
-
-/// The error of a command that is not implemented yet.
-pub fn unsupported(what: &'static str) -> CmdResult {
-    Err(CliError::Unsupported { what })
-}

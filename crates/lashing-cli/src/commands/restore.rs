@@ -1,16 +1,23 @@
-//! `lashing restore`: restore a container from a checkpoint made by `lashing checkpoint` (CRIU),
-//! with the configuration of a bundle (runc's flags; the default image directory is
-//! `./checkpoint`). Attached (no `-d`), it waits for the restored init as `run` does, then
-//! removes the container and exits with the init's status.
+//! `lashing restore`: restore a container from a checkpoint made by `lashing checkpoint` (or
+//! runc's), with the configuration of a bundle (runc's flags; the default image directory is
+//! `./checkpoint`). Attached (no `-d`), it waits for the restored init as `run` does
+//! (forwarding signals, relaying a terminal), then removes the container and exits with the
+//! init's status.
 
+use lashing::Config;
+use lashing::Container;
 use lashing::config::CreateOpts;
 use lashing::criu::RestoreOpts;
-use lashing::{Config, Container};
 
 use super::CmdResult;
 use super::checkpoint::{CriuArgs, criu_error};
+use super::create::{check_terminal, cleanup};
+use super::run::{Attached, destroy_stopped, forward_until_exit};
 use crate::cli::Globals;
 use crate::error::CliError;
+use crate::signals;
+use crate::sys::SignalPipe;
+use crate::tty::{ConsolePair, Relay};
 
 /// `lashing restore` options (as runc's).
 #[derive(Debug, clap::Args)]
@@ -51,77 +58,81 @@ pub struct Args {
 
 /// Runs `lashing restore`.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
-    for (set, what) in [
-        (a.console_socket.is_some(), "--console-socket"),
-        (a.lsm_profile.is_some(), "--lsm-profile"),
-        (a.lsm_mount_context.is_some(), "--lsm-mount-context"),
-    ] {
-        if set {
-            return super::unsupported(what);
-        }
-    }
-    if g.systemd_cgroup {
-        return Err(CliError::Unsupported {
-            what: "the systemd cgroup driver (--systemd-cgroup)",
-        });
-    }
-    let opts = RestoreOpts {
-        criu: a.criu.opts(a.image_path.as_deref())?,
-    };
-    let bundle = a.bundle.as_deref().unwrap_or(".");
+    let bundle = a.bundle.as_deref().filter(|b| !b.is_empty()).unwrap_or(".");
     let bundle =
         std::path::absolute(bundle).map_err(|e| CliError::io("resolve bundle", bundle, e))?;
-    let config = Config::from_bundle(&CreateOpts {
+    let mut config = Config::from_bundle(&CreateOpts {
         bundle,
         no_pivot_root: a.no_pivot,
         no_new_keyring: false,
     })?;
-    if config.process.terminal {
-        return Err(CliError::Unsupported {
-            what: "restoring a container with a terminal",
-        });
+    let rootless = lashing::rootless::detect(g.rootless);
+    config.rootless_euid = rootless.euid;
+    config.rootless_cgroups = rootless.cgroups;
+    config.cgroup.systemd = g.systemd_cgroup;
+    let terminal = config.process.terminal;
+    check_terminal(terminal, a.detach, a.console_socket.is_some())?;
+    let mut opts = RestoreOpts {
+        criu: a.criu.opts(a.image_path.as_deref())?,
+        console_socket: None,
+        lsm_profile: a.lsm_profile.clone().filter(|s| !s.is_empty()),
+        lsm_mount_context: a.lsm_mount_context.clone().filter(|s| !s.is_empty()),
+    };
+    let mut console = None;
+    if let Some(p) = &a.console_socket {
+        opts.console_socket = Some(crate::tty::connect(
+            std::path::Path::new(p),
+            "console socket",
+        )?);
+    } else if terminal {
+        let mut pair = ConsolePair::new()?;
+        opts.console_socket = pair.theirs();
+        console = Some(pair);
     }
-    let attached = !a.detach;
-    if attached && !a.no_subreaper {
-        // The restored init is orphaned when criu exits: it comes back to us, and we wait for it.
+    // Catch signals before anything starts, so that none is lost.
+    let sigpipe = if a.detach {
+        None
+    } else {
+        let mut sigs = signals::forwarded();
+        sigs.push(libc::SIGCHLD);
+        Some(SignalPipe::install(&sigs).map_err(|e| CliError::sys("install signal handlers", e))?)
+    };
+    if !a.detach && !a.no_subreaper {
         rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
-            .map_err(|e| CliError::io("become a subreaper", "self", e))?;
+            .map_err(|e| CliError::sys("become a child subreaper", e))?;
     }
     let container = Container::restore(&g.root, &a.id, config, &opts).map_err(criu_error)?;
+    drop(opts);
     let pid = container.state().init_process_pid();
+    let master = match console.as_ref().map(ConsolePair::master).transpose() {
+        Ok(m) => m,
+        Err(e) => {
+            cleanup(container);
+            return Err(e);
+        }
+    };
     if let Some(p) = &a.pid_file
         && let Err(e) = super::create::write_pid_file(std::path::Path::new(p), pid)
     {
-        super::create::cleanup(container);
+        cleanup(container);
         return Err(e);
     }
-    if !attached {
+    let Some(sigpipe) = sigpipe else {
         return Ok(0);
-    }
-    let code = wait_exit(pid);
-    super::create::cleanup(container);
-    Ok(code)
-}
-
-/// Waits for the restored init (a child of ours once criu has exited, when we are its
-/// subreaper) and returns its exit code (128 + signal when killed); 255 when it cannot be waited
-/// for.
-fn wait_exit(pid: i32) -> i32 {
-    let Some(p) = rustix::process::Pid::from_raw(pid) else {
-        return 255;
     };
-    loop {
-        match rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty()) {
-            Ok(Some((_, st))) => {
-                if let Some(c) = st.exit_status() {
-                    return c;
-                }
-                if let Some(s) = st.terminating_signal() {
-                    return 128 + s;
-                }
-            }
-            Err(rustix::io::Errno::INTR) => {}
-            _ => return 255,
+    let mut attached = Attached {
+        sigpipe: &sigpipe,
+        relay: master.map(Relay::new),
+        notify: None,
+    };
+    let forward = |sig: i32| {
+        if let Err(e) = container.signal(sig, false) {
+            tracing::warn!("forward signal {sig}: {}", crate::error::chain(&e));
         }
-    }
+    };
+    let gone = || container.status() == lashing::Status::Stopped;
+    let code = forward_until_exit(&mut attached, pid, &forward, &gone);
+    drop(attached);
+    destroy_stopped(container);
+    code
 }

@@ -240,7 +240,7 @@ fn exit_code(st: WaitStatus) -> Option<i32> {
 }
 
 /// Deletes the container after its init exited (killing what may remain in its cgroup).
-fn destroy_stopped(container: Container) {
+pub(super) fn destroy_stopped(container: Container) {
     let res = if container.status() == Status::Stopped {
         container.destroy()
     } else {

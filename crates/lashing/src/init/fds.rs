@@ -151,3 +151,46 @@ pub(super) fn close_fallback(
         .min(1 << 20) as u32;
     (first..limit).for_each(close);
 }
+
+/// runc's `reOpenDevNull`, once inside the container's root: a stdio fd that is a `/dev/null`
+/// (by device number: the caller's, e.g. conmon's, on the host's `/dev`) is replaced by the
+/// container's own `/dev/null`, so that no file of a host mount stays open in the container
+/// (CRIU cannot dump a file whose mount is not in the container: podman's checkpoint).
+pub(super) fn reopen_dev_null(thread: &InitThread) -> R<()> {
+    use rustix::fs::{FileType, Mode, OFlags};
+    let null_dev = rustix::fs::makedev(1, 3);
+    let is_null = |n: i32| {
+        let st = match n {
+            0 => rustix::fs::fstat(std::io::stdin().as_fd()),
+            1 => rustix::fs::fstat(std::io::stdout().as_fd()),
+            _ => rustix::fs::fstat(std::io::stderr().as_fd()),
+        };
+        // A closed position stays closed.
+        st.is_ok_and(|st| {
+            FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice
+                && st.st_rdev == null_dev
+        })
+    };
+    let nulls: Vec<i32> = (0..3).filter(|&n| is_null(n)).collect();
+    if nulls.is_empty() {
+        return Ok(());
+    }
+    let null = match rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(f) => f,
+        // A container without /dev (a library user's config without devices): left as it is.
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => {
+            return Err(Fail::io(
+                "reopen /dev/null inside the container",
+                "/dev/null".to_string(),
+                e,
+            ));
+        }
+    };
+    for n in nulls {
+        thread
+            .dup_to(null.as_fd(), n as RawFd)
+            .map_err(|e| Fail::io("reopen /dev/null as stdio", format!("fd {n}"), e))?;
+    }
+    Ok(())
+}

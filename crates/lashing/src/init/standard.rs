@@ -85,6 +85,8 @@ impl Init {
                 .map_err(|e| Fail::io(e.step, e.path, e.source))?;
             clear_onlcr(&p)?;
         }
+        // The host's /dev/null as stdio becomes the container's (runc's reOpenDevNull).
+        super::fds::reopen_dev_null(&self.thread)?;
         // Hostname and sysctls before the read-only remounts and masks (as runc).
         pivoted.set_hostname()?;
         pivoted.write_sysctls()?;

@@ -38,10 +38,12 @@ mod tests;
 use std::path::Path;
 
 pub(crate) use error::RootfsError;
-pub(crate) use mounts::{CgroupMountSource, RootfsParams};
+pub(crate) use inroot::fd_path;
+pub(crate) use mounts::{CgroupMountSource, RootfsParams, attach, clone_tree};
+pub(crate) use options::clean_path;
 
 use error::Result;
-use inroot::Root;
+pub(crate) use inroot::Root;
 use mounts::DeferredRo;
 
 use crate::config::{Config, NamespaceType};

@@ -10,6 +10,8 @@ pub(crate) mod mount;
 
 pub(crate) mod seccomp;
 
+pub(crate) mod spawn;
+
 pub(crate) mod userns;
 
 #[cfg(test)]
