@@ -25,6 +25,20 @@ fn cri_pod_lifecycle_with_runc_v2_running_lashing() {
     }
 }
 
+/// Item 7 of issue 12: the CRI plugin with `SystemdCgroup = true` and lashing as runc v2's
+/// binary, the pod in the slice `lashing-cri.slice`, against systemd as PID 1 (the systemd guest).
+#[test]
+#[ignore = "needs systemd as PID 1: run in the systemd guest (scripts/test-guest-systemd)"]
+fn cri_pod_lifecycle_with_runc_v2_running_lashing_systemd() {
+    if !lashing_cgroups::systemd::is_running_systemd() {
+        lashing_testsupport::missing("systemd as PID 1 (tools/vm-run --systemd)");
+        return;
+    }
+    if let Some(c) = Containerd::start("sd", Shim::RuncV2Systemd) {
+        pod_lifecycle(&c);
+    }
+}
+
 fn pod_lifecycle(c: &Containerd) {
     let rt = || c.cri.runtime.clone();
     let logs = c.dir.path().join("logs");
@@ -79,9 +93,18 @@ fn pod_lifecycle(c: &Containerd) {
         .unwrap();
     assert_eq!(status.state, v1::PodSandboxState::SandboxReady as i32);
     assert!(c.left().contains(&pod), "{:?}", c.left());
-    // The pod's cgroup is under our cgroup parent (`<parent>/<sandbox id>` with cgroupfs).
+    // The pod's cgroup is under our cgroup parent (`<parent>/<sandbox id>` with cgroupfs), or
+    // its unit in our slice.
     let cgroups = c.cgroups_left();
-    assert!(cgroups.iter().any(|p| p.ends_with(&pod)), "{cgroups:?}");
+    if c.shim == Shim::RuncV2Systemd {
+        let unit = format!("cri-containerd-{pod}.scope");
+        assert!(cgroups.iter().any(|p| p.ends_with(&unit)), "{cgroups:?}");
+        let p = lashing_testsupport::systemd::show(&unit, &["Slice", "ActiveState"]);
+        assert_eq!(p["Slice"], support::SLICE, "{p:?}");
+        assert_eq!(p["ActiveState"], "active", "{p:?}");
+    } else {
+        assert!(cgroups.iter().any(|p| p.ends_with(&pod)), "{cgroups:?}");
+    }
 
     let create = |name: &str, cmd: &str, memory: i64| -> String {
         let config = v1::ContainerConfig {

@@ -36,7 +36,16 @@ pub enum Shim {
     Lashing,
     /// `io.containerd.runc.v2` with `BinaryName` = the lashing CLI.
     RuncV2,
+    /// The same with `SystemdCgroup = true` (systemd as PID 1): the pods' parent is the slice
+    /// [`SLICE`], every container a transient unit `cri-containerd-<id>.scope`.
+    RuncV2Systemd,
 }
+
+/// The units of the CRI plugin's containers with the systemd driver.
+pub const UNITS: &str = "cri-containerd-*.scope";
+
+/// The pods' slice with the systemd driver.
+pub const SLICE: &str = "lashing-cri.slice";
 
 /// A private containerd with CRI, stopped and cleaned up on drop.
 pub struct Containerd {
@@ -122,11 +131,12 @@ impl Containerd {
             .unwrap_or_else(|| binary("lashing"));
         let handler = match shim {
             Shim::Lashing => "  runtime_type = \"io.containerd.lashing.v2\"\n".to_string(),
-            Shim::RuncV2 => format!(
+            Shim::RuncV2 | Shim::RuncV2Systemd => format!(
                 "  runtime_type = \"io.containerd.runc.v2\"\n\
                  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.test.options]\n\
-                 \x20 BinaryName = \"{}\"\n  Root = \"{d}/runc-root\"\n  SystemdCgroup = false\n",
-                lashing.display()
+                 \x20 BinaryName = \"{}\"\n  Root = \"{d}/runc-root\"\n  SystemdCgroup = {}\n",
+                lashing.display(),
+                shim == Shim::RuncV2Systemd
             ),
         };
         let config = format!(
@@ -193,7 +203,11 @@ impl Containerd {
             dir,
             daemon,
             shim,
-            cgroup_parent: format!("/lashing-test-cri-{me}-{name}"),
+            cgroup_parent: if shim == Shim::RuncV2Systemd {
+                SLICE.to_string()
+            } else {
+                format!("/lashing-test-cri-{me}-{name}")
+            },
             cri,
             host_dirs,
             _lock: lock,
@@ -227,7 +241,7 @@ impl Containerd {
     pub fn state_root(&self) -> PathBuf {
         match self.shim {
             Shim::Lashing => Path::new("/run/containerd/lashing").join(NS),
-            Shim::RuncV2 => self.dir.path().join("runc-root").join(NS),
+            Shim::RuncV2 | Shim::RuncV2Systemd => self.dir.path().join("runc-root").join(NS),
         }
     }
 
@@ -242,8 +256,15 @@ impl Containerd {
             .unwrap_or_default()
     }
 
-    /// The cgroup directories (in any hierarchy) under the pods' cgroup parent.
+    /// The cgroup directories (in any hierarchy) under the pods' cgroup parent (with the
+    /// systemd driver: the units `cri-containerd-*.scope`).
     pub fn cgroups_left(&self) -> Vec<PathBuf> {
+        if self.shim == Shim::RuncV2Systemd {
+            return lashing_testsupport::systemd::leftover_units(&[UNITS.to_string()])
+                .into_iter()
+                .map(PathBuf::from)
+                .collect();
+        }
         let name = self.cgroup_parent.trim_start_matches('/');
         let mut tops: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
             .map(|d| d.flatten().map(|e| e.path().join(name)).collect())
@@ -431,6 +452,9 @@ impl Drop for Containerd {
         tops.push(Path::new("/sys/fs/cgroup").join(name));
         for top in tops.into_iter().filter(|t| t.is_dir()) {
             rmdir_tree(&top);
+        }
+        if self.shim == Shim::RuncV2Systemd {
+            lashing_testsupport::systemd::sweep(&[UNITS.to_string(), SLICE.to_string()]);
         }
         for d in &self.host_dirs {
             let _ = std::fs::remove_dir(d);
