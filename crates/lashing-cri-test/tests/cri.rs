@@ -163,9 +163,25 @@ fn pod_lifecycle(c: &Containerd) {
             .unwrap()
     };
     let exited = |id: &str| -> v1::ContainerStatus {
-        lashing_testsupport::wait_for(&format!("{id} to exit"), lashing_testsupport::WAIT, || {
-            state(id).state == v1::ContainerState::ContainerExited as i32
-        });
+        let start = std::time::Instant::now();
+        while state(id).state != v1::ContainerState::ContainerExited as i32 {
+            if start.elapsed() > lashing_testsupport::WAIT {
+                let unit = format!("cri-containerd-{id}.scope");
+                let props = if c.shim == Shim::RuncV2Systemd {
+                    format!(
+                        "{:?}",
+                        lashing_testsupport::systemd::show(
+                            &unit,
+                            &["ActiveState", "MemoryMax", "MemoryLimit", "MemorySwapMax"]
+                        )
+                    )
+                } else {
+                    String::new()
+                };
+                panic!("{id} did not exit: {:?} {props}\n{}", state(id), c.log());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         state(id)
     };
 
@@ -209,7 +225,7 @@ fn pod_lifecycle(c: &Containerd) {
     assert_eq!((s.exit_code, s.reason.as_str()), (3, "Error"), "{s:?}");
 
     // Over its memory limit: OOM-killed, reported so.
-    let oom = create("oom", "head -c 268435456 /dev/zero | tail", 32 << 20);
+    let oom = create("oom", "head -c 67108864 /dev/zero | tail", 32 << 20);
     let s = exited(&oom);
     assert_eq!(s.reason, "OOMKilled", "{s:?}");
     assert_ne!(s.exit_code, 0, "{s:?}");
