@@ -9,10 +9,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
 use lashing_testsupport::WAIT;
+use lashing_testsupport::systemd::{listed, show};
 use support::{Sandbox, sandbox, unified, wait_for};
 
 /// Whether systemd runs this host; reports the skip otherwise.
@@ -49,29 +49,6 @@ fn sd_ok(sb: &Sandbox, args: &[&str]) -> String {
     let mut full = vec!["--systemd-cgroup"];
     full.extend(args);
     sb.ok(&full)
-}
-
-/// `systemctl show UNIT -p ...` as a map.
-fn show(unit: &str, props: &[&str]) -> BTreeMap<String, String> {
-    let o = Command::new("systemctl")
-        .args(["show", unit, "-p", &props.join(",")])
-        .output()
-        .expect("systemctl runs");
-    assert!(o.status.success(), "systemctl show {unit}: {o:?}");
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-/// Whether systemd still lists `unit` (in any state).
-fn listed(unit: &str) -> bool {
-    let o = Command::new("systemctl")
-        .args(["list-units", "--all", "--plain", "--no-legend", unit])
-        .output()
-        .expect("systemctl runs");
-    String::from_utf8_lossy(&o.stdout).contains(unit)
 }
 
 /// The unit's cgroup directory holding `controller` (the v2 one on a unified host).
@@ -279,6 +256,17 @@ fn sigkill_mid_create_then_delete_force_removes_the_unit() {
     assert!(sb.left().is_empty());
 }
 
+/// The list of every CPU (`0-N`), or `None` (reported as missing) on a 1-CPU machine: the
+/// CPU-affinity tests need a second CPU to tell "CPU 0 only" from "every CPU".
+fn all_cpus() -> Option<String> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        lashing_testsupport::missing("2 CPUs (vm-run --cpus 2)");
+        return None;
+    }
+    Some(format!("0-{}", cpus - 1))
+}
+
 /// `Cpus_allowed_list` of the text of `/proc/self/status`.
 fn allowed(status: &str) -> String {
     status
@@ -295,12 +283,9 @@ fn started_from_a_unit_with_cpu_affinity_0_runs_on_every_cpu() {
     if !have_systemd() {
         return;
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cpus < 2 {
-        lashing_testsupport::missing("2 CPUs (vm-run --cpus 2)");
+    let Some(all) = all_cpus() else {
         return;
-    }
-    let all = format!("0-{}", cpus - 1);
+    };
     let (_, unit) = unit_of("c4");
     let sb = sd_sandbox("c4", "cat /proc/self/status; sleep 1000", |_| {});
     let bundle = sb.bundle();
@@ -405,12 +390,9 @@ fn exec_from_a_cpu_affinity_0_unit_follows_exec_cpu_affinity() {
     if !have_systemd() {
         return;
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cpus < 2 {
-        lashing_testsupport::missing("2 CPUs (vm-run --cpus 2)");
+    let Some(all) = all_cpus() else {
         return;
-    }
-    let all = format!("0-{}", cpus - 1);
+    };
     let (_, unit) = unit_of("c6");
     let sb = sd_sandbox("c6", "sleep 1000", |_| {});
     let bundle = sb.bundle();
