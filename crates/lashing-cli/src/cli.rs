@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 use crate::commands;
 use crate::logging::LogFormat;
@@ -26,15 +26,9 @@ are starting. The name you provide for the container instance must be unique on
 your host. Providing the bundle directory using \"-b\" is optional. The default
 value for \"bundle\" is the current directory.";
 
-/// `lashing [global options] command [command options] [arguments...]`
-#[derive(Debug, Parser)]
-#[command(
-    name = "lashing",
-    about = ABOUT,
-    disable_version_flag = true,
-    disable_help_subcommand = true,
-    allow_external_subcommands = true
-)]
+/// `lashing [global options] command [command options] [arguments...]`: parsed by
+/// [`Cli::parse_from`] (the global options are derived here, the commands in [`Command`]).
+#[derive(Debug, clap::Args)]
 pub struct Cli {
     /// enable debug logging
     #[arg(long)]
@@ -61,9 +55,155 @@ pub struct Cli {
     /// print the version
     #[arg(short = 'v', long)]
     pub version: bool,
-    /// The command.
-    #[command(subcommand)]
+    /// The command (set by [`Cli::parse_from`] from the command's own definition).
+    #[arg(skip)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The top level without the commands: the global options and lashing's settings.
+    fn root() -> clap::Command {
+        <Cli as clap::Args>::augment_args(clap::Command::new("lashing"))
+            .disable_version_flag(true)
+            .disable_help_subcommand(true)
+            .allow_external_subcommands(true)
+            .external_subcommand_value_parser(clap::value_parser!(String))
+    }
+
+    /// The whole command line: global options and every command (help, usage, unknown words).
+    pub fn full_command() -> clap::Command {
+        // The about text last: the derive of `Command` sets its own doc comment as the about.
+        <Command as Subcommand>::augment_subcommands(Self::root())
+            .about(ABOUT)
+            .long_about(None)
+    }
+
+    /// Parses a command line (program name first) as runc's. Only the command the line names is
+    /// built (the global options come before it, as with runc): building all of them, every
+    /// option of every command, costs more heap, stack and code pages than the rest of a `run`'s
+    /// start-up (docs/benchmarks.md, "Peak RSS"). Anything else (no command, an unknown word,
+    /// `help`, any error, `--help`) is parsed against the whole definition, so its outcome and
+    /// messages are exactly those of the full command line.
+    pub fn parse_from<I, T>(argv: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString>,
+    {
+        let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+        if let Some(word) = command_word(&argv)
+            && let Some(sub) = one_command(word)
+            && let Ok((name, cli)) =
+                Self::from_command(Self::root().about(ABOUT).subcommand(sub), &argv)
+            && name.as_deref() == Some(word)
+        {
+            return Ok(cli);
+        }
+        Self::from_command(Self::full_command(), &argv).map(|(_, cli)| cli)
+    }
+
+    /// Parses `argv` with `cmd`; also returns the name of the command matched.
+    fn from_command(
+        mut cmd: clap::Command,
+        argv: &[std::ffi::OsString],
+    ) -> Result<(Option<String>, Cli), clap::Error> {
+        use clap::FromArgMatches;
+        let mut m = cmd.try_get_matches_from_mut(argv)?;
+        let name = m.subcommand_name().map(str::to_owned);
+        let mut cli = Cli::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut cmd))?;
+        if name.is_some() {
+            cli.command =
+                Some(Command::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut cmd))?);
+        }
+        Ok((name, cli))
+    }
+}
+
+/// The global options that take a value (`--opt VALUE`): what [`command_word`] skips.
+const GLOBAL_VALUE_OPTIONS: [&str; 5] = ["--log", "--log-format", "--root", "--criu", "--rootless"];
+
+/// The first word of `argv` (after the program name) that is not a global option or its value:
+/// the command, if the line names one. A wrong guess costs only a second parse
+/// ([`Cli::parse_from`] checks that clap matched this word).
+fn command_word(argv: &[std::ffi::OsString]) -> Option<&str> {
+    let mut words = argv.iter().skip(1).map(|w| w.to_str());
+    while let Some(w) = words.next() {
+        let w = w?;
+        if !w.starts_with('-') {
+            return Some(w);
+        }
+        if GLOBAL_VALUE_OPTIONS.contains(&w) {
+            words.next();
+        }
+    }
+    None
+}
+
+/// One command's definition, as [`Command`]'s derive builds it (`about`: its doc comment); the
+/// test `one_command_is_the_derived_one` keeps the two equal.
+#[inline(never)]
+fn command_of<A: clap::Args>(name: &'static str, about: &'static str) -> clap::Command {
+    A::augment_args(clap::Command::new(name))
+        .about(about)
+        .long_about(None)
+}
+
+/// The definition of the command `name` alone (not `help`, whose topics need every command).
+fn one_command(name: &str) -> Option<clap::Command> {
+    use crate::commands as c;
+    Some(match name {
+        "checkpoint" => {
+            command_of::<c::checkpoint::Args>("checkpoint", "checkpoint a running container")
+        }
+        "create" => command_of::<c::create::Args>("create", "create a container"),
+        "delete" => command_of::<c::delete::Args>(
+            "delete",
+            "delete any resources held by the container often used with detached container",
+        ),
+        "events" => command_of::<c::events::Args>(
+            "events",
+            "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+        ),
+        "exec" => command_of::<c::exec::Args>("exec", "execute new process inside the container"),
+        "kill" => command_of::<c::kill::Args>(
+            "kill",
+            "kill sends the specified signal (default: SIGTERM) to the container's init process",
+        ),
+        "list" => command_of::<c::list::Args>(
+            "list",
+            "lists containers started by lashing with the given root",
+        ),
+        "pause" => command_of::<c::pause::Args>(
+            "pause",
+            "pause suspends all processes inside the container",
+        ),
+        "ps" => {
+            command_of::<c::ps::Args>("ps", "ps displays the processes running inside a container")
+        }
+        "restore" => command_of::<c::restore::Args>(
+            "restore",
+            "restore a container from a previous checkpoint",
+        ),
+        "resume" => command_of::<c::resume::Args>(
+            "resume",
+            "resumes all processes that have been previously paused",
+        ),
+        "run" => command_of::<c::run::Args>("run", "create and run a container"),
+        "spec" => command_of::<c::spec::Args>("spec", "create a new specification file"),
+        "start" => command_of::<c::start::Args>(
+            "start",
+            "executes the user defined process in a created container",
+        ),
+        "state" => command_of::<c::state::Args>("state", "output the state of a container"),
+        "update" => {
+            command_of::<c::update::Args>("update", "update container resource constraints")
+        }
+        "features" => command_of::<c::features::Args>("features", "show the enabled features"),
+        "init" => {
+            command_of::<c::init::Args>("init", "the container's init (started by lashing itself)")
+                .hide(true)
+        }
+        _ => return None,
+    })
 }
 
 /// The commands.
@@ -147,17 +287,16 @@ pub fn no_help_topic(name: &str) -> String {
 /// The help of `topic` (the first word; none: the top-level help), as `lashing [topic] --help`
 /// prints it.
 pub fn help(topic: &[String]) -> HelpOutcome {
-    use clap::CommandFactory;
     let Some(name) = topic.first() else {
-        return HelpOutcome::Text(Cli::command().render_long_help().to_string());
+        return HelpOutcome::Text(Cli::full_command().render_long_help().to_string());
     };
-    let known = Cli::command()
+    let known = Cli::full_command()
         .get_subcommands()
         .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name));
     if !known {
         return HelpOutcome::NoTopic(no_help_topic(name));
     }
-    match Cli::try_parse_from(["lashing", name.as_str(), "--help"]) {
+    match Cli::parse_from(["lashing", name.as_str(), "--help"]) {
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
             HelpOutcome::Text(e.render().to_string())
         }
@@ -269,16 +408,15 @@ pub fn version_text() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn command_line_definition_is_consistent() {
-        Cli::command().debug_assert();
+        Cli::full_command().debug_assert();
     }
 
     #[test]
     fn global_options_before_command() {
-        let c = Cli::try_parse_from([
+        let c = Cli::parse_from([
             "lashing",
             "--root",
             "/tmp/r",
@@ -295,9 +433,9 @@ mod tests {
 
     #[test]
     fn bad_log_format_and_rootless_values_are_refused() {
-        assert!(Cli::try_parse_from(["lashing", "--log-format", "xml", "list"]).is_err());
-        assert!(Cli::try_parse_from(["lashing", "--rootless", "maybe", "list"]).is_err());
-        assert!(Cli::try_parse_from(["lashing", "--rootless", "true", "list"]).is_ok());
+        assert!(Cli::parse_from(["lashing", "--log-format", "xml", "list"]).is_err());
+        assert!(Cli::parse_from(["lashing", "--rootless", "maybe", "list"]).is_err());
+        assert!(Cli::parse_from(["lashing", "--rootless", "true", "list"]).is_ok());
     }
 
     #[test]
@@ -307,7 +445,7 @@ mod tests {
             &["lashing", "foo", "-h"],
             &["lashing", "--root", "/r", "foo", "--help", "x"],
         ] {
-            let c = Cli::try_parse_from(argv).unwrap();
+            let c = Cli::parse_from(argv).unwrap();
             let Some(Command::Unknown(words)) = c.command else {
                 panic!("{argv:?}: {:?}", c.command)
             };
@@ -326,7 +464,7 @@ mod tests {
         };
         assert!(t.contains("Usage: lashing"), "{t}");
         // `h` is help's alias, and names the help topic too.
-        let c = Cli::try_parse_from(["lashing", "h", "state"]).unwrap();
+        let c = Cli::parse_from(["lashing", "h", "state"]).unwrap();
         assert!(matches!(c.command, Some(Command::Help(h)) if h.topic == ["state"]));
         assert!(matches!(help(&["h".into()]), HelpOutcome::Text(_)));
     }
@@ -334,10 +472,10 @@ mod tests {
     /// `-h` and `--help` work on every command, and print that command's help.
     #[test]
     fn every_command_has_help() {
-        for sub in Cli::command().get_subcommands() {
+        for sub in Cli::full_command().get_subcommands() {
             let name = sub.get_name();
             for flag in ["-h", "--help"] {
-                let e = Cli::try_parse_from(["lashing", name, flag]).unwrap_err();
+                let e = Cli::parse_from(["lashing", name, flag]).unwrap_err();
                 assert_eq!(
                     e.kind(),
                     clap::error::ErrorKind::DisplayHelp,
@@ -349,6 +487,84 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The command built alone (the fast path of `parse_from`) is the derived one: same help,
+    /// same options, same visibility; every command but `help` has one.
+    #[test]
+    fn one_command_is_the_derived_one() {
+        for mut full in Cli::full_command().get_subcommands().cloned() {
+            let name = full.get_name().to_string();
+            let Some(mut one) = one_command(&name) else {
+                assert_eq!(name, "help");
+                continue;
+            };
+            assert_eq!(
+                one.render_long_help().to_string(),
+                full.render_long_help().to_string(),
+                "{name}"
+            );
+            assert_eq!(one.is_hide_set(), full.is_hide_set(), "{name}");
+            let ids = |c: &clap::Command| {
+                c.get_arguments()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(ids(&one), ids(&full), "{name}");
+        }
+        assert!(one_command("help").is_none() && one_command("nosuch").is_none());
+        // The top level's own text, not the doc comment of `Command`.
+        let top = Cli::full_command().render_long_help().to_string();
+        assert!(
+            top.starts_with("lashing - a Linux container runtime"),
+            "{top}"
+        );
+    }
+
+    /// `parse_from` gives what the whole definition gives, also when the fast path guesses wrong.
+    #[test]
+    fn parse_from_equals_the_full_parse() {
+        for argv in [
+            &["lashing", "run", "-b", "/b", "--no-pivot", "x"][..],
+            &["lashing", "--root", "/r", "--log", "run", "state", "x"],
+            &["lashing", "--log=/l", "--debug", "kill", "x", "KILL"],
+            &[
+                "lashing",
+                "--rootless",
+                "true",
+                "exec",
+                "-t",
+                "x",
+                "sh",
+                "-c",
+                "state",
+            ],
+            &["lashing", "-v"],
+            &["lashing"],
+            &["lashing", "nosuch", "run"],
+            &["lashing", "h", "run"],
+            &["lashing", "--", "run", "x"],
+            &[
+                "lashing",
+                "--systemd-cgroup",
+                "create",
+                "--bundle",
+                "/b",
+                "--pid-file",
+                "/p",
+                "x",
+            ],
+        ] {
+            let argv: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+            let fast = Cli::parse_from(argv.clone());
+            let full = Cli::from_command(Cli::full_command(), &argv).map(|(_, c)| c);
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{argv:?}");
+        }
+        assert_eq!(
+            command_word(&["l".into(), "--root".into(), "r".into(), "run".into()]),
+            Some("run")
+        );
+        assert_eq!(command_word(&["l".into(), "--debug".into()]), None);
     }
 
     #[test]

@@ -5,8 +5,6 @@ use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::OnceLock;
 
-use clap::Parser;
-
 use crate::cli::Cli;
 use crate::notify_socket::NotifySocket;
 
@@ -14,7 +12,7 @@ use crate::notify_socket::NotifySocket;
 /// rendered message (what the user would see).
 pub fn parse_args(args: &[OsString]) -> Result<(), String> {
     let argv = std::iter::once(OsString::from("lashing")).chain(args.iter().cloned());
-    match Cli::try_parse_from(argv) {
+    match Cli::parse_from(argv) {
         Ok(cli) => {
             // What main does next with a parsed line that needs no system: the version text.
             if cli.version {

@@ -13,7 +13,6 @@ mod signals;
 mod sys;
 mod tty;
 
-use clap::Parser;
 use clap::error::ErrorKind;
 
 use crate::cli::{Cli, Command};
@@ -29,7 +28,7 @@ fn main() {
 /// Parses, dispatches and returns the exit status. `entry`: when `main` began (the start
 /// waterfall's first stamp, `--debug`).
 fn real_main(entry: u64) -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_from(std::env::args_os()) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -44,8 +43,7 @@ fn real_main(entry: u64) -> i32 {
         return 0;
     }
     let Some(command) = &cli.command else {
-        use clap::CommandFactory;
-        let _ = Cli::command().print_help();
+        let _ = Cli::full_command().print_help();
         return 0;
     };
     // Before anything is opened: which of the fds the caller passes are really open (a closed
