@@ -269,6 +269,44 @@ impl Node {
         })
     }
 
+    /// Reads the file `name`, which holds one short record (`freezer.state`, `cgroup.freeze`),
+    /// or `None` if it (or this directory) does not exist. Such a file is produced whole at the
+    /// first `read`: one that does not fill the buffer has returned all of it, so no second
+    /// `read` is made to see its end.
+    pub(crate) fn read_record_opt(&self, name: &str) -> Result<Option<String>> {
+        let fd = match self.open_file(name, OFlags::RDONLY) {
+            Ok(fd) => fd,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let mut buf = [0u8; 64];
+        let mut text = Vec::new();
+        loop {
+            match rustix::io::read(&fd, &mut buf) {
+                Ok(n) => {
+                    text.extend_from_slice(&buf[..n]);
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => {
+                    return Err(Error::Read {
+                        path: self.path().join(name),
+                        source: io_err(e),
+                    });
+                }
+            }
+        }
+        String::from_utf8(text).map(Some).map_err(|e| Error::Parse {
+            path: self.path().join(name),
+            value: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            reason: "not UTF-8".to_owned(),
+        })
+    }
+
     /// Reads the file `name`, or `None` if it does not exist.
     pub(crate) fn read_opt(&self, name: &str) -> Result<Option<String>> {
         match self.read(name) {

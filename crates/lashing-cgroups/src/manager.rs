@@ -336,8 +336,9 @@ impl Manager {
 
     /// The freezer state of the cgroup ([`FreezerState::Undefined`] without freezer or cgroup).
     pub fn freezer_state(&self) -> Result<FreezerState> {
+        // A missing directory reads as a missing file: undefined (no separate existence check:
+        // `list` asks this of every container).
         match self.freezer_dir()? {
-            Some(d) if !d.node.exists() => Ok(FreezerState::Undefined),
             Some(d) if d.node.unified() => v2::freezer::state(&d.node),
             Some(d) => v1::freezer::state(&d.node),
             None => Ok(FreezerState::Undefined),

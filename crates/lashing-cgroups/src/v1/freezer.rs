@@ -43,7 +43,7 @@ pub(crate) fn set(node: &Node, frozen: bool) -> Result<()> {
 pub(crate) fn state(node: &Node) -> Result<FreezerState> {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        let Some(state) = node.read_opt("freezer.state")? else {
+        let Some(state) = node.read_record_opt("freezer.state")? else {
             return Ok(FreezerState::Undefined);
         };
         match state.trim() {

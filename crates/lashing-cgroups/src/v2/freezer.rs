@@ -45,7 +45,11 @@ pub(crate) fn set(node: &Node, frozen: bool) -> Result<()> {
 
 /// Reads the state of a v2 cgroup's freezer.
 pub(crate) fn state(node: &Node) -> Result<FreezerState> {
-    match node.read_opt("cgroup.freeze")?.as_deref().map(str::trim) {
+    match node
+        .read_record_opt("cgroup.freeze")?
+        .as_deref()
+        .map(str::trim)
+    {
         None => Ok(FreezerState::Undefined),
         Some("0") => Ok(FreezerState::Thawed),
         Some("1") => Ok(FreezerState::Frozen),

@@ -25,10 +25,19 @@ pub struct Args {
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let mut states = Vec::new();
+    // Containers are mostly of one owner: its name is looked up once.
+    let mut last: Option<(u32, String)> = None;
     for (id, summary) in lashing::summaries(&g.root)? {
         match summary {
             Ok(lashing::Summary { mut state, owner }) => {
-                state.owner = owner_name(&passwd, owner);
+                state.owner = match &last {
+                    Some((uid, name)) if *uid == owner => name.clone(),
+                    _ => {
+                        let name = owner_name(&passwd, owner);
+                        last = Some((owner, name.clone()));
+                        name
+                    }
+                };
                 states.push(state);
             }
             // Gone since the directory was read.

@@ -2,13 +2,14 @@
 //! containers under a state root, each read from the head of its state file only.
 
 use std::collections::BTreeMap;
-use std::fs;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use lashing_cgroups::{FreezerState::Frozen, Manager};
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::error::{Error, Result};
-use crate::state::{self, FIFO, Head, ProcId};
+use crate::state::{self, FIFO, Head, ProcDir, ProcId};
 use crate::status::{OciState, Status};
 
 /// One container under a state root, as [`summaries`] reads it.
@@ -37,21 +38,23 @@ pub struct Summary {
 /// ```
 pub fn summaries(root: impl AsRef<Path>) -> Result<Vec<(String, Result<Summary>)>> {
     let root = root.as_ref();
-    let entries = match fs::read_dir(root) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+    // The root is opened once and every file under it is opened relative to it, as every
+    // init's `/proc/<pid>/stat` relative to an opened `/proc`: `list` walks no full path per
+    // container.
+    let root_fd = match rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("read state root", root, e)),
     };
-    let mut out = Vec::new();
-    for entry in entries.filter_map(|e| e.ok()) {
-        let Ok(id) = entry.file_name().into_string() else {
-            continue;
-        };
-        if id.starts_with('.') || state::validate_id(&id).is_err() {
-            continue;
-        }
-        let dir = entry.path();
-        let summary = match Head::read(&dir) {
+    let ids = entries(&root_fd).map_err(|e| Error::io("read state root", root, e))?;
+    let proc = ProcDir::open();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let summary = match Head::read_at(root_fd.as_fd(), root, &id) {
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 continue;
             }
@@ -62,7 +65,15 @@ pub fn summaries(root: impl AsRef<Path>) -> Result<Vec<(String, Result<Summary>)
                     pid: h.init_process_pid,
                     start: h.init_process_start,
                 });
-                let status = status_of(&dir, init, &Manager::from_paths(h.cgroup_paths));
+                let status = decide(
+                    || init.is_some_and(|p| proc.alive(p)),
+                    &Manager::from_paths(h.cgroup_paths),
+                    || {
+                        let fifo = format!("{id}/{FIFO}");
+                        rustix::fs::statat(&root_fd, fifo.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+                            .is_ok()
+                    },
+                );
                 let parts = Parts {
                     id: &h.id,
                     init_pid: h.init_process_pid,
@@ -81,21 +92,48 @@ pub fn summaries(root: impl AsRef<Path>) -> Result<Vec<(String, Result<Summary>)
         };
         out.push((id, summary));
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// The names under the state root that can be container ids, sorted (hidden ones, such as a
+/// directory being created, are not).
+fn entries(root_fd: &OwnedFd) -> std::io::Result<Vec<String>> {
+    let mut dir = rustix::fs::Dir::read_from(root_fd)?;
+    let mut ids = Vec::new();
+    while let Some(entry) = dir.read() {
+        let entry = entry?;
+        let Ok(id) = entry.file_name().to_str() else {
+            continue;
+        };
+        if !id.starts_with('.') && state::validate_id(id).is_ok() {
+            ids.push(id.to_string());
+        }
+    }
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// The status of a container from its state directory, recorded init and cgroup: stopped when
 /// the init is gone (or its pid reused), paused when its cgroup is frozen, created while the
 /// exec fifo exists, running otherwise.
 pub(crate) fn status_of(dir: &Path, init: Option<ProcId>, cgroup: &Manager) -> Status {
-    if !init.is_some_and(|p| p.alive()) {
+    decide(
+        || init.is_some_and(|p| p.alive()),
+        cgroup,
+        || dir.join(FIFO).exists(),
+    )
+}
+
+/// [`status_of`] with its probes given: whether the init lives, and whether the exec fifo
+/// exists (each asked only when the answer matters).
+fn decide(alive: impl FnOnce() -> bool, cgroup: &Manager, fifo: impl FnOnce() -> bool) -> Status {
+    if !alive() {
         return Status::Stopped;
     }
     if matches!(cgroup.freezer_state(), Ok(Frozen)) {
         return Status::Paused;
     }
-    if dir.join(FIFO).exists() {
+    if fifo() {
         Status::Created
     } else {
         Status::Running

@@ -4,8 +4,10 @@
 //! building anything).
 
 use std::collections::BTreeMap;
-use std::fs;
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
 
 use serde::Deserialize;
 
@@ -71,12 +73,18 @@ pub(crate) struct HeadConfig {
 }
 
 impl Head {
-    /// Reads the head of `dir/state.json`, with the same errors as [`super::State::load`]
-    /// (a missing file is an I/O error of kind `NotFound`; another format version is named).
-    pub(crate) fn read(dir: &Path) -> Result<Head> {
-        let path = dir.join(STATE_FILE);
-        let data = read_small(&path).map_err(|e| Error::io("read state", &path, e))?;
-        Head::parse(&data).map_err(|reason| Error::State { path, reason })
+    /// Reads the head of container `id`'s state file under the state root `root`, opened as
+    /// `root_fd` (the file is opened relative to it: `list` reads one per container), with the
+    /// same errors as [`super::State::load`] (a missing file is an I/O error of kind
+    /// `NotFound`; another format version is named).
+    pub(crate) fn read_at(root_fd: BorrowedFd<'_>, root: &Path, id: &str) -> Result<Head> {
+        let path = || root.join(id).join(STATE_FILE);
+        let data = read_small(root_fd, format!("{id}/{STATE_FILE}"))
+            .map_err(|e| Error::io("read state", path(), e))?;
+        Head::parse(&data).map_err(|reason| Error::State {
+            path: path(),
+            reason,
+        })
     }
 
     /// Parses the head of a state file's bytes; `Err` is the reason it is not one.
@@ -98,23 +106,24 @@ impl Head {
     }
 }
 
-/// Reads a small file (a state file, a `/proc/<pid>/stat`) whole: into a 4 KiB buffer first,
-/// without the `statx` that `fs::read` asks for its size and without the 32-byte first reads it
-/// makes of a procfs file (whose size is 0). `list` reads two of them per container.
-pub(crate) fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut f = fs::File::open(path)?;
+/// Reads a small file (a state file) whole, relative to `dir`: into a 4 KiB buffer first,
+/// without the `statx` that `fs::read` asks for its size.
+pub(crate) fn read_small(
+    dir: BorrowedFd<'_>,
+    path: impl rustix::path::Arg,
+) -> std::io::Result<Vec<u8>> {
+    let fd = rustix::fs::openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     let mut buf = vec![0u8; 4096];
     let mut len = 0;
     loop {
         if len == buf.len() {
             buf.resize(len * 2, 0);
         }
-        match f.read(&mut buf[len..]) {
+        match rustix::io::read(&fd, &mut buf[len..]) {
             Ok(0) => break,
             Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     buf.truncate(len);

@@ -21,6 +21,7 @@ use crate::sys;
 mod child;
 mod idmap;
 mod payload;
+mod pidns;
 mod sync;
 
 use child::{ChildGuard, Spawned};
@@ -372,6 +373,21 @@ impl<'a> Bootstrap<'a> {
             argv: &argv,
             envp: &envp,
         };
+        // `exec` into a pid namespace: born in it (no fork of init), where this thread may join
+        // it for its children; not with a time namespace, which init still joins and forks into.
+        let pidns = match self.kind {
+            InitKind::Setns
+                if self.plan.fork && !c.state.config.has_namespace(NamespaceType::Time) =>
+            {
+                self.ns_fds
+                    .iter()
+                    .position(|(t, _)| *t == NamespaceType::Pid)
+                    .and_then(|i| {
+                        Some((i, pidns::PidNsForChildren::enter(self.ns_fds[i].1.as_fd())?))
+                    })
+            }
+            _ => None,
+        };
         let (spawned, into_cgroup) = match sys::clone::spawn_init(&spec) {
             Ok(s) => (s, spec.cgroup_fd.is_some()),
             Err(e) if spec.cgroup_fd.is_some() => {
@@ -397,6 +413,12 @@ impl<'a> Bootstrap<'a> {
                 });
             }
         };
+        if let Some((i, joined)) = pidns {
+            drop(joined);
+            // Init is in the pid namespace already: it neither joins it nor forks.
+            drop(self.ns_fds.remove(i));
+            self.plan.fork = false;
+        }
         crate::waterfall::mark("clone3 returned");
         tracing::debug!(
             pid = spawned.pid,
