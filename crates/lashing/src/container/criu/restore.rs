@@ -270,7 +270,7 @@ impl Container {
             o.ext_mnt.push(("/dev/null".into(), "/dev/null".into()));
         }
         for (i, d) in descriptors.iter().enumerate() {
-            if d.contains("pipe:") {
+            if super::common::inherited(d) {
                 o.inherit_fd.push((d.clone(), i as i32));
             }
         }
