@@ -4,6 +4,7 @@
 //!
 //! The binary is also its containers' `lashing init` ([`lashing::init`] first thing).
 
+mod checkpoint;
 mod events;
 mod io;
 mod metrics;

@@ -48,6 +48,8 @@ pub struct Service {
     pub(crate) events: Arc<Events>,
     pub(crate) exit: Arc<ExitSignal>,
     ctrs: Mutex<HashMap<String, Arc<Ctr>>>,
+    /// Containers created for a restore, restored at their start.
+    restores: crate::checkpoint::Restores,
 }
 
 impl Service {
@@ -59,6 +61,7 @@ impl Service {
             events: Arc::new(events),
             exit,
             ctrs: Mutex::new(HashMap::new()),
+            restores: Default::default(),
         }
     }
 
@@ -93,13 +96,17 @@ impl Service {
         let hold = self.gate.hold();
         p.io.prepare(&p.paths, process)
             .map_err(|e| err(Code::INVALID_ARGUMENT, e))?;
-        let r = if init {
-            container.start(process)
+        let pid = if let Some(image) = self.restores.take(c_id).filter(|_| init) {
+            crate::checkpoint::restore(container, process, &image)? as u32
         } else {
-            container.exec(process)
+            let r = if init {
+                container.start(process)
+            } else {
+                container.exec(process)
+            };
+            r.map_err(lib_err)?;
+            process.pid().unwrap_or(0) as u32
         };
-        r.map_err(lib_err)?;
-        let pid = process.pid().unwrap_or(0) as u32;
         p.set_pid(pid);
         log::debug!("started pid {pid} of {c_id} {}", p.exec_id);
         let (events, proc_, cid) = (self.events.clone(), p.clone(), c_id.to_string());
@@ -153,12 +160,6 @@ impl Service {
     }
 
     fn create_inner(&self, req: &CreateTaskRequest) -> TtrpcResult<(Arc<Ctr>, u32)> {
-        if !req.checkpoint.is_empty() {
-            return Err(err(
-                Code::UNIMPLEMENTED,
-                "restore from a checkpoint is not implemented by this shim",
-            ));
-        }
         if lock(&self.ctrs).contains_key(&req.id) {
             return Err(err(
                 Code::ALREADY_EXISTS,
@@ -193,7 +194,10 @@ impl Service {
             terminal: req.terminal,
         };
         let init = Arc::new(Proc::new("", paths, process));
-        if let Err(e) = self.launch(&req.id, &mut container, &init, true) {
+        if !req.checkpoint.is_empty() {
+            // Restored at `Start` (as the runc v2 shim runs `runc restore`).
+            self.restores.add(&req.id, &req.checkpoint);
+        } else if let Err(e) = self.launch(&req.id, &mut container, &init, true) {
             let _hold = self.gate.hold();
             let _ = container.force_destroy();
             return Err(undo(e));
@@ -248,6 +252,23 @@ impl containerd_shim::Task for Service {
 
     fn start(&self, _ctx: &TtrpcContext, req: StartRequest) -> TtrpcResult<StartResponse> {
         let (c, p) = self.proc(&req.id, &req.exec_id)?;
+        if req.exec_id.is_empty() && p.state().pid == 0 {
+            // A container created for a restore: restored now.
+            let (pid, _hold) = self.launch(&c.id, &mut lock(&c.container), &p, true)?;
+            p.set_running();
+            self.events.publish(
+                TASK_START_EVENT_TOPIC,
+                Box::new(TaskStart {
+                    container_id: c.id.clone(),
+                    pid,
+                    ..Default::default()
+                }),
+            );
+            return Ok(StartResponse {
+                pid,
+                ..Default::default()
+            });
+        }
         let pid = if req.exec_id.is_empty() {
             let _hold = self.gate.hold();
             lock(&c.container).release().map_err(lib_err)?;
@@ -410,11 +431,11 @@ impl containerd_shim::Task for Service {
         Ok(Empty::new())
     }
 
-    fn checkpoint(&self, _ctx: &TtrpcContext, _req: CheckpointTaskRequest) -> TtrpcResult<Empty> {
-        Err(err(
-            Code::UNIMPLEMENTED,
-            "checkpoint is not implemented by containerd-shim-lashing-v2",
-        ))
+    fn checkpoint(&self, _ctx: &TtrpcContext, req: CheckpointTaskRequest) -> TtrpcResult<Empty> {
+        let c = self.ctr(&req.id)?;
+        let _hold = self.gate.hold();
+        crate::checkpoint::checkpoint(&c, &req)?;
+        Ok(Empty::new())
     }
 
     fn update(&self, _ctx: &TtrpcContext, req: UpdateTaskRequest) -> TtrpcResult<Empty> {

@@ -77,6 +77,7 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         console_socket: None,
         lsm_profile: a.lsm_profile.clone().filter(|s| !s.is_empty()),
         lsm_mount_context: a.lsm_mount_context.clone().filter(|s| !s.is_empty()),
+        stdio: None,
     };
     let mut console = None;
     if let Some(p) = &a.console_socket {

@@ -326,3 +326,93 @@ mod tests {
         assert_eq!(config_file(&c).as_deref(), Some("/x.conf"));
     }
 }
+
+/// The `mnt_id:` of an fdinfo file's text.
+fn fdinfo_mnt_id(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The mount ids of a mountinfo file's text.
+fn mount_ids(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+/// What `descriptors.json` records of the init's stdio (runc's: the fd links), and the
+/// external files CRIU is told of. A stdio file on a mount outside the container's mount
+/// namespace (the host's `/dev/null`, a FIFO of containerd's shim) cannot be dumped by path:
+/// it is declared external as `file[<mnt_id>:<inode>]` (hex, CRIU's key) and recorded by that
+/// key, which a restore hands its own stdio for (`inherit_fd`), as for pipes. runc records
+/// the path and fails the dump ("Can't lookup mount").
+pub(super) fn stdio_descriptors(pid: i32) -> (Vec<String>, Vec<String>) {
+    let mounts = fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+        .map(|t| mount_ids(&t))
+        .unwrap_or_default();
+    let mut external = Vec::new();
+    let descriptors = (0..3)
+        .map(|n| {
+            let link = fs::read_link(format!("/proc/{pid}/fd/{n}"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            if !link.starts_with('/') || mounts.is_empty() {
+                return link;
+            }
+            let mnt = fs::read_to_string(format!("/proc/{pid}/fdinfo/{n}"))
+                .ok()
+                .and_then(|t| fdinfo_mnt_id(&t));
+            let st = rustix::fs::stat(format!("/proc/{pid}/fd/{n}").as_str());
+            match (mnt, st) {
+                // Terminals are CRIU's own business (`--shell-job`).
+                (Some(m), Ok(st)) if !mounts.contains(&m) && !is_tty(&st) => {
+                    let ino = st.st_ino;
+                    let key = format!("file[{m:x}:{ino:x}]");
+                    if !external.contains(&key) {
+                        external.push(key.clone());
+                    }
+                    key
+                }
+                _ => link,
+            }
+        })
+        .collect();
+    (descriptors, external)
+}
+
+/// Whether `st` is a terminal's device (tty, console, ptmx, pts).
+fn is_tty(st: &rustix::fs::Stat) -> bool {
+    let major = rustix::fs::major(st.st_rdev);
+    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::CharacterDevice
+        && matches!(major, 4 | 5 | 136..=143)
+}
+
+/// Whether a `descriptors.json` entry is one a restore hands its own stdio for.
+pub(super) fn inherited(descriptor: &str) -> bool {
+    descriptor.contains("pipe:") || descriptor.starts_with("file[")
+}
+
+#[cfg(test)]
+mod stdio_tests {
+    use super::*;
+
+    #[test]
+    fn fdinfo_and_mountinfo_parse() {
+        let fdinfo = "pos:\t0\nflags:\t0100002\nmnt_id:\t31\nino:\t5\n";
+        assert_eq!(fdinfo_mnt_id(fdinfo), Some(31));
+        assert_eq!(fdinfo_mnt_id("pos:\t0\n"), None);
+        let mi = "812 700 0:52 / / rw - overlay overlay rw\n813 812 0:5 /null /dev/null rw - devtmpfs udev rw\n";
+        assert_eq!(mount_ids(mi), vec![812, 813]);
+        assert!(inherited("pipe:[123]") && inherited("file[1f:2a]"));
+        assert!(!inherited("/dev/null") && !inherited("socket:[1]"));
+    }
+
+    #[test]
+    fn our_own_stdio_is_described() {
+        // This process's mounts are its own: nothing is external, the links are kept.
+        let (d, ext) = stdio_descriptors(std::process::id() as i32);
+        assert_eq!(d.len(), 3);
+        assert!(ext.is_empty(), "{ext:?}");
+    }
+}

@@ -168,13 +168,8 @@ impl Container {
                     Err(e) => return Err(Error::io("stat masked path", host, e).into()),
                 }
             }
-            let descriptors: Vec<String> = (0..3)
-                .map(|n| {
-                    fs::read_link(format!("/proc/{pid}/fd/{n}"))
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                })
-                .collect();
+            let (descriptors, external) = common::stdio_descriptors(pid);
+            o.external.extend(external);
             let path = image.join(DESCRIPTORS);
             let json = serde_json::to_vec(&descriptors).map_err(|e| Error::State {
                 path: path.clone(),

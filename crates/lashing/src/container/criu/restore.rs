@@ -37,6 +37,9 @@ pub struct RestoreOpts {
     pub lsm_profile: Option<String>,
     /// `--lsm-mount-context` (CRIU >= 3.16).
     pub lsm_mount_context: Option<String>,
+    /// The restored process's stdin, stdout and stderr in place of the checkpointed pipes
+    /// (none: the caller's own, as `lashing restore`; containerd's shim gives the task's).
+    pub stdio: Option<[OwnedFd; 3]>,
 }
 
 /// Mounts made for the restore, undone (lazily detached) on drop.
@@ -136,18 +139,7 @@ impl Container {
         match c.restore_into(opts) {
             Ok(()) => Ok(c),
             Err(e) => {
-                if c.cgroup.exists() {
-                    let _ = c.cgroup.kill_all(libc::SIGKILL);
-                }
-                if c.state.init_process_pid > 0 {
-                    let _ = rustix::process::kill_process(
-                        rustix::process::Pid::from_raw(c.state.init_process_pid).expect("positive"),
-                        rustix::process::Signal::KILL,
-                    );
-                }
-                if let Some(unit) = &c.state.systemd {
-                    let _ = super::super::systemd::stop(unit);
-                }
+                c.kill_restored();
                 let _ = c.cgroup.destroy();
                 if let Some(rdt) = &c.state.config.intel_rdt {
                     let _ = crate::rdt::remove(&c.state.id, rdt);
@@ -155,6 +147,44 @@ impl Container {
                 let _ = fs::remove_dir_all(&c.dir);
                 Err(e)
             }
+        }
+    }
+
+    /// Restores into this container, just made by [`Container::create`] and not started
+    /// (containerd's shim creates at `Create` and restores at `Start`, as the runc v2 shim runs
+    /// `runc restore` then). On failure what the restore started is killed and the container
+    /// is left as created, for the caller to destroy.
+    pub fn restore_created(&mut self, opts: &RestoreOpts) -> Result<(), CriuError> {
+        if self.state.init_process_pid != 0 {
+            return Err(CriuError::Option(format!(
+                "container {} already has an init process",
+                self.state.id
+            )));
+        }
+        let r = self.restore_into(opts);
+        if r.is_err() {
+            self.kill_restored();
+            self.state.init_process_pid = 0;
+            self.state.init_process_start = 0;
+            let _ = self.state.save(&self.dir);
+        }
+        r
+    }
+
+    /// Kills what a failed restore left running: the cgroup's processes, the recorded init,
+    /// the systemd unit.
+    fn kill_restored(&mut self) {
+        if self.cgroup.exists() {
+            let _ = self.cgroup.kill_all(libc::SIGKILL);
+        }
+        if self.state.init_process_pid > 0 {
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_raw(self.state.init_process_pid).expect("positive"),
+                rustix::process::Signal::KILL,
+            );
+        }
+        if let Some(unit) = &self.state.systemd {
+            let _ = super::super::systemd::stop(unit);
         }
     }
 
@@ -240,7 +270,7 @@ impl Container {
             o.ext_mnt.push(("/dev/null".into(), "/dev/null".into()));
         }
         for (i, d) in descriptors.iter().enumerate() {
-            if d.contains("pipe:") {
+            if super::common::inherited(d) {
                 o.inherit_fd.push((d.clone(), i as i32));
             }
         }
@@ -252,7 +282,10 @@ impl Container {
         let s = Session {
             action: "restore",
             log: Some(opts.criu.work_dir().join(RESTORE_LOG)),
-            stdio: CriuStdio::Inherit,
+            stdio: match &opts.stdio {
+                Some([i, o, e]) => CriuStdio::Fds([i.as_fd(), o.as_fd(), e.as_fd()]),
+                None => CriuStdio::Inherit,
+            },
             extra_fds: ns_files.iter().map(AsFd::as_fd).collect(),
         };
         let resp = {

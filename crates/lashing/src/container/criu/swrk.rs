@@ -26,11 +26,14 @@ pub type OnSpawn<'a> = dyn FnMut(i32, &mut Request) -> Result<(), CriuError> + '
 pub type OnNotify<'a> = dyn FnMut(&Notify, Option<OwnedFd>) -> Result<(), CriuError> + 'a;
 
 /// Where CRIU's stdio goes.
-pub enum CriuStdio {
+pub enum CriuStdio<'a> {
     /// `/dev/null` (dump, checks).
     Null,
     /// The caller's own stdio (restore: the restored process inherits pipes through it).
     Inherit,
+    /// These as stdin, stdout and stderr (a restore for a caller whose own stdio is not the
+    /// process's: containerd's shim).
+    Fds([BorrowedFd<'a>; 3]),
 }
 
 /// What a session needs besides the request.
@@ -40,7 +43,7 @@ pub struct Session<'a> {
     /// CRIU's log, quoted in errors (none for version and feature checks).
     pub log: Option<PathBuf>,
     /// CRIU's stdio.
-    pub stdio: CriuStdio,
+    pub stdio: CriuStdio<'a>,
     /// Fds for CRIU at 4, 5, ... (external namespaces).
     pub extra_fds: Vec<BorrowedFd<'a>>,
 }
@@ -65,10 +68,21 @@ pub fn call(
     .map_err(|e| rpc("create the CRIU socketpair")(e.into()))?;
     let mut cmd = Command::new("criu");
     cmd.args(["swrk", "3"]);
-    if matches!(s.stdio, CriuStdio::Null) {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+    match &s.stdio {
+        CriuStdio::Null => {
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+        }
+        CriuStdio::Inherit => {}
+        CriuStdio::Fds([i, o, e]) => {
+            let dup = |fd: &BorrowedFd<'_>| {
+                fd.try_clone_to_owned()
+                    .map(Stdio::from)
+                    .map_err(rpc("duplicate the restored process's stdio"))
+            };
+            cmd.stdin(dup(i)?).stdout(dup(o)?).stderr(dup(e)?);
+        }
     }
     let mut fds = vec![theirs.as_fd()];
     fds.extend(s.extra_fds.iter().copied());
