@@ -250,6 +250,7 @@ impl containerd_shim::Task for Service {
                 ..Default::default()
             }),
         );
+        crate::sys::release_free_memory();
         Ok(CreateTaskResponse {
             pid,
             ..Default::default()
@@ -545,6 +546,7 @@ impl containerd_shim::Task for Service {
                 ..Default::default()
             }),
         );
+        crate::sys::release_free_memory();
         Ok(DeleteResponse {
             pid,
             exit_status,

@@ -418,10 +418,10 @@ fn runc_runtime_options_reach_the_library() {
     let run = |extra: &[&str], id: &str, cgroup: &str, cmd: &[&str]| {
         let rootfs = c.rootfs(id);
         let mut args = vec!["run", "--runtime", "io.containerd.runc.v2", "--fifo-dir"];
-        args.extend([fifo.as_str(), "--cgroup", cgroup, "--rm", "--rootfs"]);
-        args.push(&rootfs);
+        args.extend([fifo.as_str(), "--cgroup", cgroup, "--rm"]);
         args.extend(extra);
-        args.push(id);
+        // `--rootfs` is a switch: the first argument is then the rootfs directory.
+        args.extend(["--rootfs", &rootfs, id]);
         args.extend(cmd);
         c.ctr(&args)
     };
@@ -459,4 +459,46 @@ fn runc_runtime_options_reach_the_library() {
     }
     assert!(c.left().is_empty(), "{:?}", c.left());
     assert!(c.task("o2").is_none());
+}
+
+/// `ctr run --log-uri binary://...`: the logging binary gets the container's stdout and stderr
+/// on its fds 3 and 4, and `CONTAINER_ID`/`CONTAINER_NAMESPACE`, as with the runc v2 shim.
+#[test]
+fn binary_log_uri_starts_the_logger() {
+    let Some(c) = containerd("binlog") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let logger = d.path().join("logger");
+    std::fs::write(
+        &logger,
+        "#!/bin/sh\nexec 5>&-\necho \"$CONTAINER_ID $CONTAINER_NAMESPACE\" > \"$1/env\"\n\
+         cat <&3 > \"$1/out\" &\ncat <&4 > \"$1/err\"\nwait\necho done > \"$1/done\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&logger, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let uri = format!("binary://{}?{}", logger.display(), d.path().display());
+    let o = c.run(
+        &["--log-uri", &uri],
+        "b1",
+        &["/bin/sh", "-c", "echo to-out; echo to-err >&2; exit 4"],
+    );
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    // The logger ends once the container's streams are closed.
+    let start = std::time::Instant::now();
+    while !d.path().join("done").exists() {
+        assert!(
+            start.elapsed() < lashing_testsupport::WAIT,
+            "the logger did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let read = |f: &str| std::fs::read_to_string(d.path().join(f)).unwrap();
+    assert_eq!(read("out"), "to-out\n");
+    assert_eq!(read("err"), "to-err\n");
+    assert!(
+        read("env").starts_with("b1 lashing-test-"),
+        "{}",
+        read("env")
+    );
 }
