@@ -1,5 +1,5 @@
-//! A process's standard I/O as containerd gives it: FIFO paths (or `file://` URIs) for stdin,
-//! stdout and stderr, or a terminal.
+//! A process's standard I/O as containerd gives it: FIFO paths (or `file://` / `binary://` URIs)
+//! for stdin, stdout and stderr, or a terminal.
 //!
 //! Without a terminal the process gets the FIFOs themselves (no copy, no thread): its stdout and
 //! stderr are the write ends, so containerd's readers see EOF when the process and whatever
@@ -9,6 +9,10 @@
 //!
 //! With a terminal the pty is allocated inside the container (the library's console socket):
 //! the shim receives its master and relays stdin to it and it to stdout, one thread each.
+//!
+//! A `binary://PATH?K=V&...` stdout is a logging binary, as with the runc v2 shim
+//! ([`logger`](crate::logger)): started per process, it reads the process's stdout and stderr
+//! from pipes on its fds 3 and 4; the process gets the pipes' write ends.
 
 use std::io::IoSliceMut;
 use std::mem::MaybeUninit;
@@ -32,8 +36,18 @@ pub enum IoError {
         source: std::io::Error,
     },
     /// A log URI scheme the shim does not handle.
-    #[error("unsupported stdio URI {0:?} (only FIFO paths and file:// are supported)")]
+    #[error("unsupported stdio URI {0:?} (only FIFO paths, file:// and binary:// are supported)")]
     Scheme(String),
+    /// The logging binary of a `binary://` URI could not be started.
+    #[error("logging binary {uri}: {what}: {source}")]
+    Logger {
+        /// The URI.
+        uri: String,
+        /// What failed.
+        what: &'static str,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The terminal could not be set up or used.
     #[error("terminal: {what}: {source}")]
     Tty {
@@ -68,6 +82,8 @@ pub struct Io {
     relay_stop: Mutex<Option<OwnedFd>>,
     /// Our end of the console socket, until the master came through it.
     console: Mutex<Option<OwnedFd>>,
+    /// With a terminal and a logging binary: the pipe the terminal's output is relayed to.
+    term_out: Mutex<Option<OwnedFd>>,
 }
 
 fn open(path: &str, flags: OFlags) -> Result<OwnedFd, IoError> {
@@ -87,6 +103,7 @@ fn output(uri: &str) -> Result<OwnedFd, IoError> {
     if let Some(path) = uri.strip_prefix("file://") {
         return open(path, OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE);
     }
+    // (`binary://` is handled before: a logging binary takes both streams.)
     if uri.contains("://") && !uri.starts_with("fifo://") {
         return Err(IoError::Scheme(uri.into()));
     }
@@ -95,10 +112,26 @@ fn output(uri: &str) -> Result<OwnedFd, IoError> {
 }
 
 impl Io {
-    /// Sets up `p`'s stdio from `paths` (before the process is started).
-    pub fn prepare(&self, paths: &Paths, p: &mut lashing::Process) -> Result<(), IoError> {
+    /// Sets up `p`'s stdio from `paths` (before the process is started). `id` and `namespace`
+    /// are the process's (the container id, or the exec id) for a logging binary.
+    pub fn prepare(
+        &self,
+        paths: &Paths,
+        p: &mut lashing::Process,
+        id: &str,
+        namespace: &str,
+    ) -> Result<(), IoError> {
         let io = self;
+        // The logging binary reads both streams; containerd names it as stdout (and stderr).
+        let logged = if paths.stdout.starts_with("binary://") {
+            Some(crate::logger::start(&paths.stdout, id, namespace)?)
+        } else {
+            None
+        };
         if paths.terminal {
+            if let Some((out, _)) = logged {
+                *io.term_out.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+            }
             let (ours, theirs) = rustix::net::socketpair(
                 AddressFamily::UNIX,
                 SocketType::STREAM,
@@ -122,9 +155,13 @@ impl Io {
             *io.stdin_keep.lock().unwrap_or_else(|e| e.into_inner()) = Some(keep);
             fd
         });
-        p.stdout = lashing::Stdio::Fd(output(&paths.stdout)?);
         p.terminal = false;
-        p.stderr = lashing::Stdio::Fd(output(&paths.stderr)?);
+        let (out, err) = match logged {
+            Some(pair) => pair,
+            None => (output(&paths.stdout)?, output(&paths.stderr)?),
+        };
+        p.stdout = lashing::Stdio::Fd(out);
+        p.stderr = lashing::Stdio::Fd(err);
         Ok(())
     }
 
@@ -148,7 +185,15 @@ impl Io {
             source: e,
         })?);
         *self.master.lock().unwrap_or_else(|e| e.into_inner()) = Some(master.clone());
-        let out = output(&paths.stdout)?;
+        let logged = self
+            .term_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let out = match logged {
+            Some(out) => out,
+            None => output(&paths.stdout)?,
+        };
         let m = master.clone();
         spawn_relay(move || copy(m.as_fd(), out.as_fd(), None))?;
         if !paths.stdin.is_empty() {
@@ -286,7 +331,7 @@ mod tests {
         let fd = output(&format!("file://{}", f.display())).unwrap();
         rustix::io::write(&fd, b"x").unwrap();
         assert_eq!(std::fs::read(&f).unwrap(), b"x");
-        let e = output("binary:///usr/bin/logger?x=1").unwrap_err();
+        let e = output("syslog:///dev/log").unwrap_err();
         assert!(matches!(e, IoError::Scheme(_)), "{e}");
         let e = output(d.path().join("nosuch/fifo").to_str().unwrap()).unwrap_err();
         assert!(e.to_string().contains("nosuch/fifo"), "{e}");

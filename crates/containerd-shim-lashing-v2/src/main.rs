@@ -7,11 +7,14 @@
 mod checkpoint;
 mod events;
 mod io;
+mod logger;
 mod metrics;
+mod options;
 mod reaper;
 mod rootfs;
 mod service;
 mod shim;
+mod sys;
 mod task;
 
 /// The runtime name containerd knows this shim by.
@@ -19,6 +22,7 @@ const RUNTIME_ID: &str = "io.containerd.lashing.v2";
 
 fn main() {
     lashing::init();
+    sys::one_malloc_arena();
     // Our own reaper (reaper.rs): the crate's would take the library's children. The config
     // must say so before the crate sets up its signals.
     let config = containerd_shim::Config {

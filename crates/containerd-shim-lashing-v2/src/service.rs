@@ -94,7 +94,8 @@ impl Service {
             .as_mut()
             .ok_or_else(|| err(Code::FAILED_PRECONDITION, "process already started"))?;
         let hold = self.gate.hold();
-        p.io.prepare(&p.paths, process)
+        let id = if init { c_id } else { p.exec_id.as_str() };
+        p.io.prepare(&p.paths, process, id, self.events.namespace())
             .map_err(|e| err(Code::INVALID_ARGUMENT, e))?;
         let pid = if let Some(image) = self.restores.take(c_id).filter(|_| init) {
             crate::checkpoint::restore(container, process, &image)? as u32
@@ -175,12 +176,21 @@ impl Service {
             }
             e
         };
-        let opts = CreateOpts {
+        let mut opts = CreateOpts {
             bundle: bundle.clone(),
             ..Default::default()
         };
-        let config = Config::from_bundle(&opts)
+        let runc_opts = match req.options.as_ref() {
+            Some(any) => crate::options::decode(any)
+                .map_err(|e| undo(err(Code::INVALID_ARGUMENT, e)))?
+                .unwrap_or_default(),
+            None => Default::default(),
+        };
+        crate::options::log_ignored(&runc_opts);
+        crate::options::apply(&runc_opts, &mut opts);
+        let mut config = Config::from_bundle(&opts)
             .map_err(|e| undo(err(Code::INVALID_ARGUMENT, lashing::error::chain(&e))))?;
+        config.cgroup.systemd = runc_opts.systemd_cgroup;
         let mut process = Process::from_config(&config.process);
         process.terminal = req.terminal;
         let hold = self.gate.hold();
@@ -244,6 +254,7 @@ impl containerd_shim::Task for Service {
                 ..Default::default()
             }),
         );
+        crate::sys::release_free_memory();
         Ok(CreateTaskResponse {
             pid,
             ..Default::default()
@@ -556,6 +567,7 @@ impl containerd_shim::Task for Service {
                 ..Default::default()
             }),
         );
+        crate::sys::release_free_memory();
         Ok(DeleteResponse {
             pid,
             exit_status,

@@ -54,7 +54,20 @@ pub fn start(opts: StartOpts) -> containerd_shim::Result<String> {
     let address = if UnixStream::connect(path).is_ok() {
         address
     } else {
-        containerd_shim::spawn(opts, &group, Vec::new())?.1
+        // The runtime options (`ShimCgroup`), as containerd writes them to `start`'s stdin.
+        let mut options = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut options);
+        let (pid, address) = containerd_shim::spawn(opts, &group, Vec::new())?;
+        if let Err(e) = crate::options::join_shim_cgroup(&options, pid) {
+            // As the runc v2 shim: the start fails, and the shim it started is ended (the
+            // killed shim leaves its socket, which the next start replaces).
+            if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+            let _ = std::fs::remove_file(address.trim_start_matches("unix://"));
+            return Err(containerd_shim::Error::Other(e.to_string()));
+        }
+        address
     };
     // What containerd reads to reconnect after a restart.
     let _ = std::fs::write(bundle.join("address"), &address);
@@ -112,6 +125,9 @@ impl containerd_shim::Shim for Shim {
     }
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Service {
+        // Our own client (events.rs says why); the crate's connection is closed.
+        drop(publisher);
+        let address = std::env::var("TTRPC_ADDRESS").unwrap_or_default();
         let gate = Arc::new(crate::reaper::Gate::default());
         if let Err(e) = crate::reaper::start(gate.clone()) {
             log::error!("start the reaper: {e}");
@@ -120,7 +136,7 @@ impl containerd_shim::Shim for Shim {
         if let Err(e) = std::fs::create_dir_all(&root) {
             log::error!("create {}: {e}", root.display());
         }
-        let events = crate::events::Events::new(publisher, &self.namespace);
+        let events = crate::events::Events::connect(&address, &self.namespace);
         Service::new(root, gate, events, self.exit.clone())
     }
 }

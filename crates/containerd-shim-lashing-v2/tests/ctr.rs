@@ -403,3 +403,110 @@ fn update_and_stats_over_the_shim_socket() {
     c.wait_status("u1", "STOPPED");
     assert_eq!(c.ctr(&["task", "delete", "u1"]).code, 0);
 }
+
+/// runc's runtime options (`containerd.runc.v1.Options`) as ctr sends them (`--runc-*`, to the
+/// runtime named `io.containerd.runc.v2` only: in this harness that name is this shim too).
+/// `BinaryName`/`Root` are ignored (there is no runtime binary); `SystemdCgroup` selects the
+/// library's systemd driver: without systemd (this host, the pure v2 guest) the create fails
+/// saying so and leaves nothing behind; under systemd the container runs in its scope.
+#[test]
+fn runc_runtime_options_reach_the_library() {
+    let Some(c) = containerd("options") else {
+        return;
+    };
+    let fifo = c.fifo_dir();
+    let run = |extra: &[&str], id: &str, cgroup: &str, cmd: &[&str]| {
+        let rootfs = c.rootfs(id);
+        let mut args = vec!["run", "--runtime", "io.containerd.runc.v2", "--fifo-dir"];
+        args.extend([fifo.as_str(), "--cgroup", cgroup]);
+        args.extend(extra);
+        // `--rootfs` is a switch: the first argument is then the rootfs directory.
+        args.extend(["--rootfs", &rootfs, id]);
+        args.extend(cmd);
+        c.ctr(&args)
+    };
+    let o = run(
+        &[
+            "--rm",
+            "--runc-binary",
+            "/nonexistent/runc",
+            "--runc-root",
+            "/nonexistent/root",
+        ],
+        "o1",
+        &c.cgroup("o1"),
+        &["/bin/echo", "ran"],
+    );
+    assert_eq!((o.code, o.stdout.as_str()), (0, "ran\n"), "{}", o.stderr);
+
+    let systemd = std::path::Path::new("/run/systemd/system").is_dir();
+    let me = std::process::id();
+    let unit = format!("system.slice:lashing-test:{me}");
+    let o = run(
+        &["-d", "--runc-systemd-cgroup"],
+        "o2",
+        &unit,
+        &["/bin/sleep", "1000"],
+    );
+    if systemd {
+        // Its cgroup seen from the host (inside, a cgroup namespace shows `/`).
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let (pid, _) = c.task("o2").expect("task o2");
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        assert!(cg.contains(&format!("lashing-test-{me}.scope")), "{cg}");
+        assert_eq!(c.ctr(&["task", "kill", "-s", "SIGKILL", "o2"]).code, 0);
+        c.wait_status("o2", "STOPPED");
+        assert_eq!(c.ctr(&["task", "delete", "o2"]).code, 0);
+    } else {
+        assert_ne!(o.code, 0, "{}", o.stdout);
+        assert!(
+            o.stderr.contains("systemd not running on this host"),
+            "{}",
+            o.stderr
+        );
+    }
+    assert!(c.left().is_empty(), "{:?}", c.left());
+    assert!(c.task("o2").is_none());
+}
+
+/// `ctr run --log-uri binary://...`: the logging binary gets the container's stdout and stderr
+/// on its fds 3 and 4, and `CONTAINER_ID`/`CONTAINER_NAMESPACE`, as with the runc v2 shim.
+#[test]
+fn binary_log_uri_starts_the_logger() {
+    let Some(c) = containerd("binlog") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let logger = d.path().join("logger");
+    std::fs::write(
+        &logger,
+        "#!/bin/sh\nexec 5>&-\necho \"$CONTAINER_ID $CONTAINER_NAMESPACE\" > \"$1/env\"\n\
+         cat <&3 > \"$1/out\" &\ncat <&4 > \"$1/err\"\nwait\necho done > \"$1/done\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&logger, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let uri = format!("binary://{}?{}", logger.display(), d.path().display());
+    let o = c.run(
+        &["--log-uri", &uri],
+        "b1",
+        &["/bin/sh", "-c", "echo to-out; echo to-err >&2; exit 4"],
+    );
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    // The logger ends once the container's streams are closed.
+    let start = std::time::Instant::now();
+    while !d.path().join("done").exists() {
+        assert!(
+            start.elapsed() < lashing_testsupport::WAIT,
+            "the logger did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let read = |f: &str| std::fs::read_to_string(d.path().join(f)).unwrap();
+    assert_eq!(read("out"), "to-out\n");
+    assert_eq!(read("err"), "to-err\n");
+    assert!(
+        read("env").starts_with("b1 lashing-test-"),
+        "{}",
+        read("env")
+    );
+}

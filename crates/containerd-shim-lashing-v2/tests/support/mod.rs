@@ -94,6 +94,9 @@ impl Containerd {
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::os::unix::fs::symlink(SHIM, bin.join("containerd-shim-lashing-v2")).unwrap();
+        // And by the runc v2 shim's name: ctr sends its `--runc-*` options (runc's runtime
+        // options) to `io.containerd.runc.v2` only.
+        std::os::unix::fs::symlink(SHIM, bin.join("containerd-shim-runc-v2")).unwrap();
         let path = format!(
             "{}:{}",
             bin.display(),
@@ -201,6 +204,11 @@ impl Containerd {
             r.code, r.stdout, r.stderr
         );
         r
+    }
+
+    /// The directory of the stdio FIFOs (`ctr --fifo-dir`).
+    pub fn fifo_dir(&self) -> String {
+        self.dir.path().join("fifo").to_str().unwrap().into()
     }
 
     /// The options of every `ctr run`: our runtime, fifos and cgroup.
