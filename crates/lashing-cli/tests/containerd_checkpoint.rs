@@ -14,9 +14,9 @@
 //! with an image). The staging directories containerd leaves in /tmp (`ctrd-checkpoint*`)
 //! are removed.
 //!
-//! Not in CI yet: run in the guest (`scripts/test-guest 'binary(containerd_checkpoint)'`) it hangs in
-//! `ctr task delete --force` of the checkpointed task (the runc v2 shim waits for an exit it never
-//! sees); issue 15 tracks it.
+//! Not in CI yet: run in the guest (`scripts/test-guest 'binary(containerd_checkpoint)'`) the
+//! checkpoint works but the shim's `lashing restore` at `Start` exits 1 and the shim finds no
+//! `log.json` in the bundle; the cleanup's `ctr task delete --force` then waits. Issue 15 tracks it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -381,7 +381,7 @@ fn counter(out: &Path) -> u64 {
 }
 
 #[test]
-#[ignore = "needs a CRIU that works with this kernel; not in CI yet: in the guest it hangs at `ctr task delete --force` after the checkpoint (issue 15)"]
+#[ignore = "needs a CRIU that works with this kernel; not in CI yet: in the guest the restore at Start fails (issue 15)"]
 fn ctr_checkpoints_and_restores_a_task_with_lashing() {
     let Some(c) = Containerd::start("runc-shim") else {
         return;
