@@ -178,10 +178,7 @@ mod tests {
     /// On the real kernel: a process moved into a `ShimCgroup` shows it in /proc/PID/cgroup.
     #[test]
     fn shim_cgroup_moves_the_started_shim() {
-        if !rustix::process::geteuid().is_root() {
-            lashing_testsupport::missing("needs root (cgroups)");
-            return;
-        }
+        lashing_testsupport::require_root();
         let cleanup = lashing_testsupport::Cleanup::new();
         let path = lashing_testsupport::test_cgroup_path("shimcg");
         cleanup.cgroup(&path);
