@@ -21,7 +21,7 @@ use lashing::Container;
 use lashing::config::NamespaceType;
 use lashing::criu::{CheckpointOpts, CriuOpts, ManageCgroupsMode, RestoreOpts};
 
-use crate::service::err;
+use crate::status::err;
 use crate::task::{Ctr, lock};
 
 /// The type name of runc's checkpoint options (containerd's typeurl registration).

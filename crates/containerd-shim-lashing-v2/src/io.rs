@@ -24,39 +24,7 @@ use rustix::net::{
     AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SocketFlags, SocketType,
 };
 
-/// A failure to set up or use a process's I/O, with the path or URI.
-#[derive(Debug, thiserror::Error)]
-pub enum IoError {
-    /// Opening a FIFO or log file failed.
-    #[error("open {path}: {source}")]
-    Open {
-        /// The path.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A log URI scheme the shim does not handle.
-    #[error("unsupported stdio URI {0:?} (only FIFO paths, file:// and binary:// are supported)")]
-    Scheme(String),
-    /// The logging binary of a `binary://` URI could not be started.
-    #[error("logging binary {uri}: {what}: {source}")]
-    Logger {
-        /// The URI.
-        uri: String,
-        /// What failed.
-        what: &'static str,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The terminal could not be set up or used.
-    #[error("terminal: {what}: {source}")]
-    Tty {
-        /// What failed.
-        what: &'static str,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
+pub use crate::io_error::IoError;
 
 /// The stdio paths of a process, as containerd sent them.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,7 @@
 use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 
-use crate::io::IoError;
+use crate::io_error::IoError;
 
 /// The program and arguments of a `binary://` URI (percent-escapes decoded; a query key
 /// without a value gives no argument after it, as the runc v2 shim).

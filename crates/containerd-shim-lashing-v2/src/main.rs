@@ -7,6 +7,7 @@
 mod checkpoint;
 mod events;
 mod io;
+mod io_error;
 mod logger;
 mod metrics;
 mod options;
@@ -14,6 +15,7 @@ mod reaper;
 mod rootfs;
 mod service;
 mod shim;
+mod status;
 mod sys;
 mod task;
 

@@ -21,12 +21,8 @@ use lashing::{Config, Container, Process};
 use crate::events::Events;
 use crate::io::Paths;
 use crate::reaper::Gate;
+use crate::status::err;
 use crate::task::{Ctr, Phase, Proc, lock};
-
-/// An RPC error with its gRPC code.
-pub fn err(code: Code, msg: impl std::fmt::Display) -> ttrpc::Error {
-    ttrpc::Error::RpcStatus(ttrpc::get_status(code, msg.to_string()))
-}
 
 /// A library error as containerd expects it (`NotFound` for a container or process that is
 /// gone, `FailedPrecondition` for a wrong state, `Unknown` otherwise).
