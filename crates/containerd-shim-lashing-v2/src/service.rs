@@ -259,28 +259,17 @@ impl containerd_shim::Task for Service {
 
     fn start(&self, _ctx: &TtrpcContext, req: StartRequest) -> TtrpcResult<StartResponse> {
         let (c, p) = self.proc(&req.id, &req.exec_id)?;
-        if req.exec_id.is_empty() && p.state().pid == 0 {
-            // A container created for a restore: restored now.
-            let (pid, _hold) = self.launch(&c.id, &mut lock(&c.container), &p, true)?;
-            p.set_running();
-            self.events.publish(
-                TASK_START_EVENT_TOPIC,
-                Box::new(TaskStart {
-                    container_id: c.id.clone(),
-                    pid,
-                    ..Default::default()
-                }),
-            );
-            return Ok(StartResponse {
-                pid,
-                ..Default::default()
-            });
-        }
         let pid = if req.exec_id.is_empty() {
-            let _hold = self.gate.hold();
-            lock(&c.container).release().map_err(lib_err)?;
+            // A container created for a restore (no pid yet) is restored now; any other is
+            // released from its fifo. `_hold` until the start is published: its exit comes after.
+            let (pid, _hold) = if p.state().pid == 0 {
+                self.launch(&c.id, &mut lock(&c.container), &p, true)?
+            } else {
+                let hold = self.gate.hold();
+                lock(&c.container).release().map_err(lib_err)?;
+                (p.state().pid, hold)
+            };
             p.set_running();
-            let pid = p.state().pid;
             self.events.publish(
                 TASK_START_EVENT_TOPIC,
                 Box::new(TaskStart {
