@@ -128,8 +128,7 @@ struct Throttling {
 
 #[derive(Debug, Default, Serialize)]
 struct CpuUsage {
-    kernel: u64,
-    user: u64,
+    // runc's field order (Go encodes in declaration order).
     #[serde(skip_serializing_if = "zero")]
     total: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -138,6 +137,8 @@ struct CpuUsage {
     percpu_kernel: Vec<u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     percpu_user: Vec<u64>,
+    kernel: u64,
+    user: u64,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -579,6 +580,12 @@ mod tests {
         })
         .unwrap();
         assert_eq!(oom, r#"{"type":"oom","id":"c1"}"#);
+        // Go encodes fields in declaration order: byte-compared outputs must match runc's.
+        let text = serde_json::to_string(&convert(&s)).unwrap();
+        assert!(
+            text.starts_with(r#"{"cpu":{"usage":{"total":7,"kernel":0,"user":0},"throttling":{}}"#),
+            "{text}"
+        );
     }
 
     #[test]
