@@ -22,6 +22,8 @@
 //!   that user with a private `XDG_RUNTIME_DIR`).
 //! - [`systemd`]: the suites with the systemd cgroup driver forced on
 //!   (`LASHING_TEST_CGROUP_DRIVER=systemd`): units, their cgroups, the check that none is left.
+//! - [`containerd`]: a private containerd for the engine tests (the shim's, the CLI's under the
+//!   runc v2 shim, CRI's): started, driven with `ctr`, everything it left removed on drop.
 //! - [`suite`]: the `harness = false` suites ([`run_suite`]) and their cgroup parent.
 //! - Host facts: [`unified`], [`block_device`], [`status_field`] (of `/proc/PID/status`).
 //!
@@ -47,6 +49,7 @@
 mod bundle;
 mod cleanup;
 pub mod cli;
+pub mod containerd;
 mod host;
 mod rootfs;
 pub mod suite;

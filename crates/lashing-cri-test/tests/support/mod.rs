@@ -1,4 +1,5 @@
-//! A private containerd with its CRI plugin enabled, for the CRI suite.
+//! A private containerd with its CRI plugin enabled, for the CRI suite (on
+//! `lashing_testsupport::containerd`).
 //!
 //! Nothing touches the host's containerd: the daemon gets a private root, state, grpc and ttrpc
 //! sockets in a temp dir, a streaming server on an ephemeral loopback port, AppArmor off (the CRI
@@ -17,7 +18,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lashing_cri_test::{Cri, v1};
@@ -49,23 +50,18 @@ pub const SLICE: &str = "lashing-cri.slice";
 
 /// A private containerd with CRI, stopped and cleaned up on drop.
 pub struct Containerd {
-    pub dir: tempfile::TempDir,
-    daemon: Child,
+    inner: lashing_testsupport::containerd::Containerd,
+    /// The runtime handler's shim.
     pub shim: Shim,
-    pub cgroup_parent: String,
+    /// The CRI client, connected.
     pub cri: Cri,
-    host_dirs: Vec<PathBuf>,
-    _lock: std::fs::File,
 }
 
-fn installed(prog: &str) -> bool {
-    Command::new(prog)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+impl std::ops::Deref for Containerd {
+    type Target = lashing_testsupport::containerd::Containerd;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
 }
 
 /// The workspace binary `name` (built by `cargo nextest run --workspace`; built here otherwise).
@@ -96,30 +92,9 @@ pub fn binary(name: &str) -> PathBuf {
 impl Containerd {
     /// A private containerd for test `name`, or `None` once `missing` said why there is none.
     pub fn start(name: &str, shim: Shim) -> Option<Containerd> {
-        if !(installed("containerd") && installed("ctr")) {
-            lashing_testsupport::missing(
-                "containerd and ctr are not installed (Debian package `containerd`)",
-            );
+        if !lashing_testsupport::containerd::available() {
             return None;
         }
-        let lock = lashing_testsupport::engine_lock();
-        lashing_testsupport::require_root();
-        assert!(
-            Path::new("/bin/busybox").is_file(),
-            "needs a static /bin/busybox (Debian package busybox-static)"
-        );
-        lashing_testsupport::become_subreaper();
-        let host_dirs: Vec<PathBuf> = [
-            "/run/containerd/s",
-            "/run/containerd/fifo",
-            "/run/containerd/lashing/k8s.io",
-            "/run/containerd/lashing",
-            "/run/containerd",
-        ]
-        .iter()
-        .map(PathBuf::from)
-        .filter(|p| !p.exists())
-        .collect();
         let dir = tempfile::Builder::new()
             .prefix("lashing-cri-")
             .tempdir()
@@ -139,11 +114,8 @@ impl Containerd {
                 shim == Shim::RuncV2Systemd
             ),
         };
-        let config = format!(
-            "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
-             [grpc]\n  address = \"{d}/containerd.sock\"\n\
-             [ttrpc]\n  address = \"{d}/containerd.ttrpc.sock\"\n\
-             [plugins.\"io.containerd.grpc.v1.cri\"]\n\
+        let cri = format!(
+            "[plugins.\"io.containerd.grpc.v1.cri\"]\n\
              \x20 sandbox_image = \"{PAUSE}\"\n\
              \x20 stream_server_address = \"127.0.0.1\"\n  stream_server_port = \"0\"\n\
              \x20 disable_apparmor = true\n  enable_selinux = false\n\
@@ -154,34 +126,42 @@ impl Containerd {
              \x20 snapshotter = \"overlayfs\"\n  default_runtime_name = \"test\"\n\
              [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.test]\n{handler}"
         );
-        std::fs::write(dir.path().join("config.toml"), config).unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::os::unix::fs::symlink(
-            binary("containerd-shim-lashing-v2"),
-            bin.join("containerd-shim-lashing-v2"),
-        )
-        .unwrap();
-        let path = format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into())
-        );
-        let log = std::fs::File::create(dir.path().join("containerd.log")).unwrap();
-        let daemon = Command::new("containerd")
-            .env("PATH", path)
-            .arg("--config")
-            .arg(dir.path().join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let sock = dir.path().join("containerd.sock");
+        let state_root = match shim {
+            Shim::Lashing => Path::new("/run/containerd/lashing").join(NS),
+            Shim::RuncV2 | Shim::RuncV2Systemd => dir.path().join("runc-root").join(NS),
+        };
+        let me = std::process::id();
+        let opts = lashing_testsupport::containerd::Options {
+            dir,
+            cgroup_parent: if shim == Shim::RuncV2Systemd {
+                SLICE.to_string()
+            } else {
+                format!("/lashing-test-cri-{me}-{name}")
+            },
+            namespace: Some(NS.into()),
+            cri: Some(cri),
+            path: vec![(
+                "containerd-shim-lashing-v2".into(),
+                binary("containerd-shim-lashing-v2"),
+            )],
+            host_dirs: [
+                "/run/containerd/s",
+                "/run/containerd/fifo",
+                "/run/containerd/lashing/k8s.io",
+                "/run/containerd/lashing",
+                "/run/containerd",
+            ]
+            .map(PathBuf::from)
+            .to_vec(),
+            state_root,
+            run_flags: Vec::new(),
+            systemd: false,
+            units: Vec::new(),
+        };
+        let inner = lashing_testsupport::containerd::Containerd::start(opts);
         let start = Instant::now();
         let cri = loop {
-            if sock.exists()
-                && let Ok(cri) = Cri::connect(&sock)
+            if let Ok(cri) = Cri::connect(&inner.sock())
                 && cri
                     .call(
                         "Version",
@@ -194,66 +174,21 @@ impl Containerd {
             assert!(
                 start.elapsed() < lashing_testsupport::WAIT,
                 "containerd's CRI did not come up: {}",
-                std::fs::read_to_string(dir.path().join("containerd.log")).unwrap_or_default()
+                inner.log()
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        let me = std::process::id();
-        let c = Containerd {
-            dir,
-            daemon,
-            shim,
-            cgroup_parent: if shim == Shim::RuncV2Systemd {
-                SLICE.to_string()
-            } else {
-                format!("/lashing-test-cri-{me}-{name}")
-            },
-            cri,
-            host_dirs,
-            _lock: lock,
-        };
+        let c = Containerd { inner, shim, cri };
         for (image, cmd) in [
             (PAUSE, vec!["/bin/sleep", "1000000"]),
             (BUSYBOX, vec!["/bin/sh", "-c", "echo image-default-cmd"]),
         ] {
-            let tar = c.image(image, &cmd);
+            let config = serde_json::json!({"Env": ["PATH=/bin"], "Cmd": cmd, "WorkingDir": "/"});
+            let tar = lashing_testsupport::containerd::busybox_image(c.dir.path(), image, config);
             let o = c.ctr(&["images", "import", tar.to_str().unwrap()]);
             assert_eq!(o.code, 0, "{}", o.stderr);
         }
         Some(c)
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
-    }
-
-    /// `ctr --address SOCK -n k8s.io ARGS`.
-    pub fn ctr(&self, args: &[&str]) -> lashing_testsupport::Out {
-        let mut cmd = Command::new("ctr");
-        cmd.arg("--address")
-            .arg(self.dir.path().join("containerd.sock"))
-            .args(["-n", NS])
-            .args(args);
-        lashing_testsupport::run_command(cmd, &format!("ctr {args:?}"))
-    }
-
-    /// The lashing state root of the containers.
-    pub fn state_root(&self) -> PathBuf {
-        match self.shim {
-            Shim::Lashing => Path::new("/run/containerd/lashing").join(NS),
-            Shim::RuncV2 | Shim::RuncV2Systemd => self.dir.path().join("runc-root").join(NS),
-        }
-    }
-
-    /// The ids in the lashing state root.
-    pub fn left(&self) -> Vec<String> {
-        std::fs::read_dir(self.state_root())
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 
     /// The cgroup directories (in any hierarchy) under the pods' cgroup parent (with the
@@ -265,125 +200,8 @@ impl Containerd {
                 .map(PathBuf::from)
                 .collect();
         }
-        let name = self.cgroup_parent.trim_start_matches('/');
-        let mut tops: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
-            .map(|d| d.flatten().map(|e| e.path().join(name)).collect())
-            .unwrap_or_default();
-        tops.push(Path::new("/sys/fs/cgroup").join(name));
-        tops.into_iter()
-            .filter(|t| t.is_dir())
-            .flat_map(|t| std::fs::read_dir(t).into_iter().flatten().flatten())
-            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-            .map(|e| e.path())
-            .collect()
+        self.inner.cgroups_left()
     }
-
-    /// Mount points under the temp dir (the rootfs, /dev/shm, the sandbox's files).
-    pub fn mounts_left(&self) -> Vec<String> {
-        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let ours = self.dir.path().to_str().unwrap().to_string();
-        text.lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|p| p.starts_with(&ours))
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// Our live children named `containerd-shim*` (the orphaned shims), by pid.
-    pub fn shims(&self) -> Vec<rustix::process::Pid> {
-        let me = std::process::id().to_string();
-        let mut pids = Vec::new();
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-                continue;
-            };
-            let Some((head, rest)) = stat.rsplit_once(") ") else {
-                continue;
-            };
-            let mut f = rest.split(' ');
-            let state = f.next().unwrap_or("");
-            let ppid = f.next().unwrap_or("");
-            if ppid == me && head.contains("(containerd-shim") && state != "Z" {
-                pids.extend(rustix::process::Pid::from_raw(pid));
-            }
-        }
-        pids
-    }
-
-    /// A one-layer busybox OCI image tarball named `name` whose command is `cmd`.
-    fn image(&self, name: &str, cmd: &[&str]) -> PathBuf {
-        let key = name.rsplit('/').next().unwrap().replace(':', "-");
-        let d = self.dir.path().join("images").join(&key);
-        let rootfs = d.join("rootfs");
-        let bin = rootfs.join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        for l in ["sh", "echo", "sleep", "true", "cat", "head", "tail", "grep"] {
-            std::os::unix::fs::symlink("busybox", bin.join(l)).unwrap();
-        }
-        let layer = d.join("layer.tar");
-        tar(&rootfs, &layer);
-        let oci = d.join("oci");
-        let (layer_digest, layer_size) = blob(&oci, &std::fs::read(&layer).unwrap());
-        let config = serde_json::json!({
-            "architecture": "amd64", "os": "linux",
-            "config": {"Env": ["PATH=/bin"], "Cmd": cmd, "WorkingDir": "/"},
-            "rootfs": {"type": "layers", "diff_ids": [layer_digest]}
-        });
-        let (config_digest, config_size) = blob(&oci, config.to_string().as_bytes());
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                       "digest": config_digest, "size": config_size},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                        "digest": layer_digest, "size": layer_size}]
-        });
-        let (manifest_digest, manifest_size) = blob(&oci, manifest.to_string().as_bytes());
-        let index = serde_json::json!({
-            "schemaVersion": 2,
-            "manifests": [{
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": manifest_digest, "size": manifest_size,
-                "annotations": {"org.opencontainers.image.ref.name": name},
-                "platform": {"architecture": "amd64", "os": "linux"}
-            }]
-        });
-        std::fs::write(oci.join("index.json"), index.to_string()).unwrap();
-        std::fs::write(oci.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-        let image = d.join("image.tar");
-        tar(&oci, &image);
-        image
-    }
-}
-
-fn tar(dir: &Path, out: &Path) {
-    let st = Command::new("tar")
-        .arg("-C")
-        .arg(dir)
-        .arg("-cf")
-        .arg(out)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
-/// Writes `data` as a blob of the OCI layout `oci`; its digest and size.
-fn blob(oci: &Path, data: &[u8]) -> (String, usize) {
-    let dir = oci.join("blobs/sha256");
-    std::fs::create_dir_all(&dir).unwrap();
-    let tmp = dir.join("tmp");
-    std::fs::write(&tmp, data).unwrap();
-    let o = Command::new("sha256sum").arg(&tmp).output().unwrap();
-    assert!(o.status.success());
-    let hex = String::from_utf8(o.stdout).unwrap();
-    let hex = hex.split_whitespace().next().unwrap().to_string();
-    std::fs::rename(&tmp, dir.join(&hex)).unwrap();
-    (format!("sha256:{hex}"), data.len())
 }
 
 impl Drop for Containerd {
@@ -419,56 +237,16 @@ impl Drop for Containerd {
                     .remove_pod_sandbox(v1::RemovePodSandboxRequest { pod_sandbox_id: id }),
             );
         }
-        let pid = rustix::process::Pid::from_child(&self.daemon);
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let start = Instant::now();
-        while self.daemon.try_wait().ok().flatten().is_none() {
-            if start.elapsed() > Duration::from_secs(10) {
-                let _ = self.daemon.kill();
-                let _ = self.daemon.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        for pid in self.shims() {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
-        while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
-        for id in self.left() {
-            if let Ok(c) = lashing::Container::load(self.state_root(), &id) {
+        self.inner.stop();
+        let root = self.inner.state_root.clone();
+        for id in self.inner.left() {
+            if let Ok(c) = lashing::Container::load(&root, &id) {
                 let _ = c.force_destroy();
             }
-            let _ = lashing::remove_remains(self.state_root(), &id, true);
-        }
-        let mut points = self.mounts_left();
-        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for p in points {
-            let _ = rustix::mount::unmount(p.as_str(), rustix::mount::UnmountFlags::DETACH);
-        }
-        let name = self.cgroup_parent.trim_start_matches('/');
-        let mut tops: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
-            .map(|d| d.flatten().map(|e| e.path().join(name)).collect())
-            .unwrap_or_default();
-        tops.push(Path::new("/sys/fs/cgroup").join(name));
-        for top in tops.into_iter().filter(|t| t.is_dir()) {
-            rmdir_tree(&top);
+            let _ = lashing::remove_remains(&root, &id, true);
         }
         if self.shim == Shim::RuncV2Systemd {
             lashing_testsupport::systemd::sweep(&[UNITS.to_string(), SLICE.to_string()]);
         }
-        for d in &self.host_dirs {
-            let _ = std::fs::remove_dir(d);
-        }
     }
-}
-
-fn rmdir_tree(dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                rmdir_tree(&e.path());
-            }
-        }
-    }
-    let _ = std::fs::remove_dir(dir);
 }
