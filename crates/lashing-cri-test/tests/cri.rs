@@ -1,6 +1,6 @@
 //! containerd's CRI plugin (the Kubernetes path) with lashing underneath, through our CRI client
 //! over containerd's socket: a pod with the host's network (no CNI), a busybox container (its
-//! output in the CRI log file), ExecSync, a container's exit code in ContainerStatus, an
+//! output in the CRI log file), ExecSync, UpdateContainerResources, a container's exit code in ContainerStatus, an
 //! OOM-killed container reported as `OOMKilled`, stop and removal of everything, and nothing left
 //! behind (lashing state, cgroups, mounts, shims). Run twice: with the lashing shim
 //! (`io.containerd.lashing.v2`) and with containerd's runc v2 shim running the lashing CLI
@@ -219,6 +219,37 @@ fn pod_lifecycle(c: &Containerd) {
     assert_eq!(String::from_utf8_lossy(&exec.stdout), "from-exec\n");
     assert_eq!(String::from_utf8_lossy(&exec.stderr), "exec-err\n");
 
+    // UpdateContainerResources (kubelet's in-place resize; runc v2 runs `update --resources -`):
+    // the new memory limit reaches the container's cgroup.
+    c.cri
+        .call(
+            "UpdateContainerResources",
+            rt().update_container_resources(v1::UpdateContainerResourcesRequest {
+                container_id: main.clone(),
+                linux: Some(v1::LinuxContainerResources {
+                    memory_limit_in_bytes: 96 << 20,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.log()));
+    let verbose = c
+        .cri
+        .call(
+            "ContainerStatus",
+            rt().container_status(v1::ContainerStatusRequest {
+                container_id: main.clone(),
+                verbose: true,
+            }),
+        )
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&verbose.info["info"]).unwrap();
+    let pid = info["pid"]
+        .as_i64()
+        .expect("the verbose status names the pid");
+    assert_eq!(memory_limit(pid), (96u64 << 20).to_string(), "{info}");
+
     // A container that exits by itself: its exit code and reason.
     let done = create("done", "echo bye; exit 3", 0);
     let s = exited(&done);
@@ -287,4 +318,28 @@ fn pod_lifecycle(c: &Containerd) {
     lashing_testsupport::wait_for("the shims to exit", lashing_testsupport::WAIT, || {
         c.shims().is_empty()
     });
+}
+
+/// The memory limit of process `pid`'s cgroup, read from the host: `memory.max` (v2) or
+/// `memory.limit_in_bytes` (the v1 memory hierarchy).
+fn memory_limit(pid: i64) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let v1 = text.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+        ctl.split(',')
+            .any(|c| c == "memory")
+            .then(|| path.to_string())
+    });
+    let file = match v1 {
+        Some(path) => format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"),
+        None => {
+            let path = text.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+            format!("/sys/fs/cgroup{path}/memory.max")
+        }
+    };
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
+        .trim()
+        .to_string()
 }
