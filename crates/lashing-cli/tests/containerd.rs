@@ -279,28 +279,7 @@ fn ctr_with_the_systemd_driver_makes_and_removes_a_unit() {
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
     c.wait_status("s1", "RUNNING");
-    let p = lashing_testsupport::systemd::show(
-        &unit,
-        &[
-            "ActiveState",
-            "Slice",
-            "Delegate",
-            "MemoryMax",
-            "MemoryLimit",
-        ],
-    );
-    assert_eq!(p["ActiveState"], "active", "{p:?}");
-    assert_eq!(p["Slice"], "system.slice");
-    assert_eq!(p["Delegate"], "yes");
-    let limit = if lashing_testsupport::unified() {
-        &p["MemoryMax"]
-    } else {
-        &p["MemoryLimit"]
-    };
-    assert_eq!(limit, "67108864", "{p:?}");
-    let pid = c.task_pid("s1");
-    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    assert!(cg.contains(&format!("/system.slice/{unit}")), "{cg}");
+    lashing_testsupport::systemd::assert_scope(&unit, "system.slice", "67108864", c.task_pid("s1"));
     // exec: in the same unit (no cgroup namespace in ctr's default spec).
     let o = c.exec(&[], "x", "s1", &["/bin/cat", "/proc/self/cgroup"]);
     assert_eq!(o.code, 0, "{}", o.stderr);

@@ -203,31 +203,12 @@ fn podman_with_the_systemd_cgroup_manager() {
         .to_owned();
     let unit = format!("libpod-{id}.scope");
     let units = || lashing_testsupport::systemd::leftover_units(&[format!("libpod-*{id}*.scope")]);
-    let p = lashing_testsupport::systemd::show(
-        &unit,
-        &[
-            "ActiveState",
-            "Slice",
-            "Delegate",
-            "MemoryMax",
-            "MemoryLimit",
-        ],
-    );
-    assert_eq!(p["ActiveState"], "active", "{p:?}");
-    assert_eq!(p["Slice"], "machine.slice");
-    assert_eq!(p["Delegate"], "yes");
-    let limit = if lashing_testsupport::unified() {
-        &p["MemoryMax"]
-    } else {
-        &p["MemoryLimit"]
-    };
-    assert_eq!(limit, "67108864", "{p:?}");
     let pid = text(
         &pm.podman(&["inspect", "--format", "{{.State.Pid}}", "s1"])
             .stdout,
     );
-    let cg = std::fs::read_to_string(format!("/proc/{}/cgroup", pid.trim())).unwrap();
-    assert!(cg.contains(&format!("/machine.slice/{unit}")), "{cg}");
+    let pid = pid.trim().parse().unwrap();
+    lashing_testsupport::systemd::assert_scope(&unit, "machine.slice", "67108864", pid);
     let o = pm.podman(&["exec", "s1", "/bin/sh", "-c", "echo from-exec; exit 4"]);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "from-exec\n");

@@ -126,6 +126,33 @@ pub fn sweep(patterns: &[String]) -> Vec<String> {
     left
 }
 
+/// Checks what an engine's systemd driver made for a container: `unit` is an active,
+/// delegated scope in `slice`, with the memory limit `memory` in bytes (`MemoryMax` on the
+/// unified hierarchy, `MemoryLimit` on v1), and process `pid` is in its cgroup.
+pub fn assert_scope(unit: &str, slice: &str, memory: &str, pid: i32) {
+    let p = show(
+        unit,
+        &[
+            "ActiveState",
+            "Slice",
+            "Delegate",
+            "MemoryMax",
+            "MemoryLimit",
+        ],
+    );
+    assert_eq!(p["ActiveState"], "active", "{p:?}");
+    assert_eq!(p["Slice"], slice, "{p:?}");
+    assert_eq!(p["Delegate"], "yes", "{p:?}");
+    let limit = if crate::unified() {
+        &p["MemoryMax"]
+    } else {
+        &p["MemoryLimit"]
+    };
+    assert_eq!(limit, memory, "{p:?}");
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cg.contains(&format!("/{slice}/{unit}")), "{cg}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
