@@ -201,6 +201,21 @@ impl ProcFs {
         })
     }
 
+    /// The `/proc` mounted in the current root, verified to be the root of a procfs, with no
+    /// private instance tried first: only for the runtime's own process on the host reading
+    /// (never writing) its own files, where a private instance would cost a mount, and its
+    /// release an expedited RCU grace period of the kernel, for nothing. What it reads is as
+    /// verified as through a private instance (the root is a procfs root, nothing mounted on
+    /// the path is crossed, the file is on procfs); only the pid namespace differs where the
+    /// runtime's `/proc` is not of its own (then `self` is missing: the caller falls back to
+    /// [`ProcFs::open_with`]).
+    pub(crate) fn mounted() -> Result<ProcFs, ProcError> {
+        Ok(ProcFs {
+            root: open_mounted_root()?,
+            source: Source::Mounted,
+        })
+    }
+
     /// Where this handle came from.
     #[cfg(test)]
     pub(crate) fn source(&self) -> Source {

@@ -18,8 +18,16 @@ const FULL_MAP: (u64, u64, u64) = (0, 0, 4_294_967_295);
 /// Whether this process runs in a user namespace other than the initial one: its
 /// `/proc/self/uid_map` is not the single full-range identity mapping (runc's
 /// `userns.RunningInUserNS`). An unreadable map counts as the initial namespace.
+///
+/// The map is read through the host's `/proc` (verified: [`ProcFs::mounted`]), which costs no
+/// mount; a private procfs instance only when that `/proc` cannot show it (not a procfs root,
+/// or of another pid namespace).
 pub fn running_in_userns() -> bool {
-    let text = ProcFs::open_with(ProcPolicy::PrivateOrHost).and_then(|p| p.read("self/uid_map"));
+    let read = |p: ProcFs| p.read("self/uid_map");
+    let text = ProcFs::mounted().and_then(read).or_else(|e| {
+        tracing::debug!("/proc/self/uid_map of the mounted /proc: {e}");
+        ProcFs::open_with(ProcPolicy::PrivateOrHost).and_then(read)
+    });
     match text {
         Ok(t) => !is_full_map(&t),
         Err(e) => {

@@ -53,8 +53,9 @@ pub fn summaries(root: impl AsRef<Path>) -> Result<Vec<(String, Result<Summary>)
     let ids = entries(&root_fd).map_err(|e| Error::io("read state root", root, e))?;
     let proc = ProcDir::open();
     let mut out = Vec::with_capacity(ids.len());
+    let mut buf = Vec::new();
     for id in ids {
-        let summary = match Head::read_at(root_fd.as_fd(), root, &id) {
+        let summary = match Head::read_at(root_fd.as_fd(), root, &id, &mut buf) {
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 continue;
             }

@@ -135,3 +135,40 @@ fn reopen_gives_the_same_file() {
     assert!(matches!(e, ProcError::NotSameFile { .. }), "{e}");
     assert!(e.to_string().contains("was /proc replaced?"), "{e}");
 }
+
+/// The mounted `/proc` without a private instance reads what the path does; a `/proc` with
+/// something mounted over it is refused, and rootless detection then reads a private instance
+/// (the same answer, never the fake file's).
+#[test]
+fn mounted_proc_is_verified_and_detection_falls_back() {
+    if !in_child() {
+        run_in_child("procfs::tests::mounted_proc_is_verified_and_detection_falls_back");
+        return;
+    }
+    let p = ProcFs::mounted().unwrap();
+    assert_eq!(p.source(), Source::Mounted);
+    assert_eq!(
+        p.read("self/uid_map").unwrap(),
+        std::fs::read_to_string("/proc/self/uid_map").unwrap()
+    );
+    assert!(!crate::rootless::running_in_userns());
+    crate::sys::process::unshare(libc::CLONE_NEWNS as u64).unwrap();
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::PRIVATE | rustix::mount::MountPropagationFlags::REC,
+    )
+    .unwrap();
+    let fake = tempfile::tempdir().unwrap();
+    std::fs::create_dir(fake.path().join("self")).unwrap();
+    std::fs::write(fake.path().join("self/uid_map"), "0 1000 1\n").unwrap();
+    rustix::mount::mount_bind(fake.path(), "/proc").unwrap();
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/uid_map").unwrap(),
+        "0 1000 1\n"
+    );
+    assert!(matches!(ProcFs::mounted(), Err(ProcError::NotProcRoot)));
+    assert!(
+        !crate::rootless::running_in_userns(),
+        "the fake uid_map was read"
+    );
+}

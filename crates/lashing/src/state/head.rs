@@ -1,7 +1,8 @@
 //! The format's leaf: the state file's name and version, and [`Head`]: what `list` shows of a
-//! container, read from `state.json` without its configuration (of which only the four fields
-//! of the OCI state are read; the rest, most of the file, is skipped by the parser without
-//! building anything).
+//! container, read from `state.json` without its configuration. The configuration's four
+//! fields of the OCI state are written first ([`pack::HEAD_KEYS`]): the parse stops after them,
+//! once the file was seen to end as a whole one does ([`pack::TAIL`]). Any other file (of an
+//! older lashing, or damaged) is parsed whole, its errors reported as before.
 
 use std::collections::BTreeMap;
 use std::os::fd::BorrowedFd;
@@ -9,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
 
-use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess};
+use serde::{Deserialize, Deserializer};
 
+use super::pack;
 use crate::error::{Error, Result};
 
 /// The name of the state file.
@@ -77,11 +80,17 @@ impl Head {
     /// `root_fd` (the file is opened relative to it: `list` reads one per container), with the
     /// same errors as [`super::State::load`] (a missing file is an I/O error of kind
     /// `NotFound`; another format version is named).
-    pub(crate) fn read_at(root_fd: BorrowedFd<'_>, root: &Path, id: &str) -> Result<Head> {
+    /// `buf` is reused from one call to the next.
+    pub(crate) fn read_at(
+        root_fd: BorrowedFd<'_>,
+        root: &Path,
+        id: &str,
+        buf: &mut Vec<u8>,
+    ) -> Result<Head> {
         let path = || root.join(id).join(STATE_FILE);
-        let data = read_small(root_fd, format!("{id}/{STATE_FILE}"))
+        read_small(root_fd, format!("{id}/{STATE_FILE}"), buf)
             .map_err(|e| Error::io("read state", path(), e))?;
-        Head::parse(&data).map_err(|reason| Error::State {
+        Head::parse(buf).map_err(|reason| Error::State {
             path: path(),
             reason,
         })
@@ -89,6 +98,9 @@ impl Head {
 
     /// Parses the head of a state file's bytes; `Err` is the reason it is not one.
     pub(crate) fn parse(data: &[u8]) -> std::result::Result<Head, String> {
+        if let Some(head) = Head::parse_leading(data) {
+            return Ok(head);
+        }
         // One pass when the file is of this version; the version check names the reason when
         // it is not (a file of another version need not have this layout).
         match serde_json::from_slice::<Head>(data) {
@@ -100,20 +112,158 @@ impl Head {
         }
     }
 
+    /// The head of a whole state file of this version written by this lashing (its
+    /// configuration's OCI fields first): parsed up to them, the rest of the configuration not
+    /// looked at. `None` for any other file: [`Head::parse`] then parses it whole, and reports
+    /// what is wrong with it.
+    pub(super) fn parse_leading(data: &[u8]) -> Option<Head> {
+        if !data.trim_ascii_end().ends_with(pack::TAIL) {
+            return None;
+        }
+        let mut head = None;
+        // The visitor stops the parse with an error once it has the head.
+        let _ = serde_json::Deserializer::from_slice(data)
+            .deserialize_map(LeadingVisitor { head: &mut head });
+        head.filter(|h| h.version == Some(u64::from(STATE_VERSION)))
+    }
+
     /// Whether the container is still being created (not listed, as runc).
     pub(crate) fn being_created(&self) -> bool {
         self.creator.is_some()
     }
 }
 
-/// Reads a small file (a state file) whole, relative to `dir`: into a 4 KiB buffer first,
-/// without the `statx` that `fs::read` asks for its size.
+/// The error with which [`LeadingVisitor`] ends the parse once it has what it needs.
+const STOP: &str = "\u{0}stop";
+
+/// Reads a state file's members up to its configuration's OCI fields, into `head`.
+struct LeadingVisitor<'a> {
+    head: &'a mut Option<Head>,
+}
+
+impl<'de> de::Visitor<'de> for LeadingVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a state file")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        let mut version = None;
+        let mut id = None;
+        let mut pid = None;
+        let mut start = None;
+        let mut creator = None;
+        let mut cgroup_paths = None;
+        let mut created = None;
+        let mut owner = 0;
+        while let Some(key) = map.next_key::<&str>()? {
+            match key {
+                "version" => version = map.next_value()?,
+                "id" => id = Some(map.next_value()?),
+                "init_process_pid" => pid = Some(map.next_value()?),
+                "init_process_start" => start = Some(map.next_value()?),
+                "creator" => creator = map.next_value()?,
+                "cgroup_paths" => cgroup_paths = Some(map.next_value()?),
+                "created" => created = Some(map.next_value()?),
+                "owner" => owner = map.next_value()?,
+                "config" => {
+                    let mut config = None;
+                    // Ends in an error whether it got the fields or not.
+                    let _ = map.next_value_seed(LeadingConfig {
+                        config: &mut config,
+                    });
+                    if let (Some(id), Some(pid), Some(start), Some(paths), Some(created), Some(c)) =
+                        (id, pid, start, cgroup_paths, created, config)
+                    {
+                        *self.head = Some(Head {
+                            version,
+                            id,
+                            init_process_pid: pid,
+                            init_process_start: start,
+                            creator,
+                            cgroup_paths: paths,
+                            created,
+                            owner,
+                            config: c,
+                        });
+                    }
+                    return Err(de::Error::custom(STOP));
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Err(de::Error::custom(STOP))
+    }
+}
+
+/// Reads a configuration's leading members, which must be [`pack::HEAD_KEYS`] in that order,
+/// into `config`; always ends the parse with an error.
+struct LeadingConfig<'a> {
+    config: &'a mut Option<HeadConfig>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for LeadingConfig<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for LeadingConfig<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a configuration")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        let [v, r, a, b] = pack::HEAD_KEYS;
+        next_key_is(&mut map, v)?;
+        let oci_version = map.next_value()?;
+        next_key_is(&mut map, r)?;
+        let rootfs = map.next_value()?;
+        next_key_is(&mut map, a)?;
+        let annotations = map.next_value()?;
+        next_key_is(&mut map, b)?;
+        let bundle = map.next_value()?;
+        *self.config = Some(HeadConfig {
+            oci_version,
+            rootfs,
+            annotations,
+            bundle,
+        });
+        Err(de::Error::custom(STOP))
+    }
+}
+
+/// `Ok` if the map's next key is `want`.
+fn next_key_is<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    want: &str,
+) -> std::result::Result<(), A::Error> {
+    match map.next_key::<&str>()? {
+        Some(k) if k == want => Ok(()),
+        _ => Err(de::Error::custom(STOP)),
+    }
+}
+
+/// Reads a small file (a state file) whole, relative to `dir`, into `buf` (its capacity kept
+/// from call to call: 4 KiB at least, which a state file usually fits), without the `statx`
+/// that `fs::read` asks for its size. A read that returns less than asked for and ends the
+/// file as a whole state file does ([`pack::TAIL`]) is taken as the end: no second `read` to
+/// see it (a regular file's short read is its end; any other ending reads on to make sure).
 pub(crate) fn read_small(
     dir: BorrowedFd<'_>,
     path: impl rustix::path::Arg,
-) -> std::io::Result<Vec<u8>> {
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
     let fd = rustix::fs::openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    let mut buf = vec![0u8; 4096];
+    buf.clear();
+    buf.resize(buf.capacity().max(4096), 0);
     let mut len = 0;
     loop {
         if len == buf.len() {
@@ -121,11 +271,16 @@ pub(crate) fn read_small(
         }
         match rustix::io::read(&fd, &mut buf[len..]) {
             Ok(0) => break,
-            Ok(n) => len += n,
+            Ok(n) => {
+                len += n;
+                if len < buf.len() && buf[..len].ends_with(pack::TAIL) {
+                    break;
+                }
+            }
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
     }
     buf.truncate(len);
-    Ok(buf)
+    Ok(())
 }

@@ -2,9 +2,14 @@
 //! (a member that every element has is written once with its most frequent value, and only in
 //! the elements where it differs), and `linux.resources.devices` left out when it is
 //! the device rules in OCI form, as `from_oci` makes it. Loading reverses both exactly.
+//!
+//! Its members are written in a fixed order: the four that the OCI state shows first
+//! ([`HEAD_KEYS`]), the others, then [`END`] (`true`) last, so that `list` can stop reading
+//! after the first four and still know that the file is whole: a state file ends with
+//! [`TAIL`] only if nothing of it was cut off ([`super::Head`]).
 
 use serde::de::Error as _;
-use serde::ser::Error as _;
+use serde::ser::{Error as _, SerializeMap};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -14,6 +19,13 @@ use crate::config::{Config, DeviceRule};
 const MARK: &str = "\u{0}packed";
 /// Set in the packed configuration when `resources.devices` was left out.
 const DEVICES_FROM_RULES: &str = "\u{0}devices_from_rules";
+/// The configuration's members that the OCI state shows, written first, in this order.
+pub(crate) const HEAD_KEYS: [&str; 4] = ["oci_version", "rootfs", "annotations", "bundle"];
+/// The member written last (`true`): its key holds a NUL, which no configuration string does,
+/// so that its text appears nowhere else in a state file.
+pub(crate) const END: &str = "\u{0}end";
+/// How a whole state file ends: [`END`] closes the configuration, which closes the state.
+pub(crate) const TAIL: &[u8] = b"\"\\u0000end\":true}}";
 
 pub(crate) fn serialize<S: Serializer>(c: &Config, s: S) -> Result<S::Ok, S::Error> {
     let mut v = serde_json::to_value(c).map_err(S::Error::custom)?;
@@ -28,7 +40,23 @@ pub(crate) fn serialize<S: Serializer>(c: &Config, s: S) -> Result<S::Ok, S::Err
         }
     }
     pack(&mut v);
-    v.serialize(s)
+    let Value::Object(members) = v else {
+        return v.serialize(s);
+    };
+    let mut map = s.serialize_map(Some(members.len() + 1))?;
+    for key in HEAD_KEYS {
+        if let Some(value) = members.get(key) {
+            map.serialize_entry(key, value)?;
+        }
+    }
+    for (key, value) in members
+        .iter()
+        .filter(|(k, _)| !HEAD_KEYS.contains(&k.as_str()))
+    {
+        map.serialize_entry(key, value)?;
+    }
+    map.serialize_entry(END, &true)?;
+    map.end()
 }
 
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Config, D::Error> {
@@ -36,7 +64,10 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Config, D::
     unpack(&mut v);
     let from_rules = v
         .as_object_mut()
-        .and_then(|o| o.remove(DEVICES_FROM_RULES))
+        .and_then(|o| {
+            o.remove(END);
+            o.remove(DEVICES_FROM_RULES)
+        })
         .is_some();
     let mut c: Config = serde_json::from_value(v).map_err(D::Error::custom)?;
     let rules = &c.cgroup.device_rules;

@@ -93,7 +93,61 @@ fn state_round_trip_and_exists() {
 
 fn read_head(root: &Path) -> Result<Head> {
     let fd = rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
-    Head::read_at(fd.as_fd(), root, "c1")
+    Head::read_at(fd.as_fd(), root, "c1", &mut Vec::new())
+}
+
+/// A state as written: its configuration's OCI fields first and [`pack::TAIL`] last, read by
+/// `list` up to them; the same state of an older layout (the configuration's members in
+/// alphabetical order, no end mark) reads the same, parsed whole; and no truncation of a state
+/// file is ever taken for a state (runc's `list` reports such a file and skips it).
+#[test]
+fn head_stops_early_only_in_a_whole_file() {
+    let root = tempfile::tempdir().unwrap();
+    let (dir, _creating) = create_dir(root.path(), "c1").unwrap();
+    let mut config = example_config(root.path());
+    config.annotations.insert("a".into(), "}}".into());
+    let mut st = State::new("c1", cgroup_paths(), config);
+    st.creator = None;
+    st.init_process_pid = 7;
+    st.save(&dir).unwrap();
+    let data = fs::read(dir.join(STATE_FILE)).unwrap();
+    assert!(data.ends_with(pack::TAIL));
+    let text = String::from_utf8(data.clone()).unwrap();
+    let config_at = text.find("\"config\":{").unwrap();
+    assert!(
+        text[config_at..].starts_with("\"config\":{\"oci_version\":"),
+        "{}",
+        &text[config_at..]
+    );
+    let fast = Head::parse_leading(&data).expect("the leading fields of a whole file");
+    assert_eq!(fast.config.annotations["a"], "}}");
+    assert_eq!(
+        format!("{fast:?}"),
+        format!("{:?}", read_head(root.path()).unwrap())
+    );
+    let full = State::load(&dir).unwrap();
+    assert_eq!(full.config.annotations["a"], "}}");
+    // The older layout: read whole, the same head.
+    let mut v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+    v["config"]
+        .as_object_mut()
+        .unwrap()
+        .remove(pack::END)
+        .unwrap();
+    let old = serde_json::to_vec(&v).unwrap();
+    assert!(!old.ends_with(pack::TAIL));
+    assert!(Head::parse_leading(&old).is_none());
+    assert_eq!(
+        format!("{:?}", Head::parse(&old).unwrap()),
+        format!("{fast:?}")
+    );
+    // Every cut is refused, with the parser's reason.
+    for cut in 0..data.len() {
+        let part = &data[..cut];
+        assert!(Head::parse_leading(part).is_none(), "cut at {cut}");
+        let err = Head::parse(part).expect_err(&format!("cut at {cut} was read"));
+        assert!(!err.is_empty());
+    }
 }
 
 /// `list` reads the head of a state file only: it tells what the whole load tells of the
