@@ -143,4 +143,32 @@ fn ctr_checkpoints_and_restores_a_task_with_lashing() {
     c.ok(&["task", "delete", "ck1"]);
     c.ok(&["container", "delete", "ck1"]);
     assert!(c.left().is_empty(), "state left: {:?}", c.left());
+
+    // A restore that fails (the bind mount's source is gone): the shim reports lashing's error
+    // from its log; the task, never started, is removed by `ctr task delete` and nothing is
+    // left. (`--force` would wait for an exit that never comes, with runc as with lashing:
+    // containerd's kill finds no container, reported as not found, and it then waits.)
+    std::fs::remove_dir_all(&out).unwrap();
+    let o = c.ctr(&[
+        "container",
+        "restore",
+        "--live",
+        "ck1",
+        "lashing-test/ck1:ckpt",
+    ]);
+    assert_ne!(o.code, 0, "the restore without its mount source worked");
+    assert!(
+        o.stderr.contains("OCI runtime restore failed")
+            && !o.stderr.contains("unable to retrieve OCI runtime error"),
+        "{}",
+        o.stderr
+    );
+    c.ok(&["task", "delete", "ck1"]);
+    c.ok(&["container", "delete", "ck1"]);
+    assert!(c.left().is_empty(), "state left: {:?}", c.left());
+    let v2 = Path::new("/sys/fs/cgroup").join(cgroup.trim_start_matches('/'));
+    assert!(
+        !c.cgroup_exists("ck1") && !v2.exists(),
+        "cgroup {cgroup} left"
+    );
 }
