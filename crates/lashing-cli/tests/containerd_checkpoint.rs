@@ -29,15 +29,6 @@ fn long() -> Duration {
     lashing_testsupport::WAIT * lashing_testsupport::time_factor()
 }
 
-/// A private containerd (`ctrd`) for test `name`, with every wait bounded by [`long`]; `None`
-/// (reported as missing) without containerd or criu.
-fn start(name: &str) -> Option<Containerd> {
-    if !lashing_testsupport::require_criu() {
-        return None;
-    }
-    Some(Containerd::start(name, false)?.limit(long()))
-}
-
 /// The image the test imports.
 const IMAGE: &str = "lashing-test/busybox-ckpt:1";
 
@@ -56,9 +47,14 @@ fn counter(out: &Path) -> u64 {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn ctr_checkpoints_and_restores_a_task_with_lashing() {
-    let Some(c) = start("runc-shim") else {
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
+    let Some(c) = Containerd::start("runc-shim", false) else {
         return;
     };
+    // Every wait and `ctr` run bounded by `long()`.
+    let c = c.limit(long());
     let image = busybox_image(&c, IMAGE);
     c.ok(&["image", "import", image.to_str().unwrap()]);
     let out = c.dir.path().join("out");
