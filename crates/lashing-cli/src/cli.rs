@@ -9,6 +9,8 @@ use crate::logging::LogFormat;
 
 mod goflags;
 
+pub use goflags::usage_error;
+
 /// The top-level help text (runc's, for lashing).
 const ABOUT: &str = "lashing - a Linux container runtime (OCI, runc-compatible)
 
@@ -107,6 +109,17 @@ impl Cli {
             }
         }
         Self::from_command(Self::full_command(), &argv).map(|(_, cli)| cli)
+    }
+
+    /// The global options of `argv` alone (up to the command word), for a line whose command
+    /// failed to parse: runc sets up its log from them before it parses the command's options,
+    /// so that error goes to `--log` too. `None` when the global options themselves are wrong.
+    pub fn global_options(argv: &[std::ffi::OsString]) -> Option<Cli> {
+        let mut argv = argv.to_vec();
+        let root = Self::root();
+        let at = goflags::normalize(&root, &mut argv, 1);
+        argv.truncate(at);
+        Self::from_command(root, &argv).ok().map(|(_, cli)| cli)
     }
 
     /// Parses `argv` with `cmd`; also returns the name of the command matched.

@@ -730,3 +730,54 @@ fn host_dev_null_stdio_becomes_the_containers() {
         "stdin's mount {mnt} is not in the container:\n{mountinfo}"
     );
 }
+
+/// As runc, an error in `restore`'s options (one that needs no CRIU) goes to `--log` as well as
+/// to stderr, with runc's words for an unknown option: containerd's runc shim reports the
+/// runtime's last logged error (without it: "unable to retrieve OCI runtime error"). Go's
+/// option syntax (`-no-subreaper`) is no error.
+#[test]
+fn restore_option_errors_are_logged_as_runc_logs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.json");
+    let log_arg = log.to_str().unwrap();
+    let root = dir.path().join("root");
+    let root_arg = root.to_str().unwrap();
+    let o = support::lashing(&[
+        "--root",
+        root_arg,
+        "--log",
+        log_arg,
+        "--log-format",
+        "json",
+        "restore",
+        "--bogus",
+        "ck1",
+    ]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let text = std::fs::read_to_string(&log).expect("the log file");
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(v["level"], "error", "{text}");
+    assert_eq!(v["msg"], "flag provided but not defined: -bogus", "{text}");
+    // go-runc's restore line gets as far as the bundle (none here): that error is logged.
+    std::fs::remove_file(&log).unwrap();
+    let missing = dir.path().join("nobundle");
+    let o = support::lashing(&[
+        "--root",
+        root_arg,
+        "--log",
+        log_arg,
+        "--log-format",
+        "json",
+        "restore",
+        "--detach",
+        "-no-subreaper",
+        "--bundle",
+        missing.to_str().unwrap(),
+        "ck1",
+    ]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let text = std::fs::read_to_string(&log).expect("the log file");
+    assert!(text.contains("nobundle"), "{text}");
+    assert!(!text.contains("flag provided"), "{text}");
+    assert!(!root.join("ck1").exists(), "state left");
+}

@@ -5,6 +5,9 @@
 //! with `-no-subreaper`. [`normalize`] rewrites such words, before clap parses the line, into
 //! the form clap takes; anything it does not recognize is left for clap to judge.
 //!
+//! [`usage_error`]: a command-line error in runc's words, for the log (runc logs an error in a
+//! command's options to `--log`, where containerd's shim reads it).
+//!
 //! As Go's `flag`, only the options before the first operand are rewritten (`exec`'s command
 //! and its arguments, `ps`'s `ps` options, are never touched), and `--` ends the options.
 
@@ -79,6 +82,22 @@ fn find<'a>(cmd: &'a clap::Command, name: &str) -> Option<&'a clap::Arg> {
         !a.is_positional()
             && (a.get_long() == Some(name) || (short.is_some() && a.get_short() == short))
     })
+}
+
+/// The one-line message of a command-line error, for the log: runc's words for an unknown
+/// option (`flag provided but not defined: -name`), else clap's first line.
+pub fn usage_error(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::UnknownArgument
+        && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
+    {
+        let name = arg.trim_start_matches('-');
+        let name = name.split_once('=').map_or(name, |(n, _)| n);
+        return format!("flag provided but not defined: -{name}");
+    }
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("");
+    first.strip_prefix("error: ").unwrap_or(first).to_string()
 }
 
 /// Go's `strconv.ParseBool`.
@@ -159,6 +178,42 @@ mod tests {
         assert_eq!(norm(&["x", "--", "-detach"]).0, ["x", "--", "-detach"]);
         assert_eq!(norm(&["x", "-dx", "-detach"]).0, ["x", "-dx", "--detach"]);
         assert_eq!(norm(&["x"]), (vec!["x".to_string()], 1));
+    }
+
+    /// An unknown option is reported in runc's words; the global options of a line whose
+    /// command is wrong are still read (for `--log`).
+    #[test]
+    fn usage_errors_and_global_options() {
+        use super::super::Cli;
+        let e = Cli::parse_from(["lashing", "restore", "--bogus", "x"]).unwrap_err();
+        assert_eq!(usage_error(&e), "flag provided but not defined: -bogus");
+        let e = Cli::parse_from(["lashing", "restore", "--bogus=1", "x"]).unwrap_err();
+        assert_eq!(usage_error(&e), "flag provided but not defined: -bogus");
+        let e = Cli::parse_from(["lashing", "restore"]).unwrap_err();
+        let m = usage_error(&e);
+        assert!(
+            !m.is_empty() && !m.starts_with("error:") && !m.contains('\n'),
+            "{m}"
+        );
+        let argv: Vec<OsString> = [
+            "lashing",
+            "-log",
+            "/l",
+            "--log-format=json",
+            "restore",
+            "--bogus",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        let g = Cli::global_options(&argv).unwrap();
+        assert_eq!(g.log.as_deref(), Some(std::path::Path::new("/l")));
+        assert_eq!(g.log_format, crate::logging::LogFormat::Json);
+        let bad: Vec<OsString> = ["lashing", "--log-format", "xml", "list"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        assert!(Cli::global_options(&bad).is_none());
     }
 
     /// The whole command line: containerd's runc shim's restore (go-runc) and other Go forms
