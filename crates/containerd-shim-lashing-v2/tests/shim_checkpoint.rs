@@ -8,7 +8,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use support::Containerd;
 
@@ -58,16 +57,9 @@ fn ctr_checkpoints_and_restores_a_task() {
         );
         return;
     }
-    let o = Command::new("criu").arg("check").output();
-    let Ok(o) = o else {
-        lashing_testsupport::missing("criu is not installed (Debian package `criu`)");
+    if !lashing_testsupport::require_criu() {
         return;
-    };
-    assert!(
-        o.status.success(),
-        "`criu check` fails here: {}",
-        String::from_utf8_lossy(&o.stderr).trim()
-    );
+    }
     let c = Containerd::start("checkpoint");
     let _staged = Staged(staged());
     let long = lashing_testsupport::WAIT * lashing_testsupport::time_factor();

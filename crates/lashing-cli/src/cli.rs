@@ -7,6 +7,10 @@ use clap::Subcommand;
 use crate::commands;
 use crate::logging::LogFormat;
 
+mod goflags;
+
+pub use goflags::usage_error;
+
 /// The top-level help text (runc's, for lashing).
 const ABOUT: &str = "lashing - a Linux container runtime (OCI, runc-compatible)
 
@@ -83,22 +87,39 @@ impl Cli {
     /// option of every command, costs more heap, stack and code pages than the rest of a `run`'s
     /// start-up (docs/benchmarks.md, "Peak RSS"). Anything else (no command, an unknown word,
     /// `help`, any error, `--help`) is parsed against the whole definition, so its outcome and
-    /// messages are exactly those of the full command line.
+    /// messages are exactly those of the full command line. runc's Go option syntax
+    /// (`-no-subreaper`, `--detach=true`) is first rewritten into clap's ([`goflags`]).
     pub fn parse_from<I, T>(argv: I) -> Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString>,
     {
-        let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
-        if let Some(word) = command_word(&argv)
+        let mut argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+        let root = Self::root().about(ABOUT);
+        let at = goflags::normalize(&root, &mut argv, 1);
+        if let Some(word) = command_word(&argv, at)
             && let Some(sub) = one_command(word)
-            && let Ok((name, cli)) =
-                Self::from_command(Self::root().about(ABOUT).subcommand(sub), &argv)
-            && name.as_deref() == Some(word)
         {
-            return Ok(cli);
+            let word = word.to_owned();
+            goflags::normalize(&sub, &mut argv, at + 1);
+            if let Ok((name, cli)) = Self::from_command(root.subcommand(sub), &argv)
+                && name.as_deref() == Some(word.as_str())
+            {
+                return Ok(cli);
+            }
         }
         Self::from_command(Self::full_command(), &argv).map(|(_, cli)| cli)
+    }
+
+    /// The global options of `argv` alone (up to the command word), for a line whose command
+    /// failed to parse: runc sets up its log from them before it parses the command's options,
+    /// so that error goes to `--log` too. `None` when the global options themselves are wrong.
+    pub fn global_options(argv: &[std::ffi::OsString]) -> Option<Cli> {
+        let mut argv = argv.to_vec();
+        let root = Self::root();
+        let at = goflags::normalize(&root, &mut argv, 1);
+        argv.truncate(at);
+        Self::from_command(root, &argv).ok().map(|(_, cli)| cli)
     }
 
     /// Parses `argv` with `cmd`; also returns the name of the command matched.
@@ -118,24 +139,11 @@ impl Cli {
     }
 }
 
-/// The global options that take a value (`--opt VALUE`): what [`command_word`] skips.
-const GLOBAL_VALUE_OPTIONS: [&str; 5] = ["--log", "--log-format", "--root", "--criu", "--rootless"];
-
-/// The first word of `argv` (after the program name) that is not a global option or its value:
-/// the command, if the line names one. A wrong guess costs only a second parse
-/// ([`Cli::parse_from`] checks that clap matched this word).
-fn command_word(argv: &[std::ffi::OsString]) -> Option<&str> {
-    let mut words = argv.iter().skip(1).map(|w| w.to_str());
-    while let Some(w) = words.next() {
-        let w = w?;
-        if !w.starts_with('-') {
-            return Some(w);
-        }
-        if GLOBAL_VALUE_OPTIONS.contains(&w) {
-            words.next();
-        }
-    }
-    None
+/// The command word of `argv`: the word at `at`, where the global options end (as
+/// [`goflags::normalize`] found it), when it is not an option. A wrong guess costs only a second
+/// parse ([`Cli::parse_from`] checks that clap matched this word).
+fn command_word(argv: &[std::ffi::OsString], at: usize) -> Option<&str> {
+    argv.get(at)?.to_str().filter(|w| !w.starts_with('-'))
 }
 
 /// One command's definition, as [`Command`]'s derive builds it (`about`: its doc comment); the
@@ -560,11 +568,11 @@ mod tests {
             let full = Cli::from_command(Cli::full_command(), &argv).map(|(_, c)| c);
             assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{argv:?}");
         }
-        assert_eq!(
-            command_word(&["l".into(), "--root".into(), "r".into(), "run".into()]),
-            Some("run")
-        );
-        assert_eq!(command_word(&["l".into(), "--debug".into()]), None);
+        let mut argv: Vec<std::ffi::OsString> =
+            ["l", "-root", "r", "run"].iter().map(Into::into).collect();
+        let at = goflags::normalize(&Cli::root(), &mut argv, 1);
+        assert_eq!(command_word(&argv, at), Some("run"));
+        assert_eq!(command_word(&["l".into(), "--debug".into()], 2), None);
     }
 
     #[test]

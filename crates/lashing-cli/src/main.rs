@@ -28,14 +28,23 @@ fn main() {
 /// Parses, dispatches and returns the exit status. `entry`: when `main` began (the start
 /// waterfall's first stamp, `--debug`).
 fn real_main(entry: u64) -> i32 {
-    let cli = match Cli::parse_from(std::env::args_os()) {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::parse_from(argv.iter().cloned()) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                _ => 1,
-            };
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                return 0;
+            }
+            // As runc: an error in the command's options is logged to `--log` too (where
+            // containerd's shim reads the runtime's last error).
+            if let Some(g) = Cli::global_options(&argv)
+                && g.log.is_some()
+                && logging::init(g.log_format, g.log.as_deref(), false).is_ok()
+            {
+                tracing::error!("{}", cli::usage_error(&e));
+            }
+            return 1;
         }
     };
     if cli.version {

@@ -16,32 +16,6 @@ use support::{Sandbox, sandbox, time_factor};
 /// The container's loop: a counter in /tmp/counter, 10 times a second.
 const LOOP: &str = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done";
 
-/// Whether CRIU works on this kernel (`criu check`).
-fn criu_works() -> bool {
-    Command::new("criu")
-        .arg("check")
-        .stdin(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Panics unless CRIU works on this kernel: the tests that call this are ignored where it does
-/// not (see the module doc), so running them means CRIU must work.
-fn require_criu() {
-    match Command::new("criu")
-        .arg("check")
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(o) => assert!(
-            o.status.success(),
-            "`criu check` fails here: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ),
-        Err(e) => panic!("criu cannot run (Debian package `criu`): {e}"),
-    }
-}
-
 /// Runs `lashing ARGS` with stdin, stdout and stderr on anonymous pipes (CRIU cannot dump a
 /// process whose stdio is /dev/null, a host file or a fifo); the returned child keeps our ends.
 fn spawn_piped(sb: &Sandbox, args: &[&str]) -> Child {
@@ -77,7 +51,9 @@ fn counter(sb: &Sandbox) -> Option<u64> {
 #[ignore = "needs a CRIU that works with this kernel (Debian's 3.17 fails on kernels >= 6.13): \
             run by scripts/test-guest"]
 fn checkpoint_stops_and_restore_resumes_the_counter() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let sb = sandbox(&["sh", "-c", LOOP]);
     let limit = lashing_testsupport::WAIT * time_factor();
     // The loop writes into the rootfs (runc's example spec has a read-only one).
@@ -148,7 +124,9 @@ fn checkpoint_stops_and_restore_resumes_the_counter() {
 #[ignore = "needs a CRIU that works with this kernel (Debian's 3.17 fails on kernels >= 6.13): \
             run by scripts/test-guest"]
 fn checkpoint_refuses_a_created_container() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let sb = sandbox(&["sh", "-c", LOOP]);
     let mut create = spawn_piped(&sb, &["create", "cr2"]);
     wait_ok(&mut create, "create");
@@ -209,12 +187,7 @@ fn checkpoint_errors_leave_the_container_running() {
         assert!(o.stderr.contains(want), "{flags:?}: {}", o.stderr);
         assert_eq!(sb.status("cr4"), "running");
     }
-    let installed = Command::new("criu")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if installed && !criu_works() {
+    if lashing_testsupport::criu_installed() && !lashing_testsupport::criu_works() {
         let o = sb.run(&["checkpoint", "--image-path", image_arg, "cr4"]);
         assert_ne!(o.code, 0);
         assert!(o.stderr.contains("criu dump failed"), "{}", o.stderr);
@@ -282,7 +255,9 @@ fn delete(sb: &Sandbox, id: &str) {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn pre_dump_then_dump_with_parent_path() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let sb = criu_sandbox(&["sh", "-c", LOOP]);
     let id = "crp";
     ok_piped(&sb, &["run", "-d", id]);
@@ -350,7 +325,9 @@ fn pre_dump_then_dump_with_parent_path() {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn restore_under_a_new_id_into_a_new_bundle_runs_the_hooks() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let sb = criu_sandbox(&["sh", "-c", LOOP]);
     ok_piped(&sb, &["run", "-d", "cro"]);
     wait_counter(&sb, 3);
@@ -416,7 +393,9 @@ fn free_port() -> u16 {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn lazy_pages_through_a_page_server() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let limit = lashing_testsupport::WAIT * time_factor();
     let sb = criu_sandbox(&["sh", "-c", LOOP]);
     ok_piped(&sb, &["run", "-d", "crl"]);
@@ -535,7 +514,9 @@ impl Drop for NetNs {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn tcp_established_connection_survives() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let limit = lashing_testsupport::WAIT * time_factor();
     let ns = NetNs::new(&format!("lashing-cr-{}", std::process::id()));
     // The server's stdin stays open (busybox nc ends at its EOF).
@@ -606,7 +587,9 @@ fn tcp_established_connection_survives() {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn shell_job_restores_with_a_console_socket() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let limit = lashing_testsupport::WAIT * time_factor();
     let script =
         "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; echo tick$i; sleep 0.1; done";
@@ -685,7 +668,9 @@ fn locked(path: &std::path::Path) -> bool {
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn file_locks_are_restored() {
-    require_criu();
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
     let limit = lashing_testsupport::WAIT * time_factor();
     let sb = criu_sandbox(&["/init", "lock-count", "/tmp/lock", "/tmp/counter"]);
     let init = sb.rootfs().join("init");
@@ -744,4 +729,55 @@ fn host_dev_null_stdio_becomes_the_containers() {
             .any(|l| l.split_whitespace().next() == Some(mnt.as_str())),
         "stdin's mount {mnt} is not in the container:\n{mountinfo}"
     );
+}
+
+/// As runc, an error in `restore`'s options (one that needs no CRIU) goes to `--log` as well as
+/// to stderr, with runc's words for an unknown option: containerd's runc shim reports the
+/// runtime's last logged error (without it: "unable to retrieve OCI runtime error"). Go's
+/// option syntax (`-no-subreaper`) is no error.
+#[test]
+fn restore_option_errors_are_logged_as_runc_logs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.json");
+    let log_arg = log.to_str().unwrap();
+    let root = dir.path().join("root");
+    let root_arg = root.to_str().unwrap();
+    let o = support::lashing(&[
+        "--root",
+        root_arg,
+        "--log",
+        log_arg,
+        "--log-format",
+        "json",
+        "restore",
+        "--bogus",
+        "ck1",
+    ]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let text = std::fs::read_to_string(&log).expect("the log file");
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(v["level"], "error", "{text}");
+    assert_eq!(v["msg"], "flag provided but not defined: -bogus", "{text}");
+    // go-runc's restore line gets as far as the bundle (none here): that error is logged.
+    std::fs::remove_file(&log).unwrap();
+    let missing = dir.path().join("nobundle");
+    let o = support::lashing(&[
+        "--root",
+        root_arg,
+        "--log",
+        log_arg,
+        "--log-format",
+        "json",
+        "restore",
+        "--detach",
+        "-no-subreaper",
+        "--bundle",
+        missing.to_str().unwrap(),
+        "ck1",
+    ]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let text = std::fs::read_to_string(&log).expect("the log file");
+    assert!(text.contains("nobundle"), "{text}");
+    assert!(!text.contains("flag provided"), "{text}");
+    assert!(!root.join("ck1").exists(), "state left");
 }

@@ -2,20 +2,17 @@
 //! (`io.containerd.runc.v2`, ctr's `--runc-binary`): `ctr container checkpoint --task` (ctr
 //! pauses the task, the shim runs `lashing checkpoint --leave-running --image-path ...
 //! --work-path ...`, ctr resumes it), then, with the container gone, `ctr container restore
-//! --live` (the shim runs `lashing restore --detach --no-subreaper --pid-file ... --image-path
-//! ... --work-path ... --bundle ...` at `Start`, with its stdio pipes as the restored process's
-//! stdio). The task's counter goes on from where it was.
+//! --live` (the shim runs `lashing restore --image-path ... --work-path ... --detach --pid-file
+//! ... -no-subreaper --bundle ...` at `Start`: go-runc's `-no-subreaper` has one dash, Go's
+//! option syntax, which lashing takes as runc does; with its stdio pipes as the restored
+//! process's stdio). The task's counter goes on from where it was.
 //!
 //! CRIU cannot dump on this host's kernel (Debian's 3.17 fails on kernels since 6.13), so the
-//! test is `#[ignore]`d here and run by `scripts/test-guest` (`--run-ignored all`). The
-//! private containerd is `containerd.rs`'s (`support/containerd.rs`); the
+//! test is `#[ignore]`d here and run by `scripts/test-guest` (`--run-ignored all`; CI phase
+//! guest-v2-criu). The private containerd is `containerd.rs`'s (`support/containerd.rs`); the
 //! checkpoint is a locally built busybox image's container (ctr checkpoints only containers
 //! with an image). The staging directories containerd leaves in /tmp (`ctrd-checkpoint*`)
 //! are removed.
-//!
-//! Not in CI yet: run in the guest (`scripts/test-guest 'binary(containerd_checkpoint)'`) the
-//! checkpoint works but the shim's `lashing restore` at `Start` exits 1 and the shim finds no
-//! `log.json` in the bundle; the cleanup's `ctr task delete --force` then waits. Issue 15 tracks it.
 
 #[path = "support/containerd.rs"]
 mod ctrd;
@@ -24,29 +21,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use ctrd::{BIN, Containerd, busybox_image, installed};
+use ctrd::{BIN, Containerd, busybox_image};
 
 /// The bound of a wait: [`lashing_testsupport::WAIT`] times the machine's time factor (CRIU
 /// under the guest's emulation is slow).
 fn long() -> Duration {
     lashing_testsupport::WAIT * lashing_testsupport::time_factor()
-}
-
-/// A private containerd (`ctrd`) for test `name`, with every wait bounded by [`long`]; `None`
-/// (reported as missing) without containerd or criu.
-fn start(name: &str) -> Option<Containerd> {
-    let c = Containerd::start(name, false)?.limit(long());
-    if !installed("criu") {
-        lashing_testsupport::missing("criu is not installed (Debian package `criu`)");
-        return None;
-    }
-    let o = Command::new("criu").arg("check").output().unwrap();
-    assert!(
-        o.status.success(),
-        "`criu check` fails here: {}",
-        String::from_utf8_lossy(&o.stderr).trim()
-    );
-    Some(c)
 }
 
 /// The image the test imports.
@@ -65,11 +45,16 @@ fn counter(out: &Path) -> u64 {
 }
 
 #[test]
-#[ignore = "needs a CRIU that works with this kernel; not in CI yet: in the guest the restore at Start fails (issue 15)"]
+#[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn ctr_checkpoints_and_restores_a_task_with_lashing() {
-    let Some(c) = start("runc-shim") else {
+    if !lashing_testsupport::require_criu() {
+        return;
+    }
+    let Some(c) = Containerd::start("runc-shim", false) else {
         return;
     };
+    // Every wait and `ctr` run bounded by `long()`.
+    let c = c.limit(long());
     let image = busybox_image(&c, IMAGE);
     c.ok(&["image", "import", image.to_str().unwrap()]);
     let out = c.dir.path().join("out");
@@ -154,4 +139,32 @@ fn ctr_checkpoints_and_restores_a_task_with_lashing() {
     c.ok(&["task", "delete", "ck1"]);
     c.ok(&["container", "delete", "ck1"]);
     assert!(c.left().is_empty(), "state left: {:?}", c.left());
+
+    // A restore that fails (the bind mount's source is gone): the shim reports lashing's error
+    // from its log; the task, never started, is removed by `ctr task delete` and nothing is
+    // left. (`--force` would wait for an exit that never comes, with runc as with lashing:
+    // containerd's kill finds no container, reported as not found, and it then waits.)
+    std::fs::remove_dir_all(&out).unwrap();
+    let o = c.ctr(&[
+        "container",
+        "restore",
+        "--live",
+        "ck1",
+        "lashing-test/ck1:ckpt",
+    ]);
+    assert_ne!(o.code, 0, "the restore without its mount source worked");
+    assert!(
+        o.stderr.contains("OCI runtime restore failed")
+            && !o.stderr.contains("unable to retrieve OCI runtime error"),
+        "{}",
+        o.stderr
+    );
+    c.ok(&["task", "delete", "ck1"]);
+    c.ok(&["container", "delete", "ck1"]);
+    assert!(c.left().is_empty(), "state left: {:?}", c.left());
+    let v2 = Path::new("/sys/fs/cgroup").join(cgroup.trim_start_matches('/'));
+    assert!(
+        !c.cgroup_exists("ck1") && !v2.exists(),
+        "cgroup {cgroup} left"
+    );
 }
