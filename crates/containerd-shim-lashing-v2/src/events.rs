@@ -3,9 +3,11 @@
 //! The envelope's `Any` is written here with the event's type name from its topic, not through
 //! the crate's publisher: that one names the type by protobuf reflection, whose first use builds
 //! the descriptors of the event's whole proto file and its imports (heap and code pages that
-//! every pod's shim would carry: docs/benchmarks.md).
+//! every pod's shim would carry: docs/benchmarks.md). For the same reason the event is encoded
+//! through its static type (`Message::write_to_vec`): the `dyn` encoder asks the descriptor for
+//! the type's name at every call.
 
-use containerd_shim::protos::protobuf::MessageDyn;
+use containerd_shim::protos::protobuf::MessageFull;
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
 use containerd_shim::protos::shim::event::Envelope;
@@ -65,19 +67,19 @@ impl Events {
     }
 
     /// Publishes `event` on `topic`; a failure is logged (containerd also polls the state).
-    pub fn publish(&self, topic: &str, event: Box<dyn MessageDyn>) {
+    pub fn publish<M: MessageFull>(&self, topic: &str, event: M) {
         let Some(client) = &self.client else {
             return;
         };
         let mut value = Vec::new();
-        if let Err(e) = event.write_to_vec_dyn(&mut value) {
+        if let Err(e) = event.write_to_vec(&mut value) {
             log::warn!("publish {topic}: encode: {e}");
             return;
         }
         // An event of a topic not listed (none today) is named by reflection.
         let type_url = match type_name(topic) {
             Some(n) => n.to_string(),
-            None => event.descriptor_dyn().full_name().to_string(),
+            None => M::descriptor().full_name().to_string(),
         };
         let req = ForwardRequest {
             envelope: Some(Envelope {
@@ -117,7 +119,6 @@ pub fn now() -> Timestamp {
 mod tests {
     use super::*;
     use containerd_shim::protos::events::task::*;
-    use containerd_shim::protos::protobuf::MessageFull;
 
     /// The table agrees with the protobuf descriptors it stands in for.
     #[test]

@@ -118,14 +118,14 @@ impl Service {
                 };
                 events.publish(
                     TASK_EXIT_EVENT_TOPIC,
-                    Box::new(TaskExit {
+                    TaskExit {
                         container_id: cid,
                         id,
                         pid,
                         exit_status: code,
                         exited_at: Some(exited_at).into(),
                         ..Default::default()
-                    }),
+                    },
                 );
             }),
         );
@@ -147,10 +147,10 @@ impl Service {
                 while let Ok(Some(lashing_cgroups::OomEvent::Oom { .. })) = n.wait(None) {
                     events.publish(
                         TASK_OOM_EVENT_TOPIC,
-                        Box::new(TaskOOM {
+                        TaskOOM {
                             container_id: id.clone(),
                             ..Default::default()
-                        }),
+                        },
                     );
                 }
             });
@@ -233,7 +233,7 @@ impl containerd_shim::Task for Service {
         self.watch_oom(&c);
         self.events.publish(
             TASK_CREATE_EVENT_TOPIC,
-            Box::new(TaskCreate {
+            TaskCreate {
                 container_id: req.id.clone(),
                 bundle: req.bundle.clone(),
                 rootfs: req.rootfs.clone(),
@@ -248,7 +248,7 @@ impl containerd_shim::Task for Service {
                 checkpoint: req.checkpoint.clone(),
                 pid,
                 ..Default::default()
-            }),
+            },
         );
         crate::sys::release_free_memory();
         Ok(CreateTaskResponse {
@@ -272,11 +272,11 @@ impl containerd_shim::Task for Service {
             p.set_running();
             self.events.publish(
                 TASK_START_EVENT_TOPIC,
-                Box::new(TaskStart {
+                TaskStart {
                     container_id: c.id.clone(),
                     pid,
                     ..Default::default()
-                }),
+                },
             );
             pid
         } else {
@@ -288,12 +288,12 @@ impl containerd_shim::Task for Service {
             // `_hold` until the start is published: its exit comes after it.
             self.events.publish(
                 TASK_EXEC_STARTED_EVENT_TOPIC,
-                Box::new(TaskExecStarted {
+                TaskExecStarted {
                     container_id: c.id.clone(),
                     exec_id: req.exec_id.clone(),
                     pid,
                     ..Default::default()
-                }),
+                },
             );
             pid
         };
@@ -336,11 +336,11 @@ impl containerd_shim::Task for Service {
         }
         self.events.publish(
             TASK_EXEC_ADDED_EVENT_TOPIC,
-            Box::new(TaskExecAdded {
+            TaskExecAdded {
                 container_id: c.id.clone(),
                 exec_id: req.exec_id.clone(),
                 ..Default::default()
-            }),
+            },
         );
         Ok(Empty::new())
     }
@@ -406,10 +406,10 @@ impl containerd_shim::Task for Service {
         lock(&c.container).pause().map_err(lib_err)?;
         self.events.publish(
             TASK_PAUSED_EVENT_TOPIC,
-            Box::new(TaskPaused {
+            TaskPaused {
                 container_id: c.id.clone(),
                 ..Default::default()
-            }),
+            },
         );
         Ok(Empty::new())
     }
@@ -419,10 +419,10 @@ impl containerd_shim::Task for Service {
         lock(&c.container).resume().map_err(lib_err)?;
         self.events.publish(
             TASK_RESUMED_EVENT_TOPIC,
-            Box::new(TaskResumed {
+            TaskResumed {
                 container_id: c.id.clone(),
                 ..Default::default()
-            }),
+            },
         );
         Ok(Empty::new())
     }
@@ -544,13 +544,13 @@ impl containerd_shim::Task for Service {
         drop(st);
         self.events.publish(
             TASK_DELETE_EVENT_TOPIC,
-            Box::new(TaskDelete {
+            TaskDelete {
                 container_id: c.id.clone(),
                 pid,
                 exit_status,
                 exited_at: Some(exited_at.clone()).into(),
                 ..Default::default()
-            }),
+            },
         );
         crate::sys::release_free_memory();
         Ok(DeleteResponse {
