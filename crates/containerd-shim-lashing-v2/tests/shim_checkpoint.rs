@@ -7,38 +7,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use support::Containerd;
-
-/// containerd's restore staging directories in /tmp (`ctrd-checkpoint*`, left by containerd).
-fn staged() -> Vec<PathBuf> {
-    std::fs::read_dir("/tmp")
-        .map(|d| {
-            d.flatten()
-                .filter(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .starts_with("ctrd-checkpoint")
-                })
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Removes the staging directories that were not there before the test.
-struct Staged(Vec<PathBuf>);
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        for d in staged() {
-            if !self.0.contains(&d) {
-                let _ = std::fs::remove_dir_all(d);
-            }
-        }
-    }
-}
 
 /// The counter the task last wrote into `out/n` (0 when none).
 fn counter(out: &Path) -> u64 {
@@ -61,7 +32,6 @@ fn ctr_checkpoints_and_restores_a_task() {
         return;
     }
     let c = Containerd::start("checkpoint");
-    let _staged = Staged(staged());
     let long = lashing_testsupport::WAIT * lashing_testsupport::time_factor();
     let ok = |args: &[&str]| {
         let o = c.ctr(args);

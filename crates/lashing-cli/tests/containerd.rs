@@ -26,7 +26,8 @@ mod ctrd;
 use std::path::Path;
 use std::process::Command;
 
-use ctrd::{BIN, Containerd, DEFAULT_RUNC_ROOT, busybox_image, installed, memory_cgroup};
+use ctrd::{BIN, Containerd, DEFAULT_RUNC_ROOT, busybox_image, memory_cgroup};
+use lashing_testsupport::containerd::installed;
 
 #[test]
 fn ctr_runs_execs_pauses_kills_and_deletes_with_lashing() {

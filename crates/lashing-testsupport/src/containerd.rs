@@ -449,7 +449,11 @@ impl Containerd {
             let o = self.ctr(&["container", "ls", "-q"]);
             for id in o.stdout.split_whitespace() {
                 let _ = self.ctr(&["task", "kill", "-a", "-s", "SIGKILL", id]);
-                let _ = self.ctr(&["task", "delete", "--force", id]);
+                // Without --force first: a task whose restore failed has no process, and
+                // containerd's forced delete would wait for its exit (the harness's bound).
+                if self.ctr(&["task", "delete", id]).code != 0 {
+                    let _ = self.ctr(&["task", "delete", "--force", id]);
+                }
                 let _ = self.ctr(&["container", "delete", id]);
             }
             if !self.namespace.is_empty() {
