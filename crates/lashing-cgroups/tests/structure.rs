@@ -1,5 +1,5 @@
 //! The crate's structure (issue 10): no module cycle in `src` (a file's own tests aside) and no
-//! source file over 600 lines, checked with `scripts/module-graph`; and that script's own
+//! source file over 600 lines (here, and in the library, the CLI and the shim), checked with `scripts/module-graph`; and that script's own
 //! behaviour on small made-up crates.
 
 use std::path::{Path, PathBuf};
@@ -35,6 +35,27 @@ fn no_module_cycle_and_no_long_file() {
     assert!(text.contains("no cycle"), "{text}");
     // The graph is really there (not an empty listing that passes by accident).
     assert!(text.contains("  manager "), "{text}");
+}
+
+/// The same rule for the library, the CLI and the containerd shim.
+#[test]
+fn the_other_crates_have_no_module_cycle_and_no_long_file() {
+    for (krate, module) in [
+        ("lashing", "  container "),
+        ("lashing-cli", "  commands::run "),
+        ("containerd-shim-lashing-v2", "  service "),
+    ] {
+        let src = workspace().join("crates").join(krate).join("src");
+        let out = module_graph(&["--check", "--max-lines", "600", src.to_str().unwrap()]);
+        let text = stdout(&out);
+        assert!(
+            out.status.success(),
+            "{krate}: module-graph --check --max-lines 600 failed:\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("no cycle"), "{krate}: {text}");
+        assert!(text.contains(module), "{krate}: {text}");
+    }
 }
 
 /// A made-up crate in a temp dir: `files` are (path under src, content).

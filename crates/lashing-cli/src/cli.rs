@@ -312,16 +312,7 @@ pub fn help(topic: &[String]) -> HelpOutcome {
     }
 }
 
-/// The global options the commands use.
-#[derive(Debug, Clone)]
-pub struct Globals {
-    /// The state root.
-    pub root: PathBuf,
-    /// `--systemd-cgroup`.
-    pub systemd_cgroup: bool,
-    /// `--rootless`.
-    pub rootless: lashing::rootless::RootlessFlag,
-}
+pub use crate::globals::Globals;
 
 impl Cli {
     /// The state root: `--root`, else `$XDG_RUNTIME_DIR/lashing` when [`honor_xdg_runtime_dir`]

@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 mod error;
+mod globals;
 mod logging;
 mod notify_socket;
 mod signals;

@@ -10,8 +10,8 @@ use lashing::config::NamespaceType;
 use lashing::criu::{CheckpointOpts, CriuError, CriuOpts, ManageCgroupsMode};
 
 use super::CmdResult;
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 
 /// The CRIU options that `checkpoint` and `restore` share (as runc's).
 #[derive(Debug, clap::Args)]

@@ -9,8 +9,8 @@ use lashing::config::CreateOpts;
 use lashing::{Config, Container, Process};
 
 use super::CmdResult;
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 use crate::notify_socket;
 use crate::tty::{self, ConsolePair};
 

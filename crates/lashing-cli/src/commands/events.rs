@@ -11,8 +11,8 @@ use lashing_cgroups::stats as cg;
 use serde::Serialize;
 
 use super::CmdResult;
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 
 /// `lashing events` options (as runc's).
 #[derive(Debug, clap::Args)]

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use super::CmdResult;
 use super::run::{Attached, forward_until_exit};
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 use crate::sys::SignalPipe;
 use crate::tty::{self, ConsolePair, Relay};
 

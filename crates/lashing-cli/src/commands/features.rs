@@ -8,8 +8,8 @@ use lashing::config::{ALL_CAPS, HookKind, NamespaceType};
 use serde::Serialize;
 
 use super::CmdResult;
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 
 /// `lashing features` options (none).
 #[derive(Debug, clap::Args)]

@@ -3,8 +3,8 @@
 //! command means the process was not started by lashing.
 
 use super::CmdResult;
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 
 /// `lashing init` options (none).
 #[derive(Debug, clap::Args)]

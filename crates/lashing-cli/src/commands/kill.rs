@@ -4,8 +4,8 @@
 use lashing::{Container, Status};
 
 use super::CmdResult;
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 use crate::signals::parse_signal;
 
 /// `lashing kill` options.

@@ -5,8 +5,8 @@ use std::io::Write;
 use lashing::OciState;
 
 use super::{CmdResult, Format, FormatArg};
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 
 /// `lashing list` options.
 #[derive(Debug, clap::Args)]

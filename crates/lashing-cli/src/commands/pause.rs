@@ -3,7 +3,7 @@
 use lashing::Container;
 
 use super::CmdResult;
-use crate::cli::Globals;
+use crate::globals::Globals;
 
 /// `lashing pause` options (as runc's).
 #[derive(Debug, clap::Args)]

@@ -6,8 +6,8 @@ use std::io::Write;
 use lashing::Container;
 
 use super::{CmdResult, Format, FormatArg};
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 
 /// `lashing ps` options.
 #[derive(Debug, clap::Args)]

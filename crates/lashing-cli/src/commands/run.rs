@@ -8,8 +8,8 @@ use rustix::process::{WaitOptions, WaitStatus};
 
 use super::CmdResult;
 use super::create::{CreateArgs, Prepared, cleanup, init_pid, prepare};
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 use crate::notify_socket::NotifySocket;
 use crate::signals;
 use crate::sys::SignalPipe;

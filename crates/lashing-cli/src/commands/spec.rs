@@ -5,8 +5,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use super::CmdResult;
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 
 /// `lashing spec` options.
 #[derive(Debug, clap::Args)]

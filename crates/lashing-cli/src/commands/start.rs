@@ -3,8 +3,8 @@
 use lashing::{Container, Status};
 
 use super::CmdResult;
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 
 /// `lashing start` options.
 #[derive(Debug, clap::Args)]

@@ -5,8 +5,8 @@ use std::io::Write;
 use lashing::Container;
 
 use super::CmdResult;
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 
 /// `lashing state` options.
 #[derive(Debug, clap::Args)]

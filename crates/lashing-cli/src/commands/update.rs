@@ -8,8 +8,8 @@ use lashing_cgroups::Resources;
 use lashing_cgroups::resources::{BlockIo, Cpu, Memory, Pids};
 
 use super::CmdResult;
-use crate::cli::Globals;
 use crate::error::CliError;
+use crate::globals::Globals;
 
 /// `lashing update` options (as runc's).
 #[derive(Debug, Default, clap::Args)]
