@@ -14,9 +14,7 @@ use support::{Containerd, RUNTIME};
 /// A private containerd for test `name`, or `None` once `missing` said why there is none.
 fn containerd(name: &str) -> Option<Containerd> {
     if !Containerd::installed() {
-        lashing_testsupport::missing(
-            "containerd and ctr are not installed (Debian package `containerd`)",
-        );
+        lashing_testsupport::missing(lashing_testsupport::containerd::MISSING);
         return None;
     }
     Some(Containerd::start(name))
@@ -113,7 +111,7 @@ fn ctr_runs_with_a_terminal() {
     let Some(c) = containerd("tty") else {
         return;
     };
-    if !support::have("script") {
+    if !lashing_testsupport::containerd::installed("script") {
         lashing_testsupport::missing("the `run -t` check needs `script` (Debian package bsdutils)");
         return;
     }

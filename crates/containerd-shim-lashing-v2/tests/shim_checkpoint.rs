@@ -23,9 +23,7 @@ fn counter(out: &Path) -> u64 {
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn ctr_checkpoints_and_restores_a_task() {
     if !Containerd::installed() {
-        lashing_testsupport::missing(
-            "containerd and ctr are not installed (Debian package `containerd`)",
-        );
+        lashing_testsupport::missing(lashing_testsupport::containerd::MISSING);
         return;
     }
     if !lashing_testsupport::require_criu() {

@@ -91,15 +91,14 @@ pub fn installed(prog: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Whether containerd and ctr are installed; when not, says so through
-/// [`missing`](crate::missing) (a failure in CI).
+/// Whether containerd and ctr are installed (a test without them calls
+/// [`missing`](crate::missing) with [`MISSING`]).
 pub fn available() -> bool {
-    let ok = installed("containerd") && installed("ctr");
-    if !ok {
-        crate::missing("containerd and ctr are not installed (Debian package `containerd`)");
-    }
-    ok
+    installed("containerd") && installed("ctr")
 }
+
+/// What a test says through [`missing`](crate::missing) when containerd is not [`available`].
+pub const MISSING: &str = "containerd and ctr are not installed (Debian package `containerd`)";
 
 impl Containerd {
     /// Starts one as `opts` says and waits until `ctr version` answers. The caller checked

@@ -10,8 +10,6 @@
 
 use std::path::{Path, PathBuf};
 
-pub use lashing_testsupport::containerd::installed as have;
-
 /// The shim under test.
 pub const SHIM: &str = env!("CARGO_BIN_EXE_containerd-shim-lashing-v2");
 /// Its runtime name.
@@ -30,7 +28,7 @@ impl std::ops::Deref for Containerd {
 impl Containerd {
     /// Whether containerd and ctr are installed.
     pub fn installed() -> bool {
-        have("containerd") && have("ctr")
+        lashing_testsupport::containerd::available()
     }
 
     /// Starts one (containerd and ctr must be installed: [`Containerd::installed`]).

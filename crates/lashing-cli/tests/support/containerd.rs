@@ -35,6 +35,7 @@ impl Containerd {
     /// `system.slice:lashing-test:<name>`.
     pub fn start(name: &str, systemd: bool) -> Option<Containerd> {
         if !lashing_testsupport::containerd::available() {
+            lashing_testsupport::missing(lashing_testsupport::containerd::MISSING);
             return None;
         }
         let dir = tempfile::Builder::new()

@@ -93,6 +93,7 @@ impl Containerd {
     /// A private containerd for test `name`, or `None` once `missing` said why there is none.
     pub fn start(name: &str, shim: Shim) -> Option<Containerd> {
         if !lashing_testsupport::containerd::available() {
+            lashing_testsupport::missing(lashing_testsupport::containerd::MISSING);
             return None;
         }
         let dir = tempfile::Builder::new()
