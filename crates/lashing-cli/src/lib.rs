@@ -3,11 +3,12 @@
 //! command-line parser and the socket message parsers of the `lashing` binary.
 #![cfg(feature = "fuzzing")]
 // The binary uses everything; as a library only the fuzzing entry points are reachable.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod cli;
 mod commands;
 mod error;
+mod globals;
 mod logging;
 mod notify_socket;
 mod signals;
