@@ -7,17 +7,8 @@
 
 mod support;
 
-use std::path::Path;
-
+use lashing_testsupport::containerd::{COUNTING, counter};
 use support::Containerd;
-
-/// The counter the task last wrote into `out/n` (0 when none).
-fn counter(out: &Path) -> u64 {
-    std::fs::read_to_string(out.join("n"))
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(0)
-}
 
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
@@ -40,12 +31,11 @@ fn ctr_checkpoints_and_restores_a_task() {
     let out = c.dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let mount = format!("type=bind,src={},dst=/out,options=rbind:rw", out.display());
-    let counting = "i=0; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.5; done";
     let o = c.run_image(
         &["-d", "--null-io", "--mount", &mount],
         "lashing-test/busybox:1",
         "ck1",
-        &["/bin/sh", "-c", counting],
+        &["/bin/sh", "-c", COUNTING],
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
     lashing_testsupport::wait_for("the counter", long, || counter(&out) >= 2);

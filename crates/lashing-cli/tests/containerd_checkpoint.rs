@@ -22,6 +22,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ctrd::{BIN, Containerd, busybox_image};
+use lashing_testsupport::containerd::{COUNTING, counter};
 
 /// The bound of a wait: [`lashing_testsupport::WAIT`] times the machine's time factor (CRIU
 /// under the guest's emulation is slow).
@@ -31,18 +32,6 @@ fn long() -> Duration {
 
 /// The image the test imports.
 const IMAGE: &str = "lashing-test/busybox-ckpt:1";
-
-/// The task's loop: a counter in memory, written to a file of the mounted state directory
-/// (`/out`, a bind mount: it outlives the container and is the same across the restore).
-const LOOP: &str = "i=0; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.5; done";
-
-/// The counter the task last wrote.
-fn counter(out: &Path) -> u64 {
-    std::fs::read_to_string(out.join("n"))
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(0)
-}
 
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
@@ -77,7 +66,7 @@ fn ctr_checkpoints_and_restores_a_task_with_lashing() {
         "ck1",
         "/bin/sh",
         "-c",
-        LOOP,
+        COUNTING,
     ]);
     lashing_testsupport::wait_for("the counter to start", long(), || counter(&out) >= 2);
 
