@@ -359,6 +359,7 @@ impl Cli {
         use lashing::rootless::RootlessFlag;
         Globals {
             root: self.state_root(),
+            root_given: self.root.is_some(),
             systemd_cgroup: self.systemd_cgroup,
             rootless: match self.rootless.as_str() {
                 "true" => RootlessFlag::Yes,

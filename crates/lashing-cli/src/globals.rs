@@ -8,6 +8,9 @@ use std::path::PathBuf;
 pub struct Globals {
     /// The state root.
     pub root: PathBuf,
+    /// Whether `--root` named it (runc's `IsSet("root")`: `list` of a missing root given so is
+    /// an error; a missing default root has no containers yet).
+    pub root_given: bool,
     /// `--systemd-cgroup`.
     pub systemd_cgroup: bool,
     /// `--rootless`.

@@ -245,6 +245,22 @@ fn delete_removes_a_stale_directory() {
 #[test]
 fn list_empty_root_in_every_format() {
     let (_d, r) = root();
+    // A `--root` that does not exist: runc's error (`open ROOT: no such file or directory`),
+    // in every format, and the root is not created.
+    for args in [&["list"][..], &["list", "-f", "json"], &["list", "--quiet"]] {
+        let o = lashing(&[&["--root", r.as_str()][..], args].concat());
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (1, ""),
+            "{args:?}: {}",
+            o.stderr
+        );
+        let msg = text_log_msg(o.stderr.trim());
+        assert!(msg.starts_with(&format!("open {r}: ")), "{msg}");
+        assert!(!Path::new(&r).exists(), "list must not create the root");
+    }
+    // An existing empty root: nothing listed.
+    std::fs::create_dir(&r).unwrap();
     let o = lashing(&["--root", &r, "list"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(
@@ -259,7 +275,6 @@ fn list_empty_root_in_every_format() {
     );
     let o = lashing(&["--root", &r, "list", "--quiet"]);
     assert_eq!((o.code, o.stdout.as_str()), (0, ""));
-    assert!(!Path::new(&r).exists(), "list must not create the root");
 }
 
 #[test]

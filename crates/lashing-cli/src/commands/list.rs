@@ -21,8 +21,16 @@ pub struct Args {
 /// Runs `lashing list`. Containers that cannot be loaded are reported on stderr and skipped;
 /// those being created (or the remains of an interrupted create) are not listed, as runc,
 /// which does not list a directory without a state file. Each state file is read up to what
-/// the OCI state shows ([`lashing::summaries`]).
+/// the OCI state shows ([`lashing::summaries`]). A `--root` that does not exist is an error (runc's
+/// `open ROOT: no such file or directory`); the default root missing lists nothing.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
+    // As runc: a missing default root means no container yet, a missing `--root` is an error.
+    if g.root_given
+        && let Err(e) = std::fs::metadata(&g.root)
+        && e.kind() == std::io::ErrorKind::NotFound
+    {
+        return Err(CliError::io("open", &g.root, e));
+    }
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let mut states = Vec::new();
     // Containers are mostly of one owner: its name is looked up once.
