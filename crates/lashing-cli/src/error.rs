@@ -122,7 +122,7 @@ mod tests {
         );
         assert_eq!(
             e.message(),
-            "write pid file /x/y: No such file or directory (os error 2)"
+            "write pid file /x/y: no such file or directory"
         );
     }
 

@@ -304,7 +304,7 @@ mod tests {
             .unwrap_err()
             .message();
         assert!(
-            e.starts_with("console socket ") && e.contains("No such file"),
+            e.starts_with("console socket ") && e.contains("no such file"),
             "{e}"
         );
     }

@@ -176,7 +176,15 @@ fn features_json_shape() {
         .iter()
         .map(|x| x.as_str().unwrap())
         .collect();
-    for o in ["bind", "rbind", "ro", "nosuid", "rprivate", "tmpcopyup"] {
+    for o in [
+        "bind",
+        "rbind",
+        "ro",
+        "nosuid",
+        "rprivate",
+        "tmpcopyup",
+        "defaults",
+    ] {
         assert!(opts.contains(&o), "mountOptions lacks {o}");
     }
     let caps = v["linux"]["capabilities"].as_array().unwrap();
@@ -187,15 +195,25 @@ fn features_json_shape() {
     assert!(ns.iter().any(|n| n == "mount") && ns.iter().any(|n| n == "user"));
     assert_eq!(
         v["linux"]["cgroup"],
-        serde_json::json!({"v1": true, "v2": true, "systemd": true, "systemdUser": true})
+        serde_json::json!({"v1": true, "v2": true, "systemd": true, "systemdUser": true, "rdma": true})
     );
     // The seccomp compiler's lists (x86_64 only).
     assert_eq!(
         v["linux"]["seccomp"]["enabled"],
         cfg!(target_arch = "x86_64")
     );
-    assert_eq!(v["linux"]["apparmor"]["enabled"], false);
-    assert_eq!(v["linux"]["selinux"]["enabled"], false);
+    // Compiled in (the spec: unrelated to the host's support), as runc says.
+    assert_eq!(v["linux"]["apparmor"]["enabled"], true);
+    assert_eq!(v["linux"]["selinux"]["enabled"], true);
+    assert_eq!(
+        v["potentiallyUnsafeConfigAnnotations"],
+        serde_json::json!(["bundle", "org.systemd.property.", "org.criu.config"])
+    );
+    assert!(
+        o.stdout.trim_end().ends_with("]\n}"),
+        "runc's field order: {}",
+        o.stdout
+    );
     assert_eq!(v["linux"]["intelRdt"], serde_json::json!({"enabled": true}));
     assert_eq!(
         v["annotations"]["io.github.lashing.version"],

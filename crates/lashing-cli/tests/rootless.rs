@@ -262,7 +262,7 @@ fn rootless_sys_fs_cgroup_is_not_writable_without_cgroupns() {
         o.stdout
     );
     assert!(
-        o.stderr.contains("Read-only file system"),
+        o.stderr.to_lowercase().contains("read-only file system"),
         "the owned cgroup must be refused as read-only: {}",
         o.stderr
     );

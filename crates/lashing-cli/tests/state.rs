@@ -562,7 +562,7 @@ fn full_state_root_fails_clearly_and_leaves_nothing() {
         let o = support::lashing_in(&sb.bundle(), &full, &[]);
         assert_eq!(o.code, 1, "{size}: {}", o.stderr);
         assert!(
-            o.stderr.contains("No space left on device") && o.stderr.contains("state"),
+            o.stderr.contains("no space left on device") && o.stderr.contains("state"),
             "{size}: {}",
             o.stderr
         );

@@ -231,7 +231,8 @@ impl Error {
 
 /// An error and its causes on one line, `error: cause: cause...` (runc's and logrus' way of
 /// printing a wrapped error); a cause whose text the message already ends with (an error that
-/// prints its source itself) is not repeated.
+/// prints its source itself) is not repeated. Every errno is worded as Go (and so runc) words it
+/// ([`go_errnos`]), wherever in the chain it is.
 ///
 /// ```
 /// let e = lashing::Error::NotStarted { op: "wait for" };
@@ -239,8 +240,61 @@ impl Error {
 /// let io = std::io::Error::other("gone");
 /// let e = lashing::Error::Sys { op: "clone3 the container's init", source: io };
 /// assert_eq!(lashing::error::chain(&e), "clone3 the container's init: gone");
+/// let io = std::io::Error::from_raw_os_error(2);
+/// let e = lashing::Error::Sys { op: "open /x", source: io };
+/// assert_eq!(lashing::error::chain(&e), "open /x: no such file or directory");
 /// ```
 pub fn chain(err: &(dyn std::error::Error + '_)) -> String {
+    go_errnos(&chain_raw(err))
+}
+
+/// `text` with every errno as Rust prints one (`No such file or directory (os error 2)`) worded
+/// as Go prints it (`no such file or directory`): engines match runc's lower-case words (Docker's
+/// exit codes 126/127, containerd's "no such process"), and a message never shows a Rust-only
+/// suffix. Text that merely looks alike (a different errno's words before the marker) is kept.
+///
+/// ```
+/// assert_eq!(
+///     lashing::error::go_errnos("kill 1: Operation not permitted (os error 1): x"),
+///     "kill 1: operation not permitted: x"
+/// );
+/// ```
+pub fn go_errnos(text: &str) -> String {
+    const MARK: &str = " (os error ";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(MARK) {
+        let after = &rest[i + MARK.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let (before, tail) = rest.split_at(i);
+        let parsed = after[..digits].parse::<i32>().ok();
+        let words = parsed.and_then(|n| {
+            let full = std::io::Error::from_raw_os_error(n).to_string();
+            let words = full.rfind(MARK).map(|j| full[..j].to_string())?;
+            (after[digits..].starts_with(')') && before.ends_with(&words)).then_some(words)
+        });
+        match words {
+            Some(words) => {
+                out.push_str(&before[..before.len() - words.len()]);
+                let mut chars = words.chars();
+                if let Some(c) = chars.next() {
+                    out.extend(c.to_lowercase());
+                    out.push_str(chars.as_str());
+                }
+                rest = &tail[MARK.len() + digits + 1..];
+            }
+            None => {
+                out.push_str(before);
+                out.push_str(MARK);
+                rest = &tail[MARK.len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn chain_raw(err: &(dyn std::error::Error + '_)) -> String {
     let mut msg = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {
@@ -295,7 +349,7 @@ mod tests {
         };
         assert_eq!(
             chain(&e),
-            "read from the init socket: Connection reset by peer (os error 104)"
+            "read from the init socket: connection reset by peer"
         );
         let bad = serde_json::from_str::<InitFailure>("{").unwrap_err();
         let e = Error::InitProtocol {
@@ -340,5 +394,47 @@ mod tests {
             super::go_error_text(&std::io::Error::other("Custom text")),
             "Custom text"
         );
+    }
+
+    #[test]
+    fn every_errno_in_a_message_is_worded_as_go() {
+        for n in 1..134 {
+            let io = std::io::Error::from_raw_os_error(n);
+            let e = Error::Sys {
+                op: "op",
+                source: io,
+            };
+            let want = format!(
+                "op: {}",
+                super::errno_text(rustix::io::Errno::from_raw_os_error(n))
+            );
+            assert_eq!(chain(&e), want);
+            assert!(!want.contains("(os error"), "{want}");
+        }
+        // Not an errno's own words before the marker, a marker without its number or its
+        // parenthesis: kept as they are.
+        for s in [
+            "Something else (os error 2)",
+            "x (os error )",
+            "No such file or directory (os error 2",
+            "No such file or directory (os error 99999999999)",
+            " (os error ",
+        ] {
+            assert_eq!(go_errnos(s), s);
+        }
+        assert_eq!(
+            go_errnos("a: Permission denied (os error 13): b: Is a directory (os error 21)"),
+            "a: permission denied: b: is a directory"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn go_errnos_never_panics_and_keeps_plain_text(s in ".{0,80}") {
+            let out = go_errnos(&s);
+            if !s.contains(" (os error ") {
+                proptest::prop_assert_eq!(out, s);
+            }
+        }
     }
 }

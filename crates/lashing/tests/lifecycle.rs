@@ -1370,7 +1370,8 @@ fn mount_sources_and_root_propagation_as_runc() {
             .unwrap();
         let e = try_run(&env, config).unwrap_err().to_string();
         assert!(
-            e.contains(&source.display().to_string()) && e.contains("No such file or directory"),
+            e.contains(&source.display().to_string())
+                && e.to_lowercase().contains("no such file or directory"),
             "{e}"
         );
         assert!(

@@ -25,6 +25,7 @@ pub struct Features {
     mount_options: Vec<String>,
     linux: Linux,
     annotations: BTreeMap<String, String>,
+    potentially_unsafe_config_annotations: Vec<String>,
 }
 
 /// The `linux` section.
@@ -70,6 +71,7 @@ struct Cgroup {
     v2: bool,
     systemd: bool,
     systemd_user: bool,
+    rdma: bool,
 }
 
 /// `{"enabled": bool}`.
@@ -130,14 +132,14 @@ pub fn features() -> Features {
                 v2: true,
                 systemd: true,
                 systemd_user: true,
+                rdma: true,
             },
             seccomp: seccomp(),
-            apparmor: Enabled {
-                enabled: apparmor_enabled(),
-            },
-            selinux: Enabled {
-                enabled: selinux_enabled(),
-            },
+            // Compiled in, as runc says it: the runtime spec's `enabled` is "unrelated to whether
+            // the host supports" the LSM (a profile or label on a host without it is an error of
+            // `create`).
+            apparmor: Enabled { enabled: true },
+            selinux: Enabled { enabled: true },
             // As runc: supported by the runtime; a kernel or file system that cannot is an
             // error of `create` naming them.
             mount_extensions: MountExtensions {
@@ -147,6 +149,17 @@ pub fn features() -> Features {
             intel_rdt: Enabled { enabled: true },
         },
         annotations,
+        // runc's list of annotations an engine should not pass from an untrusted source: CRIU's
+        // configuration file and systemd unit properties (lashing acts on both), and `bundle`
+        // (runc reads its bundle path back from it; lashing does not, but engines filter by
+        // this list, so it stays the same as runc's).
+        potentially_unsafe_config_annotations: [
+            "bundle",
+            "org.systemd.property.",
+            "org.criu.config",
+        ]
+        .map(String::from)
+        .to_vec(),
     }
 }
 
@@ -162,12 +175,6 @@ fn seccomp() -> Seccomp {
         known_flags: strings(lashing::seccomp::known_flags()),
         supported_flags: strings(lashing::seccomp::supported_flags()),
     }
-}
-
-/// AppArmor is enabled when `/sys/module/apparmor/parameters/enabled` says `Y` (as runc).
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .is_ok_and(|s| s.trim_start().starts_with('Y'))
 }
 
 /// SELinux is enabled when a selinuxfs is mounted (as runc's `selinux.GetEnabled`).
@@ -240,19 +247,10 @@ mod tests {
     }
 
     #[test]
-    fn lsm_detection_matches_the_host() {
+    fn lsms_are_reported_as_compiled_in() {
         let f = features();
-        assert_eq!(
-            f.linux.apparmor.enabled,
-            std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists()
-                && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-                    .unwrap()
-                    .starts_with('Y')
-        );
-        assert_eq!(
-            f.linux.selinux.enabled,
-            std::path::Path::new("/sys/fs/selinux/enforce").exists()
-        );
+        assert!(f.linux.apparmor.enabled && f.linux.selinux.enabled);
+        assert!(f.linux.cgroup.rdma);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use lashing::Container;
 
 use super::CmdResult;
+use crate::error::CliError;
 use crate::globals::Globals;
 
 /// `lashing pause` options (as runc's).
@@ -15,6 +16,12 @@ pub struct Args {
 
 /// Runs `lashing pause`: freezes the container's cgroup (running or created containers only).
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
-    Container::load(&g.root, &a.id)?.pause()?;
-    Ok(0)
+    // runc's words (ErrNotRunning), which engines match; the library's error names the status.
+    match Container::load(&g.root, &a.id)?.pause() {
+        Ok(()) => Ok(0),
+        Err(lashing::Error::BadStatus { .. }) => {
+            Err(CliError::Refused("container not running".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -37,10 +37,15 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
                     "ps options are not allowed with --format json".into(),
                 ));
             }
-            let mut s = serde_json::to_string(&pids).map_err(|source| CliError::Json {
-                what: "pids",
-                source,
-            })?;
+            // No process: runc marshals a nil slice, `null` (not `[]`).
+            let mut s = if pids.is_empty() {
+                "null".to_string()
+            } else {
+                serde_json::to_string(&pids).map_err(|source| CliError::Json {
+                    what: "pids",
+                    source,
+                })?
+            };
             s.push('\n');
             s
         }

@@ -3,6 +3,7 @@
 use lashing::Container;
 
 use super::CmdResult;
+use crate::error::CliError;
 use crate::globals::Globals;
 
 /// `lashing resume` options (as runc's).
@@ -15,6 +16,12 @@ pub struct Args {
 
 /// Runs `lashing resume`: thaws a paused container's cgroup.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
-    Container::load(&g.root, &a.id)?.resume()?;
-    Ok(0)
+    // runc's words (ErrNotPaused), which engines match; the library's error names the status.
+    match Container::load(&g.root, &a.id)?.resume() {
+        Ok(()) => Ok(0),
+        Err(lashing::Error::BadStatus { .. }) => {
+            Err(CliError::Refused("container not paused".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -190,7 +190,7 @@ pub fn known_mount_options() -> Vec<&'static str> {
         .map(|(n, _)| *n)
         .chain(PROPAGATION.iter().map(|(n, _)| *n))
         .chain(REC_ATTRS.iter().map(|(n, _)| *n))
-        .chain([EXT_TMPCOPYUP, "idmap", "ridmap"])
+        .chain([EXT_TMPCOPYUP, "idmap", "ridmap", "defaults"])
         .collect();
     v.sort_unstable();
     v
@@ -371,7 +371,8 @@ mod tests {
             let m = parse_mount_options(&[o]);
             assert_eq!(m.data, "", "{o} must not be data");
         }
-        assert!(!known.contains(&"defaults"));
+        // As runc 1.3 lists it (a no-op option).
+        assert!(known.contains(&"defaults"));
     }
 
     fn option() -> impl Strategy<Value = String> {

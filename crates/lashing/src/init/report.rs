@@ -45,7 +45,7 @@ impl Fail {
     }
     pub(super) fn into_failure(self) -> InitFailure {
         let (errno, cause) = match &self.source {
-            FailSource::Io(e) => (e.raw_os_error(), e.to_string()),
+            FailSource::Io(e) => (e.raw_os_error(), crate::error::go_error_text(e)),
             FailSource::Rootfs(e) => {
                 let mut s = e.to_string();
                 let mut src = std::error::Error::source(e);
