@@ -119,8 +119,11 @@ impl Container {
     /// pid reused in between is never signalled.
     fn kill_init(&self, sig: i32) -> Result<()> {
         let pid = self.state.init_process_pid;
-        crate::sys::process::kill_pid(pid, sig, || self.init_alive())
-            .map_err(|e| Error::io("signal", format!("pid {pid}"), e))
+        // runc's words ("unable to signal init: invalid argument" for a bad signal number).
+        crate::sys::process::kill_pid(pid, sig, || self.init_alive()).map_err(|e| Error::Sys {
+            op: "unable to signal init",
+            source: e.into(),
+        })
     }
 
     /// Runs the hooks of `kind` with the container's OCI state; `pid` is the init's while the
