@@ -70,6 +70,9 @@ impl Cli {
         <Cli as clap::Args>::augment_args(clap::Command::new("lashing"))
             .disable_version_flag(true)
             .disable_help_subcommand(true)
+            // As Go's flag package (runc): an option given twice takes its last value
+            // (`--root a --root b`, `-d -d`), never an error; lists (`--env`) still gather all.
+            .args_override_self(true)
             .allow_external_subcommands(true)
             .external_subcommand_value_parser(clap::value_parser!(String))
     }
@@ -429,6 +432,35 @@ mod tests {
         assert_eq!(c.state_root(), PathBuf::from("/tmp/r"));
         assert_eq!(c.log_format, LogFormat::Json);
         assert!(matches!(c.command, Some(Command::State(_))));
+    }
+
+    #[test]
+    fn an_option_given_twice_takes_its_last_value_as_go() {
+        let c = Cli::parse_from(["lashing", "--root", "/a", "--root", "/b", "list"]).unwrap();
+        assert_eq!(c.state_root(), PathBuf::from("/b"));
+        for argv in [
+            &["lashing", "run", "-d", "-d", "x"][..],
+            &[
+                "lashing", "exec", "-u", "5", "-u", "6", "--env", "A=1", "--env", "B=2", "x", "sh",
+            ],
+            &["lashing", "--debug", "--debug", "kill", "x"],
+        ] {
+            let c = Cli::parse_from(argv.iter().copied());
+            assert!(c.is_ok(), "{argv:?}: {c:?}");
+        }
+        let Some(Command::Exec(e)) = Cli::parse_from([
+            "lashing", "exec", "-u", "5", "--env", "A=1", "--env", "B=2", "-u", "6", "x", "sh",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not exec");
+        };
+        let dbg = format!("{e:?}");
+        assert!(
+            dbg.contains("\"A=1\", \"B=2\"") && dbg.contains("\"6\""),
+            "{dbg}"
+        );
     }
 
     #[test]

@@ -122,7 +122,7 @@ impl Container {
         // runc's words ("unable to signal init: invalid argument" for a bad signal number).
         crate::sys::process::kill_pid(pid, sig, || self.init_alive()).map_err(|e| Error::Sys {
             op: "unable to signal init",
-            source: e.into(),
+            source: e,
         })
     }
 
