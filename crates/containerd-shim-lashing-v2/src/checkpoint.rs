@@ -144,10 +144,10 @@ pub fn checkpoint(c: &Ctr, req: &CheckpointTaskRequest) -> Result<(), ttrpc::Err
 /// the task's I/O); records the restored init's pid in `process`'s place for the caller.
 ///
 /// With a terminal, as the runc v2 shim (`runc restore --console-socket`): the checkpointed
-/// terminal's master stays with the old shim, so CRIU makes a new pty pair for the restored
-/// process (`orphan-pts-master`) and the library sends its master to the console socket the
-/// task's I/O set up, whence `Io::started` takes and relays it as
-/// for a created task. CRIU's own stdio is then `/dev/null` (nothing of the task's is inherited).
+/// terminal's master is not in the image (the shim held it), so CRIU makes a new pty pair for
+/// the restored process (`orphan-pts-master`) and the library sends its master to the console
+/// socket the task's I/O set up, whence `Io::started` takes and relays it as for a created
+/// task. CRIU's own stdio is then `/dev/null` (nothing of the task's is inherited).
 pub fn restore(
     container: &mut Container,
     process: &mut lashing::Process,
