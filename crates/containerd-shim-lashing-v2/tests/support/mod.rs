@@ -105,11 +105,14 @@ pub fn start_shim(
     use containerd_shim::protos::ttrpc;
     let log = bundle.join("log");
     mkfifo(&log);
+    // Read-write: the open does not wait for the shim (the thread then ends with the test).
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&log)
+        .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
     std::thread::spawn(move || {
         use std::io::BufRead;
-        let Ok(f) = std::fs::File::open(&log) else {
-            return;
-        };
         let lines = std::io::BufReader::new(f).lines().map_while(Result::ok);
         for line in lines.filter(|l| !l.is_empty()) {
             eprintln!("shim log: {line}");
