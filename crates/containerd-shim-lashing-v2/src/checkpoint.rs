@@ -5,7 +5,8 @@
 //! directory is `<bundle>/criu-work` unless one is given, removed afterwards; a failed dump's
 //! log is kept as `<bundle>/criu-dump.log`). `Create` with a checkpoint creates the container
 //! and remembers the image; `Start` restores it with the task's stdio in place of the
-//! checkpointed pipes (the runc v2 shim runs `runc restore --detach` at `Start` too).
+//! checkpointed pipes (the runc v2 shim runs `runc restore --detach` at `Start` too); a task
+//! with a terminal gets the new pty CRIU makes for it, relayed as for a created task.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
@@ -141,39 +142,60 @@ pub fn checkpoint(c: &Ctr, req: &CheckpointTaskRequest) -> Result<(), ttrpc::Err
 
 /// Restores `container` (created, not started) from `image` with `process`'s stdio (set up by
 /// the task's I/O); records the restored init's pid in `process`'s place for the caller.
+///
+/// With a terminal, as the runc v2 shim (`runc restore --console-socket`): the checkpointed
+/// terminal's master is not in the image (the shim held it), so CRIU makes a new pty pair for
+/// the restored process (`orphan-pts-master`) and the library sends its master to the console
+/// socket the task's I/O set up, whence `Io::started` takes and relays it as for a created
+/// task. CRIU's own stdio is then `/dev/null` (nothing of the task's is inherited).
 pub fn restore(
     container: &mut Container,
-    process: &lashing::Process,
+    process: &mut lashing::Process,
     image: &Path,
 ) -> Result<i32, ttrpc::Error> {
-    if process.terminal {
-        return Err(err(
-            Code::UNIMPLEMENTED,
-            "restore of a task with a terminal is not implemented by this shim",
-        ));
-    }
-    let fd = |s: &lashing::Stdio, what: &str| -> Result<OwnedFd, ttrpc::Error> {
-        match s {
-            lashing::Stdio::Fd(f) => f
-                .as_fd()
-                .try_clone_to_owned()
-                .map_err(|e| err(Code::UNKNOWN, format!("restore: duplicate {what}: {e}"))),
-            lashing::Stdio::Inherit => Err(err(
+    let (stdio, console_socket) = if process.terminal {
+        let sock = process.console_socket.take().ok_or_else(|| {
+            err(
                 Code::INTERNAL,
-                format!("restore: the task's {what} is not set up"),
-            )),
-        }
+                "restore: the task's console socket is not set up",
+            )
+        })?;
+        let null = || -> Result<OwnedFd, ttrpc::Error> {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map(OwnedFd::from)
+                .map_err(|e| err(Code::UNKNOWN, format!("restore: open /dev/null: {e}")))
+        };
+        ([null()?, null()?, null()?], Some(sock))
+    } else {
+        let fd = |s: &lashing::Stdio, what: &str| -> Result<OwnedFd, ttrpc::Error> {
+            match s {
+                lashing::Stdio::Fd(f) => f
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| err(Code::UNKNOWN, format!("restore: duplicate {what}: {e}"))),
+                lashing::Stdio::Inherit => Err(err(
+                    Code::INTERNAL,
+                    format!("restore: the task's {what} is not set up"),
+                )),
+            }
+        };
+        let stdio = [
+            fd(&process.stdin, "stdin")?,
+            fd(&process.stdout, "stdout")?,
+            fd(&process.stderr, "stderr")?,
+        ];
+        (stdio, None)
     };
     let opts = RestoreOpts {
         criu: CriuOpts {
             image_path: image.to_path_buf(),
             ..Default::default()
         },
-        stdio: Some([
-            fd(&process.stdin, "stdin")?,
-            fd(&process.stdout, "stdout")?,
-            fd(&process.stderr, "stderr")?,
-        ]),
+        console_socket,
+        stdio: Some(stdio),
         ..Default::default()
     };
     container

@@ -583,7 +583,9 @@ fn tcp_established_connection_survives() {
 }
 
 /// A container with a terminal: checkpointed with `--shell-job`, restored with a console
-/// socket that receives the new terminal's master (CRIU's `orphan-pts-master`).
+/// socket that receives the new terminal's master (CRIU's `orphan-pts-master`), with the flags
+/// containerd's runc v2 shim gives for a terminal task (go-runc's `RestoreOpts`: no
+/// `--shell-job`, `--pid-file`, `--no-subreaper`).
 #[test]
 #[ignore = "needs a CRIU that works with this kernel: run by scripts/test-guest"]
 fn shell_job_restores_with_a_console_socket() {
@@ -628,21 +630,26 @@ fn shell_job_restores_with_a_console_socket() {
     assert_ne!(o.code, 0, "a terminal needs a console socket when detached");
     assert!(o.stderr.contains("console socket"), "{}", o.stderr);
     assert!(!sb.left().contains(&"crs".to_string()));
+    let pid_file = sb.path("restored.pid");
     ok_piped(
         &sb,
         &[
             "restore",
-            "-d",
-            "--shell-job",
-            "--console-socket",
-            sock2.to_str().unwrap(),
             "--image-path",
             img_arg,
+            "--console-socket",
+            sock2.to_str().unwrap(),
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "--no-subreaper",
             "crs",
         ],
     );
     let (name, master2) = support::accept_fd(&l2);
     assert_eq!(name, "orphan-pts-master");
+    let recorded = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(recorded.trim().parse::<i32>().unwrap(), sb.pid("crs"));
     let want = format!("tick{}", stopped_at + 3);
     let text = support::read_until(std::os::fd::AsFd::as_fd(&master2), &want, limit);
     assert!(

@@ -90,3 +90,59 @@ pub fn busybox_image(c: &Containerd) -> PathBuf {
         lashing_testsupport::containerd::test_image_config(),
     )
 }
+
+/// Starts the shim for container `id` of `bundle` as containerd does (`containerd-shim-lashing-v2
+/// -namespace NS -address SOCK -publish-binary containerd -id ID start` in the bundle, with
+/// `TTRPC_ADDRESS`), for the tests that drive its task API directly (what ctr cannot ask for),
+/// and connects to it. The `log` FIFO containerd would read the shim's log from is made in the
+/// bundle and copied to the test's stderr by a thread. The shim is the test's child (the
+/// harness is a subreaper): the harness kills it at the end if it still runs.
+pub fn start_shim(
+    c: &Containerd,
+    bundle: &Path,
+    id: &str,
+) -> containerd_shim::protos::shim::shim_ttrpc::TaskClient {
+    use containerd_shim::protos::ttrpc;
+    let log = bundle.join("log");
+    mkfifo(&log);
+    // Read-write: the open does not wait for the shim (the thread then ends with the test).
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&log)
+        .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let lines = std::io::BufReader::new(f).lines().map_while(Result::ok);
+        for line in lines.filter(|l| !l.is_empty()) {
+            eprintln!("shim log: {line}");
+        }
+    });
+    let mut cmd = std::process::Command::new(SHIM);
+    cmd.current_dir(bundle)
+        .env("TTRPC_ADDRESS", c.dir.path().join("containerd.ttrpc.sock"))
+        .arg("-namespace")
+        .arg(&c.namespace)
+        .arg("-address")
+        .arg(c.sock())
+        .args(["-publish-binary", "containerd", "-id", id, "start"]);
+    let o = c.collect(&mut cmd, "containerd-shim-lashing-v2 start");
+    assert_eq!(o.code, 0, "shim start: {}", o.stderr);
+    let address = o.stdout.trim();
+    assert!(address.starts_with("unix://"), "shim address {address:?}");
+    let client = ttrpc::Client::connect(address)
+        .unwrap_or_else(|e| panic!("connect to the shim at {address}: {e}"));
+    containerd_shim::protos::shim::shim_ttrpc::TaskClient::new(client)
+}
+
+/// Makes a FIFO at `path` (as containerd makes a task's stdio FIFOs).
+pub fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+}
