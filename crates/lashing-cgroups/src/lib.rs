@@ -48,7 +48,7 @@ mod v1;
 mod v2;
 
 pub use error::{Error, Result};
-pub use freezer::FreezerState;
+pub use freezer::{FreezerReader, FreezerState};
 pub use hierarchy::{CgroupMode, detect};
 pub use manager::Manager;
 pub use oom::{OomEvent, OomNotifier};
