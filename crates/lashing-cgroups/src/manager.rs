@@ -10,7 +10,8 @@ use rustix::io::Errno;
 
 use crate::dir::Dir;
 use crate::error::{Error, Result};
-use crate::freezer::{self, FreezerState};
+use crate::freezer::FreezerState;
+use crate::freezer_read as freezer;
 use crate::fs::{Node, io_err};
 use crate::hierarchy::{
     self, CgroupMode, Hierarchy, compute_paths, hierarchy_of, mounted_hierarchies,
