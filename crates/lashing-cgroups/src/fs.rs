@@ -170,6 +170,22 @@ impl Node {
         })
     }
 
+    /// This directory opened as a root of its own: the nodes under it are then opened relative
+    /// to it (fewer path components for the kernel to walk, each a kernfs revalidation), with
+    /// the same `openat2` rules, on the same mount (it was opened beneath the hierarchy's root
+    /// with `RESOLVE_NO_XDEV`). For a caller that reads many sibling cgroups.
+    pub(crate) fn as_root(&self) -> std::result::Result<Node, Errno> {
+        let fd = self.open_dir(OFlags::PATH)?;
+        Ok(Node {
+            root: Arc::new(Root {
+                mount: self.path(),
+                fd,
+                unified: self.root.unified,
+            }),
+            rel: PathBuf::new(),
+        })
+    }
+
     /// The child directory `name`.
     pub(crate) fn child(&self, name: &str) -> Result<Node> {
         check_name(name)?;

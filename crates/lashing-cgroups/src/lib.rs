@@ -34,6 +34,7 @@ pub mod devices;
 mod dir;
 mod error;
 mod freezer;
+mod freezer_read;
 mod fs;
 pub mod hierarchy;
 mod manager;
@@ -49,6 +50,7 @@ mod v2;
 
 pub use error::{Error, Result};
 pub use freezer::FreezerState;
+pub use freezer_read::FreezerReader;
 pub use hierarchy::{CgroupMode, detect};
 pub use manager::Manager;
 pub use oom::{OomEvent, OomNotifier};

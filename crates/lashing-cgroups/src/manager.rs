@@ -11,6 +11,7 @@ use rustix::io::Errno;
 use crate::dir::Dir;
 use crate::error::{Error, Result};
 use crate::freezer::FreezerState;
+use crate::freezer_read as freezer;
 use crate::fs::{Node, io_err};
 use crate::hierarchy::{
     self, CgroupMode, Hierarchy, compute_paths, hierarchy_of, mounted_hierarchies,
@@ -141,22 +142,12 @@ impl Manager {
     /// The directory whose freezer is used: the v1 freezer hierarchy, else v2.
     fn freezer_dir(&self) -> Result<Option<Dir>> {
         // Only those are opened (`list` asks the status of every container), and the paths whose
-        // key names them are tried first (a key is its hierarchy's mount directory's name, which
-        // names its controllers on every usual host): the others need not be matched to a mount.
-        let freezer = |h: &Hierarchy| h.unified || h.controllers.iter().any(|c| c == "freezer");
-        let likely = |key: &str| key.is_empty() || key.split(',').any(|c| c == "freezer");
-        let mut dirs = match self.dirs_of_keys(likely, freezer)? {
-            d if d.is_empty() => self.dirs_of(freezer)?,
+        // key names them are tried first: the others need not be matched to a mount.
+        let dirs = match self.dirs_of_keys(freezer::likely_key, freezer::has_freezer)? {
+            d if d.is_empty() => self.dirs_of(freezer::has_freezer)?,
             d => d,
         };
-        let pos = dirs
-            .iter()
-            .position(|d| !d.node.unified() && d.has_controller("freezer"))
-            .or_else(|| {
-                dirs.iter()
-                    .position(|d| d.node.unified() && !d.node.is_root())
-            });
-        Ok(pos.map(|i| dirs.swap_remove(i)))
+        Ok(freezer::pick(dirs))
     }
 
     /// Whether the cgroup exists.
@@ -338,11 +329,7 @@ impl Manager {
     pub fn freezer_state(&self) -> Result<FreezerState> {
         // A missing directory reads as a missing file: undefined (no separate existence check:
         // `list` asks this of every container).
-        match self.freezer_dir()? {
-            Some(d) if d.node.unified() => v2::freezer::state(&d.node),
-            Some(d) => v1::freezer::state(&d.node),
-            None => Ok(FreezerState::Undefined),
-        }
+        freezer::read(self.freezer_dir()?.as_ref().map(|d| &d.node))
     }
 
     /// Removes the cgroup in every hierarchy, sub-cgroups first, retrying briefly while the

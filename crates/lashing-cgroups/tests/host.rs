@@ -6,7 +6,7 @@ mod support;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-use lashing_cgroups::{CgroupMode, Error, FreezerState, Manager};
+use lashing_cgroups::{CgroupMode, Error, FreezerReader, FreezerState, Manager};
 use support::Guard;
 
 fn wait_empty(m: &Manager) {
@@ -194,4 +194,61 @@ fn relative_path_is_under_own_cgroup() {
         Manager::new("../../etc", "id"),
         Err(Error::InvalidPath { .. })
     ));
+}
+
+/// `FreezerReader` (what `list` uses: each parent opened once, its children read relative to it)
+/// answers what each cgroup's own `Manager::freezer_state` answers: thawed, frozen, a missing
+/// cgroup undefined, at the first sight of a parent (read by the whole path) and after it (read
+/// through the opened parent), and the current state each time (nothing of a state is kept).
+#[test]
+fn freezer_reader_reads_as_the_manager() {
+    let mut g = Guard::new("cg", "reader");
+    let name = |n: &str| {
+        let top = format!("/lashing-test-cg-{}-reader", std::process::id());
+        Manager::new(&format!("{top}/{n}"), n).unwrap()
+    };
+    let (a, b, c) = (name("a"), name("b"), name("c"));
+    a.create().unwrap();
+    b.create().unwrap();
+    let pid = g.spawn_sleep();
+    b.add_pid(pid, false).unwrap();
+    b.freeze(true).unwrap();
+    // Thawed before the guard kills the sleeper, even when an assertion fails.
+    struct Thaw<'a>(&'a Manager);
+    impl Drop for Thaw<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.freeze(false);
+        }
+    }
+    let thaw = Thaw(&b);
+    let paths = |m: &Manager| -> Vec<(String, String)> {
+        (m.paths().iter())
+            .map(|(k, p)| (k.clone(), p.to_str().unwrap().to_owned()))
+            .collect()
+    };
+    let mut reader = FreezerReader::new();
+    let want = [
+        FreezerState::Thawed,
+        FreezerState::Frozen,
+        FreezerState::Undefined,
+    ];
+    for round in 0..3 {
+        for (m, want) in [&a, &b, &c].into_iter().zip(want) {
+            assert_eq!(m.freezer_state().unwrap(), want, "round {round}");
+            assert_eq!(reader.state(&paths(m)).unwrap(), want, "round {round}");
+        }
+    }
+    b.freeze(false).unwrap();
+    assert_eq!(reader.state(&paths(&b)).unwrap(), FreezerState::Thawed);
+    drop(thaw);
+    g.children[0].kill().unwrap();
+    g.children[0].wait().unwrap();
+    wait_empty(&b);
+    // A path in no hierarchy is an error, as the manager's.
+    let outside = [(String::from("freezer"), String::from("/tmp/x/y"))];
+    assert!(reader.state(&outside).is_err());
+    let m = Manager::from_paths(outside.iter().map(|(k, p)| (k.clone(), p.into())).collect());
+    assert!(m.freezer_state().is_err());
+    b.destroy().unwrap();
+    a.destroy().unwrap();
 }

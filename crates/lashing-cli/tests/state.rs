@@ -645,3 +645,92 @@ fn concurrent_creates_of_one_id_make_one_container() {
     assert!(cgroup_children(&sb).is_empty());
     assert!(sb.left().is_empty());
 }
+
+/// `list` shows each container with the status and pid that `state` shows (created, running,
+/// paused, stopped with pid 0), in the table and as JSON (each entry the `state` object), the
+/// containers' cgroups siblings under one parent (read through the parent opened once); a
+/// truncated state file is reported on stderr and its container left out.
+#[test]
+fn list_shows_every_status_as_state_does() {
+    let sb = sandbox(&["sleep", "1000"]);
+    let ids = [
+        "a-created",
+        "b-running",
+        "c-paused",
+        "d-stopped",
+        "e-running",
+        "f-damaged",
+    ];
+    for id in ids {
+        sb.edit(|v| v["linux"]["cgroupsPath"] = sb.cgroups_path(id).into());
+        if matches!(id, "a-created" | "d-stopped") {
+            sb.ok(&["create", id]);
+        } else {
+            sb.ok(&["run", "-d", id]);
+        }
+    }
+    let pids: Vec<i32> = ids.iter().map(|id| sb.pid(id)).collect();
+    sb.ok(&["pause", "c-paused"]);
+    sb.ok(&["kill", "d-stopped", "KILL"]);
+    sb.reap_blocking(pids[3]);
+    edit_state(&sb, "f-damaged", |d| d[..d.len() / 2].to_vec());
+
+    let want = [
+        ("a-created", "created"),
+        ("b-running", "running"),
+        ("c-paused", "paused"),
+        ("d-stopped", "stopped"),
+        ("e-running", "running"),
+    ];
+    let states: Vec<serde_json::Value> = want
+        .iter()
+        .map(|(id, _)| serde_json::from_str(&sb.ok(&["state", id])).unwrap())
+        .collect();
+    for ((id, status), st) in want.iter().zip(&states) {
+        assert_eq!(st["status"], *status, "{id}: {st}");
+    }
+    assert_eq!(states[3]["pid"], 0);
+
+    let o = sb.run(&["list"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let errs: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(errs.len(), 1, "{}", o.stderr);
+    assert!(
+        errs[0].starts_with("load container f-damaged: ") && errs[0].contains("state.json"),
+        "{}",
+        o.stderr
+    );
+    let rows: Vec<Vec<&str>> = o
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    );
+    assert_eq!(rows.len(), want.len() + 1, "{}", o.stdout);
+    for (row, st) in rows[1..].iter().zip(&states) {
+        let cells = [
+            &st["id"],
+            &st["pid"].to_string().into(),
+            &st["status"],
+            &st["bundle"],
+            &st["created"],
+            &st["owner"],
+        ]
+        .map(|v| v.as_str().unwrap().to_owned());
+        assert_eq!(*row, cells, "{}", o.stdout);
+    }
+    let o = sb.run(&["list", "-f", "json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(listed, states);
+
+    sb.ok(&["resume", "c-paused"]);
+    for (id, pid) in ids.iter().zip(&pids).take(5) {
+        sb.ok(&["delete", "--force", id]);
+        sb.reap_blocking(*pid);
+    }
+    force_delete_removes_everything(&sb, "f-damaged", pids[5]);
+}

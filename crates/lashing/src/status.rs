@@ -20,14 +20,21 @@ pub enum Status {
     Stopped,
 }
 
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Status {
+    /// The status as `runc state` and `runc list` print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
             Status::Stopped => "stopped",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -84,49 +84,51 @@ fn json(states: &[OciState]) -> Result<String, CliError> {
 
 /// The table output, aligned as runc's (Go's tabwriter: minimum width 12, padding 3).
 fn table(states: &[OciState]) -> String {
-    let mut rows = vec![
-        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
-            .map(String::from)
-            .to_vec(),
-    ];
-    for s in states {
-        rows.push(vec![
-            s.id.clone(),
-            s.pid.to_string(),
-            s.status.to_string(),
-            s.bundle.display().to_string(),
-            s.created.clone(),
-            s.owner.clone(),
-        ]);
+    let pids: Vec<String> = states.iter().map(|s| s.pid.to_string()).collect();
+    // Borrowed unless a bundle path is not UTF-8 (shown lossily, as before).
+    let bundles: Vec<_> = states.iter().map(|s| s.bundle.to_string_lossy()).collect();
+    let mut rows: Vec<[&str; 6]> = Vec::with_capacity(states.len() + 1);
+    rows.push(["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]);
+    for ((s, pid), bundle) in states.iter().zip(&pids).zip(&bundles) {
+        rows.push([&s.id, pid, s.status.as_str(), bundle, &s.created, &s.owner]);
     }
     tabwrite(&rows, 12, 3)
+}
+
+/// The width of a cell as Go's tabwriter counts it: in characters (runes).
+fn width(cell: &str) -> usize {
+    if cell.is_ascii() {
+        cell.len()
+    } else {
+        cell.chars().count()
+    }
 }
 
 /// Lays `rows` out as Go's `tabwriter` (flags 0, pad char ' ') does for cells joined by tabs
 /// with no trailing tab: every column but the last is padded to the widest cell plus
 /// `padding`, and at least `min_width`; the last column is not padded.
-fn tabwrite(rows: &[Vec<String>], min_width: usize, padding: usize) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            let w = rows
-                .iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0);
-            (w + padding).max(min_width)
-        })
-        .collect();
-    let mut out = String::new();
+fn tabwrite<R: AsRef<[C]>, C: AsRef<str>>(rows: &[R], min_width: usize, padding: usize) -> String {
+    let cols = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
+    let mut widths = vec![0; cols];
+    let mut total = 0;
     for r in rows {
+        for (c, cell) in r.as_ref().iter().enumerate() {
+            widths[c] = widths[c].max(width(cell.as_ref()));
+        }
+    }
+    for w in &mut widths {
+        *w = (*w + padding).max(min_width);
+        total += *w;
+    }
+    let mut out = String::with_capacity(rows.len() * (total + 1));
+    for r in rows {
+        let r = r.as_ref();
         for (c, cell) in r.iter().enumerate() {
+            let cell = cell.as_ref();
             out.push_str(cell);
             if c + 1 < r.len() {
-                out.extend(std::iter::repeat_n(
-                    ' ',
-                    widths[c].saturating_sub(cell.chars().count()),
-                ));
+                let pad = widths[c].saturating_sub(width(cell));
+                out.extend(std::iter::repeat_n(' ', pad));
             }
         }
         out.push('\n');
@@ -163,10 +165,8 @@ mod tests {
     #[test]
     fn table_aligns_as_go_tabwriter() {
         // The line runc 1.1.5 printed for one created container.
-        let rows = vec![
-            ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
-                .map(String::from)
-                .to_vec(),
+        let rows = [
+            ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
             [
                 "c1",
                 "10156",
@@ -174,9 +174,7 @@ mod tests {
                 "/tmp/rbundle",
                 "2026-11-29T06:05:37.123275541Z",
                 "root",
-            ]
-            .map(String::from)
-            .to_vec(),
+            ],
         ];
         assert_eq!(
             tabwrite(&rows, 12, 3),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use lashing_cgroups::{FreezerState::Frozen, Manager};
+use lashing_cgroups::{FreezerReader, FreezerState::Frozen, Manager};
 use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::error::{Error, Result};
@@ -51,7 +51,9 @@ pub fn summaries(root: impl AsRef<Path>) -> Result<Vec<(String, Result<Summary>)
         Err(e) => return Err(Error::io("read state root", root, e)),
     };
     let ids = entries(&root_fd).map_err(|e| Error::io("read state root", root, e))?;
-    let proc = ProcDir::open();
+    let mut proc = ProcDir::open();
+    // The containers' cgroups mostly share a parent: it is resolved and opened once.
+    let mut freezer = FreezerReader::new();
     let mut out = Vec::with_capacity(ids.len());
     let mut buf = Vec::new();
     for id in ids {
@@ -68,26 +70,26 @@ pub fn summaries(root: impl AsRef<Path>) -> Result<Vec<(String, Result<Summary>)
                 });
                 let status = decide(
                     || init.is_some_and(|p| proc.alive(p)),
-                    &Manager::from_paths(h.cgroup_paths),
+                    || matches!(freezer.state(&h.cgroup_paths.0), Ok(Frozen)),
                     || {
                         let fifo = format!("{id}/{FIFO}");
                         rustix::fs::statat(&root_fd, fifo.as_str(), AtFlags::SYMLINK_NOFOLLOW)
                             .is_ok()
                     },
                 );
-                let parts = Parts {
-                    id: &h.id,
-                    init_pid: h.init_process_pid,
-                    oci_version: &h.config.oci_version,
-                    bundle: &h.config.bundle,
-                    rootfs: &h.config.rootfs,
-                    created: &h.created,
-                    annotations: &h.config.annotations,
-                    owner: h.owner,
-                };
                 Ok(Summary {
-                    state: parts.oci_state(status),
                     owner: h.owner,
+                    state: OciState {
+                        oci_version: version_or_default(h.config.oci_version),
+                        id: h.id,
+                        pid: shown_pid(status, h.init_process_pid),
+                        status,
+                        bundle: h.config.bundle,
+                        rootfs: h.config.rootfs,
+                        created: h.created,
+                        annotations: h.config.annotations,
+                        owner: owner_text(h.owner),
+                    },
                 })
             }
         };
@@ -120,24 +122,51 @@ fn entries(root_fd: &OwnedFd) -> std::io::Result<Vec<String>> {
 pub(crate) fn status_of(dir: &Path, init: Option<ProcId>, cgroup: &Manager) -> Status {
     decide(
         || init.is_some_and(|p| p.alive()),
-        cgroup,
+        || matches!(cgroup.freezer_state(), Ok(Frozen)),
         || dir.join(FIFO).exists(),
     )
 }
 
-/// [`status_of`] with its probes given: whether the init lives, and whether the exec fifo
-/// exists (each asked only when the answer matters).
-fn decide(alive: impl FnOnce() -> bool, cgroup: &Manager, fifo: impl FnOnce() -> bool) -> Status {
+/// [`status_of`] with its probes given: whether the init lives, whether its cgroup is frozen and
+/// whether the exec fifo exists (each asked only when the answer matters).
+fn decide(
+    alive: impl FnOnce() -> bool,
+    frozen: impl FnOnce() -> bool,
+    fifo: impl FnOnce() -> bool,
+) -> Status {
     if !alive() {
         return Status::Stopped;
     }
-    if matches!(cgroup.freezer_state(), Ok(Frozen)) {
+    if frozen() {
         return Status::Paused;
     }
     if fifo() {
         Status::Created
     } else {
         Status::Running
+    }
+}
+
+/// The OCI version shown: the bundle's, or the spec's 1.2.0 when it named none.
+fn version_or_default(v: String) -> String {
+    if v.is_empty() { "1.2.0".to_string() } else { v }
+}
+
+/// The pid shown: the init's, 0 once stopped.
+fn shown_pid(status: Status, init_pid: i32) -> i32 {
+    if status == Status::Stopped {
+        0
+    } else {
+        init_pid
+    }
+}
+
+/// The owner shown before a caller maps the uid to a name: "root", or the uid.
+fn owner_text(uid: u32) -> String {
+    if uid == 0 {
+        "root".to_string()
+    } else {
+        uid.to_string()
     }
 }
 
@@ -158,27 +187,15 @@ impl Parts<'_> {
     /// bundle named none; owner "root" or the uid).
     pub(crate) fn oci_state(&self, status: Status) -> OciState {
         OciState {
-            oci_version: if self.oci_version.is_empty() {
-                "1.2.0".to_string()
-            } else {
-                self.oci_version.to_string()
-            },
+            oci_version: version_or_default(self.oci_version.to_string()),
             id: self.id.to_string(),
-            pid: if status == Status::Stopped {
-                0
-            } else {
-                self.init_pid
-            },
+            pid: shown_pid(status, self.init_pid),
             status,
             bundle: self.bundle.to_path_buf(),
             rootfs: self.rootfs.to_path_buf(),
             created: self.created.to_string(),
             annotations: self.annotations.clone(),
-            owner: if self.owner == 0 {
-                "root".to_string()
-            } else {
-                self.owner.to_string()
-            },
+            owner: owner_text(self.owner),
         }
     }
 }

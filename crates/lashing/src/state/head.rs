@@ -4,6 +4,7 @@
 //! once the file was seen to end as a whole one does ([`pack::TAIL`]). Any other file (of an
 //! older lashing, or damaged) is parsed whole, its errors reported as before.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
@@ -44,9 +45,10 @@ pub(crate) fn check_version(data: &[u8]) -> std::result::Result<(), String> {
     }
 }
 
-/// The fields of a state file that the OCI state and the status need.
+/// The fields of a state file that the OCI state and the status need (the cgroup paths borrowed
+/// from the file's bytes: `list` only hands them to the freezer read).
 #[derive(Debug, Deserialize)]
-pub(crate) struct Head {
+pub(crate) struct Head<'a> {
     pub(crate) version: Option<u64>,
     pub(crate) id: String,
     pub(crate) init_process_pid: i32,
@@ -54,7 +56,8 @@ pub(crate) struct Head {
     /// Set while the container is being created (what it holds is [`super::ProcId`]'s).
     #[serde(default)]
     pub(crate) creator: Option<serde::de::IgnoredAny>,
-    pub(crate) cgroup_paths: BTreeMap<String, PathBuf>,
+    #[serde(borrow)]
+    pub(crate) cgroup_paths: CgroupPaths<'a>,
     pub(crate) created: String,
     #[serde(default)]
     pub(crate) owner: u32,
@@ -75,7 +78,60 @@ pub(crate) struct HeadConfig {
     pub(crate) bundle: PathBuf,
 }
 
-impl Head {
+/// A state file's `cgroup_paths` (hierarchy key, directory), in the file's order, each borrowed
+/// from the file's bytes unless it holds an escape.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct CgroupPaths<'a>(pub(crate) Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+/// A JSON string, borrowed from the input when it holds no escape.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(
+                self,
+                v: &'de str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+        }
+        d.deserialize_str(V).map(Text)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for CgroupPaths<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> de::Visitor<'de> for V<'a> {
+            type Value = CgroupPaths<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of cgroup paths")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut paths = Vec::with_capacity(map.size_hint().unwrap_or(12));
+                while let Some((Text(k), Text(v))) = map.next_entry::<Text<'a>, Text<'a>>()? {
+                    paths.push((k, v));
+                }
+                Ok(CgroupPaths(paths))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+impl<'a> Head<'a> {
     /// Reads the head of container `id`'s state file under the state root `root`, opened as
     /// `root_fd` (the file is opened relative to it: `list` reads one per container), with the
     /// same errors as [`super::State::load`] (a missing file is an I/O error of kind
@@ -85,8 +141,8 @@ impl Head {
         root_fd: BorrowedFd<'_>,
         root: &Path,
         id: &str,
-        buf: &mut Vec<u8>,
-    ) -> Result<Head> {
+        buf: &'a mut Vec<u8>,
+    ) -> Result<Head<'a>> {
         let path = || root.join(id).join(STATE_FILE);
         read_small(root_fd, format!("{id}/{STATE_FILE}"), buf)
             .map_err(|e| Error::io("read state", path(), e))?;
@@ -97,7 +153,7 @@ impl Head {
     }
 
     /// Parses the head of a state file's bytes; `Err` is the reason it is not one.
-    pub(crate) fn parse(data: &[u8]) -> std::result::Result<Head, String> {
+    pub(crate) fn parse(data: &'a [u8]) -> std::result::Result<Head<'a>, String> {
         if let Some(head) = Head::parse_leading(data) {
             return Ok(head);
         }
@@ -116,7 +172,7 @@ impl Head {
     /// configuration's OCI fields first): parsed up to them, the rest of the configuration not
     /// looked at. `None` for any other file: [`Head::parse`] then parses it whole, and reports
     /// what is wrong with it.
-    pub(super) fn parse_leading(data: &[u8]) -> Option<Head> {
+    pub(super) fn parse_leading(data: &'a [u8]) -> Option<Head<'a>> {
         if !data.trim_ascii_end().ends_with(pack::TAIL) {
             return None;
         }
@@ -137,11 +193,11 @@ impl Head {
 const STOP: &str = "\u{0}stop";
 
 /// Reads a state file's members up to its configuration's OCI fields, into `head`.
-struct LeadingVisitor<'a> {
-    head: &'a mut Option<Head>,
+struct LeadingVisitor<'h, 'a> {
+    head: &'h mut Option<Head<'a>>,
 }
 
-impl<'de> de::Visitor<'de> for LeadingVisitor<'_> {
+impl<'de: 'a, 'a> de::Visitor<'de> for LeadingVisitor<'_, 'a> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -252,10 +308,11 @@ fn next_key_is<'de, A: MapAccess<'de>>(
 }
 
 /// Reads a small file (a state file) whole, relative to `dir`, into `buf` (its capacity kept
-/// from call to call: 4 KiB at least, which a state file usually fits), without the `statx`
-/// that `fs::read` asks for its size. A read that returns less than asked for and ends the
-/// file as a whole state file does ([`pack::TAIL`]) is taken as the end: no second `read` to
-/// see it (a regular file's short read is its end; any other ending reads on to make sure).
+/// from call to call: 4 KiB at least, which a state file usually fits; the bytes are read into
+/// it as they are, not zeroed first), without the `statx` that `fs::read` asks for its size. A
+/// read that returns less than asked for and ends the file as a whole state file does
+/// ([`pack::TAIL`]) is taken as the end: no second `read` to see it (a regular file's short read
+/// is its end; any other ending reads on to make sure).
 pub(crate) fn read_small(
     dir: BorrowedFd<'_>,
     path: impl rustix::path::Arg,
@@ -263,17 +320,16 @@ pub(crate) fn read_small(
 ) -> std::io::Result<()> {
     let fd = rustix::fs::openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     buf.clear();
-    buf.resize(buf.capacity().max(4096), 0);
-    let mut len = 0;
+    buf.reserve(4096);
     loop {
-        if len == buf.len() {
-            buf.resize(len * 2, 0);
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.len());
         }
-        match rustix::io::read(&fd, &mut buf[len..]) {
+        let asked = buf.capacity() - buf.len();
+        match rustix::io::read(&fd, rustix::buffer::spare_capacity(buf)) {
             Ok(0) => break,
             Ok(n) => {
-                len += n;
-                if len < buf.len() && buf[..len].ends_with(pack::TAIL) {
+                if n < asked && buf.ends_with(pack::TAIL) {
                     break;
                 }
             }
@@ -281,6 +337,5 @@ pub(crate) fn read_small(
             Err(e) => return Err(e.into()),
         }
     }
-    buf.truncate(len);
     Ok(())
 }

@@ -47,8 +47,12 @@ impl ProcId {
 }
 
 /// The host's `/proc`, opened once to probe many processes: each probe is then one `openat` of
-/// `<pid>/stat` relative to it (no walk from `/`) and one `read`.
-pub(crate) struct ProcDir(Option<OwnedFd>);
+/// `<pid>/stat` relative to it (no walk from `/`) and one `read`, into a buffer kept from one
+/// probe to the next.
+pub(crate) struct ProcDir {
+    fd: Option<OwnedFd>,
+    buf: Vec<u8>,
+}
 
 impl ProcDir {
     /// Opens `/proc`; if that fails, the probes go by path (and fail the same way).
@@ -58,63 +62,67 @@ impl ProcDir {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         );
-        ProcDir(fd.ok())
+        ProcDir {
+            fd: fd.ok(),
+            buf: Vec::new(),
+        }
     }
 
     /// Whether `p` is alive, as [`ProcId::alive`].
-    pub(crate) fn alive(&self, p: ProcId) -> bool {
-        let stat = match &self.0 {
-            Some(fd) => read_stat(fd.as_fd(), "", p.pid),
-            None => read_stat(CWD, "/proc/", p.pid),
+    pub(crate) fn alive(&mut self, p: ProcId) -> bool {
+        let read = match &self.fd {
+            Some(fd) => read_stat_into(fd.as_fd(), "", p.pid, &mut self.buf),
+            None => read_stat_into(CWD, "/proc/", p.pid, &mut self.buf),
         };
-        p.pid > 0 && is_live(stat.as_deref(), p.start)
+        p.pid > 0 && is_live(read.then_some(&self.buf[..]), p.start)
     }
 }
 
 /// Whether the text of a `/proc/<pid>/stat` file (`None`: none) is that of a live process started
 /// at `start`.
 fn is_live(stat: Option<&[u8]>, start: u64) -> bool {
-    let parsed = stat
-        .and_then(|d| std::str::from_utf8(d).ok())
-        .and_then(parse_proc_stat);
-    matches!(parsed, Some((s, t)) if t == start && s != 'Z' && s != 'X')
+    matches!(stat.and_then(parse_stat_bytes), Some((s, t)) if t == start && s != b'Z' && s != b'X')
 }
 
 /// The bytes of `<prefix><pid>/stat` relative to `dir`, or `None` if the process is gone.
+fn read_stat(dir: BorrowedFd<'_>, prefix: &str, pid: i32) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    read_stat_into(dir, prefix, pid, &mut buf).then_some(buf)
+}
+
+/// Reads `<prefix><pid>/stat` relative to `dir` into `buf` (replacing what it held; its capacity
+/// is kept); `false` if the process is gone.
 ///
 /// The file is one record of a few hundred bytes, produced whole at the first `read`: a read
 /// that does not fill the buffer has returned all of it, so no second `read` is made to see the
 /// end (a record as long as the buffer is read on).
-fn read_stat(dir: BorrowedFd<'_>, prefix: &str, pid: i32) -> Option<Vec<u8>> {
+fn read_stat_into(dir: BorrowedFd<'_>, prefix: &str, pid: i32, buf: &mut Vec<u8>) -> bool {
+    buf.clear();
     if pid <= 0 {
-        return None;
+        return false;
     }
     let path = format!("{prefix}{pid}/stat");
-    let fd = rustix::fs::openat(
+    let Ok(fd) = rustix::fs::openat(
         dir,
         path.as_str(),
         OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
-    )
-    .ok()?;
-    let mut buf = vec![0u8; 1024];
-    let mut len = 0;
+    ) else {
+        return false;
+    };
+    buf.reserve(1024);
     loop {
-        match rustix::io::read(&fd, &mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                len += n;
-                if len < buf.len() {
-                    break;
-                }
-                buf.resize(len * 2, 0);
-            }
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.len());
+        }
+        let asked = buf.capacity() - buf.len();
+        match rustix::io::read(&fd, rustix::buffer::spare_capacity(buf)) {
+            Ok(n) if n < asked => return true,
+            Ok(_) => {}
             Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return None,
+            Err(_) => return false,
         }
     }
-    buf.truncate(len);
-    Some(buf)
 }
 
 /// The start time and the flags (field 9, `PF_*`) in the text of a `/proc/<pid>/stat` file.
@@ -130,17 +138,31 @@ pub(crate) fn parse_proc_flags(data: &str) -> Option<(u64, u64)> {
 /// The state letter and start time of a process from `/proc/<pid>/stat`, or `None` if it is gone.
 pub(crate) fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let data = read_stat(CWD, "/proc/", pid)?;
-    parse_proc_stat(std::str::from_utf8(&data).ok()?)
+    parse_stat_bytes(&data).map(|(s, t)| (char::from(s), t))
 }
 
 /// The state letter and start time in the text of a `/proc/<pid>/stat` file.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn parse_proc_stat(data: &str) -> Option<(char, u64)> {
+    parse_stat_bytes(data.as_bytes()).map(|(s, t)| (char::from(s), t))
+}
+
+/// The state letter and start time in the bytes of a `/proc/<pid>/stat` file (no UTF-8 check: the command name may be any bytes).
+fn parse_stat_bytes(data: &[u8]) -> Option<(u8, u64)> {
     // The command name may hold spaces and parentheses: parse after the last ')'.
-    let rest = &data[data.rfind(')')? + 1..];
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next()?.chars().next()?;
+    let close = data.iter().rposition(|&b| b == b')')?;
+    let mut fields = data[close + 1..]
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty());
+    let state = *fields.next()?.first()?;
     // After the name, field 3 is the state; start time is field 22, i.e. the 20th after state.
-    let start = fields.nth(18)?.parse().ok()?;
+    let start = fields.nth(18)?;
+    if start.is_empty() || start.len() > 20 || !start.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let start = start.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })?;
     Some((state, start))
 }
 
@@ -175,18 +197,23 @@ mod tests {
         assert!(ProcId::current().unwrap().alive());
         assert!(!ProcId::current().unwrap().exiting());
         let proc = ProcDir::open();
-        assert!(proc.0.is_some());
+        let mut proc = proc;
+        assert!(proc.fd.is_some());
         assert!(proc.alive(ProcId { pid, start }));
         assert!(!proc.alive(ProcId {
             pid,
             start: start + 1
         }));
         assert!(!proc.alive(ProcId { pid: 0, start }));
-        assert!(!ProcDir(None).alive(ProcId {
+        let mut by_path = ProcDir {
+            fd: None,
+            buf: Vec::new(),
+        };
+        assert!(!by_path.alive(ProcId {
             pid,
             start: start + 1
         }));
-        assert!(ProcDir(None).alive(ProcId { pid, start }));
+        assert!(by_path.alive(ProcId { pid, start }));
     }
 
     /// A zombie and a gone process are not alive, by path or through the opened `/proc`.

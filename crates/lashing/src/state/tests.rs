@@ -91,9 +91,9 @@ fn state_round_trip_and_exists() {
     assert!(!dir.join(format!(".{STATE_FILE}.tmp")).exists());
 }
 
-fn read_head(root: &Path) -> Result<Head> {
+fn read_head<'b>(root: &Path, buf: &'b mut Vec<u8>) -> Result<Head<'b>> {
     let fd = rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
-    Head::read_at(fd.as_fd(), root, "c1", &mut Vec::new())
+    Head::read_at(fd.as_fd(), root, "c1", buf)
 }
 
 /// A state as written: its configuration's OCI fields first and [`pack::TAIL`] last, read by
@@ -123,7 +123,7 @@ fn head_stops_early_only_in_a_whole_file() {
     assert_eq!(fast.config.annotations["a"], "}}");
     assert_eq!(
         format!("{fast:?}"),
-        format!("{:?}", read_head(root.path()).unwrap())
+        format!("{:?}", read_head(root.path(), &mut Vec::new()).unwrap())
     );
     let full = State::load(&dir).unwrap();
     assert_eq!(full.config.annotations["a"], "}}");
@@ -167,14 +167,18 @@ fn head_reads_what_load_reads() {
     st.owner = 1000;
     st.save(&dir).unwrap();
     let full = State::load(&dir).unwrap();
-    let head = read_head(root.path()).unwrap();
+    let mut buf = Vec::new();
+    let head = read_head(root.path(), &mut buf).unwrap();
     assert_eq!(head.id, full.id);
     assert_eq!(
         (head.init_process_pid, head.init_process_start),
         (full.init_process_pid, full.init_process_start)
     );
     assert_eq!(head.being_created(), full.creator.is_some());
-    assert_eq!(head.cgroup_paths, full.cgroup_paths);
+    let paths: BTreeMap<String, PathBuf> = (head.cgroup_paths.0.iter())
+        .map(|(k, v)| (k.to_string(), PathBuf::from(&**v)))
+        .collect();
+    assert_eq!(paths, full.cgroup_paths);
     assert_eq!(head.created, full.created);
     assert_eq!(head.owner, 1000);
     assert_eq!(head.config.oci_version, "1.1.0");
@@ -186,7 +190,7 @@ fn head_reads_what_load_reads() {
     assert_ne!(other, text);
     fs::write(dir.join(STATE_FILE), other).unwrap();
     let (Err(Error::State { reason: a, .. }), Err(Error::State { reason: b, .. })) =
-        (read_head(root.path()), State::load(&dir))
+        (read_head(root.path(), &mut Vec::new()), State::load(&dir))
     else {
         panic!("another version was read");
     };
