@@ -546,6 +546,11 @@ fn create_start_state_kill_delete_walk() {
         o.stdout
     );
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    // As runc: the runtime's spec version (not the bundle's), and no owner in `state`.
+    assert_eq!(
+        (v["ociVersion"].as_str(), v["owner"].as_str()),
+        (Some("1.2.1"), Some(""))
+    );
     assert_eq!(
         (v["id"].as_str(), v["pid"].as_i64(), v["status"].as_str()),
         (Some("c1"), Some(pid.into()), Some("created"))

@@ -23,7 +23,7 @@ pub use builder::ConfigBuilder;
 pub use capabilities::{ALL_CAPS, cap_from_name, cap_name};
 pub use device::{Device, DeviceRule, DeviceRuleType, DeviceType};
 pub use error::ConfigError;
-pub use example::{example_spec_json, rootless_example};
+pub use example::{OCI_VERSION, example_spec_json, rootless_example};
 pub use from_oci::CreateOpts;
 pub use model::{
     Capabilities, CgroupConfig, Config, CpuAffinity, Hook, HookKind, IoPriority, MemoryPolicy,

@@ -148,8 +148,11 @@ fn decide(
 }
 
 /// The OCI version shown: the bundle's, or the spec's 1.2.0 when it named none.
-fn version_or_default(v: String) -> String {
-    if v.is_empty() { "1.2.0".to_string() } else { v }
+/// The `ociVersion` of a state: the runtime spec version lashing implements, whatever the
+/// configuration says (runc reports its own `specs.Version`: the state complies with the
+/// runtime's spec, not the bundle's).
+fn version_or_default(_config_version: String) -> String {
+    crate::config::OCI_VERSION.to_string()
 }
 
 /// The pid shown: the init's, 0 once stopped.

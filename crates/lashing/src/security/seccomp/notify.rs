@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::SeccompError;
 
-/// The OCI version written in the state sent to a seccomp agent.
-const OCI_VERSION: &str = "1.2.1";
+// The OCI version written in the state sent to a seccomp agent: the runtime's.
+use crate::config::OCI_VERSION;
 
 /// The state sent to a seccomp agent with the listener fd: runc's
 /// `specs.ContainerProcessState`.
