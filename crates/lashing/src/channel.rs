@@ -107,6 +107,10 @@ pub(crate) struct FdLayout {
     /// Then this many namespace fds (`exec`), of the types in [`Payload::join_fds`], in order.
     #[serde(default)]
     pub namespaces: usize,
+    /// Then the protected executable's detached read-only mount, which init attaches at
+    /// [`Payload::exe_attach`] (see `container::exe`).
+    #[serde(default)]
+    pub exe_mount: bool,
 }
 
 /// A cgroup v1 hierarchy to show in the container's `/sys/fs/cgroup`.
@@ -166,6 +170,10 @@ pub(crate) struct Payload {
     /// Init stamps its phases and sends the stamps with its messages ([`crate::waterfall`]).
     #[serde(default)]
     pub waterfall: bool,
+    /// Where init attaches the protected executable's mount ([`FdLayout::exe_mount`]) in its
+    /// new mount namespace, right before `pivot_root`.
+    #[serde(default)]
+    pub exe_attach: Option<PathBuf>,
 }
 
 /// Init's phase stamps that travel with a message (empty unless [`Payload::waterfall`]).

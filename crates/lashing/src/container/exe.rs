@@ -4,12 +4,23 @@
 //!
 //! First choice (no copy, as crun): a detached, read-only bind mount of the binary made with
 //! `open_tree(OPEN_TREE_CLONE)` + `mount_setattr(MOUNT_ATTR_RDONLY)`. Fallback: a sealed memfd copy.
+//!
+//! The release of a detached mount is costly: the last `close` of its fd dissolves its anonymous
+//! mount namespace (`dissolve_on_fput` -> `umount_tree`), and `namespace_unlock` then waits for
+//! an expedited RCU grace period, which concurrent starts queue for. For a new container that
+//! can take it safely ([`attach_target`]), the parent sends the mount to init, which attaches it
+//! in the container's own mount namespace just before `pivot_root` (at the binary's own path, a
+//! slave there by then): it leaves with the old root in init's one `umount2(MNT_DETACH)`, and no
+//! close dissolves anything (a mount that left its anonymous namespace is no longer
+//! `dissolve_on_fput`'s concern, Linux 5.2 to 6.18). It is read-only in every place it ever is.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 
 use rustix::fs::{MemfdFlags, Mode, OFlags, SealFlags};
 use rustix::mount::{OpenTreeFlags, open_tree};
 
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -35,19 +46,66 @@ pub(crate) fn self_exe() -> std::path::PathBuf {
         .unwrap_or_else(|| "/proc/self/exe".into())
 }
 
+/// The protected handle of the executable to run as `lashing init`.
+pub(crate) struct ProtectedExe {
+    /// The handle `execveat` runs.
+    pub(crate) fd: OwnedFd,
+    /// It is a detached read-only mount (`open_tree` clone); otherwise a sealed memfd copy.
+    pub(crate) mount: bool,
+}
+
 /// Opens the protected handle.
-pub(crate) fn protected_exe() -> Result<OwnedFd> {
+pub(crate) fn protected_exe() -> Result<ProtectedExe> {
     let path = self_exe();
     match ro_bind(&path) {
-        Ok(fd) => Ok(fd),
+        Ok(fd) => Ok(ProtectedExe { fd, mount: true }),
         Err(e) => {
             tracing::debug!(
                 "read-only bind of {} failed ({e}); using a sealed memfd copy",
                 path.display()
             );
-            sealed_copy(&path)
+            Ok(ProtectedExe {
+                fd: sealed_copy(&path)?,
+                mount: false,
+            })
         }
     }
+}
+
+/// Where init may attach the protected executable's detached mount (see the module doc): the
+/// binary's own path, as the container's new mount namespace (a copy of ours) sees it. `None`
+/// keeps the parent's detached clone (released at its close), for every container where the
+/// attach is not known to be safe:
+/// - no new mount namespace (joined or none): that namespace must not get a mount;
+/// - a user namespace: the mount would enter a namespace whose owner may change its flags (a
+///   mount copied into it would be `MNT_LOCK_READONLY`, an attached one is not);
+/// - `rootfsPropagation` other than the default `rslave`, `rprivate` or `runbindable`: with a
+///   shared, or a non-recursive, propagation the mount could propagate to the host's namespace;
+/// - `--no-pivot`: the old root is not unmounted, the mount would stay in the namespace;
+/// - a binary whose path is not known (deleted, renamed): init would have no target.
+///
+/// Init also keeps the parent's way when the target lies inside the rootfs (the container would
+/// see the mount) or when the kernel refuses the attach.
+pub(crate) fn attach_target(config: &Config) -> Option<PathBuf> {
+    use crate::config::{MsFlags, NamespaceType};
+    let prop = config.root_propagation;
+    let recursive_not_shared = prop.contains(MsFlags::REC)
+        && prop.intersects(MsFlags::SLAVE | MsFlags::PRIVATE | MsFlags::UNBINDABLE)
+        && !prop.contains(MsFlags::SHARED);
+    if !config.new_namespace(NamespaceType::Mount)
+        || config.has_namespace(NamespaceType::User)
+        || config.no_pivot_root
+        || !(prop.is_empty() || recursive_not_shared)
+    {
+        return None;
+    }
+    let path = match INIT_EXE.get() {
+        Some(p) => std::fs::canonicalize(p).ok()?,
+        // The kernel's own name of the running binary: canonical, " (deleted)" once unlinked.
+        None => std::fs::read_link("/proc/self/exe").ok()?,
+    };
+    let unknown = path.to_str().is_none_or(|s| s.ends_with(" (deleted)"));
+    (path.is_absolute() && !unknown).then_some(path)
 }
 
 fn ro_bind(path: &std::path::Path) -> std::io::Result<OwnedFd> {
