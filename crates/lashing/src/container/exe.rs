@@ -184,6 +184,66 @@ mod tests {
         assert_eq!(st2.st_size, st.st_size, "the copy is unchanged");
     }
 
+    /// `lashing spec`'s configuration, as `create` makes it (a new mount namespace, no user
+    /// namespace, the default propagation).
+    fn example_config(dir: &std::path::Path) -> Config {
+        let bundle = dir.join("bundle");
+        std::fs::create_dir_all(bundle.join("rootfs")).unwrap();
+        let spec = crate::config::example_spec_json();
+        std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
+        Config::from_bundle(&crate::config::CreateOpts {
+            bundle,
+            no_pivot_root: false,
+            no_new_keyring: false,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn attach_target_only_where_the_mount_cannot_leak() {
+        use crate::config::{MsFlags, Namespace, NamespaceType};
+        let dir = tempfile::tempdir().unwrap();
+        let base = example_config(dir.path());
+        let me = std::fs::read_link("/proc/self/exe").unwrap();
+        assert_eq!(attach_target(&base), Some(me.clone()), "the default config");
+        let with = |f: &dyn Fn(&mut Config)| {
+            let mut c = base.clone();
+            f(&mut c);
+            attach_target(&c)
+        };
+        for (name, prop, attached) in [
+            ("rslave", MsFlags::SLAVE | MsFlags::REC, true),
+            ("rprivate", MsFlags::PRIVATE | MsFlags::REC, true),
+            ("runbindable", MsFlags::UNBINDABLE | MsFlags::REC, true),
+            ("slave", MsFlags::SLAVE, false),
+            ("private", MsFlags::PRIVATE, false),
+            ("unbindable", MsFlags::UNBINDABLE, false),
+            ("shared", MsFlags::SHARED, false),
+            ("rshared", MsFlags::SHARED | MsFlags::REC, false),
+        ] {
+            let got = with(&|c| c.root_propagation = prop);
+            assert_eq!(got.is_some(), attached, "rootfsPropagation {name}: {got:?}");
+        }
+        assert_eq!(with(&|c| c.no_pivot_root = true), None, "--no-pivot");
+        let no_mntns = with(&|c| c.namespaces.retain(|n| n.typ != NamespaceType::Mount));
+        assert_eq!(no_mntns, None, "no mount namespace");
+        let joined = with(&|c| {
+            for n in &mut c.namespaces {
+                if n.typ == NamespaceType::Mount {
+                    n.path = Some("/proc/1/ns/mnt".into());
+                }
+            }
+        });
+        assert_eq!(joined, None, "a joined mount namespace");
+        let userns = with(&|c| {
+            c.namespaces.push(Namespace {
+                typ: NamespaceType::User,
+                path: None,
+            })
+        });
+        assert_eq!(userns, None, "a user namespace");
+    }
+
     #[test]
     fn ro_bind_refuses_writes() {
         lashing_testsupport::require_root();
