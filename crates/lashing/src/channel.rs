@@ -15,7 +15,7 @@
 //! | step | init → parent | parent → init |
 //! |---|---|---|
 //! | spawn, user namespace made by `clone3` | (the child waits before its exec) | one raw byte, once `uid_map`/`gid_map` are written |
-//! | spawn | exec failure: 5 raw bytes, [`crate::sys::clone::EXEC_FAILED`] + errno (little endian), then exit | `Payload` + fds, in [`FdLayout`]'s order: stdin, stdout, stderr (those present), exec fifo `O_PATH` handle (*standard*), console socket, preserved fds, namespace fds (*setns*) |
+//! | spawn | exec failure: 5 raw bytes, [`crate::sys::clone::EXEC_FAILED`] + errno (little endian), then exit | `Payload` + fds, in [`FdLayout`]'s order: stdin, stdout, stderr (those present), exec fifo `O_PATH` handle (*standard*), console socket, preserved fds, namespace fds (*setns*), the protected executable's detached mount (*standard*, when `exe::attach_target` allows: init attaches it before `pivot_root`) |
 //! | any time from here | `Log { level, message }` (bounded: [`crate::init`]'s log module; the parent re-emits a bounded number) | |
 //! | user namespace made by init (`unshare`) | `MapsPlease` | `MapsDone` (uid/gid maps written) |
 //! | an idmapped mount (*standard*), once per such mount, in the rootfs setup | `IdmapPlease { mount }` + the detached tree (`open_tree` clone of its source) | `IdmapDone` (the tree is idmapped: `mount_setattr(MOUNT_ATTR_IDMAP)`) |
@@ -107,6 +107,10 @@ pub(crate) struct FdLayout {
     /// Then this many namespace fds (`exec`), of the types in [`Payload::join_fds`], in order.
     #[serde(default)]
     pub namespaces: usize,
+    /// Then the protected executable's detached read-only mount, which init attaches at
+    /// [`Payload::exe_attach`] (see `container::exe`).
+    #[serde(default)]
+    pub exe_mount: bool,
 }
 
 /// A cgroup v1 hierarchy to show in the container's `/sys/fs/cgroup`.
@@ -166,6 +170,10 @@ pub(crate) struct Payload {
     /// Init stamps its phases and sends the stamps with its messages ([`crate::waterfall`]).
     #[serde(default)]
     pub waterfall: bool,
+    /// Where init attaches the protected executable's mount ([`FdLayout::exe_mount`]) in its
+    /// new mount namespace, right before `pivot_root`.
+    #[serde(default)]
+    pub exe_attach: Option<PathBuf>,
 }
 
 /// Init's phase stamps that travel with a message (empty unless [`Payload::waterfall`]).

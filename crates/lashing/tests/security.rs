@@ -41,6 +41,10 @@ const TESTS: &[Test] = &[
         cve_2019_5736_proc_self_exe_cannot_be_written,
     ),
     (
+        "cve_2019_5736_proc_self_exe_cannot_be_written_detached_exe",
+        cve_2019_5736_proc_self_exe_cannot_be_written_detached_exe,
+    ),
+    (
         "cve_2019_16884_nothing_but_procfs_on_proc",
         cve_2019_16884_nothing_but_procfs_on_proc,
     ),
@@ -299,8 +303,21 @@ fn cve_2016_9962_init_is_not_dumpable_while_created() {
 /// runtime's own binary as the container process; that process then tries to open its
 /// executable (and init's) for writing. lashing runs init from a read-only bind mount (or a
 /// sealed memfd): the opens fail with EROFS/EPERM (never ETXTBSY alone, which would only mean
-/// "still running"), and the host binary is unchanged.
+/// "still running"), and the host binary is unchanged. This config (a new mount namespace, the
+/// default propagation) has init attach the mount in the container's namespace until the pivot
+/// (`container::exe`; the CLI's `protected_exe_attached_in_container_leaves_no_mount` checks
+/// that this path is taken).
 fn cve_2019_5736_proc_self_exe_cannot_be_written() {
+    cve_2019_5736_exe_write(None);
+}
+
+/// The same with `rootfsPropagation` `rshared`, where the mount is not attached (it would
+/// propagate): init runs from the parent's detached clone, released when the parent closes it.
+fn cve_2019_5736_proc_self_exe_cannot_be_written_detached_exe() {
+    cve_2019_5736_exe_write(Some("rshared"));
+}
+
+fn cve_2019_5736_exe_write(propagation: Option<&str>) {
     let host_exe = std::fs::read_link("/proc/self/exe").unwrap();
     let before = file_hash(&host_exe);
     let env = Env::new("cve-2019-5736");
@@ -318,6 +335,9 @@ fn cve_2019_5736_proc_self_exe_cannot_be_written() {
             .as_array_mut()
             .unwrap()
             .push(format!("{PROBE_ENV}=exe-write").into());
+        if let Some(p) = propagation {
+            s["linux"]["rootfsPropagation"] = p.into();
+        }
         add_mount(
             s,
             json!({"destination": "/usr", "type": "bind", "source": "/usr",

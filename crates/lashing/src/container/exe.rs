@@ -4,12 +4,23 @@
 //!
 //! First choice (no copy, as crun): a detached, read-only bind mount of the binary made with
 //! `open_tree(OPEN_TREE_CLONE)` + `mount_setattr(MOUNT_ATTR_RDONLY)`. Fallback: a sealed memfd copy.
+//!
+//! The release of a detached mount is costly: the last `close` of its fd dissolves its anonymous
+//! mount namespace (`dissolve_on_fput` -> `umount_tree`), and `namespace_unlock` then waits for
+//! an expedited RCU grace period, which concurrent starts queue for. For a new container that
+//! can take it safely ([`attach_target`]), the parent sends the mount to init, which attaches it
+//! in the container's own mount namespace just before `pivot_root` (at the binary's own path, a
+//! slave there by then): it leaves with the old root in init's one `umount2(MNT_DETACH)`, and no
+//! close dissolves anything (a mount that left its anonymous namespace is no longer
+//! `dissolve_on_fput`'s concern, Linux 5.2 to 6.18). It is read-only in every place it ever is.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 
 use rustix::fs::{MemfdFlags, Mode, OFlags, SealFlags};
 use rustix::mount::{OpenTreeFlags, open_tree};
 
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -35,19 +46,66 @@ pub(crate) fn self_exe() -> std::path::PathBuf {
         .unwrap_or_else(|| "/proc/self/exe".into())
 }
 
+/// The protected handle of the executable to run as `lashing init`.
+pub(crate) struct ProtectedExe {
+    /// The handle `execveat` runs.
+    pub(crate) fd: OwnedFd,
+    /// It is a detached read-only mount (`open_tree` clone); otherwise a sealed memfd copy.
+    pub(crate) mount: bool,
+}
+
 /// Opens the protected handle.
-pub(crate) fn protected_exe() -> Result<OwnedFd> {
+pub(crate) fn protected_exe() -> Result<ProtectedExe> {
     let path = self_exe();
     match ro_bind(&path) {
-        Ok(fd) => Ok(fd),
+        Ok(fd) => Ok(ProtectedExe { fd, mount: true }),
         Err(e) => {
             tracing::debug!(
                 "read-only bind of {} failed ({e}); using a sealed memfd copy",
                 path.display()
             );
-            sealed_copy(&path)
+            Ok(ProtectedExe {
+                fd: sealed_copy(&path)?,
+                mount: false,
+            })
         }
     }
+}
+
+/// Where init may attach the protected executable's detached mount (see the module doc): the
+/// binary's own path, as the container's new mount namespace (a copy of ours) sees it. `None`
+/// keeps the parent's detached clone (released at its close), for every container where the
+/// attach is not known to be safe:
+/// - no new mount namespace (joined or none): that namespace must not get a mount;
+/// - a user namespace: the mount would enter a namespace whose owner may change its flags (a
+///   mount copied into it would be `MNT_LOCK_READONLY`, an attached one is not);
+/// - `rootfsPropagation` other than the default `rslave`, `rprivate` or `runbindable`: with a
+///   shared, or a non-recursive, propagation the mount could propagate to the host's namespace;
+/// - `--no-pivot`: the old root is not unmounted, the mount would stay in the namespace;
+/// - a binary whose path is not known (deleted, renamed): init would have no target.
+///
+/// Init also keeps the parent's way when the target lies inside the rootfs (the container would
+/// see the mount) or when the kernel refuses the attach.
+pub(crate) fn attach_target(config: &Config) -> Option<PathBuf> {
+    use crate::config::{MsFlags, NamespaceType};
+    let prop = config.root_propagation;
+    let recursive_not_shared = prop.contains(MsFlags::REC)
+        && prop.intersects(MsFlags::SLAVE | MsFlags::PRIVATE | MsFlags::UNBINDABLE)
+        && !prop.contains(MsFlags::SHARED);
+    if !config.new_namespace(NamespaceType::Mount)
+        || config.has_namespace(NamespaceType::User)
+        || config.no_pivot_root
+        || !(prop.is_empty() || recursive_not_shared)
+    {
+        return None;
+    }
+    let path = match INIT_EXE.get() {
+        Some(p) => std::fs::canonicalize(p).ok()?,
+        // The kernel's own name of the running binary: canonical, " (deleted)" once unlinked.
+        None => std::fs::read_link("/proc/self/exe").ok()?,
+    };
+    let unknown = path.to_str().is_none_or(|s| s.ends_with(" (deleted)"));
+    (path.is_absolute() && !unknown).then_some(path)
 }
 
 fn ro_bind(path: &std::path::Path) -> std::io::Result<OwnedFd> {
@@ -124,6 +182,66 @@ mod tests {
         }
         let st2 = rustix::fs::fstat(&fd).unwrap();
         assert_eq!(st2.st_size, st.st_size, "the copy is unchanged");
+    }
+
+    /// `lashing spec`'s configuration, as `create` makes it (a new mount namespace, no user
+    /// namespace, the default propagation).
+    fn example_config(dir: &std::path::Path) -> Config {
+        let bundle = dir.join("bundle");
+        std::fs::create_dir_all(bundle.join("rootfs")).unwrap();
+        let spec = crate::config::example_spec_json();
+        std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
+        Config::from_bundle(&crate::config::CreateOpts {
+            bundle,
+            no_pivot_root: false,
+            no_new_keyring: false,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn attach_target_only_where_the_mount_cannot_leak() {
+        use crate::config::{MsFlags, Namespace, NamespaceType};
+        let dir = tempfile::tempdir().unwrap();
+        let base = example_config(dir.path());
+        let me = std::fs::read_link("/proc/self/exe").unwrap();
+        assert_eq!(attach_target(&base), Some(me.clone()), "the default config");
+        let with = |f: &dyn Fn(&mut Config)| {
+            let mut c = base.clone();
+            f(&mut c);
+            attach_target(&c)
+        };
+        for (name, prop, attached) in [
+            ("rslave", MsFlags::SLAVE | MsFlags::REC, true),
+            ("rprivate", MsFlags::PRIVATE | MsFlags::REC, true),
+            ("runbindable", MsFlags::UNBINDABLE | MsFlags::REC, true),
+            ("slave", MsFlags::SLAVE, false),
+            ("private", MsFlags::PRIVATE, false),
+            ("unbindable", MsFlags::UNBINDABLE, false),
+            ("shared", MsFlags::SHARED, false),
+            ("rshared", MsFlags::SHARED | MsFlags::REC, false),
+        ] {
+            let got = with(&|c| c.root_propagation = prop);
+            assert_eq!(got.is_some(), attached, "rootfsPropagation {name}: {got:?}");
+        }
+        assert_eq!(with(&|c| c.no_pivot_root = true), None, "--no-pivot");
+        let no_mntns = with(&|c| c.namespaces.retain(|n| n.typ != NamespaceType::Mount));
+        assert_eq!(no_mntns, None, "no mount namespace");
+        let joined = with(&|c| {
+            for n in &mut c.namespaces {
+                if n.typ == NamespaceType::Mount {
+                    n.path = Some("/proc/1/ns/mnt".into());
+                }
+            }
+        });
+        assert_eq!(joined, None, "a joined mount namespace");
+        let userns = with(&|c| {
+            c.namespaces.push(Namespace {
+                typ: NamespaceType::User,
+                path: None,
+            })
+        });
+        assert_eq!(userns, None, "a user namespace");
     }
 
     #[test]

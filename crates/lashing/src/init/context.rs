@@ -29,6 +29,9 @@ pub(super) struct Init {
     pub(super) preserved: usize,
     /// The namespaces to join that came as fds with the payload (`exec`), `O_CLOEXEC`.
     pub(super) ns_fds: Vec<(NamespaceType, OwnedFd)>,
+    /// The protected executable's detached mount, to attach in the container's mount namespace
+    /// before `pivot_root` ([`crate::channel::Payload::exe_attach`]).
+    pub(super) exe_mount: Option<OwnedFd>,
 }
 
 impl Init {

@@ -13,8 +13,8 @@ use super::log;
 use super::report::{Fail, R};
 
 impl Init {
-    /// Puts stdio at 0-2 and preserved fds at 3.., and keeps the fifo handle, the console socket
-    /// and the namespace fds (`O_CLOEXEC`) aside.
+    /// Puts stdio at 0-2 and preserved fds at 3.., and keeps the fifo handle, the console socket,
+    /// the namespace fds and the protected executable's mount (`O_CLOEXEC`) aside.
     pub(super) fn install_fds(&mut self, p: &Payload, fds: Vec<OwnedFd>) -> R<()> {
         if p.fds.namespaces != p.join_fds.len() {
             return Err(Fail::msg(
@@ -31,7 +31,8 @@ impl Init {
             + usize::from(p.fds.fifo)
             + usize::from(p.fds.console)
             + p.fds.preserved
-            + p.fds.namespaces;
+            + p.fds.namespaces
+            + usize::from(p.fds.exe_mount);
         if fds.len() != expected {
             return Err(Fail::msg(
                 "receive fds",
@@ -103,7 +104,10 @@ impl Init {
         // A gap stays closed: nothing of init's at its number survives the exec (every fd of
         // init is close-on-exec).
         self.preserved = slots;
-        self.ns_fds = p.join_fds.iter().copied().zip(it).collect();
+        self.ns_fds = p.join_fds.iter().copied().zip(it.by_ref()).collect();
+        if p.fds.exe_mount {
+            self.exe_mount = it.next();
+        }
         Ok(())
     }
 }

@@ -66,6 +66,7 @@ pub fn init() {
         fifo_procfs: None,
         preserved: 0,
         ns_fds: Vec::new(),
+        exe_mount: None,
     };
     let err = match init.run(entry) {
         Ok(never) => match never {},

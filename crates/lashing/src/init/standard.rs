@@ -77,7 +77,12 @@ impl Init {
         if p.hooks_sync {
             self.hooks_sync(config, &p.id)?;
         }
-        let pivoted = mounted.hooks_synced().pivot()?;
+        let synced = mounted.hooks_synced();
+        if let (Some(exe), Some(target)) = (self.exe_mount.take(), p.exe_attach.as_deref()) {
+            // Attached, it leaves with the old root at the pivot; its close is then no release.
+            synced.attach_exe(exe.as_fd(), target);
+        }
+        let pivoted = synced.pivot()?;
         waterfall::mark_init("pivot_root done");
         // The terminal, allocated inside the container's root (runc's setupConsole).
         if let Some(sock) = self.console.take() {

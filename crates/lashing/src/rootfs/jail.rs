@@ -1,10 +1,11 @@
 //! Root preparation and the jail: `pivot_root`, `MS_MOVE`+`chroot`, or `chroot`.
 
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
-use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
+use rustix::mount::{MountFlags, MountPropagationFlags, MoveMountFlags, UnmountFlags};
 
 use super::error::{Result, RootfsError};
 use super::inroot::Root;
@@ -45,6 +46,27 @@ pub(crate) fn prepare_root(config: &Config, rootfs: &Path) -> Result<()> {
     }
     rustix::mount::mount_bind_recursive(rootfs, rootfs)
         .map_err(|e| RootfsError::sys("bind rootfs", rootfs.display(), e))
+}
+
+/// Attaches the protected executable's detached mount `exe` at `target` (the binary's path, on a
+/// mount made a slave or private by [`prepare_root`]), outside the rootfs, so that
+/// [`pivot_root`]'s unmount of the old root takes it too (`container::exe`). A target inside the
+/// rootfs, where the container would see it, is refused with `EXDEV` (nothing is attached).
+pub(crate) fn attach_exe(
+    root: &Root,
+    exe: BorrowedFd<'_>,
+    target: &Path,
+) -> rustix::io::Result<()> {
+    if target.starts_with(&root.host) || !target.is_absolute() {
+        return Err(Errno::XDEV);
+    }
+    rustix::mount::move_mount(
+        exe,
+        "",
+        rustix::fs::CWD,
+        target,
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
 }
 
 /// `pivot_root(".", ".")` from the root, then detach the old root stacked on top.

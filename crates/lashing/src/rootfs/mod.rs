@@ -138,6 +138,34 @@ impl<'a> Mounted<'a> {
 }
 
 impl<'a> HooksSynced<'a> {
+    /// Attaches the protected executable's detached mount at `target` in the container's new
+    /// mount namespace, right before the jail, where nothing of the setup binds or reuses it:
+    /// [`HooksSynced::pivot`] unmounts it with the old root (`container::exe`). Returns whether it
+    /// is attached; when not (a target inside the rootfs, a kernel that refuses), the caller
+    /// only closes it, which releases it as a detached mount, as the parent would have.
+    pub(crate) fn attach_exe(&self, exe: std::os::fd::BorrowedFd<'_>, target: &Path) -> bool {
+        let Mounted { config, root, .. } = &self.0;
+        if config.no_pivot_root || !config.new_namespace(NamespaceType::Mount) {
+            return false;
+        }
+        match jail::attach_exe(root, exe, target) {
+            Ok(()) => {
+                tracing::debug!(
+                    "protected executable attached at {} until the pivot",
+                    target.display()
+                );
+                true
+            }
+            Err(e) => {
+                tracing::debug!(
+                    "protected executable not attached at {} ({e}): released detached",
+                    target.display()
+                );
+                false
+            }
+        }
+    }
+
     /// The jail: `pivot_root` (or `MS_MOVE`+`chroot` with `no_pivot_root`, or `chroot` without a
     /// mount namespace), then a shared/unbindable root propagation.
     pub(crate) fn pivot(self) -> Result<Pivoted<'a>> {

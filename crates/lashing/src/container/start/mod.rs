@@ -172,6 +172,9 @@ struct Bootstrap<'a> {
     hooks_sync: bool,
     /// The cgroup resources are set (at `Hooks`, or at `Ready` when no `Hooks` came).
     resources_set: bool,
+    /// The protected executable's mount and where init attaches it ([`exe::attach_target`]),
+    /// kept from the spawn to the payload, which hands it to init.
+    exe_mount: Option<(OwnedFd, std::path::PathBuf)>,
 }
 
 impl<'a> Bootstrap<'a> {
@@ -253,6 +256,7 @@ impl<'a> Bootstrap<'a> {
             logged: 0,
             hooks_sync,
             resources_set: false,
+            exe_mount: None,
         })
     }
 
@@ -332,6 +336,10 @@ impl<'a> Bootstrap<'a> {
     /// kernel refuses it. Returns the spawned init and whether it is in the cgroup already.
     fn spawn(&mut self) -> Result<(Spawned, bool)> {
         let exe = exe::protected_exe()?;
+        let attach = match self.kind {
+            InitKind::Standard if exe.mount => exe::attach_target(&self.c.state.config),
+            _ => None,
+        };
         crate::waterfall::mark("protected executable opened");
         let (parent_sock, child_sock) = channel::pair().map_err(|e| Error::Sys {
             op: "create the init socket (socketpair)",
@@ -366,7 +374,7 @@ impl<'a> Bootstrap<'a> {
         let mut spec = sys::clone::SpawnSpec {
             clone_flags: self.plan.clone,
             cgroup_fd: cgroup_fd.as_ref().map(|f| f.as_fd()),
-            exe: exe.as_fd(),
+            exe: exe.fd.as_fd(),
             sock: child_sock.as_fd(),
             wait_for_maps: self.new_userns(),
             pdeathsig: c.state.config.parent_death_signal,
@@ -431,6 +439,7 @@ impl<'a> Bootstrap<'a> {
             child: ChildGuard(Some((spawned.pid, spawned.pidfd))),
             sock: parent_sock,
         };
+        self.exe_mount = attach.map(|target| (exe.fd, target));
         Ok((init, into_cgroup))
     }
 

@@ -11,7 +11,8 @@ use crate::process::Stdio;
 
 impl Bootstrap<'_> {
     /// Sends [`ToInit::Payload`] with its fds: stdio, the exec fifo's `O_PATH` handle, the
-    /// console socket, the preserved fds and (`exec`) the init's namespaces, in [`FdLayout`]'s
+    /// console socket, the preserved fds, (`exec`) the init's namespaces and the protected
+    /// executable's mount that init attaches (`exe::attach_target`), in [`FdLayout`]'s
     /// order. The seccomp profile is compiled here, in the parent.
     pub(super) fn send_payload(&mut self, init: &Spawned) -> Result<()> {
         let c = &*self.c;
@@ -48,6 +49,11 @@ impl Bootstrap<'_> {
         fds.extend(process.extra_files.iter().map(|f| f.as_fd()));
         layout.namespaces = self.ns_fds.len();
         fds.extend(self.ns_fds.iter().map(|(_, f)| f.as_fd()));
+        let exe_mount = self.exe_mount.take();
+        if let Some((fd, _)) = &exe_mount {
+            layout.exe_mount = true;
+            fds.push(fd.as_fd());
+        }
 
         let cgroup_v1 = c
             .cgroup
@@ -89,6 +95,7 @@ impl Bootstrap<'_> {
             log_level: channel::LogLevel::current(),
             hooks_sync: self.hooks_sync,
             waterfall: crate::waterfall::enabled(),
+            exe_attach: exe_mount.as_ref().map(|(_, target)| target.clone()),
         };
         tracing::debug!("writing sync type:payload");
         if let Err(e) = channel::send(&init.sock, &ToInit::Payload(Box::new(payload)), &fds) {
@@ -103,6 +110,8 @@ impl Bootstrap<'_> {
         }
         crate::waterfall::mark("payload sent");
         drop(fifo_fd);
+        // Init holds the mount now: the last close is its own, after the attach.
+        drop(exe_mount);
         self.ns_fds.clear();
         Ok(())
     }
