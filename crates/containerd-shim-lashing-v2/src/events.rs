@@ -57,32 +57,28 @@ pub fn type_name(topic: &str) -> Option<&'static str> {
 }
 
 impl Events {
-    /// Events of `namespace` to containerd's TTRPC socket `address` (a path, or `unix://...`),
-    /// connected at the first event. Without a connection the events are dropped with a log line
-    /// (containerd also polls).
+    /// Events of `namespace` to containerd's TTRPC socket `address` (a path, or `unix://...`).
+    /// Without a connection the events are dropped with a log line (containerd also polls).
     pub fn connect(address: &str, namespace: &str) -> Events {
         let addr = if address.contains("://") {
             address.to_string()
         } else {
             format!("unix://{address}")
         };
-        // Connected by the sending thread, off the shim's start-up path (the serving shim's
-        // socket is bound only after this, and containerd waits for it).
-        let mut client: Option<Option<EventsClient>> = None;
-        let queue = sender(move |req: &ForwardRequest| {
-            let client = client.get_or_insert_with(|| match ttrpc::Client::connect(&addr) {
-                Ok(c) => Some(EventsClient::new(c)),
-                Err(e) => {
-                    log::error!("connect to containerd's events at {addr}: {e}");
-                    None
-                }
-            });
-            if let Some(client) = client
-                && let Err(e) = client.forward(ttrpc::context::Context::default(), req)
-            {
-                log::warn!("publish {}: {e}", req.envelope.topic);
+        let queue = match ttrpc::Client::connect(&addr) {
+            Ok(c) => {
+                let client = EventsClient::new(c);
+                sender(move |req: &ForwardRequest| {
+                    if let Err(e) = client.forward(ttrpc::context::Context::default(), req) {
+                        log::warn!("publish {}: {e}", req.envelope.topic);
+                    }
+                })
             }
-        });
+            Err(e) => {
+                log::error!("connect to containerd's events at {addr}: {e}");
+                None
+            }
+        };
         Events {
             queue,
             namespace: namespace.into(),
