@@ -50,16 +50,11 @@ pub struct Service {
 
 impl Service {
     /// A service with no container yet.
-    pub fn new(
-        root: PathBuf,
-        gate: Arc<Gate>,
-        events: Arc<Events>,
-        exit: Arc<ExitSignal>,
-    ) -> Service {
+    pub fn new(root: PathBuf, gate: Arc<Gate>, events: Events, exit: Arc<ExitSignal>) -> Service {
         Service {
             root,
             gate,
-            events,
+            events: Arc::new(events),
             exit,
             ctrs: Mutex::new(HashMap::new()),
             restores: Default::default(),

@@ -26,8 +26,6 @@ pub struct Shim {
     /// The socket this instance serves (`unix://...`; empty for `start`/`delete`).
     socket: String,
     exit: Arc<ExitSignal>,
-    /// The serving instance's events, flushed before it exits.
-    events: std::sync::OnceLock<Arc<crate::events::Events>>,
 }
 
 /// The grouping key of the container in `bundle`: its sandbox id, or its own id.
@@ -85,7 +83,6 @@ impl containerd_shim::Shim for Shim {
             id: args.id.clone(),
             socket: args.socket.clone(),
             exit: Arc::new(ExitSignal::default()),
-            events: std::sync::OnceLock::new(),
         }
     }
 
@@ -118,12 +115,6 @@ impl containerd_shim::Shim for Shim {
 
     fn wait(&mut self) {
         self.exit.wait();
-        // The last events (a task's exit and delete) reach containerd before the shim exits.
-        if let Some(events) = self.events.get()
-            && !events.flush(std::time::Duration::from_secs(5))
-        {
-            log::warn!("events not all sent before the shim exits");
-        }
         // The crate removes the socket named in the `address` file of its working directory: the
         // first container's bundle, which containerd may have removed already (a pod's shim
         // outlives its first container). Ours is removed here in any case.
@@ -145,8 +136,7 @@ impl containerd_shim::Shim for Shim {
         if let Err(e) = std::fs::create_dir_all(&root) {
             log::error!("create {}: {e}", root.display());
         }
-        let events = Arc::new(crate::events::Events::connect(&address, &self.namespace));
-        let _ = self.events.set(events.clone());
+        let events = crate::events::Events::connect(&address, &self.namespace);
         Service::new(root, gate, events, self.exit.clone())
     }
 }
