@@ -73,6 +73,8 @@ fn all_six_kinds_run_in_order_with_the_state_on_stdin() {
     let log = dir.join("log");
     let inside = Path::new("/hooks");
     sb.edit(|v| {
+        // An older spec version than lashing's: the hooks' state must not repeat it.
+        v["ociVersion"] = json!("1.0.0");
         v["hooks"] = json!({
             "prestart": [log_hook(&dir, "prestart", &log)],
             "createRuntime": [log_hook(&dir, "createRuntime", &log)],
@@ -114,6 +116,12 @@ fn all_six_kinds_run_in_order_with_the_state_on_stdin() {
     for (kind, st) in &entries {
         assert_eq!(st["id"], "h1", "{kind}");
         assert_eq!(st["bundle"], bundle.to_str().unwrap(), "{kind}");
+        // The runtime's spec version, whatever the bundle says (runc: its own specs.Version).
+        assert_eq!(
+            st["ociVersion"],
+            lashing::config::OCI_VERSION,
+            "{kind}: {st}"
+        );
         let want = match kind.as_str() {
             "prestart" | "createRuntime" | "createContainer" => "creating",
             "startContainer" => "created",

@@ -171,7 +171,6 @@ impl Container {
         summary::Parts {
             id: &st.id,
             init_pid: st.init_process_pid,
-            oci_version: &c.oci_version,
             bundle: &c.bundle,
             rootfs: &c.rootfs,
             created: &st.created,

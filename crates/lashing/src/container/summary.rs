@@ -80,7 +80,7 @@ pub fn summaries(root: impl AsRef<Path>) -> Result<Vec<(String, Result<Summary>)
                 Ok(Summary {
                     owner: h.owner,
                     state: OciState {
-                        oci_version: version_or_default(h.config.oci_version),
+                        oci_version: crate::config::OCI_VERSION.to_string(),
                         id: h.id,
                         pid: shown_pid(status, h.init_process_pid),
                         status,
@@ -148,13 +148,6 @@ fn decide(
 }
 
 /// The OCI version shown: the bundle's, or the spec's 1.2.0 when it named none.
-/// The `ociVersion` of a state: the runtime spec version lashing implements, whatever the
-/// configuration says (runc reports its own `specs.Version`: the state complies with the
-/// runtime's spec, not the bundle's).
-fn version_or_default(_config_version: String) -> String {
-    crate::config::OCI_VERSION.to_string()
-}
-
 /// The pid shown: the init's, 0 once stopped.
 fn shown_pid(status: Status, init_pid: i32) -> i32 {
     if status == Status::Stopped {
@@ -177,7 +170,6 @@ fn owner_text(uid: u32) -> String {
 pub(crate) struct Parts<'a> {
     pub(crate) id: &'a str,
     pub(crate) init_pid: i32,
-    pub(crate) oci_version: &'a str,
     pub(crate) bundle: &'a Path,
     pub(crate) rootfs: &'a Path,
     pub(crate) created: &'a str,
@@ -186,11 +178,11 @@ pub(crate) struct Parts<'a> {
 }
 
 impl Parts<'_> {
-    /// The OCI state with `status` (pid 0 once stopped; the spec's version 1.2.0 when the
-    /// bundle named none; owner "root" or the uid).
+    /// The OCI state with `status` (pid 0 once stopped; the runtime's spec version, as runc
+    /// reports its own `specs.Version`, not the bundle's; owner "root" or the uid).
     pub(crate) fn oci_state(&self, status: Status) -> OciState {
         OciState {
-            oci_version: version_or_default(self.oci_version.to_string()),
+            oci_version: crate::config::OCI_VERSION.to_string(),
             id: self.id.to_string(),
             pid: shown_pid(status, self.init_pid),
             status,

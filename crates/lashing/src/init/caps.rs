@@ -75,18 +75,10 @@ pub(crate) fn apply(c: &Capabilities) -> io::Result<()> {
 /// runc's warning text: `can't raise ambient capability CAP_CHOWN: operation not permitted`.
 fn ambient_warning(cap: u32, e: &io::Error) -> String {
     let name = crate::config::cap_name(cap).map_or_else(|| cap.to_string(), str::to_string);
-    format!("can't raise ambient capability {name}: {}", errno_text(e))
-}
-
-/// An errno as Go prints it: the C text, lower-case first letter, no "(os error N)".
-fn errno_text(e: &io::Error) -> String {
-    let text = e.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text);
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    format!(
+        "can't raise ambient capability {name}: {}",
+        crate::error::go_error_text(e)
+    )
 }
 
 #[cfg(test)]

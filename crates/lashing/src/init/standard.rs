@@ -136,7 +136,7 @@ impl Init {
             return Ok(());
         };
         let state = serde_json::json!({
-            "ociVersion": config.oci_version, "id": id, "status": "creating",
+            "ociVersion": crate::config::OCI_VERSION, "id": id, "status": "creating",
             "pid": rustix::process::getpid().as_raw_nonzero().get(), "bundle": config.bundle,
             "annotations": config.annotations,
         })

@@ -69,8 +69,6 @@ pub(crate) struct Head<'a> {
 /// unparsed, as serde does by default.
 #[derive(Debug, Deserialize)]
 pub(crate) struct HeadConfig {
-    #[serde(default)]
-    pub(crate) oci_version: String,
     pub(crate) rootfs: PathBuf,
     #[serde(default)]
     pub(crate) annotations: BTreeMap<String, String>,
@@ -278,8 +276,9 @@ impl<'de> de::Visitor<'de> for LeadingConfig<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         let [v, r, a, b] = pack::HEAD_KEYS;
+        // Written first, not shown: a state's version is the runtime's.
         next_key_is(&mut map, v)?;
-        let oci_version = map.next_value()?;
+        map.next_value::<de::IgnoredAny>()?;
         next_key_is(&mut map, r)?;
         let rootfs = map.next_value()?;
         next_key_is(&mut map, a)?;
@@ -287,7 +286,6 @@ impl<'de> de::Visitor<'de> for LeadingConfig<'_> {
         next_key_is(&mut map, b)?;
         let bundle = map.next_value()?;
         *self.config = Some(HeadConfig {
-            oci_version,
             rootfs,
             annotations,
             bundle,

@@ -160,7 +160,6 @@ fn head_reads_what_load_reads() {
     config
         .annotations
         .insert("org.example/a".into(), "1".into());
-    config.oci_version = "1.1.0".into();
     let mut st = State::new("c1", cgroup_paths(), config);
     st.init_process_pid = 7;
     st.init_process_start = 9;
@@ -181,7 +180,6 @@ fn head_reads_what_load_reads() {
     assert_eq!(paths, full.cgroup_paths);
     assert_eq!(head.created, full.created);
     assert_eq!(head.owner, 1000);
-    assert_eq!(head.config.oci_version, "1.1.0");
     assert_eq!(head.config.rootfs, full.config.rootfs);
     assert_eq!(head.config.bundle, full.config.bundle);
     assert_eq!(head.config.annotations, full.config.annotations);
