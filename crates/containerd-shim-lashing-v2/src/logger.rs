@@ -101,6 +101,14 @@ pub fn start(uri: &str, id: &str, namespace: &str) -> Result<(OwnedFd, OwnedFd),
     Ok((out_w, err_w))
 }
 
+/// With `-debug`: the waterfall of one task call (the library's stamps and the shim's), to the
+/// shim's log at debug level, so that containerd's log shows where its milliseconds went.
+pub fn report_waterfall(call: &str, id: &str) {
+    for line in lashing::waterfall::take_lines() {
+        log::debug!("waterfall {call} {id} {line}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

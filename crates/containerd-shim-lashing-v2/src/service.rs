@@ -16,7 +16,7 @@ use containerd_shim::protos::ttrpc::{self, Code};
 use containerd_shim::protos::types::task::{ProcessInfo, Status as TaskStatus};
 use containerd_shim::{ExitSignal, TtrpcContext, TtrpcResult};
 use lashing::config::{CreateOpts, ProcessConfig};
-use lashing::{Config, Container, Process};
+use lashing::{Config, Container, Process, waterfall};
 
 use crate::events::Events;
 use crate::io::Paths;
@@ -93,6 +93,7 @@ impl Service {
         let id = if init { c_id } else { p.exec_id.as_str() };
         p.io.prepare(&p.paths, process, id, self.events.namespace())
             .map_err(|e| err(Code::INVALID_ARGUMENT, e))?;
+        waterfall::mark("shim: stdio opened");
         let pid = if let Some(image) = self.restores.take(c_id).filter(|_| init) {
             crate::checkpoint::restore(container, process, &image)? as u32
         } else {
@@ -131,6 +132,7 @@ impl Service {
         );
         p.io.started(&p.paths, process)
             .map_err(|e| err(Code::UNKNOWN, e))?;
+        waterfall::mark("shim: stdio relayed");
         Ok((pid, hold))
     }
 
@@ -166,6 +168,7 @@ impl Service {
         let bundle = PathBuf::from(&req.bundle);
         let mounted =
             crate::rootfs::mount(&bundle, &req.rootfs).map_err(|e| err(Code::UNKNOWN, e))?;
+        waterfall::mark("shim: rootfs mounted");
         let undo = |e: ttrpc::Error| {
             if let Some(r) = &mounted {
                 crate::rootfs::unmount(r);
@@ -221,43 +224,8 @@ impl Service {
         lock(&self.ctrs).insert(req.id.clone(), c.clone());
         Ok((c, pid))
     }
-}
 
-impl containerd_shim::Task for Service {
-    fn create(
-        &self,
-        _ctx: &TtrpcContext,
-        req: CreateTaskRequest,
-    ) -> TtrpcResult<CreateTaskResponse> {
-        let (c, pid) = self.create_inner(&req)?;
-        self.watch_oom(&c);
-        self.events.publish(
-            TASK_CREATE_EVENT_TOPIC,
-            TaskCreate {
-                container_id: req.id.clone(),
-                bundle: req.bundle.clone(),
-                rootfs: req.rootfs.clone(),
-                io: Some(TaskIO {
-                    stdin: req.stdin.clone(),
-                    stdout: req.stdout.clone(),
-                    stderr: req.stderr.clone(),
-                    terminal: req.terminal,
-                    ..Default::default()
-                })
-                .into(),
-                checkpoint: req.checkpoint.clone(),
-                pid,
-                ..Default::default()
-            },
-        );
-        crate::sys::release_free_memory();
-        Ok(CreateTaskResponse {
-            pid,
-            ..Default::default()
-        })
-    }
-
-    fn start(&self, _ctx: &TtrpcContext, req: StartRequest) -> TtrpcResult<StartResponse> {
+    fn start_inner(&self, req: &StartRequest) -> TtrpcResult<StartResponse> {
         let (c, p) = self.proc(&req.id, &req.exec_id)?;
         let pid = if req.exec_id.is_empty() {
             // A container created for a restore (no pid yet) is restored now; any other is
@@ -301,6 +269,51 @@ impl containerd_shim::Task for Service {
             pid,
             ..Default::default()
         })
+    }
+}
+
+impl containerd_shim::Task for Service {
+    fn create(
+        &self,
+        _ctx: &TtrpcContext,
+        req: CreateTaskRequest,
+    ) -> TtrpcResult<CreateTaskResponse> {
+        waterfall::mark("shim: Create received");
+        let r = self.create_inner(&req);
+        crate::logger::report_waterfall("Create", &req.id);
+        let (c, pid) = r?;
+        self.watch_oom(&c);
+        self.events.publish(
+            TASK_CREATE_EVENT_TOPIC,
+            TaskCreate {
+                container_id: req.id.clone(),
+                bundle: req.bundle.clone(),
+                rootfs: req.rootfs.clone(),
+                io: Some(TaskIO {
+                    stdin: req.stdin.clone(),
+                    stdout: req.stdout.clone(),
+                    stderr: req.stderr.clone(),
+                    terminal: req.terminal,
+                    ..Default::default()
+                })
+                .into(),
+                checkpoint: req.checkpoint.clone(),
+                pid,
+                ..Default::default()
+            },
+        );
+        crate::sys::release_free_memory();
+        Ok(CreateTaskResponse {
+            pid,
+            ..Default::default()
+        })
+    }
+
+    fn start(&self, _ctx: &TtrpcContext, req: StartRequest) -> TtrpcResult<StartResponse> {
+        waterfall::mark("shim: Start received");
+        let r = self.start_inner(&req);
+        crate::logger::report_waterfall("Start", &req.id);
+        r
     }
 
     fn exec(&self, _ctx: &TtrpcContext, req: ExecProcessRequest) -> TtrpcResult<Empty> {

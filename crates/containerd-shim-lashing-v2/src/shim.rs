@@ -78,6 +78,10 @@ impl containerd_shim::Shim for Shim {
     type T = Service;
 
     fn new(_runtime_id: &str, args: &Flags, _config: &mut Config) -> Self {
+        if args.debug && !matches!(args.action.as_str(), "start" | "delete") {
+            // The serving shim with `-debug` logs each Create's and Start's waterfall.
+            lashing::waterfall::enable();
+        }
         Shim {
             namespace: args.namespace.clone(),
             id: args.id.clone(),

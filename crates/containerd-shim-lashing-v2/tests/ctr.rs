@@ -104,6 +104,47 @@ fn ctr_runs_execs_pauses_kills_and_deletes() {
     }
 }
 
+/// The container's init is in its cgroup in every hierarchy, and no thread of the shim is: on
+/// cgroup v1 the library has a thread of its own join the container's cgroups to fork init
+/// there (no threadgroup-lock grace period); that thread must be gone, its membership with it,
+/// before the shim answers `Create`.
+#[test]
+fn init_is_born_in_its_cgroups_and_no_shim_thread_stays_there() {
+    let Some(c) = containerd("born") else {
+        return;
+    };
+    let o = c.run(&["-d"], "b1", &["/bin/sleep", "1000"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let pid = c.task_pid("b1");
+    let path = c.cgroup("b1");
+    let cgroups = |p: &str| std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
+    let init = cgroups(&pid.to_string());
+    for line in init.lines() {
+        assert!(line.ends_with(&format!(":{path}")), "{init}");
+    }
+    let shims = c.shims();
+    assert_eq!(shims.len(), 1, "{shims:?}");
+    let shim = shims[0].as_raw_nonzero().get();
+    let mut threads = 0;
+    for t in std::fs::read_dir(format!("/proc/{shim}/task")).unwrap() {
+        let tid = t.unwrap().file_name().to_string_lossy().into_owned();
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{shim}/task/{tid}/cgroup")) else {
+            continue; // a thread that ended meanwhile
+        };
+        threads += 1;
+        assert!(
+            !text.lines().any(|l| l.ends_with(&format!(":{path}"))),
+            "shim thread {tid} in the container's cgroup:\n{text}"
+        );
+    }
+    assert!(threads > 1, "{threads} threads read");
+    assert_eq!(c.ctr(&["task", "kill", "-s", "SIGKILL", "b1"]).code, 0);
+    c.wait_status("b1", "STOPPED");
+    assert_eq!(c.ctr(&["task", "delete", "b1"]).code, 0);
+    assert_eq!(c.ctr(&["container", "delete", "b1"]).code, 0);
+    assert!(!c.cgroup_exists("b1"));
+}
+
 /// `run -t` (a pty allocated in the container, its master relayed by the shim), under
 /// `script` for the controlling terminal ctr wants.
 #[test]

@@ -217,9 +217,38 @@ impl Manager {
     /// Moves process `pid` into the cgroup of every hierarchy; the v2 one is skipped when
     /// `skip_unified` (the process was created there with `CLONE_INTO_CGROUP`).
     pub fn add_pid(&self, pid: i32, skip_unified: bool) -> Result<()> {
+        self.add_pid_except(pid, skip_unified, false)
+    }
+
+    /// Whether the cgroup has a directory in a v1 hierarchy (what
+    /// [`Manager::join_thread_v1`] would join).
+    pub fn has_v1(&self) -> Result<bool> {
+        Ok(self.dirs()?.iter().any(|d| !d.node.unified()))
+    }
+
+    /// Moves the calling thread, and only it, into the cgroup of every v1 hierarchy (`0`
+    /// written to each `tasks` file), so that a process it forks is born there.
+    ///
+    /// Moving a whole process (`cgroup.procs`) takes the kernel's global threadgroup lock for
+    /// writing, whose first writer after an idle spell waits for a full RCU grace period
+    /// (10-20 ms, and every fork on the machine waits behind it); moving the caller's own
+    /// thread takes no such lock. The caller is a thread made for this: it forks and ends, and
+    /// its membership ends with it. On error the thread may be in some of the cgroups.
+    pub fn join_thread_v1(&self) -> Result<()> {
+        for dir in self.dirs()? {
+            if !dir.node.unified() {
+                dir.node.write("tasks", "0")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Manager::add_pid`], skipping as well every v1 hierarchy when `skip_v1` (the process was
+    /// forked by a thread that had joined them: [`Manager::join_thread_v1`]).
+    pub fn add_pid_except(&self, pid: i32, skip_unified: bool, skip_v1: bool) -> Result<()> {
         let value = pid.to_string();
         for dir in self.dirs()? {
-            if skip_unified && dir.node.unified() {
+            if (skip_unified && dir.node.unified()) || (skip_v1 && !dir.node.unified()) {
                 continue;
             }
             let mut attempt = 0;

@@ -423,6 +423,47 @@ fn busy_or_frozen_cgroup_is_refused() {
     let _ = m.destroy();
 }
 
+/// A parent cgroup that allows one process (`pids.max` = 1) still admits the container's
+/// init, as with runc: moving a process into a cgroup is not a fork, the limit does not apply to
+/// it. On v1 the runtime first has a thread of its own join the cgroups and fork init there
+/// (no threadgroup-lock grace period); that fork is refused here (the thread and init would be
+/// two), and init is then forked outside and moved in by pid. On v2 `CLONE_INTO_CGROUP` is
+/// refused the same way and the same fallback applies.
+#[test]
+fn a_parent_pids_limit_of_one_still_admits_the_init() {
+    if lashing_testsupport::systemd::not_with_systemd(
+        "limits the sandbox's own cgroupfs parent; the systemd driver's parent is a slice",
+    ) {
+        return;
+    }
+    let sb = sandbox(&["sh"]);
+    let parent = lashing_cgroups::Manager::new(&sb.cgroup, "parent").unwrap();
+    parent.create().unwrap();
+    let dir = if unified() {
+        parent.path("").map(PathBuf::from)
+    } else {
+        parent
+            .paths()
+            .iter()
+            .find(|(k, _)| k.split(',').any(|c| c == "pids"))
+            .map(|(_, p)| p.clone())
+    };
+    let Some(max) = dir.map(|d| d.join("pids.max")).filter(|f| f.exists()) else {
+        lashing_testsupport::missing("the pids controller");
+        return;
+    };
+    std::fs::write(&max, "1").unwrap();
+    sb.config("one", "echo in > /ran", |_| {});
+    let o = sb.run(&["run", "-b", sb.bundle().to_str().unwrap(), "one"]);
+    let _ = std::fs::write(&max, "max");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        std::fs::read_to_string(sb.rootfs().join("ran")).unwrap(),
+        "in\n"
+    );
+    assert!(sb.left().is_empty(), "{:?}", sb.left());
+}
+
 /// Whether this host has a cgroup hierarchy (v1) or an enabled controller (v2 root) `ctl`.
 fn host_has_controller(ctl: &str) -> bool {
     if unified() {

@@ -27,6 +27,11 @@ pub(crate) struct SpawnSpec<'a> {
     pub envp: &'a [*const libc::c_char],
 }
 
+// SAFETY: the raw pointers of `argv` and `envp` point to C strings the caller keeps alive for
+// the spec's lifetime `'a` and that nothing writes; they are only read (by the child of
+// `spawn_init`), so the spec may be handed to another thread (one made to fork init) for `'a`.
+unsafe impl Send for SpawnSpec<'_> {}
+
 /// A child created by [`spawn_init`].
 pub(crate) struct Spawned {
     /// Its pid.

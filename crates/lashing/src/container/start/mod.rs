@@ -18,6 +18,7 @@ use crate::process::Process;
 use crate::state::{self, FIFO};
 use crate::sys;
 
+mod birth;
 mod child;
 mod idmap;
 mod payload;
@@ -263,7 +264,7 @@ impl<'a> Bootstrap<'a> {
     /// Every phase in order; on success the process's pid and pidfd go to the [`Process`].
     fn run(mut self) -> Result<()> {
         crate::waterfall::mark("bootstrap planned");
-        let (mut init, into_cgroup) = self.spawn()?;
+        let (mut init, placed) = self.spawn()?;
         // The systemd driver starts the unit with the init first (runc's order) on the legacy
         // hierarchy, where systemd trims the directories of its controllers that no unit claims
         // (the ones made at create may be gone until the unit holds them), and for a user
@@ -282,7 +283,7 @@ impl<'a> Bootstrap<'a> {
             Ok(())
         };
         if r.is_ok() {
-            r = self.place(&init, into_cgroup);
+            r = self.place(&init, placed);
             crate::waterfall::mark("init placed (cgroups, oom_score_adj, affinity, maps)");
         }
         if r.is_ok() && !unit_first {
@@ -334,7 +335,7 @@ impl<'a> Bootstrap<'a> {
     /// Opens the protected executable and the socketpair and `clone3`s `lashing init` into its
     /// namespaces and (`CLONE_INTO_CGROUP`) its v2 cgroup, retried without the cgroup if the
     /// kernel refuses it. Returns the spawned init and whether it is in the cgroup already.
-    fn spawn(&mut self) -> Result<(Spawned, bool)> {
+    fn spawn(&mut self) -> Result<(Spawned, birth::Placed)> {
         let exe = exe::protected_exe()?;
         let attach = match self.kind {
             InitKind::Standard if exe.mount => exe::attach_target(&self.c.state.config),
@@ -396,31 +397,8 @@ impl<'a> Bootstrap<'a> {
             }
             _ => None,
         };
-        let (spawned, into_cgroup) = match sys::clone::spawn_init(&spec) {
-            Ok(s) => (s, spec.cgroup_fd.is_some()),
-            Err(e) if spec.cgroup_fd.is_some() => {
-                tracing::debug!("clone3 with CLONE_INTO_CGROUP failed ({e}); retrying without it");
-                spec.cgroup_fd = None;
-                // The new cgroup namespace would be rooted at our own cgroup: init makes it
-                // once it has been moved into the container's.
-                let cgroupns = NamespaceType::Cgroup.clone_flag();
-                if spec.clone_flags & cgroupns != 0 {
-                    spec.clone_flags &= !cgroupns;
-                    self.plan.unshare |= cgroupns;
-                }
-                let s = sys::clone::spawn_init(&spec).map_err(|e| Error::Sys {
-                    op: "clone3 the container's init",
-                    source: e,
-                })?;
-                (s, false)
-            }
-            Err(e) => {
-                return Err(Error::Sys {
-                    op: "clone3 the container's init",
-                    source: e,
-                });
-            }
-        };
+        let born = self.born_in_v1().then_some(&c.cgroup);
+        let (spawned, placed) = birth::clone_init_placed(born, &mut spec, &mut self.plan)?;
         if let Some((i, joined)) = pidns {
             drop(joined);
             // Init is in the pid namespace already: it neither joins it nor forks.
@@ -440,7 +418,20 @@ impl<'a> Bootstrap<'a> {
             sock: parent_sock,
         };
         self.exe_mount = attach.map(|target| (exe.fd, target));
-        Ok((init, into_cgroup))
+        Ok((init, placed))
+    }
+
+    /// Whether init is forked by a thread that joined its v1 cgroups first: a new container's
+    /// init (an exec may find its cgroups at their `pids` limit or frozen), cgroups this
+    /// process manages itself (not systemd's, not a rootless caller's), and no parent-death
+    /// signal (the kernel sends it when the forking thread ends).
+    fn born_in_v1(&self) -> bool {
+        let config = &self.c.state.config;
+        self.kind == InitKind::Standard
+            && self.c.state.systemd.is_none()
+            && !config.rootless_cgroups
+            && config.parent_death_signal == 0
+            && self.c.cgroup.has_v1().unwrap_or(false)
     }
 
     /// Whether clone3 made a new user namespace (the child waits for its id maps).
@@ -451,8 +442,9 @@ impl<'a> Bootstrap<'a> {
     /// What the parent does to the new process from outside, as host root: the v1 cgroups, the
     /// resctrl groups (`linux.intelRdt` only), `oom_score_adj`, the CPU affinity and the id maps of a user namespace made by clone3
     /// (then the one byte the child waits for).
-    fn place(&mut self, init: &Spawned, into_cgroup: bool) -> Result<()> {
+    fn place(&mut self, init: &Spawned, placed: birth::Placed) -> Result<()> {
         let pid = init.child.pid();
+        let into_cgroup = placed.into_cgroup;
         if self.kind == InitKind::Setns
             && self.exec_cgroup.is_none()
             && self.c.state.config.rootless_cgroups
@@ -471,7 +463,7 @@ impl<'a> Bootstrap<'a> {
             self.exec_cgroup
                 .as_ref()
                 .unwrap_or(&self.c.cgroup)
-                .add_pid(pid, into_cgroup)?;
+                .add_pid_except(pid, into_cgroup, placed.v1)?;
         }
         if let Some(rdt) = &self.c.state.config.intel_rdt {
             let init = self.kind == InitKind::Standard;

@@ -1,0 +1,116 @@
+//! The `clone3` of init, and where init is when it returns: in its v2 cgroup when the kernel
+//! took `CLONE_INTO_CGROUP`, and in its v1 cgroups when a thread made for it joined them first
+//! and forked init there.
+//!
+//! Why the thread: moving a process into a v1 cgroup (`cgroup.procs`) takes the kernel's global
+//! threadgroup lock for writing, and the first writer after an idle spell waits for a full RCU
+//! grace period (10-20 ms on this kind of host: most of a cold container start, and every fork
+//! on the machine waits behind it). A thread moving itself (`tasks`, `0`) takes no such lock,
+//! and a process it forks is born in its cgroups. The thread forks init and ends at once; its
+//! membership ends with it, before the caller goes on. Whatever fails on that way (a `pids`
+//! limit that counts the thread as well, a cgroup that refuses the thread), init is forked
+//! again the usual way and moved in by pid.
+
+use lashing_cgroups::Manager;
+
+use super::NsPlan;
+use crate::config::NamespaceType;
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// Where init already is when `clone3` returns.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Placed {
+    /// In its v2 cgroup (`CLONE_INTO_CGROUP`).
+    pub into_cgroup: bool,
+    /// In its v1 cgroups (forked by a thread that had joined them).
+    pub v1: bool,
+}
+
+/// Forks init as `spec` says; first, when `born_in` is given, from a thread that joined its v1
+/// cgroups (see the module doc), else (or if that fails) from the calling thread.
+pub(super) fn clone_init_placed(
+    born_in: Option<&Manager>,
+    spec: &mut sys::clone::SpawnSpec<'_>,
+    plan: &mut NsPlan,
+) -> Result<(sys::clone::Spawned, Placed)> {
+    if let Some(cgroup) = born_in {
+        match clone_in_thread(cgroup, spec, plan) {
+            Ok((s, into_cgroup)) => {
+                return Ok((
+                    s,
+                    Placed {
+                        into_cgroup,
+                        v1: true,
+                    },
+                ));
+            }
+            Err(e) => tracing::debug!("init not forked in its v1 cgroups ({e}): placed by pid"),
+        }
+    }
+    let (s, into_cgroup) = clone_init(spec, plan)?;
+    Ok((
+        s,
+        Placed {
+            into_cgroup,
+            v1: false,
+        },
+    ))
+}
+
+/// [`clone_init`] from a thread made for it, once it has joined `cgroup`'s v1 hierarchies.
+fn clone_in_thread(
+    cgroup: &Manager,
+    spec: &mut sys::clone::SpawnSpec<'_>,
+    plan: &mut NsPlan,
+) -> std::result::Result<(sys::clone::Spawned, bool), String> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("lashing-birth".into())
+            .stack_size(256 << 10)
+            .spawn_scoped(s, move || match cgroup.join_thread_v1() {
+                Ok(()) => {
+                    crate::waterfall::mark("birth thread in the v1 cgroups");
+                    clone_init(spec, plan).map_err(|e| crate::error::chain(&e))
+                }
+                Err(e) => Err(format!("join the v1 cgroups: {e}")),
+            })
+            .map_err(|e| format!("spawn a thread: {e}"))
+            .and_then(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("the thread panicked".into()))
+            })
+    })
+}
+
+/// `clone3`s init as `spec` says, into its v2 cgroup when `spec` has one, retried without it
+/// if the kernel refuses it (then a new cgroup namespace is made by init, once it is in the
+/// cgroup: `plan` says so). Returns the child and whether it is in the v2 cgroup.
+fn clone_init(
+    spec: &mut sys::clone::SpawnSpec<'_>,
+    plan: &mut NsPlan,
+) -> Result<(sys::clone::Spawned, bool)> {
+    match sys::clone::spawn_init(spec) {
+        Ok(s) => Ok((s, spec.cgroup_fd.is_some())),
+        Err(e) if spec.cgroup_fd.is_some() => {
+            tracing::debug!("clone3 with CLONE_INTO_CGROUP failed ({e}); retrying without it");
+            spec.cgroup_fd = None;
+            // The new cgroup namespace would be rooted at our own cgroup: init makes it once
+            // it has been moved into the container's.
+            let cgroupns = NamespaceType::Cgroup.clone_flag();
+            if spec.clone_flags & cgroupns != 0 {
+                spec.clone_flags &= !cgroupns;
+                plan.unshare |= cgroupns;
+            }
+            let s = sys::clone::spawn_init(spec).map_err(|e| Error::Sys {
+                op: "clone3 the container's init",
+                source: e,
+            })?;
+            Ok((s, false))
+        }
+        Err(e) => Err(Error::Sys {
+            op: "clone3 the container's init",
+            source: e,
+        }),
+    }
+}
