@@ -104,7 +104,8 @@ fn ctr_runs_execs_pauses_kills_and_deletes() {
     }
 }
 
-/// The container's init is in its cgroup in every hierarchy, and no thread of the shim is: on
+/// The container's init and an exec's process are in its cgroup in every hierarchy, and no
+/// thread of the shim is: on
 /// cgroup v1 the library has a thread of its own join the container's cgroups to fork init
 /// there (no threadgroup-lock grace period); that thread must be gone, its membership with it,
 /// before the shim answers `Create`.
@@ -121,6 +122,22 @@ fn init_is_born_in_its_cgroups_and_no_shim_thread_stays_there() {
     let init = cgroups(&pid.to_string());
     for line in init.lines() {
         assert!(line.ends_with(&format!(":{path}")), "{init}");
+    }
+    // An exec's process too (its thread also joins the container's pid namespace), read from
+    // here (the host's cgroup namespace: full paths).
+    let o = c.exec(&["-d"], "x1", "b1", &["/bin/sleep", "1000"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let ps = c.ok(&["task", "ps", "b1"]);
+    let exec: Vec<i32> = ps
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .filter(|p| *p != pid)
+        .collect();
+    assert_eq!(exec.len(), 1, "{ps}");
+    let text = cgroups(&exec[0].to_string());
+    assert_eq!(text.lines().count(), init.lines().count(), "{text}");
+    for line in text.lines() {
+        assert!(line.ends_with(&format!(":{path}")), "{text}");
     }
     let shims = c.shims();
     assert_eq!(shims.len(), 1, "{shims:?}");

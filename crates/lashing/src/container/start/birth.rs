@@ -11,9 +11,12 @@
 //! limit that counts the thread as well, a cgroup that refuses the thread), init is forked
 //! again the usual way and moved in by pid.
 
+use std::os::fd::BorrowedFd;
+
 use lashing_cgroups::Manager;
 
 use super::NsPlan;
+use super::pidns::PidNsForChildren;
 use crate::config::NamespaceType;
 use crate::error::{Error, Result};
 use crate::sys;
@@ -25,55 +28,66 @@ pub(super) struct Placed {
     pub into_cgroup: bool,
     /// In its v1 cgroups (forked by a thread that had joined them).
     pub v1: bool,
+    /// In the pid namespace it was to be born in (`pidns.rs`).
+    pub in_pidns: bool,
 }
 
 /// Forks init as `spec` says; first, when `born_in` is given, from a thread that joined its v1
-/// cgroups (see the module doc), else (or if that fails) from the calling thread.
+/// cgroups (see the module doc), else (or if that fails) from the calling thread. With `pidns`
+/// (an exec into a pid namespace), the forking thread joins that namespace for its children
+/// first where it may (`pidns.rs`; a thread cannot be made once the calling thread has, so the
+/// birth thread joins it itself).
 pub(super) fn clone_init_placed(
     born_in: Option<&Manager>,
+    pidns: Option<BorrowedFd<'_>>,
     spec: &mut sys::clone::SpawnSpec<'_>,
     plan: &mut NsPlan,
 ) -> Result<(sys::clone::Spawned, Placed)> {
     if let Some(cgroup) = born_in {
-        match clone_in_thread(cgroup, spec, plan) {
-            Ok((s, into_cgroup)) => {
-                return Ok((
-                    s,
-                    Placed {
-                        into_cgroup,
-                        v1: true,
-                    },
-                ));
+        match clone_in_thread(cgroup, pidns, spec, plan) {
+            Ok((s, into_cgroup, in_pidns)) => {
+                let placed = Placed {
+                    into_cgroup,
+                    v1: true,
+                    in_pidns,
+                };
+                return Ok((s, placed));
             }
             Err(e) => tracing::debug!("init not forked in its v1 cgroups ({e}): placed by pid"),
         }
     }
+    let joined = pidns.and_then(PidNsForChildren::enter);
     let (s, into_cgroup) = clone_init(spec, plan)?;
-    Ok((
-        s,
-        Placed {
-            into_cgroup,
-            v1: false,
-        },
-    ))
+    let placed = Placed {
+        into_cgroup,
+        v1: false,
+        in_pidns: joined.is_some(),
+    };
+    Ok((s, placed))
 }
 
-/// [`clone_init`] from a thread made for it, once it has joined `cgroup`'s v1 hierarchies.
+/// [`clone_init`] from a thread made for it, once it has joined `cgroup`'s v1 hierarchies (and
+/// `pidns` for its children, where it may). Returns the child, whether it is in its v2 cgroup
+/// and whether in `pidns`.
 fn clone_in_thread(
     cgroup: &Manager,
+    pidns: Option<BorrowedFd<'_>>,
     spec: &mut sys::clone::SpawnSpec<'_>,
     plan: &mut NsPlan,
-) -> std::result::Result<(sys::clone::Spawned, bool), String> {
+) -> std::result::Result<(sys::clone::Spawned, bool, bool), String> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("lashing-birth".into())
             .stack_size(256 << 10)
-            .spawn_scoped(s, move || match cgroup.join_thread_v1() {
-                Ok(()) => {
-                    crate::waterfall::mark("birth thread in the v1 cgroups");
-                    clone_init(spec, plan).map_err(|e| crate::error::chain(&e))
-                }
-                Err(e) => Err(format!("join the v1 cgroups: {e}")),
+            .spawn_scoped(s, move || {
+                cgroup
+                    .join_thread_v1()
+                    .map_err(|e| format!("join the v1 cgroups: {e}"))?;
+                crate::waterfall::mark("birth thread in the v1 cgroups");
+                let joined = pidns.and_then(PidNsForChildren::enter);
+                let (child, into_cgroup) =
+                    clone_init(spec, plan).map_err(|e| crate::error::chain(&e))?;
+                Ok((child, into_cgroup, joined.is_some()))
             })
             .map_err(|e| format!("spawn a thread: {e}"))
             .and_then(|h| {

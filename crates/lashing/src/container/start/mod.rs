@@ -391,16 +391,16 @@ impl<'a> Bootstrap<'a> {
                 self.ns_fds
                     .iter()
                     .position(|(t, _)| *t == NamespaceType::Pid)
-                    .and_then(|i| {
-                        Some((i, pidns::PidNsForChildren::enter(self.ns_fds[i].1.as_fd())?))
-                    })
             }
             _ => None,
         };
-        let born = self.born_in_v1().then_some(&c.cgroup);
-        let (spawned, placed) = birth::clone_init_placed(born, &mut spec, &mut self.plan)?;
-        if let Some((i, joined)) = pidns {
-            drop(joined);
+        let born = self
+            .born_in_v1()
+            .then(|| self.exec_cgroup.as_ref().unwrap_or(&c.cgroup));
+        let pidns_fd = pidns.map(|i| self.ns_fds[i].1.as_fd());
+        let (spawned, placed) =
+            birth::clone_init_placed(born, pidns_fd, &mut spec, &mut self.plan)?;
+        if let Some(i) = pidns.filter(|_| placed.in_pidns) {
             // Init is in the pid namespace already: it neither joins it nor forks.
             drop(self.ns_fds.remove(i));
             self.plan.fork = false;
@@ -421,17 +421,19 @@ impl<'a> Bootstrap<'a> {
         Ok((init, placed))
     }
 
-    /// Whether init is forked by a thread that joined its v1 cgroups first: a new container's
-    /// init (an exec may find its cgroups at their `pids` limit or frozen), cgroups this
-    /// process manages itself (not systemd's, not a rootless caller's), and no parent-death
-    /// signal (the kernel sends it when the forking thread ends).
+    /// The cgroups whose v1 hierarchies init (or an exec's process) is forked in by a thread
+    /// that joined them first (`birth.rs`): cgroups this process manages itself (not systemd's,
+    /// not a rootless caller's), no parent-death signal (the kernel sends it when the forking
+    /// thread ends), and for an exec a container that is not frozen (the thread would be).
     fn born_in_v1(&self) -> bool {
         let config = &self.c.state.config;
-        self.kind == InitKind::Standard
-            && self.c.state.systemd.is_none()
+        let cgroup = self.exec_cgroup.as_ref().unwrap_or(&self.c.cgroup);
+        self.c.state.systemd.is_none()
             && !config.rootless_cgroups
             && config.parent_death_signal == 0
-            && self.c.cgroup.has_v1().unwrap_or(false)
+            && cgroup.has_v1().unwrap_or(false)
+            && (self.kind == InitKind::Standard
+                || cgroup.freezer_state().ok() == Some(lashing_cgroups::FreezerState::Thawed))
     }
 
     /// Whether clone3 made a new user namespace (the child waits for its id maps).
