@@ -233,6 +233,42 @@ pub(crate) fn read_proc_self_cgroup() -> Result<String> {
     })
 }
 
+/// Reads `/proc/thread-self/cgroup` (the calling thread's cgroups).
+pub(crate) fn read_proc_thread_self_cgroup() -> Result<String> {
+    let path = Path::new("/proc/thread-self/cgroup");
+    std::fs::read_to_string(path).map_err(|source| Error::ProcFile {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The directory of the caller's own cgroup of hierarchy `h` (`proc_self_cgroup`: the content of
+/// `/proc/self/cgroup` or `/proc/thread-self/cgroup`); `None` if it is not a member of `h`.
+pub(crate) fn own_dir(h: &Hierarchy, proc_self_cgroup: &str) -> Result<Option<PathBuf>> {
+    let Some(own) = own_cgroup(h, proc_self_cgroup) else {
+        return Ok(None);
+    };
+    let rel = if h.root == "/" {
+        Some(own)
+    } else if own == h.root {
+        Some("")
+    } else {
+        own.strip_prefix(h.root.as_str())
+            .filter(|r| r.starts_with('/'))
+    };
+    let Some(rel) = rel else {
+        return Err(Error::OwnCgroupOutsideMount {
+            hierarchy: h.key.clone(),
+            cgroup: own.to_owned(),
+            root: h.root.clone(),
+        });
+    };
+    Ok(Some(join(
+        h.mount_point.clone(),
+        &clean_components(rel, own)?,
+    )))
+}
+
 /// Finds the cgroup of hierarchy `h` in `/proc/self/cgroup` content.
 fn own_cgroup<'a>(h: &Hierarchy, proc_self_cgroup: &'a str) -> Option<&'a str> {
     for line in proc_self_cgroup.lines() {
@@ -567,6 +603,32 @@ mod tests {
         );
         let paths = compute_paths(&h, "0::/top\n", "x", "abc").unwrap();
         assert_eq!(paths[""], p("/sys/fs/cgroup/x"));
+    }
+
+    #[test]
+    fn own_dir_is_the_callers_cgroup_below_the_mount_root() {
+        let h = parse_mountinfo(HYBRID_MOUNTINFO);
+        let memory = hierarchy_of(&h, Path::new("/sys/fs/cgroup/memory")).unwrap();
+        let text = "9:name=systemd:/user.slice\n4:memory:/a/b\n0::/c\n";
+        assert_eq!(
+            own_dir(memory, text).unwrap(),
+            Some(PathBuf::from("/sys/fs/cgroup/memory/a/b"))
+        );
+        // Not a member of the hierarchy: nothing to return to.
+        assert_eq!(own_dir(memory, "0::/c\n").unwrap(), None);
+        // A mount whose root is a cgroup below the hierarchy's: the path below that root; a
+        // caller outside it cannot be named through the mount.
+        let mut sub = memory.clone();
+        sub.root = "/a".into();
+        assert_eq!(
+            own_dir(&sub, text).unwrap(),
+            Some(PathBuf::from("/sys/fs/cgroup/memory/b"))
+        );
+        sub.root = "/z".into();
+        assert!(own_dir(&sub, text).is_err());
+        // `..` may not climb out of the mount.
+        sub.root = "/".into();
+        assert!(own_dir(&sub, "4:memory:/../x\n").is_err());
     }
 
     #[test]

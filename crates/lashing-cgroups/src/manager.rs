@@ -243,6 +243,27 @@ impl Manager {
         Ok(())
     }
 
+    /// The calling thread's own cgroup in each v1 hierarchy of this manager: where
+    /// [`Manager::join_thread_v1`] moves it back after it joined this manager's cgroups (a
+    /// thread that stays, e.g. the only thread of a short-lived program). Fails if the thread
+    /// is not in one of those hierarchies or its cgroup is not visible.
+    pub fn own_v1(&self) -> Result<Manager> {
+        let text = hierarchy::read_proc_thread_self_cgroup()?;
+        let mut paths = BTreeMap::new();
+        for (key, path) in &self.paths {
+            let hierarchies = mounted_hierarchies()?;
+            let h = hierarchy_of(hierarchies, path)
+                .ok_or_else(|| Error::NotInHierarchy { path: path.clone() })?;
+            if h.unified {
+                continue;
+            }
+            let own = hierarchy::own_dir(h, &text)?
+                .ok_or_else(|| Error::NotInHierarchy { path: path.clone() })?;
+            paths.insert(key.clone(), own);
+        }
+        Ok(Manager { paths })
+    }
+
     /// [`Manager::add_pid`], skipping as well every v1 hierarchy when `skip_v1` (the process was
     /// forked by a thread that had joined them: [`Manager::join_thread_v1`]).
     pub fn add_pid_except(&self, pid: i32, skip_unified: bool, skip_v1: bool) -> Result<()> {

@@ -464,6 +464,51 @@ fn a_parent_pids_limit_of_one_still_admits_the_init() {
     assert!(sb.left().is_empty(), "{:?}", sb.left());
 }
 
+/// The `lashing` command forks init from its own thread moved into the container's v1 cgroups
+/// (no threadgroup-lock grace period) and moves that thread back: a foreground `run` stays out
+/// of the cgroups of the container it waits for, which hold the container's processes only.
+#[test]
+fn a_foreground_run_stays_out_of_its_containers_cgroups() {
+    if lashing_testsupport::systemd::not_with_systemd(
+        "reads the cgroupfs directories of the sandbox's own cgroups path",
+    ) {
+        return;
+    }
+    let sb = sandbox(&["sh"]);
+    sb.config("fg", "sleep 1000", |_| {});
+    let mut run = sb
+        .command(&["run", "-b", sb.bundle().to_str().unwrap(), "fg"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    sb.wait_status("fg", "running");
+    let init = sb.pid("fg");
+    let m = lashing_cgroups::Manager::new(&sb.cgroup_dir("fg"), "fg").unwrap();
+    let path = sb.cgroup_dir("fg");
+    let runtime = run.id();
+    let mut checked = 0;
+    for dir in m.paths().values() {
+        let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
+            continue;
+        };
+        let pids: Vec<&str> = procs.split_whitespace().collect();
+        assert_eq!(pids, [init.to_string()], "{}", dir.display());
+        checked += 1;
+    }
+    assert!(checked > 0);
+    let own = std::fs::read_to_string(format!("/proc/{runtime}/cgroup")).unwrap();
+    assert!(
+        !own.lines().any(|l| l.ends_with(&format!(":{path}"))),
+        "the runtime is in the container's cgroups:\n{own}"
+    );
+    sb.ok(&["kill", "fg", "KILL"]);
+    let st = run.wait().unwrap();
+    assert_eq!(st.code(), Some(137), "{st:?}");
+    assert!(sb.left().is_empty(), "{:?}", sb.left());
+}
+
 /// Whether this host has a cgroup hierarchy (v1) or an enabled controller (v2 root) `ctl`.
 fn host_has_controller(ctl: &str) -> bool {
     if unified() {

@@ -7,9 +7,10 @@
 //! grace period (10-20 ms on this kind of host: most of a cold container start, and every fork
 //! on the machine waits behind it). A thread moving itself (`tasks`, `0`) takes no such lock,
 //! and a process it forks is born in its cgroups. The thread forks init and ends at once; its
-//! membership ends with it, before the caller goes on. Whatever fails on that way (a `pids`
-//! limit that counts the thread as well, a cgroup that refuses the thread), init is forked
-//! again the usual way and moved in by pid.
+//! membership ends with it, before the caller goes on. A process whose only thread is the
+//! caller's (the `lashing` command) moves that thread there and back instead: no thread to make.
+//! Whatever fails on that way (a `pids` limit that counts the thread as well, a cgroup that
+//! refuses the thread), init is forked again the usual way and moved in by pid.
 
 use std::os::fd::BorrowedFd;
 
@@ -44,7 +45,12 @@ pub(super) fn clone_init_placed(
     plan: &mut NsPlan,
 ) -> Result<(sys::clone::Spawned, Placed)> {
     if let Some(cgroup) = born_in {
-        match clone_in_thread(cgroup, pidns, spec, plan) {
+        let r = if single_threaded() {
+            clone_in_place(cgroup, pidns, spec, plan)
+        } else {
+            clone_in_thread(cgroup, pidns, spec, plan)
+        };
+        match r {
             Ok((s, into_cgroup, in_pidns)) => {
                 let placed = Placed {
                     into_cgroup,
@@ -64,6 +70,51 @@ pub(super) fn clone_init_placed(
         in_pidns: joined.is_some(),
     };
     Ok((s, placed))
+}
+
+/// Whether this process has no other thread than the caller's (a short-lived program such as
+/// the `lashing` command): from `/proc/self/stat`, through a verified procfs. Wrong at worst
+/// costs the other way's price: either way only the calling thread moves.
+fn single_threaded() -> bool {
+    let Ok(proc) = crate::procfs::ProcFs::mounted() else {
+        return false;
+    };
+    let Ok(stat) = proc.read("self/stat") else {
+        return false;
+    };
+    // pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
+    // stime cutime cstime priority nice num_threads ...
+    stat.rsplit_once(") ")
+        .and_then(|(_, rest)| rest.split(' ').nth(17))
+        .is_some_and(|n| n == "1")
+}
+
+/// [`clone_init`] from the calling thread itself, the only one of its process, moved into
+/// `cgroup`'s v1 hierarchies and back (no thread to make: less memory and work for a short-lived
+/// program). Only the calling thread moves (`tasks`), so no lock's grace period either way.
+fn clone_in_place(
+    cgroup: &Manager,
+    pidns: Option<BorrowedFd<'_>>,
+    spec: &mut sys::clone::SpawnSpec<'_>,
+    plan: &mut NsPlan,
+) -> std::result::Result<(sys::clone::Spawned, bool, bool), String> {
+    let home = cgroup
+        .own_v1()
+        .map_err(|e| format!("find this thread's own v1 cgroups: {e}"))?;
+    if let Err(e) = cgroup.join_thread_v1() {
+        let _ = home.join_thread_v1();
+        return Err(format!("join the v1 cgroups: {e}"));
+    }
+    crate::waterfall::mark("runtime thread in the v1 cgroups");
+    let joined = pidns.and_then(PidNsForChildren::enter);
+    let r = clone_init(spec, plan);
+    let in_pidns = joined.is_some();
+    drop(joined);
+    if let Err(e) = home.join_thread_v1() {
+        tracing::warn!("could not move back to this process's own v1 cgroups: {e}");
+    }
+    let (child, into_cgroup) = r.map_err(|e| crate::error::chain(&e))?;
+    Ok((child, into_cgroup, in_pidns))
 }
 
 /// [`clone_init`] from a thread made for it, once it has joined `cgroup`'s v1 hierarchies (and
