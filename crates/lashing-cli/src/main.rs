@@ -41,7 +41,8 @@ fn real_main(entry: u64) -> i32 {
             // containerd's shim reads the runtime's last error).
             if let Some(g) = Cli::global_options(&argv)
                 && g.log.is_some()
-                && logging::init(g.log_format, g.log.as_deref(), false).is_ok()
+                && let Ok(format) = g.log_format()
+                && logging::init(format, g.log.as_deref(), false).is_ok()
             {
                 tracing::error!("{}", cli::usage_error(&e));
             }
@@ -76,7 +77,19 @@ fn real_main(entry: u64) -> i32 {
             1
         };
     }
-    if let Err(e) = logging::init(cli.log_format, cli.log.as_deref(), cli.debug) {
+    let format = match cli.log_format() {
+        Ok(f) => f,
+        Err(v) => {
+            // As runc: logrus's default (text lines on stderr) reports it; no log file is made.
+            if logging::init(logging::LogFormat::Text, None, cli.debug).is_ok() {
+                tracing::error!("invalid log-format: {v}");
+            } else {
+                eprintln!("invalid log-format: {v}");
+            }
+            return 1;
+        }
+    };
+    if let Err(e) = logging::init(format, cli.log.as_deref(), cli.debug) {
         eprintln!("{}", e.message());
         return 1;
     }

@@ -295,6 +295,40 @@ fn list_empty_root_in_every_format() {
     assert_eq!((o.code, o.stdout.as_str()), (0, ""));
 }
 
+/// A `--log-format` other than `text` (or empty) or `json` (case-sensitive): runc's logrus line
+/// on stderr, status 1, no log file made, nothing run.
+#[test]
+fn a_bad_log_format_is_reported_as_runc_does() {
+    let (d, r) = root();
+    let log = d.path().join("log");
+    for bad in ["yaml", "JSON"] {
+        let o = lashing(&[
+            "--root",
+            &r,
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            bad,
+            "list",
+        ]);
+        assert_eq!((o.code, o.stdout.as_str()), (1, ""), "{}", o.stderr);
+        assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+        assert_eq!(
+            text_log_msg(o.stderr.trim_end()),
+            format!("invalid log-format: {bad}")
+        );
+        assert!(!log.exists());
+        assert!(!Path::new(&r).exists());
+    }
+    // Empty is text, as with runc.
+    let o = lashing(&["--root", &r, "--log-format", "", "state", "nosuch"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        text_log_msg(o.stderr.trim_end()),
+        "container does not exist"
+    );
+}
+
 #[test]
 fn log_lines_json_text_and_file() {
     let (d, r) = root();

@@ -208,12 +208,18 @@ mod tests {
         .collect();
         let g = Cli::global_options(&argv).unwrap();
         assert_eq!(g.log.as_deref(), Some(std::path::Path::new("/l")));
-        assert_eq!(g.log_format, crate::logging::LogFormat::Json);
-        let bad: Vec<OsString> = ["lashing", "--log-format", "xml", "list"]
+        assert_eq!(g.log_format(), Ok(crate::logging::LogFormat::Json));
+        let bad: Vec<OsString> = ["lashing", "--rootless", "maybe", "list"]
             .iter()
             .map(Into::into)
             .collect();
         assert!(Cli::global_options(&bad).is_none());
+        // A bad log format parses; its value is refused when logging is set up (main.rs).
+        let xml: Vec<OsString> = ["lashing", "--log-format", "xml", "list"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        assert_eq!(Cli::global_options(&xml).unwrap().log_format(), Err("xml"));
     }
 
     /// The whole command line: containerd's runc shim's restore (go-runc) and other Go forms
