@@ -19,7 +19,7 @@ const FULL_MAP: (u64, u64, u64) = (0, 0, 4_294_967_295);
 /// `/proc/self/uid_map` is not the single full-range identity mapping (runc's
 /// `userns.RunningInUserNS`). An unreadable map counts as the initial namespace.
 ///
-/// The map is read through the host's `/proc` (verified: [`ProcFs::mounted`]), which costs no
+/// The map is read through the host's `/proc` (verified: `ProcFs::mounted`), which costs no
 /// mount; a private procfs instance only when that `/proc` cannot show it (not a procfs root,
 /// or of another pid namespace).
 pub fn running_in_userns() -> bool {
