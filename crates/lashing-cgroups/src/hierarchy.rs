@@ -248,6 +248,16 @@ pub(crate) fn own_dir(h: &Hierarchy, proc_self_cgroup: &str) -> Result<Option<Pa
     let Some(own) = own_cgroup(h, proc_self_cgroup) else {
         return Ok(None);
     };
+    let rel = below_mount_root(h, own)?;
+    Ok(Some(join(
+        h.mount_point.clone(),
+        &clean_components(rel, own)?,
+    )))
+}
+
+/// The part of cgroup `own` (as `/proc/self/cgroup` names it) below the root of `h`'s mount:
+/// what is joined to the mount point; an error if the mount does not show it.
+fn below_mount_root<'a>(h: &Hierarchy, own: &'a str) -> Result<&'a str> {
     let rel = if h.root == "/" {
         Some(own)
     } else if own == h.root {
@@ -256,17 +266,11 @@ pub(crate) fn own_dir(h: &Hierarchy, proc_self_cgroup: &str) -> Result<Option<Pa
         own.strip_prefix(h.root.as_str())
             .filter(|r| r.starts_with('/'))
     };
-    let Some(rel) = rel else {
-        return Err(Error::OwnCgroupOutsideMount {
-            hierarchy: h.key.clone(),
-            cgroup: own.to_owned(),
-            root: h.root.clone(),
-        });
-    };
-    Ok(Some(join(
-        h.mount_point.clone(),
-        &clean_components(rel, own)?,
-    )))
+    rel.ok_or_else(|| Error::OwnCgroupOutsideMount {
+        hierarchy: h.key.clone(),
+        cgroup: own.to_owned(),
+        root: h.root.clone(),
+    })
 }
 
 /// Finds the cgroup of hierarchy `h` in `/proc/self/cgroup` content.
@@ -374,21 +378,7 @@ pub fn compute_paths(
                 tracing::debug!(hierarchy = %h.key, "not a member of this hierarchy: skipped");
                 continue;
             };
-            let own_rel = if h.root == "/" {
-                Some(own)
-            } else if own == h.root {
-                Some("")
-            } else {
-                own.strip_prefix(h.root.as_str())
-                    .filter(|r| r.starts_with('/'))
-            };
-            let Some(own_rel) = own_rel else {
-                return Err(Error::OwnCgroupOutsideMount {
-                    hierarchy: h.key.clone(),
-                    cgroup: own.to_owned(),
-                    root: h.root.clone(),
-                });
-            };
+            let own_rel = below_mount_root(h, own)?;
             // runc's fs2 rule on a pure v2 host: the caller's own cgroup most probably holds
             // processes already (a user's session scope), so that no controller could be
             // enabled for a child of it; its parent (the delegated slice) is used instead.
