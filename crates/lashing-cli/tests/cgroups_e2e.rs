@@ -424,8 +424,8 @@ fn busy_or_frozen_cgroup_is_refused() {
 }
 
 /// A parent cgroup that allows one process (`pids.max` = 1) still admits the container's
-/// init, as with runc: moving a process into a cgroup is not a fork, the limit does not apply to
-/// it. On v1 the runtime first has a thread of its own join the cgroups and fork init there
+/// init: moving a process into a cgroup is not a fork, the limit does not apply to it (runc 1.3
+/// cannot start there: its nsexec forks more processes in the cgroup; docs/compatibility.md). On v1 the runtime first has a thread of its own join the cgroups and fork init there
 /// (no threadgroup-lock grace period); that fork is refused here (the thread and init would be
 /// two), and init is then forked outside and moved in by pid. On v2 `CLONE_INTO_CGROUP` is
 /// refused the same way and the same fallback applies.
