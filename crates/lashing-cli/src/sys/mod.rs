@@ -37,6 +37,57 @@ extern "C" fn on_signal(sig: libc::c_int) {
     unsafe { *libc::__errno_location() = errno };
 }
 
+/// The kernel's `struct sigaction` (`rt_sigaction(2)`, x86_64 and aarch64 layout).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// `rt_sigaction(sig, new, old)` straight to the kernel.
+fn rt_sigaction(
+    sig: i32,
+    new: Option<&KernelSigaction>,
+    old: Option<&mut KernelSigaction>,
+) -> io::Result<()> {
+    let new = new.map_or(std::ptr::null(), |n| n as *const KernelSigaction);
+    let old = old.map_or(std::ptr::null_mut(), |o| o as *mut KernelSigaction);
+    // SAFETY: both pointers are null or point to live KernelSigaction values of the kernel's
+    // layout, whose size matches the 8-byte signal set passed as the last argument.
+    let r = unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, new, old, 8usize) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Installs [`on_signal`] for `sig`, which the C library refuses, with the C library's own
+/// signal-return trampoline (read back from `model`, a signal it installed the handler for: the
+/// kernel needs one, `SA_RESTORER`, to return from a handler).
+fn install_raw(sig: i32, model: Option<i32>) -> io::Result<()> {
+    if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        return Ok(());
+    }
+    let Some(model) = model.filter(|&m| m != sig) else {
+        return Ok(());
+    };
+    let mut act = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    rt_sigaction(model, None, Some(&mut act))?;
+    if act.handler != on_signal as *const () as usize {
+        return Ok(());
+    }
+    act.mask = 0;
+    rt_sigaction(sig, Some(&act), None)
+}
+
 /// Signals caught through a self-pipe: each delivered signal becomes one byte to read.
 ///
 /// The handlers stay installed for the life of the process (dropping the pipe detaches them from
@@ -67,6 +118,13 @@ impl SignalPipe {
             let r = unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) };
             if r != 0 {
                 let e = io::Error::last_os_error();
+                // The C library keeps signals 32-34 for itself (glibc 32 and 33, musl 32 to 34)
+                // and refuses them; the kernel does not, and a single-threaded process does not
+                // use them: installed directly (runc, in Go, catches them too).
+                if e.raw_os_error() == Some(libc::EINVAL) && (32..=34).contains(&sig) {
+                    install_raw(sig, signals.first().copied())?;
+                    continue;
+                }
                 // A signal this process may not catch (reserved by a tool it runs under, such as
                 // valgrind) is not forwarded, as Go's signal.Notify leaves it: not an error.
                 if e.raw_os_error() == Some(libc::EINVAL) {

@@ -12,8 +12,12 @@ use std::time::Duration;
 
 pub use lashing_testsupport::containerd::Out;
 
-/// The lashing CLI under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_lashing");
+/// The `lashing` binary under test: this package's build, or the one `LASHING_TEST_BIN` named when
+/// the tests were compiled (CI runs them once more against the installed build, `scripts/build-release`).
+pub const BIN: &str = match option_env!("LASHING_TEST_BIN") {
+    Some(bin) => bin,
+    None => env!("CARGO_BIN_EXE_lashing"),
+};
 
 /// The shim's state root when the task options name no runtime root (ctr's `--uidmap`).
 pub const DEFAULT_RUNC_ROOT: &str = "/run/containerd/runc/default";

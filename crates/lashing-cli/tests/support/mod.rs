@@ -11,8 +11,12 @@ pub use lashing_testsupport::{
     unified, wait_bounded, wait_exit, wait_for, wait_for_file,
 };
 
-/// The `lashing` binary.
-pub const BIN: &str = env!("CARGO_BIN_EXE_lashing");
+/// The `lashing` binary under test: this package's build, or the one `LASHING_TEST_BIN` named when
+/// the tests were compiled (CI runs them once more against the installed build, `scripts/build-release`).
+pub const BIN: &str = match option_env!("LASHING_TEST_BIN") {
+    Some(bin) => bin,
+    None => env!("CARGO_BIN_EXE_lashing"),
+};
 
 /// The busybox applets linked in `/bin` of a [`sandbox`]'s rootfs.
 pub const APPLETS: &[&str] = &[

@@ -183,21 +183,36 @@ pub(super) unsafe fn raw_clone(flags: u64, pidfd: &mut RawFd) -> libc::c_long {
 }
 
 /// Blocks all signals of the calling thread until dropped (then restores the old mask).
-pub(super) struct BlockSignals(Option<libc::sigset_t>);
+///
+/// Straight to the kernel (`rt_sigprocmask`): the C library's full set leaves out the signals it
+/// keeps for itself (musl 32-34, glibc 32-33), whose handlers (`lashing run` forwards them too)
+/// must not run in the child either.
+pub(super) struct BlockSignals(Option<u64>);
+
+/// `rt_sigprocmask(SIG_SETMASK, new, old)` of the calling thread, with the kernel's 8-byte set.
+fn set_thread_mask(new: &u64, old: Option<&mut u64>) -> bool {
+    let old = old.map_or(std::ptr::null_mut(), |o| o as *mut u64);
+    // SAFETY: `new` is a live 8-byte signal set, `old` null or a live 8-byte set to fill; the call
+    // only changes this thread's mask (SIGKILL and SIGSTOP are never blocked by the kernel).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            new as *const u64,
+            old,
+            8usize,
+        )
+    };
+    r == 0
+}
 
 impl BlockSignals {
     pub(super) fn new() -> BlockSignals {
-        // SAFETY: sigfillset fills a zeroed set; pthread_sigmask with valid pointers only changes
-        // this thread's mask and stores the old one.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            if libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old) == 0 {
-                BlockSignals(Some(old))
-            } else {
-                BlockSignals(None)
-            }
+        let mut old = 0u64;
+        if set_thread_mask(&u64::MAX, Some(&mut old)) {
+            BlockSignals(Some(old))
+        } else {
+            BlockSignals(None)
         }
     }
 }
@@ -205,8 +220,8 @@ impl BlockSignals {
 impl Drop for BlockSignals {
     fn drop(&mut self) {
         if let Some(old) = &self.0 {
-            // SAFETY: restoring the mask saved by `new` on this same thread.
-            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+            // Restoring the mask saved by `new` on this same thread.
+            set_thread_mask(old, None);
         }
     }
 }

@@ -342,13 +342,26 @@ pub(crate) fn exit_now(code: i32) -> ! {
 
 /// Resets every signal disposition to the default and unblocks all signals, so that the user
 /// process does not inherit the runtime's (Rust ignores `SIGPIPE`, for one).
+/// Straight to the kernel (`rt_sigaction`), as the C library refuses the signals it keeps for
+/// itself (32-34), whose ignored disposition would otherwise pass to the container.
 pub(crate) fn reset_signals() -> io::Result<()> {
-    for sig in 1..=libc::SIGRTMAX() {
+    // The kernel's `struct sigaction`: handler SIG_DFL (0), no flags, no restorer, empty mask.
+    let dfl = [0usize; 4];
+    for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: installing SIG_DFL for a valid signal number; init has no handlers of its own.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        // SAFETY: `dfl` is a kernel sigaction (4 words: handler, flags, restorer, an 8-byte mask)
+        // installing SIG_DFL, which needs no restorer; the old action is not read.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                std::ptr::null_mut::<usize>(),
+                8usize,
+            )
+        };
     }
     // SAFETY: an all-empty signal set built by sigemptyset, then SIG_SETMASK with it.
     let r = unsafe {
