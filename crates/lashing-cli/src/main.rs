@@ -14,6 +14,11 @@ mod signals;
 mod sys;
 mod tty;
 
+/// The musl build's allocator (Cargo.toml says why).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 use clap::error::ErrorKind;
 
 use crate::cli::{Cli, Command};
