@@ -425,9 +425,10 @@ pub(crate) fn recv_raw(sock: impl AsFd) -> io::Result<Option<Received>> {
 
 /// The largest message init sends ([`ToParent`]): its failure reports and log lines are cut
 /// well below this (tens of KiB at most, even with every byte escaped in JSON), so the parent
-/// reads each message with one `recvmsg` into a buffer of this size ([`recv_bounded`]). Above
-/// the allocator's mmap threshold on purpose: the buffer comes zeroed from the kernel, and only
-/// the pages a message fills become resident (a heap buffer would be cleared, all of it).
+/// reads each message with one `recvmsg` into a buffer of this size ([`recv_bounded`]): pages
+/// mapped for it (`sys::pages::ZeroedPages`), zeroed by the kernel, of which only those a message
+/// fills become resident (a heap buffer would be cleared, all of it, by an allocator that does not
+/// map large blocks itself, as the musl build's).
 pub(crate) const MAX_TO_PARENT: usize = 256 << 10;
 
 /// The largest reply to init after the payload (`Run`, `HooksDone`, ...): a unit variant's name.

@@ -4,6 +4,7 @@
 pub(crate) mod clone;
 pub(crate) mod net;
 pub(crate) mod netlink;
+pub(crate) mod pages;
 pub(crate) mod process;
 
 pub(crate) mod mount;

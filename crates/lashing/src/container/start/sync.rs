@@ -15,8 +15,14 @@ impl Bootstrap<'_> {
     /// and then EOF; an exec's init keeps its socket until `execve` (close-on-exec), so an EOF
     /// after `Ready` is its success. Any other EOF is a death.
     pub(super) fn sync(&mut self, init: &mut Spawned) -> Result<()> {
-        // Init's messages are bounded: one `recvmsg` each into this buffer.
-        let mut buf = vec![0u8; channel::MAX_TO_PARENT];
+        // Init's messages are bounded: one `recvmsg` each into this buffer, of pages that
+        // become resident only where a message fills them.
+        let mut buf = sys::pages::ZeroedPages::new(channel::MAX_TO_PARENT).map_err(|e| {
+            Error::InitSocket {
+                op: "map a receive buffer for",
+                source: e,
+            }
+        })?;
         loop {
             let raw =
                 channel::recv_bounded(&init.sock, &mut buf).map_err(|e| Error::InitSocket {
