@@ -14,10 +14,10 @@ mod signals;
 mod sys;
 mod tty;
 
-/// The musl build's allocator (Cargo.toml says why).
+/// The musl build's allocator (`sys::alloc` says why).
 #[cfg(target_env = "musl")]
 #[global_allocator]
-static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOC: sys::alloc::Allocator = sys::alloc::Allocator::new();
 
 use clap::error::ErrorKind;
 

@@ -5,9 +5,13 @@
 //!   thread and without blocking signals (a blocked mask would be inherited by the container).
 //! - [`dup_inherited_fd`]: takes a copy of a file descriptor inherited from the caller
 //!   (`--preserve-fds`).
+//! - `alloc` (the musl build only): the global allocator, dlmalloc behind a spin lock.
 //! - [`reserve_inherited_fds`]: at start, holds the numbers of the closed fds of the range the
 //!   caller passes (`--preserve-fds`, `LISTEN_FDS`), so that no fd of the runtime's own can take
 //!   one of them and be handed to the container.
+
+#[cfg(target_env = "musl")]
+pub mod alloc;
 
 use std::io;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
