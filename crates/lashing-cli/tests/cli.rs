@@ -550,6 +550,36 @@ fn run_forwards_signals_to_the_container() {
     );
 }
 
+/// The real-time signals too: SIGRTMIN (34) is one the C library of the musl build keeps for
+/// itself (installed straight through `rt_sigaction`), SIGRTMAX (64) the last one.
+#[test]
+fn run_forwards_the_real_time_signals() {
+    for (sig, code) in [(34, 34), (64, 64)] {
+        let sb = sandbox(&[
+            "sh",
+            "-c",
+            "trap 'exit 34' 34; trap 'exit 64' 64; echo ready; sleep 30 & wait",
+        ]);
+        let out = sb.path("out");
+        let mut child = sb
+            .command(&["run", "-b", sb.bundle().to_str().unwrap(), "c1"])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        wait_for_file(&out, "ready\n");
+        // kill(1): rustix names no real-time signal.
+        let k = Command::new("kill")
+            .args([format!("-{sig}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(k.success(), "kill -{sig}: {k:?}");
+        let st = child.wait().unwrap();
+        assert_eq!(st.code(), Some(code), "signal {sig}: {st:?}");
+    }
+}
+
 #[test]
 fn run_preserves_fds() {
     let sb = sandbox(&["sh", "-c", "echo three >&3"]);
