@@ -524,13 +524,10 @@ fn run_keep_then_delete_and_killed_status() {
     assert_eq!(sb.run(&["list", "-q"]).stdout, "");
 }
 
-#[test]
-fn run_forwards_signals_to_the_container() {
-    let sb = sandbox(&[
-        "sh",
-        "-c",
-        "trap 'exit 7' TERM; echo ready; sleep 30 & wait",
-    ]);
+/// Runs `sh -c SCRIPT` (which prints `ready` once its traps are set) in the foreground, sends
+/// `sig` to the `lashing run` process once it is ready, and returns how `run` exited.
+fn run_and_signal(script: &str, sig: i32) -> std::process::ExitStatus {
+    let sb = sandbox(&["sh", "-c", script]);
     let out = sb.path("out");
     let mut child = sb
         .command(&["run", "-b", sb.bundle().to_str().unwrap(), "c1"])
@@ -540,9 +537,21 @@ fn run_forwards_signals_to_the_container() {
         .spawn()
         .unwrap();
     wait_for_file(&out, "ready\n");
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    let st = child.wait().unwrap();
+    // kill(1): rustix names no real-time signal.
+    let k = Command::new("kill")
+        .args([format!("-{sig}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success(), "kill -{sig}: {k:?}");
+    child.wait().unwrap()
+}
+
+#[test]
+fn run_forwards_signals_to_the_container() {
+    let st = run_and_signal(
+        "trap 'exit 7' TERM; echo ready; sleep 30 & wait",
+        libc::SIGTERM,
+    );
     assert_eq!(
         st.code(),
         Some(7),
@@ -554,29 +563,12 @@ fn run_forwards_signals_to_the_container() {
 /// itself (installed straight through `rt_sigaction`), SIGRTMAX (64) the last one.
 #[test]
 fn run_forwards_the_real_time_signals() {
-    for (sig, code) in [(34, 34), (64, 64)] {
-        let sb = sandbox(&[
-            "sh",
-            "-c",
+    for sig in [34, 64] {
+        let st = run_and_signal(
             "trap 'exit 34' 34; trap 'exit 64' 64; echo ready; sleep 30 & wait",
-        ]);
-        let out = sb.path("out");
-        let mut child = sb
-            .command(&["run", "-b", sb.bundle().to_str().unwrap(), "c1"])
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        wait_for_file(&out, "ready\n");
-        // kill(1): rustix names no real-time signal.
-        let k = Command::new("kill")
-            .args([format!("-{sig}"), child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(k.success(), "kill -{sig}: {k:?}");
-        let st = child.wait().unwrap();
-        assert_eq!(st.code(), Some(code), "signal {sig}: {st:?}");
+            sig,
+        );
+        assert_eq!(st.code(), Some(sig), "signal {sig}: {st:?}");
     }
 }
 
