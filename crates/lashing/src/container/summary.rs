@@ -1,8 +1,10 @@
 //! The OCI state of containers as `state` and `list` show them, and [`summaries`]: the
-//! containers under a state root, each read from the head of its state file only.
+//! containers under a state root, each read from the head of its state file only, by up to
+//! [`MAX_THREADS`] threads when there are many.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, OwnedFd};
+use std::ops::Range;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use lashing_cgroups::{FreezerReader, FreezerState::Frozen, Manager};
@@ -25,7 +27,9 @@ pub struct Summary {
 /// not be read: what `lashing list` prints. A state file's configuration is skipped but for
 /// the four fields of the OCI state, so this costs about one small read per container (and
 /// the status checks of [`crate::Container::status`]). Containers being created are left out
-/// (as [`crate::list`] and runc do).
+/// (as [`crate::list`] and runc do). From 128 containers on, the work is shared by up to four
+/// threads (one per 64 containers, no more than the CPUs this process may run on), the order
+/// kept; a thread that cannot be made leaves its share to the calling one.
 ///
 /// ```no_run
 /// for (id, summary) in lashing::summaries("/run/my-runtime")? {
@@ -51,13 +55,106 @@ pub fn summaries(root: impl AsRef<Path>) -> Result<Vec<(String, Result<Summary>)
         Err(e) => return Err(Error::io("read state root", root, e)),
     };
     let ids = entries(&root_fd).map_err(|e| Error::io("read state root", root, e))?;
+    // (the CPUs are asked only when there is enough work for a second thread)
+    let threads = if ids.len() >= 2 * PER_THREAD {
+        threads_for(ids.len(), usable_cpus())
+    } else {
+        1
+    };
+    Ok(summarize_split(root_fd.as_fd(), root, &ids, threads))
+}
+
+/// The fewest containers worth a thread of their own: a thread costs about as much as reading
+/// a few dozen state files (its stack's pages, the clone, the join).
+const PER_THREAD: usize = 64;
+/// The most threads [`summaries`] uses: `list` is a short command, and more threads than this
+/// mostly compete for the same dentries and the same `/proc`.
+const MAX_THREADS: usize = 4;
+/// The stack of a summary thread: its work is shallow (a state file's head parsed in place, a
+/// few paths), far below the default 2 MiB, and a smaller stack is fewer pages mapped.
+const SUMMARY_STACK: usize = 256 * 1024;
+
+/// The CPUs this process may run on (its affinity mask), or 1 when the kernel does not say.
+fn usable_cpus() -> usize {
+    rustix::thread::sched_getaffinity(None).map_or(1, |set| set.count() as usize)
+}
+
+/// How many threads summarize `containers` containers on `cpus` CPUs: one per [`PER_THREAD`],
+/// at most one per CPU and [`MAX_THREADS`], at least one.
+fn threads_for(containers: usize, cpus: usize) -> usize {
+    (containers / PER_THREAD).min(cpus).clamp(1, MAX_THREADS)
+}
+
+/// `len` items cut into `threads` consecutive ranges (fewer when there are fewer items) whose
+/// sizes differ by at most one, in order, covering `0..len`.
+fn split_for(len: usize, threads: usize) -> Vec<Range<usize>> {
+    let parts = threads.clamp(1, len.max(1));
+    let (size, longer) = (len / parts, len % parts);
+    let mut start = 0;
+    (0..parts)
+        .map(|i| {
+            let end = start + size + usize::from(i < longer);
+            let range = start..end;
+            start = end;
+            range
+        })
+        .collect()
+}
+
+/// [`summarize`] of `ids` on `threads` threads (the calling one included), results in the
+/// order of `ids`. A thread the system refuses leaves its share to the calling thread; a
+/// panic in one is resumed in the caller.
+fn summarize_split(
+    root_fd: BorrowedFd<'_>,
+    root: &Path,
+    ids: &[String],
+    threads: usize,
+) -> Vec<(String, Result<Summary>)> {
+    let parts = split_for(ids.len(), threads);
+    if parts.len() <= 1 {
+        return summarize(root_fd, root, ids);
+    }
+    std::thread::scope(|scope| {
+        let others: Vec<_> = parts[1..]
+            .iter()
+            .map(|range| {
+                let part = &ids[range.clone()];
+                let spawned = std::thread::Builder::new()
+                    .name("lashing-list".into())
+                    .stack_size(SUMMARY_STACK)
+                    .spawn_scoped(scope, move || summarize(root_fd, root, part));
+                (part, spawned.ok())
+            })
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        out.extend(summarize(root_fd, root, &ids[parts[0].clone()]));
+        for (part, handle) in others {
+            match handle {
+                Some(h) => match h.join() {
+                    Ok(done) => out.extend(done),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                None => out.extend(summarize(root_fd, root, part)),
+            }
+        }
+        out
+    })
+}
+
+/// The summaries of the containers `ids` under the state root opened as `root_fd`, in order,
+/// those being created (or gone meanwhile) left out.
+fn summarize(
+    root_fd: BorrowedFd<'_>,
+    root: &Path,
+    ids: &[String],
+) -> Vec<(String, Result<Summary>)> {
     let mut proc = ProcDir::open();
     // The containers' cgroups mostly share a parent: it is resolved and opened once.
     let mut freezer = FreezerReader::new();
     let mut out = Vec::with_capacity(ids.len());
     let mut buf = Vec::new();
     for id in ids {
-        let summary = match Head::read_at(root_fd.as_fd(), root, &id, &mut buf) {
+        let summary = match Head::read_at(root_fd, root, id, &mut buf) {
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 continue;
             }
@@ -73,7 +170,7 @@ pub fn summaries(root: impl AsRef<Path>) -> Result<Vec<(String, Result<Summary>)
                     || matches!(freezer.state(&h.cgroup_paths.0), Ok(Frozen)),
                     || {
                         let fifo = format!("{id}/{FIFO}");
-                        rustix::fs::statat(&root_fd, fifo.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+                        rustix::fs::statat(root_fd, fifo.as_str(), AtFlags::SYMLINK_NOFOLLOW)
                             .is_ok()
                     },
                 );
@@ -93,9 +190,9 @@ pub fn summaries(root: impl AsRef<Path>) -> Result<Vec<(String, Result<Summary>)
                 })
             }
         };
-        out.push((id, summary));
+        out.push((id.clone(), summary));
     }
-    Ok(out)
+    out
 }
 
 /// The names under the state root that can be container ids, sorted (hidden ones, such as a
@@ -194,3 +291,6 @@ impl Parts<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

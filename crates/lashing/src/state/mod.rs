@@ -545,4 +545,4 @@ fn is_cgroup_below_root(p: &Path) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

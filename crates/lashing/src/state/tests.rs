@@ -25,7 +25,7 @@ fn rfc3339_shape() {
 }
 
 /// The configuration of `lashing spec`'s bundle, as `create` makes it.
-fn example_config(dir: &Path) -> Config {
+pub(crate) fn example_config(dir: &Path) -> Config {
     let bundle = dir.join("bundle");
     fs::create_dir_all(bundle.join("rootfs")).unwrap();
     let mut spec = crate::config::example_spec_json();
@@ -39,7 +39,7 @@ fn example_config(dir: &Path) -> Config {
     .unwrap()
 }
 
-fn cgroup_paths() -> BTreeMap<String, PathBuf> {
+pub(crate) fn cgroup_paths() -> BTreeMap<String, PathBuf> {
     [
         "", "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids",
     ]
