@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
@@ -65,6 +66,13 @@ impl Visit for Fields {
 impl<S: Subscriber> Layer<S> for LogrusLayer {
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         *metadata.level() <= self.max
+    }
+
+    /// The level asked for is the subscriber's hint, so `LevelFilter::current()` is `INFO`
+    /// without `--debug`: the library tells a container's init the level to forward from it,
+    /// and without the hint (`TRACE`) init sent every debug event only for this layer to drop.
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::from_level(self.max))
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
@@ -246,6 +254,46 @@ mod tests {
         ];
         let l = format_line(LogFormat::Text, Level::DEBUG, "t", "ok", &fields);
         assert_eq!(l, "time=t level=debug msg=ok id=c1 z=\"a b\"\n");
+    }
+
+    /// The subscriber's hint is the level asked for (what init is told to forward), and events
+    /// above it are neither enabled nor written.
+    #[test]
+    fn the_level_is_hinted() {
+        for (max, hint) in [
+            (Level::INFO, LevelFilter::INFO),
+            (Level::DEBUG, LevelFilter::DEBUG),
+        ] {
+            let written = std::sync::Arc::new(Mutex::new(Vec::new()));
+            let layer = LogrusLayer {
+                format: LogFormat::Text,
+                max,
+                out: Mutex::new(Box::new(Shared(written.clone()))),
+            };
+            let subscriber = tracing_subscriber::registry().with(layer);
+            assert_eq!(subscriber.max_level_hint(), Some(hint));
+            tracing::subscriber::with_default(subscriber, || {
+                assert_eq!(LevelFilter::current(), hint);
+                tracing::debug!("a debug line");
+                tracing::info!("an info line");
+            });
+            let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+            assert!(text.contains("msg=\"an info line\""), "{text}");
+            assert_eq!(text.contains("a debug line"), max == Level::DEBUG, "{text}");
+        }
+    }
+
+    /// A writer into a buffer the test keeps.
+    struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]
