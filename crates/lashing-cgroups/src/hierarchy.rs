@@ -209,12 +209,7 @@ pub fn mounted_hierarchies() -> Result<&'static [Hierarchy]> {
             unified: true,
         }]
     } else {
-        let path = Path::new("/proc/self/mountinfo");
-        let content = std::fs::read_to_string(path).map_err(|source| Error::ProcFile {
-            path: path.to_owned(),
-            source,
-        })?;
-        parse_mountinfo(&content)
+        parse_mountinfo(&read_proc_text(Path::new("/proc/self/mountinfo"))?)
     };
     if table.is_empty() {
         return Err(Error::NoHierarchy {
@@ -226,20 +221,29 @@ pub fn mounted_hierarchies() -> Result<&'static [Hierarchy]> {
 
 /// Reads `/proc/self/cgroup`.
 pub(crate) fn read_proc_self_cgroup() -> Result<String> {
-    let path = Path::new("/proc/self/cgroup");
-    std::fs::read_to_string(path).map_err(|source| Error::ProcFile {
-        path: path.to_owned(),
-        source,
-    })
+    read_proc_text(Path::new("/proc/self/cgroup"))
 }
 
 /// Reads `/proc/thread-self/cgroup` (the calling thread's cgroups).
 pub(crate) fn read_proc_thread_self_cgroup() -> Result<String> {
-    let path = Path::new("/proc/thread-self/cgroup");
-    std::fs::read_to_string(path).map_err(|source| Error::ProcFile {
+    read_proc_text(Path::new("/proc/thread-self/cgroup"))
+}
+
+/// Reads a text file of procfs whole. A procfs file has no size (`fstat` says 0), so
+/// `fs::read_to_string` starts from a 32-byte probe and grows: about six reads for a host's
+/// mountinfo. Starting from 8 KiB, the `cgroup` files and most mount tables take one read and
+/// the end-of-file read (the buffer still grows as needed).
+fn read_proc_text(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let err = |source| Error::ProcFile {
         path: path.to_owned(),
         source,
-    })
+    };
+    let mut text = String::with_capacity(8192);
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .map_err(err)?;
+    Ok(text)
 }
 
 /// The directory of the caller's own cgroup of hierarchy `h` (`proc_self_cgroup`: the content of
@@ -440,6 +444,33 @@ fn is_under_normal(path: &Path, dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The whole file, however long: a mount table of more than the first buffer reads the
+    /// same as `fs::read_to_string`'s, and a missing file names its path.
+    #[test]
+    fn proc_text_is_read_whole() {
+        for p in [
+            "/proc/self/mountinfo",
+            "/proc/self/cgroup",
+            "/proc/self/maps",
+        ] {
+            let path = Path::new(p);
+            let ours = read_proc_text(path).unwrap();
+            assert!(!ours.is_empty(), "{p}");
+            assert!(ours.ends_with('\n'), "{p}: {ours:?}");
+            if p.ends_with("cgroup") {
+                assert_eq!(ours, std::fs::read_to_string(path).unwrap());
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let long = dir.path().join("long");
+        let text = "a line of a long file\n".repeat(2000);
+        std::fs::write(&long, &text).unwrap();
+        assert_eq!(read_proc_text(&long).unwrap(), text);
+        let missing = dir.path().join("missing");
+        let e = read_proc_text(&missing).unwrap_err();
+        assert!(e.to_string().contains(&*missing.to_string_lossy()), "{e}");
+    }
 
     proptest::proptest! {
         /// The byte comparison agrees with the component one on every path it decides.
