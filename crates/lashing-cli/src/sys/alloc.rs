@@ -3,9 +3,11 @@
 //! musl's own allocator (mallocng) maps and unmaps memory for most allocations (121 `mmap` and
 //! 102 `munmap` per `run`). dlmalloc grows its heap in large segments; its `global` feature
 //! guards it with a pthread mutex, whose lock and unlock calls were ~20 % of `list`'s user time
-//! (musl's mutex functions are out of line). The `lashing` command is single-threaded (the
-//! library starts a thread only in a multithreaded embedder), so the lock is all but always
-//! free: one atomic exchange to take it, one store to release it.
+//! (musl's mutex functions are out of line). The `lashing` command is single-threaded but for
+//! `list` of 128 containers or more (up to four threads, each allocating a few small strings
+//! per container between system calls) and the library's short-lived helper threads, so the
+//! lock is all but always free: one atomic exchange to take it, one store to release it; a
+//! taker that finds it held spins briefly, then yields.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::UnsafeCell;
