@@ -5,7 +5,8 @@
 //! replies. Init → parent: [`ToParent`] messages. A new container's init ends with
 //! [`ToParent::Created`] and closes its end: an EOF without it is a death, even after
 //! [`ToParent::Ready`]. An `exec`'s init keeps its end until `execve` (close-on-exec): an EOF
-//! after `Ready` means it exec'd.
+//! after `Ready` means it exec'd. A `run`'s init ([`Payload::straight`]) sends `Created` and
+//! keeps its end until `execve`, as an `exec`'s.
 //!
 //! This table is the protocol; the parent's column is `container::start`'s `Bootstrap` (one
 //! `handle_*` method per [`ToParent`] message), the init's column is [`crate::init`]. Rows are in
@@ -24,9 +25,9 @@
 //! | set up, cwd and program found, before the user switch | `Ready` | `Run` (rlimits set, pidfd sent to `--pidfd-socket`; *standard*: resources set if no `Hooks` came; *setns*: final CPU affinity set); *standard*: then the state is saved, while init goes on |
 //! | seccomp with a listener | `SeccompFd` + the listener fd | `SeccompDone` (the fd reached the agent at `listenerPath`) |
 //! | failure, any step | `Error(InitFailure)`, then exit | |
-//! | set up (user, caps, seccomp) (*standard*) | `Created`, then EOF (init waits on the exec fifo) | |
-//! | (*setns*) | EOF at `execve` (close-on-exec) | |
-//! | after `Created` (*standard*) | a failure goes to the exec fifo after its byte (JSON `InitFailure`), read by `start` | |
+//! | set up (user, caps, seccomp) (*standard*) | `Created`, then EOF (init waits on the exec fifo); *straight* (`run`): `Created`, then the startContainer hooks | |
+//! | (*setns*, *straight*) | EOF at `execve` (close-on-exec) | |
+//! | after `Created` (*standard*) | a failure goes to the exec fifo after its byte (JSON `InitFailure`), read by `start`; *straight*: `Error` on the socket, a failure of the start | |
 //!
 //! With the start waterfall on ([`Payload::waterfall`]), `Hooks`, `Ready` and `Created` carry
 //! init's phase stamps taken since its previous message ([`crate::waterfall`]): no extra datagram.
@@ -170,6 +171,13 @@ pub(crate) struct Payload {
     /// Init stamps its phases and sends the stamps with its messages ([`crate::waterfall`]).
     #[serde(default)]
     pub waterfall: bool,
+    /// `run` (*standard*): init does not wait for `start` on the exec fifo (it gets no fifo
+    /// handle). It sends `Created` and goes on to the startContainer hooks and `execve` with its
+    /// socket open (close-on-exec): a failure after `Created` comes as `Error` on the socket (the
+    /// start's failure), and the EOF is the exec. One wait on each side less than `create` +
+    /// `start`.
+    #[serde(default)]
+    pub straight: bool,
     /// Where init attaches the protected executable's mount ([`FdLayout::exe_mount`]) in its
     /// new mount namespace, right before `pivot_root`.
     #[serde(default)]

@@ -76,6 +76,9 @@ pub struct Process {
     /// Whether this is the container's init process: set by the entry point it is given to
     /// (`start`/`run`: true, `exec`: false), never by the caller.
     pub(crate) init: bool,
+    /// Set by [`Container::run`](crate::Container::run) when the container was created and its
+    /// process failed to start (a startContainer hook, the `execve`): the failure is the start's.
+    pub(crate) started: bool,
     /// Capabilities (`None`: those of the config's process).
     pub capabilities: Option<crate::config::Capabilities>,
     /// `no_new_privileges` (`None`: the config's).

@@ -64,12 +64,12 @@ pub fn run(g: &Globals, a: &Args) -> CmdResult {
         },
         None => None,
     };
-    // create, then start: an init that fails after `create` (a startContainer hook, `execve`)
-    // is, in the foreground, a process that exited 255 with the error said (runc's init prints
-    // it and exits 255 while `run` waits for it).
-    let started = match container.start(&mut process) {
+    // create, then start (in one go: init does not wait on the exec fifo): an init that fails
+    // after `create` (a startContainer hook, `execve`) is, in the foreground, a process that
+    // exited 255 with the error said (runc's init prints it and exits 255 while `run` waits).
+    let started = match container.run_phased(&mut process) {
         Err(e) => Err(CliError::from(e)),
-        Ok(()) => match container.release() {
+        Ok(r) => match r {
             Err(e @ lashing::Error::Init(_)) if !a.detach => {
                 tracing::error!("{}", crate::error::chain(&e));
                 cleanup(container);

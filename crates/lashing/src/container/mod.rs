@@ -194,14 +194,56 @@ impl Container {
             });
         }
         let _lock = state::lock(&self.dir)?;
-        self.start_init(process)
+        self.start_init(process, false)
     }
 
-    /// Starts the init `process` and lets it run at once (`runc run`: [`Container::start`] then
-    /// [`Container::release`]; libcontainer's `Run`).
+    /// Starts the init `process` and lets it run at once (`runc run`; libcontainer's `Run`):
+    /// what [`Container::start`] then [`Container::release`] do, in one conversation with init,
+    /// which goes on to execute the program without waiting on the exec fifo. Returns once it
+    /// has, and the poststart hooks ran.
     pub fn run(&mut self, process: &mut Process) -> Result<()> {
-        self.start(process)?;
-        self.release()
+        self.run_phased(process)?
+    }
+
+    /// [`Container::run`] with the failures of its two phases told apart: `Err` when the
+    /// container could not be created (as from [`Container::start`]: nothing of it runs, no
+    /// cgroup is left), `Ok(Err)` when it was created but its process did not start (as from
+    /// [`Container::release`]: a startContainer hook, the program's `execve` or a poststart hook
+    /// failed; the stopped container is left for [`Container::destroy`]).
+    ///
+    /// ```no_run
+    /// let opts = lashing::config::CreateOpts { bundle: "/path/to/bundle".into(), ..Default::default() };
+    /// let config = lashing::Config::from_bundle(&opts)?;
+    /// let mut c = lashing::Container::create("/run/my-runtime", "demo", config)?;
+    /// let mut p = lashing::Process::new(["/bin/true"]);
+    /// match c.run_phased(&mut p) {
+    ///     Err(e) => eprintln!("not created: {e}"),
+    ///     Ok(Err(e)) => eprintln!("created, but did not start: {e}"),
+    ///     Ok(Ok(())) => println!("running as pid {:?}", p.pid),
+    /// }
+    /// # Ok::<(), lashing::Error>(())
+    /// ```
+    pub fn run_phased(&mut self, process: &mut Process) -> Result<Result<()>> {
+        process.init = true;
+        process.started = false;
+        if self.state.init_process_pid != 0 {
+            return Err(Error::BadStatus {
+                id: self.state.id.clone(),
+                status: self.status(),
+                op: "start an init process",
+            });
+        }
+        let _lock = state::lock(&self.dir)?;
+        match self.start_init(process, true) {
+            Err(e) if process.started => return Ok(Err(e)),
+            r => r?,
+        }
+        if let Err(e) = self.run_hooks(HookKind::Poststart, None) {
+            let _ = self.signal(libc::SIGKILL, false);
+            return Ok(Err(e));
+        }
+        crate::waterfall::mark("start: done");
+        Ok(Ok(()))
     }
 
     /// Runs one more `process` in the created or running container (`runc exec`; libcontainer's

@@ -101,6 +101,9 @@ impl Init {
         pivoted.finalize()?;
         waterfall::mark_init("rootfs finalized (masks, read-only)");
         let exec = self.prepare_exec(&p)?;
+        if p.straight {
+            return self.run_straight(&p, &exec);
+        }
 
         // A created container's init acts on the signals that end runc's (Go's defaults).
         sysp::set_waiting_signal_handlers()
@@ -123,6 +126,24 @@ impl Init {
         close_from_except(&self.thread, 3 + self.preserved as u32, keep);
         let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
         Err(exec_failed(&proc.args[0], e))
+    }
+
+    /// `run` ([`Payload::straight`]): no wait on the exec fifo. `Created` tells the parent that
+    /// what fails from here is the start's; the socket stays open (close-on-exec) through the
+    /// startContainer hooks to `execve`, whose EOF tells the parent the program runs, and over
+    /// which a failure is reported.
+    fn run_straight(&mut self, p: &Payload, exec: &super::exec::Exec) -> R<Never> {
+        waterfall::mark_init("created: goes on (run)");
+        self.send(&ToParent::Created {
+            stamps: waterfall::drain(),
+        })?;
+        self.start_container_hooks(&p.config, &p.id, &exec.env)?;
+        let sock = self.sock()?.as_raw_fd() as u32;
+        // The log's copy of the socket goes first (it is above the preserved fds).
+        log::detach();
+        close_from_except(&self.thread, 3 + self.preserved as u32, Some(sock));
+        let e = sysp::execve(&exec.program, &exec.argv, &exec.env);
+        Err(exec_failed(&p.process.args[0], e))
     }
 
     pub(super) fn hooks_sync(&self, config: &Config, id: &str) -> R<()> {

@@ -29,8 +29,12 @@ use child::{ChildGuard, Spawned};
 use idmap::write_id_maps;
 
 impl Container {
-    /// Starts the container's init (`Container::start`): see the module documentation.
-    pub(super) fn start_init(&mut self, process: &mut Process) -> Result<()> {
+    /// Starts the container's init (`Container::start`): see the module documentation. With
+    /// `straight` (`Container::run`), init does not wait on the exec fifo but goes on to its
+    /// program: this returns once it has executed it, and a failure after init's `Created` (a
+    /// startContainer hook, the `execve`) sets [`Process::started`]. The fifo is made all the
+    /// same (the mark of a created container until then) and removed at the end.
+    pub(super) fn start_init(&mut self, process: &mut Process, straight: bool) -> Result<()> {
         let c = self;
         let fifo = c.dir.join(FIFO);
         rustix::fs::mknodat(
@@ -64,7 +68,13 @@ impl Container {
             let _ = c.cgroup.destroy();
             return Err(Error::CgroupFrozen { path });
         }
-        let mut r = Bootstrap::new(c, process, Some(&fifo)).and_then(Bootstrap::run);
+        let mut r = Bootstrap::new(c, process, Some(&fifo)).and_then(|mut b| {
+            b.straight = straight;
+            b.run()
+        });
+        if straight && r.is_ok() {
+            let _ = fs::remove_file(&fifo);
+        }
         if let Err(e) = r {
             // Before the cgroup goes: whatever failed, an OOM kill in it is the likely cause.
             r = Err(super::oom_cause(&c.cgroup, e));
@@ -176,6 +186,9 @@ struct Bootstrap<'a> {
     /// The protected executable's mount and where init attaches it ([`exe::attach_target`]),
     /// kept from the spawn to the payload, which hands it to init.
     exe_mount: Option<(OwnedFd, std::path::PathBuf)>,
+    /// `run`: init goes on to its program without waiting on the exec fifo
+    /// ([`channel::Payload::straight`]).
+    straight: bool,
 }
 
 impl<'a> Bootstrap<'a> {
@@ -258,6 +271,7 @@ impl<'a> Bootstrap<'a> {
             hooks_sync,
             resources_set: false,
             exe_mount: None,
+            straight: false,
         })
     }
 

@@ -29,7 +29,8 @@ impl Bootstrap<'_> {
                 fds.push(fd.as_fd());
             }
         }
-        let fifo_fd = match self.fifo {
+        // A `run`'s init goes straight on to its exec: no fifo to wait on.
+        let fifo_fd = match self.fifo.filter(|_| !self.straight) {
             Some(fifo) => Some(
                 rustix::fs::open(fifo, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
                     .map_err(|e| Error::io("open exec fifo", fifo, e))?,
@@ -95,6 +96,7 @@ impl Bootstrap<'_> {
             log_level: channel::LogLevel::current(),
             hooks_sync: self.hooks_sync,
             waterfall: crate::waterfall::enabled(),
+            straight: self.straight,
             exe_attach: exe_mount.as_ref().map(|(_, target)| target.clone()),
         };
         tracing::debug!("writing sync type:payload");

@@ -31,6 +31,9 @@ impl Bootstrap<'_> {
                 })?;
             let Some(raw) = raw else {
                 if self.created || (self.ready && self.kind == InitKind::Setns) {
+                    if self.straight {
+                        crate::waterfall::mark("run: init executed the process (socket EOF)");
+                    }
                     return Ok(());
                 }
                 return Err(init.child.died());
@@ -78,7 +81,12 @@ impl Bootstrap<'_> {
                     crate::waterfall::add(stamps);
                     self.handle_created()
                 }
-                ToParent::Error(f) => Err(Error::Init(f)),
+                ToParent::Error(f) => {
+                    // A `run`'s init that fails after `Created` failed to start, not to create
+                    // (a standard init's `Created` is its last message otherwise).
+                    self.process.started = self.created;
+                    Err(Error::Init(f))
+                }
             };
             // A reply that init could not take (it closed its socket): init died; say how.
             match handled {
