@@ -72,6 +72,35 @@ fn start_reports_init_failure_after_create() {
     sb.ok(&["delete", "c1"]);
 }
 
+/// `run` (init goes straight on, no exec fifo): a startContainer hook that fails is the start's
+/// failure, as runc's: in the foreground exit 255 with the cause said, detached a failed `run`;
+/// either way nothing is left behind.
+#[test]
+fn run_reports_a_start_failure_as_runc() {
+    let sb = sandbox(&["true"]);
+    sb.edit(|v| {
+        v["linux"]["cgroupsPath"] = sb.cgroups_path("r1").into();
+        v["hooks"] = serde_json::json!({"startContainer": [{"path": "/bin/false"}]});
+    });
+    let o = run_bounded(&sb, &["run", "r1"], Duration::from_secs(30));
+    assert_eq!(o.code, 255, "{}", o.stderr);
+    assert!(
+        log_msg(&o.stderr).contains("startContainer hook"),
+        "{}",
+        o.stderr
+    );
+    assert!(sb.left().is_empty(), "left: {:?}", sb.left());
+    let o = run_bounded(&sb, &["run", "-d", "r2"], Duration::from_secs(30));
+    assert_ne!(o.code, 0, "{}", o.stderr);
+    assert!(
+        log_msg(&o.stderr).contains("startContainer hook"),
+        "{}",
+        o.stderr
+    );
+    sb.run(&["delete", "--force", "r2"]);
+    assert!(sb.left().is_empty(), "left: {:?}", sb.left());
+}
+
 /// An init that dies after `Ready` without reporting (a seccomp profile kills it at the
 /// `setgroups` of its user switch): `create` fails and says so, and leaves nothing behind;
 /// before, `create` succeeded and `start` said the container had stopped.
