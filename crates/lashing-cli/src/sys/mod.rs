@@ -6,12 +6,16 @@
 //! - [`dup_inherited_fd`]: takes a copy of a file descriptor inherited from the caller
 //!   (`--preserve-fds`).
 //! - `alloc` (the musl build only): the global allocator, dlmalloc behind a spin lock.
+//! - `memcpy` (the musl build on x86_64 only): `memcpy` and `memmove` in place of musl's, whose
+//!   copies of a few bytes are slow.
 //! - [`reserve_inherited_fds`]: at start, holds the numbers of the closed fds of the range the
 //!   caller passes (`--preserve-fds`, `LISTEN_FDS`), so that no fd of the runtime's own can take
 //!   one of them and be handed to the container.
 
 #[cfg(target_env = "musl")]
 pub mod alloc;
+#[cfg(all(target_arch = "x86_64", any(test, target_env = "musl")))]
+pub mod memcpy;
 
 use std::io;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};

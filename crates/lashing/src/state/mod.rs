@@ -74,9 +74,8 @@ pub struct State {
     /// `/proc/<pid>/ns/*` paths of the init's namespaces by type name (derived, not stored).
     #[serde(skip)]
     pub(crate) namespace_paths: BTreeMap<String, PathBuf>,
-    /// The configuration (stored packed, last).
-    #[serde(with = "pack")]
-    pub(crate) config: Config,
+    /// The configuration (stored packed, last; packed once per configuration: [`pack::Packed`]).
+    pub(crate) config: pack::Packed,
 }
 
 /// Read access for library users; lashing alone writes a state.
@@ -306,7 +305,7 @@ impl State {
             owner: rustix::process::geteuid().as_raw(),
             rootless: config.rootless_euid && config.rootless_cgroups,
             namespace_paths: BTreeMap::new(),
-            config,
+            config: pack::Packed::new(config),
         }
     }
 

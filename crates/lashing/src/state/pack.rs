@@ -8,9 +8,13 @@
 //! after the first four and still know that the file is whole: a state file ends with
 //! [`TAIL`] only if nothing of it was cut off ([`super::Head`]).
 
+use std::ops::{Deref, DerefMut};
+use std::sync::OnceLock;
+
 use serde::de::Error as _;
 use serde::ser::{Error as _, SerializeMap};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::config::{Config, DeviceRule};
@@ -26,6 +30,67 @@ pub(crate) const HEAD_KEYS: [&str; 4] = ["oci_version", "rootfs", "annotations",
 pub(crate) const END: &str = "\u{0}end";
 /// How a whole state file ends: [`END`] closes the configuration, which closes the state.
 pub(crate) const TAIL: &[u8] = b"\"\\u0000end\":true}}";
+
+/// A state's configuration and, once serialized, its packed JSON text ([`serialize`]), kept for
+/// the next save: a start saves the state three or four times with the same configuration, and
+/// packing it (a `Value` tree, the shared members of every array; at the size-optimized build's
+/// speed) is most of a save's time, ~0.2 ms each. Reads go through `Deref`; a `DerefMut` (an
+/// `update` of the resources, say) drops the text, so it is never stale.
+#[derive(Debug, Clone)]
+pub(crate) struct Packed {
+    config: Config,
+    text: OnceLock<Box<RawValue>>,
+}
+
+impl Packed {
+    pub(crate) fn new(config: Config) -> Packed {
+        Packed {
+            config,
+            text: OnceLock::new(),
+        }
+    }
+}
+
+impl Deref for Packed {
+    type Target = Config;
+    fn deref(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl DerefMut for Packed {
+    fn deref_mut(&mut self) -> &mut Config {
+        self.text = OnceLock::new();
+        &mut self.config
+    }
+}
+
+impl Serialize for Packed {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// [`serialize`] as a type, for `to_raw_value`.
+        struct View<'a>(&'a Config);
+        impl Serialize for View<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                serialize(self.0, s)
+            }
+        }
+        if self.text.get().is_none() {
+            let text =
+                serde_json::value::to_raw_value(&View(&self.config)).map_err(S::Error::custom)?;
+            let _ = self.text.set(text);
+        }
+        match self.text.get() {
+            Some(text) => text.serialize(s),
+            None => serialize(&self.config, s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Packed {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Packed, D::Error> {
+        deserialize(d).map(Packed::new)
+    }
+}
 
 pub(crate) fn serialize<S: Serializer>(c: &Config, s: S) -> Result<S::Ok, S::Error> {
     let mut v = serde_json::to_value(c).map_err(S::Error::custom)?;

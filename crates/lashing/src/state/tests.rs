@@ -78,7 +78,7 @@ fn state_round_trip_and_exists() {
     assert_eq!(back.version, STATE_VERSION);
     assert_eq!(back.creator, st.creator);
     assert_eq!(
-        back.config, st.config,
+        *back.config, *st.config,
         "the packed config reads back the same"
     );
     assert_eq!(back.cgroup_paths, st.cgroup_paths);
@@ -328,4 +328,35 @@ proptest! {
         pack::unpack(&mut p);
         prop_assert_eq!(p, v);
     }
+}
+
+/// The packed configuration is kept from one save to the next ([`pack::Packed`]): the same
+/// bytes as a first serialization, and never stale: a change of the configuration is saved.
+#[test]
+fn packed_config_is_kept_and_never_stale() {
+    let root = tempfile::tempdir().unwrap();
+    let (dir, _creating) = create_dir(root.path(), "c1").unwrap();
+    let mut st = State::new("c1", cgroup_paths(), example_config(root.path()));
+    let first = serde_json::to_vec(&st).unwrap();
+    assert_eq!(
+        serde_json::to_vec(&st).unwrap(),
+        first,
+        "kept: the same bytes"
+    );
+    let mut fresh = st.clone();
+    fresh.config.hostname = st.config.hostname.clone(); // a DerefMut: drops the kept text
+    assert_eq!(
+        serde_json::to_vec(&fresh).unwrap(),
+        first,
+        "packed again: the same"
+    );
+    st.save(&dir).unwrap();
+    st.config.hostname = Some("changed-after-a-save".into());
+    st.save(&dir).unwrap();
+    let back = State::load(&dir).unwrap();
+    assert_eq!(
+        back.config.hostname.as_deref(),
+        Some("changed-after-a-save")
+    );
+    assert_eq!(*back.config, *st.config);
 }

@@ -6,6 +6,7 @@ use rustix::fs::{Mode, OFlags};
 
 use super::{Bootstrap, Spawned};
 use crate::channel::{self, CgroupSource, FdLayout, Payload, ToInit};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::process::Stdio;
 
@@ -77,7 +78,7 @@ impl Bootstrap<'_> {
             kind: self.kind,
             id: c.state.id.clone(),
             process: self.merged.clone(),
-            config: config.clone(),
+            config: Config::clone(config),
             join: self.plan.join.clone(),
             join_fds: self.ns_fds.iter().map(|(t, _)| *t).collect(),
             unshare: self.plan.unshare,
