@@ -185,7 +185,15 @@ impl Container {
     /// `created`); [`Container::release`] then lets it execute the user process. Only one init
     /// may ever be started.
     pub fn start(&mut self, process: &mut Process) -> Result<()> {
+        let _lock = self.lock_for_init(process)?;
+        self.start_init(process, false)
+    }
+
+    /// Marks `process` as the init and locks the state directory for its start; a container
+    /// that had an init already is refused (only one may ever be started).
+    fn lock_for_init(&self, process: &mut Process) -> Result<state::Lock> {
         process.init = true;
+        process.started = false;
         if self.state.init_process_pid != 0 {
             return Err(Error::BadStatus {
                 id: self.state.id.clone(),
@@ -193,8 +201,7 @@ impl Container {
                 op: "start an init process",
             });
         }
-        let _lock = state::lock(&self.dir)?;
-        self.start_init(process, false)
+        state::lock(&self.dir)
     }
 
     /// Starts the init `process` and lets it run at once (`runc run`; libcontainer's `Run`):
@@ -224,16 +231,7 @@ impl Container {
     /// # Ok::<(), lashing::Error>(())
     /// ```
     pub fn run_phased(&mut self, process: &mut Process) -> Result<Result<()>> {
-        process.init = true;
-        process.started = false;
-        if self.state.init_process_pid != 0 {
-            return Err(Error::BadStatus {
-                id: self.state.id.clone(),
-                status: self.status(),
-                op: "start an init process",
-            });
-        }
-        let _lock = state::lock(&self.dir)?;
+        let _lock = self.lock_for_init(process)?;
         match self.start_init(process, true) {
             Err(e) if process.started => return Ok(Err(e)),
             r => r?,
