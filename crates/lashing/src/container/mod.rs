@@ -226,7 +226,7 @@ impl Container {
     /// match c.run_phased(&mut p) {
     ///     Err(e) => eprintln!("not created: {e}"),
     ///     Ok(Err(e)) => eprintln!("created, but did not start: {e}"),
-    ///     Ok(Ok(())) => println!("running as pid {:?}", p.pid),
+    ///     Ok(Ok(())) => println!("running as pid {:?}", p.pid()),
     /// }
     /// # Ok::<(), lashing::Error>(())
     /// ```
