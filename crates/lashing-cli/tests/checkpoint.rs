@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use support::{Sandbox, sandbox, time_factor};
 
-/// The container's loop: a counter in /tmp/counter, 10 times a second.
-const LOOP: &str = "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done";
+/// The container's loop: a counter appended to /tmp/counter, 10 times a second (appended, so
+/// that it is never read half-written: see [`lashing_testsupport::counting_loop`]).
+const LOOP: &str = "i=0; while true; do i=$((i+1)); echo $i >> /tmp/counter; sleep 0.1; done";
 
 /// Runs `lashing ARGS` with stdin, stdout and stderr on anonymous pipes (CRIU cannot dump a
 /// process whose stdio is /dev/null, a host file or a fifo); the returned child keeps our ends.
@@ -40,11 +41,7 @@ fn wait_ok(child: &mut Child, what: &str) {
 
 /// The counter, when the file holds a whole number.
 fn counter(sb: &Sandbox) -> Option<u64> {
-    std::fs::read_to_string(sb.rootfs().join("tmp/counter"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    lashing_testsupport::last_count(&sb.rootfs().join("tmp/counter"))
 }
 
 #[test]
@@ -594,7 +591,7 @@ fn shell_job_restores_with_a_console_socket() {
     }
     let limit = lashing_testsupport::WAIT * time_factor();
     let script =
-        "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; echo tick$i; sleep 0.1; done";
+        "i=0; while true; do i=$((i+1)); echo $i >> /tmp/counter; echo tick$i; sleep 0.1; done";
     let sb = criu_sandbox(&["sh", "-c", script]);
     sb.edit(|v| v["process"]["terminal"] = true.into());
     let sock1 = sb.path("console1.sock");

@@ -253,7 +253,7 @@ fn podman_checkpoints_and_restores_with_lashing() {
     let out = pm.dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let vol = format!("{}:/out", out.display());
-    let count = "i=0; while true; do i=$((i+1)); echo $i > /out/counter; sleep 0.1; done";
+    let count = lashing_testsupport::counting_loop("/out/counter", "0.1");
     let o = pm.podman(&[
         "run",
         "-d",
@@ -268,15 +268,10 @@ fn podman_checkpoints_and_restores_with_lashing() {
         "localhost/lashing-cr:1",
         "/bin/sh",
         "-c",
-        count,
+        &count,
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let counter = || -> u64 {
-        std::fs::read_to_string(out.join("counter"))
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(0)
-    };
+    let counter = || -> u64 { lashing_testsupport::last_count(&out.join("counter")).unwrap_or(0) };
     let limit = lashing_testsupport::WAIT * 3;
     lashing_testsupport::wait_for("the counter", limit, || counter() >= 3);
     let state = |name: &str| {

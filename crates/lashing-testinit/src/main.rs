@@ -27,7 +27,7 @@ usage: init COMMAND [ARGS...]
   stat PATH                      lstat: MODE TYPE UID GID [MAJOR:MINOR for devices]
   pause                          wait for SIGTERM/SIGINT, then exit 0
   sleep SECS                     sleep (fractions allowed)
-  lock-count LOCK FILE           flock LOCK (created), then write 1, 2, ... to FILE, 10 a second, forever
+  lock-count LOCK FILE           flock LOCK (created), then append 1, 2, ... to FILE, 10 a second, forever
   id                             uid=N gid=N groups=A,B
   cwd | env | umask              working dir | environment | umask (octal)
   rlimit NAME                    SOFT HARD (NAME like nofile or RLIMIT_NOFILE)
@@ -149,8 +149,14 @@ fn run(cmd: &str, a: &[&str]) -> CmdResult {
                 .write(true)
                 .open(lock)?;
             l.lock()?;
+            // Appended, never rewritten: a reader never finds it empty or half-written. Opened
+            // for each line: no fd on FILE for a checkpoint to carry.
             for i in 1u64.. {
-                fs::write(file, format!("{i}\n"))?;
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(file)?
+                    .write_all(format!("{i}\n").as_bytes())?;
                 std::thread::sleep(Duration::from_millis(100));
             }
             ok()

@@ -636,13 +636,11 @@ pub fn test_image_config() -> serde_json::Value {
 }
 
 /// The checkpoint tests' task: counts every half second into `/out/n` (`/out` a bind mount of a
-/// host directory, so the count outlives the container and is the same across a restore).
-pub const COUNTING: &str = "i=0; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.5; done";
+/// host directory, so the count outlives the container and is the same across a restore). It
+/// appends, as [`crate::counting_loop`], so that the count is never read half-written.
+pub const COUNTING: &str = "i=0; while true; do i=$((i+1)); echo $i >> /out/n; sleep 0.5; done";
 
 /// The count [`COUNTING`] last wrote into `out/n` (0 when none yet).
 pub fn counter(out: &Path) -> u64 {
-    std::fs::read_to_string(out.join("n"))
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(0)
+    crate::last_count(&out.join("n")).unwrap_or(0)
 }

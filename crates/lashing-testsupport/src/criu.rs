@@ -3,6 +3,7 @@
 //! working CRIU are `#[ignore]`d on the host and run in the pure cgroup v2 guest
 //! (`scripts/test-guest`, `--run-ignored all`): where they run, CRIU must work.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Whether `criu check` passes here (CRIU installed and usable on this kernel). For the tests
@@ -47,4 +48,50 @@ pub fn require_criu() -> bool {
         String::from_utf8_lossy(&o.stderr).trim()
     );
     true
+}
+
+/// A shell loop for the checkpoint tests' containers: appends 1, 2, 3, ... to `file`, one line
+/// every `period` (a `sleep` argument). It appends rather than rewrites: `echo $i > file`
+/// truncates before it writes, so a reader (or a checkpoint that freezes the loop between the
+/// two) could find the file empty. Read it with [`last_count`].
+pub fn counting_loop(file: &str, period: &str) -> String {
+    format!("i=0; while true; do i=$((i+1)); echo $i >> {file}; sleep {period}; done")
+}
+
+/// The last count a [`counting_loop`] (or testinit's `lock-count`) appended to `file`: its last
+/// complete line; `None` while the file is missing or holds no complete line yet.
+pub fn last_count(file: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let complete = &text[..=text.rfind('\n')?];
+    complete.trim_end().rsplit('\n').next()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_count_reads_the_last_complete_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("n");
+        assert_eq!(last_count(&f), None);
+        for (text, want) in [
+            ("", None),
+            ("1", None),
+            ("1\n", Some(1)),
+            ("1\n2\n3\n", Some(3)),
+            ("1\n2\n3\n1", Some(3)),
+            ("7\n8\n", Some(8)),
+        ] {
+            std::fs::write(&f, text).unwrap();
+            assert_eq!(last_count(&f), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn counting_loop_appends() {
+        let s = counting_loop("/out/n", "0.5");
+        assert!(s.contains("echo $i >> /out/n;"), "{s}");
+        assert!(s.contains("sleep 0.5;"), "{s}");
+    }
 }

@@ -11,7 +11,8 @@
 //! - [`StateRoot`]: a temp dir for `--root`; [`unique_id`]: container ids.
 //! - [`become_subreaper`], [`require_root`]; [`missing`] / [`in_ci`] for tests that need a tool
 //!   (podman, containerd, criu, ...): skipped with a message locally, a failure in CI;
-//!   [`require_criu`] / [`criu_works`] / [`criu_installed`]: CRIU for the checkpoint tests.
+//!   [`require_criu`] / [`criu_works`] / [`criu_installed`]: CRIU for the checkpoint tests;
+//!   [`counting_loop`] / [`last_count`]: their containers' counter, never read half-written.
 //! - [`WAIT`]: the bound of every poll-until-done wait of a test (generous: CI machines are
 //!   loaded), [`wait_for`], [`wait_for_file`], [`wait_bounded`], [`wait_exit`], [`read_until`],
 //!   [`time_factor`] (a slow guest's `$LASHING_TEST_TIME_FACTOR`);
@@ -68,7 +69,7 @@ use tempfile::TempDir;
 pub use bundle::{Bundle, default_config, test_cgroup_path, unique_id};
 pub use cleanup::{CGROUP_PREFIX, Cleanup, hierarchies, mounts_under, test_cgroup_top};
 pub use cli::{Out, Sandbox, log_msg, require_containers, run_command, run_in};
-pub use criu::{criu_installed, criu_works, require_criu};
+pub use criu::{counting_loop, criu_installed, criu_works, last_count, require_criu};
 pub use host::{block_device, status_field, unified};
 pub use rootfs::{
     BUSYBOX_APPLETS, BUSYBOX_ENV, GROUP, PASSWD, TestRootfs, add_applets, busybox_path,
