@@ -649,6 +649,12 @@ fn create_start_state_kill_delete_walk() {
     );
     let o = sb.run(&["ps", "--format", "json", "c1"]);
     assert_eq!(o.stdout.trim_end(), format!("[{pid}]"));
+    // ps options mean nothing to the json list: ignored, as runc does.
+    let o = sb.run(&["ps", "-f", "json", "c1", "-o", "pid"]);
+    assert_eq!(
+        (o.code, o.stdout.trim_end()),
+        (0, format!("[{pid}]").as_str())
+    );
     assert_eq!(sb.run(&["kill", "c1", "FOO"]).code, 1);
 
     assert_eq!(sb.run(&["kill", "c1", "KILL"]).code, 0, "kill");
