@@ -656,6 +656,16 @@ fn create_start_state_kill_delete_walk() {
         (0, format!("[{pid}]").as_str())
     );
     assert_eq!(sb.run(&["kill", "c1", "FOO"]).code, 1);
+    // As runc: a negative number goes to the kernel, which refuses it; an empty signal is
+    // SIGTERM (which init, pid 1 of its namespace without a handler, does not get).
+    let o = sb.run(&["kill", "c1", "-9"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        text_log_msg(o.stderr.trim_end()),
+        "unable to signal init: invalid argument"
+    );
+    assert_eq!(sb.run(&["kill", "c1", ""]).code, 0);
+    assert_eq!(sb.status("c1"), "running");
 
     assert_eq!(sb.run(&["kill", "c1", "KILL"]).code, 0, "kill");
     sb.reap_blocking(pid);

@@ -17,15 +17,25 @@ pub struct Args {
     /// the container id
     #[arg(value_name = "container-id")]
     id: String,
-    /// the signal: a number, or a name with or without the SIG prefix
-    #[arg(value_name = "signal", default_value = "SIGTERM")]
+    /// the signal: a number, or a name with or without the SIG prefix (empty: SIGTERM)
+    #[arg(
+        value_name = "signal",
+        default_value = "SIGTERM",
+        allow_hyphen_values = true
+    )]
     signal: String,
 }
 
 /// Runs `lashing kill`.
 pub fn run(g: &Globals, a: &Args) -> CmdResult {
     let container = Container::load(&g.root, &a.id)?;
-    let sig = parse_signal(&a.signal).ok_or_else(|| CliError::UnknownSignal(a.signal.clone()))?;
+    // runc: an empty signal is the default one; a negative number goes to the kernel (EINVAL).
+    let raw = if a.signal.is_empty() {
+        "SIGTERM"
+    } else {
+        &a.signal
+    };
+    let sig = parse_signal(raw).ok_or_else(|| CliError::UnknownSignal(a.signal.clone()))?;
     // The library decides by status as runc does: `--all` (and SIGKILL without a pid namespace)
     // still reach what is left in a stopped container's cgroup.
     match container.signal(sig, a.all) {
