@@ -185,6 +185,16 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The kernel refused a v1 memory limit below what the cgroup uses (`EBUSY`); runc's words.
+    #[error("unable to set memory limit to {limit} (current usage: {usage}, peak usage: {peak})")]
+    MemoryBelowUsage {
+        /// The limit asked for, in bytes.
+        limit: i64,
+        /// `memory.usage_in_bytes`.
+        usage: u64,
+        /// `memory.max_usage_in_bytes`.
+        peak: u64,
+    },
     /// A resource value is invalid (e.g. swap below memory).
     #[error("invalid value {value:?} for {resource}: {reason}")]
     InvalidResource {

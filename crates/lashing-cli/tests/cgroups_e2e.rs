@@ -225,7 +225,8 @@ fn update_writes_reads_back_and_rolls_back() {
     let o = sb.run(&["update", "--memory", "12x", "upd"]);
     assert_eq!(o.code, 1);
     assert!(
-        o.stderr.contains("invalid value for memory"),
+        o.stderr
+            .contains("invalid value for memory: invalid suffix: 'x'"),
         "{}",
         o.stderr
     );
@@ -237,6 +238,16 @@ fn update_writes_reads_back_and_rolls_back() {
         let o = sb.run(&["update", "-r", res2.to_str().unwrap(), "upd"]);
         assert_eq!(o.code, 1);
         assert!(o.stderr.contains("unified"), "{}", o.stderr);
+        // A limit below the usage: the kernel refuses it (EBUSY), in runc's words; rolled back.
+        let o = sb.run(&["update", "--memory", "4096", "upd"]);
+        assert_eq!(o.code, 1);
+        assert!(
+            o.stderr
+                .contains("unable to set memory limit to 4096 (current usage: "),
+            "{}",
+            o.stderr
+        );
+        assert_eq!(sb.stats("upd")["memory"]["usage"]["limit"], 67_108_864);
     } else {
         let o = sb.run(&["update", "--cpu-rt-runtime", "1000", "upd"]);
         assert_eq!(o.code, 1);

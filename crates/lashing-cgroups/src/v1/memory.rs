@@ -17,10 +17,10 @@ fn set_limit(n: &Node, val: i64) -> Result<()> {
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
             let usage = read_u64(n, "memory.usage_in_bytes").unwrap_or(0);
             let peak = read_u64(n, "memory.max_usage_in_bytes").unwrap_or(0);
-            Err(Error::InvalidResource {
-                resource: "memory.limit".to_owned(),
-                value: val.to_string(),
-                reason: format!("below the current usage {usage} (peak {peak})"),
+            Err(Error::MemoryBelowUsage {
+                limit: val,
+                usage,
+                peak,
             })
         }
         r => r,

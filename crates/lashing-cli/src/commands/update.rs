@@ -173,32 +173,55 @@ fn parse_value<T, E: std::fmt::Display>(
         .transpose()
 }
 
-/// Parses a human size with binary multiples (`64m`, `1G`, `512KiB`, `100`), as docker's
-/// `RAMInBytes`.
+/// Parses a human size with binary multiples (`64m`, `1G`, `512KiB`, `1 g`, `100`, `1e3`) as
+/// runc does (docker's go-units `RAMInBytes`), with its error texts: the number is what runs up
+/// to the last digit, dot or space (a space before the suffix is dropped), the suffix one of
+/// `b`, `k`/`m`/`g`/`t`/`p` with an optional `b` or `ib`, in any case.
 fn ram_in_bytes(s: &str) -> Result<i64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("invalid size: {s:?}"))?;
-    let unit = unit.trim().to_ascii_lowercase();
-    let unit = unit
-        .strip_suffix("ib")
-        .or_else(|| unit.strip_suffix('b'))
-        .unwrap_or(&unit);
-    let mult: f64 = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024f64.powi(4),
-        "p" => 1024f64.powi(5),
-        _ => return Err(format!("invalid suffix: {unit:?}")),
+    let Some(sep) = s.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ') else {
+        return Err(format!("invalid size: '{s}'"));
     };
-    let v = n * mult;
+    // `sep` is the index of an ASCII character: both slices are on character boundaries.
+    let (num, sfx) = if s.as_bytes()[sep] == b' ' {
+        (&s[..sep], &s[sep + 1..])
+    } else {
+        (&s[..=sep], &s[sep + 1..])
+    };
+    let size: f64 = num
+        .parse()
+        .map_err(|_| format!("strconv.ParseFloat: parsing {num:?}: invalid syntax"))?;
+    if size < 0.0 {
+        return Err(format!("invalid size: '{s}'"));
+    }
+    let bad_suffix = |sfx: &str| Err(format!("invalid suffix: '{sfx}'"));
+    let mult: f64 = if sfx.is_empty() {
+        1.0
+    } else if sfx.len() > 3 {
+        return bad_suffix(sfx);
+    } else {
+        let sfx = sfx.to_ascii_lowercase();
+        let rest_ok = match sfx.len() {
+            2 => &sfx[1..] == "b",
+            3 => &sfx[1..] == "ib",
+            _ => true,
+        };
+        let mult = match sfx.as_bytes()[0] {
+            b'b' if sfx.len() == 1 => 1.0,
+            b'k' => 1024.0,
+            b'm' => 1024.0 * 1024.0,
+            b'g' => 1024.0 * 1024.0 * 1024.0,
+            b't' => 1024f64.powi(4),
+            b'p' => 1024f64.powi(5),
+            _ => return bad_suffix(&sfx),
+        };
+        if !rest_ok {
+            return bad_suffix(&sfx);
+        }
+        mult
+    };
+    let v = size * mult;
     if !(0.0..9.2e18).contains(&v) {
-        return Err(format!("size out of range: {s:?}"));
+        return Err(format!("size out of range: '{s}'"));
     }
     Ok(v as i64)
 }
@@ -232,6 +255,31 @@ mod tests {
         assert_eq!(ram_in_bytes("1.5k").unwrap(), 1536);
         assert!(ram_in_bytes("12x").is_err());
         assert!(ram_in_bytes("m").is_err());
+        // go-units' (runc's) reading and words.
+        assert_eq!(ram_in_bytes("1 g").unwrap(), 1 << 30);
+        assert_eq!(ram_in_bytes("1e3").unwrap(), 1000);
+        assert_eq!(ram_in_bytes("7b").unwrap(), 7);
+        assert_eq!(ram_in_bytes("2MB").unwrap(), 2 << 20);
+        for (input, err) in [
+            ("abc", "invalid size: 'abc'"),
+            ("-5", "invalid size: '-5'"),
+            ("64x", "invalid suffix: 'x'"),
+            ("64KBB", "invalid suffix: 'kbb'"),
+            ("64KiBs", "invalid suffix: 'KiBs'"),
+            ("64bb", "invalid suffix: 'bb'"),
+            ("64kx", "invalid suffix: 'kx'"),
+            (" ", "strconv.ParseFloat: parsing \"\": invalid syntax"),
+            (
+                "1.5.5",
+                "strconv.ParseFloat: parsing \"1.5.5\": invalid syntax",
+            ),
+            (
+                "0x10",
+                "strconv.ParseFloat: parsing \"0x10\": invalid syntax",
+            ),
+        ] {
+            assert_eq!(ram_in_bytes(input).unwrap_err(), err, "{input:?}");
+        }
     }
 
     #[test]
