@@ -232,7 +232,16 @@ fn update_writes_reads_back_and_rolls_back() {
         &["--memory", "12x"],
         "invalid value for memory: invalid suffix: 'x'",
     );
-    refused(&["--cpu-share", "-5"], "invalid value for cpu-share");
+    refused(
+        &["--cpu-share", "-5"],
+        r#"invalid value for cpu-share: strconv.ParseUint: parsing \"-5\": invalid syntax"#,
+    );
+    refused(
+        &["--pids-limit", "abc"],
+        r#"invalid value \"abc\" for flag -pids-limit: parse error"#,
+    );
+    // A value that starts with a dash is the option's value, as Go's `flag` takes it.
+    sb.ok(&["update", "--cpu-quota", "-1", "upd"]);
     if !unified() {
         let res2 = sb.path("res2.json");
         std::fs::write(&res2, r#"{"unified": {"memory.high": "max"}}"#).unwrap();

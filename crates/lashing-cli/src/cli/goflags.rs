@@ -48,10 +48,17 @@ pub fn normalize(cmd: &clap::Command, argv: &mut Vec<OsString>, start: usize) ->
         if arg.get_action().takes_values() {
             argv[i] = match value {
                 Some(v) => format!("{canonical}={v}").into(),
+                // The value is the next word, whatever it is (Go's `flag`: `--cpu-quota -1`,
+                // `--env -X`): joined with `=`, so that clap never reads it as an option.
+                None if i + 1 < argv.len() => {
+                    let mut joined = OsString::from(format!("{canonical}="));
+                    joined.push(argv.remove(i + 1));
+                    joined
+                }
+                // No word left: clap says a value is required.
                 None => canonical.into(),
             };
-            // The value is the next word unless it was given with `=`.
-            i += if value.is_none() { 2 } else { 1 };
+            i += 1;
             continue;
         }
         match value.map(go_bool) {
@@ -140,10 +147,10 @@ mod tests {
         assert_eq!(
             norm(&["x", "-no-subreaper", "-bundle", "/b", "-detach", "id"]),
             (
-                ["x", "--no-subreaper", "--bundle", "/b", "--detach", "id"]
+                ["x", "--no-subreaper", "--bundle=/b", "--detach", "id"]
                     .map(String::from)
                     .to_vec(),
-                5
+                4
             )
         );
         assert_eq!(
@@ -169,12 +176,21 @@ mod tests {
     #[test]
     fn operands_and_what_follows_them_are_untouched() {
         let (out, end) = norm(&["x", "-b", "-detach", "id", "-no-subreaper", "-detach"]);
-        // `-detach` is `-b`'s value; the words after the operand are not options.
+        // `-detach` is `-b`'s value (joined: clap takes it as one); the words after the
+        // operand are not options.
         assert_eq!(
             out,
-            ["x", "--bundle", "-detach", "id", "-no-subreaper", "-detach"]
+            ["x", "--bundle=-detach", "id", "-no-subreaper", "-detach"]
         );
-        assert_eq!(end, 3);
+        assert_eq!(end, 2);
+        // A value that looks like a number or an option is the value all the same, as Go's.
+        assert_eq!(
+            norm(&["x", "--bundle", "-1", "id"]).0,
+            ["x", "--bundle=-1", "id"]
+        );
+        assert_eq!(norm(&["x", "-b", "--", "id"]).0, ["x", "--bundle=--", "id"]);
+        // The last word: no value to take, clap's to refuse.
+        assert_eq!(norm(&["x", "-b"]).0, ["x", "--bundle"]);
         assert_eq!(norm(&["x", "--", "-detach"]).0, ["x", "--", "-detach"]);
         assert_eq!(norm(&["x", "-dx", "-detach"]).0, ["x", "-dx", "--detach"]);
         assert_eq!(norm(&["x"]), (vec!["x".to_string()], 1));

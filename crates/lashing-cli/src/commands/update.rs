@@ -113,8 +113,16 @@ fn patch_of(a: &Args) -> Result<Resources, CliError> {
             source,
         });
     }
-    let uint = |name: &str, v: &Option<String>| parse_value(name, v, str::parse::<u64>);
-    let int = |name: &str, v: &Option<String>| parse_value(name, v, str::parse::<i64>);
+    let uint = |name: &str, v: &Option<String>| parse_value(name, v, go_uint);
+    let int = |name: &str, v: &Option<String>| parse_value(name, v, go_int);
+    // runc's numeric flags (urfave's UintFlag, Int64Flag): Go's `flag` refuses a bad value.
+    let flag = |name: &str, v: &Option<String>| {
+        let bad = |s: &str| {
+            CliError::Refused(format!("invalid value {s:?} for flag -{name}: parse error"))
+        };
+        let v = v.as_deref().filter(|s| !s.is_empty());
+        v.map(|s| s.parse::<i64>().map_err(|_| bad(s))).transpose()
+    };
     let bytes = |name: &str, v: &Option<String>| {
         parse_value(
             name,
@@ -122,7 +130,7 @@ fn patch_of(a: &Args) -> Result<Resources, CliError> {
             |s| if s == "-1" { Ok(-1) } else { ram_in_bytes(s) },
         )
     };
-    let weight = uint("blkio-weight", &a.blkio_weight)?;
+    let weight = flag("blkio-weight", &a.blkio_weight)?;
     let weight = weight
         .map(|w| {
             u16::try_from(w)
@@ -154,7 +162,7 @@ fn patch_of(a: &Args) -> Result<Resources, CliError> {
             ..BlockIo::default()
         }),
         pids: Some(Pids {
-            limit: int("pids-limit", &a.pids_limit)?,
+            limit: flag("pids-limit", &a.pids_limit)?,
         }),
         ..Resources::default()
     })
@@ -171,6 +179,25 @@ fn parse_value<T, E: std::fmt::Display>(
         .filter(|s| !s.is_empty())
         .map(|s| parse(s).map_err(|e| CliError::Refused(format!("invalid value for {name}: {e}"))))
         .transpose()
+}
+
+/// Go's `strconv.ParseUint(s, 10, 64)`, with its error words (runc's string options).
+fn go_uint(s: &str) -> Result<u64, String> {
+    if !s.bytes().all(|b| b.is_ascii_digit()) || s.is_empty() {
+        return Err(format!("strconv.ParseUint: parsing {s:?}: invalid syntax"));
+    }
+    s.parse()
+        .map_err(|_| format!("strconv.ParseUint: parsing {s:?}: value out of range"))
+}
+
+/// Go's `strconv.ParseInt(s, 10, 64)`, with its error words (runc's string options).
+fn go_int(s: &str) -> Result<i64, String> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.is_empty() {
+        return Err(format!("strconv.ParseInt: parsing {s:?}: invalid syntax"));
+    }
+    s.parse()
+        .map_err(|_| format!("strconv.ParseInt: parsing {s:?}: value out of range"))
 }
 
 /// Parses a human size with binary multiples (`64m`, `1G`, `512KiB`, `1 g`, `100`, `1e3`) as
@@ -239,11 +266,28 @@ mod tests {
             parse_value("n", &v("12"), str::parse::<u64>).unwrap(),
             Some(12)
         );
-        let e = parse_value("cpu-share", &v("-5"), str::parse::<u64>).unwrap_err();
+        // Go's strconv words, as runc prints them.
+        let e = parse_value("cpu-share", &v("-5"), go_uint).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "invalid value for cpu-share: invalid digit found in string"
+            "invalid value for cpu-share: strconv.ParseUint: parsing \"-5\": invalid syntax"
         );
+        assert_eq!(go_uint("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            go_uint("99999999999999999999").unwrap_err(),
+            "strconv.ParseUint: parsing \"99999999999999999999\": value out of range"
+        );
+        assert!(go_uint("+5").is_err() && go_uint("").is_err() && go_uint("1 ").is_err());
+        assert_eq!((go_int("-1"), go_int("+7")), (Ok(-1), Ok(7)));
+        assert_eq!(
+            go_int("abc").unwrap_err(),
+            "strconv.ParseInt: parsing \"abc\": invalid syntax"
+        );
+        assert_eq!(
+            go_int("-9223372036854775809").unwrap_err(),
+            "strconv.ParseInt: parsing \"-9223372036854775809\": value out of range"
+        );
+        assert!(go_int("-").is_err() && go_int("--1").is_err());
     }
 
     #[test]
