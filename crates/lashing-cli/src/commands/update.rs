@@ -227,9 +227,10 @@ fn ram_in_bytes(s: &str) -> Result<i64, String> {
         return bad_suffix(sfx);
     } else {
         let sfx = sfx.to_ascii_lowercase();
+        // Bytes, not a `str` slice: the suffix may hold any character (`64é`).
         let rest_ok = match sfx.len() {
-            2 => &sfx[1..] == "b",
-            3 => &sfx[1..] == "ib",
+            2 => &sfx.as_bytes()[1..] == b"b",
+            3 => &sfx.as_bytes()[1..] == b"ib",
             _ => true,
         };
         let mult = match sfx.as_bytes()[0] {
@@ -312,6 +313,9 @@ mod tests {
             ("64KiBs", "invalid suffix: 'KiBs'"),
             ("64bb", "invalid suffix: 'bb'"),
             ("64kx", "invalid suffix: 'kx'"),
+            ("64é", "invalid suffix: 'é'"),
+            ("64kΩ", "invalid suffix: 'kΩ'"),
+            ("é", "invalid size: 'é'"),
             (" ", "strconv.ParseFloat: parsing \"\": invalid syntax"),
             (
                 "1.5.5",
@@ -356,5 +360,24 @@ mod tests {
                 .to_string()
                 .contains("cpu-quota")
         );
+    }
+
+    proptest::proptest! {
+        /// Any text is a size or an error, never a panic; a size is never negative, and the
+        /// numbers are exact for whole numbers with a binary suffix.
+        #[test]
+        fn sizes_never_panic(s in "\\PC{0,8}|[0-9. ]{0,6}[a-zA-Zé ]{0,4}") {
+            if let Ok(v) = ram_in_bytes(&s) {
+                proptest::prop_assert!(v >= 0);
+            }
+        }
+
+        #[test]
+        fn whole_sizes_are_exact(n in 0u32..1_000_000, unit in 0usize..4, tail in 0usize..3) {
+            let units = ["", "k", "m", "g"];
+            let tails = ["", "b", "ib"];
+            let text = format!("{n}{}{}", units[unit], if unit == 0 { "" } else { tails[tail] });
+            proptest::prop_assert_eq!(ram_in_bytes(&text), Ok(i64::from(n) << (10 * unit)));
+        }
     }
 }
