@@ -173,13 +173,16 @@ fn pids_limit_is_enforced_and_stats_report_it() {
             r#"{"pids": {"limit": 2}, "memory": {"limit": 104857600}}"#,
         ))
         .unwrap();
-    // A shell that waits for a line before forking three sleeps.
+    // A shell that waits for a line before forking three sleeps. Its stderr goes to a file,
+    // read while it runs: the refused fork's message is written after the kernel counts the
+    // refusal, so the test waits for it before killing the shell.
+    let err = tempfile::NamedTempFile::new().unwrap();
     let mut child = Command::new("sh")
         .arg("-c")
         .arg("read go; for i in 1 2 3; do sleep 5 & done; echo forked; wait")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(err.reopen().unwrap())
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
@@ -221,10 +224,13 @@ fn pids_limit_is_enforced_and_stats_report_it() {
     assert!(json["cpu_stats"]["cpu_usage"]["total_usage"].is_u64());
     assert!(json["memory_stats"]["usage"]["max_usage"].is_u64());
 
+    let stderr = || std::fs::read_to_string(err.path()).unwrap().to_lowercase();
+    lashing_testsupport::wait_for("the shell's fork error", support::WAIT, || {
+        stderr().contains("fork")
+    });
     g.leaf.kill_all(libc::SIGKILL).unwrap();
-    let out = g.children.pop().unwrap().wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
-    assert!(stderr.contains("fork"), "stderr: {stderr}");
+    g.children.pop().unwrap().wait().unwrap();
+    assert!(stderr().contains("fork"), "stderr: {}", stderr());
 }
 
 /// Runs a shell in `m` that writes to /dev/null and reads /dev/zero; returns its stdout.
